@@ -1,0 +1,108 @@
+"""What every ledger aggregate shares: who recorded an event, when, and the named rules.
+
+The library stamps each event with ``timestamp``; in careledger that timestamp *is*
+``recorded_at`` (server clock, UTC). The application decides that moment before it calls
+an aggregate and lends it to the events through ``recording_at`` — never inside an event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from collections.abc import Iterator
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+_recording_clock: ContextVar[datetime | None] = ContextVar("recording_clock", default=None)
+
+# Every deterministic id in the ledger is a name in this namespace, so the store's
+# primary key enforces the natural uniqueness (one plan per number, one issue per row).
+LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://careledger.example/ids")
+
+
+def ledger_id(*parts: object) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, "/".join(str(p) for p in parts))
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(timezone.utc)
+
+
+@contextlib.contextmanager
+def recording_at(moment: datetime) -> Iterator[None]:
+    """Events triggered inside this block carry ``moment`` as their recorded time."""
+    token = _recording_clock.set(utc(moment))
+    try:
+        yield
+    finally:
+        _recording_clock.reset(token)
+
+
+class DomainError(Exception):
+    """A refused command. ``rule`` is the rule's English name; the message is for people."""
+
+    status_hint = "conflict"
+
+    def __init__(self, rule: str, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.context = context
+
+
+class RuleViolated(DomainError):
+    """The aggregate's current state forbids the command (HTTP 409)."""
+
+
+class InvalidCommand(DomainError):
+    """The command's own content is invalid, whatever the state (HTTP 422)."""
+
+    status_hint = "invalid"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who records an event and what time they claim it happened."""
+
+    user: str
+    unit: str
+    recorded_at: datetime
+    occurred_at: datetime
+
+    @classmethod
+    def make(
+        cls, *, user: str, unit: str, recorded_at: datetime, occurred_at: datetime | None = None
+    ) -> Stamp:
+        recorded_at = utc(recorded_at)
+        claimed = recorded_at if occurred_at is None else utc(occurred_at)
+        if claimed > recorded_at:
+            raise InvalidCommand(
+                "occurred_at_not_in_future", "发生时间不能晚于登记时间（不能是将来的时间）"
+            )
+        return cls(user=user, unit=unit, recorded_at=recorded_at, occurred_at=claimed)
+
+    def fields(self) -> dict[str, Any]:
+        return {"user": self.user, "unit": self.unit, "occurred_at": self.occurred_at}
+
+
+class LedgerAggregate(Aggregate):
+    """Base of every careledger aggregate: events say who recorded them and when it happened."""
+
+    class Event(Aggregate.Event):
+        user: str
+        unit: str
+        occurred_at: datetime
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            lent = _recording_clock.get()
+            return lent if lent is not None else datetime.now(timezone.utc)
+
+    class Created(Event, Aggregate.Created):
+        pass

@@ -1,0 +1,163 @@
+"""成员单位 and 各X groups, their duty catalogues (职责清单), and the people who use the ledger."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+
+ROLES = ("agency", "supervisor", "inspector", "admin")
+
+
+def unit_id(code: str) -> UUID:
+    return ledger_id("unit", code)
+
+
+def group_id(code: str) -> UUID:
+    return ledger_id("unit-group", code)
+
+
+def user_id(name: str) -> UUID:
+    return ledger_id("user", name)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_id(token: str) -> UUID:
+    """Tokens are found by their digest; the token itself is never stored."""
+    return ledger_id("token", token_digest(token))
+
+
+class Unit(LedgerAggregate):
+    @staticmethod
+    def create_id(*, code: str, **_: object) -> UUID:
+        return unit_id(code)
+
+    @classmethod
+    def register(cls, stamp: Stamp, *, code: str, name: str) -> Unit:
+        if not code.strip() or not name.strip():
+            raise InvalidCommand("unit_needs_code_and_name", "单位须有代码和名称")
+        return cls(**stamp.fields(), code=code, name=name)
+
+    @event("Registered")
+    def __init__(self, *, user: str, unit: str, occurred_at: datetime, code: str, name: str) -> None:
+        self.code = code
+        self.name = name
+        self.groups: list[str] = []
+        self.duties: dict[str, str] = {}
+
+    def join_group(self, stamp: Stamp, *, group: str) -> None:
+        if group in self.groups:
+            return
+        self._joined_group(**stamp.fields(), group=group)
+
+    @event("JoinedGroup")
+    def _joined_group(self, *, user: str, unit: str, occurred_at: datetime, group: str) -> None:
+        self.groups.append(group)
+
+    def define_duty(self, stamp: Stamp, *, duty_id: str, text: str) -> None:
+        if self.duties.get(duty_id) == text:
+            return
+        if not text.strip():
+            raise InvalidCommand("duty_text_required", "职责内容不能为空")
+        self._duty_defined(**stamp.fields(), duty_id=duty_id, text=text)
+
+    @event("DutyDefined")
+    def _duty_defined(
+        self, *, user: str, unit: str, occurred_at: datetime, duty_id: str, text: str
+    ) -> None:
+        self.duties[duty_id] = text
+
+
+class UnitGroup(LedgerAggregate):
+    """各司法所: a name that stands for every unit of the group."""
+
+    @staticmethod
+    def create_id(*, code: str, **_: object) -> UUID:
+        return group_id(code)
+
+    @classmethod
+    def found(cls, stamp: Stamp, *, code: str) -> UnitGroup:
+        if not code.strip():
+            raise InvalidCommand("group_needs_code", "单位组须有代码")
+        return cls(**stamp.fields(), code=code)
+
+    @event("Founded")
+    def __init__(self, *, user: str, unit: str, occurred_at: datetime, code: str) -> None:
+        self.code = code
+        self.members: list[str] = []
+
+    def admit(self, stamp: Stamp, *, member: str) -> None:
+        if member in self.members:
+            return
+        self._admitted(**stamp.fields(), member=member)
+
+    @event("MemberAdmitted")
+    def _admitted(self, *, user: str, unit: str, occurred_at: datetime, member: str) -> None:
+        self.members.append(member)
+
+
+class User(LedgerAggregate):
+    @staticmethod
+    def create_id(*, name: str, **_: object) -> UUID:
+        return user_id(name)
+
+    @classmethod
+    def enrol(cls, stamp: Stamp, *, name: str, unit_code: str, role: str) -> User:
+        if role not in ROLES:
+            raise InvalidCommand("role_is_known", f"角色须为{'、'.join(ROLES)}之一")
+        if not name.strip():
+            raise InvalidCommand("user_needs_name", "用户须有名称")
+        return cls(**stamp.fields(), name=name, unit_code=unit_code, role=role)
+
+    @event("Enrolled")
+    def __init__(
+        self, *, user: str, unit: str, occurred_at: datetime, name: str, unit_code: str, role: str
+    ) -> None:
+        self.name = name
+        self.unit_code = unit_code
+        self.role = role
+        self.active = True
+
+    def deactivate(self, stamp: Stamp) -> None:
+        if not self.active:
+            raise RuleViolated("user_already_inactive", "该用户已停用")
+        self._deactivated(**stamp.fields())
+
+    @event("Deactivated")
+    def _deactivated(self, *, user: str, unit: str, occurred_at: datetime) -> None:
+        self.active = False
+
+
+class Token(LedgerAggregate):
+    """A bearer token, kept only as its SHA-256 digest (the id is derived from it)."""
+
+    @staticmethod
+    def create_id(*, digest: str, **_: object) -> UUID:
+        return ledger_id("token", digest)
+
+    @classmethod
+    def issue(cls, stamp: Stamp, *, digest: str, user_id: UUID) -> Token:
+        return cls(**stamp.fields(), digest=digest, user_id=user_id)
+
+    @event("Issued")
+    def __init__(
+        self, *, user: str, unit: str, occurred_at: datetime, digest: str, user_id: UUID
+    ) -> None:
+        self.digest = digest
+        self.user_id = user_id
+        self.revoked = False
+
+    def revoke(self, stamp: Stamp) -> None:
+        if not self.revoked:
+            self._revoked(**stamp.fields())
+
+    @event("Revoked")
+    def _revoked(self, *, user: str, unit: str, occurred_at: datetime) -> None:
+        self.revoked = True
