@@ -1,0 +1,493 @@
+"""The careledger application: load, authorise, call the aggregate, save."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from application import access
+from application.access import ADMIN, AGENCY, INSPECTOR, SUPERVISOR, Actor
+from application.errors import (
+    ConcurrentWrite,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    Unauthenticated,
+    VersionMismatch,
+)
+from application.ports import PositionIndex
+from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
+from domain.idempotency import CommandAnswer, answer_id
+from domain.issue import RectificationIssue, issue_id
+from domain.plan import Plan, plan_id
+from domain.registry import Token, Unit, UnitGroup, User, group_id, token_digest, unit_id, user_id
+
+A = TypeVar("A", bound=Aggregate)
+
+RUBRIC_VERSION = "2019.1"
+
+# Commands run from the command line act as this actor; it is recorded like any user.
+SYSTEM = Actor(user_id=user_id("system"), name="system", unit="system", role=ADMIN)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class Command:
+    """What every command carries besides its own fields."""
+
+    actor: Actor
+    occurred_at: datetime | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: UUID
+    version: int
+    position: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self) -> dict[str, Any]:
+        return {"id": str(self.id), "version": self.version, "position": self.position, **self.extra}
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    user_id: UUID
+    token: str
+
+
+class Ledger(Application[UUID]):
+    name = "careledger"
+
+    def __init__(self, env: dict[str, str] | None = None, *, clock: Callable[[], datetime] | None = None):
+        super().__init__(env)
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def index(self) -> PositionIndex:
+        # The recorder is careledger's own subclass (see infrastructure.recorders).
+        return cast(PositionIndex, self.recorder)
+
+    # ---- the one path every command takes ---------------------------------------------
+
+    def _run(
+        self,
+        cmd: Command,
+        act: Callable[[Stamp], tuple[LedgerAggregate, Iterable[LedgerAggregate], dict[str, Any]]],
+    ) -> Accepted:
+        if cmd.idempotency_key:
+            kept = self._kept_answer(cmd)
+            if kept is not None:
+                return kept
+        now = self.clock()
+        stamp = Stamp.make(
+            user=cmd.actor.name, unit=cmd.actor.unit, recorded_at=now, occurred_at=cmd.occurred_at
+        )
+        with recording_at(now):
+            primary, others, extra = act(stamp)
+            objects: list[Aggregate] = [primary, *others]
+            if cmd.idempotency_key:
+                answer = {"id": str(primary.id), "version": primary.version, **extra}
+                objects.append(
+                    CommandAnswer.keep(
+                        stamp,
+                        owner=cmd.actor.name,
+                        key=cmd.idempotency_key,
+                        fingerprint=cmd.fingerprint,
+                        answer=answer,
+                    )
+                )
+        try:
+            recordings = self.save(*objects)
+        except IntegrityError:
+            # A dropped connection can make a committed insert come back as a conflict on
+            # retry: the kept answer, written in the same transaction, tells the truth.
+            if cmd.idempotency_key:
+                kept = self._kept_answer(cmd)
+                if kept is not None:
+                    return kept
+            raise ConcurrentWrite() from None
+        positions = [
+            r.notification.id for r in recordings if r.domain_event.originator_id == primary.id
+        ]
+        position = max(positions) if positions else self.index.positions(primary.id)[primary.version]
+        return Accepted(primary.id, primary.version, position, extra)
+
+    def _kept_answer(self, cmd: Command) -> Accepted | None:
+        assert cmd.idempotency_key is not None
+        try:
+            kept = cast(CommandAnswer, self.repository.get(answer_id(cmd.actor.name, cmd.idempotency_key)))
+        except AggregateNotFoundError:
+            return None
+        if kept.fingerprint != cmd.fingerprint:
+            raise IdempotencyKeyReused()
+        answer = dict(kept.answer)
+        aggregate, version = UUID(answer.pop("id")), answer.pop("version")
+        return Accepted(aggregate, version, self.index.positions(aggregate)[version], answer)
+
+    def _load(self, cls: type[A], aggregate_id: UUID, what: str, expected: int | None = None) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"没有这个{what}", rule=f"{cls.__name__.lower()}_exists") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"没有这个{what}", rule=f"{cls.__name__.lower()}_exists")
+        if expected is not None and aggregate.version != expected:
+            raise VersionMismatch(expected, aggregate.version)
+        return aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    # ---- identity ---------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> Actor:
+        if not token:
+            raise Unauthenticated("需要 Bearer 令牌")
+        try:
+            issued = cast(Token, self.repository.get(Token.create_id(digest=token_digest(token))))
+            user = cast(User, self.repository.get(issued.user_id))
+        except AggregateNotFoundError:
+            raise Unauthenticated("令牌无效") from None
+        if issued.revoked or not user.active:
+            raise Unauthenticated("令牌无效")
+        return Actor(user_id=user.id, name=user.name, unit=user.unit_code, role=user.role)
+
+    def add_unit(self, cmd: Command, *, code: str, name: str, group: str | None = None) -> Accepted:
+        """Registers a unit, idempotent on its code; puts it in ``group`` (made on first use)."""
+        access.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            if self._exists(group_id(code)):
+                raise Forbidden("该代码已是单位组的代码", rule="unit_code_distinct_from_groups")
+            try:
+                unit = cast(Unit, self.repository.get(unit_id(code)))
+            except AggregateNotFoundError:
+                unit = Unit.register(stamp, code=code, name=name)
+            others: list[LedgerAggregate] = []
+            if group:
+                if self._exists(unit_id(group)):
+                    raise Forbidden("该组代码已是某单位的代码", rule="group_code_distinct_from_units")
+                try:
+                    members = cast(UnitGroup, self.repository.get(group_id(group)))
+                except AggregateNotFoundError:
+                    members = UnitGroup.found(stamp, code=group)
+                members.admit(stamp, member=code)
+                unit.join_group(stamp, group=group)
+                others.append(members)
+            return unit, others, {"code": code}
+
+        return self._run(cmd, act)
+
+    def define_duty(self, cmd: Command, *, unit: str, duty_id: str, text: str) -> Accepted:
+        access.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            target = self._load(Unit, unit_id(unit), "单位")
+            target.define_duty(stamp, duty_id=duty_id, text=text)
+            return target, [], {}
+
+        return self._run(cmd, act)
+
+    def add_user(self, cmd: Command, *, name: str, unit: str, role: str) -> Enrolment:
+        """Creates a user and gives them a bearer token, shown to the caller once."""
+        access.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
+        self._load(Unit, unit_id(unit), "单位")
+        token = secrets.token_urlsafe(32)  # 256 bits
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            if self._exists(user_id(name)):
+                raise Forbidden("该用户名已存在", rule="user_name_unique")
+            user = User.enrol(stamp, name=name, unit_code=unit, role=role)
+            issued = Token.issue(stamp, digest=token_digest(token), user_id=user.id)
+            return user, [issued], {}
+
+        accepted = self._run(cmd, act)
+        return Enrolment(user_id=accepted.id, token=token)
+
+    def units(self, codes: Iterable[str]) -> list[str]:
+        """Unit codes, with each group code expanded to its members; unknown codes refused."""
+        resolved: list[str] = []
+        for code in codes:
+            if self._exists(unit_id(code)):
+                resolved.append(code)
+                continue
+            try:
+                group = cast(UnitGroup, self.repository.get(group_id(code)))
+            except AggregateNotFoundError:
+                raise NotFound(f"没有代码为“{code}”的单位或单位组", rule="unit_is_registered") from None
+            resolved.extend(group.members)
+        return list(dict.fromkeys(resolved))
+
+    def unit(self, code: str) -> Unit:
+        return self._load(Unit, unit_id(code), "单位")
+
+    def group(self, code: str) -> UnitGroup | None:
+        try:
+            return cast(UnitGroup, self.repository.get(group_id(code)))
+        except AggregateNotFoundError:
+            return None
+
+    # ---- plans ------------------------------------------------------------------------
+
+    def register_plan(self, cmd: Command, *, number: str, title: str, issuer_unit: str, year: int) -> Accepted:
+        access.require_role(cmd.actor, SUPERVISOR, doing="登记实施方案", rule="register_plan")
+        self.units([issuer_unit])
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            if self._exists(plan_id(number)):
+                raise RuleViolated("plan_number_unique", "该文号的实施方案已经登记")
+            return Plan.register(stamp, number=number, title=title, issuer_unit=issuer_unit, year=year), [], {}
+
+        return self._run(cmd, act)
+
+    def plan(self, plan: UUID) -> Plan:
+        return self._load(Plan, plan, "实施方案")
+
+    # ---- rectification issues -----------------------------------------------------------
+
+    def register_issue(
+        self,
+        cmd: Command,
+        *,
+        plan: UUID,
+        seq: int,
+        duty: str,
+        problem: str,
+        units: list[str],
+        measures: list[tuple[str | None, str, date | None]] = (),  # type: ignore[assignment]
+        remarks: str = "",
+        source_row: dict[str, Any] | None = None,
+    ) -> Accepted:
+        access.require_role(cmd.actor, SUPERVISOR, doing="登记整改问题", rule="register_issue")
+        self.plan(plan)
+        responsible = self.units(units)
+        owners = [self.units([owner])[0] if owner else responsible[0] for owner, _, _ in measures]
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            if self._exists(issue_id(plan, seq)):
+                raise RuleViolated("issue_seq_unique_in_plan", f"该实施方案已有序号为{seq}的整改问题")
+            issue = RectificationIssue.register(
+                stamp, plan_id=plan, seq=seq, duty=duty, problem=problem, units=responsible,
+                remarks=remarks, source_row=source_row,
+            )
+            ids = [
+                issue.adopt_measure(stamp, owner=owner, text=text, due=due)
+                for owner, (_, text, due) in zip(owners, measures, strict=True)
+            ]
+            return issue, [], {"measure_ids": ids} if ids else {}
+
+        return self._run(cmd, act)
+
+    def issue(self, issue: UUID, *, as_of: datetime | None = None) -> RectificationIssue:
+        if as_of is None:
+            return self._load(RectificationIssue, issue, "整改问题")
+        return self._as_of(RectificationIssue, issue, "整改问题", as_of)
+
+    def _as_of(self, cls: type[A], aggregate_id: UUID, what: str, as_of: datetime) -> A:
+        """The aggregate as the ledger held it at ``as_of`` (by recorded time)."""
+        aggregate: A | None = None
+        for domain_event in self.repository.event_store.get(aggregate_id):
+            if domain_event.timestamp > as_of:
+                break
+            aggregate = cast(A, domain_event.mutate(aggregate))
+        if aggregate is None or not isinstance(aggregate, cls):
+            raise NotFound(f"该时间点时还没有这个{what}", rule=f"{cls.__name__.lower()}_existed_then")
+        return aggregate
+
+    def issue_ids(self) -> list[UUID]:
+        """Every registered issue, in registration order (a scan: the views replace it for lists)."""
+        topic = f"{RectificationIssue.Registered.__module__}:{RectificationIssue.Registered.__qualname__}"
+        ids: list[UUID] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            ids.extend(cast(UUID, n.originator_id) for n in page)
+            if len(page) < 500:
+                return ids
+            start = page[-1].id + 1
+
+    def _issue_command(
+        self,
+        cmd: Command,
+        issue: UUID,
+        authorise: Callable[[RectificationIssue], None],
+        change: Callable[[RectificationIssue, Stamp], dict[str, Any] | None],
+    ) -> Accepted:
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            target = self._load(RectificationIssue, issue, "整改问题", cmd.expected_version)
+            authorise(target)
+            extra = change(target, stamp) or {}
+            return target, [], extra
+
+        return self._run(cmd, act)
+
+    def _supervisor(self, cmd: Command, doing: str, rule: str) -> Callable[[RectificationIssue], None]:
+        return lambda _issue: access.require_role(cmd.actor, SUPERVISOR, doing=doing, rule=rule)
+
+    def assign_issue(
+        self, cmd: Command, issue: UUID, *, lead_unit: str, co_units: list[str],
+        contact_person: str, deadline: date, nodes: list[date],
+    ) -> Accepted:
+        lead = self.units([lead_unit])
+        co = self.units(co_units)
+        return self._issue_command(
+            cmd, issue, self._supervisor(cmd, "交办", "assign"),
+            lambda i, s: i.assign(
+                s, lead_unit=lead[0], co_units=[*lead[1:], *co], contact_person=contact_person,
+                deadline=deadline, nodes=nodes,
+            ),
+        )
+
+    def adopt_measure(self, cmd: Command, issue: UUID, *, unit: str, text: str, due: date | None) -> Accepted:
+        owner = self.units([unit])
+        if len(owner) != 1:
+            raise Forbidden("整改措施须由一个单位负责，不能指定单位组", rule="measure_has_one_owner")
+        return self._issue_command(
+            cmd, issue,
+            lambda i: access.may_adopt_measure(cmd.actor, i, owner[0]),
+            lambda i, s: {"measure_id": i.adopt_measure(s, owner=owner[0], text=text, due=due)},
+        )
+
+    def _measure_unit(self, issue: RectificationIssue, measure_id: str) -> str:
+        try:
+            return str(issue.measure(measure_id)["unit"])
+        except LookupError:
+            raise NotFound("该问题没有这项整改措施", rule="measure_exists") from None
+
+    def report_progress(
+        self, cmd: Command, issue: UUID, measure_id: str, *, summary: str, evidence: list[dict[str, str]]
+    ) -> Accepted:
+        return self._issue_command(
+            cmd, issue,
+            lambda i: access.may_act_on_measure(cmd.actor, i, self._measure_unit(i, measure_id)),
+            lambda i, s: i.report_progress(s, measure_id=measure_id, summary=summary, evidence=evidence),
+        )
+
+    def complete_measure(self, cmd: Command, issue: UUID, measure_id: str, *, summary: str) -> Accepted:
+        return self._issue_command(
+            cmd, issue,
+            lambda i: access.may_act_on_measure(cmd.actor, i, self._measure_unit(i, measure_id)),
+            lambda i, s: i.complete_measure(s, measure_id=measure_id, summary=summary),
+        )
+
+    def urge(self, cmd: Command, issue: UUID, *, unit: str, message: str, reply_by: date) -> Accepted:
+        targets = self.units([unit])
+        if len(targets) != 1:
+            raise Forbidden("催办须指向一个单位，不能指定单位组", rule="urging_has_one_target")
+        return self._issue_command(
+            cmd, issue, self._supervisor(cmd, "催办", "urge"),
+            lambda i, s: i.urge(s, target=targets[0], message=message, reply_by=reply_by),
+        )
+
+    def extend_deadline(self, cmd: Command, issue: UUID, *, deadline: date, reason: str) -> Accepted:
+        return self._issue_command(
+            cmd, issue, self._supervisor(cmd, "延期", "extend"),
+            lambda i, s: i.extend_deadline(s, deadline=deadline, reason=reason),
+        )
+
+    def evaluate_issue(
+        self, cmd: Command, issue: UUID, *, year: int, grade: str, score: float, findings: str
+    ) -> Accepted:
+        return self._issue_command(
+            cmd, issue, self._supervisor(cmd, "年终考核", "evaluate"),
+            lambda i, s: i.evaluate(
+                s, year=year, grade=grade, score=score, findings=findings, rubric_version=RUBRIC_VERSION
+            ),
+        )
+
+    def close_issue(self, cmd: Command, issue: UUID, *, summary: str) -> Accepted:
+        return self._issue_command(
+            cmd, issue, self._supervisor(cmd, "销号", "close"), lambda i, s: i.close(s, summary=summary)
+        )
+
+    def reopen_issue(self, cmd: Command, issue: UUID, *, reason: str) -> Accepted:
+        return self._issue_command(
+            cmd, issue, self._supervisor(cmd, "重新打开", "reopen"), lambda i, s: i.reopen(s, reason=reason)
+        )
+
+    def correct_issue_entry(
+        self, cmd: Command, issue: UUID, *, position: int, changes: dict[str, Any], reason: str
+    ) -> Accepted:
+        located = self.index.locate(position)
+        if located is None or located[0] != issue:
+            raise RuleViolated("correction_names_earlier_event", "更正须指向本问题较早的一条记录")
+        version = located[1]
+
+        def authorise(target: RectificationIssue) -> None:
+            entry = target.recorder_of(version)
+            access.may_correct(cmd.actor, entry["user"] if entry else "")
+            if cmd.actor.role == AGENCY and not target.is_responsible(cmd.actor.unit):
+                raise Forbidden("本单位不是该问题的责任单位", rule="agency_acts_only_on_own_issues")
+
+        return self._issue_command(
+            cmd, issue, authorise,
+            lambda i, s: i.correct(s, corrected_version=version, position=position, changes=changes, reason=reason),
+        )
+
+    def issue_history(self, actor: Actor, issue: UUID) -> list[dict[str, Any]]:
+        target = self.issue(issue)
+        access.may_read_history(actor, target.units)
+        return self.history(issue)
+
+    def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
+        """Every event of one aggregate with who recorded it, both times and its position."""
+        positions = self.index.positions(aggregate_id)
+        return [
+            describe_event(domain_event, positions.get(domain_event.originator_version))
+            for domain_event in self.repository.event_store.get(aggregate_id)
+        ]
+
+
+BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "user", "unit", "occurred_at"})
+
+
+def event_type(domain_event: Any) -> str:
+    return type(domain_event).__name__
+
+
+def describe_event(domain_event: Any, position: int | None) -> dict[str, Any]:
+    fields = {k: v for k, v in vars(domain_event).items() if k not in BASE_FIELDS}
+    fields.pop("originator_topic", None)
+    return {
+        "type": event_type(domain_event),
+        "aggregate": domain_event.originator_id,
+        "version": domain_event.originator_version,
+        "position": position,
+        "recorded_at": domain_event.timestamp,
+        "occurred_at": domain_event.occurred_at,
+        "recorder": domain_event.user,
+        "unit": domain_event.unit,
+        "fields": fields,
+    }
+
+
+__all__ = [
+    "ADMIN", "AGENCY", "INSPECTOR", "SUPERVISOR", "SYSTEM", "Accepted", "Actor", "Command",
+    "Enrolment", "Ledger", "issue_id", "plan_id",
+]

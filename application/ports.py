@@ -1,0 +1,14 @@
+"""What the application needs from the store beyond the library's own recorder API."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+
+class PositionIndex(Protocol):
+    """Maps between an aggregate's versions and their positions in the global log."""
+
+    def positions(self, originator_id: UUID) -> dict[int, int]: ...
+
+    def locate(self, position: int) -> tuple[UUID, int] | None: ...

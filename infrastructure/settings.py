@@ -1,0 +1,72 @@
+"""Settings, read from the environment by pydantic-settings (see API.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARELEDGER_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/careledger.sqlite"
+    signing_key_file: Path = Path("./var/signing-key.pem")
+    data_key_file: Path = Path("./var/data-key")
+    # PostgreSQL schema the tables live in (one per district when a server holds several).
+    database_schema: str = "public"
+    pool_size: int = Field(default=4, ge=2)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # An entry whose claimed time is this many days before it was recorded counts as late.
+    late_entry_days: int = Field(default=7, ge=0)
+    # "Yellow" when a deadline falls within this many days.
+    due_soon_days: int = Field(default=14, ge=0)
+    # How long a read with min_position waits for the views before answering 503.
+    min_position_wait_seconds: float = Field(default=5.0, gt=0)
+    # /readyz fails when a view lags the log by more than this many events.
+    ready_max_lag: int = Field(default=1000, ge=0)
+    # Create the library's tables at start; off for workers started after `careledger migrate`.
+    create_tables: bool = True
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's own settings for this database URL."""
+        common = {"CREATE_TABLE": "y" if self.create_tables else "n"}
+        if self.is_postgres:
+            url = urlsplit(self.database_url)
+            return {
+                **common,
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:PostgresLedgerRecorder",
+                "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+                "POSTGRES_HOST": url.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(url.port or 5432),
+                "POSTGRES_USER": unquote(url.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(url.password or ""),
+                "POSTGRES_SCHEMA": self.database_schema,
+                "POSTGRES_POOL_SIZE": str(self.pool_size),
+                "POSTGRES_MAX_OVERFLOW": "4",
+                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_LOCK_TIMEOUT": "5",
+                "POSTGRES_PRE_PING": "y",
+                # Off on purpose: with it, concurrent writers' notification ids interleave
+                # and a follower can miss events.
+                "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            }
+        if not self.database_url.startswith("sqlite:///"):
+            raise ValueError("CARELEDGER_DATABASE_URL must be sqlite:///PATH or postgresql://…")
+        path = self.database_url.removeprefix("sqlite:///")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:SQLiteLedgerRecorder",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }

@@ -1,0 +1,44 @@
+"""The FastAPI application: routers, problem answers, limits; services built in lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from infrastructure.settings import Settings
+from interfaces import bootstrap
+from interfaces.http import health, issues, problems
+from interfaces.http.limits import BodySizeLimit
+
+
+def create_app(
+    settings: Settings | None = None, *, services: bootstrap.Services | None = None
+) -> FastAPI:
+    settings = services.settings if services else (settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or bootstrap.build(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="careledger 留守儿童关爱保护和困境儿童保障工作台账",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    if services is not None:
+        app.state.services = services
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(issues.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,87 @@
+"""What every handler needs: the services, the caller, and the command envelope."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from application.access import Actor
+from application.errors import Unauthenticated
+from application.ledger import Command
+from domain.base import InvalidCommand
+from interfaces.bootstrap import Services
+from interfaces.http.inputs import moment_or_day_end
+
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def actor(request: Request, svc: ServicesDep) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        token = request.cookies.get("careledger_token", "") if request.url.path.startswith("/ui") else ""
+        if not token:
+            raise Unauthenticated("需要 Authorization: Bearer 令牌")
+    found = svc.ledger.authenticate(token.strip())
+    request.state.actor = found
+    return found
+
+
+ActorDep = Annotated[Actor, Depends(actor)]
+
+
+async def command(
+    request: Request,
+    caller: ActorDep,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Command:
+    expected = None
+    if if_match is not None:
+        found = _IF_MATCH.match(if_match)
+        if not found:
+            raise InvalidCommand("if_match_is_a_version", 'If-Match 须为 "版本号" 形式')
+        expected = int(found.group(1))
+    fingerprint = ""
+    if idempotency_key is not None:
+        if not _KEY.match(idempotency_key):
+            raise InvalidCommand("idempotency_key_format", "Idempotency-Key 须为 1–200 个可见 ASCII 字符")
+        body = await request.body()
+        fingerprint = hashlib.sha256(
+            request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+        ).hexdigest()
+    return Command(actor=caller, expected_version=expected, idempotency_key=idempotency_key, fingerprint=fingerprint)
+
+
+CommandDep = Annotated[Command, Depends(command)]
+
+
+def as_of(as_of: Annotated[str | None, Query(description="ISO 8601 时间或日期（日期指当天北京时间结束时）", max_length=40)] = None) -> datetime | None:
+    if as_of is None:
+        return None
+    try:
+        return moment_or_day_end(as_of)
+    except ValueError:
+        raise InvalidCommand("as_of_is_iso8601", "as_of 须为 ISO 8601 日期或时间") from None
+
+
+AsOfDep = Annotated[datetime | None, Depends(as_of)]
+
+
+def with_time(cmd: Command, occurred_at: datetime | None) -> Command:
+    return Command(
+        actor=cmd.actor, occurred_at=occurred_at, expected_version=cmd.expected_version,
+        idempotency_key=cmd.idempotency_key, fingerprint=cmd.fingerprint,
+    )

@@ -1,0 +1,26 @@
+"""Liveness and readiness: no token needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from interfaces.http.deps import ServicesDep
+from interfaces.http.problems import problem
+
+router = APIRouter(tags=["运行状态"])
+
+
+@router.get("/healthz", summary="进程存活")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="数据库可达、视图已跟上")
+def readyz(svc: ServicesDep) -> Any:
+    try:
+        position = svc.ledger.recorder.max_notification_id() or 0
+    except Exception:  # noqa: BLE001 — any failure to reach the store means "not ready"
+        return problem(503, "database_unreachable", "数据库不可达")
+    return {"status": "ready", "position": position}

@@ -1,0 +1,78 @@
+"""Field types shared by request bodies: bounded, NFC-normalised, free of control characters."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+EARLIEST = date(1990, 1, 1)
+LATEST = date(2100, 12, 31)
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def _clean(value: str, *, multiline: bool) -> str:
+    value = unicodedata.normalize("NFC", value)
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and not (multiline and ch in _ALLOWED_CONTROLS):
+            raise ValueError("不能包含控制字符")
+    return value.replace("\r\n", "\n").strip()
+
+
+def _line(value: str) -> str:
+    return _clean(value, multiline=False)
+
+
+def _text(value: str) -> str:
+    return _clean(value, multiline=True)
+
+
+def _nonempty(value: str) -> str:
+    if not value:
+        raise ValueError("不能为空")
+    return value
+
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_line), AfterValidator(_nonempty)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_line), AfterValidator(_nonempty)]
+Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_text)]
+RequiredText = Annotated[Text, AfterValidator(_nonempty)]
+
+
+def _plausible_date(value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"日期须在 {EARLIEST} 至 {LATEST} 之间")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    # A time without zone is read as Beijing time, the time every office keeps.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    _plausible_date(value.date())
+    return value.astimezone(timezone.utc)
+
+
+def _strict_date(value: object) -> object:
+    if isinstance(value, str) and len(value) != 10:
+        raise ValueError("日期格式须为 YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_strict_date), AfterValidator(_plausible_date)]
+Moment = Annotated[datetime, AfterValidator(_aware)]
+Year = Annotated[int, Field(ge=2000, le=2100)]
+
+
+def moment_or_day_end(value: str) -> datetime:
+    """`as_of`: an ISO 8601 moment, or a date meaning the end of that day in Beijing."""
+    value = value.strip()
+    if len(value) == 10:
+        day = date.fromisoformat(value)
+        _plausible_date(day)
+        end = datetime.combine(day, time.max, tzinfo=SHANGHAI)
+        return end.astimezone(timezone.utc)
+    return _aware(datetime.fromisoformat(value))

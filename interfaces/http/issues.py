@@ -1,0 +1,179 @@
+"""Plans and rectification issues (整改问题): thin handlers over the Ledger application."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from domain.issue import STATUSES, RectificationIssue
+from interfaces.http import schemas as s
+from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
+
+router = APIRouter(prefix="/api/v1", tags=["整改问题"])
+
+CREATED: dict[str, Any] = {"status_code": 201}
+
+
+def describe_issue(issue: RectificationIssue) -> dict[str, Any]:
+    return {
+        "id": issue.id,
+        "version": issue.version,
+        "plan_id": issue.plan_id,
+        "seq": issue.seq,
+        "duty": issue.duty,
+        "problem": issue.problem,
+        "remarks": issue.remarks,
+        "status": issue.status,
+        "units": issue.units,
+        "lead_unit": issue.lead_unit,
+        "co_units": issue.co_units,
+        "contact_person": issue.contact_person,
+        "deadline": issue.deadline,
+        "nodes": issue.nodes,
+        "measures": list(issue.measures.values()),
+        "urgings": issue.urgings,
+        "extensions": issue.extensions,
+        "evaluations": [issue.evaluations[y] for y in sorted(issue.evaluations)],
+        "corrections": issue.corrections,
+        "recorded_at": issue.created_on,
+        "modified_at": issue.modified_on,
+    }
+
+
+@router.post("/plans", response_model=s.Accepted, **CREATED, summary="登记实施方案")
+def register_plan(body: s.PlanIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.register_plan(
+        cmd, number=body.number, title=body.title, issuer_unit=body.issuer_unit, year=body.year
+    ).answer()
+
+
+@router.get("/plans/{plan_id}", response_model=s.PlanOut, summary="查看实施方案")
+def get_plan(plan_id: UUID, _: ActorDep, svc: ServicesDep) -> Any:
+    plan = svc.ledger.plan(plan_id)
+    return {"id": plan.id, "version": plan.version, "number": plan.number, "title": plan.title,
+            "issuer_unit": plan.issuer_unit, "year": plan.year}
+
+
+@router.post("/issues", response_model=s.IssueAccepted, **CREATED, summary="登记整改问题")
+def register_issue(body: s.IssueIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    measures = [
+        (None, m, None) if isinstance(m, str) else (m.unit, m.text, m.due) for m in body.measures
+    ]
+    return svc.ledger.register_issue(
+        cmd, plan=body.plan_id, seq=body.seq, duty=body.duty, problem=body.problem,
+        units=body.units, measures=measures, remarks=body.remarks,
+    ).answer()
+
+
+@router.get("/issues", response_model=list[s.IssueSummary], summary="整改问题列表")
+def list_issues(
+    _: ActorDep,
+    svc: ServicesDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=32, description="、".join(STATUSES))] = None,
+    plan: UUID | None = None,
+) -> Any:
+    rows = []
+    for issue_id in svc.ledger.issue_ids():
+        issue = svc.ledger.issue(issue_id)
+        if unit and unit not in issue.units:
+            continue
+        if status and issue.status != status:
+            continue
+        if plan and issue.plan_id != plan:
+            continue
+        done = sum(1 for m in issue.measures.values() if m["status"] == "completed")
+        rows.append({
+            "id": issue.id, "version": issue.version, "plan_id": issue.plan_id, "seq": issue.seq,
+            "duty": issue.duty, "status": issue.status, "units": issue.units,
+            "lead_unit": issue.lead_unit, "deadline": issue.deadline,
+            "measures_total": len(issue.measures), "measures_done": done,
+        })
+    return rows
+
+
+@router.get("/issues/{issue_id}", response_model=s.IssueOut, summary="查看整改问题（可按时间点回放）")
+def get_issue(issue_id: UUID, _: ActorDep, svc: ServicesDep, when: AsOfDep) -> Any:
+    return {**describe_issue(svc.ledger.issue(issue_id, as_of=when)), "as_of": when}
+
+
+@router.get("/issues/{issue_id}/events", response_model=list[s.HistoryEntry], summary="整改问题的全部记录")
+def issue_events(issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
+    return [
+        {**{k: v for k, v in e.items() if k != "fields"}, **e["fields"]}
+        for e in svc.ledger.issue_history(caller, issue_id)
+    ]
+
+
+@router.post("/issues/{issue_id}/assignment", response_model=s.Accepted, **CREATED, summary="交办")
+def assign(issue_id: UUID, body: s.AssignmentIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.assign_issue(
+        with_time(cmd, body.occurred_at), issue_id, lead_unit=body.lead_unit, co_units=body.co_units,
+        contact_person=body.contact_person, deadline=body.deadline, nodes=body.nodes,
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/measures", response_model=s.MeasureAccepted, **CREATED, summary="制定整改措施")
+def adopt_measure(issue_id: UUID, body: s.MeasureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.adopt_measure(
+        with_time(cmd, body.occurred_at), issue_id, unit=body.unit, text=body.text, due=body.due
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/measures/{measure_id}/progress", response_model=s.Accepted, **CREATED,
+             summary="报送阶段性进展")
+def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.report_progress(
+        with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary,
+        evidence=[{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence],
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/measures/{measure_id}/completion", response_model=s.Accepted, **CREATED,
+             summary="整改措施办结")
+def complete_measure(issue_id: UUID, measure_id: str, body: s.CompletionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.complete_measure(
+        with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/urgings", response_model=s.Accepted, **CREATED, summary="催办")
+def urge(issue_id: UUID, body: s.UrgingIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.urge(
+        with_time(cmd, body.occurred_at), issue_id, unit=body.unit, message=body.message, reply_by=body.reply_by
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/deadline-extensions", response_model=s.Accepted, **CREATED, summary="延期")
+def extend_deadline(issue_id: UUID, body: s.ExtensionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.extend_deadline(
+        with_time(cmd, body.occurred_at), issue_id, deadline=body.deadline, reason=body.reason
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/evaluations", response_model=s.Accepted, **CREATED, summary="年终考核")
+def evaluate(issue_id: UUID, body: s.EvaluationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.evaluate_issue(
+        with_time(cmd, body.occurred_at), issue_id, year=body.year, grade=body.grade, score=body.score,
+        findings=body.findings,
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/closure", response_model=s.Accepted, **CREATED, summary="销号")
+def close(issue_id: UUID, body: s.ClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.close_issue(with_time(cmd, body.occurred_at), issue_id, summary=body.summary).answer()
+
+
+@router.post("/issues/{issue_id}/reopening", response_model=s.Accepted, **CREATED, summary="重新打开")
+def reopen(issue_id: UUID, body: s.ReopeningIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.reopen_issue(with_time(cmd, body.occurred_at), issue_id, reason=body.reason).answer()
+
+
+@router.post("/issues/{issue_id}/corrections", response_model=s.Accepted, **CREATED, summary="更正记录")
+def correct(issue_id: UUID, body: s.CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.correct_issue_entry(
+        with_time(cmd, body.occurred_at), issue_id, position=body.position, changes=body.changes,
+        reason=body.reason,
+    ).answer()

@@ -1,0 +1,100 @@
+"""Every refusal becomes an RFC 9457 problem answer, mapped here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import OperationalError, InterfaceError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from application.errors import (
+    ConcurrentWrite,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    Unauthenticated,
+    VersionMismatch,
+)
+from domain.base import InvalidCommand, RuleViolated
+
+log = structlog.get_logger("careledger.http")
+
+PROBLEM = "application/problem+json"
+
+TITLES = {
+    400: "请求有误",
+    401: "未认证",
+    403: "无权操作",
+    404: "未找到",
+    405: "不支持的方法",
+    409: "与当前状态冲突",
+    412: "版本不符",
+    413: "请求体过大",
+    415: "不支持的媒体类型",
+    422: "内容无效",
+    503: "暂时无法服务",
+}
+
+
+def problem(status: int, rule: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"/problems/{rule.replace('_', '-')}",
+        "title": TITLES.get(status, "错误"),
+        "status": status,
+        "detail": detail,
+        "rule": rule,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+STATUS_OF: list[tuple[type[Exception], int]] = [
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (VersionMismatch, 412),
+    (ConcurrentWrite, 409),
+    (IdempotencyKeyReused, 422),
+    (RuleViolated, 409),
+    (InvalidCommand, 422),
+]
+
+
+def install(app: FastAPI) -> None:
+    for exc_class, status in STATUS_OF:
+        app.add_exception_handler(exc_class, _refusal(status))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The submitted values are left out on purpose: they may hold a child's personal data.
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        log.info("request_refused", status=422, rule="request_schema")
+        return problem(422, "request_schema", "请求内容不符合接口定义", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        rule = {404: "no_such_path", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, rule, str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database_unavailable", error_type=type(exc).__name__)
+        return problem(503, "database_unavailable", "数据库暂时不可用，请稍后重试")
+
+
+def _refusal(status: int):  # type: ignore[no-untyped-def]
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        rule = getattr(exc, "rule", "refused")
+        log.info("command_refused", status=status, rule=rule)
+        return problem(status, rule, getattr(exc, "message", str(exc)))
+
+    return handle

@@ -1,0 +1,231 @@
+"""Request and answer bodies of the issue API (published in /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, Year
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Accepted(BaseModel):
+    id: UUID
+    version: int
+    position: int
+
+
+class PlanIn(Body):
+    number: Name
+    title: Name
+    issuer_unit: Code
+    year: Year
+
+
+class MeasureDraft(Body):
+    unit: Code | None = None
+    text: RequiredText
+    due: Day | None = None
+
+
+class IssueIn(Body):
+    plan_id: UUID
+    seq: int = Field(ge=1, le=100_000)
+    duty: RequiredText
+    problem: RequiredText
+    units: list[Code] = Field(min_length=1, max_length=50)
+    measures: list[RequiredText | MeasureDraft] = Field(default_factory=list, max_length=50)
+    remarks: Text = ""
+
+
+class IssueAccepted(Accepted):
+    measure_ids: list[str] = Field(default_factory=list)
+
+
+class AssignmentIn(Body):
+    lead_unit: Code
+    co_units: list[Code] = Field(default_factory=list, max_length=50)
+    contact_person: Name
+    deadline: Day
+    nodes: list[Day] = Field(default_factory=list, max_length=50)
+    occurred_at: Moment | None = None
+
+
+class MeasureIn(Body):
+    unit: Code
+    text: RequiredText
+    due: Day | None = None
+    occurred_at: Moment | None = None
+
+
+class MeasureAccepted(Accepted):
+    measure_id: str
+
+
+class Evidence(Body):
+    name: Name
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class ProgressIn(Body):
+    summary: RequiredText
+    evidence: list[Evidence] = Field(default_factory=list, max_length=100)
+    occurred_at: Moment | None = None
+
+
+class CompletionIn(Body):
+    summary: RequiredText
+    occurred_at: Moment | None = None
+
+
+class UrgingIn(Body):
+    unit: Code
+    message: RequiredText
+    reply_by: Day
+    occurred_at: Moment | None = None
+
+
+class ExtensionIn(Body):
+    deadline: Day
+    reason: RequiredText
+    occurred_at: Moment | None = None
+
+
+class EvaluationIn(Body):
+    year: Year
+    grade: Literal["优秀", "良好", "合格", "不合格"]
+    score: float = Field(ge=0, le=100, allow_inf_nan=False)
+    findings: Text = ""
+    occurred_at: Moment | None = None
+
+
+class ClosureIn(Body):
+    summary: RequiredText
+    occurred_at: Moment | None = None
+
+
+class ReopeningIn(Body):
+    reason: RequiredText
+    occurred_at: Moment | None = None
+
+
+class CorrectionIn(Body):
+    position: int = Field(ge=1, le=2**62)
+    changes: dict[str, Any] = Field(min_length=1, max_length=20)
+    reason: RequiredText
+    occurred_at: Moment | None = None
+
+
+class ProgressOut(BaseModel):
+    version: int
+    summary: str
+    evidence: list[dict[str, str]]
+    occurred_at: datetime
+
+
+class MeasureOut(BaseModel):
+    measure_id: str
+    unit: str
+    text: str
+    due: date | None
+    status: Literal["open", "completed"]
+    progress: list[ProgressOut]
+    completed_at: datetime | None
+    completion_summary: str | None
+
+
+class UrgingOut(BaseModel):
+    unit: str
+    message: str
+    reply_by: date
+    occurred_at: datetime
+
+
+class ExtensionOut(BaseModel):
+    previous: date
+    deadline: date
+    reason: str
+    approved_by: str
+
+
+class EvaluationOut(BaseModel):
+    year: int
+    grade: str
+    score: float
+    findings: str
+    rubric_version: str
+
+
+class CorrectionOut(BaseModel):
+    version: int
+    corrected_version: int
+    corrected_position: int
+    changes: dict[str, Any]
+    reason: str
+
+
+class IssueOut(BaseModel):
+    id: UUID
+    version: int
+    plan_id: UUID
+    seq: int
+    duty: str
+    problem: str
+    remarks: str
+    status: Literal["registered", "assigned", "rectifying", "awaiting_closure", "closed"]
+    units: list[str]
+    lead_unit: str | None
+    co_units: list[str]
+    contact_person: str | None
+    deadline: date | None
+    nodes: list[date]
+    measures: list[MeasureOut]
+    urgings: list[UrgingOut]
+    extensions: list[ExtensionOut]
+    evaluations: list[EvaluationOut]
+    corrections: list[CorrectionOut]
+    recorded_at: datetime = Field(description="登记时间（服务器时钟）")
+    modified_at: datetime = Field(description="最后一条记录的登记时间")
+    as_of: datetime | None = None
+
+
+class IssueSummary(BaseModel):
+    id: UUID
+    version: int
+    plan_id: UUID
+    seq: int
+    duty: str
+    status: str
+    units: list[str]
+    lead_unit: str | None
+    deadline: date | None
+    measures_total: int
+    measures_done: int
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    aggregate: UUID
+    version: int
+    position: int | None
+    recorded_at: datetime
+    occurred_at: datetime
+    recorder: str
+    unit: str
+
+
+class PlanOut(BaseModel):
+    id: UUID
+    version: int
+    number: str
+    title: str
+    issuer_unit: str
+    year: int
