@@ -1,0 +1,123 @@
+"""The `careledger` command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from application.errors import ApplicationError
+from application.ledger import SYSTEM, Command
+from domain.base import DomainError
+from infrastructure.settings import Settings
+from interfaces import bootstrap, demo_district
+
+app = typer.Typer(help="careledger 留守儿童关爱保护和困境儿童保障工作台账", no_args_is_help=True)
+units_app = typer.Typer(help="成员单位", no_args_is_help=True)
+users_app = typer.Typer(help="用户", no_args_is_help=True)
+app.add_typer(units_app, name="units")
+app.add_typer(users_app, name="users")
+
+console = Console()
+err = Console(stderr=True)
+
+DEMO_TOKENS = "demo-tokens.env"
+
+
+def _refused(exc: Exception) -> typer.Exit:
+    err.print(f"[red]拒绝：{getattr(exc, 'message', exc)}[/red] ({getattr(exc, 'rule', '')})")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="空库时载入演示区县并打印各角色令牌")] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn 进程数（仅 PostgreSQL）")] = 1,
+) -> None:
+    """运行 API 和看板。"""
+    import uvicorn
+
+    settings = Settings()
+    services = bootstrap.build(settings)
+    try:
+        if demo:
+            _demo(services)
+    finally:
+        services.close()
+    if workers > 1 and not settings.is_postgres:
+        err.print("SQLite 只能以单进程运行；忽略 --workers")
+        workers = 1
+    if workers > 1:
+        # Tables exist now; workers must not race to create them.
+        os.environ["CARELEDGER_CREATE_TABLES"] = "false"
+    uvicorn.run(
+        "interfaces.http.main:app", host=host, port=port, workers=workers,
+        loop="uvloop", http="httptools", log_level="info", proxy_headers=False,
+    )
+
+
+def _demo(services: bootstrap.Services) -> None:
+    var = Path(services.settings.database_url.removeprefix("sqlite:///")).parent \
+        if not services.settings.is_postgres else Path("var")
+    tokens_file = var / DEMO_TOKENS
+    if demo_district.is_empty(services.ledger):
+        tokens = demo_district.load(services.ledger)
+        var.mkdir(parents=True, exist_ok=True)
+        tokens_file.write_text("".join(f"{k.upper()}_TOKEN={v}\n" for k, v in tokens.items()))
+        tokens_file.chmod(0o600)
+        console.print("[green]已载入演示区县。[/green]")
+    elif not tokens_file.exists():
+        console.print("库中已有数据，未载入演示区县。")
+        return
+    table = Table(title=f"演示令牌（也保存在 {tokens_file}）")
+    table.add_column("变量")
+    table.add_column("令牌")
+    for line in tokens_file.read_text().splitlines():
+        key, _, value = line.partition("=")
+        table.add_row(key, value)
+    console.print(table)
+
+
+@units_app.command("add")
+def units_add(
+    code: str,
+    name: str,
+    group: Annotated[str | None, typer.Option(help="加入单位组（首次使用时创建，组代码即组名，如 司法所）")] = None,
+) -> None:
+    """登记成员单位（按代码幂等）。"""
+    services = bootstrap.build(Settings())
+    try:
+        accepted = services.ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
+        console.print(f"单位 {code} 已登记（版本 {accepted.version}，位置 {accepted.position}）")
+    except (DomainError, ApplicationError) as exc:
+        raise _refused(exc) from None
+    finally:
+        services.close()
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    unit: Annotated[str, typer.Option(help="所属单位代码")],
+    role: Annotated[str, typer.Option(help="agency、supervisor、inspector 或 admin")],
+) -> None:
+    """创建用户；最后一行打印其令牌，仅此一次。"""
+    services = bootstrap.build(Settings())
+    try:
+        enrolment = services.ledger.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
+    except (DomainError, ApplicationError) as exc:
+        raise _refused(exc) from None
+    finally:
+        services.close()
+    console.print(f"用户 {name} 已创建。令牌只显示这一次，请妥善保存：")
+    print(enrolment.token)
+
+
+if __name__ == "__main__":
+    app()
