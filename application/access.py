@@ -39,6 +39,11 @@ def may_act_on_measure(actor: Actor, issue: RectificationIssue, measure_unit: st
         raise Forbidden("只有该整改措施的责任单位可以报送进展或办结", rule="only_measure_unit_reports")
 
 
+def may_correct_something(actor: Actor) -> None:
+    if actor.role not in (SUPERVISOR, AGENCY):
+        raise Forbidden("只有原记录人或督查督办人员可以更正", rule="only_author_or_supervisor_corrects")
+
+
 def may_correct(actor: Actor, entry_user: str) -> None:
     if actor.role == SUPERVISOR:
         return

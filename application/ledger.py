@@ -434,20 +434,23 @@ class Ledger(Application[UUID]):
     def correct_issue_entry(
         self, cmd: Command, issue: UUID, *, position: int, changes: dict[str, Any], reason: str
     ) -> Accepted:
-        located = self.index.locate(position)
-        if located is None or located[0] != issue:
-            raise RuleViolated("correction_names_earlier_event", "更正须指向本问题较早的一条记录")
-        version = located[1]
+        versions: list[int] = []
 
         def authorise(target: RectificationIssue) -> None:
-            entry = target.recorder_of(version)
-            access.may_correct(cmd.actor, entry["user"] if entry else "")
+            # Who may touch this issue at all is decided before anything about its entries is told.
             if cmd.actor.role == AGENCY and not target.is_responsible(cmd.actor.unit):
                 raise Forbidden("本单位不是该问题的责任单位", rule="agency_acts_only_on_own_issues")
+            access.may_correct_something(cmd.actor)
+            located = self.index.locate(position)
+            if located is None or located[0] != issue:
+                raise RuleViolated("correction_names_earlier_event", "更正须指向本问题较早的一条记录")
+            entry = target.recorder_of(located[1])
+            access.may_correct(cmd.actor, entry["user"] if entry else "")
+            versions.append(located[1])
 
         return self._issue_command(
             cmd, issue, authorise,
-            lambda i, s: i.correct(s, corrected_version=version, position=position, changes=changes, reason=reason),
+            lambda i, s: i.correct(s, corrected_version=versions[0], position=position, changes=changes, reason=reason),
         )
 
     def issue_history(self, actor: Actor, issue: UUID) -> list[dict[str, Any]]:
