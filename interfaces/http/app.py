@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from infrastructure.settings import Settings
 from interfaces import bootstrap
-from interfaces.http import health, issues, problems
+from interfaces.logging import RequestId
+from interfaces.http import docs, health, issues, problems
 from interfaces.http.limits import BodySizeLimit
 
 
@@ -38,7 +39,9 @@ def create_app(
     if services is not None:
         app.state.services = services
     problems.install(app)
+    docs.install(app)
     app.include_router(health.router)
     app.include_router(issues.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestId)
     return app

@@ -196,3 +196,15 @@ def test_listing_filters_by_unit_status_and_plan(client: TestClient, district: D
 def test_health_and_readiness_need_no_token(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
+
+
+def test_docs_load_no_asset_from_the_internet(client: TestClient) -> None:
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200
+    urls = re.findall(r'(?:src|href)=["\']([^"\']+)', page.text) + re.findall(r"url: ?'([^']+)'", page.text)
+    assert urls and all(u.startswith("/") for u in urls), urls
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    assert client.get("/openapi.json").json()["paths"]["/api/v1/issues"]
