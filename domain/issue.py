@@ -145,8 +145,11 @@ class RectificationIssue(LedgerAggregate):
         self.closed_at: datetime | None = None
         self.closure_summary: str | None = None
         # What each version recorded, so corrections can name it and be checked.
-        self.entries: dict[int, dict[str, Any]] = {}
-        self._note_entry("Registered", user, unit)
+        # The library has set version 1 before this body runs (unlike in the other event
+        # methods, where the version is bumped after).
+        self.entries: dict[int, dict[str, Any]] = {
+            self.version: {"type": "Registered", "user": user, "unit": unit}
+        }
 
     # ---- queries -------------------------------------------------------------------
 

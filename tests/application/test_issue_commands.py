@@ -254,3 +254,13 @@ def test_only_supervisors_run_the_supervision_commands(district: District, issue
             district.cmd(who), issue, unit="pf", message="m", reply_by=date(2019, 4, 1)))
         refused(district, Forbidden, lambda who=who: ledger.evaluate_issue(
             district.cmd(who), issue, year=2019, grade="优秀", score=90, findings=""))
+
+
+def test_the_registration_itself_can_be_corrected(district: District, issue) -> None:  # type: ignore[no-untyped-def]
+    ledger = district.ledger
+    registered = ledger.history(issue)[0]
+    _measure(district, issue)
+    ledger.correct_issue_entry(district.cmd("supervisor"), issue, position=registered["position"],
+                               changes={"problem": "具体化落实不够"}, reason="照原件更正")
+    assert ledger.issue(issue).problem == "具体化落实不够"
+    assert ledger.issue(issue).measures["M1"]["unit"] == "pf"
