@@ -1,0 +1,222 @@
+"""Case keys at rest: wrapped by the master key, in a table of their own.
+
+The table ``case_keys(case_id, wrapped_key)`` sits beside the event tables, never in them:
+events are never deleted, a key must be. Erasing deletes the row, and then makes sure the
+database does not keep the deleted bytes where a reader of its files could find them.
+
+What remains outside the tables: PostgreSQL's write-ahead log and any backup taken before
+the erasure still hold the *wrapped* key, which opens only with the master key. Retiring a
+master key after the last such backup expires finishes the erasure there too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from psycopg import sql
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from application.personal_data import CaseKeyExists, new_case_key
+
+MASTER_KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class MasterKeyError(Exception):
+    """The master key file is unusable, or is not the key the case keys were wrapped with."""
+
+
+def load_master_key(path: str | os.PathLike[str]) -> bytes:
+    """Reads the 256-bit master key (base64 text) from ``path``, creating it on first use."""
+    path = Path(path)
+    if not path.exists():
+        _create_master_key(path)
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        raise MasterKeyError(f"主密钥文件 {path} 只能由本用户读写（权限应为 0600）")
+    try:
+        key = base64.b64decode(path.read_text().strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise MasterKeyError(f"主密钥文件 {path} 内容不是 base64") from None
+    if len(key) != MASTER_KEY_BYTES:
+        raise MasterKeyError(f"主密钥须为 {MASTER_KEY_BYTES * 8} 位")
+    return key
+
+
+def _create_master_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Written aside and linked into place, so two processes starting at once never read a
+    # half-written key, and the one that loses the race keeps the winner's key.
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(os.urandom(MASTER_KEY_BYTES)).decode() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+class KeyWrap:
+    """AES-256-GCM under the master key; the case id is bound in as associated data, so a
+    wrapped key moved to another case's row does not open."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != MASTER_KEY_BYTES:
+            raise MasterKeyError(f"主密钥须为 {MASTER_KEY_BYTES * 8} 位")
+        self._aead = AESGCM(master_key)
+
+    @staticmethod
+    def _associated_data(case_id: UUID) -> bytes:
+        return b"careledger case key " + str(case_id).encode()
+
+    def wrap(self, case_id: UUID, key: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, key, self._associated_data(case_id))
+
+    def unwrap(self, case_id: UUID, wrapped: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], self._associated_data(case_id)
+            )
+        except InvalidTag:
+            raise MasterKeyError("个案密钥无法用当前主密钥解开：主密钥不符或密钥记录被改动") from None
+
+
+class SQLiteCaseKeys:
+    """Case keys in an SQLite file (the event store's file or one of their own)."""
+
+    def __init__(self, path: str | os.PathLike[str], master_key: bytes) -> None:
+        self._path = str(path)
+        self._wrap = KeyWrap(master_key)
+        with self._connection() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS case_keys "
+                "(case_id TEXT PRIMARY KEY, wrapped_key BLOB NOT NULL)"
+            )
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self._path, timeout=10)
+        try:
+            # Per connection: a DELETE overwrites the row's bytes with zeros instead of
+            # leaving them in the page's free space.
+            conn.execute("PRAGMA secure_delete=ON")
+            with conn:  # commits, or rolls back on an exception
+                yield conn
+        finally:
+            conn.close()
+
+    def create(self, case_id: UUID) -> bytes:
+        key = new_case_key()
+        try:
+            with self._connection() as conn:
+                conn.execute(
+                    "INSERT INTO case_keys (case_id, wrapped_key) VALUES (?, ?)",
+                    (str(case_id), self._wrap.wrap(case_id, key)),
+                )
+        except sqlite3.IntegrityError:
+            raise CaseKeyExists(str(case_id)) from None
+        return key
+
+    def get(self, case_id: UUID) -> bytes | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT wrapped_key FROM case_keys WHERE case_id=?", (str(case_id),)
+            ).fetchone()
+        return None if row is None else self._wrap.unwrap(case_id, row[0])
+
+    def erase(self, case_id: UUID) -> None:
+        """Idempotent, so an erasure interrupted before its event was saved can be retried."""
+        with self._connection() as conn:
+            conn.execute("DELETE FROM case_keys WHERE case_id=?", (str(case_id),))
+        with self._connection() as conn:
+            (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+            if mode == "wal":
+                # The WAL still holds the frame that inserted the key; copy the zeroed page
+                # back and empty the WAL. A reader mid-transaction can postpone this to the
+                # next checkpoint, which the library runs as the WAL grows.
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+
+class PostgresCaseKeys:
+    """Case keys in PostgreSQL, from a connection string or a psycopg pool."""
+
+    def __init__(
+        self, db: str | ConnectionPool, master_key: bytes, *, schema: str = "public"
+    ) -> None:
+        self._db = db
+        self._wrap = KeyWrap(master_key)
+        self._table = sql.Identifier(schema, "case_keys")
+        with self._connection() as conn:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} "
+                    "(case_id uuid PRIMARY KEY, wrapped_key bytea NOT NULL)"
+                ).format(self._table)
+            )
+
+    @contextlib.contextmanager
+    def _connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+        if isinstance(self._db, ConnectionPool):
+            with self._db.connection() as conn:
+                if not autocommit:
+                    yield conn
+                    return
+                conn.autocommit = True
+                try:
+                    yield conn
+                finally:
+                    conn.autocommit = False
+        else:
+            with psycopg.connect(self._db, autocommit=autocommit) as conn:
+                yield conn
+
+    def create(self, case_id: UUID) -> bytes:
+        key = new_case_key()
+        with self._connection() as conn:
+            inserted = conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (case_id, wrapped_key) VALUES (%s, %s) "
+                    "ON CONFLICT (case_id) DO NOTHING"
+                ).format(self._table),
+                (case_id, self._wrap.wrap(case_id, key)),
+            ).rowcount
+        if inserted != 1:
+            raise CaseKeyExists(str(case_id))
+        return key
+
+    def get(self, case_id: UUID) -> bytes | None:
+        with self._connection() as conn:
+            # tuple_row: a pool shared with the event store may make dict rows by default.
+            row = conn.cursor(row_factory=tuple_row).execute(
+                sql.SQL("SELECT wrapped_key FROM {} WHERE case_id=%s").format(self._table),
+                (case_id,),
+            ).fetchone()
+        return None if row is None else self._wrap.unwrap(case_id, bytes(row[0]))
+
+    def erase(self, case_id: UUID) -> None:
+        """Idempotent, so an erasure interrupted before its event was saved can be retried."""
+        with self._connection() as conn:
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE case_id=%s").format(self._table), (case_id,)
+            )
+        # A deleted tuple stays in its heap page until the space is reused, VACUUM too only
+        # marks it free. VACUUM FULL writes the live rows to a new file and drops the old
+        # one; the table holds one short row per case, so this takes milliseconds.
+        with self._connection(autocommit=True) as conn:
+            conn.execute(sql.SQL("VACUUM FULL {}").format(self._table))
