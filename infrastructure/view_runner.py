@@ -1,0 +1,280 @@
+"""Keeping the views up to date, answering them now or as of a past moment, rebuilding them.
+
+- ``Views.catch_up`` pulls the notification log from the tracked position in batches
+  (SQLite, and the in-process fallback on PostgreSQL); ``Views.start`` runs it on a
+  background thread.
+- ``subscription_runner`` is the library's ProjectionRunner following the log by
+  subscription, for a separate long-lived process on PostgreSQL.
+- ``rebuild`` folds the whole log into a new generation and promotes it when complete;
+  the live view answers until then.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import ProjectionRunner
+
+from application.ledger import Ledger
+from infrastructure.settings import Settings
+from infrastructure.view_store import PostgresViewStore, view_store_for
+from projections import queries
+from projections.indicators import Thresholds
+from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
+
+BATCH = 500
+VIEW_NAMES = ("supervision", "units", "evaluation", "ledger")
+
+# progress(done, total) during a rebuild or a long catch-up
+Progress = Callable[[int, int], None]
+
+
+class ViewsNotReady(Exception):
+    """The views did not reach the asked position within the wait (HTTP 503)."""
+
+    def __init__(self, position: int, reached: int | None) -> None:
+        super().__init__(f"views at {reached}, asked for {position}")
+        self.position = position
+        self.reached = reached
+
+
+@dataclass
+class Views:
+    ledger: Ledger
+    store: ViewStore
+    thresholds: Thresholds
+    wait_seconds: float = 5.0
+    # False when a separate process (subscription_runner) follows the log on PostgreSQL.
+    pulls: bool = True
+
+    def __post_init__(self) -> None:
+        self.projection = LedgerViews(view=self.store)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def application_name(self) -> str:
+        return self.ledger.name
+
+    # ---- following the log ------------------------------------------------------------
+
+    def position(self) -> int:
+        return self.store.max_tracking_id(self.application_name) or 0
+
+    def catch_up(self, *, until: int | None = None, progress: Progress | None = None) -> int:
+        """Processes the log from the view's position up to ``until`` (default: its end)."""
+        return pull(self.ledger, self.projection, until=until, progress=progress, lock=self._lock)
+
+    def lag(self) -> int:
+        """Events of the views' kinds recorded after the views' position (at most BATCH)."""
+        start = self.position() + 1
+        return len(self.ledger.recorder.select_notifications(start, BATCH, topics=LedgerViews.topics))
+
+    def has_processed(self, position: int) -> bool:
+        reached = self.position()
+        if reached >= position:
+            return True
+        return not self.ledger.recorder.select_notifications(
+            reached + 1, 1, stop=position, topics=LedgerViews.topics
+        )
+
+    def wait_for(self, position: int | None, timeout: float | None = None) -> None:
+        """Returns once the views have processed ``position``, or raises ViewsNotReady."""
+        if position is None:
+            return
+        deadline = time.monotonic() + (self.wait_seconds if timeout is None else timeout)
+        delay = 0.01
+        while not self.has_processed(position):
+            if self.pulls:
+                if self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                    try:
+                        pull(self.ledger, self.projection, until=position, lock=None)
+                    finally:
+                        self._lock.release()
+                    continue
+            if time.monotonic() >= deadline:
+                raise ViewsNotReady(position, self.position())
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def start(self, interval: float = 1.0) -> None:
+        """Follows the log on a background thread (the server does this)."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stopping.is_set():
+                try:
+                    self.catch_up()
+                except ConcurrentProcessing:
+                    pass
+                except BaseException as error:  # noqa: BLE001 — kept for /readyz, not swallowed
+                    self.error = error
+                    return
+                self._wake.wait(interval)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="careledger-views", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    # ---- answering --------------------------------------------------------------------
+
+    def summaries(self, as_of: datetime | None = None) -> list[Summary]:
+        if as_of is None:
+            return self.store.all_summaries()
+        return summaries_as_of(self.ledger, self.store, as_of)
+
+    def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
+        summaries = self.summaries(as_of)
+        now = as_of or self.ledger.clock()
+        if name == "supervision":
+            answer = queries.supervision(summaries, now, self.thresholds)
+        elif name == "units":
+            answer = queries.units(summaries, now)
+        elif name == "evaluation":
+            if year is None:
+                raise ValueError("evaluation needs a year")
+            answer = queries.evaluation(summaries, year, self.thresholds, now)
+        elif name == "ledger":
+            answer = queries.child_ledger(summaries, now, self.thresholds)
+        else:
+            raise KeyError(name)
+        answer["position"] = self.position() if as_of is None else None
+        return answer
+
+
+def pull(
+    ledger: Ledger,
+    projection: LedgerViews,
+    *,
+    until: int | None = None,
+    progress: Progress | None = None,
+    lock: threading.Lock | None = None,
+) -> int:
+    """Folds the log into ``projection`` from its tracked position, BATCH events at a time,
+    each batch in one transaction with its position. Answers how many events it applied."""
+    if lock is not None:
+        with lock:
+            return pull(ledger, projection, until=until, progress=progress)
+    recorder, name = ledger.recorder, ledger.name
+    end = ledger.recorder.max_notification_id() or 0
+    if until is not None:
+        end = min(end, until)
+    applied = 0
+    while True:
+        reached = projection.view.max_tracking_id(name) or 0
+        if reached >= end:
+            break
+        page = recorder.select_notifications(reached + 1, BATCH, stop=end, topics=LedgerViews.topics)
+        if not page:
+            break
+        pairs = [(ledger.mapper.to_domain_event(n), Tracking(name, n.id)) for n in page]
+        try:
+            applied += projection.process_batch(pairs)
+        except ConcurrentProcessing:
+            continue
+        if progress is not None:
+            progress(page[-1].id, end)
+    return applied
+
+
+def summaries_as_of(ledger: Ledger, store: ViewStore, as_of: datetime) -> list[Summary]:
+    """The summaries from the events recorded up to ``as_of``: from the nearest checkpoint
+    at or before it, replaying the log until the first event recorded after it."""
+    moment = as_of.timestamp()
+    found = store.checkpoint_before(moment)
+    position, start = found if found else (0, [])
+    events = []
+    while True:
+        page = ledger.recorder.select_notifications(position + 1, BATCH, topics=LedgerViews.topics)
+        if not page:
+            break
+        stop = False
+        for n in page:
+            domain_event = ledger.mapper.to_domain_event(n)
+            if domain_event.timestamp.timestamp() > moment:
+                stop = True
+                break
+            events.append(domain_event)
+        if stop:
+            break
+        position = page[-1].id
+    return replay(start, events)
+
+
+def rebuild(
+    ledger: Ledger,
+    *,
+    view: str | None = None,
+    as_of: datetime | None = None,
+    progress: Progress | None = None,
+    thresholds: Thresholds | None = None,
+    year: int | None = None,
+) -> dict[str, Any] | None:
+    """``careledger rebuild [VIEW] [--as-of T]``.
+
+    Without ``as_of``: every view shares one set of summaries, so VIEW only checks the name;
+    the log is folded into a fresh generation, promoted to live when complete (readers see
+    the old view until then). With ``as_of``: nothing stored changes; the named view (all
+    when none) is computed at T and answered."""
+    if view is not None and view not in VIEW_NAMES:
+        raise KeyError(view)
+    if as_of is not None:
+        store = view_store_for(ledger)
+        views = Views(ledger, store, thresholds or Thresholds())
+        names = [view] if view else list(VIEW_NAMES)
+        year = year or as_of.year
+        return {name: views.view(name, as_of=as_of, year=year) for name in names}
+    fresh = view_store_for(ledger, generation=f"rebuild-{time.time_ns()}")
+    fresh.clear()
+    try:
+        projection = LedgerViews(view=fresh)
+        pull(ledger, projection, progress=progress)
+        pull(ledger, projection)  # what was recorded meanwhile, so the swap loses little
+        fresh.promote(LIVE)
+    except BaseException:
+        fresh.clear()
+        raise
+    return None
+
+
+def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Views:
+    return Views(
+        ledger=ledger,
+        store=view_store_for(ledger),
+        thresholds=Thresholds(due_soon_days=settings.due_soon_days, late_entry_days=settings.late_entry_days),
+        wait_seconds=settings.min_position_wait_seconds,
+        pulls=pulls,
+    )
+
+
+def subscription_runner(settings: Settings) -> ProjectionRunner[Ledger, PostgresViewStore]:
+    """The library's runner following the log by subscription (PostgreSQL only); use as a
+    context manager and ``run_forever()`` in its own process."""
+    if not settings.is_postgres:
+        raise ValueError("the subscription runner needs PostgreSQL; SQLite views pull")
+    return ProjectionRunner(
+        application_class=Ledger,
+        projection_class=LedgerViews,
+        view_class=PostgresViewStore,
+        env=settings.eventsourcing_env(),
+    )

@@ -1,0 +1,232 @@
+"""The fold of a rectification issue's events into a JSON-able summary.
+
+``fold(summary | None, event) -> summary`` is pure: it never reads the store or the clock.
+The summary mirrors what the aggregate knows (tests compare the two) plus what only the
+events know: when each entry was recorded and the time its recorder claimed for it.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime
+from typing import Any
+
+from domain.issue import DATE_FIELDS, MEASURE_COMPLETED, MEASURE_OPEN, RectificationIssue
+
+KIND = "issue"
+Summary = dict[str, Any]
+
+EVENT_CLASSES = (
+    RectificationIssue.Registered,
+    RectificationIssue.Assigned,
+    RectificationIssue.MeasureAdopted,
+    RectificationIssue.ProgressReported,
+    RectificationIssue.MeasureCompleted,
+    RectificationIssue.DeadlineExtended,
+    RectificationIssue.Urged,
+    RectificationIssue.EvaluatedAtYearEnd,
+    RectificationIssue.Closed,
+    RectificationIssue.Reopened,
+    RectificationIssue.EntryCorrected,
+)
+TOPICS = tuple(f"{cls.__module__}:{cls.__qualname__}" for cls in EVENT_CLASSES)
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def handles(domain_event: object) -> bool:
+    return isinstance(domain_event, RectificationIssue.Event)
+
+
+def fold(summary: Summary | None, e: Any) -> Summary:
+    """The summary after ``e``; the argument is left untouched."""
+    kind = type(e).__name__
+    if kind == "Registered":
+        if summary is not None:
+            raise ValueError("issue registered twice")
+        s: Summary = {
+            "kind": KIND,
+            "id": str(e.originator_id),
+            "plan_id": str(e.plan_id),
+            "seq": e.seq,
+            "duty": e.duty,
+            "problem": e.problem,
+            "remarks": e.remarks,
+            "units": list(e.units),
+            "lead_unit": None,
+            "co_units": [],
+            "contact_person": None,
+            "deadline": None,
+            "nodes": [],
+            "measures": {},
+            "urgings": [],
+            "extensions": [],
+            "evaluations": {},
+            "closed": False,
+            "closed_at": None,
+            "closure_summary": None,
+            "registered_at": _iso(e.timestamp),
+            "entries": {},
+        }
+    else:
+        if summary is None:
+            raise ValueError(f"{kind} before Registered")
+        s = copy.deepcopy(summary)
+    version = e.originator_version
+    entry: dict[str, Any] = {
+        "type": kind,
+        "unit": e.unit,
+        "user": e.user,
+        "recorded_at": _iso(e.timestamp),
+        "occurred_at": _iso(e.occurred_at),
+    }
+    if kind == "Assigned":
+        s["lead_unit"] = e.lead_unit
+        s["co_units"] = list(e.co_units)
+        s["units"] = [e.lead_unit, *e.co_units]
+        s["contact_person"] = e.contact_person
+        s["deadline"] = _iso(e.deadline)
+        s["nodes"] = [_iso(n) for n in e.nodes]
+    elif kind == "MeasureAdopted":
+        entry["measure_id"] = e.measure_id
+        s["measures"][e.measure_id] = {
+            "measure_id": e.measure_id,
+            "unit": e.owner,
+            "text": e.text,
+            "due": _iso(e.due),
+            "status": MEASURE_OPEN,
+            "adopted_at": _iso(e.occurred_at),
+            "progress": [],
+            "completed_at": None,
+            "completed_recorded_at": None,
+            "completion_summary": None,
+        }
+    elif kind == "ProgressReported":
+        entry["measure_id"] = e.measure_id
+        s["measures"][e.measure_id]["progress"].append(
+            {"version": version, "summary": e.summary, "occurred_at": _iso(e.occurred_at)}
+        )
+    elif kind == "MeasureCompleted":
+        entry["measure_id"] = e.measure_id
+        measure = s["measures"][e.measure_id]
+        measure["status"] = MEASURE_COMPLETED
+        measure["completed_at"] = _iso(e.occurred_at)
+        measure["completed_recorded_at"] = _iso(e.timestamp)
+        measure["completion_summary"] = e.summary
+    elif kind == "DeadlineExtended":
+        s["extensions"].append(
+            {"previous": _iso(e.previous), "deadline": _iso(e.deadline), "reason": e.reason,
+             "approved_by": e.user, "recorded_at": _iso(e.timestamp)}
+        )
+        s["deadline"] = _iso(e.deadline)
+    elif kind == "Urged":
+        s["urgings"].append(
+            {"version": version, "unit": e.target, "message": e.message,
+             "reply_by": _iso(e.reply_by), "occurred_at": _iso(e.occurred_at),
+             "recorded_at": _iso(e.timestamp)}
+        )
+    elif kind == "EvaluatedAtYearEnd":
+        entry["year"] = e.year
+        s["evaluations"][str(e.year)] = {
+            "year": e.year, "grade": e.grade, "score": e.score, "findings": e.findings,
+            "rubric_version": e.rubric_version,
+        }
+    elif kind == "Closed":
+        s["closed"] = True
+        s["closure_summary"] = e.summary
+        s["closed_at"] = _iso(e.occurred_at)
+    elif kind == "Reopened":
+        s["closed"] = False
+        s["closure_summary"] = None
+    elif kind == "EntryCorrected":
+        _apply_correction(s, e.corrected_version, dict(e.changes))
+    s["entries"][str(version)] = entry
+    s["version"] = version
+    return s
+
+
+def _apply_correction(s: Summary, corrected_version: int, changes: dict[str, Any]) -> None:
+    """What ``RectificationIssue._apply_changes`` does, on the summary."""
+    entry = s["entries"][str(corrected_version)]
+    kind = entry["type"]
+    values = {
+        k: (date.fromisoformat(str(v)).isoformat() if k in DATE_FIELDS and isinstance(v, str) else v)
+        for k, v in changes.items() if k != "occurred_at"
+    }
+    if kind == "Registered":
+        for key, value in values.items():
+            s[key] = value
+    elif kind == "Assigned":
+        for key, value in values.items():
+            if key == "nodes":
+                value = sorted(date.fromisoformat(str(n)).isoformat() for n in value)
+            s[key] = value
+    elif kind == "MeasureAdopted":
+        s["measures"][entry["measure_id"]].update(values)
+    elif kind == "MeasureCompleted" and "summary" in values:
+        s["measures"][entry["measure_id"]]["completion_summary"] = values["summary"]
+    elif kind == "ProgressReported":
+        for item in s["measures"][entry["measure_id"]]["progress"]:
+            if item["version"] == corrected_version and "summary" in values:
+                item["summary"] = values["summary"]
+    elif kind == "Urged":
+        for item in s["urgings"]:
+            if item["version"] == corrected_version:
+                item.update({k: v for k, v in values.items() if k in ("message", "reply_by")})
+    elif kind == "EvaluatedAtYearEnd":
+        s["evaluations"][str(entry["year"])].update(values)
+    elif kind == "Closed" and "summary" in values and s["closed"]:
+        s["closure_summary"] = values["summary"]
+
+
+def status_of(s: Summary) -> str:
+    """The aggregate's own ``status`` rule, on a summary."""
+    from domain.issue import ASSIGNED, AWAITING_CLOSURE, CLOSED, RECTIFYING, REGISTERED
+
+    if s["closed"]:
+        return CLOSED
+    measures = s["measures"].values()
+    if measures and all(m["status"] == MEASURE_COMPLETED for m in measures):
+        return AWAITING_CLOSURE
+    if measures:
+        return RECTIFYING
+    if s["lead_unit"]:
+        return ASSIGNED
+    return REGISTERED
+
+
+def state_of_summary(s: Summary) -> dict[str, Any]:
+    """The part of a summary the aggregate also knows, in one comparable shape."""
+    return {
+        "id": s["id"], "seq": s["seq"], "duty": s["duty"], "problem": s["problem"],
+        "remarks": s["remarks"], "units": s["units"], "lead_unit": s["lead_unit"],
+        "co_units": s["co_units"], "deadline": s["deadline"], "nodes": s["nodes"],
+        "status": status_of(s), "closed": s["closed"], "version": s["version"],
+        "measures": {
+            k: {"unit": m["unit"], "text": m["text"], "due": m["due"], "status": m["status"],
+                "completed_at": m["completed_at"], "progress": [p["summary"] for p in m["progress"]]}
+            for k, m in s["measures"].items()
+        },
+        "urgings": [(u["unit"], u["reply_by"], u["message"]) for u in s["urgings"]],
+        "evaluations": {k: (v["grade"], v["score"]) for k, v in s["evaluations"].items()},
+    }
+
+
+def state_of_aggregate(issue: RectificationIssue) -> dict[str, Any]:
+    return {
+        "id": str(issue.id), "seq": issue.seq, "duty": issue.duty, "problem": issue.problem,
+        "remarks": issue.remarks, "units": list(issue.units), "lead_unit": issue.lead_unit,
+        "co_units": list(issue.co_units), "deadline": _iso(issue.deadline),
+        "nodes": [_iso(n) for n in issue.nodes], "status": issue.status, "closed": issue.closed,
+        "version": issue.version,
+        "measures": {
+            k: {"unit": m["unit"], "text": m["text"], "due": _iso(m["due"]), "status": m["status"],
+                "completed_at": _iso(m["completed_at"]),
+                "progress": [p["summary"] for p in m["progress"]]}
+            for k, m in issue.measures.items()
+        },
+        "urgings": [(u["unit"], _iso(u["reply_by"]), u["message"]) for u in issue.urgings],
+        "evaluations": {str(k): (v["grade"], v["score"]) for k, v in issue.evaluations.items()},
+    }

@@ -1,0 +1,394 @@
+"""The Merkle log over the ledger's global sequence: what it stores, how it grows, what it proves.
+
+Every stored event, in position order, is one leaf: the hash of the canonical encoding of
+what the database holds for it (``merkle.canonical_leaf``). The projection reads the raw
+stored notifications rather than domain events, because the leaves must cover the bytes
+as stored (ciphertext included), not whatever a mapper makes of them; that is also why
+it is not a library ``Projection``, which is handed decoded events.
+
+The store keeps the leaves, every completed perfect subtree (so a proof costs O(log n)
+lookups, not a pass over the log), every signed tree head, and a tracking row holding the
+last position folded in and the frontier of the tree so far, written in the same
+transaction as the leaves: a batch is folded in exactly once, and a restart resumes
+from the row without reading the leaves back.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+from uuid import UUID
+
+from projections import merkle
+from projections.merkle import CompletedSubtree, Frontier, Subtree
+
+
+@dataclass(frozen=True)
+class Leaf:
+    leaf_index: int
+    position: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    tree_size: int
+    root_hash: bytes
+    timestamp: str
+    signature: bytes
+
+    def message(self) -> bytes:
+        return merkle.tree_head_message(self.tree_size, self.root_hash.hex(), self.timestamp)
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape of ``GET /audit/tree-head``, and of a head saved by an outsider."""
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "timestamp": self.timestamp,
+            "signature": base64.b64encode(self.signature).decode("ascii"),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TreeHead:
+        try:
+            return cls(
+                tree_size=int(data["tree_size"]),
+                root_hash=bytes.fromhex(data["root_hash"]),
+                timestamp=str(data["timestamp"]),
+                signature=base64.b64decode(data["signature"], validate=True),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a tree head: {e}") from e
+
+
+def head_timestamp(moment: datetime) -> str:
+    """One fixed format, so that timestamps compare as text and read the same everywhere."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_head_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The tracking row: the last position folded in (0 before any) and the tree so far."""
+
+    position: int
+    frontier: Frontier
+
+    @property
+    def tree_size(self) -> int:
+        return self.frontier.size
+
+
+class LogMoved(Exception):
+    """Another writer folded events in since this one read the tracking row."""
+
+
+class MerkleLogStore(ABC):
+    """The tables of the Merkle log; implemented per database in infrastructure.merkle_store."""
+
+    @abstractmethod
+    def create_tables(self) -> None: ...
+
+    @abstractmethod
+    def progress(self) -> Progress: ...
+
+    @abstractmethod
+    def append(
+        self,
+        before: Progress,
+        leaves: Sequence[Leaf],
+        subtrees: Sequence[CompletedSubtree],
+        after: Progress,
+    ) -> None:
+        """Writes leaves, subtrees and the new tracking row at once; raises LogMoved if
+        the tracking row no longer says ``before``."""
+
+    @abstractmethod
+    def add_head(self, head: TreeHead) -> None:
+        """Keeps a signed head; a head of a size already kept is left as it was."""
+
+    @abstractmethod
+    def latest_head(self) -> TreeHead | None: ...
+
+    @abstractmethod
+    def head(self, tree_size: int) -> TreeHead | None: ...
+
+    @abstractmethod
+    def heads(self, min_size: int, limit: int) -> Sequence[TreeHead]:
+        """Heads of size >= ``min_size``, smallest first."""
+
+    @abstractmethod
+    def leaves(self, start_index: int, limit: int) -> Sequence[Leaf]:
+        """Leaves from ``start_index`` on, in index order."""
+
+    @abstractmethod
+    def leaves_at(self, positions: Iterable[int]) -> dict[int, Leaf]:
+        """The leaves of the events at these positions, by position (absent: not logged)."""
+
+    @abstractmethod
+    def nodes(self, level: int, start_index: int, limit: int) -> Sequence[tuple[int, bytes]]:
+        """Stored perfect subtrees of one level >= 1, as (index, hash), in index order."""
+
+    @abstractmethod
+    def subtrees(self, keys: Iterable[Subtree]) -> dict[Subtree, bytes]:
+        """Hashes of perfect subtrees; level 0 are the leaves."""
+
+
+class StoredEvents(Protocol):
+    """The part of the library's ApplicationRecorder the log reads: raw notifications."""
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Any]: ...
+
+
+def leaf_of(notification: Any) -> bytes:
+    """The leaf hash of a stored notification (the library's ``Notification``)."""
+    return merkle.leaf_hash(
+        merkle.canonical_leaf(
+            UUID(str(notification.originator_id)),
+            notification.originator_version,
+            notification.topic,
+            bytes(notification.state),
+            notification.id,
+        )
+    )
+
+
+# ---- the projection ------------------------------------------------------------------
+
+
+class MerkleLogProjection:
+    """Folds stored events into leaves, then signs a head for the tree they make."""
+
+    def __init__(
+        self,
+        events: StoredEvents,
+        store: MerkleLogStore,
+        *,
+        sign: Callable[[bytes], bytes],
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        batch_size: int = 500,
+    ) -> None:
+        self.events = events
+        self.store = store
+        self.sign = sign
+        self.clock = clock
+        self.batch_size = batch_size
+        # One folder at a time in this process; other processes are kept out by LogMoved.
+        self._lock = threading.Lock()
+
+    def catch_up(self) -> TreeHead | None:
+        """Folds in every event stored so far and answers the latest signed head."""
+        with self._lock:
+            progress = self.store.progress()
+            while True:
+                try:
+                    progress, folded = self._fold_batch(progress)
+                except LogMoved:
+                    progress = self.store.progress()
+                    continue
+                if folded < self.batch_size:
+                    break
+            return self._sign_head(progress)
+
+    def _fold_batch(self, before: Progress) -> tuple[Progress, int]:
+        notifications = self.events.select_notifications(before.position + 1, self.batch_size)
+        if not notifications:
+            return before, 0
+        frontier = before.frontier.copy()
+        leaves: list[Leaf] = []
+        subtrees: list[CompletedSubtree] = []
+        for notification in notifications:
+            leaf = Leaf(frontier.size, notification.id, leaf_of(notification))
+            subtrees.extend(frontier.append(leaf.leaf_hash))
+            leaves.append(leaf)
+        after = Progress(notifications[-1].id, frontier)
+        self.store.append(before, leaves, subtrees, after)
+        return after, len(notifications)
+
+    def _sign_head(self, progress: Progress) -> TreeHead | None:
+        latest = self.store.latest_head()
+        if latest is not None and latest.tree_size >= progress.tree_size:
+            return latest
+        unsigned = TreeHead(progress.tree_size, progress.frontier.root(), head_timestamp(self.clock()), b"")
+        head = TreeHead(unsigned.tree_size, unsigned.root_hash, unsigned.timestamp, self.sign(unsigned.message()))
+        self.store.add_head(head)
+        return self.store.latest_head()
+
+
+class MerkleLogRunner:
+    """Keeps the log caught up from a thread of its own, so a head follows new events
+    within ``interval`` seconds; ``wake()`` after a save makes it sooner."""
+
+    def __init__(self, projection: MerkleLogProjection, *, interval: float = 0.5) -> None:
+        self.projection = projection
+        self.interval = interval
+        self.error: BaseException | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._progressed = threading.Condition()
+        self._position = 0
+        self._thread = threading.Thread(target=self._run, name="merkle-log", daemon=True)
+
+    def start(self) -> MerkleLogRunner:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def wait(self, position: int, timeout: float) -> bool:
+        """True once every event up to ``position`` is in a signed head."""
+        self.wake()
+        with self._progressed:
+            self._progressed.wait_for(
+                lambda: self._position >= position or self.error is not None or self._stop.is_set(),
+                timeout,
+            )
+            if self.error is not None:
+                raise self.error
+            return self._position >= position
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                self.projection.catch_up()
+                position = self.projection.store.progress().position
+                with self._progressed:
+                    self._position = position
+                    self._progressed.notify_all()
+                self._wake.wait(self.interval)
+        except BaseException as e:  # noqa: BLE001 - kept and raised to whoever waits or stops
+            # A log that silently stops growing is worse than a service that says so.
+            with self._progressed:
+                self.error = e
+                self._progressed.notify_all()
+
+
+# ---- what the log proves -------------------------------------------------------------
+
+
+class NotLogged(LookupError):
+    """No event at this position is in the log (yet)."""
+
+
+class BadTreeSize(ValueError):
+    """The tree sizes asked for do not make a proof against this log."""
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    leaf_index: int
+    leaf_hash: bytes
+    tree_size: int
+    root_hash: bytes
+    audit_path: list[bytes]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "leaf_index": self.leaf_index,
+            "leaf_hash": self.leaf_hash.hex(),
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "audit_path": [h.hex() for h in self.audit_path],
+        }
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    first_root: bytes
+    second_root: bytes
+    proof: list[bytes]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "first": self.first,
+            "second": self.second,
+            "first_root_hash": self.first_root.hex(),
+            "second_root_hash": self.second_root.hex(),
+            "proof": [h.hex() for h in self.proof],
+        }
+
+
+class MerkleLogReader:
+    """Answers the audit endpoints from the stored log, never recomputing it."""
+
+    def __init__(self, store: MerkleLogStore) -> None:
+        self.store = store
+
+    def tree_head(self) -> TreeHead | None:
+        return self.store.latest_head()
+
+    def leaves_at(self, positions: Iterable[int]) -> dict[int, Leaf]:
+        return self.store.leaves_at(positions)
+
+    def root_at(self, tree_size: int) -> bytes:
+        self._check_size(tree_size)
+        return self._root(tree_size)
+
+    def inclusion_proof(self, position: int, tree_size: int | None = None) -> InclusionProof:
+        """The audit path of the event at ``position`` in the tree of ``tree_size`` leaves
+        (by default the latest signed head's)."""
+        leaf = self.store.leaves_at([position]).get(position)
+        if leaf is None:
+            raise NotLogged(f"no event at position {position} is in the log")
+        if tree_size is None:
+            head = self.store.latest_head()
+            tree_size = head.tree_size if head else 0
+        self._check_size(tree_size)
+        if leaf.leaf_index >= tree_size:
+            raise BadTreeSize(
+                f"the event at position {position} is leaf {leaf.leaf_index}, "
+                f"not in a tree of {tree_size} leaves"
+            )
+        ranges = merkle.inclusion_ranges(leaf.leaf_index, tree_size)
+        path = self._hashes(ranges)
+        return InclusionProof(leaf.leaf_index, leaf.leaf_hash, tree_size, self._root(tree_size), path)
+
+    def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
+        if not 0 < first <= second:
+            raise BadTreeSize(f"no consistency proof from size {first} to size {second}")
+        self._check_size(second)
+        proof = self._hashes(merkle.consistency_ranges(first, second))
+        return ConsistencyProof(first, second, self._root(first), self._root(second), proof)
+
+    def _check_size(self, tree_size: int) -> None:
+        logged = self.store.progress().tree_size
+        if not 0 <= tree_size <= logged:
+            raise BadTreeSize(f"the log holds {logged} leaves, not {tree_size}")
+
+    def _root(self, tree_size: int) -> bytes:
+        if tree_size == 0:
+            return merkle.EMPTY_ROOT
+        return self._hashes([(0, tree_size)])[0]
+
+    def _hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        found = self.store.subtrees(merkle.subtrees_for(ranges))
+        return merkle.proof_from_subtrees(ranges, found)

@@ -1,0 +1,214 @@
+"""The views, computed from the summaries and the moment asked. Pure: no store, no clock.
+
+Each view answers a dict with ``columns`` (key and Chinese header, in order, shared with
+the spreadsheets) and ``rows``; row values are JSON scalars.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from domain.issue import MEASURE_COMPLETED
+from projections import indicators as ind
+from projections.indicators import Thresholds, day_of
+
+Summary = dict[str, Any]
+
+STATUS_LABELS = {
+    "registered": "已登记", "assigned": "已交办", "rectifying": "整改中",
+    "awaiting_closure": "待销号", "closed": "已销号",
+}
+
+SUPERVISION_COLUMNS = [
+    ("plan", "实施方案"), ("seq", "序号"), ("problem", "存在问题"), ("lead_unit", "牵头单位"),
+    ("co_units", "配合单位"), ("measures_adopted", "整改措施数"), ("measures_done", "已完成措施数"),
+    ("last_progress_at", "最近进展时间"), ("last_progress", "最近进展"), ("deadline", "整改期限"),
+    ("days_overdue", "逾期天数"), ("urgings", "催办次数"), ("status", "状态"), ("light", "红黄绿灯"),
+    ("node_missed", "未按期报送的节点"), ("id", "问题编号"),
+]
+DUE_SOON_COLUMNS = [
+    ("plan", "实施方案"), ("seq", "序号"), ("measure_id", "整改措施"), ("unit", "责任单位"),
+    ("due", "到期日"), ("days_left", "剩余天数"), ("id", "问题编号"),
+]
+UNIT_COLUMNS = [
+    ("unit", "单位"), ("open", "未完成"), ("overdue", "逾期"), ("done_on_time", "按期完成"),
+    ("done_late", "逾期完成"), ("urgings", "被催办次数"),
+]
+EVALUATION_COLUMNS = [
+    ("unit", "单位"), ("measures_due", "当年到期措施数"), ("done_on_time", "按期完成数"),
+    ("on_time_rate", "按期完成率"), ("overdue_at_year_end", "年底逾期项数"),
+    ("urgings", "被催办次数"), ("late_entries", "补录（迟报）条数"),
+    ("case_referrals", "个案转介数"), ("case_response_hours", "个案平均响应时长（小时）"),
+    ("grades", "考核等次"), ("flagged", "等次存疑"), ("flags", "存疑说明"),
+]
+
+
+def columns(spec: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"key": key, "label": label} for key, label in spec]
+
+
+def of_kind(summaries: Iterable[Summary], kind: str) -> list[Summary]:
+    return [s for s in summaries if s.get("kind") == kind]
+
+
+def _plans(summaries: list[Summary]) -> dict[str, str]:
+    return {p["id"]: p["number"] for p in of_kind(summaries, "plan")}
+
+
+def _issues(summaries: list[Summary]) -> list[Summary]:
+    plans = _plans(summaries)
+    return sorted(of_kind(summaries, "issue"), key=lambda s: (plans.get(s["plan_id"], s["plan_id"]), s["seq"]))
+
+
+def _moment(now: datetime) -> dict[str, Any]:
+    return {"as_of": now.isoformat(), "today": day_of(now).isoformat()}  # type: ignore[union-attr]
+
+
+# ---- 督查督办台账 --------------------------------------------------------------------
+
+
+def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds) -> dict[str, Any]:
+    from projections.issues import status_of
+
+    today = day_of(now)
+    assert today is not None
+    plans = _plans(summaries)
+    rows, soon = [], []
+    for s in _issues(summaries):
+        latest = ind.last_progress(s)
+        measures = s["measures"].values()
+        plan = plans.get(s["plan_id"], s["plan_id"])
+        rows.append({
+            "plan": plan, "seq": s["seq"], "problem": s["problem"],
+            "lead_unit": s["lead_unit"] or (s["units"][0] if s["units"] else None),
+            "co_units": "、".join(s["co_units"] if s["lead_unit"] else s["units"][1:]),
+            "measures_adopted": len(measures),
+            "measures_done": sum(1 for m in measures if m["status"] == MEASURE_COMPLETED),
+            "last_progress_at": latest["occurred_at"] if latest else None,
+            "last_progress": latest["summary"] if latest else None,
+            "deadline": s["deadline"],
+            "days_overdue": ind.issue_overdue_days(s, today),
+            "urgings": len(s["urgings"]),
+            "status": STATUS_LABELS[status_of(s)],
+            "light": ind.light(s, today, thresholds),
+            "node_missed": ind.node_missed(s, today),
+            "id": s["id"],
+        })
+        for item in ind.due_soon(s, today, thresholds):
+            soon.append({"plan": plan, "seq": s["seq"], **item, "id": s["id"]})
+    soon.sort(key=lambda r: (r["due"], r["plan"], r["seq"], r["measure_id"] or ""))
+    return {
+        **_moment(now),
+        "columns": columns(SUPERVISION_COLUMNS), "rows": rows,
+        "due_soon": {"columns": columns(DUE_SOON_COLUMNS), "rows": soon},
+        "due_soon_days": thresholds.due_soon_days,
+    }
+
+
+def units(summaries: list[Summary], now: datetime) -> dict[str, Any]:
+    """Per unit, over the measures it owns: open, overdue, done on time, done late; and the
+    urgings it received (all time)."""
+    today = day_of(now)
+    assert today is not None
+    table: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"open": 0, "overdue": 0, "done_on_time": 0, "done_late": 0, "urgings": 0}
+    )
+    for s in of_kind(summaries, "issue"):
+        for m in s["measures"].values():
+            row = table[m["unit"]]
+            on_time = ind.measure_on_time(s, m)
+            if on_time is None:
+                row["open"] += 1
+                row["overdue"] += ind.measure_overdue_days(s, m, today) > 0
+            elif on_time:
+                row["done_on_time"] += 1
+            else:
+                row["done_late"] += 1
+        for u in s["urgings"]:
+            table[u["unit"]]["urgings"] += 1
+    rows = [{"unit": unit, **{k: int(v) for k, v in row.items()}} for unit, row in sorted(table.items())]
+    return {**_moment(now), "columns": columns(UNIT_COLUMNS), "rows": rows}
+
+
+# ---- 年终考核 ------------------------------------------------------------------------
+
+
+def evaluation(
+    summaries: list[Summary], year: int, thresholds: Thresholds, now: datetime | None = None
+) -> dict[str, Any]:
+    blank = lambda: {  # noqa: E731
+        "measures_due": 0, "done_on_time": 0, "overdue_at_year_end": 0, "urgings": 0,
+        "late_entries": 0, "case_referrals": 0, "response": [], "grades": [], "flags": [],
+    }
+    table: dict[str, dict[str, Any]] = defaultdict(blank)
+    plans = _plans(summaries)
+    for s in _issues(summaries):
+        units = set(s["units"]) | {m["unit"] for m in s["measures"].values()}
+        units |= {u["unit"] for u in s["urgings"]} | {e["unit"] for e in s["entries"].values()}
+        for unit in sorted(units):
+            row = table[unit]
+            due = ind.measures_due_in_year(s, unit, year)
+            row["measures_due"] += len(due)
+            row["done_on_time"] += sum(1 for m in due if ind.measure_on_time(s, m))
+            row["overdue_at_year_end"] += sum(
+                1 for m in s["measures"].values() if m["unit"] == unit and ind.overdue_at_year_end(s, m, year)
+            )
+            row["urgings"] += ind.urgings_received(s, unit, year)
+            row["late_entries"] += ind.late_entries(s, unit, year, thresholds)
+        graded = s["evaluations"].get(str(year))
+        if graded:
+            label = f"{plans.get(s['plan_id'], '')}第{s['seq']}项"
+            row = table[ind.graded_unit(s)]
+            row["grades"].append(f"{label}：{graded['grade']}")
+            flag = ind.grade_flag(graded["grade"], ind.grade_ceiling(s, year))
+            if flag:
+                row["flags"].append(f"{label}{flag}")
+    for case in of_kind(summaries, "case"):
+        for unit, hours in case_responses(case, year):
+            row = table[unit]
+            row["case_referrals"] += 1
+            if hours is not None:
+                row["response"].append(hours)
+    rows = []
+    for unit, row in sorted(table.items()):
+        if not any(row[k] for k in ("measures_due", "overdue_at_year_end", "urgings", "late_entries",
+                                    "case_referrals", "grades")):
+            continue
+        response = row.pop("response")
+        rows.append({
+            "unit": unit, "measures_due": row["measures_due"], "done_on_time": row["done_on_time"],
+            "on_time_rate": ind.on_time_rate(row["done_on_time"], row["measures_due"]),
+            "overdue_at_year_end": row["overdue_at_year_end"], "urgings": row["urgings"],
+            "late_entries": row["late_entries"], "case_referrals": row["case_referrals"],
+            "case_response_hours": round(sum(response) / len(response), 2) if response else None,
+            "grades": "；".join(row["grades"]), "flagged": bool(row["flags"]),
+            "flags": "；".join(row["flags"]),
+        })
+    answer = {"year": year, "columns": columns(EVALUATION_COLUMNS), "rows": rows,
+              "late_entry_days": thresholds.late_entry_days}
+    if now is not None:
+        answer.update(_moment(now))
+    return answer
+
+
+def case_responses(case: Summary, year: int) -> list[tuple[str, float | None]]:
+    """(unit, hours) for each referral of the case made in ``year``: see indicators E6."""
+    from projections import folds
+
+    module = next((m for m in folds.FOLDERS if getattr(m, "KIND", None) == "case"), None)
+    return [] if module is None else module.responses(case, year)
+
+
+# ---- 信息台账 ------------------------------------------------------------------------
+
+
+def child_ledger(summaries: list[Summary], now: datetime, thresholds: Thresholds) -> dict[str, Any]:
+    from projections import folds
+
+    module = next((m for m in folds.FOLDERS if getattr(m, "KIND", None) == "case"), None)
+    if module is None:
+        return {**_moment(now), "available": False, "columns": [], "rows": [], "sections": {}}
+    return {**_moment(now), "available": True, **module.ledger_view(of_kind(summaries, "case"), now, thresholds)}

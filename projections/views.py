@@ -1,0 +1,127 @@
+"""The views' projection: summaries kept in a tracking recorder, exactly once, resumable.
+
+``ViewStore`` is the interface; infrastructure.view_store implements it for SQLite and
+PostgreSQL. One store instance holds one *generation* of the views (``live``, or a
+rebuild being prepared), so a rebuild never disturbs the live view until it is promoted.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from projections import folds
+
+Summary = dict[str, Any]
+LIVE = "live"
+# A snapshot of every summary is kept each time the log crosses a multiple of this.
+CHECKPOINT_EVERY = 500
+
+
+class ConcurrentProcessing(Exception):
+    """Another processor advanced this view first; nothing of this batch was stored."""
+
+
+class ViewStore(TrackingRecorder, ABC):
+    """Summaries and the position they reflect, written together in one transaction."""
+
+    generation: str = LIVE
+
+    @abstractmethod
+    def get_summaries(self, ids: Iterable[str]) -> dict[str, Summary]: ...
+
+    @abstractmethod
+    def all_summaries(self) -> list[Summary]: ...
+
+    @abstractmethod
+    def put(
+        self,
+        summaries: dict[str, Summary],
+        tracking: Tracking,
+        *,
+        expected: int | None,
+        checkpoint_max_recorded: float | None = None,
+    ) -> None:
+        """Stores the summaries and moves tracking from ``expected`` to ``tracking`` in one
+        transaction, or raises ConcurrentProcessing (storing nothing) if the view's
+        position is no longer ``expected``. With ``checkpoint_max_recorded`` (the latest
+        recorded time, epoch seconds, of any event up to this position) the transaction
+        also keeps a checkpoint: a snapshot of every summary at this position."""
+
+    @abstractmethod
+    def checkpoint_before(self, moment: float) -> tuple[int, list[Summary]] | None:
+        """The latest checkpoint all of whose events were recorded at or before ``moment``."""
+
+    @abstractmethod
+    def last_checkpoint(self) -> tuple[int, float] | None:
+        """Position and latest recorded time of the newest checkpoint."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Forgets this generation: summaries, tracking and checkpoints."""
+
+    @abstractmethod
+    def promote(self, to: str = LIVE) -> None:
+        """In one transaction, replaces generation ``to`` with this one."""
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self.put({}, tracking, expected=self.max_tracking_id(tracking.application_name))
+
+
+class LedgerViews(Projection[ViewStore]):
+    """Folds plan, issue (and case) events into summaries; the queries read the summaries."""
+
+    name = "careledger_views"
+    topics = folds.TOPICS
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.process_batch([(domain_event, tracking)])
+
+    def process_batch(self, pairs: Sequence[tuple[Any, Tracking]]) -> int:
+        """Applies events in position order, atomically with the position. Events at or
+        before the view's position are skipped (exactly once). Answers how many applied."""
+        if not pairs:
+            return 0
+        application = pairs[0][1].application_name
+        expected = self.view.max_tracking_id(application)
+        todo = [(e, t) for e, t in pairs if expected is None or t.notification_id > expected]
+        if not todo:
+            return 0
+        current = self.view.get_summaries({str(e.originator_id) for e, _ in todo})
+        changed: dict[str, Summary] = {}
+        latest = 0.0
+        for domain_event, _ in todo:
+            key = str(domain_event.originator_id)
+            folded = folds.apply(current.get(key), domain_event)
+            latest = max(latest, domain_event.timestamp.timestamp())
+            if folded is not None:
+                current[key] = changed[key] = folded
+        last = todo[-1][1]
+        checkpoint = None
+        if (expected or 0) // CHECKPOINT_EVERY < last.notification_id // CHECKPOINT_EVERY:
+            previous = self.view.last_checkpoint()
+            checkpoint = max(latest, previous[1] if previous else 0.0)
+        self.view.put(changed, last, expected=expected, checkpoint_max_recorded=checkpoint)
+        return len(todo)
+
+
+def replay(
+    start: list[Summary], events: Iterable[Any]
+) -> list[Summary]:
+    """Summaries after folding ``events`` onto ``start`` (used for views at a past moment)."""
+    current = {s["id"]: s for s in start}
+    for domain_event in events:
+        key = str(domain_event.originator_id)
+        folded = folds.apply(current.get(key), domain_event)
+        if folded is not None:
+            current[key] = folded
+    return list(current.values())
+
+
+def epoch(moment: datetime) -> float:
+    return moment.timestamp()
