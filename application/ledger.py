@@ -23,7 +23,10 @@ from application.errors import (
     Unauthenticated,
     VersionMismatch,
 )
+from application.cases import CaseCommands
+from application.personal_data import CaseKeys
 from application.ports import PositionIndex
+from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.idempotency import CommandAnswer, answer_id
 from domain.issue import RectificationIssue, issue_id
@@ -32,7 +35,6 @@ from domain.registry import Token, Unit, UnitGroup, User, group_id, token_digest
 
 A = TypeVar("A", bound=Aggregate)
 
-RUBRIC_VERSION = "2019.1"
 
 # Commands run from the command line act as this actor; it is recorded like any user.
 SYSTEM = Actor(user_id=user_id("system"), name="system", unit="system", role=ADMIN)
@@ -77,12 +79,20 @@ class Enrolment:
     token: str
 
 
-class Ledger(Application[UUID]):
+class Ledger(CaseCommands, Application[UUID]):
     name = "careledger"
 
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        case_keys: CaseKeys | None = None,
+    ):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        if case_keys is not None:
+            self.case_keys = case_keys
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from psycopg_pool import ConnectionPool
 
 from application.ledger import Ledger
+from application.personal_data import CaseKeys
+from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.settings import Settings
 
 
@@ -14,12 +19,33 @@ from infrastructure.settings import Settings
 class Services:
     settings: Settings
     ledger: Ledger
+    closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
         self.ledger.close()
+
+
+def postgres_conninfo(settings: Settings) -> str:
+    env = settings.eventsourcing_env()
+    return (
+        f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} dbname={env['POSTGRES_DBNAME']} "
+        f"user={env['POSTGRES_USER']} password={env['POSTGRES_PASSWORD']} connect_timeout=5"
+    )
+
+
+def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> CaseKeys:
+    master = load_master_key(settings.data_key_file)
+    if settings.is_postgres:
+        pool = ConnectionPool(postgres_conninfo(settings), min_size=1, max_size=4, open=True)
+        closers.append(pool.close)
+        return PostgresCaseKeys(pool, master, schema=settings.database_schema)
+    return SQLiteCaseKeys(settings.eventsourcing_env()["SQLITE_DBNAME"], master)
 
 
 def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Services:
     settings = settings or Settings()
-    ledger = Ledger(settings.eventsourcing_env(), clock=clock)
-    return Services(settings=settings, ledger=ledger)
+    closers: list[Callable[[], Any]] = []
+    ledger = Ledger(settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers))
+    return Services(settings=settings, ledger=ledger, closers=closers)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.logging import RequestId
-from interfaces.http import docs, health, issues, problems
+from interfaces.http import cases, docs, health, issues, problems
 from interfaces.http.limits import BodySizeLimit
 
 
@@ -42,6 +42,7 @@ def create_app(
     docs.install(app)
     app.include_router(health.router)
     app.include_router(issues.router)
+    app.include_router(cases.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)
     return app

@@ -1,0 +1,328 @@
+"""儿童个案 commands and reads: personal data sealed per case, every read of it logged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from application import access
+from application.access import AGENCY, INSPECTOR, SUPERVISOR, Actor
+from application.errors import Forbidden, NotFound
+from application.personal_data import ERASED, CaseKeys, seal, unseal
+from application.rubric import RUBRIC_VERSION
+from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
+from domain.case import ChildCase, case_id, new_case_number
+from domain.case_access import CaseAccessLog, access_log_id
+from domain.person import check_person
+
+if TYPE_CHECKING:
+    from application.ledger import Accepted, Command, Ledger
+
+SEALED_MARK = "［已加密］"
+ERASED_MARK = "［已删除］"
+# Reads of the access log race only with each other; a handful of retries settles them.
+ACCESS_LOG_ATTEMPTS = 8
+
+
+class CaseCommands:
+    """Mixed into the Ledger application: the child-case half of the service layer."""
+
+    case_keys: CaseKeys
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def _ledger(self) -> Ledger:
+        return cast("Ledger", self)
+
+    def _case(self, case: UUID, expected: int | None = None) -> ChildCase:
+        return self._ledger()._load(ChildCase, case, "儿童个案", expected)
+
+    def _seal(self, case: UUID, fields: dict[str, Any]) -> str:
+        key = self.case_keys.get(case)
+        if key is None:
+            raise RuleViolated("no_personal_data_after_erasure", "个人信息已删除，不能再记录新的个人信息")
+        return seal(key, case, fields)
+
+    def _case_command(
+        self,
+        cmd: Command,
+        case: UUID,
+        authorise: Callable[[ChildCase], None],
+        change: Callable[[ChildCase, Stamp], dict[str, Any] | None],
+    ) -> Accepted:
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            target = self._case(case, cmd.expected_version)
+            authorise(target)
+            return target, [], change(target, stamp) or {}
+
+        return self._ledger()._run(cmd, act)
+
+    def _involved(self, cmd: Command) -> Callable[[ChildCase], None]:
+        """Supervisors, the registering unit, and units the case is referred to (open referral)."""
+
+        def check(target: ChildCase) -> None:
+            if cmd.actor.role == SUPERVISOR:
+                return
+            if cmd.actor.role == AGENCY and (
+                cmd.actor.unit == target.registering_unit or target.is_referred_to(cmd.actor.unit)
+            ):
+                return
+            raise Forbidden("本单位未登记也未被转介该个案", rule="case_for_supervisors_and_involved_units")
+
+        return check
+
+    def _supervisor_only(self, cmd: Command, doing: str, rule: str) -> Callable[[ChildCase], None]:
+        return lambda _case: access.require_role(cmd.actor, SUPERVISOR, doing=doing, rule=rule)
+
+    # ---- commands ------------------------------------------------------------------
+
+    def register_case(
+        self,
+        cmd: Command,
+        *,
+        street: str,
+        community: str,
+        household_local: bool,
+        birth_date: date,
+        person: dict[str, Any],
+    ) -> Accepted:
+        access.require_role(cmd.actor, SUPERVISOR, AGENCY, doing="登记儿童个案", rule="register_case")
+        fields = check_person(birth_date=birth_date, **person)
+        ledger = self._ledger()
+        number = new_case_number(ledger.clock().year)
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            case = case_id(number)
+            sealed = seal(self.case_keys.create(case), case, fields)
+            registered = ChildCase.register(
+                stamp, case_number=number, street=street, community=community,
+                household_local=household_local, birth_date=birth_date,
+                registering_unit=cmd.actor.unit, sealed=sealed,
+            )
+            return registered, [], {"case_number": number}
+
+        return ledger._run(cmd, act)
+
+    def classify_case(self, cmd: Command, case: UUID, *, left_behind: bool, categories: list[str],
+                      evidence: list[str]) -> Accepted:
+        return self._case_command(cmd, case, self._involved(cmd), lambda c, s: c.classify(
+            s, left_behind=left_behind, categories=categories, evidence=evidence))
+
+    def reassess_case(self, cmd: Command, case: UUID, *, left_behind: bool, categories: list[str],
+                      evidence: list[str]) -> Accepted:
+        return self._case_command(cmd, case, self._involved(cmd), lambda c, s: c.reassess(
+            s, left_behind=left_behind, categories=categories, evidence=evidence))
+
+    def record_guardianship(self, cmd: Command, case: UUID, *, arrangement: str,
+                            guardian: dict[str, Any]) -> Accepted:
+        return self._case_command(cmd, case, self._involved(cmd), lambda c, s: c.record_guardianship(
+            s, arrangement=arrangement, sealed=self._seal(case, guardian)))
+
+    def file_mandatory_report(self, cmd: Command, case: UUID, *, reporter: str, nature: str,
+                              details: str | None) -> Accepted:
+        def change(c: ChildCase, s: Stamp) -> dict[str, Any]:
+            sealed = self._seal(case, {"details": details}) if details else None
+            return {"report_id": c.file_mandatory_report(s, reporter=reporter, nature=nature, sealed=sealed)}
+
+        return self._case_command(cmd, case, self._involved(cmd), change)
+
+    def _report(self, c: ChildCase, report_id: str) -> None:
+        try:
+            c.report(report_id)
+        except LookupError:
+            raise NotFound("该个案没有这份强制报告", rule="report_exists") from None
+
+    def accept_report(self, cmd: Command, case: UUID, report_id: str) -> Accepted:
+        def change(c: ChildCase, s: Stamp) -> dict[str, Any]:
+            self._report(c, report_id)
+            return {"seconds_since_report": c.accept_report(s, report_id=report_id)}
+
+        return self._case_command(cmd, case, self._involved(cmd), change)
+
+    def dispatch_police(self, cmd: Command, case: UUID, report_id: str) -> Accepted:
+        def change(c: ChildCase, s: Stamp) -> dict[str, Any]:
+            self._report(c, report_id)
+            return {"seconds_since_report": c.dispatch_police(s, report_id=report_id)}
+
+        return self._case_command(cmd, case, self._involved(cmd), change)
+
+    def refer_case(self, cmd: Command, case: UUID, *, unit: str, duty: str) -> Accepted:
+        target = self._ledger().units([unit])
+        if len(target) != 1:
+            raise Forbidden("转介须指向一个单位，不能指定单位组", rule="referral_has_one_unit")
+
+        def authorise(c: ChildCase) -> None:
+            if cmd.actor.role == SUPERVISOR or (cmd.actor.role == AGENCY and cmd.actor.unit == c.registering_unit):
+                return
+            raise Forbidden("只有督查督办人员或登记单位可以转介", rule="referral_by_supervisor_or_registering_unit")
+
+        return self._case_command(cmd, case, authorise, lambda c, s: {
+            "referral_id": c.refer(s, to_unit=target[0], duty=duty)})
+
+    def close_referral(self, cmd: Command, case: UUID, referral_id: str, *, outcome: str) -> Accepted:
+        def change(c: ChildCase, s: Stamp) -> None:
+            try:
+                c.referral(referral_id)
+            except LookupError:
+                raise NotFound("该个案没有这项转介", rule="referral_exists") from None
+            c.close_referral(s, referral_id=referral_id, outcome=outcome)
+
+        return self._case_command(cmd, case, self._involved(cmd), change)
+
+    def provide_service(self, cmd: Command, case: UUID, *, kind: str, referral_id: str | None,
+                        notes: str | None) -> Accepted:
+        def change(c: ChildCase, s: Stamp) -> dict[str, Any]:
+            if referral_id is not None:
+                try:
+                    c.referral(referral_id)
+                except LookupError:
+                    raise NotFound("该个案没有这项转介", rule="referral_exists") from None
+            sealed = self._seal(case, {"notes": notes}) if notes else None
+            return {"seconds_since_referral": c.provide_service(s, kind=kind, referral_id=referral_id, sealed=sealed)}
+
+        return self._case_command(cmd, case, self._involved(cmd), change)
+
+    def visit_case(self, cmd: Command, case: UUID, *, notes: str | None) -> Accepted:
+        return self._case_command(cmd, case, self._involved(cmd), lambda c, s: c.visit(
+            s, sealed=self._seal(case, {"notes": notes}) if notes else None))
+
+    def evaluate_case(self, cmd: Command, case: UUID, *, year: int, grade: str, score: float,
+                      findings: str) -> Accepted:
+        return self._case_command(cmd, case, self._supervisor_only(cmd, "年终考核", "evaluate"), lambda c, s: c.evaluate(
+            s, year=year, grade=grade, score=score, findings=findings, rubric_version=RUBRIC_VERSION))
+
+    def close_case(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
+        return self._case_command(cmd, case, self._supervisor_only(cmd, "结案", "close_case"),
+                                  lambda c, s: c.close(s, reason=reason))
+
+    def reopen_case(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
+        return self._case_command(cmd, case, self._supervisor_only(cmd, "重新打开", "reopen_case"),
+                                  lambda c, s: c.reopen(s, reason=reason))
+
+    def erase_personal_data(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
+        def change(c: ChildCase, s: Stamp) -> None:
+            c.erase_personal_data(s, reason=reason)
+            # The key goes first: if recording the erasure then fails, the data is gone
+            # anyway and a retry records it; the other order could leave data readable.
+            self.case_keys.erase(case)
+
+        return self._case_command(cmd, case, self._supervisor_only(cmd, "删除个人信息", "erase"), change)
+
+    def correct_case_entry(self, cmd: Command, case: UUID, *, position: int, changes: dict[str, Any],
+                           reason: str) -> Accepted:
+        versions: list[int] = []
+        ledger = self._ledger()
+
+        def authorise(c: ChildCase) -> None:
+            self._involved(cmd)(c)
+            located = ledger.index.locate(position)
+            if located is None or located[0] != case:
+                raise RuleViolated("correction_names_earlier_event", "更正须指向本个案较早的一条记录")
+            entry = c.recorder_of(located[1])
+            access.may_correct(cmd.actor, entry["user"] if entry else "")
+            versions.append(located[1])
+
+        return self._case_command(cmd, case, authorise, lambda c, s: c.correct(
+            s, corrected_version=versions[0], position=position, changes=changes, reason=reason))
+
+    # ---- reads ---------------------------------------------------------------------
+
+    def case_access(self, actor: Actor, case: ChildCase) -> bool:
+        """Whether ``actor`` may see the case, and answers whether with its personal fields.
+
+        Supervisors and inspectors, and agencies the case is referred to while the referral is
+        open, see personal fields. The registering unit and units whose referral has ended
+        see the case without them. Any other agency is refused.
+        """
+        if actor.role in (SUPERVISOR, INSPECTOR):
+            return True
+        if actor.role == AGENCY:
+            if case.is_referred_to(actor.unit):
+                return True
+            if actor.unit == case.registering_unit or any(
+                r["unit"] == actor.unit for r in case.referrals.values()
+            ):
+                return False
+        raise Forbidden("本单位未登记也未被转介该个案", rule="case_for_supervisors_and_involved_units")
+
+    def read_case(
+        self, actor: Actor, case: UUID, *, endpoint: str, as_of: datetime | None = None
+    ) -> tuple[ChildCase, dict[str, Any] | None]:
+        """The case (now or as of a moment) and, for those allowed, its personal fields opened.
+
+        The read is logged before the fields are opened, so no one sees them unrecorded.
+        """
+        ledger = self._ledger()
+        current = self._case(case)
+        personal = self.case_access(actor, current)
+        shown = current if as_of is None else ledger._as_of(ChildCase, case, "儿童个案", as_of)
+        if not personal:
+            return shown, None
+        key = self.case_keys.get(case)
+        if key is None:
+            return shown, {"erased": True}
+        self._log_read(actor, case, endpoint)
+        return shown, open_personal_fields(shown, key)
+
+    def _log_read(self, actor: Actor, case: UUID, endpoint: str) -> None:
+        ledger = self._ledger()
+        for _ in range(ACCESS_LOG_ATTEMPTS):
+            now = ledger.clock()
+            stamp = Stamp.make(user=actor.name, unit=actor.unit, recorded_at=now)
+            with recording_at(now):
+                try:
+                    log = cast(CaseAccessLog, ledger.repository.get(access_log_id(case)))
+                except AggregateNotFoundError:
+                    log = CaseAccessLog.open(stamp, case_id=case)
+                log.note_read(stamp, role=actor.role, endpoint=endpoint)
+            try:
+                ledger.save(log)
+                return
+            except IntegrityError:
+                continue
+        raise RuleViolated("access_log_busy", "查阅记录写入冲突，请重试")
+
+    def case_access_log(self, actor: Actor, case: UUID) -> list[dict[str, Any]]:
+        access.require_role(actor, SUPERVISOR, INSPECTOR, doing="查看个人信息查阅记录", rule="read_access_log")
+        self._case(case)
+        try:
+            log = cast(CaseAccessLog, self._ledger().repository.get(access_log_id(case)))
+        except AggregateNotFoundError:
+            return []
+        return list(log.reads)
+
+    def case_history(self, actor: Actor, case: UUID) -> list[dict[str, Any]]:
+        target = self._case(case)
+        self.case_access(actor, target)
+        entries = self._ledger().history(case)
+        for entry in entries:
+            mask_sealed(entry["fields"])
+        return entries
+
+
+def mask_sealed(fields: dict[str, Any]) -> None:
+    """Sealed text never leaves the service in answers: a mark says something is there."""
+    for key, value in list(fields.items()):
+        if key == "sealed" and value is not None:
+            fields[key] = SEALED_MARK
+        elif isinstance(value, dict):
+            mask_sealed(value)
+
+
+def open_personal_fields(case: ChildCase, key: bytes) -> dict[str, Any]:
+    def opened(sealed: str | None) -> Any:
+        value = unseal(key, case.id, sealed)
+        return ERASED_MARK if value is ERASED else value
+
+    return {
+        "person": opened(case.sealed),
+        "guardianships": [opened(g["sealed"]) for g in case.guardianships],
+        "reports": {rid: opened(r.get("sealed")) for rid, r in case.reports.items() if r.get("sealed")},
+        "services": [opened(s["sealed"]) for s in case.services if s.get("sealed")],
+        "visits": [opened(v["sealed"]) for v in case.visits if v.get("sealed")],
+    }

@@ -1,0 +1,290 @@
+"""儿童个案 endpoints. Personal fields travel only in `person`-style blocks, to those allowed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
+from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
+from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text
+from interfaces.http.schemas import Accepted, Body, CorrectionIn, EvaluationIn, HistoryEntry
+
+router = APIRouter(prefix="/api/v1/cases", tags=["儿童个案"])
+
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+
+
+class PersonIn(Body):
+    name: Name
+    id_number: str = Field(min_length=15, max_length=24)
+    address: Text | None = Field(default=None, max_length=500)
+    guardian: Text | None = Field(default=None, max_length=500)
+
+
+class CaseIn(Body):
+    street: Name
+    community: Name
+    household_local: bool
+    birth_date: Day
+    person: PersonIn
+    occurred_at: Moment | None = None
+
+
+class CaseAccepted(Accepted):
+    case_number: str
+
+
+class ClassificationIn(Body):
+    left_behind: bool
+    categories: list[Category] = Field(default_factory=list, max_length=7)
+    evidence: list[str] = Field(default_factory=list, max_length=50)
+    occurred_at: Moment | None = None
+
+
+class GuardianIn(Body):
+    name: Name
+    relation: Text | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ]*$")
+
+
+class GuardianshipIn(Body):
+    arrangement: Literal[GUARDIANSHIPS]  # type: ignore[valid-type]
+    guardian: GuardianIn
+    occurred_at: Moment | None = None
+
+
+class MandatoryReportIn(Body):
+    reporter: Literal[REPORTERS]  # type: ignore[valid-type]
+    nature: Literal[NATURES]  # type: ignore[valid-type]
+    details: Text | None = Field(default=None, max_length=5000)
+    occurred_at: Moment
+
+
+class ReportStepIn(Body):
+    occurred_at: Moment | None = None
+
+
+class ReportAccepted(Accepted):
+    report_id: str
+
+
+class TimedAccepted(Accepted):
+    seconds_since_report: int
+
+
+class ReferralIn(Body):
+    unit: Code
+    duty: RequiredText
+    occurred_at: Moment | None = None
+
+
+class ReferralAccepted(Accepted):
+    referral_id: str
+
+
+class ReferralClosureIn(Body):
+    outcome: Literal["completed", "withdrawn"]
+    occurred_at: Moment | None = None
+
+
+class ServiceIn(Body):
+    kind: Literal[SERVICE_KINDS]  # type: ignore[valid-type]
+    referral_id: str | None = Field(default=None, max_length=16)
+    notes: Text | None = Field(default=None, max_length=5000)
+    occurred_at: Moment | None = None
+
+
+class ServiceAccepted(Accepted):
+    seconds_since_referral: int | None = None
+
+
+class VisitIn(Body):
+    notes: Text | None = Field(default=None, max_length=5000)
+    occurred_at: Moment | None = None
+
+
+class CaseClosureIn(Body):
+    reason: Literal[CLOSURE_REASONS]  # type: ignore[valid-type]
+    occurred_at: Moment | None = None
+
+
+class ReasonIn(Body):
+    reason: RequiredText
+    occurred_at: Moment | None = None
+
+
+class CaseOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: UUID
+    version: int
+    case_number: str
+    street: str
+    community: str
+    household_local: bool
+    birth_date: date
+    registering_unit: str
+    status: Literal["open", "closed"]
+    left_behind: bool
+    categories: list[str]
+    referrals: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    visits: int
+    erased: bool
+    personal: dict[str, Any] | None = Field(
+        default=None, description="个人信息：仅督查督办、巡察和转介中的单位可见，每次查阅均留痕"
+    )
+    as_of: datetime | None = None
+
+
+class AccessEntry(BaseModel):
+    user: str
+    unit: str
+    role: str
+    endpoint: str
+    at: datetime
+
+
+def _without_sealed(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != "sealed"}
+
+
+def describe_case(case: ChildCase) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "version": case.version,
+        "case_number": case.case_number,
+        "street": case.street,
+        "community": case.community,
+        "household_local": case.household_local,
+        "birth_date": case.birth_date,
+        "registering_unit": case.registering_unit,
+        "status": case.status,
+        "left_behind": case.left_behind,
+        "categories": case.categories,
+        "referrals": list(case.referrals.values()),
+        "reports": [_without_sealed(r) for r in case.reports.values()],
+        "services": [_without_sealed(s) for s in case.services],
+        "visits": len(case.visits),
+        "erased": case.erased,
+    }
+
+
+@router.post("", response_model=CaseAccepted, status_code=201, summary="登记儿童个案")
+def register_case(body: CaseIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.register_case(
+        with_time(cmd, body.occurred_at), street=body.street, community=body.community,
+        household_local=body.household_local, birth_date=body.birth_date,
+        person=body.person.model_dump(),
+    ).answer()
+
+
+@router.get("/{case_id}", response_model=CaseOut, summary="查看儿童个案（可按时间点回放）")
+def get_case(case_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep, request: Request) -> Any:
+    case, personal = svc.ledger.read_case(caller, case_id, endpoint=request.url.path, as_of=when)
+    return {**describe_case(case), "personal": personal, "as_of": when}
+
+
+@router.get("/{case_id}/events", response_model=list[HistoryEntry], summary="儿童个案的全部记录（个人信息不显示）")
+def case_events(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
+    return [
+        {**{k: v for k, v in e.items() if k != "fields"}, **e["fields"]}
+        for e in svc.ledger.case_history(caller, case_id)
+    ]
+
+
+@router.get("/{case_id}/access-log", response_model=list[AccessEntry], summary="个人信息查阅记录")
+def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
+    return svc.ledger.case_access_log(caller, case_id)
+
+
+@router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别")
+def classify(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.classify_case(with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
+                                    categories=list(body.categories), evidence=body.evidence).answer()
+
+
+@router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估")
+def reassess(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.reassess_case(with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
+                                    categories=list(body.categories), evidence=body.evidence).answer()
+
+
+@router.post("/{case_id}/guardianship", response_model=Accepted, status_code=201, summary="登记监护情况")
+def guardianship(case_id: UUID, body: GuardianshipIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.record_guardianship(with_time(cmd, body.occurred_at), case_id, arrangement=body.arrangement,
+                                         guardian=body.guardian.model_dump()).answer()
+
+
+@router.post("/{case_id}/mandatory-reports", response_model=ReportAccepted, status_code=201, summary="登记强制报告")
+def mandatory_report(case_id: UUID, body: MandatoryReportIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.file_mandatory_report(with_time(cmd, body.occurred_at), case_id, reporter=body.reporter,
+                                           nature=body.nature, details=body.details).answer()
+
+
+@router.post("/{case_id}/mandatory-reports/{report_id}/acceptance", response_model=TimedAccepted,
+             status_code=201, summary="受理强制报告")
+def accept_report(case_id: UUID, report_id: str, body: ReportStepIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.accept_report(with_time(cmd, body.occurred_at), case_id, report_id[:16]).answer()
+
+
+@router.post("/{case_id}/mandatory-reports/{report_id}/dispatch", response_model=TimedAccepted,
+             status_code=201, summary="出警")
+def dispatch(case_id: UUID, report_id: str, body: ReportStepIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.dispatch_police(with_time(cmd, body.occurred_at), case_id, report_id[:16]).answer()
+
+
+@router.post("/{case_id}/referrals", response_model=ReferralAccepted, status_code=201, summary="转介")
+def refer(case_id: UUID, body: ReferralIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.refer_case(with_time(cmd, body.occurred_at), case_id, unit=body.unit, duty=body.duty).answer()
+
+
+@router.post("/{case_id}/referrals/{referral_id}/closure", response_model=Accepted, status_code=201,
+             summary="结束转介")
+def close_referral(case_id: UUID, referral_id: str, body: ReferralClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.close_referral(with_time(cmd, body.occurred_at), case_id, referral_id[:16],
+                                     outcome=body.outcome).answer()
+
+
+@router.post("/{case_id}/services", response_model=ServiceAccepted, status_code=201, summary="登记关爱服务或救助")
+def service(case_id: UUID, body: ServiceIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.provide_service(with_time(cmd, body.occurred_at), case_id, kind=body.kind,
+                                      referral_id=body.referral_id, notes=body.notes).answer()
+
+
+@router.post("/{case_id}/visits", response_model=Accepted, status_code=201, summary="走访")
+def visit(case_id: UUID, body: VisitIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.visit_case(with_time(cmd, body.occurred_at), case_id, notes=body.notes).answer()
+
+
+@router.post("/{case_id}/evaluations", response_model=Accepted, status_code=201, summary="年终考核")
+def evaluate(case_id: UUID, body: EvaluationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.evaluate_case(with_time(cmd, body.occurred_at), case_id, year=body.year, grade=body.grade,
+                                    score=body.score, findings=body.findings).answer()
+
+
+@router.post("/{case_id}/closure", response_model=Accepted, status_code=201, summary="结案")
+def close(case_id: UUID, body: CaseClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.close_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+
+
+@router.post("/{case_id}/reopening", response_model=Accepted, status_code=201, summary="重新打开")
+def reopen(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.reopen_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+
+
+@router.post("/{case_id}/erasure", response_model=Accepted, status_code=201, summary="删除个人信息（销毁密钥）")
+def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.erase_personal_data(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+
+
+@router.post("/{case_id}/corrections", response_model=Accepted, status_code=201, summary="更正记录")
+def correct(case_id: UUID, body: CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.ledger.correct_case_entry(with_time(cmd, body.occurred_at), case_id, position=body.position,
+                                         changes=body.changes, reason=body.reason).answer()

@@ -1,0 +1,96 @@
+"""The views (督查督办台账, 年终考核, 信息台账) and their .xlsx twins: thin handlers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import Response
+
+from application.errors import Forbidden
+from application.access import AGENCY
+from infrastructure.spreadsheets.views_export import content_disposition, workbook
+from infrastructure.view_runner import Views, ViewsNotReady
+from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
+
+router = APIRouter(prefix="/api/v1/views", tags=["台账视图"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MinPosition = Annotated[int | None, Query(ge=0, description="等待视图处理到该日志位置（读己之写），最长等待有限时间，否则 503")]
+Year = Annotated[int, Path(ge=1949, le=2200)]
+
+TITLES = {
+    "supervision": ("督查督办台账", "supervision"),
+    "units": ("督查督办台账（按单位）", "supervision-units"),
+    "ledger": ("信息台账", "child-ledger"),
+}
+
+
+def _views(svc: Any) -> Views:
+    return svc.views  # type: ignore[no-any-return]
+
+
+def _answer(svc: Any, name: str, as_of: datetime | None, min_position: int | None,
+            year: int | None = None) -> dict[str, Any]:
+    views = _views(svc)
+    try:
+        views.wait_for(min_position)
+    except ViewsNotReady as late:
+        raise HTTPException(503, f"视图尚未处理到位置 {late.position}（当前 {late.reached}），请稍后重试") from None
+    return views.view(name, as_of=as_of, year=year)
+
+
+def _xlsx(view: dict[str, Any], chinese: str, ascii_name: str) -> Response:
+    return Response(
+        workbook(view, chinese),
+        media_type=XLSX,
+        headers={"Content-Disposition": content_disposition(f"{chinese}.xlsx", f"{ascii_name}.xlsx")},
+    )
+
+
+def _no_agency_ledger(actor: Any) -> None:
+    if actor.role == AGENCY:
+        raise Forbidden("信息台账汇总视图仅限督查督办和检查人员查看", rule="ledger_view_for_supervision")
+
+
+@router.get("/supervision", summary="督查督办台账：每个问题的进度、逾期、催办、红黄绿灯，及临近提醒")
+def supervision(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _answer(svc, "supervision", as_of, min_position)
+
+
+@router.get("/supervision.xlsx", summary="督查督办台账（Excel）", response_class=Response)
+def supervision_xlsx(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _xlsx(_answer(svc, "supervision", as_of, min_position), *TITLES["supervision"])
+
+
+@router.get("/supervision/units", summary="按单位：未完成、逾期、按期完成、逾期完成、被催办")
+def supervision_units(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _answer(svc, "units", as_of, min_position)
+
+
+@router.get("/supervision/units.xlsx", summary="按单位（Excel）", response_class=Response)
+def supervision_units_xlsx(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _xlsx(_answer(svc, "units", as_of, min_position), *TITLES["units"])
+
+
+@router.get("/evaluation/{year}.xlsx", summary="年终考核（Excel）", response_class=Response)
+def evaluation_xlsx(year: Year, _: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _xlsx(_answer(svc, "evaluation", as_of, min_position, year), f"{year}年度年终考核", f"evaluation-{year}")
+
+
+@router.get("/evaluation/{year}", summary="年终考核：各单位客观指标与已记录等次，等次与记录不符者标出")
+def evaluation(year: Year, _: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _answer(svc, "evaluation", as_of, min_position, year)
+
+
+@router.get("/ledger", summary="信息台账：个案按街道、类别、状态；转介与响应；服务；台账健康（不含个人信息）")
+def ledger(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    _no_agency_ledger(actor)
+    return _answer(svc, "ledger", as_of, min_position)
+
+
+@router.get("/ledger.xlsx", summary="信息台账（Excel）", response_class=Response)
+def ledger_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    _no_agency_ledger(actor)
+    return _xlsx(_answer(svc, "ledger", as_of, min_position), *TITLES["ledger"])
