@@ -84,7 +84,7 @@ def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds)
         rows.append({
             "plan": plan, "seq": s["seq"], "problem": s["problem"],
             "lead_unit": s["lead_unit"] or (s["units"][0] if s["units"] else None),
-            "co_units": "、".join(s["co_units"] if s["lead_unit"] else s["units"][1:]),
+            "co_units": "、".join(s["co_units"] if s["lead_unit"] else s["units"][1:]) or None,
             "measures_adopted": len(measures),
             "measures_done": sum(1 for m in measures if m["status"] == MEASURE_COMPLETED),
             "last_progress_at": latest["occurred_at"] if latest else None,
@@ -184,8 +184,8 @@ def evaluation(
             "overdue_at_year_end": row["overdue_at_year_end"], "urgings": row["urgings"],
             "late_entries": row["late_entries"], "case_referrals": row["case_referrals"],
             "case_response_hours": round(sum(response) / len(response), 2) if response else None,
-            "grades": "；".join(row["grades"]), "flagged": bool(row["flags"]),
-            "flags": "；".join(row["flags"]),
+            "grades": "；".join(row["grades"]) or None, "flagged": bool(row["flags"]),
+            "flags": "；".join(row["flags"]) or None,
         })
     answer = {"year": year, "columns": columns(EVALUATION_COLUMNS), "rows": rows,
               "late_entry_days": thresholds.late_entry_days}

@@ -1,0 +1,418 @@
+"""The views on both backends: exactly once, resumable, as of a past moment, right figures."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Tracking
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from openpyxl import load_workbook
+
+from application.errors import Forbidden, NotFound
+from domain.base import DomainError
+from domain.plan import plan_id
+from infrastructure.view_runner import Views, ViewsNotReady, build_views, pull, rebuild, summaries_as_of
+from infrastructure.view_store import view_store_for
+from interfaces.http import problems, views as views_http
+from projections import queries
+from projections.indicators import Thresholds
+from projections.issues import state_of_aggregate, state_of_summary
+from projections.views import LedgerViews
+from tests.district import District
+
+UTC = timezone.utc
+GRADES = ["优秀", "良好", "合格", "不合格"]
+
+
+@pytest.fixture
+def views(services, district: District) -> Views:  # type: ignore[no-untyped-def]
+    built = build_views(services.ledger, services.settings)
+    services.views = built
+    return built
+
+
+def topic_notifications(ledger) -> list[Any]:  # type: ignore[no-untyped-def]
+    found, start = [], 1
+    while page := ledger.recorder.select_notifications(start, 500, topics=LedgerViews.topics):
+        found.extend(page)
+        start = page[-1].id + 1
+    return found
+
+
+def fresh_store(ledger, label: str):  # type: ignore[no-untyped-def]
+    store = view_store_for(ledger, generation=f"{label}-{uuid.uuid4().hex[:8]}")
+    store.clear()
+    return store
+
+
+def every_view(summaries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    t = Thresholds()
+    return {
+        "supervision": queries.supervision(summaries, now, t),
+        "units": queries.units(summaries, now),
+        "evaluation": [queries.evaluation(summaries, y, t) for y in (2019, 2020)],
+    }
+
+
+def by_id(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {s["id"]: s for s in summaries}
+
+
+# ---- random histories ----------------------------------------------------------------
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["adopt", "progress", "complete", "urge", "extend", "evaluate", "close",
+                         "reopen", "correct", "advance", "assign"]),
+        st.integers(0, 40),
+        st.integers(0, 12),
+    ),
+    min_size=4, max_size=22,
+)
+
+
+def play(district: District, issue: Any, ops: list[tuple[str, int, int]], rng: random.Random) -> None:
+    ledger, clock = district.ledger, district.ledger.clock
+    owners = {"pf": "pf-clerk", "sfs-cq": "cq-clerk", "sfs-zml": "zml-clerk"}
+    for op, a, b in ops:
+        now = clock()
+        back = (lambda who: district.cmd(who, occurred_at=now - timedelta(days=b)))
+        try:
+            current = ledger.issue(issue)
+            measures = list(current.measures)
+            pick = measures[a % len(measures)] if measures else "M1"
+            if op == "advance":
+                clock.advance(days=a + 1)  # type: ignore[attr-defined]
+            elif op == "assign":
+                ledger.assign_issue(district.cmd("supervisor"), issue, lead_unit="pf", co_units=["司法所"],
+                                    contact_person="张", deadline=now.date() + timedelta(days=a), nodes=[now.date() + timedelta(days=a // 2)])
+            elif op == "adopt":
+                unit = list(owners)[a % 3]
+                ledger.adopt_measure(back(owners[unit]), issue, unit=unit, text=f"措施{a}",
+                                     due=(now.date() + timedelta(days=a - 10)) if b % 2 else None)
+            elif op == "progress":
+                unit = current.measures[pick]["unit"] if measures else "pf"
+                ledger.report_progress(back(owners[unit]), issue, pick, summary=f"进展{a}", evidence=[])
+            elif op == "complete":
+                unit = current.measures[pick]["unit"] if measures else "pf"
+                ledger.complete_measure(back(owners[unit]), issue, pick, summary="完成")
+            elif op == "urge":
+                ledger.urge(back("supervisor"), issue, unit=list(owners)[a % 3], message="请加快",
+                            reply_by=now.date() + timedelta(days=5))
+            elif op == "extend":
+                base = current.deadline or now.date()
+                ledger.extend_deadline(district.cmd("supervisor"), issue, deadline=base + timedelta(days=a + 1), reason="延期")
+            elif op == "evaluate":
+                ledger.evaluate_issue(district.cmd("supervisor"), issue, year=2019 + b % 2, grade=GRADES[a % 4],
+                                      score=float(a), findings="")
+            elif op == "close":
+                ledger.close_issue(district.cmd("supervisor"), issue, summary="销号")
+            elif op == "reopen":
+                ledger.reopen_issue(district.cmd("supervisor"), issue, reason="复查")
+            elif op == "correct":
+                positions = ledger.index.positions(issue)
+                version = rng.choice(sorted(positions))
+                entry = current.recorder_of(version) or {}
+                changes = {
+                    "Registered": {"problem": f"更正{a}"}, "MeasureAdopted": {"text": f"更正{a}", "due": "2019-12-01"},
+                    "Assigned": {"deadline": "2019-09-30"}, "Urged": {"reply_by": "2019-12-31"},
+                    "ProgressReported": {"summary": f"更正{a}"}, "EvaluatedAtYearEnd": {"grade": GRADES[b % 4]},
+                }.get(entry.get("type", ""), {"occurred_at": (now - timedelta(days=1)).isoformat()})
+                ledger.correct_issue_entry(district.cmd("supervisor"), issue, position=positions[version],
+                                           changes=changes, reason="笔误")
+        except (DomainError, Forbidden, NotFound):
+            pass
+
+
+def new_issue(district: District) -> Any:
+    number = f"东政办[2019]{uuid.uuid4().hex[:6]}号"
+    district.ledger.register_plan(district.cmd("supervisor"), number=number, title="方案", issuer_unit="bgs", year=2019)
+    return district.ledger.register_issue(
+        district.cmd("supervisor"), plan=plan_id(number), seq=1, duty="职责", problem="问题", units=["pf", "司法所"],
+    ).id
+
+
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(ops=OPS, seed=st.integers(0, 2**16))
+def test_views_built_in_random_chunks_equal_one_pass_and_the_aggregates(
+    district: District, views: Views, ops: list[tuple[str, int, int]], seed: int
+) -> None:
+    rng = random.Random(seed)
+    ledger = district.ledger
+    issue = new_issue(district)
+    play(district, issue, ops, rng)
+    notifications = topic_notifications(ledger)
+
+    chunked = LedgerViews(view=fresh_store(ledger, "chunks"))
+    i = 0
+    while i < len(notifications):
+        size = rng.randint(1, 7)
+        chunk = notifications[i:i + size]
+        chunked.process_batch([(ledger.mapper.to_domain_event(n), Tracking(ledger.name, n.id)) for n in chunk])
+        if rng.random() < 0.3:  # a batch delivered twice is applied once
+            chunked.process_batch([(ledger.mapper.to_domain_event(n), Tracking(ledger.name, n.id)) for n in chunk])
+        i += size
+    one_pass = LedgerViews(view=fresh_store(ledger, "one"))
+    one_pass.process_batch([(ledger.mapper.to_domain_event(n), Tracking(ledger.name, n.id)) for n in notifications])
+    views.catch_up()
+
+    a, b, live = chunked.view.all_summaries(), one_pass.view.all_summaries(), views.summaries()
+    assert a == b == live
+    now = ledger.clock()
+    assert every_view(a, now) == every_view(b, now)
+    for summary in queries.of_kind(a, "issue"):
+        assert state_of_summary(summary) == state_of_aggregate(ledger.issue(uuid.UUID(summary["id"])))
+    for store in (chunked.view, one_pass.view):
+        store.clear()
+
+
+def test_a_stopped_puller_resumes_without_counting_twice(services, district: District, views: Views) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(7)
+    for _ in range(3):
+        play(district, new_issue(district), [(rng.choice(["adopt", "progress", "complete", "urge", "advance"]),
+                                              rng.randint(0, 30), rng.randint(0, 9)) for _ in range(15)], rng)
+    ids = [n.id for n in topic_notifications(district.ledger)]
+    stop_at = ids[len(ids) // 2]
+    pull(district.ledger, views.projection, until=stop_at)
+    assert views.position() == stop_at
+    # a new process: new objects on the same database
+    again = build_views(district.ledger, services.settings)
+    again.catch_up()
+    clean = fresh_store(district.ledger, "clean")
+    pull(district.ledger, LedgerViews(view=clean))
+    assert again.summaries() == clean.all_summaries()
+    assert again.position() == ids[-1]
+
+
+RUNNER = """
+import sys, time
+from infrastructure.settings import Settings
+from infrastructure.view_runner import subscription_runner
+with subscription_runner(Settings()) as runner:
+    print("started", flush=True)
+    runner.run_forever()
+"""
+
+
+def test_killing_the_subscription_runner_and_starting_it_again_matches_a_rebuild(
+    backend: str, services, district: District, views: Views, tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    if backend != "postgres":
+        pytest.skip("the subscription runner follows PostgreSQL; SQLite pulls")
+    ledger, settings = district.ledger, services.settings
+    rng = random.Random(3)
+    issues = [new_issue(district) for _ in range(4)]
+    for issue in issues:
+        play(district, issue, [(rng.choice(["adopt", "progress", "complete", "urge"]), rng.randint(0, 30), 0) for _ in range(30)], rng)
+    last = ledger.recorder.max_notification_id()
+    env = {**os.environ, "CARELEDGER_DATABASE_URL": settings.database_url,
+           "CARELEDGER_DATABASE_SCHEMA": settings.database_schema, "PYTHONPATH": os.getcwd()}
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", RUNNER], env=env, stdout=subprocess.PIPE)
+
+    first = start()
+    deadline = time.monotonic() + 30
+    while views.position() == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    first.kill()
+    first.wait()
+    reached = views.position()
+    assert 0 < reached
+    second = start()
+    try:
+        views.pulls = False  # only the runner writes now
+        views.wait_for(last, timeout=30)
+    finally:
+        second.kill()
+        second.wait()
+    clean = fresh_store(ledger, "clean")
+    pull(ledger, LedgerViews(view=clean))
+    assert views.summaries() == clean.all_summaries()
+
+
+# ---- a hand-built year ---------------------------------------------------------------
+
+
+def at(clock, y: int, m: int, d: int, hour: int = 2) -> datetime:  # type: ignore[no-untyped-def]
+    clock.now = datetime(y, m, d, hour, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    return clock.now
+
+
+@pytest.fixture
+def year_2019(district: District, clock) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    L, sup = district.ledger, district.cmd("supervisor")
+    at(clock, 2019, 3, 1)
+    L.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+    one = L.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责一", problem="问题一", units=["pf"]).id
+    two = L.register_issue(sup, plan=plan_id("P"), seq=2, duty="职责二", problem="问题二", units=["gf"]).id
+    L.assign_issue(sup, one, lead_unit="pf", co_units=[], contact_person="甲", deadline=date(2019, 6, 30), nodes=[date(2019, 4, 30)])
+    L.assign_issue(sup, two, lead_unit="gf", co_units=[], contact_person="乙", deadline=date(2019, 11, 30), nodes=[])
+    m1 = L.adopt_measure(district.cmd("pf-clerk"), one, unit="pf", text="措施一", due=date(2019, 5, 31)).extra["measure_id"]
+    m2 = L.adopt_measure(district.cmd("pf-clerk"), one, unit="pf", text="措施二", due=None).extra["measure_id"]
+    g1 = L.adopt_measure(district.cmd("gf-clerk"), two, unit="gf", text="措施三", due=date(2019, 10, 31)).extra["measure_id"]
+    at(clock, 2019, 5, 20)
+    L.complete_measure(district.cmd("pf-clerk"), one, m1, summary="按期完成")
+    at(clock, 2019, 7, 10)
+    L.urge(sup, one, unit="pf", message="措施二已逾期", reply_by=date(2019, 7, 20))
+    at(clock, 2019, 7, 25)
+    L.complete_measure(district.cmd("pf-clerk", occurred_at=datetime(2019, 7, 5, 2, tzinfo=UTC)), one, m2, summary="补录")
+    at(clock, 2019, 8, 1)
+    L.close_issue(sup, one, summary="核验销号")
+    at(clock, 2020, 1, 10)
+    L.evaluate_issue(sup, one, year=2019, grade="优秀", score=95, findings="")
+    last = L.evaluate_issue(sup, two, year=2019, grade="合格", score=70, findings="")
+    return {"one": str(one), "two": str(two), "g1": g1, "position": last.position}
+
+
+def test_overdue_figures_for_a_hand_built_year(views: Views, year_2019: dict[str, Any]) -> None:
+    views.wait_for(year_2019["position"])
+    july_10 = views.view("supervision", as_of=datetime(2019, 7, 10, 12, tzinfo=UTC))
+    rows = {r["seq"]: r for r in july_10["rows"]}
+    # 问题一: 措施二 falls due with the deadline, 30 June; on 10 July it is 10 days late.
+    assert (rows[1]["days_overdue"], rows[1]["light"], rows[1]["urgings"], rows[1]["status"]) == (10, "红", 1, "整改中")
+    assert (rows[1]["measures_adopted"], rows[1]["measures_done"]) == (2, 1)
+    # 问题二: due 31 October, not yet due, no nodes: green.
+    assert (rows[2]["days_overdue"], rows[2]["light"]) == (0, "绿")
+    units = {r["unit"]: r for r in views.view("units", as_of=datetime(2019, 7, 10, 12, tzinfo=UTC))["rows"]}
+    assert units["pf"] == {"unit": "pf", "open": 1, "overdue": 1, "done_on_time": 1, "done_late": 0, "urgings": 1}
+    assert units["gf"] == {"unit": "gf", "open": 1, "overdue": 0, "done_on_time": 0, "done_late": 0, "urgings": 0}
+
+    october_20 = views.view("supervision", as_of=datetime(2019, 10, 20, 12, tzinfo=UTC))
+    rows = {r["seq"]: r for r in october_20["rows"]}
+    assert (rows[1]["light"], rows[1]["days_overdue"], rows[1]["status"]) == ("绿", 0, "已销号")
+    assert rows[2]["light"] == "黄"  # 措施三 falls due in 11 days (≤ 14)
+    assert october_20["due_soon"]["rows"] == [
+        {"plan": "P", "seq": 2, "measure_id": year_2019["g1"], "unit": "gf", "due": "2019-10-31", "days_left": 11, "id": year_2019["two"]}
+    ]
+    december_31 = views.view("supervision", as_of=datetime(2019, 12, 31, 12, tzinfo=UTC))
+    assert {r["seq"]: (r["days_overdue"], r["light"]) for r in december_31["rows"]} == {1: (0, "绿"), 2: (61, "红")}
+    now_units = {r["unit"]: r for r in views.view("units")["rows"]}
+    assert now_units["pf"] == {"unit": "pf", "open": 0, "overdue": 0, "done_on_time": 1, "done_late": 1, "urgings": 1}
+
+
+def test_evaluation_figures_for_a_hand_built_year(views: Views, year_2019: dict[str, Any]) -> None:
+    views.wait_for(year_2019["position"])
+    rows = {r["unit"]: r for r in views.view("evaluation", year=2019)["rows"]}
+    assert set(rows) == {"pf", "gf"}
+    assert rows["pf"] == {
+        "unit": "pf", "measures_due": 2, "done_on_time": 1, "on_time_rate": 0.5, "overdue_at_year_end": 0,
+        "urgings": 1, "late_entries": 1, "case_referrals": 0, "case_response_hours": None,
+        "grades": "P第1项：优秀", "flagged": True,
+        "flags": "P第1项评为优秀，但当年被催办（依据记录最高为良好）",
+    }
+    assert rows["gf"] == {
+        "unit": "gf", "measures_due": 1, "done_on_time": 0, "on_time_rate": 0.0, "overdue_at_year_end": 1,
+        "urgings": 0, "late_entries": 0, "case_referrals": 0, "case_response_hours": None,
+        "grades": "P第2项：合格", "flagged": False, "flags": None,
+    }
+    assert views.view("evaluation", year=2020)["rows"] == [
+        {"unit": "gf", "measures_due": 0, "done_on_time": 0, "on_time_rate": None, "overdue_at_year_end": 1,
+         "urgings": 0, "late_entries": 0, "case_referrals": 0, "case_response_hours": None,
+         "grades": None, "flagged": False, "flags": None},
+    ]
+
+
+def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
+    views: Views, year_2019: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import infrastructure.view_runner as runner
+    import projections.views as pv
+
+    ledger = views.ledger
+    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(runner, "BATCH", 2)
+    rebuild(ledger)  # live view again, now with a checkpoint every 3 positions
+    before = views.summaries()
+    moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
+    assert views.store.checkpoint_before(moment.timestamp()) is not None
+    from_checkpoint = summaries_as_of(ledger, views.store, moment)
+    empty = fresh_store(ledger, "none")
+    assert by_id(from_checkpoint) == by_id(summaries_as_of(ledger, empty, moment))
+    assert views.summaries() == before
+
+
+def test_min_position_waits_for_the_view_and_rebuild_keeps_answers(views: Views, district: District, year_2019: dict[str, Any]) -> None:
+    assert views.position() < year_2019["position"]
+    views.wait_for(year_2019["position"])
+    assert views.position() >= year_2019["position"]
+    views.pulls = False
+    new_issue(district)
+    newest = views.ledger.recorder.max_notification_id()
+    with pytest.raises(ViewsNotReady):
+        views.wait_for(newest, timeout=0.05)
+    views.pulls = True
+    views.wait_for(newest)
+    seen: list[tuple[int, int]] = []
+    before = views.summaries()
+    rebuild(views.ledger, progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert views.summaries() == before
+
+
+# ---- HTTP and spreadsheets -----------------------------------------------------------
+
+
+@pytest.fixture
+def http(services, views: Views) -> TestClient:  # type: ignore[no-untyped-def]
+    app = FastAPI()
+    app.state.services = services
+    problems.install(app)
+    app.include_router(views_http.router)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def cells(content: bytes, sheet: int = 0) -> list[list[Any]]:
+    book = load_workbook(BytesIO(content))
+    ws = book.worksheets[sheet]
+    assert ws.freeze_panes == "A2"
+    assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == "9"
+    assert ws.print_title_rows == "$1:$1"
+    return [list(row) for row in ws.iter_rows(values_only=True)]
+
+
+def as_table(view: dict[str, Any]) -> list[list[Any]]:
+    return [[c["label"] for c in view["columns"]]] + [[r[c["key"]] for c in view["columns"]] for r in view["rows"]]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/views/supervision", "/api/v1/views/supervision/units",
+                                  "/api/v1/views/evaluation/2019"])
+def test_each_xlsx_twin_holds_the_rows_of_its_json(http: TestClient, district: District, year_2019: dict[str, Any], path: str) -> None:
+    auth = {"Authorization": f"Bearer {district.tokens['supervisor']}"}
+    query = f"?min_position={year_2019['position']}&as_of=2019-12-31"
+    answer = http.get(path + query, headers=auth)
+    assert answer.status_code == 200, answer.text
+    sheet = http.get(path + ".xlsx" + query, headers=auth)
+    assert sheet.status_code == 200
+    disposition = sheet.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="') and "filename*=UTF-8''" in disposition
+    assert as_table(answer.json()) == cells(sheet.content)
+    if path.endswith("supervision"):
+        assert as_table(answer.json()["due_soon"]) == cells(sheet.content, 1)
+
+
+def test_views_over_http_refuse_strangers_and_answer_503_when_the_view_lags(
+    http: TestClient, district: District, views: Views
+) -> None:
+    assert http.get("/api/v1/views/supervision").status_code == 401
+    auth = {"Authorization": f"Bearer {district.tokens['pf-clerk']}"}
+    assert http.get("/api/v1/views/ledger", headers=auth).status_code == 403
+    views.pulls = False
+    views.wait_seconds = 0.05
+    lagging = http.get("/api/v1/views/supervision?min_position=999999", headers=auth)
+    assert lagging.status_code in (200, 503)
+    new_issue(district)
+    last = district.ledger.recorder.max_notification_id()
+    assert http.get(f"/api/v1/views/supervision?min_position={last}", headers=auth).status_code == 503
