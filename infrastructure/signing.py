@@ -24,7 +24,7 @@ class TreeHeadSigner:
             _create_key_file(path)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} holds a {type(key).__name__}, not an Ed25519 private key")
+            raise TypeError(f"{path} holds a {type(key).__name__}, not an Ed25519 private key")
         return cls(key)
 
     def sign(self, message: bytes) -> bytes:
@@ -44,7 +44,7 @@ class SignatureVerifier:
     def from_pem(cls, pem: str | bytes) -> SignatureVerifier:
         key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
         if not isinstance(key, Ed25519PublicKey):
-            raise ValueError(f"not an Ed25519 public key but a {type(key).__name__}")
+            raise TypeError(f"not an Ed25519 public key but a {type(key).__name__}")
         return cls(key)
 
     def verify(self, message: bytes, signature: bytes) -> bool:

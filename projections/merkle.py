@@ -133,7 +133,9 @@ def proof_from_subtrees(
     return [range_hash(start, end, subtrees.__getitem__) for start, end in ranges]
 
 
-def _proof_from_leaves(leaf_hashes: Sequence[bytes], ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+def _proof_from_leaves(
+    leaf_hashes: Sequence[bytes], ranges: Sequence[tuple[int, int]]
+) -> list[bytes]:
     return [root(leaf_hashes[start:end]) for start, end in ranges]
 
 
@@ -168,7 +170,9 @@ class Frontier:
 
     def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
         if len(hashes) != size.bit_count():
-            raise ValueError(f"a tree of size {size} has {size.bit_count()} full subtrees, not {len(hashes)}")
+            raise ValueError(
+                f"a tree of size {size} has {size.bit_count()} full subtrees, not {len(hashes)}"
+            )
         self.size = size
         self._hashes = list(hashes)
 
@@ -208,7 +212,9 @@ class Frontier:
 # ---- what careledger hashes and signs ------------------------------------------------
 
 
-def canonical_leaf(aggregate_id: UUID, version: int, topic: str, state: bytes, position: int) -> bytes:
+def canonical_leaf(
+    aggregate_id: UUID, version: int, topic: str, state: bytes, position: int
+) -> bytes:
     """The leaf bytes of one stored event: what the database holds, and where."""
     return json.dumps(
         {

@@ -20,7 +20,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -69,11 +69,11 @@ class TreeHead:
 
 def head_timestamp(moment: datetime) -> str:
     """One fixed format, so that timestamps compare as text and read the same everywhere."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_head_timestamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class MerkleLogProjection:
         store: MerkleLogStore,
         *,
         sign: Callable[[bytes], bytes],
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         batch_size: int = 500,
     ) -> None:
         self.events = events
@@ -226,8 +226,15 @@ class MerkleLogProjection:
         latest = self.store.latest_head()
         if latest is not None and latest.tree_size >= progress.tree_size:
             return latest
-        unsigned = TreeHead(progress.tree_size, progress.frontier.root(), head_timestamp(self.clock()), b"")
-        head = TreeHead(unsigned.tree_size, unsigned.root_hash, unsigned.timestamp, self.sign(unsigned.message()))
+        unsigned = TreeHead(
+            progress.tree_size, progress.frontier.root(), head_timestamp(self.clock()), b""
+        )
+        head = TreeHead(
+            unsigned.tree_size,
+            unsigned.root_hash,
+            unsigned.timestamp,
+            self.sign(unsigned.message()),
+        )
         self.store.add_head(head)
         return self.store.latest_head()
 
@@ -370,7 +377,9 @@ class MerkleLogReader:
             )
         ranges = merkle.inclusion_ranges(leaf.leaf_index, tree_size)
         path = self._hashes(ranges)
-        return InclusionProof(leaf.leaf_index, leaf.leaf_hash, tree_size, self._root(tree_size), path)
+        return InclusionProof(
+            leaf.leaf_index, leaf.leaf_hash, tree_size, self._root(tree_size), path
+        )
 
     def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
         if not 0 < first <= second:

@@ -1,8 +1,8 @@
 """The Merkle math against RFC 9162 itself.
 
-The verifiers and the reference tree hash below are written from the RFC's text
-(2.1.1, 2.1.3.2, 2.1.4.2), not from projections.merkle: an outsider's code, which the
-proofs careledger gives must satisfy. Known answers are the Certificate Transparency
+The verifiers and the reference tree hash (tests.rfc9162) are written from the RFC's
+text, not from projections.merkle: an outsider's code, which the proofs careledger gives
+must satisfy. Known answers are the Certificate Transparency
 reference vectors (RFC 6962 trees are the same trees).
 """
 
@@ -16,94 +16,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections import merkle
-
-# ---- an outsider's RFC 9162 --------------------------------------------------------
-
-
-def rfc_hash(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def rfc_leaf(entry: bytes) -> bytes:
-    return rfc_hash(b"\x00" + entry)
-
-
-def rfc_mth(entries: list[bytes]) -> bytes:
-    """MTH(D[n]) of 2.1.1, by its recursive definition."""
-    n = len(entries)
-    if n == 0:
-        return rfc_hash(b"")
-    if n == 1:
-        return rfc_leaf(entries[0])
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return rfc_hash(b"\x01" + rfc_mth(entries[:k]) + rfc_mth(entries[k:]))
-
-
-def rfc_verify_inclusion(
-    leaf_index: int, tree_size: int, leaf_hash: bytes, inclusion_path: list[bytes], root_hash: bytes
-) -> bool:
-    """2.1.3.2, step by step."""
-    if leaf_index >= tree_size:
-        return False
-    fn, sn = leaf_index, tree_size - 1
-    r = leaf_hash
-    for p in inclusion_path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = rfc_hash(b"\x01" + p + r)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = rfc_hash(b"\x01" + r + p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root_hash
-
-
-def rfc_verify_consistency(
-    first: int, second: int, first_hash: bytes, second_hash: bytes, consistency_path: list[bytes]
-) -> bool:
-    """2.1.4.2, step by step, for 0 < first < second (2.1.4's domain of PROOF)."""
-    if not 0 < first < second:
-        return False
-    path = list(consistency_path)
-    if not path:
-        return False
-    if first & (first - 1) == 0:
-        path.insert(0, first_hash)
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = rfc_hash(b"\x01" + c + fr)
-            sr = rfc_hash(b"\x01" + c + sr)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = rfc_hash(b"\x01" + sr + c)
-        fn >>= 1
-        sn >>= 1
-    return fr == first_hash and sr == second_hash and sn == 0
-
+from tests.rfc9162 import rfc_leaf, rfc_mth, rfc_verify_consistency, rfc_verify_inclusion
 
 # ---- known answers -------------------------------------------------------------------
 
 CT_ENTRIES = [
     bytes.fromhex(h)
-    for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-              "606162636465666768696a6b6c6d6e6f"]
+    for h in [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ]
 ]
 CT_ROOTS = [
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -135,17 +63,31 @@ def test_roots_match_the_reference_vectors(size: int) -> None:
 @pytest.mark.parametrize(
     ("index", "size", "path"),
     [
-        (0, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        (
+            0,
+            8,
+            [
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
                 "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-        (5, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ],
+        ),
+        (
+            5,
+            8,
+            [
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
                 "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ],
+        ),
         (2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
         (0, 1, []),
     ],
 )
-def test_inclusion_proofs_match_the_reference_vectors(index: int, size: int, path: list[str]) -> None:
+def test_inclusion_proofs_match_the_reference_vectors(
+    index: int, size: int, path: list[str]
+) -> None:
     assert [h.hex() for h in merkle.inclusion_proof(CT_LEAVES, index, size)] == path
 
 
@@ -153,17 +95,37 @@ def test_inclusion_proofs_match_the_reference_vectors(index: int, size: int, pat
     ("first", "second", "proof"),
     [
         (1, 1, []),
-        (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        (
+            1,
+            8,
+            [
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
                 "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-        (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ],
+        ),
+        (
+            6,
+            8,
+            [
+                "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
                 "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
-        (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ],
+        ),
+        (
+            2,
+            5,
+            [
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            ],
+        ),
     ],
 )
-def test_consistency_proofs_match_the_reference_vectors(first: int, second: int, proof: list[str]) -> None:
+def test_consistency_proofs_match_the_reference_vectors(
+    first: int, second: int, proof: list[str]
+) -> None:
     assert [h.hex() for h in merkle.consistency_proof(CT_LEAVES, first, second)] == proof
 
 
@@ -226,7 +188,9 @@ def test_inclusion_proofs_verify_and_alterations_do_not(data: st.DataObject) -> 
     if path:
         j = data.draw(st.integers(0, len(path) - 1), label="altered_element")
         bit = data.draw(st.integers(0, 7), label="bit")
-        assert not rfc_verify_inclusion(i, n, leaf, [*path[:j], flip(path[j], bit), *path[j + 1 :]], root_n)
+        assert not rfc_verify_inclusion(
+            i, n, leaf, [*path[:j], flip(path[j], bit), *path[j + 1 :]], root_n
+        )
         assert not rfc_verify_inclusion(i, n, leaf, path[:-1], root_n)
     assert not rfc_verify_inclusion(i, n, leaf, [*path, leaves[0]], root_n)
     # The proof offered for a tree of another size, against that tree's real root.
@@ -253,11 +217,17 @@ def test_consistency_proofs_verify_and_alterations_do_not(data: st.DataObject) -
     assert not rfc_verify_consistency(m, n, root_m, flip(root_n), proof)
     j = data.draw(st.integers(0, len(proof) - 1), label="altered_element")
     bit = data.draw(st.integers(0, 7), label="bit")
-    assert not rfc_verify_consistency(m, n, root_m, root_n, [*proof[:j], flip(proof[j], bit), *proof[j + 1 :]])
+    assert not rfc_verify_consistency(
+        m, n, root_m, root_n, [*proof[:j], flip(proof[j], bit), *proof[j + 1 :]]
+    )
     assert not rfc_verify_consistency(m, n, root_m, root_n, proof[:-1])
     assert not rfc_verify_consistency(m, n, root_m, root_n, [*proof, leaves[0]])
     # The proof offered between other sizes, against those trees' real roots.
-    other_m = data.draw(st.integers(1, n - 1).filter(lambda s: s != m), label="other_first") if n > 2 else None
+    other_m = (
+        data.draw(st.integers(1, n - 1).filter(lambda s: s != m), label="other_first")
+        if n > 2
+        else None
+    )
     if other_m is not None:
         assert not rfc_verify_consistency(other_m, n, rfc_mth(items[:other_m]), root_n, proof)
     other_n = data.draw(st.integers(m + 1, 301).filter(lambda s: s != n), label="other_second")
@@ -269,7 +239,9 @@ def test_consistency_proofs_verify_and_alterations_do_not(data: st.DataObject) -
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 300), st.data())
-def test_proofs_from_completed_subtrees_equal_proofs_from_leaves(n: int, data: st.DataObject) -> None:
+def test_proofs_from_completed_subtrees_equal_proofs_from_leaves(
+    n: int, data: st.DataObject
+) -> None:
     items = entries(n)
     leaves = [merkle.leaf_hash(e) for e in items]
     frontier = merkle.Frontier()
@@ -325,12 +297,19 @@ def test_appending_a_leaf_costs_a_carry_not_a_recomputation() -> None:
 
 def test_the_canonical_leaf_is_sorted_compact_json_of_the_stored_event() -> None:
     leaf = merkle.canonical_leaf(
-        UUID("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"), 3, "domain.issue:整改问题.Created", b"\x00\xffhi", 42
+        UUID("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"),
+        3,
+        "domain.issue:整改问题.Created",
+        b"\x00\xffhi",
+        42,
     )
-    assert leaf == (
-        '{"aggregate_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","position":42,'
-        '"state":"AP9oaQ==","topic":"domain.issue:整改问题.Created","version":3}'
-    ).encode("utf-8")
+    assert (
+        leaf
+        == (
+            '{"aggregate_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","position":42,'
+            '"state":"AP9oaQ==","topic":"domain.issue:整改问题.Created","version":3}'
+        ).encode()
+    )
 
 
 def test_the_tree_head_message_is_sorted_compact_json() -> None:

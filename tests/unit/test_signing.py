@@ -27,7 +27,9 @@ def test_a_head_verifies_with_the_published_key_and_fails_once_changed(tmp_path:
     head = tree_head_message(5, "00" * 32, "2026-01-01T00:00:00.000Z")
     signature = signer.sign(head)
     assert published.verify(head, signature)
-    assert not published.verify(tree_head_message(6, "00" * 32, "2026-01-01T00:00:00.000Z"), signature)
+    assert not published.verify(
+        tree_head_message(6, "00" * 32, "2026-01-01T00:00:00.000Z"), signature
+    )
     assert not published.verify(head, bytes([signature[0] ^ 1]) + signature[1:])
     stranger = TreeHeadSigner.load_or_create(tmp_path / "other.pem")
     assert not SignatureVerifier.from_pem(stranger.public_key_pem()).verify(head, signature)
@@ -40,8 +42,10 @@ def test_a_key_file_of_another_kind_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ec.pem"
     path.write_bytes(
         ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
     )
-    with pytest.raises(ValueError, match="not an Ed25519"):
+    with pytest.raises(TypeError, match="not an Ed25519"):
         TreeHeadSigner.load_or_create(path)

@@ -1,0 +1,406 @@
+"""`careledger verify`: the whole log checked against its leaves and signed tree heads.
+
+One pass in position order walks three streams in step: the stored events (hashed
+afresh), the leaves table, and the heads table. The first disagreement found is the
+earliest one, and is reported with the position it concerns. What each check catches:
+
+- an event that no longer hashes to its leaf: a changed state, topic, aggregate or
+  version, or two events swapped (the position is inside the leaf);
+- an event where the leaves have none, or a leaf where the events have none: an
+  inserted or a deleted event;
+- a head whose signature fails, or whose root differs from the root recomputed at its
+  size: a rewritten head table, or events and leaves rewritten together;
+- an outside head (saved earlier by someone else) whose root differs from the recomputed
+  root at its size: a log rewritten together with its leaves and heads.
+
+When only a head disagrees, the log cannot say which event changed, only that it lies
+after the last head that still holds; the finding then names that range. Every head is
+checked against the same recomputed tree, so each is consistent with the next whenever
+all of them hold.
+
+Reads go through the library's recorder and the MerkleLogStore interface only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NoReturn, Protocol
+
+from projections import merkle
+from projections.merkle_log import (
+    Leaf,
+    MerkleLogStore,
+    StoredEvents,
+    TreeHead,
+    leaf_of,
+    parse_head_timestamp,
+)
+
+
+class SignatureCheck(Protocol):
+    def verify(self, message: bytes, signature: bytes) -> bool: ...
+
+
+class Discrepancy(StrEnum):
+    EVENT_CHANGED = "event_changed"
+    EVENT_INSERTED = "event_inserted"
+    EVENT_DELETED = "event_deleted"
+    LEAF_MISSING = "leaf_missing"
+    HEAD_SIGNATURE = "head_signature"
+    HEAD_ROOT = "head_root"
+    HEAD_BEYOND_LOG = "head_beyond_log"
+    TRACKING = "tracking"
+    NODE = "node"
+    OUTSIDE_HEAD_SIGNATURE = "outside_head_signature"
+    OUTSIDE_HEAD = "outside_head"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: Discrepancy
+    # The first position that differs; when only a range can be named (a head's root
+    # differs), the first position of that range, and ``through_position`` its last.
+    position: int | None
+    leaf_index: int | None
+    detail: str
+    through_position: int | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    events_checked: int
+    heads_checked: int
+    # Events stored after the last one the projection has folded in: not yet in the tree.
+    unlogged_events: int
+    finding: Finding | None
+
+    @property
+    def intact(self) -> bool:
+        return self.finding is None
+
+    def summary(self) -> str:
+        if self.finding is None:
+            tail = (
+                f"; {self.unlogged_events} newer events not yet in the tree"
+                if self.unlogged_events
+                else ""
+            )
+            heads = f"{self.heads_checked} signed tree heads"
+            return f"intact: {self.events_checked} events, {heads}{tail}"
+        f = self.finding
+        where = "" if f.position is None else f" at position {f.position}"
+        if f.through_position is not None and f.through_position != f.position:
+            where = f" between positions {f.position} and {f.through_position}"
+        return f"TAMPERED{where}: {f.detail}"
+
+
+class _Tampered(Exception):
+    def __init__(self, finding: Finding) -> None:
+        self.finding = finding
+
+
+def _batches(
+    fetch: Callable[[int | None], list], key: Callable[[object], int], start: int | None
+) -> Iterator:  # type: ignore[type-arg]
+    while True:
+        batch = fetch(start)
+        yield from batch
+        if not batch:
+            return
+        start = key(batch[-1]) + 1
+
+
+class _Walk:
+    """The state of one verification pass; ``run`` raises _Tampered at the first finding."""
+
+    def __init__(
+        self,
+        events: StoredEvents,
+        store: MerkleLogStore,
+        public_key: SignatureCheck,
+        outside_head: TreeHead | None,
+        on_progress: Callable[[int], None] | None,
+        batch_size: int,
+    ) -> None:
+        self.events, self.store, self.key = events, store, public_key
+        self.outside = outside_head
+        self.on_progress = on_progress
+        self.batch_size = batch_size
+        # Everything the projection had written when we began: leaves and heads added
+        # while we read are left for the next run, so a live log never looks tampered.
+        self.progress = store.progress()
+        self.frontier = merkle.Frontier()
+        self.positions_checked = 0
+        self.heads_checked = 0
+        self.unlogged = 0
+        self.last_position = 0
+        # The largest size whose signed head held, and the position of the leaf after it:
+        # where the search for a change begins when a later head does not hold.
+        self.anchor_size = 0
+        self.anchor_position: int | None = None
+        self.heads = self._heads()
+        self.next_head = next(self.heads, None)
+
+    def _heads(self) -> Iterator[TreeHead]:
+        limit = self.progress.tree_size
+        for head in _batches(
+            lambda start: list(self.store.heads(start, self.batch_size)), lambda h: h.tree_size, 0
+        ):
+            if head.tree_size > limit:
+                return
+            yield head
+
+    def _leaves(self) -> Iterator[Leaf]:
+        limit = self.progress.tree_size
+        for leaf in _batches(
+            lambda start: list(self.store.leaves(start, self.batch_size)), lambda x: x.leaf_index, 0
+        ):
+            if leaf.leaf_index >= limit:
+                return
+            yield leaf
+
+    def _events(self) -> Iterator:  # type: ignore[type-arg]
+        return _batches(
+            lambda start: list(self.events.select_notifications(start, self.batch_size)),
+            lambda n: n.id,
+            None,
+        )
+
+    def run(self) -> None:
+        self._check_heads_at(0)
+        leaves = self._leaves()
+        leaf = next(leaves, None)
+        for event in self._events():
+            if leaf is None:
+                if event.id <= self.progress.position:
+                    self._fail(
+                        Discrepancy.LEAF_MISSING,
+                        event.id,
+                        self.frontier.size,
+                        f"the event at position {event.id} was folded into the log, but its leaf "
+                        f"{self.frontier.size} is gone from the leaves table",
+                    )
+                self.unlogged += 1
+                continue
+            self._check_event(event, leaf)
+            leaf = next(leaves, None)
+        if leaf is not None:
+            self._fail(
+                Discrepancy.EVENT_DELETED,
+                leaf.position,
+                leaf.leaf_index,
+                f"leaf {leaf.leaf_index} records an event at position {leaf.position}, "
+                "and the event store has no event there or after",
+            )
+        self._check_end()
+        self._check_nodes()
+
+    def _check_event(self, event: object, leaf: Leaf) -> None:
+        index = self.frontier.size
+        position = event.id  # type: ignore[attr-defined]
+        if index == self.anchor_size:
+            self.anchor_position = position
+        if position < leaf.position:
+            self._fail(
+                Discrepancy.EVENT_INSERTED,
+                position,
+                index,
+                f"the event at position {position} is in no leaf: leaf {index} records "
+                f"position {leaf.position}",
+            )
+        if position > leaf.position:
+            self._fail(
+                Discrepancy.EVENT_DELETED,
+                leaf.position,
+                index,
+                f"leaf {index} records an event at position {leaf.position}, which the event "
+                f"store no longer holds (its next event is at {position})",
+            )
+        if leaf.leaf_index != index:
+            # Both an event and its leaf are gone: only the gap they left can be named.
+            self._fail(
+                Discrepancy.LEAF_MISSING,
+                self.last_position + 1,
+                index,
+                f"leaf {index} is missing from the leaves table (the next is {leaf.leaf_index}, "
+                f"for position {position})",
+                through_position=position - 1,
+            )
+        recomputed = leaf_of(event)
+        if recomputed != leaf.leaf_hash:
+            self._fail(
+                Discrepancy.EVENT_CHANGED,
+                position,
+                index,
+                f"the event at position {position} hashes to {recomputed.hex()}, "
+                f"but leaf {index} holds {leaf.leaf_hash.hex()}",
+            )
+        self.frontier.append(recomputed)
+        self.last_position = position
+        self.positions_checked += 1
+        if self.on_progress is not None and self.positions_checked % self.batch_size == 0:
+            self.on_progress(self.positions_checked)
+        self._check_heads_at(self.frontier.size)
+
+    def _fail(
+        self,
+        kind: Discrepancy,
+        position: int | None,
+        leaf_index: int | None,
+        detail: str,
+        through_position: int | None = None,
+    ) -> NoReturn:
+        raise _Tampered(Finding(kind, position, leaf_index, detail, through_position))
+
+    def _fail_range(
+        self, kind: Discrepancy, detail: str, anchor: tuple[int, int | None]
+    ) -> NoReturn:
+        """A head disagrees: the change lies between ``anchor`` (the last head that held,
+        as its size and the position after it) and the event just folded in."""
+        size, position = anchor
+        self._fail(kind, position, size, detail, through_position=self.last_position)
+
+    def _check_heads_at(self, size: int) -> None:
+        # A stored head of this very size cannot anchor a search for a change before it.
+        anchor_before = (self.anchor_size, self.anchor_position)
+        while self.next_head is not None and self.next_head.tree_size == size:
+            head = self.next_head
+            self.next_head = next(self.heads, None)
+            if not self.key.verify(head.message(), head.signature):
+                self._fail(
+                    Discrepancy.HEAD_SIGNATURE,
+                    self.last_position or None,
+                    size - 1 if size else None,
+                    f"the tree head of size {size} ({head.timestamp}) "
+                    "is not signed by the log's key",
+                )
+            if head.root_hash != self.frontier.root():
+                self._fail_range(
+                    Discrepancy.HEAD_ROOT,
+                    f"the signed tree head of size {size} has root {head.root_hash.hex()}, but "
+                    f"the stored events make {self.frontier.root().hex()}; the change lies after "
+                    f"the head of size {self.anchor_size}, the last that holds",
+                    (self.anchor_size, self.anchor_position),
+                )
+            self.heads_checked += 1
+            if self.outside is None or parse_head_timestamp(head.timestamp) <= parse_head_timestamp(
+                self.outside.timestamp
+            ):
+                self.anchor_size, self.anchor_position = size, None
+        outside = self.outside
+        if (
+            outside is not None
+            and outside.tree_size == size
+            and outside.root_hash != self.frontier.root()
+        ):
+            self._fail_range(
+                Discrepancy.OUTSIDE_HEAD,
+                f"the log no longer extends the outside tree head of size {size} "
+                f"(root {outside.root_hash.hex()}, {outside.timestamp}); the stored "
+                f"events make {self.frontier.root().hex()}; the change lies after the head "
+                f"of size {anchor_before[0]}, the last signed before it that holds",
+                anchor_before,
+            )
+        if (
+            size == self.progress.tree_size
+            and self.frontier.to_bytes() != self.progress.frontier.to_bytes()
+        ):
+            self._fail(
+                Discrepancy.TRACKING,
+                self.last_position or None,
+                size - 1 if size else None,
+                "the projection's tracking row holds a frontier the events do not make, so "
+                "the heads it signs next would be wrong",
+            )
+
+    def _check_end(self) -> None:
+        size = self.frontier.size
+        missing = f"the log ends after position {self.last_position} ({size} events)"
+        if size < self.progress.tree_size:
+            self._fail(
+                Discrepancy.EVENT_DELETED,
+                self.last_position + 1,
+                size,
+                f"{missing}, but the projection had folded in {self.progress.tree_size}",
+            )
+        if self.next_head is not None:
+            self._fail(
+                Discrepancy.HEAD_BEYOND_LOG,
+                self.last_position + 1,
+                size,
+                f"{missing}, but a tree head of size {self.next_head.tree_size} is signed",
+            )
+        if self.outside is not None and self.outside.tree_size > size:
+            self._fail(
+                Discrepancy.EVENT_DELETED,
+                self.last_position + 1,
+                size,
+                f"{missing}, shorter than the outside tree head of size {self.outside.tree_size}",
+            )
+
+    def _check_nodes(self) -> None:
+        """The stored subtrees proofs are made of, level by level from the checked leaves."""
+        size = self.progress.tree_size
+        level = 1
+        while size >> level:
+            count = size >> level
+            below = self._level(level - 1)
+            stored = self._level(level)
+            for index in range(count):
+                left, right = next(below), next(below)
+                expected = merkle.node_hash(left[1], right[1])
+                got = next(stored, None)
+                if got is None or got[0] != index or got[1] != expected:
+                    first_leaf = index << level
+                    position = self.store.leaves(first_leaf, 1)[0].position
+                    self._fail(
+                        Discrepancy.NODE,
+                        position,
+                        first_leaf,
+                        f"the stored subtree ({level}, {index}) over leaves from {first_leaf} "
+                        "is not the hash of its children, so proofs over it would fail",
+                    )
+            level += 1
+
+    def _level(self, level: int) -> Iterator[tuple[int, bytes]]:
+        if level == 0:
+            return ((x.leaf_index, x.leaf_hash) for x in self._leaves())
+        return _batches(
+            lambda start: list(self.store.nodes(level, start, self.batch_size)), lambda n: n[0], 0
+        )
+
+
+def verify_log(
+    events: StoredEvents,
+    store: MerkleLogStore,
+    public_key: SignatureCheck,
+    *,
+    outside_head: TreeHead | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    batch_size: int = 1000,
+) -> Verification:
+    """Checks the stored events against the leaves, the nodes and every signed head, and
+    that the log extends ``outside_head`` when one is given."""
+    foreign = outside_head is not None and not public_key.verify(
+        outside_head.message(), outside_head.signature
+    )
+    walk = _Walk(
+        events, store, public_key, None if foreign else outside_head, on_progress, batch_size
+    )
+    finding: Finding | None = None
+    try:
+        walk.run()
+    except _Tampered as tampered:
+        finding = tampered.finding
+    if finding is None and foreign:
+        assert outside_head is not None
+        finding = Finding(
+            Discrepancy.OUTSIDE_HEAD_SIGNATURE,
+            None,
+            None,
+            f"the outside tree head of size {outside_head.tree_size} is not signed by the log's "
+            "key: the key was replaced, or the head is not this log's",
+        )
+    return Verification(walk.positions_checked, walk.heads_checked, walk.unlogged, finding)
