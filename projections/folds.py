@@ -1,7 +1,6 @@
 """Which fold takes which event: the one place a new kind of summary is plugged in.
 
-Child cases join here (``projections.cases``) once their aggregate exists; every query
-filters summaries by ``kind`` so a view without cases simply has no case rows.
+Every query filters summaries by ``kind``, so a new kind adds rows and changes no other.
 """
 
 from __future__ import annotations
@@ -9,15 +8,9 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from projections import issues, plans
+from projections import cases, issues, plans
 
-FOLDERS: list[ModuleType] = [plans, issues]
-try:  # the child-case fold lands with domain/case.py
-    from projections import cases
-
-    FOLDERS.append(cases)
-except ImportError:  # pragma: no cover - before cases exist
-    pass
+FOLDERS: list[ModuleType] = [plans, issues, cases]
 
 TOPICS: tuple[str, ...] = tuple(t for module in FOLDERS for t in module.TOPICS)
 

@@ -20,6 +20,8 @@ GRADE_RANK = {"不合格": 0, "合格": 1, "良好": 2, "优秀": 3}
 class Thresholds:
     due_soon_days: int = 14
     late_entry_days: int = 7
+    # An open case not visited, or not reassessed, for this many days is flagged (L1).
+    revisit_days: int = 90
 
 
 def day_of(moment: str | datetime | None) -> date | None:

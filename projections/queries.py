@@ -41,7 +41,7 @@ EVALUATION_COLUMNS = [
     ("unit", "单位"), ("measures_due", "当年到期措施数"), ("done_on_time", "按期完成数"),
     ("on_time_rate", "按期完成率"), ("overdue_at_year_end", "年底逾期项数"),
     ("urgings", "被催办次数"), ("late_entries", "补录（迟报）条数"),
-    ("case_referrals", "个案转介数"), ("case_response_hours", "个案平均响应时长（小时）"),
+    ("case_responses", "个案响应事项数"), ("case_response_hours", "个案平均响应时长（小时）"),
     ("grades", "考核等次"), ("flagged", "等次存疑"), ("flags", "存疑说明"),
 ]
 
@@ -141,7 +141,7 @@ def evaluation(
 ) -> dict[str, Any]:
     blank = lambda: {  # noqa: E731
         "measures_due": 0, "done_on_time": 0, "overdue_at_year_end": 0, "urgings": 0,
-        "late_entries": 0, "case_referrals": 0, "response": [], "grades": [], "flags": [],
+        "late_entries": 0, "case_responses": 0, "response": [], "grades": [], "flags": [],
     }
     table: dict[str, dict[str, Any]] = defaultdict(blank)
     plans = _plans(summaries)
@@ -169,20 +169,20 @@ def evaluation(
     for case in of_kind(summaries, "case"):
         for unit, hours in case_responses(case, year):
             row = table[unit]
-            row["case_referrals"] += 1
+            row["case_responses"] += 1
             if hours is not None:
                 row["response"].append(hours)
     rows = []
     for unit, row in sorted(table.items()):
         if not any(row[k] for k in ("measures_due", "overdue_at_year_end", "urgings", "late_entries",
-                                    "case_referrals", "grades")):
+                                    "case_responses", "grades")):
             continue
         response = row.pop("response")
         rows.append({
             "unit": unit, "measures_due": row["measures_due"], "done_on_time": row["done_on_time"],
             "on_time_rate": ind.on_time_rate(row["done_on_time"], row["measures_due"]),
             "overdue_at_year_end": row["overdue_at_year_end"], "urgings": row["urgings"],
-            "late_entries": row["late_entries"], "case_referrals": row["case_referrals"],
+            "late_entries": row["late_entries"], "case_responses": row["case_responses"],
             "case_response_hours": round(sum(response) / len(response), 2) if response else None,
             "grades": "；".join(row["grades"]) or None, "flagged": bool(row["flags"]),
             "flags": "；".join(row["flags"]) or None,
@@ -195,20 +195,16 @@ def evaluation(
 
 
 def case_responses(case: Summary, year: int) -> list[tuple[str, float | None]]:
-    """(unit, hours) for each referral of the case made in ``year``: see indicators E6."""
-    from projections import folds
+    """(unit, hours) for each response the case asked of a unit in ``year``: indicators E6."""
+    from projections import cases
 
-    module = next((m for m in folds.FOLDERS if getattr(m, "KIND", None) == "case"), None)
-    return [] if module is None else module.responses(case, year)
+    return cases.responses(case, year)
 
 
 # ---- 信息台账 ------------------------------------------------------------------------
 
 
 def child_ledger(summaries: list[Summary], now: datetime, thresholds: Thresholds) -> dict[str, Any]:
-    from projections import folds
+    from projections import cases
 
-    module = next((m for m in folds.FOLDERS if getattr(m, "KIND", None) == "case"), None)
-    if module is None:
-        return {**_moment(now), "available": False, "columns": [], "rows": [], "sections": {}}
-    return {**_moment(now), "available": True, **module.ledger_view(of_kind(summaries, "case"), now, thresholds)}
+    return {**_moment(now), **cases.ledger_view(of_kind(summaries, "case"), now, thresholds)}

@@ -309,18 +309,18 @@ def test_evaluation_figures_for_a_hand_built_year(views: Views, year_2019: dict[
     assert set(rows) == {"pf", "gf"}
     assert rows["pf"] == {
         "unit": "pf", "measures_due": 2, "done_on_time": 1, "on_time_rate": 0.5, "overdue_at_year_end": 0,
-        "urgings": 1, "late_entries": 1, "case_referrals": 0, "case_response_hours": None,
+        "urgings": 1, "late_entries": 1, "case_responses": 0, "case_response_hours": None,
         "grades": "P第1项：优秀", "flagged": True,
         "flags": "P第1项评为优秀，但当年被催办（依据记录最高为良好）",
     }
     assert rows["gf"] == {
         "unit": "gf", "measures_due": 1, "done_on_time": 0, "on_time_rate": 0.0, "overdue_at_year_end": 1,
-        "urgings": 0, "late_entries": 0, "case_referrals": 0, "case_response_hours": None,
+        "urgings": 0, "late_entries": 0, "case_responses": 0, "case_response_hours": None,
         "grades": "P第2项：合格", "flagged": False, "flags": None,
     }
     assert views.view("evaluation", year=2020)["rows"] == [
         {"unit": "gf", "measures_due": 0, "done_on_time": 0, "on_time_rate": None, "overdue_at_year_end": 1,
-         "urgings": 0, "late_entries": 0, "case_referrals": 0, "case_response_hours": None,
+         "urgings": 0, "late_entries": 0, "case_responses": 0, "case_response_hours": None,
          "grades": None, "flagged": False, "flags": None},
     ]
 
