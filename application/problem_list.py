@@ -365,6 +365,34 @@ def split_measures(text: str) -> list[str]:
     return [part for part in parts if part]
 
 
+# The numbering styles a joined cell may use, most familiar first.
+_NUMBERINGS = (
+    ("dun", lambda n: f"{n}、"),
+    ("paren", lambda n: f"（{n}）"),
+    ("dot", lambda n: f"{n}."),
+    ("circled", lambda n: chr(0x2460 + n - 1)),
+)
+
+
+def join_measures(texts: Sequence[str]) -> str:
+    """One 整改措施 cell for ``texts``, such that ``split_measures`` gives them back.
+
+    A single measure is written as it is unless its own words would be read as numbered;
+    several are numbered one per line, in the first style none of their words can be
+    mistaken for (a text may itself say "（1）…").
+    """
+    distinct = [text for text in dict.fromkeys(t.strip() for t in texts) if text]
+    if len(distinct) == 1 and split_measures(distinct[0]) == distinct:
+        return distinct[0]
+    for style, marker in _NUMBERINGS:
+        if style == "circled" and len(distinct) > 20:
+            continue
+        joined = "\n".join(marker(n) + text for n, text in enumerate(distinct, start=1))
+        if split_measures(joined) == distinct:
+            return joined
+    return "\n".join(f"{n}、{text}" for n, text in enumerate(distinct, start=1))
+
+
 def _marker_style(match: re.Match[str]) -> tuple[str, int | None]:
     if match["circled"]:
         return "circled", ord(match["circled"]) - 0x2460 + 1
