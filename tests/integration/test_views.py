@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -26,7 +27,7 @@ from domain.plan import plan_id
 from infrastructure.view_runner import Views, ViewsNotReady, build_views, pull, rebuild, summaries_as_of
 from infrastructure.view_store import view_store_for
 from interfaces.http import problems, views as views_http
-from projections import queries
+from projections import cases, queries
 from projections.indicators import Thresholds
 from projections.issues import state_of_aggregate, state_of_summary
 from projections.views import LedgerViews
@@ -60,6 +61,7 @@ def fresh_store(ledger, label: str):  # type: ignore[no-untyped-def]
 def every_view(summaries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     t = Thresholds()
     return {
+        "ledger": queries.child_ledger(summaries, now, t),
         "supervision": queries.supervision(summaries, now, t),
         "units": queries.units(summaries, now),
         "evaluation": [queries.evaluation(summaries, y, t) for y in (2019, 2020)],
@@ -136,6 +138,59 @@ def play(district: District, issue: Any, ops: list[tuple[str, int, int]], rng: r
             pass
 
 
+NAME, ID_BODY = "王小明", "11010520120515341"
+CASE_OPS = st.lists(
+    st.tuples(st.sampled_from(["classify", "reassess", "guardian", "report", "accept", "dispatch", "refer",
+                               "service", "visit", "close", "reopen", "advance"]), st.integers(0, 6)),
+    max_size=14,
+)
+
+
+def play_case(district: District, ops: list[tuple[str, int]]) -> Any:
+    from stdnum.cn import ric
+
+    from domain.case import CATEGORIES
+
+    ledger = district.ledger
+    case = ledger.register_case(
+        district.cmd("cq-clerk"), street=["常青花园", "走马岭"][len(ops) % 2], community="一社区", household_local=True,
+        birth_date=date(2012, 5, 15),
+        person={"name": NAME, "id_number": ID_BODY + ric.calc_check_digit(ID_BODY + "0"), "address": "某路1号"},
+    ).id
+    for op, a in ops:
+        try:
+            current = ledger._case(case)
+            reports, referrals = sorted(current.reports), sorted(current.referrals)
+            if op == "advance":
+                ledger.clock.advance(hours=a * 7 + 1)  # type: ignore[attr-defined]
+            elif op in ("classify", "reassess"):
+                call = ledger.classify_case if op == "classify" else ledger.reassess_case
+                call(district.cmd("supervisor"), case, left_behind=bool(a % 2), categories=[CATEGORIES[a % 3]], evidence=[])
+            elif op == "guardian":
+                ledger.record_guardianship(district.cmd("supervisor"), case, arrangement="statutory", guardian={"name": "王大"})
+            elif op == "report":
+                ledger.file_mandatory_report(district.cmd("supervisor"), case, reporter="school", nature="unattended", details=None)
+            elif op == "accept" and reports:
+                ledger.accept_report(district.cmd("supervisor"), case, reports[a % len(reports)])
+            elif op == "dispatch" and reports:
+                ledger.dispatch_police(district.cmd("supervisor"), case, reports[a % len(reports)])
+            elif op == "refer":
+                ledger.refer_case(district.cmd("supervisor"), case, unit=["gf", "pf"][a % 2], duty=f"职责{a}")
+            elif op == "service":
+                rid = referrals[a % len(referrals)] if referrals and a % 3 else None
+                who = {"gf": "gf-clerk", "pf": "pf-clerk"}[current.referrals[rid]["unit"]] if rid else "cq-clerk"
+                ledger.provide_service(district.cmd(who), case, kind="legal_aid", referral_id=rid, notes=None)
+            elif op == "visit":
+                ledger.visit_case(district.cmd("cq-clerk"), case, notes=None)
+            elif op == "close":
+                ledger.close_case(district.cmd("supervisor"), case, reason="hardship_resolved")
+            elif op == "reopen":
+                ledger.reopen_case(district.cmd("supervisor"), case, reason="复查")
+        except (DomainError, Forbidden, NotFound):
+            pass
+    return case
+
+
 def new_issue(district: District) -> Any:
     number = f"东政办[2019]{uuid.uuid4().hex[:6]}号"
     district.ledger.register_plan(district.cmd("supervisor"), number=number, title="方案", issuer_unit="bgs", year=2019)
@@ -145,14 +200,15 @@ def new_issue(district: District) -> Any:
 
 
 @hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(ops=OPS, seed=st.integers(0, 2**16))
+@given(ops=OPS, case_ops=CASE_OPS, seed=st.integers(0, 2**16))
 def test_views_built_in_random_chunks_equal_one_pass_and_the_aggregates(
-    district: District, views: Views, ops: list[tuple[str, int, int]], seed: int
+    district: District, views: Views, ops: list[tuple[str, int, int]], case_ops: list[tuple[str, int]], seed: int
 ) -> None:
     rng = random.Random(seed)
     ledger = district.ledger
     issue = new_issue(district)
     play(district, issue, ops, rng)
+    play_case(district, case_ops)
     notifications = topic_notifications(ledger)
 
     chunked = LedgerViews(view=fresh_store(ledger, "chunks"))
@@ -174,6 +230,10 @@ def test_views_built_in_random_chunks_equal_one_pass_and_the_aggregates(
     assert every_view(a, now) == every_view(b, now)
     for summary in queries.of_kind(a, "issue"):
         assert state_of_summary(summary) == state_of_aggregate(ledger.issue(uuid.UUID(summary["id"])))
+    for summary in queries.of_kind(a, "case"):
+        assert cases.state_of_summary(summary) == cases.state_of_aggregate(ledger._case(uuid.UUID(summary["id"])))
+    shown = json.dumps([a, every_view(a, now), queries.child_ledger(a, now, Thresholds())], ensure_ascii=False, default=str)
+    assert NAME not in shown and ID_BODY not in shown and "sealed" not in shown
     for store in (chunked.view, one_pass.view):
         store.clear()
 
@@ -416,3 +476,30 @@ def test_views_over_http_refuse_strangers_and_answer_503_when_the_view_lags(
     new_issue(district)
     last = district.ledger.recorder.max_notification_id()
     assert http.get(f"/api/v1/views/supervision?min_position={last}", headers=auth).status_code == 503
+
+
+def test_child_ledger_and_case_response_times_for_a_hand_built_case(views: Views, district: District, clock) -> None:  # type: ignore[no-untyped-def]
+    L = district.ledger
+    at(clock, 2019, 3, 1)
+    case = play_case(district, [("classify", 1)])  # left-behind and registered_poor, in 走马岭
+    rid = L.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助").extra["referral_id"]
+    report = L.file_mandatory_report(district.cmd("supervisor"), case, reporter="school", nature="unattended", details=None).extra["report_id"]
+    at(clock, 2019, 3, 1, hour=4)
+    L.accept_report(district.cmd("supervisor"), case, report)
+    at(clock, 2019, 3, 2, hour=8)
+    last = L.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=rid, notes="面谈")
+    views.wait_for(last.position)
+    rows = {r["unit"]: r for r in views.view("evaluation", year=2019)["rows"]}
+    assert (rows["gf"]["case_responses"], rows["gf"]["case_response_hours"]) == (1, 30.0)
+    assert (rows["bgs"]["case_responses"], rows["bgs"]["case_response_hours"]) == (1, 2.0)
+    at(clock, 2019, 7, 1)
+    ledger = views.view("ledger")
+    assert ledger["rows"] == [
+        {"street": "走马岭", "category": "留守儿童", "open": 1, "closed": 0, "total": 1},
+        {"street": "走马岭", "category": "建档立卡贫困家庭", "open": 1, "closed": 0, "total": 1},
+    ]
+    referral = ledger["sections"]["转介与响应"]["rows"][0]
+    assert (referral["unit"], referral["hours_to_first_service"], referral["days_waiting"]) == ("gf", 30.0, None)
+    assert ledger["sections"]["关爱服务"]["rows"] == [{"unit": "gf", "kind": "法律援助", "count": 1}]
+    assert ledger["sections"]["台账完整性"]["rows"][0]["problems"] == "未记录监护情况；超过90天未走访；超过90天未重新评估"
+    assert NAME not in json.dumps(ledger, ensure_ascii=False)
