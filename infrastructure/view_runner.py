@@ -257,6 +257,13 @@ def rebuild(
     return None
 
 
+def follow(settings: Settings) -> None:
+    """Runs the subscription runner until interrupted: the separate views process on
+    PostgreSQL (e.g. ``careledger views follow``). Errors end the process, to be restarted."""
+    with subscription_runner(settings) as runner:
+        runner.run_forever()
+
+
 def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Views:
     return Views(
         ledger=ledger,

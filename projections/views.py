@@ -82,9 +82,20 @@ class LedgerViews(Projection[ViewStore]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_batch([(domain_event, tracking)])
 
-    def process_batch(self, pairs: Sequence[tuple[Any, Tracking]]) -> int:
+    def process_batch(self, pairs: Sequence[tuple[Any, Tracking]], attempts: int = 5) -> int:
         """Applies events in position order, atomically with the position. Events at or
-        before the view's position are skipped (exactly once). Answers how many applied."""
+        before the view's position are skipped (exactly once). When another processor
+        moved the view meanwhile, nothing was stored and the batch is tried again from the
+        view's new position. Answers how many events this call applied."""
+        for attempt in range(attempts):
+            try:
+                return self._process_batch(pairs)
+            except ConcurrentProcessing:
+                if attempt == attempts - 1:
+                    raise
+        return 0
+
+    def _process_batch(self, pairs: Sequence[tuple[Any, Tracking]]) -> int:
         if not pairs:
             return 0
         application = pairs[0][1].application_name

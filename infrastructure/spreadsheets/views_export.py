@@ -67,3 +67,14 @@ SHEET_TITLES = {"due_soon": "临近提醒"}
 def content_disposition(chinese_name: str, ascii_name: str) -> str:
     """``attachment`` with an ASCII fallback and the UTF-8 name (RFC 6266 / RFC 5987)."""
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(chinese_name, safe='')}"
+
+
+def file_names(view: str, year: int | None = None) -> tuple[str, str]:
+    """(Chinese title, ASCII fallback) of a view's spreadsheet, without the extension."""
+    if view == "evaluation":
+        return f"{year}年度年终考核", f"evaluation-{year}"
+    return {
+        "supervision": ("督查督办台账", "supervision"),
+        "units": ("督查督办台账（按单位）", "supervision-units"),
+        "ledger": ("信息台账", "child-ledger"),
+    }[view]

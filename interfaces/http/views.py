@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from application.errors import Forbidden
 from application.access import AGENCY
-from infrastructure.spreadsheets.views_export import content_disposition, workbook
+from infrastructure.spreadsheets.views_export import content_disposition, file_names, workbook
 from infrastructure.view_runner import Views, ViewsNotReady
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
 
@@ -20,11 +20,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MinPosition = Annotated[int | None, Query(ge=0, description="等待视图处理到该日志位置（读己之写），最长等待有限时间，否则 503")]
 Year = Annotated[int, Path(ge=1949, le=2200)]
 
-TITLES = {
-    "supervision": ("督查督办台账", "supervision"),
-    "units": ("督查督办台账（按单位）", "supervision-units"),
-    "ledger": ("信息台账", "child-ledger"),
-}
 
 
 def _views(svc: Any) -> Views:
@@ -61,7 +56,7 @@ def supervision(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: Min
 
 @router.get("/supervision.xlsx", summary="督查督办台账（Excel）", response_class=Response)
 def supervision_xlsx(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, "supervision", as_of, min_position), *TITLES["supervision"])
+    return _xlsx(_answer(svc, "supervision", as_of, min_position), *file_names("supervision"))
 
 
 @router.get("/supervision/units", summary="按单位：未完成、逾期、按期完成、逾期完成、被催办")
@@ -71,12 +66,12 @@ def supervision_units(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_positio
 
 @router.get("/supervision/units.xlsx", summary="按单位（Excel）", response_class=Response)
 def supervision_units_xlsx(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, "units", as_of, min_position), *TITLES["units"])
+    return _xlsx(_answer(svc, "units", as_of, min_position), *file_names("units"))
 
 
 @router.get("/evaluation/{year}.xlsx", summary="年终考核（Excel）", response_class=Response)
 def evaluation_xlsx(year: Year, _: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, "evaluation", as_of, min_position, year), f"{year}年度年终考核", f"evaluation-{year}")
+    return _xlsx(_answer(svc, "evaluation", as_of, min_position, year), *file_names("evaluation", year))
 
 
 @router.get("/evaluation/{year}", summary="年终考核：各单位客观指标与已记录等次，等次与记录不符者标出")
@@ -93,4 +88,4 @@ def ledger(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinP
 @router.get("/ledger.xlsx", summary="信息台账（Excel）", response_class=Response)
 def ledger_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
     _no_agency_ledger(actor)
-    return _xlsx(_answer(svc, "ledger", as_of, min_position), *TITLES["ledger"])
+    return _xlsx(_answer(svc, "ledger", as_of, min_position), *file_names("ledger"))

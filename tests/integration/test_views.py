@@ -448,7 +448,7 @@ def as_table(view: dict[str, Any]) -> list[list[Any]]:
 
 
 @pytest.mark.parametrize("path", ["/api/v1/views/supervision", "/api/v1/views/supervision/units",
-                                  "/api/v1/views/evaluation/2019"])
+                                  "/api/v1/views/evaluation/2019", "/api/v1/views/ledger"])
 def test_each_xlsx_twin_holds_the_rows_of_its_json(http: TestClient, district: District, year_2019: dict[str, Any], path: str) -> None:
     auth = {"Authorization": f"Bearer {district.tokens['supervisor']}"}
     query = f"?min_position={year_2019['position']}&as_of=2019-12-31"
@@ -461,6 +461,12 @@ def test_each_xlsx_twin_holds_the_rows_of_its_json(http: TestClient, district: D
     assert as_table(answer.json()) == cells(sheet.content)
     if path.endswith("supervision"):
         assert as_table(answer.json()["due_soon"]) == cells(sheet.content, 1)
+    if path.endswith("ledger"):
+        for index, table in enumerate(answer.json()["sections"].values(), start=1):
+            assert as_table(table) == cells(sheet.content, index)
+    if path.endswith("2019"):
+        assert disposition == ("attachment; filename=\"evaluation-2019.xlsx\"; "
+                               "filename*=UTF-8''2019%E5%B9%B4%E5%BA%A6%E5%B9%B4%E7%BB%88%E8%80%83%E6%A0%B8.xlsx")
 
 
 def test_views_over_http_refuse_strangers_and_answer_503_when_the_view_lags(
