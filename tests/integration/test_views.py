@@ -509,3 +509,17 @@ def test_child_ledger_and_case_response_times_for_a_hand_built_case(views: Views
     assert ledger["sections"]["关爱服务"]["rows"] == [{"unit": "gf", "kind": "法律援助", "count": 1}]
     assert ledger["sections"]["台账完整性"]["rows"][0]["problems"] == "未记录监护情况；超过90天未走访；超过90天未重新评估"
     assert NAME not in json.dumps(ledger, ensure_ascii=False)
+
+
+def test_rebuild_as_of_answers_past_views_and_changes_nothing_stored(views: Views, year_2019: dict[str, Any]) -> None:
+    views.wait_for(year_2019["position"])
+    before, position = views.summaries(), views.position()
+    moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
+    answered = rebuild(views.ledger, view="supervision", as_of=moment)
+    assert answered is not None and list(answered) == ["supervision"]
+    assert answered["supervision"]["rows"] == views.view("supervision", as_of=moment)["rows"]
+    everything = rebuild(views.ledger, as_of=datetime(2019, 12, 31, 15, 59, tzinfo=UTC))
+    assert everything is not None and {r["unit"] for r in everything["evaluation"]["rows"]} == {"pf", "gf"}
+    assert (views.summaries(), views.position()) == (before, position)
+    with pytest.raises(KeyError):
+        rebuild(views.ledger, view="nonsense")
