@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 HASH_SIZE = 32
@@ -212,22 +213,33 @@ class Frontier:
 # ---- what careledger hashes and signs ------------------------------------------------
 
 
+def leaf_fields(
+    aggregate_id: UUID, version: int, topic: str, state: bytes, position: int
+) -> dict[str, Any]:
+    """The JSON object a leaf encodes: what the database holds for one event, and where.
+
+    Published as is (the state as base64, ciphertext and all), so that an outsider can
+    re-encode it and hash it without knowing anything of the events' meaning."""
+    return {
+        "aggregate_id": str(aggregate_id),
+        "position": position,
+        "state": base64.b64encode(state).decode("ascii"),
+        "topic": topic,
+        "version": version,
+    }
+
+
 def canonical_leaf(
     aggregate_id: UUID, version: int, topic: str, state: bytes, position: int
 ) -> bytes:
-    """The leaf bytes of one stored event: what the database holds, and where."""
-    return json.dumps(
-        {
-            "aggregate_id": str(aggregate_id),
-            "position": position,
-            "state": base64.b64encode(state).decode("ascii"),
-            "topic": topic,
-            "version": version,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode("utf-8")
+    """The leaf bytes of one stored event: its ``leaf_fields`` as sorted, compact JSON."""
+    return encode_leaf(leaf_fields(aggregate_id, version, topic, state, position))
+
+
+def encode_leaf(fields: Mapping[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def tree_head_message(tree_size: int, root_hash_hex: str, timestamp_iso: str) -> bytes:

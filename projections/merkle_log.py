@@ -157,17 +157,21 @@ class StoredEvents(Protocol):
     ) -> Sequence[Any]: ...
 
 
-def leaf_of(notification: Any) -> bytes:
-    """The leaf hash of a stored notification (the library's ``Notification``)."""
-    return merkle.leaf_hash(
-        merkle.canonical_leaf(
-            UUID(str(notification.originator_id)),
-            notification.originator_version,
-            notification.topic,
-            bytes(notification.state),
-            notification.id,
-        )
+def leaf_fields_of(notification: Any) -> dict[str, Any]:
+    """The leaf object of a stored notification (the library's ``Notification``), as the
+    audit log publishes it for outsiders to re-encode."""
+    return merkle.leaf_fields(
+        UUID(str(notification.originator_id)),
+        notification.originator_version,
+        notification.topic,
+        bytes(notification.state),
+        notification.id,
     )
+
+
+def leaf_of(notification: Any) -> bytes:
+    """The leaf hash of a stored notification."""
+    return merkle.leaf_hash(merkle.encode_leaf(leaf_fields_of(notification)))
 
 
 # ---- the projection ------------------------------------------------------------------
