@@ -94,17 +94,20 @@ class Views:
         deadline = time.monotonic() + (self.wait_seconds if timeout is None else timeout)
         delay = 0.01
         while not self.has_processed(position):
-            if self.pulls:
-                if self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                    try:
-                        pull(self.ledger, self.projection, until=position, lock=None)
-                    finally:
-                        self._lock.release()
-                    continue
+            pulled = False
+            if self.pulls and self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                try:
+                    pull(self.ledger, self.projection, until=position, lock=None)
+                    pulled = True
+                finally:
+                    self._lock.release()
+            if self.has_processed(position):
+                return
             if time.monotonic() >= deadline:
                 raise ViewsNotReady(position, self.position())
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            if not pulled:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
 
     def start(self, interval: float = 1.0) -> None:
         """Follows the log on a background thread (the server does this)."""

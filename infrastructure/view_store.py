@@ -30,12 +30,12 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
 
     def construct_create_table_statements(self) -> list[str]:
         return [
-            "CREATE TABLE IF NOT EXISTS view_tracking (generation TEXT, application_name TEXT, "
-            "notification_id INTEGER, PRIMARY KEY (generation, application_name)) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS view_summaries (generation TEXT, id TEXT, kind TEXT, "
-            "data TEXT, PRIMARY KEY (generation, id)) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS view_checkpoints (generation TEXT, position INTEGER, "
-            "max_recorded REAL, data TEXT, PRIMARY KEY (generation, position)) WITHOUT ROWID",
+            ("CREATE TABLE IF NOT EXISTS view_tracking (generation TEXT, application_name TEXT, "
+            "notification_id INTEGER, PRIMARY KEY (generation, application_name)) WITHOUT ROWID"),
+            ("CREATE TABLE IF NOT EXISTS view_summaries (generation TEXT, id TEXT, kind TEXT, "
+            "data TEXT, PRIMARY KEY (generation, id)) WITHOUT ROWID"),
+            ("CREATE TABLE IF NOT EXISTS view_checkpoints (generation TEXT, position INTEGER, "
+            "max_recorded REAL, data TEXT, PRIMARY KEY (generation, position)) WITHOUT ROWID"),
         ]
 
     def max_tracking_id(self, application_name: str) -> int | None:

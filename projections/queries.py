@@ -139,7 +139,7 @@ def units(summaries: list[Summary], now: datetime) -> dict[str, Any]:
 def evaluation(
     summaries: list[Summary], year: int, thresholds: Thresholds, now: datetime | None = None
 ) -> dict[str, Any]:
-    blank = lambda: {  # noqa: E731
+    blank = lambda: {
         "measures_due": 0, "done_on_time": 0, "overdue_at_year_end": 0, "urgings": 0,
         "late_entries": 0, "case_responses": 0, "response": [], "grades": [], "flags": [],
     }

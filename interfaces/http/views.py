@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import Response
 
-from application.errors import Forbidden
 from application.access import AGENCY
+from application.errors import Forbidden
 from infrastructure.spreadsheets.views_export import content_disposition, file_names, workbook
 from infrastructure.view_runner import Views, ViewsNotReady
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -18,22 +18,31 @@ import pytest
 from eventsourcing.persistence import Tracking
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from application.errors import Forbidden, NotFound
 from domain.base import DomainError
 from domain.plan import plan_id
-from infrastructure.view_runner import Views, ViewsNotReady, build_views, pull, rebuild, summaries_as_of
+from infrastructure.view_runner import (
+    Views,
+    ViewsNotReady,
+    build_views,
+    pull,
+    rebuild,
+    summaries_as_of,
+)
 from infrastructure.view_store import view_store_for
-from interfaces.http import problems, views as views_http
+from interfaces.http import problems
+from interfaces.http import views as views_http
 from projections import cases, queries
 from projections.indicators import Thresholds
 from projections.issues import state_of_aggregate, state_of_summary
 from projections.views import LedgerViews
 from tests.district import District
 
-UTC = timezone.utc
 GRADES = ["优秀", "良好", "合格", "不合格"]
 
 
@@ -90,7 +99,7 @@ def play(district: District, issue: Any, ops: list[tuple[str, int, int]], rng: r
     owners = {"pf": "pf-clerk", "sfs-cq": "cq-clerk", "sfs-zml": "zml-clerk"}
     for op, a, b in ops:
         now = clock()
-        back = (lambda who: district.cmd(who, occurred_at=now - timedelta(days=b)))
+        back = (lambda who, now=now, b=b: district.cmd(who, occurred_at=now - timedelta(days=b)))
         try:
             current = ledger.issue(issue)
             measures = list(current.measures)
