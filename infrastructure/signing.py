@@ -60,6 +60,14 @@ class SignatureVerifier:
         ).decode("ascii")
 
 
+def load_public_key(path: Path) -> SignatureVerifier:
+    """The public half of the key in ``path``, for checking heads; never makes a key."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no tree-head signing key at {path}")
+    return TreeHeadSigner.load_or_create(path).public_key
+
+
 def _create_key_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(

@@ -230,16 +230,9 @@ class MerkleLogProjection:
         latest = self.store.latest_head()
         if latest is not None and latest.tree_size >= progress.tree_size:
             return latest
-        unsigned = TreeHead(
-            progress.tree_size, progress.frontier.root(), head_timestamp(self.clock()), b""
-        )
-        head = TreeHead(
-            unsigned.tree_size,
-            unsigned.root_hash,
-            unsigned.timestamp,
-            self.sign(unsigned.message()),
-        )
-        self.store.add_head(head)
+        root, timestamp = progress.frontier.root(), head_timestamp(self.clock())
+        message = merkle.tree_head_message(progress.tree_size, root.hex(), timestamp)
+        self.store.add_head(TreeHead(progress.tree_size, root, timestamp, self.sign(message)))
         return self.store.latest_head()
 
 

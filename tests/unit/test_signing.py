@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.signing import SignatureVerifier, TreeHeadSigner
+from infrastructure.signing import SignatureVerifier, TreeHeadSigner, load_public_key
 from projections.merkle import tree_head_message
 
 
@@ -49,3 +49,11 @@ def test_a_key_file_of_another_kind_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TypeError, match="not an Ed25519"):
         TreeHeadSigner.load_or_create(path)
+
+
+def test_checking_heads_never_makes_a_key(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_public_key(tmp_path / "absent.pem")
+    assert not (tmp_path / "absent.pem").exists()
+    signer = TreeHeadSigner.load_or_create(tmp_path / "k.pem")
+    assert load_public_key(tmp_path / "k.pem").pem() == signer.public_key_pem()
