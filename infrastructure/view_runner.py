@@ -74,10 +74,11 @@ class Views:
         """Processes the log from the view's position up to ``until`` (default: its end)."""
         return pull(self.ledger, self.projection, until=until, progress=progress, lock=self._lock)
 
-    def lag(self) -> int:
-        """Events of the views' kinds recorded after the views' position (at most BATCH)."""
+    def lag(self, limit: int = BATCH) -> int:
+        """Events of the views' kinds recorded after the views' position, counted up to
+        ``limit`` (for /readyz: ``lag(settings.ready_max_lag + 1) > ready_max_lag``)."""
         start = self.position() + 1
-        return len(self.ledger.recorder.select_notifications(start, BATCH, topics=LedgerViews.topics))
+        return len(self.ledger.recorder.select_notifications(start, limit, topics=LedgerViews.topics))
 
     def has_processed(self, position: int) -> bool:
         reached = self.position()
@@ -271,7 +272,11 @@ def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Vi
     return Views(
         ledger=ledger,
         store=view_store_for(ledger),
-        thresholds=Thresholds(due_soon_days=settings.due_soon_days, late_entry_days=settings.late_entry_days),
+        thresholds=Thresholds(
+            due_soon_days=settings.due_soon_days,
+            late_entry_days=settings.late_entry_days,
+            revisit_days=getattr(settings, "revisit_days", Thresholds.revisit_days),
+        ),
         wait_seconds=settings.min_position_wait_seconds,
         pulls=pulls,
     )
