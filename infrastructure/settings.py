@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     min_position_wait_seconds: float = Field(default=5.0, gt=0)
     # /readyz fails when a view lags the log by more than this many events.
     ready_max_lag: int = Field(default=1000, ge=0)
+    # A case not visited or reassessed within this many days is flagged in the child ledger.
+    revisit_days: int = Field(default=90, ge=1)
     # Create the library's tables at start; off for workers started after `careledger migrate`.
     create_tables: bool = True
 

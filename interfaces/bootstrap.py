@@ -13,13 +13,19 @@ from application.ledger import Ledger
 from application.personal_data import CaseKeys
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.settings import Settings
+from infrastructure.view_runner import Views, build_views
 
 
 @dataclass
 class Services:
     settings: Settings
     ledger: Ledger
+    views: Views
     closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    def start_followers(self) -> None:
+        """Background catch-up for a serving process; tests drive the views by hand."""
+        self.views.start()
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -48,4 +54,6 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     settings = settings or Settings()
     closers: list[Callable[[], Any]] = []
     ledger = Ledger(settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers))
-    return Services(settings=settings, ledger=ledger, closers=closers)
+    views = build_views(ledger, settings)
+    closers.append(views.stop)
+    return Services(settings=settings, ledger=ledger, views=views, closers=closers)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.logging import RequestId
-from interfaces.http import cases, docs, health, issues, problems
+from interfaces.http import cases, docs, health, issues, problems, views
 from interfaces.http.limits import BodySizeLimit
 
 
@@ -23,6 +23,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or bootstrap.build(settings)
+        if owned:
+            app.state.services.start_followers()
         try:
             yield
         finally:
@@ -43,6 +45,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(issues.router)
     app.include_router(cases.router)
+    app.include_router(views.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)
     return app

@@ -19,8 +19,14 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="数据库可达、视图已跟上")
 def readyz(svc: ServicesDep) -> Any:
+    bound = svc.settings.ready_max_lag
     try:
         position = svc.ledger.recorder.max_notification_id() or 0
+        lag = svc.views.lag(bound + 1)
     except Exception:  # noqa: BLE001 — any failure to reach the store means "not ready"
         return problem(503, "database_unreachable", "数据库不可达")
-    return {"status": "ready", "position": position}
+    if svc.views.error is not None:
+        return problem(503, "views_stopped", "视图更新已停止，请查看日志")
+    if lag > bound:
+        return problem(503, "views_lagging", f"视图落后日志超过 {bound} 条")
+    return {"status": "ready", "position": position, "views_lag": lag}

@@ -20,6 +20,7 @@ from application.errors import (
     VersionMismatch,
 )
 from domain.base import InvalidCommand, RuleViolated
+from infrastructure.view_runner import ViewsNotReady
 
 log = structlog.get_logger("careledger.http")
 
@@ -83,6 +84,11 @@ def install(app: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         rule = {404: "no_such_path", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, rule, str(exc.detail))
+
+    @app.exception_handler(ViewsNotReady)
+    async def views_not_ready(_: Request, exc: ViewsNotReady) -> JSONResponse:
+        return problem(503, "views_not_caught_up",
+                       f"视图尚未处理到位置 {exc.position}（当前 {exc.reached}），请稍后重试")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

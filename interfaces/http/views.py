@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from application.access import AGENCY
 from application.errors import Forbidden
 from infrastructure.spreadsheets.views_export import content_disposition, file_names, workbook
-from infrastructure.view_runner import Views, ViewsNotReady
+from infrastructure.view_runner import Views
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
 
 router = APIRouter(prefix="/api/v1/views", tags=["台账视图"])
@@ -29,10 +29,7 @@ def _views(svc: Any) -> Views:
 def _answer(svc: Any, name: str, as_of: datetime | None, min_position: int | None,
             year: int | None = None) -> dict[str, Any]:
     views = _views(svc)
-    try:
-        views.wait_for(min_position)
-    except ViewsNotReady as late:
-        raise HTTPException(503, f"视图尚未处理到位置 {late.position}（当前 {late.reached}），请稍后重试") from None
+    views.wait_for(min_position)
     return views.view(name, as_of=as_of, year=year)
 
 
