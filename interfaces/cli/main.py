@@ -119,5 +119,65 @@ def users_add(
     print(enrolment.token)
 
 
+@app.command()
+def rebuild(
+    view: Annotated[str | None, typer.Argument(help="supervision、units、evaluation 或 ledger；省略则全部")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 时间或日期：只计算该时点的视图，不改动存储")] = None,
+) -> None:
+    """从事件日志重建视图（带进度条）；运行中的服务在新视图完成前继续使用旧视图。"""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    from infrastructure.view_runner import VIEW_NAMES
+    from infrastructure.view_runner import rebuild as rebuild_views
+    from interfaces.http.inputs import moment_or_day_end
+
+    if view is not None and view not in VIEW_NAMES:
+        err.print(f"没有名为 {view} 的视图；可选：{'、'.join(VIEW_NAMES)}")
+        raise typer.Exit(code=2)
+    moment = moment_or_day_end(as_of) if as_of else None
+    services = bootstrap.build(Settings())
+    try:
+        if moment is not None:
+            answer = rebuild_views(services.ledger, view=view, as_of=moment, thresholds=services.views.thresholds)
+            print(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+            return
+        columns = (BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn())
+        with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
+            task = bar.add_task("重建视图（日志位置）", total=None)
+            rebuild_views(services.ledger, view=view, thresholds=services.views.thresholds,
+                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+        console.print("[green]视图已重建。[/green]")
+    finally:
+        services.close()
+
+
+@app.command()
+def export(
+    view: Annotated[str, typer.Argument(help="supervision、units、evaluation 或 ledger")],
+    out: Annotated[Path, typer.Option("--out", help="输出的 .xlsx 文件")],
+    year: Annotated[int | None, typer.Option(help="年度（evaluation 必填）")] = None,
+) -> None:
+    """把视图导出为电子表格。"""
+    from infrastructure.spreadsheets.views_export import file_names, workbook
+    from infrastructure.view_runner import VIEW_NAMES
+
+    if view not in VIEW_NAMES:
+        err.print(f"没有名为 {view} 的视图；可选：{'、'.join(VIEW_NAMES)}")
+        raise typer.Exit(code=2)
+    if view == "evaluation" and year is None:
+        err.print("导出年终考核须指定 --year")
+        raise typer.Exit(code=2)
+    services = bootstrap.build(Settings())
+    try:
+        services.views.catch_up()
+        data = services.views.view(view, year=year)
+        out.write_bytes(workbook(data, file_names(view, year)[0]))
+    finally:
+        services.close()
+    console.print(f"已导出 {out}")
+
+
 if __name__ == "__main__":
     app()
