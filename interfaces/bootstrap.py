@@ -11,8 +11,13 @@ from psycopg_pool import ConnectionPool
 
 from application.ledger import Ledger
 from application.personal_data import CaseKeys
+from projections.audit_index import AuditIndexProjection
+from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
+from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
+from infrastructure.merkle_store import merkle_store_for
 from infrastructure.settings import Settings
+from infrastructure.signing import TreeHeadSigner
 from infrastructure.view_runner import Views, build_views
 
 
@@ -21,11 +26,17 @@ class Services:
     settings: Settings
     ledger: Ledger
     views: Views
+    signer: TreeHeadSigner
+    merkle: MerkleLogProjection
+    merkle_reader: MerkleLogReader
+    audit: AuditIndexProjection
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
-        """Background catch-up for a serving process; tests drive the views by hand."""
+        """Background catch-up for a serving process; tests drive the projections by hand."""
         self.views.start()
+        runner = MerkleLogRunner(self.merkle).start()
+        self.closers.append(runner.stop)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -56,4 +67,19 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     ledger = Ledger(settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers))
     views = build_views(ledger, settings)
     closers.append(views.stop)
-    return Services(settings=settings, ledger=ledger, views=views, closers=closers)
+    datastore = ledger.factory.datastore  # type: ignore[attr-defined]
+    merkle_store = merkle_store_for(datastore)
+    audit_store = PostgresAuditStore(datastore) if settings.is_postgres else SQLiteAuditStore(datastore)
+    if settings.create_tables:
+        merkle_store.create_tables()
+        audit_store.create_tables()
+    signer = TreeHeadSigner.load_or_create(settings.signing_key_file)
+    merkle = MerkleLogProjection(ledger.recorder, merkle_store, sign=signer.sign)
+    audit = AuditIndexProjection(
+        lambda start, limit: ledger.recorder.select_notifications(start, limit),
+        ledger.mapper.to_domain_event, audit_store,
+    )
+    return Services(
+        settings=settings, ledger=ledger, views=views, signer=signer, merkle=merkle,
+        merkle_reader=MerkleLogReader(merkle_store), audit=audit, closers=closers,
+    )

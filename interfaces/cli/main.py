@@ -179,5 +179,42 @@ def export(
     console.print(f"已导出 {out}")
 
 
+@app.command()
+def verify(
+    tree_head: Annotated[Path | None, typer.Option("--tree-head", help="外部保存的树头（/audit/tree-head 的 JSON）")] = None,
+) -> None:
+    """核验整个日志：重算每个叶子和根，核对每个签名树头；完好退出码 0，被篡改退出码 1。"""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from infrastructure.merkle_store import merkle_store_for
+    from infrastructure.signing import load_public_key
+    from infrastructure.verify import verify_log
+    from projections.merkle_log import TreeHead
+
+    outside = None
+    if tree_head is not None:
+        try:
+            outside = TreeHead.from_json(json.loads(tree_head.read_text()))
+        except (OSError, ValueError) as exc:
+            err.print(f"无法读取外部树头：{exc}")
+            raise typer.Exit(code=2) from None
+    settings = Settings()
+    services = bootstrap.build(settings)
+    try:
+        total = services.ledger.recorder.max_notification_id() or 0
+        store = merkle_store_for(services.ledger.factory.datastore)  # type: ignore[attr-defined]
+        with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as bar:
+            task = bar.add_task("核验日志（位置）", total=total)
+            result = verify_log(services.ledger.recorder, store, load_public_key(settings.signing_key_file),
+                                outside_head=outside, on_progress=lambda done: bar.update(task, completed=done))
+    finally:
+        services.close()
+    print(result.summary())
+    raise typer.Exit(code=0 if result.intact else 1)
+
+
 if __name__ == "__main__":
     app()

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.logging import RequestId
-from interfaces.http import cases, docs, health, issues, problems, views
+from interfaces.http import audit, cases, docs, health, issues, problems, views
 from interfaces.http.limits import BodySizeLimit
 
 
@@ -46,6 +46,7 @@ def create_app(
     app.include_router(issues.router)
     app.include_router(cases.router)
     app.include_router(views.router)
+    app.include_router(audit.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)
     return app

@@ -1,0 +1,166 @@
+"""The audit trail: the global log with its Merkle leaves, signed tree heads and proofs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from application.access import INSPECTOR, SUPERVISOR, Actor, require_role
+from application.errors import NotFound
+from domain.base import InvalidCommand
+from interfaces.bootstrap import Services
+from interfaces.http.deps import ActorDep, ServicesDep
+from interfaces.http.inputs import moment_or_day_end
+from projections.audit_index import AuditFilter
+from projections.merkle_log import BadTreeSize, NotLogged
+
+router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
+
+
+class AuditEvent(BaseModel):
+    position: int
+    leaf_index: int | None
+    leaf_hash: str | None
+    aggregate: UUID
+    aggregate_type: str
+    version: int
+    type: str
+    recorder: str
+    unit: str
+    recorded_at: datetime
+    occurred_at: datetime
+    late_by_seconds: int
+
+
+class TreeHeadOut(BaseModel):
+    tree_size: int
+    root_hash: str
+    timestamp: str
+    signature: str
+
+
+class InclusionOut(BaseModel):
+    leaf_index: int
+    leaf_hash: str
+    tree_size: int
+    root_hash: str
+    audit_path: list[str]
+
+
+class ConsistencyOut(BaseModel):
+    first: int
+    second: int
+    first_root_hash: str
+    second_root_hash: str
+    proof: list[str]
+
+
+def _auditor(actor: Actor) -> None:
+    require_role(actor, SUPERVISOR, INSPECTOR, doing="查看审计日志", rule="read_audit")
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return moment_or_day_end(value)
+    except ValueError:
+        raise InvalidCommand(f"{name}_is_iso8601", f"{name} 须为 ISO 8601 日期或时间") from None
+
+
+def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
+    svc.audit.catch_up()
+    rows = svc.audit.store.query(where)
+    leaves = svc.merkle_reader.leaves_at(r.position for r in rows)
+    return [
+        {
+            "position": r.position,
+            "leaf_index": leaves[r.position].leaf_index if r.position in leaves else None,
+            "leaf_hash": leaves[r.position].leaf_hash.hex() if r.position in leaves else None,
+            "aggregate": r.aggregate_id, "aggregate_type": r.aggregate_type, "version": r.version,
+            "type": r.type, "recorder": r.user, "unit": r.unit, "recorded_at": r.recorded_at,
+            "occurred_at": r.occurred_at, "late_by_seconds": r.lateness_seconds,
+        }
+        for r in rows
+    ]
+
+
+Text64 = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/events", response_model=list[AuditEvent], summary="全局事件日志（按位置顺序，after 分页）")
+def audit_events(
+    caller: ActorDep,
+    svc: ServicesDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    unit: Text64 = None,
+    user: Annotated[str | None, Query(max_length=200)] = None,
+    type: Text64 = None,  # noqa: A002 — the contract's parameter name
+    aggregate: UUID | None = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    to: Annotated[str | None, Query(max_length=40)] = None,
+) -> Any:
+    _auditor(caller)
+    where = AuditFilter(after=after, limit=limit, unit=unit, user=user, type=type, aggregate=aggregate,
+                        recorded_from=_moment(from_, "from"), recorded_to=_moment(to, "to"))
+    return _events(svc, where)
+
+
+@router.get("/late-entries", response_model=list[AuditEvent], summary="迟报或倒填的记录（声称发生时间远早于登记时间）")
+def late_entries(
+    caller: ActorDep,
+    svc: ServicesDep,
+    days: Annotated[int | None, Query(ge=0, le=3650, description="默认取设置 late_entry_days")] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    unit: Text64 = None,
+) -> Any:
+    _auditor(caller)
+    threshold = svc.settings.late_entry_days if days is None else days
+    return _events(svc, AuditFilter(after=after, limit=limit, unit=unit, late_by_seconds=threshold * 86400 + 1))
+
+
+@router.get("/tree-head", response_model=TreeHeadOut, summary="最新的签名树头")
+def tree_head(_: ActorDep, svc: ServicesDep) -> Any:
+    head = svc.merkle.catch_up()
+    if head is None:
+        raise NotFound("日志为空，尚无树头", rule="tree_head_exists")
+    return head.as_json()
+
+
+@router.get("/public-key", response_class=PlainTextResponse, summary="签署树头的 Ed25519 公钥（PEM）")
+def public_key(_: ActorDep, svc: ServicesDep) -> str:
+    return svc.signer.public_key_pem()
+
+
+@router.get("/proofs/inclusion", response_model=InclusionOut, summary="包含证明（RFC 9162）")
+def inclusion(
+    caller: ActorDep, svc: ServicesDep, position: Annotated[int, Query(ge=1)],
+    tree_size: Annotated[int | None, Query(ge=1)] = None,
+) -> Any:
+    _auditor(caller)
+    svc.merkle.catch_up()
+    try:
+        return svc.merkle_reader.inclusion_proof(position, tree_size).as_json()
+    except NotLogged:
+        raise NotFound("该位置没有已入树的事件", rule="position_is_logged") from None
+    except BadTreeSize as bad:
+        raise InvalidCommand("tree_size_fits", f"树的大小不合适：{bad}") from None
+
+
+@router.get("/proofs/consistency", response_model=ConsistencyOut, summary="一致性证明（RFC 9162）")
+def consistency(
+    caller: ActorDep, svc: ServicesDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
+) -> Any:
+    _auditor(caller)
+    svc.merkle.catch_up()
+    try:
+        return svc.merkle_reader.consistency_proof(first, second).as_json()
+    except BadTreeSize as bad:
+        raise InvalidCommand("tree_sizes_fit", f"树的大小不合适：{bad}") from None

@@ -1,0 +1,71 @@
+"""The command line against a real store: units, users, verify catching a changed byte, export."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import openpyxl
+import psycopg
+import pytest
+from psycopg import sql
+from typer.testing import CliRunner
+
+from interfaces.bootstrap import postgres_conninfo
+from interfaces.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CARELEDGER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CARELEDGER_DATABASE_SCHEMA", settings.database_schema)
+    monkeypatch.setenv("CARELEDGER_SIGNING_KEY_FILE", str(settings.signing_key_file))
+    monkeypatch.setenv("CARELEDGER_DATA_KEY_FILE", str(settings.data_key_file))
+    return settings
+
+
+def flip_a_byte_of_the_third_event(settings) -> None:  # type: ignore[no-untyped-def]
+    if settings.is_postgres:
+        table = sql.Identifier(settings.database_schema, "careledger_events")
+        with psycopg.connect(postgres_conninfo(settings), autocommit=True) as conn:
+            conn.execute(sql.SQL("UPDATE {} SET state = overlay(state placing '\\x20'::bytea from 5 for 1) "
+                                 "WHERE notification_id = 3").format(table))
+        return
+    path = settings.eventsourcing_env()["SQLITE_DBNAME"]
+    with sqlite3.connect(path) as conn:
+        state = conn.execute("SELECT state FROM stored_events WHERE rowid = 3").fetchone()[0]
+        changed = state[:4] + bytes([state[4] ^ 0x01]) + state[5:]
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 3", (changed,))
+
+
+def test_units_users_then_verify_catches_a_changed_byte(cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert runner.invoke(app, ["units", "add", "pf", "普法和依法治理科"]).exit_code == 0
+    assert runner.invoke(app, ["units", "add", "sfs-a", "甲司法所", "--group", "司法所"]).exit_code == 0
+    again = runner.invoke(app, ["units", "add", "pf", "普法和依法治理科"])
+    assert again.exit_code == 0, again.output
+    added = runner.invoke(app, ["users", "add", "张三", "--unit", "pf", "--role", "agency"])
+    assert added.exit_code == 0, added.output
+    token = added.output.strip().splitlines()[-1]
+    assert len(token) >= 22 and " " not in token
+    assert runner.invoke(app, ["users", "add", "李四", "--unit", "nope", "--role", "agency"]).exit_code == 2
+
+    from interfaces import bootstrap
+
+    services = bootstrap.build(cli_env)
+    try:
+        services.merkle.catch_up()
+    finally:
+        services.close()
+    intact = runner.invoke(app, ["verify"])
+    assert intact.exit_code == 0, intact.output
+    assert "intact" in intact.output
+
+    out = tmp_path / "units.xlsx"
+    assert runner.invoke(app, ["export", "units", "--out", str(out)]).exit_code == 0
+    assert openpyxl.load_workbook(out).active.max_row >= 1
+
+    flip_a_byte_of_the_third_event(cli_env)
+    tampered = runner.invoke(app, ["verify"])
+    assert tampered.exit_code == 1, tampered.output
+    assert "position 3" in tampered.output
