@@ -121,12 +121,12 @@ def new_case_number(year: int) -> str:
     return f"ET{year:04d}-" + "".join(secrets.choice(_CROCKFORD) for _ in range(8))
 
 
-def _is_sealed(value: object) -> bool:
+def is_sealed(value: object) -> bool:
     return isinstance(value, str) and _SEALED.fullmatch(value) is not None
 
 
 def _check_sealed(sealed: object) -> None:
-    if not _is_sealed(sealed):
+    if not is_sealed(sealed):
         raise InvalidCommand("personal_data_arrives_sealed", "个人信息须加密后记录")
 
 

@@ -17,6 +17,8 @@ import contextlib
 import os
 import secrets
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
@@ -103,6 +105,12 @@ class SQLiteCaseKeys:
     def __init__(self, path: str | os.PathLike[str], master_key: bytes) -> None:
         self._path = str(path)
         self._wrap = KeyWrap(master_key)
+        # Every connection to ":memory:" opens a database of its own, so an in-memory
+        # store keeps one connection, and a lock because the API serves from threads.
+        self._memory = (
+            sqlite3.connect(":memory:", check_same_thread=False) if self._path == ":memory:" else None
+        )
+        self._lock = threading.Lock()
         with self._connection() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS case_keys "
@@ -111,15 +119,23 @@ class SQLiteCaseKeys:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._memory is not None:
+            with self._lock, self._memory:
+                yield self._memory
+            return
         conn = sqlite3.connect(self._path, timeout=10)
         try:
-            # Per connection: a DELETE overwrites the row's bytes with zeros instead of
-            # leaving them in the page's free space.
+            # Per connection, and whatever the build's default: a DELETE overwrites the
+            # row's bytes with zeros instead of leaving them in the page's free space.
             conn.execute("PRAGMA secure_delete=ON")
             with conn:  # commits, or rolls back on an exception
                 yield conn
         finally:
             conn.close()
+
+    def close(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
 
     def create(self, case_id: UUID) -> bytes:
         key = new_case_key()
@@ -157,9 +173,11 @@ class PostgresCaseKeys:
     """Case keys in PostgreSQL, from a connection string or a psycopg pool."""
 
     def __init__(
-        self, db: str | ConnectionPool, master_key: bytes, *, schema: str = "public"
+        self, db: str | ConnectionPool, master_key: bytes, *, schema: str = "public",
+        horizon_wait: float = 10.0,
     ) -> None:
         self._db = db
+        self._horizon_wait = horizon_wait
         self._wrap = KeyWrap(master_key)
         self._table = sql.Identifier(schema, "case_keys")
         with self._connection() as conn:
@@ -215,8 +233,35 @@ class PostgresCaseKeys:
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE case_id=%s").format(self._table), (case_id,)
             )
-        # A deleted tuple stays in its heap page until the space is reused, VACUUM too only
+        # A deleted row stays in its heap page until the space is reused; plain VACUUM only
         # marks it free. VACUUM FULL writes the live rows to a new file and drops the old
-        # one; the table holds one short row per case, so this takes milliseconds.
+        # one (the table holds one short row per case, so this takes milliseconds) -- but
+        # it copies the deleted row along while any transaction that might still see it is
+        # running, so first wait for those to end.
         with self._connection(autocommit=True) as conn:
+            self._await_transactions_older_than_now(conn)
             conn.execute(sql.SQL("VACUUM FULL {}").format(self._table))
+
+    def _await_transactions_older_than_now(self, conn: psycopg.Connection) -> None:
+        """Waits, at most ``horizon_wait`` seconds, for the transactions that could keep the
+        deleted row alive: any in this database, and any anywhere holding a transaction id.
+        pg_locks shows them to every role, unlike pg_stat_activity's backend_xmin."""
+        cursor = conn.cursor(row_factory=tuple_row)
+
+        def in_progress() -> set[tuple[str, str]]:
+            return set(cursor.execute(_TRANSACTIONS_IN_PROGRESS).fetchall())
+
+        older = in_progress()
+        deadline = time.monotonic() + self._horizon_wait
+        while older and time.monotonic() < deadline:
+            time.sleep(0.02)
+            older &= in_progress()
+
+
+_TRANSACTIONS_IN_PROGRESS = """
+SELECT l.locktype, coalesce(l.virtualxid, l.transactionid::text)
+FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.pid IS DISTINCT FROM pg_backend_pid()
+  AND ((l.locktype = 'virtualxid' AND a.datname = current_database())
+       OR (l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'))
+"""
