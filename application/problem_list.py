@@ -280,7 +280,9 @@ def resolve_units(text: str, directory: UnitDirectory) -> _Resolution:
             cost = (5 if candidate.repaired else 0) + (1 if broken else 0)
             moves.append((j, cost, ("repaired" if candidate.repaired or broken else "ref", candidate.ref)))
         end = token_end(i)
-        moves.append((end, _UNKNOWN_COST, ("unknown", s[i:end])))
+        # Of two readings with as many unknown names, the one leaving fewer characters
+        # unknown names the culprit more precisely ("等" rather than "普法和依法治理科等").
+        moves.append((end, _UNKNOWN_COST + end - i, ("unknown", s[i:end])))
         for j, cost, piece in moves:
             total = cost_here + cost
             if best[j] is None or total < best[j][0]:  # type: ignore[index]
