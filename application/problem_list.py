@@ -209,7 +209,9 @@ _UNKNOWN_COST = 1000
 
 
 @dataclass
-class _Resolution:
+class ResolvedUnits:
+    """What one 责任单位 cell names: known units and groups, unknown fragments, repairs."""
+
     refs: list[_Ref] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -226,7 +228,7 @@ class _Resolution:
         return list(dict.fromkeys(ref.label for ref in ordered)) + self.unknown
 
 
-def resolve_units(text: str, directory: UnitDirectory) -> _Resolution:
+def resolve_units(text: str, directory: UnitDirectory) -> ResolvedUnits:
     """Split a cell into the units it names, repairing names broken across a line.
 
     The cell is read as one string with the separators remembered: punctuation (、，；)
@@ -278,7 +280,8 @@ def resolve_units(text: str, directory: UnitDirectory) -> _Resolution:
                 continue
             broken = spans(soft, i, j)
             cost = (5 if candidate.repaired else 0) + (1 if broken else 0)
-            moves.append((j, cost, ("repaired" if candidate.repaired or broken else "ref", candidate.ref)))
+            kind = "repaired" if candidate.repaired or broken else "ref"
+            moves.append((j, cost, (kind, candidate.ref)))
         end = token_end(i)
         # Of two readings with as many unknown names, the one leaving fewer characters
         # unknown names the culprit more precisely ("等" rather than "普法和依法治理科等").
@@ -296,7 +299,7 @@ def resolve_units(text: str, directory: UnitDirectory) -> _Resolution:
         j = i
     pieces.reverse()
 
-    resolution = _Resolution()
+    resolution = ResolvedUnits()
     for i, j, kind, value in pieces:
         if kind == "unknown":
             resolution.unknown.append(_with_breaks(s, soft, i, j))
@@ -564,9 +567,7 @@ def _data_lines(grid: Sequence[Sequence[str]]) -> list[_Line | None]:
             continue
         if columns is None:
             continue  # a title above the table
-        cells = {
-            key: clean_cell(row[index]) if index < len(row) else "" for key, index in columns.items()
-        }
+        cells = {key: clean_cell(row[i]) if i < len(row) else "" for key, i in columns.items()}
         cells.setdefault(REMARKS, "")
         if any(cells.values()):
             lines.append(_Line(number, cells))
@@ -632,92 +633,106 @@ def _shown(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+@dataclass
+class _RowUnits:
+    codes: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    lead_of_line: dict[int, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
 def _finish(draft: _Draft, directory: UnitDirectory) -> ProblemRow:
-    reasons = [draft.refused] if draft.refused else []
-    warnings: list[str] = []
-    codes: list[str] = []
-    labels: list[str] = []
-    line_leads: dict[int, str] = {}
-    units_refused = False
+    units = _units_of(draft, directory)
+    reasons = ([draft.refused] if draft.refused else []) + units.reasons
+    if not draft.duty:
+        reasons.append("工作职责为空")
+    if not draft.problem:
+        reasons.append("存在问题为空")
+    texts, measures, measure_warnings = _measures_of(draft, units, directory)
+    remarks = "\n".join(dict.fromkeys(l.cells[REMARKS] for l in draft.lines if l.cells[REMARKS]))
+    return ProblemRow(
+        lines=tuple(line.number for line in draft.lines),
+        seq=draft.seq,
+        units=tuple(units.codes),
+        unit_names=tuple(units.labels),
+        duty=draft.duty,
+        problem=draft.problem,
+        measures=tuple(measures),
+        remarks=remarks,
+        warnings=tuple(dict.fromkeys(units.warnings + measure_warnings)),
+        refused="；".join(dict.fromkeys(reasons)) or None,
+        fingerprint=fingerprint(
+            seq=draft.seq,
+            unit_names=units.labels,
+            duty=draft.duty,
+            problem=draft.problem,
+            measures=texts,
+            remarks=remarks,
+        ),
+    )
+
+
+def _units_of(draft: _Draft, directory: UnitDirectory) -> _RowUnits:
+    """The units of every line of the row, in order; each line's first is its lead."""
+    units = _RowUnits()
     for line in draft.lines:
         text = line.cells[UNITS]
         if not text:
             continue
         if len(text) > MAX_UNITS_TEXT:
-            reasons.append(f"责任单位一栏超过 {MAX_UNITS_TEXT} 字")
-            labels.append(_shown(text))
-            units_refused = True
+            units.reasons.append(f"责任单位一栏超过 {MAX_UNITS_TEXT} 字")
+            units.labels.append(_shown(text))
             continue
-        resolution = resolve_units(text, directory)
-        warnings.extend(resolution.warnings)
-        if resolution.unknown:
-            named = "、".join(f"“{_shown(name)}”" for name in resolution.unknown)
-            reasons.append(f"责任单位{named}未登记")
-            units_refused = True
-        for ref in resolution.refs:
-            if ref.group is not None and not ref.codes:
-                reasons.append(f"单位组“{ref.group}”没有成员单位")
-                units_refused = True
-        labels.extend(resolution.labels)
-        line_codes = resolution.codes
-        codes.extend(line_codes)
-        if line_codes:
-            line_leads[line.number] = line_codes[0]
-    codes = list(dict.fromkeys(codes))
-    labels = list(dict.fromkeys(labels))
-    if not codes and not units_refused:
-        reasons.append("责任单位为空")
-    if not draft.duty:
-        reasons.append("工作职责为空")
-    if not draft.problem:
-        reasons.append("存在问题为空")
+        resolved = resolve_units(text, directory)
+        units.warnings.extend(resolved.warnings)
+        if resolved.unknown:
+            named = "、".join(f"“{_shown(name)}”" for name in resolved.unknown)
+            units.reasons.append(f"责任单位{named}未登记")
+        units.reasons.extend(
+            f"单位组“{ref.group}”没有成员单位" for ref in resolved.refs if ref.group and not ref.codes
+        )
+        units.labels.extend(resolved.labels)
+        units.codes.extend(resolved.codes)
+        if resolved.codes:
+            units.lead_of_line[line.number] = resolved.codes[0]
+    units.codes = list(dict.fromkeys(units.codes))
+    units.labels = list(dict.fromkeys(units.labels))
+    if not units.codes and not units.reasons:
+        units.reasons.append("责任单位为空")
+    return units
 
-    measure_texts: list[str] = []
+
+def _measures_of(
+    draft: _Draft, units: _RowUnits, directory: UnitDirectory
+) -> tuple[list[str], list[Measure], list[str]]:
+    """The row's distinct measure texts, the measures with their owners, and warnings."""
+    texts: list[str] = []
     measures: list[Measure] = []
+    warnings: list[str] = []
     seen_cells: set[str] = set()
-    owners_of = directory.responsible_labels(codes)
+    responsible = directory.responsible_labels(units.codes)
     for line in draft.lines:
         cell = line.cells[MEASURES]
         if not cell or cell in seen_cells:
             continue  # a merged 整改措施 cell reads on every line it spans
         seen_cells.add(cell)
-        lead = line_leads.get(line.number, codes[0] if codes else "")
+        lead = units.lead_of_line.get(line.number, units.codes[0] if units.codes else "")
         for text in split_measures(cell):
-            if text in measure_texts:
+            if text in texts:
                 continue
-            measure_texts.append(text)
-            owners = _owners(text, owners_of)
+            texts.append(text)
+            owners = _owners(text, responsible)
             if owners is None:
                 owners = (lead,)
                 stray = _first_named(text, [(label, ()) for label in directory.other_labels()])
-                if stray is not None and codes:
+                if stray is not None and units.codes:
                     warnings.append(
                         f"整改措施提到的“{stray[0]}”不是本行的责任单位，该措施由"
                         f"“{directory.name_of(lead)}”负责"
                     )
             measures.extend(Measure(owner, text) for owner in owners)
-
-    remarks = "\n".join(dict.fromkeys(line.cells[REMARKS] for line in draft.lines if line.cells[REMARKS]))
-    return ProblemRow(
-        lines=tuple(line.number for line in draft.lines),
-        seq=draft.seq,
-        units=tuple(codes),
-        unit_names=tuple(labels),
-        duty=draft.duty,
-        problem=draft.problem,
-        measures=tuple(measures),
-        remarks=remarks,
-        warnings=tuple(dict.fromkeys(warnings)),
-        refused="；".join(dict.fromkeys(reasons)) or None,
-        fingerprint=fingerprint(
-            seq=draft.seq,
-            unit_names=labels,
-            duty=draft.duty,
-            problem=draft.problem,
-            measures=measure_texts,
-            remarks=remarks,
-        ),
-    )
+    return texts, measures, warnings
 
 
 def _owners(text: str, labels: list[tuple[str, tuple[str, ...]]]) -> tuple[str, ...] | None:

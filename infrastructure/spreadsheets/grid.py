@@ -11,9 +11,9 @@ import codecs
 import csv
 import io
 import zipfile
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
+from typing import IO
 from xml.parsers import expat
 
 import openpyxl
@@ -217,7 +217,7 @@ class _SheetShape:
         self._in_cell = False
 
     @classmethod
-    def scan(cls, part: io.BufferedIOBase | Iterable[bytes]) -> _SheetShape:
+    def scan(cls, part: IO[bytes]) -> _SheetShape:
         shape = cls()
         parser = expat.ParserCreate(namespace_separator=" ")
         parser.StartElementHandler = shape._start
@@ -226,7 +226,7 @@ class _SheetShape:
         parser.StartDoctypeDeclHandler = _refuse_doctype
         parser.EntityDeclHandler = _refuse_doctype
         try:
-            while chunk := part.read(65536):  # type: ignore[union-attr]
+            while chunk := part.read(65536):
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
         except expat.ExpatError:

@@ -29,7 +29,9 @@ HEADERS = SOURCE_COLUMNS + STATUS_COLUMNS
 WIDTHS = (6, 22, 48, 36, 56, 16, 10, 18, 12, 10)
 
 
-def problem_list_workbook(issues: Iterable[Mapping[str, Any]], *, title: str | None = None) -> bytes:
+def problem_list_workbook(
+    issues: Iterable[Mapping[str, Any]], *, title: str | None = None
+) -> bytes:
     """The issues as .xlsx bytes, one row each, in the order given.
 
     Each issue is a mapping with ``seq``, ``units`` (unit names, the lead first), ``duty``,
