@@ -331,16 +331,24 @@ class Ledger(CaseCommands, Application[UUID]):
         return aggregate
 
     def issue_ids(self) -> list[UUID]:
-        """Every registered issue, in registration order (a scan: the views replace it for lists)."""
-        topic = f"{RectificationIssue.Registered.__module__}:{RectificationIssue.Registered.__qualname__}"
+        """Every registered issue, in registration order."""
+        return self.created_ids(RectificationIssue.Registered)
+
+    def created_ids(self, *created: type) -> list[UUID]:
+        """Ids of every aggregate created by one of these events, in log order (a topic-filtered scan)."""
+        topics = [f"{c.__module__}:{c.__qualname__}" for c in created]
         ids: list[UUID] = []
         start = 1
         while True:
-            page = self.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            page = self.recorder.select_notifications(start=start, limit=500, topics=topics)
             ids.extend(cast(UUID, n.originator_id) for n in page)
             if len(page) < 500:
                 return ids
             start = page[-1].id + 1
+
+    def registered(self, *created: type) -> list[Aggregate]:
+        """The aggregates created by one of these events, as they are now."""
+        return [self.repository.get(i) for i in self.created_ids(*created)]
 
     def _issue_command(
         self,

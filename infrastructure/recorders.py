@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
@@ -29,6 +31,24 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             row = c.fetchone()
         return None if row is None else (UUID(row[0]), row[1])
 
+    def stored_at(self, positions: Iterable[int]) -> dict[int, Notification]:
+        """The stored events at these positions, as the library reads them (raw bytes)."""
+        wanted = list(positions)
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                f"WHERE rowid IN ({marks})",
+                wanted,
+            )
+            return {
+                row[0]: Notification(id=row[0], originator_id=UUID(row[1]), originator_version=row[2],
+                                     topic=row[3], state=bytes(row[4]))
+                for row in c.fetchall()
+            }
+
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _table(self) -> SQL:
@@ -50,3 +70,20 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             curs.execute(query, (position,))
             row = curs.fetchone()
         return None if row is None else (row["originator_id"], row["originator_version"])
+
+    def stored_at(self, positions: Iterable[int]) -> dict[int, Notification]:
+        wanted = list(positions)
+        if not wanted:
+            return {}
+        query = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+            "WHERE notification_id = ANY(%s)"
+        ).format(self._table())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (wanted,))
+            return {
+                row["notification_id"]: Notification(
+                    id=row["notification_id"], originator_id=row["originator_id"],
+                    originator_version=row["originator_version"], topic=row["topic"], state=bytes(row["state"]))
+                for row in curs.fetchall()
+            }

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from application.access import Actor
 from application.errors import ApplicationError
 from application.ledger import SYSTEM, Command
 from domain.base import DomainError
@@ -19,7 +20,9 @@ from interfaces import bootstrap, demo_district
 app = typer.Typer(help="careledger 留守儿童关爱保护和困境儿童保障工作台账", no_args_is_help=True)
 units_app = typer.Typer(help="成员单位", no_args_is_help=True)
 users_app = typer.Typer(help="用户", no_args_is_help=True)
+import_app = typer.Typer(help="导入", no_args_is_help=True)
 app.add_typer(units_app, name="units")
+app.add_typer(import_app, name="import")
 app.add_typer(users_app, name="users")
 
 console = Console()
@@ -117,6 +120,49 @@ def users_add(
         services.close()
     console.print(f"用户 {name} 已创建。令牌只显示这一次，请妥善保存：")
     print(enrolment.token)
+
+
+@import_app.command("problem-list")
+def import_problem_list_command(
+    file: Annotated[Path, typer.Argument(help="问题清单 .xlsx 或 .csv", exists=True, dir_okay=False)],
+    plan: Annotated[str, typer.Option("--plan", help="实施方案的 id 或文号（如 东政办[2019]6号）")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只报告将创建、警告和拒绝的行，不存储")] = False,
+) -> None:
+    """导入问题清单：每个被接受的行成为一个整改问题；重复导入不会重复创建。"""
+    from uuid import UUID
+
+    from application.problem_list_import import import_problem_list
+    from domain.plan import plan_id
+    from infrastructure.spreadsheets.grid import read_grid
+
+    try:
+        target = UUID(plan)
+    except ValueError:
+        target = plan_id(plan)
+    services = bootstrap.build(Settings())
+    try:
+        grid = read_grid(file.read_bytes(), file.name)
+        actor = _cli_supervisor(services)
+        report = import_problem_list(services.ledger, Command(actor), target, grid, dry_run=dry_run)
+    except (DomainError, ApplicationError) as exc:
+        raise _refused(exc) from None
+    finally:
+        services.close()
+    table = Table(title=f"{'试导入' if dry_run else '导入'}：读取 {report['rows_read']} 行")
+    for column in ("行", "序号", "结果", "责任单位", "措施数", "警告或拒绝原因"):
+        table.add_column(column)
+    for row in report["rows"]:
+        note = row["refused"] or "；".join(row["warnings"])
+        table.add_row(",".join(map(str, row["lines"])), str(row["seq"] or ""), row["outcome"],
+                      "、".join(row["units"]), str(len(row["measures"])), note)
+    console.print(table)
+    console.print(report["counts"])
+    raise typer.Exit(code=1 if report["counts"]["refused"] else 0)
+
+
+def _cli_supervisor(services: bootstrap.Services) -> Actor:
+    """The command line imports on behalf of the supervision office, recorded as `system`."""
+    return Actor(user_id=SYSTEM.user_id, name=SYSTEM.name, unit=SYSTEM.unit, role="supervisor")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from application.access import INSPECTOR, SUPERVISOR, Actor, require_role
 from application.errors import NotFound
@@ -17,7 +17,7 @@ from interfaces.bootstrap import Services
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
 from projections.audit_index import AuditFilter
-from projections.merkle_log import BadTreeSize, NotLogged
+from projections.merkle_log import BadTreeSize, NotLogged, leaf_fields_of
 
 router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
 
@@ -35,6 +35,9 @@ class AuditEvent(BaseModel):
     recorded_at: datetime
     occurred_at: datetime
     late_by_seconds: int
+    leaf: dict[str, Any] | None = Field(
+        default=None, description="叶子对象：库中存储的事件（个人信息为密文），见 docs/VERIFYING.md"
+    )
 
 
 class TreeHeadOut(BaseModel):
@@ -74,9 +77,12 @@ def _moment(value: str | None, name: str) -> datetime | None:
 
 
 def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
+    # Both followers run in the background; catching up here lets a reader see their own writes.
     svc.audit.catch_up()
+    svc.merkle.catch_up()
     rows = svc.audit.store.query(where)
     leaves = svc.merkle_reader.leaves_at(r.position for r in rows)
+    stored = svc.ledger.recorder.stored_at(r.position for r in rows)  # type: ignore[attr-defined]
     return [
         {
             "position": r.position,
@@ -85,6 +91,7 @@ def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
             "aggregate": r.aggregate_id, "aggregate_type": r.aggregate_type, "version": r.version,
             "type": r.type, "recorder": r.user, "unit": r.unit, "recorded_at": r.recorded_at,
             "occurred_at": r.occurred_at, "late_by_seconds": r.lateness_seconds,
+            "leaf": leaf_fields_of(stored[r.position]) if r.position in stored else None,
         }
         for r in rows
     ]

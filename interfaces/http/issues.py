@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import Response
+
+from application.problem_list_import import import_problem_list, plan_issues_for_export
+from infrastructure.spreadsheets.grid import read_grid
+from infrastructure.spreadsheets.problem_list_export import problem_list_workbook
+from infrastructure.spreadsheets.views_export import content_disposition
 
 from domain.issue import STATUSES, RectificationIssue
 from interfaces.http import schemas as s
@@ -54,6 +60,30 @@ def get_plan(plan_id: UUID, _: ActorDep, svc: ServicesDep) -> Any:
     plan = svc.ledger.plan(plan_id)
     return {"id": plan.id, "version": plan.version, "number": plan.number, "title": plan.title,
             "issuer_unit": plan.issuer_unit, "year": plan.year}
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_SHEET_BYTES = 10 * 1024 * 1024
+
+
+@router.post("/plans/{plan_id}/problem-list", response_model=s.ImportReport, summary="导入问题清单（.xlsx/.csv）")
+def import_list(
+    plan_id: UUID, cmd: CommandDep, svc: ServicesDep, file: Annotated[UploadFile, File(description="问题清单 .xlsx 或 .csv")],
+    dry_run: bool = False,
+) -> Any:
+    data = file.file.read(MAX_SHEET_BYTES + 1)
+    grid = read_grid(data, file.filename or "")
+    return import_problem_list(svc.ledger, cmd, plan_id, grid, dry_run=dry_run)
+
+
+@router.get("/plans/{plan_id}/problem-list.xlsx", summary="导出问题清单（含当前状态）",
+            responses={200: {"content": {XLSX: {}}}}, response_class=Response)
+def export_list(plan_id: UUID, _: ActorDep, svc: ServicesDep) -> Response:
+    plan = svc.ledger.plan(plan_id)
+    title = f"{plan.number}问题清单"
+    body = problem_list_workbook(plan_issues_for_export(svc.ledger, plan_id), title=title)
+    return Response(body, media_type=XLSX, headers={
+        "Content-Disposition": content_disposition(f"{title}.xlsx", "problem-list.xlsx")})
 
 
 @router.post("/issues", response_model=s.IssueAccepted, **CREATED, summary="登记整改问题")

@@ -229,3 +229,28 @@ class PlanOut(BaseModel):
     title: str
     issuer_unit: str
     year: int
+
+
+class ImportedRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    lines: list[int]
+    seq: int | None
+    units: list[str]
+    duty: str
+    problem: str
+    measures: list[dict[str, str]]
+    remarks: str
+    warnings: list[str]
+    refused: str | None
+    fingerprint: str
+    outcome: Literal["created", "would_create", "unchanged", "changed", "refused"]
+    issue_id: UUID | None = None
+
+
+class ImportReport(BaseModel):
+    plan_id: UUID
+    dry_run: bool
+    rows_read: int
+    counts: dict[str, int]
+    rows: list[ImportedRow]

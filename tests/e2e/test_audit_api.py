@@ -79,3 +79,32 @@ def test_heads_and_proofs_check_out_with_an_outsiders_code(client: TestClient, d
     assert client.get("/api/v1/audit/proofs/inclusion?position=999999", headers=ins).status_code == 404
     assert client.get(f"/api/v1/audit/proofs/consistency?first=5&second={head['tree_size'] + 5}",
                       headers=ins).status_code == 422
+
+
+def test_an_outsider_recomputes_each_leaf_hash_from_the_leaf_object(client: TestClient, district: District, clock) -> None:  # type: ignore[no-untyped-def]
+    history(district, clock)
+    events = client.get("/api/v1/audit/events?limit=1000", headers=bearer(district, "inspector")).json()
+    assert events
+    for event in events:
+        encoded = json.dumps(event["leaf"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        assert rfc_hash(b"\x00" + encoded).hex() == event["leaf_hash"]
+        assert event["leaf"]["position"] == event["position"]
+
+
+def test_verification_after_erasure_still_passes(district: District, services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from infrastructure.merkle_store import merkle_store_for
+    from infrastructure.verify import verify_log
+    from tests.application.test_child_cases import valid_id
+
+    ledger = district.ledger
+    case = ledger.register_case(district.cmd("cq-clerk"), street="s", community="c", household_local=True,
+                                birth_date=date(2012, 5, 15), person={"name": "王小明", "id_number": valid_id()}).id
+    services.merkle.catch_up()
+    ledger.erase_personal_data(district.cmd("supervisor"), case, reason="期满")
+    services.merkle.catch_up()
+    store = merkle_store_for(ledger.factory.datastore)
+    result = verify_log(ledger.recorder, store, services.signer.public_key)
+    assert result.intact, result.summary()
+    assert result.events_checked == ledger.recorder.max_notification_id()
