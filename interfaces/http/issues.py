@@ -14,6 +14,7 @@ from infrastructure.spreadsheets.problem_list_export import problem_list_workboo
 from infrastructure.spreadsheets.views_export import content_disposition
 
 from domain.issue import STATUSES, RectificationIssue
+from projections import issues as issue_fold
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 
@@ -105,23 +106,25 @@ def list_issues(
     status: Annotated[str | None, Query(max_length=32, description="、".join(STATUSES))] = None,
     plan: UUID | None = None,
 ) -> Any:
+    # Lists read the views' summaries (no aggregate replays), caught up to what is stored now.
+    svc.views.wait_for(svc.ledger.recorder.max_notification_id())
     rows = []
-    for issue_id in svc.ledger.issue_ids():
-        issue = svc.ledger.issue(issue_id)
-        if unit and unit not in issue.units:
+    for summary in svc.views.summaries():
+        if summary.get("kind") != issue_fold.KIND:
             continue
-        if status and issue.status != status:
+        current = issue_fold.status_of(summary)
+        if (unit and unit not in summary["units"]) or (status and current != status) or (
+            plan and summary["plan_id"] != str(plan)
+        ):
             continue
-        if plan and issue.plan_id != plan:
-            continue
-        done = sum(1 for m in issue.measures.values() if m["status"] == "completed")
+        measures = list(summary["measures"].values())
         rows.append({
-            "id": issue.id, "version": issue.version, "plan_id": issue.plan_id, "seq": issue.seq,
-            "duty": issue.duty, "status": issue.status, "units": issue.units,
-            "lead_unit": issue.lead_unit, "deadline": issue.deadline,
-            "measures_total": len(issue.measures), "measures_done": done,
+            "id": summary["id"], "version": summary["version"], "plan_id": summary["plan_id"],
+            "seq": summary["seq"], "duty": summary["duty"], "status": current, "units": summary["units"],
+            "lead_unit": summary["lead_unit"], "deadline": summary["deadline"],
+            "measures_total": len(measures), "measures_done": sum(1 for m in measures if m["status"] == "completed"),
         })
-    return rows
+    return sorted(rows, key=lambda r: (r["plan_id"], r["seq"]))
 
 
 @router.get("/issues/{issue_id}", response_model=s.IssueOut, summary="查看整改问题（可按时间点回放）")
