@@ -54,6 +54,11 @@ def test_register_refer_read_and_erase(client: TestClient, district: District, s
         for path in ("", "/events", "/access-log"):
             answer = client.get(f"/api/v1/cases/{case}{path}", headers=bearer(district, who))
             assert NAME not in answer.text and valid_id() not in answer.text
+    for path in ("/api/v1/views/ledger", "/api/v1/views/supervision", "/api/v1/views/evaluation/2019",
+                 "/api/v1/audit/events?limit=1000", "/api/v1/views/ledger.xlsx"):
+        answer = client.get(path, headers=bearer(district, "inspector"))
+        assert answer.status_code == 200, path
+        assert NAME.encode() not in answer.content and valid_id().encode() not in answer.content, path
     audit_answer = client.get(f"/api/v1/cases/{case}/events", headers=bearer(district, "inspector"))
     assert audit_answer.status_code == 200 and "sealed.v1." not in audit_answer.text
     for needle in (NAME, valid_id(), "王大明"):
