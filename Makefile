@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres clean
+.PHONY: run test crash-test test-sqlite test-postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ run: $(STAMP)
 
 ## test: the whole suite, on SQLite and (when reachable) PostgreSQL
 test: $(STAMP)
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+## crash-test: the slow tests, alone: stops the local PostgreSQL for a moment (needs root)
+crash-test: $(STAMP)
+	$(BIN)/pytest -p no:xdist -m slow $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite

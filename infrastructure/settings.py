@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
@@ -31,6 +32,17 @@ class Settings(BaseSettings):
     revisit_days: int = Field(default=90, ge=1)
     # Create the library's tables at start; off for workers started after `careledger migrate`.
     create_tables: bool = True
+    # Who keeps the views, the Merkle log and the audit index up to date on PostgreSQL:
+    # the serving process itself ("in-process"), or a separate `careledger project`
+    # process ("external"). SQLite always follows in-process.
+    followers: Literal["in-process", "external"] = "in-process"
+    # On SIGTERM, how long uvicorn lets in-flight requests finish before closing them.
+    graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
+    # Public keys (PEM files or directories of them) of signing keys rotated out: tree
+    # heads they signed still verify (`careledger verify`).
+    retired_public_keys: list[Path] = []
+    # Clients allowed to read /metrics (no token): loopback and private networks by default.
+    metrics_networks: list[str] = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
     @property
     def is_postgres(self) -> bool:

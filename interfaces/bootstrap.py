@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from psycopg_pool import ConnectionPool
 
 from application.ledger import Ledger
@@ -33,7 +36,10 @@ class Services:
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
-        """Background catch-up for a serving process; tests drive the projections by hand."""
+        """Background catch-up for a serving process; tests drive the projections by hand.
+        Nothing to start when a separate `careledger project` process follows the log."""
+        if follows_externally(self.settings):
+            return
         self.views.start()
         runner = MerkleLogRunner(self.merkle).start()
         self.closers.append(runner.stop)
@@ -42,6 +48,44 @@ class Services:
         for close in reversed(self.closers):
             close()
         self.ledger.close()
+
+
+def follows_externally(settings: Settings) -> bool:
+    """True when `careledger project` keeps the views, Merkle log and audit index (PostgreSQL)."""
+    return settings.is_postgres and settings.followers == "external"
+
+
+def run_followers(settings: Settings, stopping: threading.Event, *, interval: float = 0.5) -> None:
+    """`careledger project`: keeps the views (the library's subscription runner on PostgreSQL,
+    the pull thread on SQLite), the Merkle log and the audit index caught up until
+    ``stopping`` is set. Every follower resumes from the position it stored with its last
+    batch, so a process killed at any point starts again where it stopped. A follower's
+    error ends the process (raised here), to be restarted by its supervisor."""
+    from infrastructure.view_runner import subscription_runner
+
+    log = structlog.get_logger("careledger.project")
+    with ExitStack() as stack:
+        services = build(settings)
+        stack.callback(services.close)
+        views_runner = stack.enter_context(subscription_runner(settings)) if settings.is_postgres else None
+        if views_runner is None:
+            services.views.start(interval=interval)
+        merkle_runner = MerkleLogRunner(services.merkle, interval=interval).start()
+        stack.callback(merkle_runner.stop)
+        log.info("followers_started", backend="postgresql" if settings.is_postgres else "sqlite")
+        while not stopping.is_set():
+            services.audit.catch_up()
+            if services.views.error is not None:
+                raise services.views.error
+            if merkle_runner.error is not None:
+                raise merkle_runner.error
+            if views_runner is not None:
+                views_runner.run_forever(timeout=interval)  # raises the runner's error, if any
+                if views_runner.is_interrupted.is_set() and not stopping.is_set():
+                    raise RuntimeError("the views runner stopped")
+            else:
+                stopping.wait(interval)
+        log.info("followers_stopping")
 
 
 def postgres_conninfo(settings: Settings) -> str:
@@ -65,7 +109,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     settings = settings or Settings()
     closers: list[Callable[[], Any]] = []
     ledger = Ledger(settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers))
-    views = build_views(ledger, settings)
+    views = build_views(ledger, settings, pulls=not follows_externally(settings))
     closers.append(views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
     merkle_store = merkle_store_for(datastore)

@@ -59,10 +59,24 @@ def serve(
     if workers > 1:
         # Tables exist now; workers must not race to create them.
         os.environ["CARELEDGER_CREATE_TABLES"] = "false"
+        _share_metrics_directory()
     uvicorn.run(
         "interfaces.http.main:app", host=host, port=port, workers=workers,
         loop="uvloop", http="httptools", log_level="info", proxy_headers=False,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
+
+
+def _share_metrics_directory() -> None:
+    """Several workers count into files of one directory, emptied at start (prometheus-client)."""
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="careledger-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _demo(services: bootstrap.Services) -> None:
@@ -228,6 +242,8 @@ def export(
 @app.command()
 def verify(
     tree_head: Annotated[Path | None, typer.Option("--tree-head", help="外部保存的树头（/audit/tree-head 的 JSON）")] = None,
+    old_public_key: Annotated[list[Path] | None, typer.Option(
+        "--old-public-key", help="轮换前的公钥 PEM 文件或其目录（可重复）：旧树头用它核验")] = None,
 ) -> None:
     """核验整个日志：重算每个叶子和根，核对每个签名树头；完好退出码 0，被篡改退出码 1。"""
     import json
@@ -235,7 +251,7 @@ def verify(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from infrastructure.merkle_store import merkle_store_for
-    from infrastructure.signing import load_public_key
+    from infrastructure.keyring import Keyring
     from infrastructure.verify import verify_log
     from projections.merkle_log import TreeHead
 
@@ -254,13 +270,18 @@ def verify(
         with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task("核验日志（位置）", total=total)
-            result = verify_log(services.ledger.recorder, store, load_public_key(settings.signing_key_file),
+            keys = Keyring.load(settings.signing_key_file, old_public_key or settings.retired_public_keys)
+            result = verify_log(services.ledger.recorder, store, keys,
                                 outside_head=outside, on_progress=lambda done: bar.update(task, completed=done))
     finally:
         services.close()
     print(result.summary())
     raise typer.Exit(code=0 if result.intact else 1)
 
+
+from interfaces.cli import operations  # noqa: E402 — registers migrate and project
+
+operations.register(app)
 
 if __name__ == "__main__":
     app()

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.logging import RequestId
-from interfaces.http import audit, cases, docs, health, issues, problems, views
+from interfaces.http import audit, cases, docs, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit
 
 
@@ -43,10 +43,12 @@ def create_app(
     problems.install(app)
     docs.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(issues.router)
     app.include_router(cases.router)
     app.include_router(views.router)
     app.include_router(audit.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.Metrics)
     app.add_middleware(RequestId)
     return app

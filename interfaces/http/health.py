@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from infrastructure.settings import Settings
+from interfaces.bootstrap import postgres_conninfo
 from interfaces.http.deps import ServicesDep
 from interfaces.http.problems import problem
 
@@ -17,9 +19,28 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def database_answers(settings: Settings) -> bool:
+    """A fresh connection and `SELECT 1` within two seconds (PostgreSQL): a pool of dead
+    connections would otherwise keep /readyz waiting for the pool's own retries."""
+    if not settings.is_postgres:
+        return True
+    import psycopg
+
+    conninfo = postgres_conninfo(settings).replace("connect_timeout=5", "connect_timeout=2")
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("SET statement_timeout = 2000")
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
 @router.get("/readyz", summary="数据库可达、视图已跟上")
 def readyz(svc: ServicesDep) -> Any:
     bound = svc.settings.ready_max_lag
+    if not database_answers(svc.settings):
+        return problem(503, "database_unreachable", "数据库不可达")
     try:
         position = svc.ledger.recorder.max_notification_id() or 0
         lag = svc.views.lag(bound + 1)

@@ -1,0 +1,169 @@
+"""`GET /metrics` in Prometheus' text format, and the middleware that counts requests.
+
+Counters live in this module (one set per process). With several uvicorn workers,
+``PROMETHEUS_MULTIPROC_DIR`` names a directory the workers share (``careledger serve``
+sets one up before forking) and a scrape sums every worker's counts, whichever worker
+answers it. The two gauges, view lag and tree-head age, are not counted but measured at
+scrape time from the database, so every worker answers the same figure.
+
+Labels carry route templates (``/api/v1/issues/{issue_id}``), command names, rule names
+and status codes only: never a path with ids in it, a user, a token or a personal field.
+
+/metrics needs no token; it answers only clients in ``CARELEDGER_METRICS_NETWORKS``
+(loopback and private networks by default) and 404 to everyone else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from projections.merkle_log import parse_head_timestamp
+
+REQUESTS = Counter(
+    "careledger_http_requests", "HTTP requests answered, by route template, method and status",
+    ["route", "method", "status"],
+)
+COMMANDS = Counter("careledger_commands", "Commands accepted, by command", ["command"])
+REFUSED = Counter("careledger_commands_refused", "Commands refused, by the rule that refused them", ["rule"])
+FAILED_SIGN_INS = Counter("careledger_failed_sign_ins", "Requests refused 401: no token, or an unknown one")
+
+UNMATCHED = "<unmatched>"
+_MAX_PROBLEM_BYTES = 64 * 1024
+
+router = APIRouter(tags=["运行状态"])
+
+
+def command_name(route: str) -> str:
+    """The command a POST route records: its last literal segment (`urgings`, `closure`, `cases`)."""
+    literal = [part for part in route.strip("/").split("/") if part and not part.startswith("{")]
+    return literal[-1] if literal else route
+
+
+class Metrics:
+    """Counts every HTTP answer by route template and status; accepted and refused commands."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        problem = bytearray()
+        is_problem = False
+
+        async def counting(message: Message) -> None:
+            nonlocal status, is_problem
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = dict(message.get("headers", []))
+                is_problem = headers.get(b"content-type", b"").startswith(b"application/problem+json")
+            elif message["type"] == "http.response.body" and is_problem and len(problem) < _MAX_PROBLEM_BYTES:
+                problem.extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            method = scope.get("method", "")
+            REQUESTS.labels(route, method, str(status)).inc()
+            if status == 401:
+                FAILED_SIGN_INS.inc()
+            if method == "POST" and route.startswith("/api/"):
+                if 200 <= status < 300:
+                    COMMANDS.labels(command_name(route)).inc()
+                elif status in (403, 409, 412, 422):
+                    REFUSED.labels(_rule_of(bytes(problem), status)).inc()
+
+
+def _rule_of(body: bytes, status: int) -> str:
+    """The `rule` a problem answer names (a fixed English name), else its status."""
+    try:
+        rule = json.loads(body).get("rule")
+    except (ValueError, AttributeError):
+        rule = None
+    return rule if isinstance(rule, str) and rule.isascii() and len(rule) <= 80 else f"status_{status}"
+
+
+class LedgerGauges(Collector):
+    """View lag in events and tree-head age in seconds, read from the store at scrape time."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        svc = self.services
+        up = GaugeMetricFamily("careledger_database_up", "1 when the database answered this scrape")
+        lag = GaugeMetricFamily("careledger_view_lag_events",
+                                "Events of the views' kinds recorded but not yet in the views")
+        age = GaugeMetricFamily("careledger_tree_head_age_seconds",
+                                "Seconds since the latest signed tree head was made")
+        behind = GaugeMetricFamily("careledger_tree_head_behind_events",
+                                   "Events recorded after the latest signed tree head")
+        try:
+            lag.add_metric([], svc.views.lag(svc.settings.ready_max_lag + 1))
+            head = svc.merkle.store.latest_head()
+            position = svc.ledger.recorder.max_notification_id() or 0
+            if head is not None:
+                made = parse_head_timestamp(head.timestamp)
+                age.add_metric([], max(0.0, (datetime.now(UTC) - made).total_seconds()))
+            logged = svc.merkle.store.progress().position
+            behind.add_metric([], max(0, position - logged) if head is not None else position)
+            up.add_metric([], 1)
+        except Exception:  # noqa: BLE001 — a scrape reports the store down rather than failing
+            up.add_metric([], 0)
+            yield up
+            return
+        yield from (up, lag, age, behind)
+
+
+def _allowed(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    networks = request.app.state.services.settings.metrics_networks
+    return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+@router.get("/metrics", summary="Prometheus 指标（仅限内网）", include_in_schema=True)
+def metrics(request: Request) -> Response:
+    if not _allowed(request):
+        return Response(status_code=404)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        registry.register(_Default())
+    registry.register(LedgerGauges(request.app.state.services))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _Default(Collector):
+    """This process' own counters (single-process serving and the tests)."""
+
+    def collect(self) -> Iterator[Any]:
+        yield from REGISTRY.collect()
