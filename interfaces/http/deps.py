@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from starlette.datastructures import UploadFile
 
 from application.access import Actor
 from application.errors import Unauthenticated
@@ -27,11 +28,24 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
+COOKIE = "careledger_token"
+
+
+def cookie_signs_in(request: Request) -> bool:
+    """The dashboard's pages, and the spreadsheets they link to, sign in with the cookie.
+    The API's commands never do: those stay bearer-only, so no page of another site can
+    make a signed-in browser write to the ledger. (The pages' own forms check the Origin.)"""
+    path = request.url.path
+    if not path.startswith("/api/"):
+        return True
+    return request.method in ("GET", "HEAD") and path.endswith(".xlsx")
+
+
 def actor(request: Request, svc: ServicesDep) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        token = request.cookies.get("careledger_token", "") if request.url.path.startswith("/ui") else ""
+        token = request.cookies.get(COOKIE, "") if cookie_signs_in(request) else ""
         if not token:
             raise Unauthenticated("需要 Authorization: Bearer 令牌")
     found = svc.ledger.authenticate(token.strip())
@@ -58,11 +72,30 @@ async def command(
     if idempotency_key is not None:
         if not _KEY.match(idempotency_key):
             raise InvalidCommand("idempotency_key_format", "Idempotency-Key 须为 1–200 个可见 ASCII 字符")
-        body = await request.body()
+        body = await _body_or_form(request)
         fingerprint = hashlib.sha256(
             request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
         ).hexdigest()
     return Command(actor=caller, expected_version=expected, idempotency_key=idempotency_key, fingerprint=fingerprint)
+
+
+async def _body_or_form(request: Request) -> bytes:
+    """The raw body, or, for a form FastAPI has already parsed (its stream is spent), a digest
+    of its fields and files in order: the same upload sent again gives the same fingerprint."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return await request.body()
+    digest = hashlib.sha256()
+    for key, value in (await request.form()).multi_items():
+        digest.update(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest())
+        if isinstance(value, UploadFile):
+            content = await value.read()
+            await value.seek(0)
+            digest.update(hashlib.sha256((value.filename or "").encode("utf-8", "surrogatepass")).digest())
+            digest.update(hashlib.sha256(content).digest())
+        else:
+            digest.update(hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest().encode()
 
 
 CommandDep = Annotated[Command, Depends(command)]

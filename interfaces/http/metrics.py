@@ -36,6 +36,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interfaces.http.problems import problem, responses
 from projections.merkle_log import parse_head_timestamp
 
 REQUESTS = Counter(
@@ -148,10 +149,13 @@ def _allowed(request: Request) -> bool:
     return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
 
 
-@router.get("/metrics", summary="Prometheus 指标（仅限内网）", include_in_schema=True)
+@router.get("/metrics", summary="Prometheus 指标（仅限内网）", include_in_schema=True,
+            response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}},
+                       **responses(404)})
 def metrics(request: Request) -> Response:
     if not _allowed(request):
-        return Response(status_code=404)
+        return problem(404, "no_such_path", "Not Found")
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

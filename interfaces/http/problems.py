@@ -54,6 +54,47 @@ def problem(status: int, rule: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 问题详情；`rule` 是拒绝它的规则名（英文，稳定）",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "rule": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+
+_WHEN = {
+    401: "没有令牌，或令牌无效",
+    403: "该角色或单位无权对该对象这样做",
+    404: "没有该问题、个案、单位或方案",
+    409: "当前状态不允许该命令，或并发写入在先",
+    412: "If-Match 的版本与当前版本不符",
+    413: "请求体过大",
+    415: "不支持的媒体类型",
+    422: "请求内容不符合接口定义或无效",
+    503: "数据库或视图暂时不可用",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the problem answers an operation may give (`responses=` on routers)."""
+    return {
+        status: {"description": _WHEN[status], "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+        for status in statuses
+    }
+
+
+# Every authenticated API operation may answer these; FastAPI's own 422 schema is replaced.
+API_RESPONSES = responses(401, 403, 404, 409, 412, 413, 422, 503)
+
+
 STATUS_OF: list[tuple[type[Exception], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
@@ -82,6 +123,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot parse (bad JSON, bad UTF-8, bad multipart):
+            # the contract calls a malformed payload 422.
+            log.info("request_refused", status=422, rule="body_is_parseable")
+            return problem(422, "body_is_parseable", "请求体无法解析")
         rule = {404: "no_such_path", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, rule, str(exc.detail))
 
