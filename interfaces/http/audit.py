@@ -21,6 +21,9 @@ from projections.merkle_log import BadTreeSize, NotLogged, leaf_fields_of
 
 router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
 
+# Positions and sizes fit a signed 64-bit column on both backends; larger ones are refused.
+MAX_POSITION = 2**62
+
 
 class AuditEvent(BaseModel):
     position: int
@@ -104,7 +107,7 @@ Text64 = Annotated[str | None, Query(max_length=64)]
 def audit_events(
     caller: ActorDep,
     svc: ServicesDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     unit: Text64 = None,
     user: Annotated[str | None, Query(max_length=200)] = None,
@@ -124,7 +127,7 @@ def late_entries(
     caller: ActorDep,
     svc: ServicesDep,
     days: Annotated[int | None, Query(ge=0, le=3650, description="默认取设置 late_entry_days")] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     unit: Text64 = None,
 ) -> Any:
@@ -148,8 +151,8 @@ def public_key(_: ActorDep, svc: ServicesDep) -> str:
 
 @router.get("/proofs/inclusion", response_model=InclusionOut, summary="包含证明（RFC 9162）")
 def inclusion(
-    caller: ActorDep, svc: ServicesDep, position: Annotated[int, Query(ge=1)],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    caller: ActorDep, svc: ServicesDep, position: Annotated[int, Query(ge=1, le=MAX_POSITION)],
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
 ) -> Any:
     _auditor(caller)
     svc.merkle.catch_up()
@@ -163,7 +166,7 @@ def inclusion(
 
 @router.get("/proofs/consistency", response_model=ConsistencyOut, summary="一致性证明（RFC 9162）")
 def consistency(
-    caller: ActorDep, svc: ServicesDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
+    caller: ActorDep, svc: ServicesDep, first: Annotated[int, Query(ge=1, le=MAX_POSITION)], second: Annotated[int, Query(ge=1, le=MAX_POSITION)],
 ) -> Any:
     _auditor(caller)
     svc.merkle.catch_up()
