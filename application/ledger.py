@@ -476,6 +476,17 @@ class Ledger(CaseCommands, Application[UUID]):
         access.may_read_history(actor, target.units)
         return self.history(issue)
 
+    def issue_as_of(
+        self, actor: Actor, issue: UUID, as_of: datetime | None = None
+    ) -> tuple[RectificationIssue, list[dict[str, Any]]]:
+        """The issue as the ledger held it at ``as_of`` and the entries recorded by then, for
+        a reader of its history. Access follows the issue's units now, not then: a unit
+        removed from an issue no longer reads it, one added reads its past too."""
+        history = self.issue_history(actor, issue)
+        if as_of is None:
+            return self.issue(issue), history
+        return self.issue(issue, as_of=as_of), [e for e in history if e["recorded_at"] <= as_of]
+
     def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
         """Every event of one aggregate with who recorded it, both times and its position."""
         positions = self.index.positions(aggregate_id)

@@ -12,6 +12,7 @@ from interfaces import bootstrap
 from interfaces.logging import RequestId
 from interfaces.http import audit, cases, docs, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit
+from interfaces.web import pages as dashboard
 
 
 def create_app(
@@ -48,6 +49,8 @@ def create_app(
     app.include_router(cases.router, responses=problems.API_RESPONSES)
     app.include_router(views.router, responses=problems.API_RESPONSES)
     app.include_router(audit.router, responses=problems.API_RESPONSES)
+    # The dashboard's pages last: their paths are outside /api, so none shadows an API route.
+    dashboard.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(metrics.Metrics)
     app.add_middleware(RequestId)

@@ -1,0 +1,301 @@
+"""The supervision office's dashboard: server-rendered pages over the views and the ledger.
+
+Handlers parse, call one application method or view, and render. Refusals become pages
+here (a sign-in redirect, a 403 or 404 page), never problem+json: a browser shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from application.access import INSPECTOR, SUPERVISOR, Actor, require_role
+from application.errors import Forbidden, NotFound, Unauthenticated
+from domain.base import InvalidCommand
+from infrastructure.keyring import Keyring
+from infrastructure.merkle_store import merkle_store_for
+from infrastructure.verify import verify_log
+from infrastructure.view_runner import ViewsNotReady
+from interfaces.bootstrap import Services
+from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
+from interfaces.http.inputs import moment_or_day_end
+from interfaces.http.views import _no_agency_ledger as no_agency_ledger
+from interfaces.web import present
+from projections.audit_index import AuditFilter
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["beijing"] = present.beijing
+
+# Pages hold ledger data: no caching, no framing, and nothing loaded from elsewhere.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+ERROR_TITLES = {400: "请求有误", 403: "无权查看", 404: "未找到", 503: "暂时无法服务"}
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    caller = getattr(request.state, "actor", None)
+    return templates.TemplateResponse(
+        request, name, {"actor": caller, "path": request.url.path, **context},
+        status_code=status, headers=HEADERS,
+    )
+
+
+def error_page(request: Request, status: int, detail: str) -> Response:
+    return render(request, "error.html", {"status": status, "title": ERROR_TITLES.get(status, "错误"),
+                                          "detail": detail}, status)
+
+
+class PageRoute(APIRoute):
+    """Answers a page's refusals with pages; the API's problem handlers never see them."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except Unauthenticated:
+                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/signin?next={quote(here)}", status_code=303)
+            except Forbidden as refused:
+                return error_page(request, 403, refused.message)
+            except NotFound as missing:
+                return error_page(request, 404, missing.message)
+            except InvalidCommand as invalid:
+                return error_page(request, 400, invalid.message)
+            except RequestValidationError:
+                return error_page(request, 400, "链接中的参数无效，请从页面上的链接或表单重新进入。")
+            except ViewsNotReady:
+                return error_page(request, 503, "台账视图正在更新，请稍后刷新。")
+
+        return page
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def same_origin(request: Request) -> bool:
+    """A form post must come from a page of this site. With the SameSite=Strict cookie
+    this stops another site's page from signing a browser in (or out) behind its back."""
+    expected = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == expected
+    referer = request.headers.get("referer", "")
+    return referer == expected or referer.startswith(expected + "/")
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: a crafted sign-in link must not lead elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target if not urlsplit(target).netloc else "/"
+
+
+def unit_names(request: Request, svc: Services) -> present.Names:
+    # Units are registered once and never renamed, so their names are kept for the process.
+    state = request.app.state
+    if getattr(state, "web_unit_names", None) is None:
+        state.web_unit_names = {}
+    cache: dict[str, str] = state.web_unit_names
+
+    def name(code: str) -> str:
+        if code not in cache:
+            try:
+                cache[code] = svc.ledger.unit(code).name
+            except NotFound:
+                return code
+        return cache[code]
+
+    return name
+
+
+def caught_up(svc: Services) -> Services:
+    # Read what is stored now, as the API's lists do: a page shows the writer their own write.
+    svc.views.wait_for(svc.ledger.recorder.max_notification_id())
+    return svc
+
+
+def current_view(svc: Services, name: str, **kw: Any) -> dict[str, Any]:
+    return caught_up(svc).views.view(name, **kw)
+
+
+# ---- signing in and out -----------------------------------------------------------------
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:  # noqa: A002
+    return render(request, "signin.html", {"next": safe_next(next), "refused": None})
+
+
+@router.post("/signin")
+def signin(
+    request: Request, svc: ServicesDep,
+    token: Annotated[str, Form(max_length=200)], next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+) -> Response:
+    if not same_origin(request):
+        return error_page(request, 403, "登录请求须来自本系统的登录页。")
+    try:
+        svc.ledger.authenticate(token.strip())
+    except Unauthenticated:
+        return render(request, "signin.html", {"next": safe_next(next), "refused": "令牌无效或已停用。"}, 401)
+    answer = RedirectResponse(safe_next(next), status_code=303)
+    answer.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/",
+                      secure=request.url.scheme == "https")
+    return answer
+
+
+@router.post("/signout")
+def signout(request: Request) -> Response:
+    if not same_origin(request):
+        return error_page(request, 403, "退出请求须来自本系统的页面。")
+    answer = RedirectResponse("/signin", status_code=303)
+    answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return answer
+
+
+# ---- pages --------------------------------------------------------------------------------
+
+
+@router.get("/")
+def overview(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    names = unit_names(request, svc)
+    shaped = present.overview(current_view(svc, "units"), svc.views.view("supervision"), caller, names)
+    return render(request, "overview.html", shaped)
+
+
+@router.get("/issues")
+def issues(
+    request: Request, caller: ActorDep, svc: ServicesDep,
+    plan: Annotated[str | None, Query(max_length=64)] = None,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    overdue: bool = False,
+) -> Response:
+    where = present.IssueFilter(plan=plan or None, unit=unit or None, status=status or None, overdue=overdue)
+    shaped = present.issue_list(current_view(svc, "supervision"), caller, where, unit_names(request, svc))
+    return render(request, "issues.html", shaped)
+
+
+@router.get("/issues/{issue_id}")
+def issue(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep) -> Response:
+    state, entries = svc.ledger.issue_as_of(caller, issue_id, when)
+    names = unit_names(request, svc)
+    return render(request, "issue.html", {
+        "id": issue_id, "issue": present.issue_state(state, names), "as_of": present.day_of(when),
+        "timeline": present.timeline(entries, svc.settings.late_entry_days, names),
+        "late_entry_days": svc.settings.late_entry_days,
+    })
+
+
+@router.get("/evaluation")
+def evaluation(
+    request: Request, caller: ActorDep, svc: ServicesDep,
+    year: Annotated[int | None, Query(ge=1949, le=2200)] = None,
+) -> Response:
+    evaluated = present.evaluated_years(caught_up(svc).views.summaries())
+    today = svc.ledger.clock().astimezone(present.BEIJING).date()
+    # Without a year, the latest one graded: that is the evaluation the office is looking at.
+    chosen = year or max(evaluated, default=today.year)
+    shaped = present.evaluation(svc.views.view("evaluation", year=chosen), caller, unit_names(request, svc))
+    return render(request, "evaluation.html", {
+        **shaped, "year": chosen, "years": present.year_choices(evaluated, today),
+    })
+
+
+@router.get("/ledger")
+def child_ledger(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    no_agency_ledger(caller)
+    return render(request, "ledger.html", present.child_ledger(current_view(svc, "ledger"), unit_names(request, svc)))
+
+
+def _auditor(actor: Actor) -> None:
+    require_role(actor, SUPERVISOR, INSPECTOR, doing="查看审计日志", rule="read_audit")
+
+
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return moment_or_day_end(value)
+    except ValueError:
+        raise InvalidCommand("audit_dates_are_iso8601", "日期须为 YYYY-MM-DD 形式") from None
+
+
+Text64 = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/audit")
+def audit(
+    request: Request, caller: ActorDep, svc: ServicesDep,
+    unit: Text64 = None, user: Annotated[str | None, Query(max_length=200)] = None,
+    type: Text64 = None,  # noqa: A002 — the API's parameter name
+    aggregate: Annotated[str | None, Query(max_length=40)] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    to: Annotated[str | None, Query(max_length=40)] = None,
+    late: bool = False,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    _auditor(caller)
+    try:
+        target = UUID(aggregate) if aggregate else None
+    except ValueError:
+        raise InvalidCommand("aggregate_is_uuid", "对象编号须为 UUID") from None
+    late_after = svc.settings.late_entry_days * 86400 + 1 if late else None
+    where = AuditFilter(after=after, limit=100, unit=unit or None, user=user or None, type=type or None,
+                        aggregate=target, recorded_from=_moment(from_), recorded_to=_moment(to),
+                        late_by_seconds=late_after)
+    svc.audit.catch_up()
+    rows = svc.audit.store.query(where)
+    head = svc.merkle.catch_up()
+    query = {k: v for k, v in request.query_params.items() if k != "after"}
+    return render(request, "audit.html", {
+        "rows": rows, "head": head.as_json() if head else None,
+        "verification": getattr(request.app.state, "web_last_verification", None),
+        "query": query, "late_seconds": svc.settings.late_entry_days * 86400,
+        "next_after": rows[-1].position if len(rows) == where.limit else None,
+    })
+
+
+@router.post("/audit/verify")
+def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    if not same_origin(request):
+        return error_page(request, 403, "核验请求须来自本系统的审计页。")
+    _auditor(caller)
+    started = datetime.now(timezone.utc)
+    keys = Keyring.load(svc.settings.signing_key_file, svc.settings.retired_public_keys)
+    result = verify_log(svc.ledger.recorder, merkle_store_for(svc.ledger.factory.datastore), keys)  # type: ignore[attr-defined]
+    # Kept in this process's memory only: the page shows when and by whom it last ran.
+    request.app.state.web_last_verification = {
+        "intact": result.intact, "summary": result.summary(), "events": result.events_checked,
+        "heads": result.heads_checked, "at": started, "by": caller.name,
+    }
+    return RedirectResponse("/audit", status_code=303)
+
+
+def install(app: Any) -> None:
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
+    app.include_router(router)

@@ -1,0 +1,270 @@
+"""The dashboard over HTTP, on both backends: sign-in, every page, and their refusals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+
+from application.ledger import Command
+from domain.plan import plan_id
+from tests.district import Clock, District
+
+ORIGIN = {"Origin": "http://testserver"}
+CHILD_NAME = "王小明"
+CHILD_ADDRESS = "某路1号"
+
+
+@dataclass
+class History:
+    overdue: UUID  # pf's issue, past its deadline, with a late entry and its correction
+    other: UUID  # gf's issue, never assigned (so never overdue), its measure done
+    late_version: int
+    correction_version: int
+
+
+def valid_id() -> str:
+    from stdnum.cn import ric
+
+    body = "11010520120515341"
+    return body + ric.calc_check_digit(body + "0")
+
+
+@pytest.fixture
+def history(district: District, clock: Clock, services) -> History:  # type: ignore[no-untyped-def]
+    ledger, cmd = district.ledger, district.cmd
+    ledger.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
+    plan = plan_id("东政办[2019]6号")
+    overdue = ledger.register_issue(cmd("supervisor"), plan=plan, seq=1, duty="法治宣传教育", problem="普法有待加强",
+                                    units=["pf"], measures=[("pf", "纳入考核标准", None)]).id
+    other = ledger.register_issue(cmd("supervisor"), plan=plan, seq=2, duty="法律援助", problem="援助机制待完善",
+                                  units=["gf"], measures=[("gf", "设立受理窗口", None)]).id
+    ledger.complete_measure(cmd("gf-clerk"), other, "M1", summary="窗口已设立")
+    ledger.assign_issue(cmd("supervisor"), overdue, lead_unit="pf", co_units=[], contact_person="陈静",
+                        deadline=date(2019, 3, 31), nodes=[])
+    claimed = clock.now + timedelta(days=1)
+    clock.advance(days=30)
+    late = ledger.report_progress(cmd("pf-clerk", occurred_at=claimed), overdue, "M1", summary="已起草考核标准", evidence=[])
+    clock.advance(days=1)
+    correction = ledger.correct_issue_entry(cmd("pf-clerk"), overdue, position=late.position,
+                                            changes={"summary": "已起草并征求意见"}, reason="补充")
+    clock.advance(days=40)
+    ledger.urge(cmd("supervisor"), overdue, unit="pf", message="请尽快整改", reply_by=date(2019, 5, 31))
+    case = ledger.register_case(cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
+                                birth_date=date(2012, 5, 15),
+                                person={"name": CHILD_NAME, "id_number": valid_id(), "address": CHILD_ADDRESS})
+    ledger.classify_case(cmd("cq-clerk"), case.id, left_behind=True, categories=[], evidence=["a" * 64])
+    clock.now = datetime(2020, 1, 10, 2, tzinfo=timezone.utc)
+    ledger.evaluate_issue(cmd("supervisor"), overdue, year=2019, grade="优秀", score=95, findings="到位")
+    return History(overdue, other, late.version, correction.version)
+
+
+def sign_in(client: TestClient, district: District, who: str) -> None:
+    answer = client.post("/signin", data={"token": district.tokens[who], "next": "/"}, headers=ORIGIN,
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+
+
+def page(client: TestClient, path: str, status: int = 200) -> str:
+    answer = client.get(path)
+    assert answer.status_code == status, (path, answer.status_code, answer.text[:500])
+    assert answer.headers["content-type"].startswith("text/html")
+    return answer.text
+
+
+def rows_with(html: str, css_class: str) -> list[str]:
+    return re.findall(rf'<tr class="{css_class}">(.*?)</tr>', html, re.S)
+
+
+# ---- signing in ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/issues?overdue=true", "/evaluation", "/ledger", "/audit",
+                                  "/issues/00000000-0000-0000-0000-000000000000"])
+def test_a_page_without_sign_in_redirects_to_sign_in_and_back(client: TestClient, district: District, path: str) -> None:
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/signin?next=")
+    signin = client.get(answer.headers["location"])
+    assert f'name="next" value="{path}"' in signin.text.replace("&amp;", "&")
+
+
+def test_sign_in_keeps_the_token_in_an_http_only_strict_cookie(client: TestClient, district: District) -> None:
+    answer = client.post("/signin", data={"token": district.tokens["supervisor"], "next": "/issues"},
+                         headers=ORIGIN, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/issues"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("careledger_token=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "督查督办总览" in page(client, "/")
+
+
+def test_a_wrong_token_is_refused_and_sets_no_cookie(client: TestClient, district: District) -> None:
+    answer = client.post("/signin", data={"token": "not-a-token"}, headers=ORIGIN, follow_redirects=False)
+    assert answer.status_code == 401 and "令牌无效" in answer.text
+    assert "set-cookie" not in answer.headers
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Referer": "http://evil.example/x"}, {}])
+def test_sign_in_from_another_site_or_no_origin_is_refused(client: TestClient, district: District,
+                                                          headers: dict[str, str]) -> None:
+    answer = client.post("/signin", data={"token": district.tokens["supervisor"]}, headers=headers,
+                         follow_redirects=False)
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+
+
+def test_sign_in_never_redirects_off_site(client: TestClient, district: District) -> None:
+    answer = client.post("/signin", data={"token": district.tokens["supervisor"], "next": "//evil.example/"},
+                         headers={"Referer": "http://testserver/signin"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+def test_sign_out_forgets_the_cookie(client: TestClient, district: District) -> None:
+    sign_in(client, district, "supervisor")
+    answer = client.post("/signout", headers=ORIGIN, follow_redirects=False)
+    assert answer.status_code == 303 and 'careledger_token=""' in answer.headers["set-cookie"]
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_the_cookie_never_signs_an_api_command(client: TestClient, district: District) -> None:
+    sign_in(client, district, "supervisor")
+    answer = client.post("/api/v1/plans", json={"number": "X[2019]1号", "title": "t", "issuer_unit": "bgs", "year": 2019})
+    assert answer.status_code == 401
+    assert client.get("/api/v1/views/supervision").status_code == 401
+
+
+# ---- the pages -------------------------------------------------------------------------------
+
+
+def test_overview_marks_overdue_units_and_leads_to_the_overdue_issues(client: TestClient, district: District,
+                                                                     history: History) -> None:
+    sign_in(client, district, "supervisor")
+    html = page(client, "/")
+    overdue_rows = rows_with(html, "overdue")
+    assert len(overdue_rows) == 1 and "普法和依法治理科" in overdue_rows[0]
+    assert '<a class="card alert" href="/issues?overdue=true"><strong>1</strong>' in html
+    assert "<svg" in html and 'class="seg overdue"' in html
+    listed = page(client, "/issues?overdue=true")
+    assert f'href="/issues/{history.overdue}"' in listed and f'href="/issues/{history.other}"' not in listed
+
+
+def test_issue_list_filters_by_plan_unit_and_status(client: TestClient, district: District, history: History) -> None:
+    sign_in(client, district, "inspector")
+    both = page(client, "/issues")
+    assert str(history.overdue) in both and str(history.other) in both
+    by_unit = page(client, "/issues?unit=gf")
+    assert str(history.other) in by_unit and str(history.overdue) not in by_unit
+    by_status = page(client, "/issues?status=待销号")
+    assert str(history.other) in by_status and str(history.overdue) not in by_status
+    assert "没有符合条件的整改问题" in page(client, "/issues?plan=东政办[2020]1号")
+
+
+def test_an_agency_sees_only_its_own_units_work(client: TestClient, district: District, history: History) -> None:
+    sign_in(client, district, "gf-clerk")
+    overview = page(client, "/")
+    assert "公共法律服务管理科" in overview and "普法和依法治理科" not in overview
+    listed = page(client, "/issues")
+    assert str(history.other) in listed and str(history.overdue) not in listed
+    assert 'href="/ledger"' not in overview and 'href="/audit"' not in overview
+
+
+def test_an_agency_of_another_unit_gets_the_403_page_for_an_issue(client: TestClient, district: District,
+                                                                 history: History) -> None:
+    sign_in(client, district, "gf-clerk")
+    refused = page(client, f"/issues/{history.overdue}", 403)
+    assert "无权查看" in refused and "普法有待加强" not in refused
+    page(client, f"/issues/{history.other}")
+
+
+def test_an_unknown_or_malformed_issue_is_a_page_not_a_problem(client: TestClient, district: District) -> None:
+    sign_in(client, district, "supervisor")
+    assert "未找到" in page(client, "/issues/00000000-0000-0000-0000-000000000000", 404)
+    assert "请求有误" in page(client, "/issues/not-a-uuid", 400)
+
+
+def test_issue_timeline_shows_who_both_times_late_entries_and_corrections(client: TestClient, district: District,
+                                                                         history: History) -> None:
+    sign_in(client, district, "supervisor")
+    html = page(client, f"/issues/{history.overdue}")
+    late = re.search(rf'<li id="v{history.late_version}" class="([^"]+)"', html)
+    assert late and "late" in late.group(1).split() and "corrected" in late.group(1).split()
+    assert f'href="#v{history.late_version}">更正第 {history.late_version} 条记录' in html
+    assert f'href="#v{history.correction_version}">已被第 {history.correction_version} 条记录更正' in html
+    assert "pf-clerk · 普法和依法治理科" in html and "补录：晚 29 天登记" in html
+    assert "登记时间 2019-03-31 17:00 · 声称时间 2019-03-02 17:00" in html
+
+
+def test_issue_as_of_an_earlier_date_shows_what_was_recorded_by_then(client: TestClient, district: District,
+                                                                    history: History) -> None:
+    sign_in(client, district, "supervisor")
+    now = page(client, f"/issues/{history.overdue}")
+    then = page(client, f"/issues/{history.overdue}?as_of=2019-03-15")
+    assert now.count('<li id="v') > then.count('<li id="v') >= 2
+    assert "报送阶段性进展" not in then and "正在回看" in then and 'value="2019-03-15"' in then
+    assert "未找到" in page(client, f"/issues/{history.overdue}?as_of=2018-01-01", 404)
+    assert "请求有误" in page(client, f"/issues/{history.overdue}?as_of=yesterday", 400)
+
+
+def test_evaluation_flags_a_grade_the_record_does_not_support_and_links_its_xlsx(
+    client: TestClient, district: District, history: History
+) -> None:
+    sign_in(client, district, "supervisor")
+    html = page(client, "/evaluation")  # the latest year graded: 2019
+    assert "2019 年度年终考核" in html and 'href="/api/v1/views/evaluation/2019.xlsx"' in html
+    flagged = rows_with(html, "flagged")
+    assert len(flagged) == 1 and "普法和依法治理科" in flagged[0] and "存疑" in flagged[0]
+    assert '<link rel="stylesheet" href="/static/print.css" media="print">' in html
+    xlsx = client.get("/api/v1/views/evaluation/2019.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert page(client, "/evaluation?year=2030").count('<tr class="flagged">') == 0
+
+
+def test_print_stylesheet_repeats_header_rows_and_numbers_pages(client: TestClient) -> None:
+    css = client.get("/static/print.css")
+    assert css.status_code == 200
+    assert "size: A4" in css.text and "display: table-header-group" in css.text
+    assert "counter(page)" in css.text and "counter(pages)" in css.text
+
+
+def test_child_ledger_statistics_show_counts_never_personal_data(client: TestClient, district: District,
+                                                                history: History) -> None:
+    sign_in(client, district, "supervisor")
+    html = page(client, "/ledger")
+    assert "常青花园" in html
+    for secret in (CHILD_NAME, CHILD_ADDRESS, valid_id(), "ET2019-"):
+        assert secret not in html
+
+
+def test_an_agency_gets_the_403_page_for_the_child_ledger_and_the_audit(client: TestClient, district: District,
+                                                                       history: History) -> None:
+    sign_in(client, district, "cq-clerk")
+    page(client, "/ledger", 403)
+    page(client, "/audit", 403)
+
+
+def test_audit_page_searches_the_log_shows_the_tree_head_and_verifies(client: TestClient, district: District,
+                                                                     history: History) -> None:
+    sign_in(client, district, "inspector")
+    html = page(client, "/audit?type=Urged")
+    rows = re.findall(r"<tr class=\"[^\"]*\">\s*<td class=\"n\">(\d+)</td>", html)
+    assert len(rows) == 1 and "Urged" in html
+    size = district.ledger.recorder.max_notification_id()
+    assert f'<dd class="tree-size">{size}</dd>' in html
+    assert "尚未核验" in html
+    late = page(client, "/audit?late=true")
+    assert late.count("补录</span>") == 1
+    assert client.post("/audit/verify", headers={"Origin": "http://evil.example"}).status_code == 403
+    verified = client.post("/audit/verify", headers=ORIGIN)
+    assert verified.status_code == 200 and "完好：核验了" in verified.text and "由 inspector 运行" in verified.text
+
+
+def test_pages_load_nothing_from_outside_and_forbid_it(client: TestClient, district: District, history: History) -> None:
+    sign_in(client, district, "supervisor")
+    for path in ("/", "/issues", f"/issues/{history.overdue}", "/evaluation", "/ledger", "/audit", "/signin"):
+        answer = client.get(path)
+        assert "default-src 'self'" in answer.headers["content-security-policy"]
+        assert not re.search(r'(?:src|href|action)="(?:https?:)?//', answer.text), path
+    assert client.get("/static/dashboard.css").status_code == 200
