@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test crash-test test-sqlite test-postgres clean
+.PHONY: run test crash-test test-sqlite test-postgres clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/careledger serve --demo --host 127.0.0.1 --port 8000
 
-## test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(STAMP)
+## browser: Debian's chromium (and CJK fonts for readable screenshots) for the browser tests,
+## installed with apt-get when missing and run as root; otherwise those tests skip (fail in CI)
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y chromium fonts-noto-cjk || { apt-get update && apt-get install -y chromium fonts-noto-cjk; }; \
+	fi
+
+## test: the whole suite, on SQLite and (when reachable) PostgreSQL, and the dashboard in chromium
+test: $(STAMP) browser
 	$(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 ## crash-test: the slow tests, alone: stops the local PostgreSQL for a moment (needs root)

@@ -1,0 +1,110 @@
+"""The demo district served by uvicorn on a loopback port, and Debian's chromium driving it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from interfaces import bootstrap, demo_district
+from interfaces.http.app import create_app
+from tests.backends import settings_for
+
+CHROMIUM = Path(os.environ.get("CARELEDGER_CHROMIUM", "/usr/bin/chromium"))
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+REQUIRE_BROWSER = os.environ.get("CARELEDGER_REQUIRE_BROWSER", "") not in ("", "0", "no")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def unavailable(reason: str) -> None:
+    """In CI a browser that cannot start fails the run; elsewhere the tests skip."""
+    if REQUIRE_BROWSER:
+        pytest.fail(f"browser test cannot start: {reason}", pytrace=False)
+    pytest.skip(f"browser test cannot start: {reason}")
+
+
+@dataclass
+class Demo:
+    base_url: str
+    tokens: dict[str, str]
+    services: bootstrap.Services
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    services = bootstrap.build(settings_for("sqlite", tmp_path_factory.mktemp("demo"), None, None))
+    tokens = demo_district.load(services.ledger)
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with another process
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(services=services), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base_url, thread)
+        yield Demo(base_url, tokens, services)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listening.close()
+        services.close()
+
+
+def wait_until_healthy(base_url: str, thread: threading.Thread, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("the server thread ended before answering /healthz")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # a poll interval, bounded by the deadline: not a synchronisation
+    raise RuntimeError(f"no healthy answer from {base_url}/healthz within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed")
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (make browser installs it as root)")
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
+        except Error as error:
+            unavailable(str(error).splitlines()[0])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN",
+                                  accept_downloads=True)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

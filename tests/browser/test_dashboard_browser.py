@@ -1,0 +1,95 @@
+"""The dashboard in a real browser on the demo district: the supervision office's way to its
+overdue issues, a timeline replayed at an earlier date, the evaluation and its .xlsx, and an
+agency refused another unit's issue. Each page is saved to docs/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from domain.issue import issue_id
+from domain.plan import plan_id
+from interfaces.demo_district import PLAN_NUMBER
+from tests.browser.conftest import Demo, screenshot
+
+
+def sign_in(page: Any, demo: Demo, role: str, start: str = "/") -> None:
+    page.goto(demo.base_url + start)
+    assert "/signin" in page.url  # not signed in yet: every page sends the browser here
+    page.fill("#token", demo.tokens[role])
+    page.click("form[action='/signin'] button")
+    page.wait_for_url(re.compile(re.escape(demo.base_url + start) + "$"))
+
+
+def test_supervisor_finds_overdue_issues_replays_one_and_downloads_the_evaluation(page: Any, demo: Demo,
+                                                                                  tmp_path: Path) -> None:
+    page.goto(demo.base_url + "/")
+    screenshot(page, "signin")
+    sign_in(page, demo, "supervisor")
+    assert page.locator("h1").inner_text() == "督查督办总览"
+    assert page.locator("tr.overdue").count() >= 1
+    assert page.locator("figure.chart svg rect.seg").count() > 0
+    screenshot(page, "overview")
+
+    # The first click: from the front page to the overdue issues.
+    page.click("a.card.alert")
+    page.wait_for_url("**/issues?overdue=true")
+    overdue = page.locator("table.issues tbody tr.overdue")
+    assert overdue.count() == 3 and page.locator("table.issues tbody tr").count() == 3
+    screenshot(page, "issues")
+
+    # The second: to the first overdue issue's timeline, with its late entry marked.
+    overdue.first.locator("a.issue-link").click()
+    page.wait_for_url(re.compile(r"/issues/[0-9a-f-]{36}$"))
+    entries_now = page.locator("ol.timeline > li").count()
+    assert page.locator("ol.timeline > li.late").count() == 1
+    assert "补录" in page.locator("ol.timeline > li.late").inner_text()
+    screenshot(page, "issue")
+
+    page.fill("input[name='as_of']", "2019-04-20")
+    page.click("form.asof-form button")
+    page.wait_for_url(re.compile(r"as_of=2019-04-20$"))
+    assert page.locator(".replay").is_visible()
+    assert 0 < page.locator("ol.timeline > li").count() < entries_now
+    assert page.locator("ol.timeline > li.late").count() == 0  # entered in August: not there in April
+    screenshot(page, "issue-as-of")
+
+    page.click("nav >> text=年终考核")
+    page.wait_for_url("**/evaluation")
+    assert page.locator("h1").inner_text() == "2019 年度年终考核"
+    assert page.locator("table.evaluation tbody tr.flagged").count() == 1
+    screenshot(page, "evaluation")
+    page.emulate_media(media="print")
+    assert page.locator("header.top").is_hidden()  # the print stylesheet applies
+    screenshot(page, "evaluation-print")
+    page.emulate_media(media="screen")
+
+    with page.expect_download() as download:
+        page.click("a.download")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".xlsx" and saved.read_bytes()[:2] == b"PK"
+
+    page.click("nav >> text=信息台账")
+    page.wait_for_url("**/ledger")
+    screenshot(page, "ledger")
+
+    page.click("nav >> text=审计")
+    page.wait_for_url("**/audit")
+    page.click("form[action='/audit/verify'] button")
+    page.wait_for_url("**/audit")
+    assert page.locator(".verification.intact").inner_text().startswith("完好")
+    screenshot(page, "audit")
+
+
+def test_an_agency_gets_the_403_page_for_another_units_issue(page: Any, demo: Demo) -> None:
+    sign_in(page, demo, "agency_legal_services")  # 公共法律服务管理科; issue 1 is 普法科's and the offices'
+    other = issue_id(plan_id(PLAN_NUMBER), 1)
+    answer = page.goto(f"{demo.base_url}/issues/{other}")
+    assert answer is not None and answer.status == 403
+    assert "无权查看" in page.locator("h1").inner_text()
+    assert page.locator("ol.timeline").count() == 0
+    screenshot(page, "forbidden")
+    own = page.goto(f"{demo.base_url}/issues/{issue_id(plan_id(PLAN_NUMBER), 3)}")
+    assert own is not None and own.status == 200
