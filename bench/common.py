@@ -1,0 +1,216 @@
+"""What every benchmark shares: a scratch database per run, medians, and the table writer.
+
+Every figure a script writes is a ratio against a baseline measured in the same run on the
+same scratch database, so the noise of a shared two-core machine cancels as far as it can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+PG_ADMIN = os.environ.get("BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+BACKENDS = ("postgres", "sqlite")
+
+
+@dataclass
+class Scratch:
+    """A throw-away store: a PostgreSQL database or an SQLite file, and its key files."""
+
+    backend: str
+    url: str
+    directory: Path
+    dbname: str = ""
+
+    def env(self) -> dict[str, str]:
+        """CARELEDGER_* settings for this store (also for a server started as a subprocess)."""
+        return {
+            "CARELEDGER_DATABASE_URL": self.url,
+            "CARELEDGER_SIGNING_KEY_FILE": str(self.directory / "signing-key.pem"),
+            "CARELEDGER_DATA_KEY_FILE": str(self.directory / "data-key"),
+            "CARELEDGER_POOL_SIZE": "8",
+        }
+
+    def settings(self) -> Any:
+        from infrastructure.settings import Settings
+
+        return Settings(
+            database_url=self.url,
+            signing_key_file=self.directory / "signing-key.pem",
+            data_key_file=self.directory / "data-key",
+            pool_size=8,
+        )
+
+    def connect(self) -> Any:
+        """A raw DB-API connection to the same store (the baselines read through it)."""
+        if self.backend == "postgres":
+            import psycopg
+
+            return psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={self.dbname}")
+        import sqlite3
+
+        return sqlite3.connect(self.url.removeprefix("sqlite:///"))
+
+
+@contextlib.contextmanager
+def scratch(backend: str, label: str) -> Iterator[Scratch]:
+    directory = Path(tempfile.mkdtemp(prefix=f"careledger-bench-{label}-"))
+    try:
+        if backend == "postgres":
+            import psycopg
+
+            name = f"bench_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            try:
+                yield Scratch(backend, f"postgresql://postgres@127.0.0.1:5432/{name}", directory, name)
+            finally:
+                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            yield Scratch(backend, f"sqlite:///{directory}/ledger.sqlite", directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---- statistics --------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def repeat(fn: Callable[[], float], times: int = 5) -> list[float]:
+    return [fn() for _ in range(times)]
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}×" if baseline else "–"
+
+
+def rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+# ---- the document ------------------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    found = {"python": platform.python_version()}
+    for package in ("eventsourcing", "psycopg", "uvicorn", "fastapi"):
+        try:
+            found[package] = version(package)
+        except Exception:  # noqa: BLE001 — a missing package is just not listed
+            pass
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            found["postgresql"] = row[0] if row else "?"
+    except Exception:  # noqa: BLE001
+        found["postgresql"] = "unreachable"
+    import sqlite3
+
+    found["sqlite"] = sqlite3.sqlite_version
+    return found
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}"
+
+
+def write_header(command: str) -> None:
+    """Starts docs/BENCHMARKS.md afresh: the file holds the last run of `make bench`."""
+    v = versions()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (bench/run.py); each section below was appended by one script",
+        "of bench/ in the run. Every figure sits next to a baseline measured in the same run on",
+        "the same scratch database, and the ratio is what to read: the machine is shared and",
+        "noisy, so absolute rates move by tens of percent from run to run. Medians of at least",
+        "five repetitions unless a row says otherwise. See the closing notes for targets.",
+        "",
+        f"- run: {time.strftime('%Y-%m-%d %H:%M %Z')}, command `{command}`",
+        f"- machine: {machine()}",
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        "- loopback only; PostgreSQL on the same two cores as the client and the server",
+        "",
+    ]
+    DOC.write_text("\n".join(lines) + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str] = ()) -> str:
+    out = [f"## {title}", ""]
+    out.append("| " + " | ".join(columns) + " |")
+    out.append("|" + "|".join("---" for _ in columns) + "|")
+    for row in rows:
+        out.append("| " + " | ".join(str(c) for c in row) + " |")
+    if notes:
+        out.append("")
+        out.extend(f"- {n}" for n in notes)
+    out.append("")
+    text = "\n".join(out) + "\n"
+    print(text, flush=True)
+    with DOC.open("a") as f:
+        f.write(text)
+    return text
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def build_services(s: Scratch) -> Any:
+    from interfaces.bootstrap import build
+
+    return build(s.settings())
