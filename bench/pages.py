@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,11 +28,11 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from domain.issue import issue_id  # noqa: E402
-from domain.plan import plan_id  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
-from interfaces import bootstrap, demo_district  # noqa: E402
-from interfaces.http.app import create_app  # noqa: E402
+from domain.issue import issue_id
+from domain.plan import plan_id
+from infrastructure.settings import Settings
+from interfaces import bootstrap, demo_district
+from interfaces.http.app import create_app
 
 TARGET_MS = 300
 HEADING = "## Dashboard pages"
@@ -109,10 +109,10 @@ def measure(base: str, token: str, count: int) -> list[tuple[str, str, float, fl
 
 def record(results: list[tuple[str, str, float, float]], count: int) -> str:
     lines = [
-        f"### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Command: `.venv/bin/python bench/pages.py --requests {count}` (demo district, SQLite, one "
-        "uvicorn process on loopback, signed in as 督查督办).",
+        (f"Command: `.venv/bin/python bench/pages.py --requests {count}` (demo district, SQLite, one "
+         "uvicorn process on loopback, signed in as 督查督办)."),
         f"Machine: {machine()}.",
         "",
         f"| page | path | median ms | p90 ms | under {TARGET_MS} ms |",

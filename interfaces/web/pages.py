@@ -7,7 +7,7 @@ here (a sign-in redirect, a 403 or 404 page), never problem+json: a browser show
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -145,14 +145,14 @@ def current_view(svc: Services, name: str, **kw: Any) -> dict[str, Any]:
 
 
 @router.get("/signin")
-def signin_form(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:  # noqa: A002
+def signin_form(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     return render(request, "signin.html", {"next": safe_next(next), "refused": None})
 
 
 @router.post("/signin")
 def signin(
     request: Request, svc: ServicesDep,
-    token: Annotated[str, Form(max_length=200)], next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+    token: Annotated[str, Form(max_length=200)], next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     if not same_origin(request):
         return error_page(request, 403, "登录请求须来自本系统的登录页。")
@@ -250,7 +250,7 @@ Text64 = Annotated[str | None, Query(max_length=64)]
 def audit(
     request: Request, caller: ActorDep, svc: ServicesDep,
     unit: Text64 = None, user: Annotated[str | None, Query(max_length=200)] = None,
-    type: Text64 = None,  # noqa: A002 — the API's parameter name
+    type: Text64 = None,
     aggregate: Annotated[str | None, Query(max_length=40)] = None,
     from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     to: Annotated[str | None, Query(max_length=40)] = None,
@@ -283,7 +283,7 @@ def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
     if not same_origin(request):
         return error_page(request, 403, "核验请求须来自本系统的审计页。")
     _auditor(caller)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     keys = Keyring.load(svc.settings.signing_key_file, svc.settings.retired_public_keys)
     result = verify_log(svc.ledger.recorder, merkle_store_for(svc.ledger.factory.datastore), keys)  # type: ignore[attr-defined]
     # Kept in this process's memory only: the page shows when and by whom it last ran.

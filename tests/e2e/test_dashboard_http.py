@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
-from application.ledger import Command
 from domain.plan import plan_id
 from tests.district import Clock, District
 
@@ -58,7 +57,7 @@ def history(district: District, clock: Clock, services) -> History:  # type: ign
                                 birth_date=date(2012, 5, 15),
                                 person={"name": CHILD_NAME, "id_number": valid_id(), "address": CHILD_ADDRESS})
     ledger.classify_case(cmd("cq-clerk"), case.id, left_behind=True, categories=[], evidence=["a" * 64])
-    clock.now = datetime(2020, 1, 10, 2, tzinfo=timezone.utc)
+    clock.now = datetime(2020, 1, 10, 2, tzinfo=UTC)
     ledger.evaluate_issue(cmd("supervisor"), overdue, year=2019, grade="优秀", score=95, findings="到位")
     return History(overdue, other, late.version, correction.version)
 
@@ -77,7 +76,7 @@ def page(client: TestClient, path: str, status: int = 200) -> str:
 
 
 def rows_with(html: str, css_class: str) -> list[str]:
-    return re.findall(rf'<tr class="{css_class}">(.*?)</tr>', html, re.S)
+    return re.findall(rf'<tr class="{css_class}">(.*?)</tr>', html, re.DOTALL)
 
 
 # ---- signing in ----------------------------------------------------------------------------
