@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -65,6 +66,9 @@ def _outcome(ledger: Ledger, cmd: Command, plan: UUID, row: ProblemRow, *, dry_r
         return (UNCHANGED if imported == row.fingerprint else CHANGED), {"issue_id": issue.id}
     if dry_run:
         return WOULD_CREATE, {}
+    if cmd.idempotency_key:
+        # One upload registers many issues: each row keeps its own answer, under the upload's key.
+        cmd = replace(cmd, idempotency_key=f"{cmd.idempotency_key}#{row.seq}")
     accepted = ledger.register_issue(
         cmd, plan=plan, seq=row.seq, duty=row.duty, problem=row.problem, units=list(row.units),
         measures=[(m.unit, m.text, None) for m in row.measures], remarks=row.remarks,

@@ -15,11 +15,11 @@ _ALLOWED_CONTROLS = {"\n", "\t"}
 
 
 def _clean(value: str, *, multiline: bool) -> str:
-    value = unicodedata.normalize("NFC", value)
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and not (multiline and ch in _ALLOWED_CONTROLS):
             raise ValueError("不能包含控制字符")
-    return value.replace("\r\n", "\n").strip()
+    return value.strip()
 
 
 def _line(value: str) -> str:

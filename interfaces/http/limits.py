@@ -33,10 +33,25 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
+        answered = False
+
+        async def guarded(message: Message) -> None:
+            # A handler that parses the body itself (FastAPI does) may catch the cut-off and
+            # answer 400/422: once the body was too large, the answer is 413 whatever it says.
+            nonlocal answered
+            if refused:
+                if not answered:
+                    answered = True
+                    await self._refuse(send)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, guarded)
         except _TooLarge:
-            await self._refuse(send)
+            if not answered:
+                answered = True
+                await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(

@@ -117,3 +117,32 @@ def test_every_operation_as_every_role_answers_as_documented_and_refusals_store_
     assert total >= min(1000, EXAMPLES * len(ROLES)), sent
     assert not any(status >= 500 for status in sent), sent
     assert sent[201] > 0 and sent[200] > 0, f"the fuzzer never got past refusals: {sent}"
+
+
+def test_a_problem_list_upload_sent_twice_with_one_idempotency_key_is_answered_once(
+    client: TestClient, district: District,
+) -> None:
+    """Found by the fuzzer: an Idempotency-Key on a multipart upload was a 500 (the form had
+    already consumed the body the key's fingerprint was taken from)."""
+    sup = bearer(district, "supervisor")
+    plan = client.post("/api/v1/plans", headers=sup, json={
+        "number": "汉司〔2019〕1号", "title": "整改方案", "issuer_unit": "bgs", "year": 2019}).json()["id"]
+    sheet = ("序号,责任单位,工作职责,存在问题,整改措施,备注\n1,常青花园司法所,职责,问题,1、措施,\n"
+             "序号,责任单位,工作职责,存在问题,整改措施,备注\n2,走马岭司法所,职责二,问题二,1、措施二,\n").encode()
+
+    def upload(content: bytes) -> Any:
+        return client.post(f"/api/v1/plans/{plan}/problem-list", headers={**sup, "Idempotency-Key": "import-1"},
+                           files={"file": ("list.csv", content, "text/csv")})
+
+    first = upload(sheet)
+    assert first.status_code == 200, first.text
+    assert first.json()["counts"]["created"] == 2, first.text
+    # Both rows are stored, not the first twice under one kept answer.
+    issues = client.get("/api/v1/issues", params={"plan": plan}, headers=sup).json()
+    assert sorted(i["seq"] for i in issues) == [1, 2]
+    assert len({r["issue_id"] for r in first.json()["rows"]}) == 2
+    stored = district.ledger.recorder.max_notification_id()
+    again = upload(sheet)
+    assert again.status_code == 200 and district.ledger.recorder.max_notification_id() == stored
+    other = upload(sheet.replace("问题".encode(), "另一个问题".encode()))
+    assert other.status_code in (200, 422), other.text
