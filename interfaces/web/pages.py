@@ -37,6 +37,8 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["beijing"] = present.beijing
+templates.env.globals["event_label"] = lambda t: present.EVENT_LABELS.get(t, t)
+templates.env.globals["aggregate_label"] = lambda t: present.AGGREGATE_LABELS.get(t, t)
 
 # Pages hold ledger data: no caching, no framing, and nothing loaded from elsewhere.
 HEADERS = {

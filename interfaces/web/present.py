@@ -25,6 +25,11 @@ EVENT_LABELS = {
     "Closed": "销号", "Reopened": "重新打开", "EntryCorrected": "更正记录",
 }
 
+AGGREGATE_LABELS = {
+    "RectificationIssue": "整改问题", "ChildCase": "儿童个案", "Plan": "实施方案", "Unit": "单位",
+    "UnitGroup": "单位组", "User": "用户", "Token": "令牌", "CommandAnswer": "指令应答",
+}
+
 # Which of an event's own fields say what happened, in the order a reader wants them.
 EVENT_TEXT = ("summary", "text", "message", "reason", "findings", "problem")
 
