@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("careledger.http")
 
 
 class BodySizeLimit:
@@ -54,6 +57,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
+        log.info("request_refused", status=413, rule="body_too_large", max_bytes=self.max_bytes)
         body = json.dumps(
             {"type": "/problems/body-too-large", "title": "请求体过大", "status": 413,
              "detail": f"请求体不能超过 {self.max_bytes} 字节", "rule": "body_too_large"},

@@ -146,7 +146,8 @@ def install(app: FastAPI) -> None:
 def _refusal(status: int):  # type: ignore[no-untyped-def]
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         rule = getattr(exc, "rule", "refused")
-        log.info("command_refused", status=status, rule=rule)
+        # Identifiers, rules and statuses only: never the token, a body or a personal field.
+        log.info("sign_in_failed" if status == 401 else "command_refused", status=status, rule=rule)
         return problem(status, rule, getattr(exc, "message", str(exc)))
 
     return handle
