@@ -26,8 +26,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
-## crash-test: the slow tests, alone: stops the local PostgreSQL for a moment (needs root)
+## crash-test: bench/crash_test.py (2 workers + runner on a scratch database; SIGKILLs and a
+## PostgreSQL restart in immediate mode; < 10 min), then the slow tests, alone (needs root)
 crash-test: $(STAMP)
+	$(BIN)/python bench/crash_test.py $(CRASH_ARGS)
 	$(BIN)/pytest -p no:xdist -m slow $(PYTEST_ARGS)
 
 clean:

@@ -1,0 +1,50 @@
+"""The crash test (bench/crash_test.py), short: API workers and the runner killed with SIGKILL
+(normal suite), and PostgreSQL restarted in immediate mode too (slow: `make crash-test`, alone,
+because it breaks every other test's connections for a moment)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.backends import require_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def crash_test(tmp_path: Path, *args: str, seconds: int) -> dict:  # type: ignore[type-arg]
+    require_postgres()
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "crash_test.py"), "--report", str(report), *args],
+                          capture_output=True, timeout=seconds, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    output = done.stdout.decode() + done.stderr.decode()[-3000:]
+    assert done.returncode == 0, output
+    result = json.loads(report.read_text())
+    counts = result["counts"]
+    assert counts["sent"] == counts["acknowledged"] > 0, output
+    assert counts["duplicates"] == counts["lost"] == counts["refused"] == 0, output
+    assert counts["stored"] == counts["acknowledged"] + counts["stored_unacknowledged"], output
+    assert result["failures"] == [], output
+    return result  # type: ignore[no-any-return]
+
+
+@pytest.mark.postgres
+def test_killed_api_worker_and_runner_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    result = crash_test(tmp_path, "--commands", "40", "--no-postgres-restart", seconds=120)
+    assert any(f.startswith("SIGKILL API worker") for f in result["faults"])
+    assert any(f.startswith("SIGKILL runner") for f in result["faults"])
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_killed_worker_and_runner_and_postgres_restarted_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("restarting PostgreSQL needs root and pg_ctlcluster")
+    result = crash_test(tmp_path, "--commands", "150", seconds=90)
+    assert any(f.startswith("PostgreSQL restarted") for f in result["faults"])
