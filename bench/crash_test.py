@@ -288,6 +288,8 @@ class Run:
         faults: list[tuple[float, Callable[[], None]]] = [(0.2, self.kill_a_worker), (0.4, self.kill_the_runner)]
         if not args.no_postgres_restart:
             faults.append((0.6, self.restart_postgres))
+        if args.no_faults:
+            faults = []
         for share, fault in faults:
             threshold = seeded + share * (expected - seeded)
             poll(lambda: self.position() >= threshold or not any(p.is_alive() for p in clients),
@@ -411,10 +413,11 @@ def main() -> int:
     parser.add_argument("--commands", type=int, default=1000, help="commands per client")
     parser.add_argument("--issues", type=int, default=3, help="issues the clients share (contention)")
     parser.add_argument("--no-postgres-restart", action="store_true")
+    parser.add_argument("--no-faults", action="store_true", help="load only: kill nothing, restart nothing")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     parser.add_argument("--report", help="also write the counts, faults and failures to this JSON file")
     args = parser.parse_args()
-    if os.geteuid() != 0 and not args.no_postgres_restart:
+    if os.geteuid() != 0 and not (args.no_postgres_restart or args.no_faults):
         say("restarting PostgreSQL needs root (pg_ctlcluster); use --no-postgres-restart")
         return 2
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("crash test over 10 minutes")))
