@@ -1,0 +1,514 @@
+"""Append: one event per transaction, from the raw driver up to the HTTP API, side by side.
+
+Rows, all at the same concurrency (``--clients``, default 4 concurrent writers):
+
+- raw driver: INSERT of a row shaped like the library's event table (uuid, version,
+  topic, ~300-byte state), one transaction per event; on PostgreSQL also with the
+  library's commit pattern (LOCK TABLE … EXCLUSIVE, INSERT … RETURNING, NOTIFY), plainly and
+  in pipeline mode as the library issues it;
+- the bare eventsourcing library: an Application saving one new event of a trivial
+  aggregate per save, in 1 process and in 2 processes (the 2-worker comparison);
+- careledger's application layer: ``Ledger.urge`` (load, authorise, aggregate, save), with
+  and without an idempotency key, in 1 and 2 processes;
+- the HTTP API: ``careledger serve --workers N`` (uvloop + httptools) driven by an asyncio
+  load generator on loopback with keep-alive connections, POST /issues/{id}/urgings.
+
+Each writer works on its own aggregates (no write conflicts). Rate = events stored per
+second over a fixed window; latency per request. Medians of ``--reps`` windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from bench.common import (
+    BACKENDS, ROOT, Scratch, median, ms, percentile, progress, rate, ratio, scratch, table,
+)
+
+STATE = json.dumps({
+    "user": "督查督办-李敏", "unit": "dxh-bgs", "occurred_at": {"_type_": "datetime_iso", "_data_": "2024-01-01T00:00:00+00:00"},
+    "target": "dxh-pfk", "message": "整改期限已过，请尽快报送整改进展。" * 3, "reply_by": {"_type_": "date_iso", "_data_": "2024-01-10"},
+    "timestamp": {"_type_": "datetime_iso", "_data_": "2024-01-01T00:00:00+00:00"},
+}, ensure_ascii=False).encode()
+TOPIC = "domain.issue:RectificationIssue.Urged"
+
+Op = Callable[[], int]  # does one write, answers events written
+Factory = Callable[[int, int], Op]  # (process index, thread index) -> op
+
+
+# ---- running writers -------------------------------------------------------------------
+
+
+def _threads(factory: Factory, proc: int, threads: int, seconds: float, warmup: float) -> tuple[int, list[float]]:
+    ops = [factory(proc, t) for t in range(threads)]
+    barrier = threading.Barrier(threads)
+    counts = [0] * threads
+    lat: list[list[float]] = [[] for _ in range(threads)]
+
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            _run(i)
+        except BaseException as error:  # re-raised below: a failed writer fails the benchmark
+            failures.append(error)
+            raise
+
+    def _run(i: int) -> None:
+        op = ops[i]
+        barrier.wait()
+        end_warm = time.perf_counter() + warmup
+        while time.perf_counter() < end_warm:
+            op()
+        barrier.wait()
+        end = time.perf_counter() + seconds
+        n, mine = 0, lat[i]
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= end:
+                break
+            n += op()
+            mine.append(time.perf_counter() - t0)
+        counts[i] = n
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if failures:
+        raise failures[0]
+    return sum(counts), [x for xs in lat for x in xs]
+
+
+def _child(factory: Factory, proc: int, threads: int, seconds: float, warmup: float, reps: int, out: Any, go: Any) -> None:
+    results = []
+    for _ in range(reps):
+        go.wait()
+        results.append(_threads(factory, proc, threads, seconds, warmup))
+    out.put(results)
+
+
+def measure(factory: Factory, *, procs: int, clients: int, seconds: float, reps: int,
+            warmup: float = 0.3) -> tuple[float, float, float]:
+    """Median events/s over ``reps`` windows, and p50/p99 latency (s) of all the windows."""
+    try:
+        return _measure(factory, procs=procs, clients=clients, seconds=seconds, reps=reps, warmup=warmup)
+    finally:
+        getattr(factory, "close", lambda: None)()
+
+
+def _measure(factory: Factory, *, procs: int, clients: int, seconds: float, reps: int,
+             warmup: float) -> tuple[float, float, float]:
+    threads = max(1, clients // procs)
+    if procs == 1:
+        runs = [_threads(factory, 0, threads, seconds, warmup) for _ in range(reps)]
+        per_rep = [[r] for r in runs]
+    else:
+        ctx = mp.get_context("fork")
+        out = ctx.Queue()
+        go = ctx.Barrier(procs)
+        children = [ctx.Process(target=_child, args=(factory, p, threads, seconds, warmup, reps, out, go))
+                    for p in range(procs)]
+        for c in children:
+            c.start()
+        gathered = [out.get() for _ in children]
+        for c in children:
+            c.join()
+        per_rep = [[g[r] for g in gathered] for r in range(reps)]
+    rates = [sum(n for n, _ in rep) / seconds for rep in per_rep]
+    lats = [x for rep in per_rep for _, xs in rep for x in xs]
+    return median(rates), percentile(lats, 50), percentile(lats, 99)
+
+
+# ---- the raw driver ----------------------------------------------------------------------
+
+RAW_PG = """CREATE TABLE IF NOT EXISTS raw_events (
+  originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea,
+  notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"""
+RAW_PG_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS raw_events_nid ON raw_events (notification_id)"
+INSERT_PG = ("INSERT INTO raw_events (originator_id, originator_version, topic, state) "
+             "VALUES (%s, %s, %s, %s) RETURNING notification_id")
+
+
+def raw_pg(s: Scratch, pattern: str) -> Factory:
+    with s.connect() as conn:
+        conn.execute(RAW_PG)
+        conn.execute(RAW_PG_INDEX)
+        conn.commit()
+
+    def factory(proc: int, thread: int) -> Op:
+        conn = s.connect()
+        oid, version = uuid.uuid4(), [0]
+
+        def op() -> int:
+            version[0] += 1
+            args = (oid, version[0], TOPIC, STATE)
+            if pattern == "plain":
+                with conn.transaction():
+                    conn.execute(INSERT_PG, args).fetchone()
+            elif pattern == "lock+notify":
+                with conn.transaction():
+                    conn.execute("LOCK TABLE raw_events IN EXCLUSIVE MODE")
+                    conn.execute("NOTIFY raw_events")
+                    conn.execute(INSERT_PG, args).fetchone()
+            else:  # the library's: pipeline mode, lock, notify, executemany returning, sync
+                with conn.pipeline() as p, conn.transaction():
+                    with conn.cursor() as c:
+                        c.execute("LOCK TABLE raw_events IN EXCLUSIVE MODE", prepare=True)
+                        c.execute("NOTIFY raw_events")
+                    with conn.cursor() as c:
+                        c.executemany(INSERT_PG, [args], returning=True)
+                        p.sync()
+                        c.fetchone()
+            return 1
+
+        return op
+
+    return factory
+
+
+def raw_sqlite(s: Scratch) -> Factory:
+    import sqlite3
+
+    path = s.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS raw_events (originator_id TEXT, originator_version INTEGER, "
+                     "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))")
+
+    def factory(proc: int, thread: int) -> Op:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+        oid, version = uuid.uuid4().hex, [0]
+
+        def op() -> int:
+            version[0] += 1
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO raw_events VALUES (?, ?, ?, ?)", (oid, version[0], TOPIC, STATE))
+            conn.execute("COMMIT")
+            return 1
+
+        return op
+
+    return factory
+
+
+# ---- the bare library --------------------------------------------------------------------
+
+
+def library_env(s: Scratch, pool: int) -> dict[str, str]:
+    env = dict(s.settings().eventsourcing_env())
+    env.pop("APPLICATION_RECORDER_TOPIC", None)
+    if s.backend == "postgres":
+        env["POSTGRES_POOL_SIZE"] = str(pool)
+    return env
+
+
+class Note(Aggregate):
+    @event("Started")
+    def __init__(self) -> None:
+        self.n = 0
+
+    @event("Urged")
+    def urge(self, target: str, message: str, reply_by: str, user: str, unit: str) -> None:
+        self.n += 1
+
+
+class Bare(Application[Any]):
+    name = "bare"
+
+
+def library(s: Scratch, clients: int) -> Factory:
+    Bare(env=library_env(s, clients)).close()  # creates the table
+    apps: dict[int, Any] = {}
+
+    def factory(proc: int, thread: int) -> Op:
+        if proc not in apps:
+            apps[proc] = Bare(env={**library_env(s, clients), "CREATE_TABLE": "n"})
+        app = apps[proc]
+        note = Note()
+        app.save(note)
+
+        def op() -> int:
+            note.urge("dxh-pfk", "整改期限已过，请尽快报送整改进展。" * 3, "2024-01-10", "督查督办-李敏", "dxh-bgs")
+            app.save(note)
+            return 1
+
+        return op
+
+    factory.close = lambda: [a.close() for a in apps.values()]  # type: ignore[attr-defined]
+    return factory
+
+
+# ---- careledger ------------------------------------------------------------------------
+
+
+def prepare_issues(s: Scratch, count: int) -> tuple[str, list[str]]:
+    """The demo district plus ``count`` more open issues; answers the supervisor's token."""
+    from domain.plan import plan_id
+    from interfaces import demo_district
+    from interfaces.bootstrap import build
+
+    services = build(s.settings())
+    try:
+        ledger = services.ledger
+        tokens = demo_district.load(ledger)
+        actor = ledger.authenticate(tokens["supervisor"])
+        from application.ledger import Command
+
+        plan = plan_id(demo_district.PLAN_NUMBER)
+        ids = [str(ledger.register_issue(Command(actor), plan=plan, seq=5 + i, duty="工作职责：加强普法。",
+                                         problem="存在问题：针对性不强。", units=["dxh-pfk"]).id)
+               for i in range(count)]
+    finally:
+        services.close()
+    return tokens["supervisor"], ids
+
+
+def application_layer(s: Scratch, token: str, issues: list[str], clients: int, idempotent: bool) -> Factory:
+    from uuid import UUID
+
+    from application.ledger import Command
+    from interfaces.bootstrap import build
+
+    built: dict[int, Any] = {}
+    per = 16  # issues per writer; prepare_issues made 2 × clients × 16
+
+    def factory(proc: int, thread: int) -> Op:
+        if proc not in built:
+            built[proc] = build(s.settings())
+        ledger = built[proc].ledger
+        actor = ledger.authenticate(token)
+        writer = proc * clients + thread
+        mine = [UUID(i) for i in issues[writer * per:(writer + 1) * per]]
+        counter = [0]
+
+        def op() -> int:
+            counter[0] += 1
+            key = f"k-{proc}-{thread}-{counter[0]}-{uuid.uuid4().hex[:8]}" if idempotent else None
+            ledger.urge(Command(actor, idempotency_key=key, fingerprint="f" if key else ""),
+                        mine[counter[0] % len(mine)], unit="dxh-pfk",
+                        message="整改期限已过，请尽快报送整改进展。", reply_by=date(2030, 1, 10))
+            return 1
+
+        return op
+
+    factory.close = lambda: [b.close() for b in built.values()]  # type: ignore[attr-defined]
+    return factory
+
+
+# ---- the HTTP API ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(s: Scratch, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, **s.env(), "CARELEDGER_CREATE_TABLES": "true"}
+    if s.backend == "postgres":
+        env["CARELEDGER_FOLLOWERS"] = "external"  # the compose file's layout: a separate `careledger project`
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "careledger"), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
+        env=env, cwd=s.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    time.sleep(1.0 if workers > 1 else 0.2)  # let every worker come up
+                    return proc, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop_server(proc)
+    raise RuntimeError("server did not start")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def _client(port: int, token: str, issues: list[str], end_warm: float, end: float,
+                  lat: list[float], idempotent: bool, errors: list[int]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = json.dumps({"unit": "dxh-pfk", "message": "整改期限已过，请尽快报送整改进展。", "reply_by": "2030-01-10"},
+                      ensure_ascii=False).encode()
+    n, i = 0, 0
+    try:
+        while True:
+            now = time.perf_counter()
+            if now >= end:
+                return n
+            i += 1
+            key = f"Idempotency-Key: h-{uuid.uuid4().hex}\r\n" if idempotent else ""
+            head = (f"POST /api/v1/issues/{issues[i % len(issues)]}/urgings HTTP/1.1\r\nHost: bench\r\n"
+                    f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n{key}"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            writer.write(head + body)
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            if not status_line.startswith(b"HTTP/1.1 201"):
+                errors.append(int(status_line.split()[1]) if status_line else 0)
+                if len(errors) == 1:
+                    print("first non-201:", status_line, await reader.read(0), file=sys.stderr)
+                continue
+            if now >= end_warm:
+                lat.append(time.perf_counter() - now)
+                n += 1
+    finally:
+        writer.close()
+
+
+def _load(port: int, token: str, issues: list[str], clients: int, seconds: float, warmup: float,
+          idempotent: bool, out: Any) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def main() -> tuple[int, list[float], list[int]]:
+        lat: list[float] = []
+        errors: list[int] = []
+        t0 = time.perf_counter()
+        per = max(1, len(issues) // clients)
+        counts = await asyncio.gather(*[
+            _client(port, token, issues[c * per:(c + 1) * per] or issues, t0 + warmup, t0 + warmup + seconds,
+                    lat, idempotent, errors)
+            for c in range(clients)
+        ])
+        if errors:
+            from collections import Counter
+            print("non-201 answers:", dict(Counter(errors)), file=sys.stderr)
+        return sum(counts), lat, errors
+
+    out.put(asyncio.run(main()))
+
+
+def http(s: Scratch, token: str, issues: list[str], *, workers: int, clients: int, seconds: float,
+         reps: int, idempotent: bool = False) -> tuple[float, float, float, int]:
+    server, port = start_server(s, workers)
+    try:
+        ctx = mp.get_context("spawn")
+        rates, lats, errors = [], [], 0
+        for _ in range(reps):
+            out = ctx.Queue()
+            p = ctx.Process(target=_load, args=(port, token, issues, clients, seconds, 0.5, idempotent, out))
+            p.start()
+            n, lat, errs = out.get()
+            p.join()
+            rates.append(n / seconds)
+            lats.extend(lat)
+            errors += len(errs)
+        return median(rates), percentile(lats, 50), percentile(lats, 99), errors
+    finally:
+        stop_server(server)
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+
+def run(backend: str, *, clients: int, seconds: float, reps: int) -> None:
+    rows: list[list[Any]] = []
+    results: dict[str, tuple[float, float, float]] = {}
+
+    def add(name: str, value: tuple[float, ...], baseline: str, note: str = "") -> None:
+        r, p50, p99 = value[:3]
+        results[name] = (r, p50, p99)
+        base = results[baseline][0] if baseline in results else r
+        rows.append([name, rate(r), ms(p50), ms(p99), ratio(r, base) + (f" of {baseline}" if baseline != name else ""), note])
+        progress(f"append {backend}: {name}: {r:,.0f}/s p50 {p50 * 1000:.1f} ms p99 {p99 * 1000:.1f} ms")
+
+    with scratch(backend, "append") as s:
+        m = dict(clients=clients, seconds=seconds, reps=reps)
+        if backend == "postgres":
+            add("raw psycopg INSERT, 1 tx/event", measure(raw_pg(s, "plain"), procs=1, **m), "raw psycopg INSERT, 1 tx/event")
+            add("raw psycopg + LOCK + NOTIFY", measure(raw_pg(s, "lock+notify"), procs=1, **m), "raw psycopg INSERT, 1 tx/event")
+            add("raw psycopg, library's pipeline", measure(raw_pg(s, "pipeline"), procs=1, **m), "raw psycopg INSERT, 1 tx/event")
+        else:
+            add("raw sqlite3 INSERT, 1 tx/event", measure(raw_sqlite(s), procs=1, **m), "raw sqlite3 INSERT, 1 tx/event")
+        raw = rows[0][0]
+        add("library, 1 process", measure(library(s, clients), procs=1, **m), raw)
+        token, issues = prepare_issues(s, clients * 32)
+        add("careledger Ledger.urge, 1 process", measure(application_layer(s, token, issues, clients, False), procs=1, **m),
+            "library, 1 process")
+        add("careledger Ledger.urge + Idempotency-Key, 1 process",
+            measure(application_layer(s, token, issues, clients, True), procs=1, **m), "library, 1 process")
+        if backend == "postgres":
+            add("library, 2 processes", measure(library(s, clients), procs=2, **m), raw)
+            add("careledger Ledger.urge, 2 processes",
+                measure(application_layer(s, token, issues, clients, False), procs=2, **m), "library, 2 processes")
+        h = dict(clients=clients, seconds=seconds, reps=reps)
+        r1 = http(s, token, issues, workers=1, **h)
+        add("HTTP POST urging, 1 worker", r1, "library, 1 process", f"{r1[3]} non-201" if r1[3] else "")
+        if backend == "postgres":
+            r2 = http(s, token, issues, workers=2, **h)
+            add("HTTP POST urging, 2 workers", r2, "library, 2 processes", f"{r2[3]} non-201" if r2[3] else "")
+            r2k = http(s, token, issues, workers=2, idempotent=True, **h)
+            add("HTTP POST urging + Idempotency-Key, 2 workers", r2k, "library, 2 processes",
+                f"{r2k[3]} non-201" if r2k[3] else "")
+    table(
+        f"Append, {backend} ({clients} concurrent writers)",
+        ["path", "events/s (median)", "p50 ms", "p99 ms", "ratio", "note"],
+        rows,
+        [f"{reps} windows of {seconds:g} s each after a warm-up; every writer on its own aggregates.",
+         "raw rows are the baseline for the library; the library (same number of processes) for careledger and HTTP.",
+         "HTTP: keep-alive connections from one asyncio process on the same two cores; "
+         + ("the server runs with CARELEDGER_FOLLOWERS=external (views, Merkle log and audit index in a "
+            "separate process, not running here)." if backend == "postgres" else
+            "SQLite serves from one process with its followers in-process."),
+         "Ledger.urge loads the issue (all its events: each writer cycles over 16 issues, so they grow "
+         "to a few hundred events in the run), authorises, saves; the bare library only saves.",
+         ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="append benchmark")
+    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    for backend in BACKENDS if args.backend == "both" else [args.backend]:
+        run(backend, clients=args.clients, seconds=args.seconds, reps=args.reps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
