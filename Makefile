@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test crash-test test-sqlite test-postgres clean browser
+.PHONY: run test crash-test test-sqlite test-postgres clean browser bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP) browser
 crash-test: $(STAMP)
 	$(BIN)/python bench/crash_test.py $(CRASH_ARGS)
 	$(BIN)/pytest -p no:xdist -m slow $(PYTEST_ARGS)
+
+## bench: every benchmark against its baseline into docs/BENCHMARKS.md (~15 min; BENCH_ARGS=--large for 10^6)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite

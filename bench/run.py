@@ -1,0 +1,43 @@
+"""`make bench`: every benchmark in turn, each in its own process, into docs/BENCHMARKS.md.
+
+    .venv/bin/python -m bench.run            # default sizes: about 15 minutes on 2 cores
+    .venv/bin/python -m bench.run --large    # views, audit and verify at 10^6 events (hours: see BENCHMARKS.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from bench.common import DOC, ROOT, progress, write_header
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--large", action="store_true", help="10^6 events for views, audit and verify")
+    args = parser.parse_args()
+    big = args.large
+    views_sizes = "100000,300000,1000000" if big else "10000,30000,100000"
+    events = "1000000" if big else "100000"
+    steps = [
+        ["bench.append", "--backend", "both"],
+        ["bench.replay", "--backend", "both"],
+        ["bench.views", "--backend", "postgres", "--sizes", views_sizes],
+        ["bench.audit", "--backend", "postgres", "--events", events],
+        ["bench.verify", "--backend", "postgres", "--events", events],
+    ]
+    write_header("make bench" + (" BENCH_ARGS=--large" if big else ""))
+    started = time.perf_counter()
+    for step in steps:
+        t0 = time.perf_counter()
+        progress("running " + " ".join(step))
+        subprocess.run([sys.executable, "-m", *step], cwd=ROOT, check=True)
+        progress(f"{step[0]} took {time.perf_counter() - t0:.0f} s")
+    with DOC.open("a") as f:
+        f.write(f"_Whole run: {(time.perf_counter() - started) / 60:.1f} minutes._\n\n")
+
+
+if __name__ == "__main__":
+    main()
