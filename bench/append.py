@@ -49,6 +49,9 @@ STATE = json.dumps({
 }, ensure_ascii=False).encode()
 TOPIC = "domain.issue:RectificationIssue.Urged"
 
+# Issues each writer cycles over: enough that none grows past a few dozen events in a run,
+# as real issues (10–60 events), so loading one costs what it costs in use.
+PER_WRITER = 100
 Op = Callable[[], int]  # does one write, answers events written
 Factory = Callable[[int, int], Op]  # (process index, thread index) -> op
 
@@ -289,7 +292,7 @@ def application_layer(s: Scratch, token: str, issues: list[str], clients: int, i
     from interfaces.bootstrap import build
 
     built: dict[int, Any] = {}
-    per = 16  # issues per writer; prepare_issues made 2 × clients × 16
+    per = PER_WRITER  # prepare_issues made 2 × clients × PER_WRITER
 
     def factory(proc: int, thread: int) -> Op:
         if proc not in built:
@@ -325,7 +328,7 @@ def free_port() -> int:
 
 def start_server(s: Scratch, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, **s.env(), "CARELEDGER_CREATE_TABLES": "true"}
+    env = {**os.environ, **s.env(), "CARELEDGER_CREATE_TABLES": "true", "CARELEDGER_GRACEFUL_SHUTDOWN_SECONDS": "2"}
     if s.backend == "postgres":
         env["CARELEDGER_FOLLOWERS"] = "external"  # the compose file's layout: a separate `careledger project`
     proc = subprocess.Popen(
@@ -465,7 +468,7 @@ def run(backend: str, *, clients: int, seconds: float, reps: int) -> None:
             add("raw sqlite3 INSERT, 1 tx/event", measure(raw_sqlite(s), procs=1, **m), "raw sqlite3 INSERT, 1 tx/event")
         raw = rows[0][0]
         add("library, 1 process", measure(library(s, clients), procs=1, **m), raw)
-        token, issues = prepare_issues(s, clients * 32)
+        token, issues = prepare_issues(s, clients * 2 * PER_WRITER)
         add("careledger Ledger.urge, 1 process", measure(application_layer(s, token, issues, clients, False), procs=1, **m),
             "library, 1 process")
         add("careledger Ledger.urge + Idempotency-Key, 1 process",
@@ -493,8 +496,8 @@ def run(backend: str, *, clients: int, seconds: float, reps: int) -> None:
          + ("the server runs with CARELEDGER_FOLLOWERS=external (views, Merkle log and audit index in a "
             "separate process, not running here)." if backend == "postgres" else
             "SQLite serves from one process with its followers in-process."),
-         "Ledger.urge loads the issue (all its events: each writer cycles over 16 issues, so they grow "
-         "to a few hundred events in the run), authorises, saves; the bare library only saves.",
+         f"Ledger.urge loads the issue (all its events: each writer cycles over {PER_WRITER} issues, so none "
+         "grows past a few dozen events in the run), authorises, saves; the bare library only saves.",
          ],
     )
 
