@@ -48,3 +48,14 @@ def test_killed_worker_and_runner_and_postgres_restarted_lose_and_duplicate_noth
         pytest.fail("restarting PostgreSQL needs root and pg_ctlcluster")
     result = crash_test(tmp_path, "--commands", "150", seconds=90)
     assert any(f.startswith("PostgreSQL restarted") for f in result["faults"])
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_32_concurrent_writers_times_500_commands_over_200_issues_are_stored_exactly_once(tmp_path: Path) -> None:
+    """~3 minutes on 2 CPUs: 16,000 commands through two API workers."""
+    result = crash_test(tmp_path, "--clients", "32", "--commands", "500", "--issues", "200", "--no-faults",
+                        seconds=600)
+    assert result["counts"]["acknowledged"] == 16_000
+    server_errors = {k: n for k, n in result["counts"]["retried_because"].items() if k.startswith("5")}
+    assert server_errors == {}
