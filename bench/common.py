@@ -168,17 +168,25 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}"
 
 
+MARK = "<!-- make bench: everything below is rewritten by bench/run.py -->"
+
+
 def write_header(command: str) -> None:
-    """Starts docs/BENCHMARKS.md afresh: the file holds the last run of `make bench`."""
+    """Starts this run's part of docs/BENCHMARKS.md afresh: what precedes MARK (other
+    benchmarks' sections, e.g. bench/pages.py's "Dashboard pages") is kept; the rest is the
+    last run of `make bench`."""
     v = versions()
+    kept = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    kept = kept.split(MARK)[0].rstrip() + "\n\n"
     lines = [
-        "# Benchmarks",
+        MARK,
         "",
-        "Written by `make bench` (bench/run.py); each section below was appended by one script",
-        "of bench/ in the run. Every figure sits next to a baseline measured in the same run on",
-        "the same scratch database, and the ratio is what to read: the machine is shared and",
-        "noisy, so absolute rates move by tens of percent from run to run. Medians of at least",
-        "five repetitions unless a row says otherwise. See the closing notes for targets.",
+        "## Against the limits: `make bench`",
+        "",
+        "Each section below was appended by one script of bench/ in the run. Every figure sits",
+        "next to a baseline measured in the same run on the same scratch database, and the ratio",
+        "is what to read: the machine is shared and noisy, so absolute rates move by tens of",
+        "percent from run to run. Medians of at least five repetitions unless a row says otherwise.",
         "",
         f"- run: {time.strftime('%Y-%m-%d %H:%M %Z')}, command `{command}`",
         f"- machine: {machine()}",
@@ -186,7 +194,7 @@ def write_header(command: str) -> None:
         "- loopback only; PostgreSQL on the same two cores as the client and the server",
         "",
     ]
-    DOC.write_text("\n".join(lines) + "\n")
+    DOC.write_text(kept + "\n".join(lines) + "\n")
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str] = ()) -> str:
