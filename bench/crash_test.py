@@ -267,6 +267,34 @@ class Run:
         self.events.append(f"PostgreSQL restarted in immediate mode ({time.monotonic() - started:.1f}s)")
         say(self.events[-1])
 
+    def pause(self) -> None:
+        """SIGSTOP for --pause seconds: one API worker and every PostgreSQL backend serving this
+        run's database (not the postmaster: other databases on the server keep working)."""
+        assert self.server is not None
+        with psycopg.connect(SERVER, autocommit=True) as conn:
+            backends = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (self.db,))]
+        worker = workers_of(self.server.pid)[0]
+        stopped = []
+        for pid in [worker, *backends]:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            except ProcessLookupError:
+                pass
+        say(f"SIGSTOP API worker {worker} and {len(stopped) - 1} PostgreSQL backends for {self.args.pause}s")
+        try:
+            time.sleep(self.args.pause)  # the length of the fault, not a wait for anything
+        finally:
+            for pid in stopped:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        self.events.append(f"SIGSTOP API worker and {len(stopped) - 1} PostgreSQL backends of the run's "
+                           f"database for {self.args.pause}s, then SIGCONT")
+        say(self.events[-1])
+
     # -- the whole run
 
     def go(self) -> int:
@@ -288,8 +316,10 @@ class Run:
         faults: list[tuple[float, Callable[[], None]]] = [(0.2, self.kill_a_worker), (0.4, self.kill_the_runner)]
         if not args.no_postgres_restart:
             faults.append((0.6, self.restart_postgres))
+        if args.pause:
+            faults.append((0.8, self.pause))
         if args.no_faults:
-            faults = []
+            faults = [(0.5, self.pause)] if args.pause else []
         for share, fault in faults:
             threshold = seeded + share * (expected - seeded)
             poll(lambda: self.position() >= threshold or not any(p.is_alive() for p in clients),
@@ -414,6 +444,8 @@ def main() -> int:
     parser.add_argument("--issues", type=int, default=3, help="issues the clients share (contention)")
     parser.add_argument("--no-postgres-restart", action="store_true")
     parser.add_argument("--no-faults", action="store_true", help="load only: kill nothing, restart nothing")
+    parser.add_argument("--pause", type=float, default=0,
+                        help="also SIGSTOP an API worker and the database's backends for this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     parser.add_argument("--report", help="also write the counts, faults and failures to this JSON file")
     args = parser.parse_args()

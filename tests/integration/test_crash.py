@@ -59,3 +59,11 @@ def test_32_concurrent_writers_times_500_commands_over_200_issues_are_stored_exa
     assert result["counts"]["acknowledged"] == 16_000
     server_errors = {k: n for k, n in result["counts"]["retried_because"].items() if k.startswith("5")}
     assert server_errors == {}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_paused_api_worker_and_database_lose_and_duplicate_nothing_and_nothing_hangs_after(tmp_path: Path) -> None:
+    """SIGSTOP for 8 s of one API worker and every PostgreSQL backend of the run's database."""
+    result = crash_test(tmp_path, "--commands", "100", "--no-faults", "--pause", "8", seconds=120)
+    assert any(f.startswith("SIGSTOP") for f in result["faults"])
