@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     followers: Literal["in-process", "external"] = "in-process"
     # On SIGTERM, how long uvicorn lets in-flight requests finish before closing them.
     graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
+    # A request not answered within this many seconds (its database stalled, say) gets a 504
+    # problem answer; the work goes on behind it, so a retry with the same Idempotency-Key
+    # returns what it did.
+    request_deadline_seconds: float = Field(default=30.0, gt=0)
     # Public keys (PEM files or directories of them) of signing keys rotated out: tree
     # heads they signed still verify (`careledger verify`).
     retired_public_keys: list[Path] = []

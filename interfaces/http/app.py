@@ -11,7 +11,7 @@ from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.logging import RequestId
 from interfaces.http import audit, cases, docs, health, issues, metrics, problems, views
-from interfaces.http.limits import BodySizeLimit
+from interfaces.http.limits import BodySizeLimit, RequestDeadline
 from interfaces.web import pages as dashboard
 
 
@@ -52,6 +52,7 @@ def create_app(
     # The dashboard's pages last: their paths are outside /api, so none shadows an API route.
     dashboard.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestDeadline, seconds=settings.request_deadline_seconds)
     app.add_middleware(metrics.Metrics)
     app.add_middleware(RequestId)
     return app

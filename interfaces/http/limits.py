@@ -1,7 +1,9 @@
-"""Refuses request bodies over the configured size before any handler reads them."""
+"""Refuses request bodies over the configured size before any handler reads them; answers 504
+to a request its handler has not begun to answer within the deadline."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import structlog
@@ -71,3 +73,56 @@ class BodySizeLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class RequestDeadline:
+    """A request whose answer has not started within ``seconds`` is answered 504 (problem+json).
+
+    The handler is not stopped (a thread blocked on the database cannot be): it finishes behind
+    the 504 and whatever it then sends is dropped. A command may so be stored after its client
+    saw 504; sent again with the same Idempotency-Key it returns that first answer.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = abandoned = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if abandoned:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, guarded))
+        done, _ = await asyncio.wait({task}, timeout=self.seconds)
+        if task in done or started:
+            await task
+            return
+        abandoned = True
+        task.add_done_callback(_finished_late)
+        log.warning("request_deadline_passed", status=504, rule="answer_within_deadline", seconds=self.seconds)
+        body = json.dumps(
+            {"type": "/problems/answer-within-deadline", "title": "处理超时", "status": 504,
+             "detail": f"请求未能在 {self.seconds:g} 秒内完成；命令可能已被记录，请用同一 Idempotency-Key 重试",
+             "rule": "answer_within_deadline"},
+            ensure_ascii=False,
+        ).encode()
+        await send({"type": "http.response.start", "status": 504,
+                    "headers": [(b"content-type", b"application/problem+json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _finished_late(task: asyncio.Future[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    log.info("request_finished_after_deadline", failed=type(error).__name__ if error else None)

@@ -38,6 +38,7 @@ TITLES = {
     415: "不支持的媒体类型",
     422: "内容无效",
     503: "暂时无法服务",
+    504: "处理超时",
 }
 
 
@@ -80,6 +81,7 @@ _WHEN = {
     415: "不支持的媒体类型",
     422: "请求内容不符合接口定义或无效",
     503: "数据库或视图暂时不可用",
+    504: "未能在时限内完成（命令可能已被记录：请用同一 Idempotency-Key 重试）",
 }
 
 
@@ -92,7 +94,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every authenticated API operation may answer these; FastAPI's own 422 schema is replaced.
-API_RESPONSES = responses(401, 403, 404, 409, 412, 413, 422, 503)
+API_RESPONSES = responses(401, 403, 404, 409, 412, 413, 422, 503, 504)
 
 
 STATUS_OF: list[tuple[type[Exception], int]] = [
