@@ -26,6 +26,7 @@ def main() -> None:
     steps = [
         ["bench.append", "--backend", "both"],
         ["bench.replay", "--backend", "both"],
+        ["bench.repository"],
         ["bench.views", "--backend", "postgres", "--sizes", views_sizes],
         ["bench.audit", "--backend", "postgres", "--events", events],
         ["bench.verify", "--backend", "postgres", "--events", events],
