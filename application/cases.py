@@ -290,11 +290,11 @@ class CaseCommands:
     def case_access_log(self, actor: Actor, case: UUID) -> list[dict[str, Any]]:
         access.require_role(actor, SUPERVISOR, INSPECTOR, doing="查看个人信息查阅记录", rule="read_access_log")
         self._case(case)
-        try:
-            log = cast(CaseAccessLog, self._ledger().repository.get(access_log_id(case)))
-        except AggregateNotFoundError:
-            return []
-        return list(log.reads)
+        return [
+            {"user": e.user, "unit": e.unit, "role": e.role, "endpoint": e.endpoint, "at": e.occurred_at}
+            for e in self._ledger().repository.event_store.get(access_log_id(case))
+            if isinstance(e, CaseAccessLog.PersonalDataRead)
+        ]
 
     def case_history(self, actor: Actor, case: UUID) -> list[dict[str, Any]]:
         target = self._case(case)

@@ -28,6 +28,7 @@ from application.personal_data import CaseKeys
 from application.ports import PositionIndex
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
+from domain.case_access import CaseAccessLog
 from domain.idempotency import CommandAnswer, answer_id
 from domain.issue import RectificationIssue, issue_id
 from domain.plan import Plan, plan_id
@@ -97,6 +98,9 @@ class Enrolment:
 
 class Ledger(CaseCommands, Application[UUID]):
     name = "careledger"
+    # Every read of a child's personal fields appends to the case's access log; a snapshot
+    # keeps loading that log (to append the next read) from replaying every earlier read.
+    snapshotting_intervals = {CaseAccessLog: 50}
 
     def __init__(
         self,
