@@ -149,6 +149,18 @@ class SQLiteCaseKeys:
             raise CaseKeyExists(str(case_id)) from None
         return key
 
+    def rewrap(self, new_master_key: bytes) -> int:
+        """Wraps every case key under a new master key, all in one transaction; answers how many."""
+        new = KeyWrap(new_master_key)
+        with self._connection() as conn:
+            rows = conn.execute("SELECT case_id, wrapped_key FROM case_keys").fetchall()
+            conn.executemany(
+                "UPDATE case_keys SET wrapped_key=? WHERE case_id=?",
+                [(new.wrap(UUID(cid), self._wrap.unwrap(UUID(cid), bytes(w))), cid) for cid, w in rows],
+            )
+        self._wrap = new
+        return len(rows)
+
     def get(self, case_id: UUID) -> bytes | None:
         with self._connection() as conn:
             row = conn.execute(
@@ -217,6 +229,21 @@ class PostgresCaseKeys:
         if inserted != 1:
             raise CaseKeyExists(str(case_id))
         return key
+
+    def rewrap(self, new_master_key: bytes) -> int:
+        """Wraps every case key under a new master key, all in one transaction; answers how many."""
+        new = KeyWrap(new_master_key)
+        with self._connection() as conn, conn.transaction():
+            cursor = conn.cursor(row_factory=tuple_row)
+            rows = cursor.execute(
+                sql.SQL("SELECT case_id, wrapped_key FROM {} FOR UPDATE").format(self._table)
+            ).fetchall()
+            cursor.executemany(
+                sql.SQL("UPDATE {} SET wrapped_key=%s WHERE case_id=%s").format(self._table),
+                [(new.wrap(cid, self._wrap.unwrap(cid, bytes(w))), cid) for cid, w in rows],
+            )
+        self._wrap = new
+        return len(rows)
 
     def get(self, case_id: UUID) -> bytes | None:
         with self._connection() as conn:

@@ -36,6 +36,30 @@ def project() -> None:
     bootstrap.run_followers(Settings(), stopping)
 
 
+def rotate_data_key() -> None:
+    """轮换数据主密钥：用新主密钥重新包装全部个案密钥（一个事务），再替换主密钥文件。
+
+    新密钥先写在旁边的 .new 文件；若在事务提交后、替换文件前中断，.new 文件即为当前主密钥。"""
+    from infrastructure.case_keys import load_master_key
+
+    settings = Settings()
+    current = settings.data_key_file
+    fresh = current.with_name(current.name + ".new")
+    fresh.unlink(missing_ok=True)
+    new_key = load_master_key(fresh)  # made on first use, mode 0600
+    services = bootstrap.build(settings)
+    try:
+        count = services.ledger.case_keys.rewrap(new_key)  # type: ignore[attr-defined]
+    except BaseException:
+        fresh.unlink(missing_ok=True)
+        raise
+    finally:
+        services.close()
+    fresh.replace(current)
+    typer.echo(f"已用新主密钥重新包装 {count} 个个案密钥；主密钥文件已替换。")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(migrate)
     app.command()(project)
+    app.command("rotate-data-key")(rotate_data_key)
