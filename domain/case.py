@@ -325,19 +325,7 @@ class ChildCase(LedgerAggregate):
         self._must_be_open("认定类别")
         if self.assessments:
             raise RuleViolated("classify_once_then_reassess", "个案已认定类别，请用重新评估")
-        categories = list(dict.fromkeys(categories)) if isinstance(categories, list) else categories
-        _check_classification_values(left_behind, categories, evidence)
-        if not left_behind and not categories:
-            raise InvalidCommand(
-                "classification_names_a_category", "须认定为留守儿童或至少一类困境儿童"
-            )
-        _check_classification_rules(
-            birth_date=self.birth_date,
-            household_local=self.household_local,
-            left_behind=left_behind,
-            categories=categories,
-            day=beijing_day(stamp.occurred_at),
-        )
+        categories = self._checked_assessment(stamp, left_behind, categories, evidence, needs_one=True)
         self._classified(
             **stamp.fields(), left_behind=left_behind, categories=categories, evidence=evidence
         )
@@ -365,15 +353,7 @@ class ChildCase(LedgerAggregate):
             raise RuleViolated(
                 "reassessment_follows_classification", "个案尚未认定类别，不能重新评估"
             )
-        categories = list(dict.fromkeys(categories)) if isinstance(categories, list) else categories
-        _check_classification_values(left_behind, categories, evidence)
-        _check_classification_rules(
-            birth_date=self.birth_date,
-            household_local=self.household_local,
-            left_behind=left_behind,
-            categories=categories,
-            day=beijing_day(stamp.occurred_at),
-        )
+        categories = self._checked_assessment(stamp, left_behind, categories, evidence, needs_one=False)
         self._reassessed(
             **stamp.fields(), left_behind=left_behind, categories=categories, evidence=evidence
         )
@@ -391,6 +371,26 @@ class ChildCase(LedgerAggregate):
     ) -> None:
         self._note_entry("Reassessed", user, unit)
         self._assess(occurred_at, left_behind, categories, evidence)
+
+    def _checked_assessment(
+        self, stamp: Stamp, left_behind: bool, categories: list[str], evidence: list[str], *,
+        needs_one: bool,
+    ) -> list[str]:
+        """The rules a classification and a reassessment share; answers the categories, deduplicated."""
+        categories = list(dict.fromkeys(categories)) if isinstance(categories, list) else categories
+        _check_classification_values(left_behind, categories, evidence)
+        if needs_one and not left_behind and not categories:
+            raise InvalidCommand(
+                "classification_names_a_category", "须认定为留守儿童或至少一类困境儿童"
+            )
+        _check_classification_rules(
+            birth_date=self.birth_date,
+            household_local=self.household_local,
+            left_behind=left_behind,
+            categories=categories,
+            day=beijing_day(stamp.occurred_at),
+        )
+        return categories
 
     def _assess(
         self, occurred_at: datetime, left_behind: bool, categories: list[str], evidence: list[str]
