@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # Public keys (PEM files or directories of them) of signing keys rotated out: tree
     # heads they signed still verify (`careledger verify`).
     retired_public_keys: list[Path] = []
+    # How long a signed-in token's user is remembered by a serving process: a revoked token
+    # or a deactivated user is refused at most this long after the change (0: never cached).
+    token_cache_seconds: float = Field(default=5.0, ge=0)
+    # Test each pooled connection with a round trip before lending it. Off: a connection
+    # broken by a server restart fails its query, is dropped, and the library retries on a
+    # fresh one, so the check costs a round trip per query for nothing.
+    database_pre_ping: bool = False
     # Clients allowed to read /metrics (no token): loopback and private networks by default.
     metrics_networks: list[str] = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
@@ -71,7 +78,7 @@ class Settings(BaseSettings):
                 "POSTGRES_MAX_OVERFLOW": "4",
                 "POSTGRES_CONNECT_TIMEOUT": "5",
                 "POSTGRES_LOCK_TIMEOUT": "5",
-                "POSTGRES_PRE_PING": "y",
+                "POSTGRES_PRE_PING": "y" if self.database_pre_ping else "n",
                 # Off on purpose: with it, concurrent writers' notification ids interleave
                 # and a follower can miss events.
                 "POSTGRES_ENABLE_DB_FUNCTIONS": "n",

@@ -108,7 +108,10 @@ def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> Cas
 def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Services:
     settings = settings or Settings()
     closers: list[Callable[[], Any]] = []
-    ledger = Ledger(settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers))
+    ledger = Ledger(
+        settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers),
+        token_cache_seconds=settings.token_cache_seconds,
+    )
     views = build_views(ledger, settings, pulls=not follows_externally(settings))
     closers.append(views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]

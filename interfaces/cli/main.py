@@ -79,19 +79,30 @@ def _share_metrics_directory() -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
-def _demo(services: bootstrap.Services) -> None:
+def _tokens_file(services: bootstrap.Services) -> Path:
     var = Path(services.settings.database_url.removeprefix("sqlite:///")).parent \
         if not services.settings.is_postgres else Path("var")
-    tokens_file = var / DEMO_TOKENS
+    return var / DEMO_TOKENS
+
+
+def _keep_tokens(tokens_file: Path, tokens: dict[str, str]) -> None:
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text("".join(f"{k.upper()}_TOKEN={v}\n" for k, v in tokens.items()))
+    tokens_file.chmod(0o600)
+
+
+def _demo(services: bootstrap.Services) -> None:
+    tokens_file = _tokens_file(services)
     if demo_district.is_empty(services.ledger):
-        tokens = demo_district.load(services.ledger)
-        var.mkdir(parents=True, exist_ok=True)
-        tokens_file.write_text("".join(f"{k.upper()}_TOKEN={v}\n" for k, v in tokens.items()))
-        tokens_file.chmod(0o600)
+        _keep_tokens(tokens_file, demo_district.load(services.ledger))
         console.print("[green]已载入演示区县。[/green]")
     elif not tokens_file.exists():
         console.print("库中已有数据，未载入演示区县。")
         return
+    _print_tokens(tokens_file)
+
+
+def _print_tokens(tokens_file: Path) -> None:
     table = Table(title=f"演示令牌（也保存在 {tokens_file}）")
     table.add_column("变量")
     table.add_column("令牌")
@@ -99,6 +110,37 @@ def _demo(services: bootstrap.Services) -> None:
         key, _, value = line.partition("=")
         table.add_row(key, value)
     console.print(table)
+
+
+@app.command()
+def demo(
+    generate: Annotated[int, typer.Option("--generate", min=1, help="写入约 N 条事件的模拟区县多年历史（须为空库）")],
+    seed: Annotated[int, typer.Option(help="随机种子（同一种子生成同样的历史）")] = 9,
+) -> None:
+    """生成模拟区县历史（整改问题、儿童个案及其全部记录），用于性能测试和看板演示。"""
+    import time
+
+    from interfaces.district_generator import DistrictGenerator
+
+    services = bootstrap.build(Settings())
+    try:
+        if not demo_district.is_empty(services.ledger):
+            err.print("[red]库中已有数据：模拟历史只写入空库。[/red]")
+            raise typer.Exit(code=2)
+        started = time.perf_counter()
+        with console.status("生成中…") as status:
+            generator = DistrictGenerator(services.ledger, seed=seed)
+            generator.extend(generate, report=lambda done, total: status.update(f"已写入 {done:,}/{total:,} 条事件"))
+        seconds = time.perf_counter() - started
+        console.print(
+            f"已写入 {generator.written:,} 条事件（{len(generator.issue_ids):,} 个整改问题，"
+            f"{len(generator.case_ids):,} 个儿童个案），用时 {seconds:.1f} 秒。"
+        )
+        tokens_file = _tokens_file(services)
+        _keep_tokens(tokens_file, generator.tokens)
+        _print_tokens(tokens_file)
+    finally:
+        services.close()
 
 
 @units_app.command("add")

@@ -69,3 +69,28 @@ def test_units_users_then_verify_catches_a_changed_byte(cli_env, tmp_path) -> No
     tampered = runner.invoke(app, ["verify"])
     assert tampered.exit_code == 1, tampered.output
     assert "position 3" in tampered.output
+
+
+def test_demo_generate_writes_a_district_history_into_an_empty_store_only(cli_env, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from interfaces.bootstrap import build
+
+    monkeypatch.chdir(tmp_path)  # PostgreSQL's tokens file goes to ./var
+    made = runner.invoke(app, ["demo", "--generate", "400"])
+    assert made.exit_code == 0, made.output
+    services = build(cli_env)
+    try:
+        ledger = services.ledger
+        written = ledger.recorder.max_notification_id()
+        assert written is not None and written >= 400
+        assert len(ledger.issue_ids()) > 0
+        tokens_file = (tmp_path / "var" if cli_env.is_postgres
+                       else tmp_path.joinpath(cli_env.database_url.removeprefix("sqlite:///")).parent) / "demo-tokens.env"
+        tokens = dict(line.split("=", 1) for line in tokens_file.read_text().splitlines())
+        assert ledger.authenticate(tokens["SUPERVISOR_TOKEN"]).role == "supervisor"
+        assert ledger.authenticate(tokens["INSPECTOR_TOKEN"]).role == "inspector"
+
+        again = runner.invoke(app, ["demo", "--generate", "400"])
+        assert again.exit_code == 2
+        assert ledger.recorder.max_notification_id() == written
+    finally:
+        services.close()
