@@ -235,11 +235,11 @@ class Ledger(CaseCommands, Application[UUID]):
         deactivated user is refused at most that long after the change."""
         if not token:
             raise Unauthenticated("需要 Bearer 令牌")
+        remembered = self.remembered(token)
+        if remembered is not None:
+            return remembered
         digest = token_digest(token)
         now = self.monotonic()
-        cached = self._signed_in.get(digest) if self.token_cache_seconds > 0 else None
-        if cached is not None and cached[0] > now:
-            return cached[1]
         try:
             issued = cast(Token, self.repository.get(Token.create_id(digest=digest)))
             user = cast(User, self.repository.get(issued.user_id))
@@ -254,6 +254,13 @@ class Ledger(CaseCommands, Application[UUID]):
                 self._signed_in.clear()
             self._signed_in[digest] = (now + self.token_cache_seconds, found)
         return found
+
+    def remembered(self, token: str) -> Actor | None:
+        """The user of a token signed in within ``token_cache_seconds``, without a read."""
+        if self.token_cache_seconds <= 0:
+            return None
+        cached = self._signed_in.get(token_digest(token))
+        return cached[1] if cached is not None and cached[0] > self.monotonic() else None
 
     def add_unit(self, cmd: Command, *, code: str, name: str, group: str | None = None) -> Accepted:
         """Registers a unit, idempotent on its code; puts it in ``group`` (made on first use)."""

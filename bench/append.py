@@ -447,7 +447,7 @@ def http(s: Scratch, token: str, issues: list[str], *, workers: int, clients: in
 # ---- the table ---------------------------------------------------------------------------
 
 
-def run(backend: str, *, clients: int, seconds: float, reps: int) -> None:
+def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0) -> None:
     rows: list[list[Any]] = []
     results: dict[str, tuple[float, float, float]] = {}
 
@@ -486,6 +486,13 @@ def run(backend: str, *, clients: int, seconds: float, reps: int) -> None:
             r2k = http(s, token, issues, workers=2, idempotent=True, **h)
             add("HTTP POST urging + Idempotency-Key, 2 workers", r2k, "library, 2 processes",
                 f"{r2k[3]} non-201" if r2k[3] else "")
+            if crowd:
+                # More writers than cores: the library's writers queue on its table lock,
+                # careledger's commit together (application.group_commit).
+                lib = f"library, 2 processes, {crowd} writers"
+                add(lib, measure(library(s, crowd), procs=2, clients=crowd, seconds=seconds, reps=reps), raw)
+                rc = http(s, token, issues, workers=2, clients=crowd, seconds=seconds, reps=reps)
+                add(f"HTTP POST urging, 2 workers, {crowd} clients", rc, lib, f"{rc[3]} non-201" if rc[3] else "")
     table(
         f"Append, {backend} ({clients} concurrent writers)",
         ["path", "events/s (median)", "p50 ms", "p99 ms", "ratio", "note"],
@@ -508,9 +515,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--crowd", type=int, default=16,
+                        help="also compare the 2-process library and 2 HTTP workers at this many writers (0: skip)")
     args = parser.parse_args()
     for backend in BACKENDS if args.backend == "both" else [args.backend]:
-        run(backend, clients=args.clients, seconds=args.seconds, reps=args.reps)
+        run(backend, clients=args.clients, seconds=args.seconds, reps=args.reps, crowd=args.crowd)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from application.access import Actor
@@ -41,14 +42,16 @@ def cookie_signs_in(request: Request) -> bool:
     return request.method in ("GET", "HEAD") and path.endswith(".xlsx")
 
 
-def actor(request: Request, svc: ServicesDep) -> Actor:
+async def actor(request: Request, svc: ServicesDep) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         token = request.cookies.get(COOKIE, "") if cookie_signs_in(request) else ""
         if not token:
             raise Unauthenticated("需要 Authorization: Bearer 令牌")
-    found = svc.ledger.authenticate(token.strip())
+    token = token.strip()
+    # A remembered sign-in is answered on the event loop; only a database read needs a thread.
+    found = svc.ledger.remembered(token) or await run_in_threadpool(svc.ledger.authenticate, token)
     request.state.actor = found
     return found
 
