@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, Snapshot
 
 _recording_clock: ContextVar[datetime | None] = ContextVar("recording_clock", default=None)
 
@@ -91,8 +91,66 @@ class Stamp:
         return {"user": self.user, "unit": self.unit, "occurred_at": self.occurred_at}
 
 
+class IntKeyed:
+    """A dict keyed by ints (versions, years) inside a snapshot: JSON keys are strings, so
+    the application's transcoder stores it as pairs and gives back the int keys. Not a
+    dict subclass: the JSON encoder would write one as a plain object."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[list[Any]]) -> None:
+        self.pairs = pairs
+
+
+class Tupled:
+    """A tuple inside a snapshot, given back as a tuple rather than the list JSON makes."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+
+def _portable(value: Any) -> Any:
+    # Only what JSON would change is wrapped; everything else keeps its type, so a decoded
+    # snapshot compares equal to the aggregate folded from its events.
+    if type(value) is dict:
+        if all(type(k) is str for k in value):
+            return {k: _portable(v) for k, v in value.items()}
+        if all(type(k) is int for k in value):
+            return IntKeyed([[k, _portable(v)] for k, v in value.items()])
+        raise TypeError("a snapshot keeps dicts keyed by str or int only")
+    if type(value) is list:
+        return [_portable(v) for v in value]
+    if type(value) is tuple:
+        return Tupled([_portable(v) for v in value])
+    if isinstance(value, (set, frozenset)):
+        raise TypeError("a snapshot does not keep sets")
+    return value
+
+
+class LedgerSnapshot(Snapshot):
+    """The state of an aggregate at a version, stamped with the recorded time of the last
+    event it folds (not the time it was taken): "as of T" may start from it when that
+    time is at or before T. Derived data: ``careledger verify`` folds the events again
+    and compares (infrastructure.snapshot_check)."""
+
+    @classmethod
+    def take(cls, aggregate: Any) -> LedgerSnapshot:
+        taken = Snapshot.take(aggregate)
+        return cls(  # type: ignore[call-arg]
+            originator_id=taken.originator_id,
+            originator_version=taken.originator_version,
+            timestamp=aggregate.modified_on,
+            topic=taken.topic,
+            state={k: _portable(v) for k, v in taken.state.items()},
+        )
+
+
 class LedgerAggregate(Aggregate):
     """Base of every careledger aggregate: events say who recorded them and when it happened."""
+
+    Snapshot = LedgerSnapshot
 
     class Event(Aggregate.Event):
         user: str

@@ -1,11 +1,12 @@
-"""The library's application recorders, taught to map versions to log positions."""
+"""The library's application recorders, taught to map versions to log positions and to
+find an aggregate's snapshots by the recorded time of the events they end at."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
@@ -49,6 +50,20 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 for row in c.fetchall()
             }
 
+    def snapshot_marks(self, originator_id: UUID, snapshots_table: str) -> list[StoredEvent]:
+        """The aggregate's events at the versions it has snapshots of, in version order:
+        their recorded times say which snapshot "as of T" may start from, without reading
+        any snapshot's state."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT e.originator_version, e.topic, e.state FROM {snapshots_table} s "
+                f"JOIN {self.events_table_name} e ON e.originator_id=s.originator_id "
+                "AND e.originator_version=s.originator_version "
+                "WHERE s.originator_id=? ORDER BY s.originator_version",
+                (originator_id.hex,),
+            )
+            return [StoredEvent(originator_id, row[0], row[1], bytes(row[2])) for row in c.fetchall()]
+
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _table(self) -> SQL:
@@ -87,3 +102,16 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     originator_version=row["originator_version"], topic=row["topic"], state=bytes(row["state"]))
                 for row in curs.fetchall()
             }
+
+    def snapshot_marks(self, originator_id: UUID, snapshots_table: str) -> list[StoredEvent]:
+        query = SQL(
+            "SELECT e.originator_version, e.topic, e.state FROM {} s JOIN {} e "
+            "ON e.originator_id=s.originator_id AND e.originator_version=s.originator_version "
+            "WHERE s.originator_id=%s ORDER BY s.originator_version"
+        ).format(SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(snapshots_table)), self._table())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (originator_id,))
+            return [
+                StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
+                for row in curs.fetchall()
+            ]
