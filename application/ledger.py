@@ -27,7 +27,8 @@ from application.cases import CaseCommands
 from application.personal_data import CaseKeys
 from application.ports import PositionIndex
 from application.rubric import RUBRIC_VERSION
-from domain.base import IntKeyed, LedgerAggregate, RuleViolated, Stamp, Tupled, recording_at
+from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
+from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import ChildCase
 from domain.case_access import CaseAccessLog
 from domain.idempotency import CommandAnswer, answer_id
@@ -51,28 +52,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-class IntKeyedAsPairs(Transcoding):
-    type = IntKeyed
-    name = "int_keyed"
-
-    def encode(self, obj: IntKeyed) -> list[list[Any]]:
-        return obj.pairs
-
-    def decode(self, data: list[list[Any]]) -> dict[int, Any]:
-        return {k: v for k, v in data}
-
-
-class TupledAsList(Transcoding):
-    type = Tupled
-    name = "tuple"
-
-    def encode(self, obj: Tupled) -> list[Any]:
-        return obj.items
-
-    def decode(self, data: list[Any]) -> tuple[Any, ...]:
-        return tuple(data)
 
 
 def _fold(aggregate: Any, domain_events: Iterable[Any]) -> Any:
@@ -173,8 +152,8 @@ class Ledger(CaseCommands, Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
-        transcoder.register(IntKeyedAsPairs())
-        transcoder.register(TupledAsList())
+        for transcoding in SNAPSHOT_TRANSCODINGS:
+            transcoder.register(transcoding)
 
     @property
     def index(self) -> PositionIndex:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from collections.abc import Iterator
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -93,13 +93,14 @@ class Stamp:
 
 class IntKeyed:
     """A dict keyed by ints (versions, years) inside a snapshot: JSON keys are strings, so
-    the application's transcoder stores it as pairs and gives back the int keys. Not a
-    dict subclass: the JSON encoder would write one as a plain object."""
+    the application's transcoder stores its keys and its values as two lists and gives
+    back the int keys. Not a dict subclass: the JSON encoder would write one as a plain
+    object."""
 
-    __slots__ = ("pairs",)
+    __slots__ = ("keys", "values")
 
-    def __init__(self, pairs: list[list[Any]]) -> None:
-        self.pairs = pairs
+    def __init__(self, keys: list[int], values: Any) -> None:
+        self.keys, self.values = keys, values
 
 
 class Tupled:
@@ -111,16 +112,68 @@ class Tupled:
         self.items = items
 
 
+class Columns:
+    """A list of dicts inside a snapshot (urgings, entries, reports), stored by columns.
+
+    Decoding a snapshot is most of "as of T" for a long history, and per-dict work is most
+    of decoding: every dict and every tagged date went through the transcoder's Python
+    hook. By columns, the keys are written once, a column of dates or datetimes is an
+    untagged list converted in one ``map``, and the dicts are built by ``dict(zip(...))``
+    without a Python-level loop. Dicts of the same keys form one group; ``order`` (None
+    for a single group) says which group each item comes from."""
+
+    __slots__ = ("groups", "order")
+
+    # Column kinds that are converted in bulk (exact types only: a datetime is a date).
+    DATETIME, DATE = "datetime", "date"
+
+    def __init__(self, groups: list[list[Any]], order: list[int] | None) -> None:
+        self.groups, self.order = groups, order
+
+    @classmethod
+    def of(cls, items: list[dict[str, Any]]) -> Columns:
+        shapes: dict[tuple[str, ...], int] = {}
+        members: list[list[dict[str, Any]]] = []
+        order = []
+        for item in items:
+            shape = tuple(item)
+            index = shapes.setdefault(shape, len(shapes))
+            if index == len(members):
+                members.append([])
+            members[index].append(item)
+            order.append(index)
+        groups = []
+        for shape, group in zip(shapes, members):
+            kinds: list[str | None] = []
+            columns: list[list[Any]] = []
+            for key in shape:
+                column = [item[key] for item in group]
+                if all(type(v) is datetime for v in column):
+                    kinds.append(cls.DATETIME)
+                    columns.append([v.isoformat() for v in column])
+                elif all(type(v) is date for v in column):
+                    kinds.append(cls.DATE)
+                    columns.append([v.isoformat() for v in column])
+                else:
+                    kinds.append(None)
+                    columns.append([_portable(v) for v in column])
+            groups.append([list(shape), kinds, columns])
+        return cls(groups, order if len(groups) > 1 else None)
+
+
 def _portable(value: Any) -> Any:
-    # Only what JSON would change is wrapped; everything else keeps its type, so a decoded
-    # snapshot compares equal to the aggregate folded from its events.
+    # Only what JSON would change is wrapped (and lists of dicts, for speed); everything
+    # else keeps its type, so a decoded snapshot compares equal to the aggregate folded
+    # from its events.
     if type(value) is dict:
         if all(type(k) is str for k in value):
             return {k: _portable(v) for k, v in value.items()}
         if all(type(k) is int for k in value):
-            return IntKeyed([[k, _portable(v)] for k, v in value.items()])
+            return IntKeyed(list(value), _portable(list(value.values())))
         raise TypeError("a snapshot keeps dicts keyed by str or int only")
     if type(value) is list:
+        if len(value) > 1 and all(type(v) is dict and v and all(type(k) is str for k in v) for v in value):
+            return Columns.of(value)
         return [_portable(v) for v in value]
     if type(value) is tuple:
         return Tupled([_portable(v) for v in value])
