@@ -42,7 +42,7 @@ def exact(a: Any, b: Any) -> bool:
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(timezone.utc))
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=5),
                     st.dates(min_value=date(2000, 1, 1)), moments)
-keys = st.sampled_from(["version", "unit", "due", "at", "type"])
+keys = st.sampled_from(["version", "unit", "due", "at", "type", "单位"])
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(
