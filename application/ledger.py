@@ -60,8 +60,14 @@ def _fold(aggregate: Any, domain_events: Iterable[Any]) -> Any:
     return aggregate
 
 
-class SnapshotMarks(Protocol):
+class SnapshotReads(Protocol):
+    """What infrastructure.recorders adds to the library's recorder for "as of T"."""
+
     def snapshot_marks(self, originator_id: UUID, snapshots_table: str) -> list[StoredEvent]: ...
+
+    def snapshot_and_events(
+        self, originator_id: UUID, snapshots_table: str, version: int, through: int | None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]: ...
 
 
 def _taken_by(marks: list[StoredEvent], as_of: datetime, decode: Callable[[StoredEvent], Any]) -> int:
@@ -384,22 +390,30 @@ class Ledger(CaseCommands, Application[UUID]):
         event was recorded by ``as_of`` holds nothing recorded after it, and the first
         snapshot whose last event is later bounds the events worth reading."""
         aggregate: A | None = None
-        after: int | None = None
         through: int | None = None
         if self.snapshots is not None:
-            recorder = cast(SnapshotMarks, self.recorder)
-            marks = recorder.snapshot_marks(aggregate_id, self.snapshots.recorder.events_table_name)  # type: ignore[attr-defined]
+            recorder = cast(SnapshotReads, self.recorder)
+            table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+            marks = recorder.snapshot_marks(aggregate_id, table)
             taken = _taken_by(marks, as_of, self.mapper.to_domain_event)
             if taken < len(marks):
                 through = marks[taken].originator_version - 1
             if taken:
-                after = marks[taken - 1].originator_version
-                snapshot = next(iter(self.snapshots.get(aggregate_id, gt=after - 1, lte=after)), None)
-                if snapshot is None:
-                    after = None  # the snapshot went between the two reads: fold from the start
-                else:
-                    aggregate = cast(A, snapshot.mutate(None))
-        for domain_event in self.repository.event_store.get(aggregate_id, gt=after, lte=through):
+                stored, after = recorder.snapshot_and_events(
+                    aggregate_id, table, marks[taken - 1].originator_version, through
+                )
+                # None only if the snapshot went between the two reads: fold from the start.
+                if stored is not None:
+                    aggregate = cast(A, self.snapshots.mapper.to_domain_event(stored).mutate(None))
+                    return self._fold_until(cls, aggregate, map(self.mapper.to_domain_event, after), what, as_of)
+        return self._fold_until(
+            cls, None, self.repository.event_store.get(aggregate_id, lte=through), what, as_of
+        )
+
+    def _fold_until(
+        self, cls: type[A], aggregate: A | None, domain_events: Iterable[Any], what: str, as_of: datetime
+    ) -> A:
+        for domain_event in domain_events:
             if domain_event.timestamp > as_of:
                 break
             aggregate = cast(A, domain_event.mutate(aggregate))

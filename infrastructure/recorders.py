@@ -64,6 +64,25 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             )
             return [StoredEvent(originator_id, row[0], row[1], bytes(row[2])) for row in c.fetchall()]
 
+    def snapshot_and_events(
+        self, originator_id: UUID, snapshots_table: str, version: int, through: int | None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        """The snapshot at ``version`` and the events after it (through ``through``), in one
+        round trip: "as of T" once it has chosen its snapshot."""
+        bound = "" if through is None else " AND originator_version<=?"
+        params: list[object] = [originator_id.hex, version, originator_id.hex, version]
+        if through is not None:
+            params.append(through)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT 0, originator_version, topic, state FROM {snapshots_table} "
+                "WHERE originator_id=? AND originator_version=? UNION ALL "
+                f"SELECT 1, originator_version, topic, state FROM {self.events_table_name} "
+                f"WHERE originator_id=? AND originator_version>?{bound} ORDER BY 1, 2",
+                params,
+            )
+            return _split(originator_id, [(r[0], r[1], r[2], bytes(r[3])) for r in c.fetchall()])
+
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _table(self) -> SQL:
@@ -115,3 +134,32 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
                 for row in curs.fetchall()
             ]
+
+    def snapshot_and_events(
+        self, originator_id: UUID, snapshots_table: str, version: int, through: int | None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        query = SQL(
+            "SELECT 0 AS part, originator_version, topic, state FROM {} "
+            "WHERE originator_id=%s AND originator_version=%s UNION ALL "
+            "SELECT 1, originator_version, topic, state FROM {} "
+            "WHERE originator_id=%s AND originator_version>%s AND originator_version<=%s ORDER BY 1, 2"
+        ).format(SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(snapshots_table)), self._table())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (originator_id, version, originator_id, version,
+                                 2**62 if through is None else through))
+            return _split(originator_id, [
+                (row["part"], row["originator_version"], row["topic"], bytes(row["state"])) for row in curs.fetchall()
+            ])
+
+
+def _split(
+    originator_id: UUID, rows: list[tuple[int, int, str, bytes]]
+) -> tuple[StoredEvent | None, list[StoredEvent]]:
+    snapshot = None
+    events = []
+    for part, version, topic, state in rows:
+        if part == 0:
+            snapshot = StoredEvent(originator_id, version, topic, state)
+        else:
+            events.append(StoredEvent(originator_id, version, topic, state))
+    return snapshot, events
