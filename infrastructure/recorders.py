@@ -4,6 +4,7 @@ find an aggregate's snapshots by the recorded time of the events they end at."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
@@ -13,6 +14,10 @@ from psycopg.sql import SQL, Identifier
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._indexed: set[str] = set()
+
     def positions(self, originator_id: UUID) -> dict[int, int]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
@@ -54,6 +59,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         """The aggregate's events at the versions it has snapshots of, in version order:
         their recorded times say which snapshot "as of T" may start from, without reading
         any snapshot's state."""
+        self._index_snapshot_versions(snapshots_table)
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT e.originator_version, e.topic, e.state FROM {snapshots_table} s "
@@ -63,6 +69,21 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 (originator_id.hex,),
             )
             return [StoredEvent(originator_id, row[0], row[1], bytes(row[2])) for row in c.fetchall()]
+
+    def _index_snapshot_versions(self, snapshots_table: str) -> None:
+        # The library's snapshot table is WITHOUT ROWID: its rows, states and all, are its
+        # primary key's b-tree, so listing an aggregate's snapshot versions walked every
+        # snapshot's cell (5 ms for 100 snapshots of a 1,000-event issue). An index of the
+        # versions alone answers it. Made on first use: the table is not there when this
+        # recorder's own tables are created.
+        if snapshots_table in self._indexed:
+            return
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"CREATE INDEX IF NOT EXISTS {snapshots_table}_versions "
+                f"ON {snapshots_table} (originator_id, originator_version)"
+            )
+        self._indexed.add(snapshots_table)
 
     def snapshot_and_events(
         self, originator_id: UUID, snapshots_table: str, version: int, through: int | None
