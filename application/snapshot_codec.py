@@ -37,6 +37,19 @@ class TupledAsList(Transcoding):
 
 
 _CONVERT = {Columns.DATETIME: datetime.fromisoformat, Columns.DATE: date.fromisoformat}
+
+
+def _column(kind: str | None, column: list[Any]) -> list[Any]:
+    if kind is None:
+        return column
+    if kind.startswith(Columns.REPEATED):
+        distinct, indexes = column
+        kind = kind.removeprefix(Columns.REPEATED)
+        if kind != Columns.TEXT:
+            distinct = list(map(_CONVERT[kind], distinct))
+        return list(map(distinct.__getitem__, indexes))
+    return list(map(_CONVERT[kind], column))
+
 _FIELD = re.compile(r"[a-z_][a-z0-9_]{0,63}")
 _builders: dict[tuple[str, ...], Callable[[Iterable[tuple[Any, ...]]], list[dict[str, Any]]]] = {}
 
@@ -71,10 +84,7 @@ class ColumnsAsLists(Transcoding):
         groups, order = data
         built = []
         for keys, kinds, columns in groups:
-            converted = [
-                column if kind is None else list(map(_CONVERT[kind], column))
-                for kind, column in zip(kinds, columns)
-            ]
+            converted = [_column(kind, column) for kind, column in zip(kinds, columns)]
             built.append(_builder(tuple(keys))(zip(*converted)))
         if order is None:
             return built[0]

@@ -93,7 +93,7 @@ def new_issue(ledger: Any, actor: Any, seq: int, length: int, interval: int | No
         del ledger.snapshotting_intervals
 
 
-def run(backend: str, reps: int) -> None:
+def run(backend: str, reps: int, intervals: tuple[int | None, ...] = INTERVALS) -> None:
     from application.ledger import SNAPSHOT_EVERY
     from interfaces import demo_district
 
@@ -131,7 +131,7 @@ def run(backend: str, reps: int) -> None:
                 rows.append([length, f"{raw * 1000:.2f}", f"{past * 1000:.2f}", f"{r_past:.2f}×",
                              f"{worst * 1000:.2f}", f"{r_worst:.2f}×", "yes" if r_worst <= 2 else "no",
                              f"{half * 1000:.2f}", f"{r_half:.2f}×", f"{now * 1000:.2f}", f"{r_now:.2f}×"])
-            for j, interval in enumerate(INTERVALS):
+            for j, interval in enumerate(intervals):
                 issue, last = new_issue(ledger, actor, 200 + j, 1000, interval)
                 progress(f"replay {backend}: 1,000 events, snapshot every {interval}")
                 raw, (worst, now), (r_worst, r_now) = measure(issue, worst_moment(ledger, issue), None)
@@ -170,9 +170,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="replay benchmark")
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
     parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--intervals", default="none,10,25,50,100,200",
+                        help="snapshot intervals to compare at 1,000 events (none: no snapshots)")
     args = parser.parse_args()
+    intervals = tuple(None if i == "none" else int(i) for i in args.intervals.split(","))
     for backend in ["postgres", "sqlite"] if args.backend == "both" else [args.backend]:
-        run(backend, args.reps)
+        run(backend, args.reps, intervals)
 
 
 if __name__ == "__main__":

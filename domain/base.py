@@ -118,14 +118,15 @@ class Columns:
     Decoding a snapshot is most of "as of T" for a long history, and per-dict work is most
     of decoding: every dict and every tagged date went through the transcoder's Python
     hook. By columns, the keys are written once, a column of dates or datetimes is an
-    untagged list converted in one ``map``, and the dicts are built by ``dict(zip(...))``
-    without a Python-level loop. Dicts of the same keys form one group; ``order`` (None
+    untagged list converted in one ``map``, a column of few distinct values stores each
+    once, and the dicts are built without a Python-level loop. Dicts of the same keys form one group; ``order`` (None
     for a single group) says which group each item comes from."""
 
     __slots__ = ("groups", "order")
 
-    # Column kinds that are converted in bulk (exact types only: a datetime is a date).
-    DATETIME, DATE = "datetime", "date"
+    # Column kinds that are converted in bulk (exact types only: a datetime is a date);
+    # REPEATED before a kind: the column is [distinct values, index of each item's value].
+    DATETIME, DATE, TEXT, REPEATED = "datetime", "date", "text", "repeated "
 
     def __init__(self, groups: list[list[Any]], order: list[int] | None) -> None:
         self.groups, self.order = groups, order
@@ -145,18 +146,32 @@ class Columns:
         groups = []
         for shape, group in zip(shapes, members):
             kinds: list[str | None] = []
-            columns: list[list[Any]] = []
+            columns: list[Any] = []
             for key in shape:
                 column = [item[key] for item in group]
                 if all(type(v) is datetime for v in column):
-                    kinds.append(cls.DATETIME)
-                    columns.append([v.isoformat() for v in column])
+                    kind: str | None = cls.DATETIME
+                    column = [v.isoformat() for v in column]
                 elif all(type(v) is date for v in column):
-                    kinds.append(cls.DATE)
-                    columns.append([v.isoformat() for v in column])
+                    kind = cls.DATE
+                    column = [v.isoformat() for v in column]
+                elif all(type(v) is str for v in column):
+                    kind = cls.TEXT
                 else:
                     kinds.append(None)
                     columns.append([_portable(v) for v in column])
+                    continue
+                # Units, recorders, entry types and deadlines repeat down a column: each
+                # distinct value is then stored (and converted) once, and the column holds
+                # small ints that index it.
+                distinct = list(dict.fromkeys(column))
+                if len(distinct) * 2 <= len(column):
+                    where = {v: i for i, v in enumerate(distinct)}
+                    kinds.append(f"{cls.REPEATED}{kind}")
+                    columns.append([distinct, [where[v] for v in column]])
+                else:
+                    kinds.append(None if kind == cls.TEXT else kind)
+                    columns.append(column)
             groups.append([list(shape), kinds, columns])
         return cls(groups, order if len(groups) > 1 else None)
 
