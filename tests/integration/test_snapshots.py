@@ -170,3 +170,13 @@ def test_snapshot_keeps_int_keys_and_dates_as_the_fold_has_them(district: Distri
     assert isinstance(restored.deadline, date)
     # Stamped with the recorded time of its last event, not the time it was taken.
     assert snapshot.timestamp == restored.modified_on
+
+
+def test_a_snapshot_already_stored_at_that_version_does_not_fail_the_save(district: District, clock: Clock) -> None:
+    ledger = district.ledger
+    snapshotting(ledger, EVERY)
+    issue = issue_history(district, clock, rounds=1)
+    version = snapshot_versions(ledger, issue)[-1]
+    before = snapshot_versions(ledger, issue)
+    ledger.take_snapshot(issue, version=version)
+    assert snapshot_versions(ledger, issue) == before
