@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from collections.abc import Iterator
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, Snapshot
 
 _recording_clock: ContextVar[datetime | None] = ContextVar("recording_clock", default=None)
 
@@ -91,8 +91,134 @@ class Stamp:
         return {"user": self.user, "unit": self.unit, "occurred_at": self.occurred_at}
 
 
+class IntKeyed:
+    """A dict keyed by ints (versions, years) inside a snapshot: JSON keys are strings, so
+    the application's transcoder stores its keys and its values as two lists and gives
+    back the int keys. Not a dict subclass: the JSON encoder would write one as a plain
+    object."""
+
+    __slots__ = ("keys", "values")
+
+    def __init__(self, keys: list[int], values: Any) -> None:
+        self.keys, self.values = keys, values
+
+
+class Tupled:
+    """A tuple inside a snapshot, given back as a tuple rather than the list JSON makes."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+
+class Columns:
+    """A list of dicts inside a snapshot (urgings, entries, reports), stored by columns.
+
+    Decoding a snapshot is most of "as of T" for a long history, and per-dict work is most
+    of decoding: every dict and every tagged date went through the transcoder's Python
+    hook. By columns, the keys are written once, a column of dates or datetimes is an
+    untagged list converted in one ``map``, a column of few distinct values stores each
+    once, and the dicts are built without a Python-level loop. Dicts of the same keys form one group; ``order`` (None
+    for a single group) says which group each item comes from."""
+
+    __slots__ = ("groups", "order")
+
+    # Column kinds that are converted in bulk (exact types only: a datetime is a date);
+    # REPEATED before a kind: the column is [distinct values, index of each item's value].
+    DATETIME, DATE, TEXT, REPEATED = "datetime", "date", "text", "repeated "
+
+    def __init__(self, groups: list[list[Any]], order: list[int] | None) -> None:
+        self.groups, self.order = groups, order
+
+    @classmethod
+    def of(cls, items: list[dict[str, Any]]) -> Columns:
+        shapes: dict[tuple[str, ...], int] = {}
+        members: list[list[dict[str, Any]]] = []
+        order = []
+        for item in items:
+            shape = tuple(item)
+            index = shapes.setdefault(shape, len(shapes))
+            if index == len(members):
+                members.append([])
+            members[index].append(item)
+            order.append(index)
+        groups = []
+        for shape, group in zip(shapes, members):
+            kinds: list[str | None] = []
+            columns: list[Any] = []
+            for key in shape:
+                column = [item[key] for item in group]
+                if all(type(v) is datetime for v in column):
+                    kind: str | None = cls.DATETIME
+                    column = [v.isoformat() for v in column]
+                elif all(type(v) is date for v in column):
+                    kind = cls.DATE
+                    column = [v.isoformat() for v in column]
+                elif all(type(v) is str for v in column):
+                    kind = cls.TEXT
+                else:
+                    kinds.append(None)
+                    columns.append([_portable(v) for v in column])
+                    continue
+                # Units, recorders, entry types and deadlines repeat down a column: each
+                # distinct value is then stored (and converted) once, and the column holds
+                # small ints that index it.
+                distinct = list(dict.fromkeys(column))
+                if len(distinct) * 2 <= len(column):
+                    where = {v: i for i, v in enumerate(distinct)}
+                    kinds.append(f"{cls.REPEATED}{kind}")
+                    columns.append([distinct, [where[v] for v in column]])
+                else:
+                    kinds.append(None if kind == cls.TEXT else kind)
+                    columns.append(column)
+            groups.append([list(shape), kinds, columns])
+        return cls(groups, order if len(groups) > 1 else None)
+
+
+def _portable(value: Any) -> Any:
+    # Only what JSON would change is wrapped (and lists of dicts, for speed); everything
+    # else keeps its type, so a decoded snapshot compares equal to the aggregate folded
+    # from its events.
+    if type(value) is dict:
+        if all(type(k) is str for k in value):
+            return {k: _portable(v) for k, v in value.items()}
+        if all(type(k) is int for k in value):
+            return IntKeyed(list(value), _portable(list(value.values())))
+        raise TypeError("a snapshot keeps dicts keyed by str or int only")
+    if type(value) is list:
+        if len(value) > 1 and all(type(v) is dict and v and all(type(k) is str for k in v) for v in value):
+            return Columns.of(value)
+        return [_portable(v) for v in value]
+    if type(value) is tuple:
+        return Tupled([_portable(v) for v in value])
+    if isinstance(value, (set, frozenset)):
+        raise TypeError("a snapshot does not keep sets")
+    return value
+
+
+class LedgerSnapshot(Snapshot):
+    """The state of an aggregate at a version, stamped with the recorded time of the last
+    event it folds (not the time it was taken): "as of T" may start from it when that
+    time is at or before T. Derived data: ``careledger verify`` folds the events again
+    and compares (infrastructure.snapshot_check)."""
+
+    @classmethod
+    def take(cls, aggregate: Any) -> LedgerSnapshot:
+        taken = Snapshot.take(aggregate)
+        return cls(  # type: ignore[call-arg]
+            originator_id=taken.originator_id,
+            originator_version=taken.originator_version,
+            timestamp=aggregate.modified_on,
+            topic=taken.topic,
+            state={k: _portable(v) for k, v in taken.state.items()},
+        )
+
+
 class LedgerAggregate(Aggregate):
     """Base of every careledger aggregate: events say who recorded them and when it happened."""
+
+    Snapshot = LedgerSnapshot
 
     class Event(Aggregate.Event):
         user: str

@@ -1,17 +1,23 @@
-"""The library's application recorders, taught to map versions to log positions."""
+"""The library's application recorders, taught to map versions to log positions and to
+find an aggregate's snapshots by the recorded time of the events they end at."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._indexed: set[str] = set()
+
     def positions(self, originator_id: UUID) -> dict[int, int]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
@@ -48,6 +54,55 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                                      topic=row[3], state=bytes(row[4]))
                 for row in c.fetchall()
             }
+
+    def snapshot_marks(self, originator_id: UUID, snapshots_table: str) -> list[StoredEvent]:
+        """The aggregate's events at the versions it has snapshots of, in version order:
+        their recorded times say which snapshot "as of T" may start from, without reading
+        any snapshot's state."""
+        self._index_snapshot_versions(snapshots_table)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT e.originator_version, e.topic, e.state FROM {snapshots_table} s "
+                f"JOIN {self.events_table_name} e ON e.originator_id=s.originator_id "
+                "AND e.originator_version=s.originator_version "
+                "WHERE s.originator_id=? ORDER BY s.originator_version",
+                (originator_id.hex,),
+            )
+            return [StoredEvent(originator_id, row[0], row[1], bytes(row[2])) for row in c.fetchall()]
+
+    def _index_snapshot_versions(self, snapshots_table: str) -> None:
+        # The library's snapshot table is WITHOUT ROWID: its rows, states and all, are its
+        # primary key's b-tree, so listing an aggregate's snapshot versions walked every
+        # snapshot's cell (5 ms for 100 snapshots of a 1,000-event issue). An index of the
+        # versions alone answers it. Made on first use: the table is not there when this
+        # recorder's own tables are created.
+        if snapshots_table in self._indexed:
+            return
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"CREATE INDEX IF NOT EXISTS {snapshots_table}_versions "
+                f"ON {snapshots_table} (originator_id, originator_version)"
+            )
+        self._indexed.add(snapshots_table)
+
+    def snapshot_and_events(
+        self, originator_id: UUID, snapshots_table: str, version: int, through: int | None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        """The snapshot at ``version`` and the events after it (through ``through``), in one
+        round trip: "as of T" once it has chosen its snapshot."""
+        bound = "" if through is None else " AND originator_version<=?"
+        params: list[object] = [originator_id.hex, version, originator_id.hex, version]
+        if through is not None:
+            params.append(through)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT 0, originator_version, topic, state FROM {snapshots_table} "
+                "WHERE originator_id=? AND originator_version=? UNION ALL "
+                f"SELECT 1, originator_version, topic, state FROM {self.events_table_name} "
+                f"WHERE originator_id=? AND originator_version>?{bound} ORDER BY 1, 2",
+                params,
+            )
+            return _split(originator_id, [(r[0], r[1], r[2], bytes(r[3])) for r in c.fetchall()])
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
@@ -87,3 +142,45 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     originator_version=row["originator_version"], topic=row["topic"], state=bytes(row["state"]))
                 for row in curs.fetchall()
             }
+
+    def snapshot_marks(self, originator_id: UUID, snapshots_table: str) -> list[StoredEvent]:
+        query = SQL(
+            "SELECT e.originator_version, e.topic, e.state FROM {} s JOIN {} e "
+            "ON e.originator_id=s.originator_id AND e.originator_version=s.originator_version "
+            "WHERE s.originator_id=%s ORDER BY s.originator_version"
+        ).format(SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(snapshots_table)), self._table())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (originator_id,))
+            return [
+                StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
+                for row in curs.fetchall()
+            ]
+
+    def snapshot_and_events(
+        self, originator_id: UUID, snapshots_table: str, version: int, through: int | None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        query = SQL(
+            "SELECT 0 AS part, originator_version, topic, state FROM {} "
+            "WHERE originator_id=%s AND originator_version=%s UNION ALL "
+            "SELECT 1, originator_version, topic, state FROM {} "
+            "WHERE originator_id=%s AND originator_version>%s AND originator_version<=%s ORDER BY 1, 2"
+        ).format(SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(snapshots_table)), self._table())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (originator_id, version, originator_id, version,
+                                 2**62 if through is None else through))
+            return _split(originator_id, [
+                (row["part"], row["originator_version"], row["topic"], bytes(row["state"])) for row in curs.fetchall()
+            ])
+
+
+def _split(
+    originator_id: UUID, rows: list[tuple[int, int, str, bytes]]
+) -> tuple[StoredEvent | None, list[StoredEvent]]:
+    snapshot = None
+    events = []
+    for part, version, topic, state in rows:
+        if part == 0:
+            snapshot = StoredEvent(originator_id, version, topic, state)
+        else:
+            events.append(StoredEvent(originator_id, version, topic, state))
+    return snapshot, events

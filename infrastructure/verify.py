@@ -55,6 +55,7 @@ class Discrepancy(StrEnum):
     NODE = "node"
     OUTSIDE_HEAD_SIGNATURE = "outside_head_signature"
     OUTSIDE_HEAD = "outside_head"
+    SNAPSHOT_CHANGED = "snapshot_changed"
 
 
 @dataclass(frozen=True)
@@ -380,9 +381,11 @@ def verify_log(
     outside_head: TreeHead | None = None,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = 1000,
+    snapshots: Callable[[], Finding | None] | None = None,
 ) -> Verification:
     """Checks the stored events against the leaves, the nodes and every signed head, and
-    that the log extends ``outside_head`` when one is given."""
+    that the log extends ``outside_head`` when one is given; then ``snapshots``, the check
+    of the stored snapshots against those events, when given."""
     foreign = outside_head is not None and not public_key.verify(
         outside_head.message(), outside_head.signature
     )
@@ -403,4 +406,7 @@ def verify_log(
             f"the outside tree head of size {outside_head.tree_size} is not signed by the log's "
             "key: the key was replaced, or the head is not this log's",
         )
+    if finding is None and snapshots is not None:
+        # Once the events hold, every snapshot must be what they fold to (snapshot_check).
+        finding = snapshots()
     return Verification(walk.positions_checked, walk.heads_checked, walk.unlogged, finding)

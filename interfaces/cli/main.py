@@ -294,6 +294,7 @@ def verify(
 
     from infrastructure.merkle_store import merkle_store_for
     from infrastructure.keyring import Keyring
+    from infrastructure.snapshot_check import snapshot_check
     from infrastructure.verify import verify_log
     from projections.merkle_log import TreeHead
 
@@ -314,7 +315,8 @@ def verify(
             task = bar.add_task("核验日志（位置）", total=total)
             keys = Keyring.load(settings.signing_key_file, old_public_key or settings.retired_public_keys)
             result = verify_log(services.ledger.recorder, store, keys,
-                                outside_head=outside, on_progress=lambda done: bar.update(task, completed=done))
+                                outside_head=outside, on_progress=lambda done: bar.update(task, completed=done),
+                                snapshots=snapshot_check(services.ledger))
     finally:
         services.close()
     print(result.summary())

@@ -24,6 +24,7 @@ from application.errors import Forbidden, NotFound, Unauthenticated
 from domain.base import InvalidCommand
 from infrastructure.keyring import Keyring
 from infrastructure.merkle_store import merkle_store_for
+from infrastructure.snapshot_check import snapshot_check
 from infrastructure.verify import verify_log
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
@@ -287,7 +288,8 @@ def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
     _auditor(caller)
     started = datetime.now(UTC)
     keys = Keyring.load(svc.settings.signing_key_file, svc.settings.retired_public_keys)
-    result = verify_log(svc.ledger.recorder, merkle_store_for(svc.ledger.factory.datastore), keys)  # type: ignore[attr-defined]
+    result = verify_log(svc.ledger.recorder, merkle_store_for(svc.ledger.factory.datastore), keys,  # type: ignore[attr-defined]
+                        snapshots=snapshot_check(svc.ledger))
     # Kept in this process's memory only: the page shows when and by whom it last ran.
     request.app.state.web_last_verification = {
         "intact": result.intact, "summary": result.summary(), "events": result.events_checked,
