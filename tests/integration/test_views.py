@@ -403,6 +403,7 @@ def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
     ledger = views.ledger
     monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 3)
     monkeypatch.setattr(runner, "BATCH", 2)
+    monkeypatch.setattr(runner, "REBUILD_BATCH", 2)
     rebuild(ledger)  # live view again, now with a checkpoint every 3 positions
     before = views.summaries()
     moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
