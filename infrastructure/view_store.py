@@ -92,6 +92,7 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
     def put(self, summaries: dict[str, Summary], tracking: Tracking, *, expected: int | None,
             max_recorded: float | None = None, checkpoint: bool = False) -> None:
         g = self.generation
+        rows = [(g, key, s.get("kind"), _dump(s)) for key, s in summaries.items()]
         with self.datastore.transaction(commit=True) as c:
             if expected is None:
                 c.execute(
@@ -110,7 +111,7 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
                 c.executemany(
                     "INSERT INTO view_summaries VALUES (?,?,?,?) "
                     "ON CONFLICT (generation, id) DO UPDATE SET kind=excluded.kind, data=excluded.data",
-                    [(g, key, s.get("kind"), _dump(s)) for key, s in summaries.items()],
+                    rows,
                 )
                 c.executemany("INSERT OR IGNORE INTO view_changed VALUES (?,?)", [(g, key) for key in summaries])
             if max_recorded is not None:
@@ -243,6 +244,11 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
     def put(self, summaries: dict[str, Summary], tracking: Tracking, *, expected: int | None,
             max_recorded: float | None = None, checkpoint: bool = False) -> None:
         g, t = self.generation, self._t
+        # Serialised before the transaction opens, as one JSON array: psycopg adapts a
+        # text[] parameter element by element in Python (most of a batch's time), while one
+        # string goes as it is; and the transaction must not sit idle while Python works
+        # (the library's sessions end after 5 s idle in a transaction).
+        document = "[" + ",".join(_dump(s) for s in summaries.values()) + "]"
         with self.datastore.transaction(commit=True) as curs:
             if expected is None:
                 curs.execute(
@@ -258,19 +264,13 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
             if curs.rowcount != 1:
                 raise ConcurrentProcessing(tracking.notification_id)
             if summaries:
-                # One statement for the batch (unnest of arrays), not one per summary.
-                ids = list(summaries)
                 curs.execute(
-                    SQL("INSERT INTO {} SELECT %s, u.id, u.kind, u.data::jsonb "
-                        "FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(id, kind, data) "
-                        "ON CONFLICT (generation, id) DO UPDATE SET kind=excluded.kind, data=excluded.data").format(
-                        t["view_summaries"]),
-                    (g, ids, [s.get("kind") for s in summaries.values()], [_dump(s) for s in summaries.values()]),
-                )
-                curs.execute(
-                    SQL("INSERT INTO {} SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING").format(
-                        t["view_changed"]),
-                    (g, ids),
+                    SQL("WITH stored AS (INSERT INTO {} SELECT %s, e->>'id', e->>'kind', e "
+                        "FROM jsonb_array_elements(%s::jsonb) AS e ON CONFLICT (generation, id) "
+                        "DO UPDATE SET kind=excluded.kind, data=excluded.data RETURNING id) "
+                        "INSERT INTO {} SELECT %s, id FROM stored ON CONFLICT DO NOTHING").format(
+                        t["view_summaries"], t["view_changed"]),
+                    (g, document, g),
                 )
             if max_recorded is not None:
                 curs.execute(
