@@ -111,14 +111,15 @@ def generated_pages(services: bootstrap.Services) -> list[tuple[str, str]]:
     return pages(chosen["id"], (registered + timedelta(days=180)).isoformat(), registered.year)
 
 
-def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | None = None) -> list[tuple[str, str, float, float]]:
+def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | None = None,
+            warmup: int = 2) -> list[tuple[str, str, float, float]]:
     results = []
-    with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as client:
+    with httpx.Client(base_url=base, timeout=600, follow_redirects=True) as client:
         signed = client.post("/signin", data={"token": token}, headers={"Origin": base})
         if signed.status_code != 200 or "督查督办总览" not in signed.text:
             raise SystemExit(f"sign-in failed: {signed.status_code}")
         for label, path in paths or pages():
-            for _ in range(2):  # warm-up: first-use caches (unit names, templates)
+            for _ in range(warmup):  # warm-up: first-use caches (unit names, templates)
                 client.get(path).raise_for_status()
             times = []
             for _ in range(count):
@@ -127,6 +128,7 @@ def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | No
                 times.append((time.perf_counter() - started) * 1000)
             times.sort()
             results.append((label, path, statistics.median(times), times[int(0.9 * (len(times) - 1))]))
+            print(f"{label} {path}: median {results[-1][2]:,.0f} ms", file=sys.stderr, flush=True)
     return results
 
 
@@ -167,6 +169,7 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="print only, do not append to docs/BENCHMARKS.md")
     parser.add_argument("--database", default=None, help="an existing PostgreSQL database written by bench.generate")
     parser.add_argument("--keys", default=None, help="the directory of that database's key files")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured requests before each page's")
     args = parser.parse_args()
     where = None
     with tempfile.TemporaryDirectory(prefix="careledger-bench-") as workdir:
@@ -176,7 +179,7 @@ def main() -> None:
             if args.database:
                 total = services.ledger.recorder.max_notification_id() or 0
                 where = f"{args.database} (PostgreSQL, {total:,} events from bench.generate)"
-            results = measure(base, tokens["supervisor"], args.requests, paths)
+            results = measure(base, tokens["supervisor"], args.requests, paths, args.warmup)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
