@@ -10,7 +10,16 @@ At each size the district history is extended (bench.generate) and measured:
 - rebuild: ``careledger rebuild`` (infrastructure.view_runner.rebuild) folding the whole log
   into a fresh generation and promoting it; rate in log positions per second; each repetition
   in a forked process, whose peak RSS above its RSS before the rebuild is the memory figure;
-- as of: the supervision view as of the middle of the history (checkpoint + replay).
+- as of: each whole view as of the middle of the history (the summaries' versions at the
+  nearest checkpoint, then a replay of the positions after it).
+
+With ``--database NAME`` (a PostgreSQL database written by bench.generate, kept between runs,
+and ``--keys DIR`` its key files) nothing is generated: each size is a prefix of that log
+(raw read, library read and a rebuild into a scratch generation up to that position), and the
+largest size, the whole log, is rebuilt with ``careledger rebuild`` itself.
+
+    .venv/bin/python -m bench.views --sizes 10000,20000,40000
+    .venv/bin/python -m bench.views --database views_1m --keys /tmp/k --sizes 100000,1000000 --rebuild-reps 1
 """
 
 from __future__ import annotations
@@ -55,10 +64,10 @@ def raw_read(s: Scratch, table_name: str) -> tuple[float, int]:
         conn.close()
 
 
-def library_read(ledger: Any, topics: list[str]) -> float:
+def library_read(ledger: Any, topics: list[str], upto: int | None = None) -> float:
     start, last = time.perf_counter(), 0
     while True:
-        page = ledger.recorder.select_notifications(last + 1, PAGE, topics=topics)
+        page = ledger.recorder.select_notifications(last + 1, PAGE, topics=topics, stop=upto)
         if not page:
             break
         for n in page:
@@ -75,8 +84,9 @@ def _vm(field: str) -> int:
     return 0
 
 
-def rebuild_in_child(s: Scratch) -> tuple[float, int]:
-    """Seconds for a full rebuild, and the peak RSS it added (bytes), in a forked process."""
+def rebuild_in_child(s: Scratch, upto: int | None = None) -> tuple[float, int]:
+    """Seconds for a full rebuild (or, up to ``upto``, the same fold into a scratch generation
+    that is then dropped), and the peak RSS it added (bytes), in a forked process."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: its own services, its own connections
@@ -91,9 +101,22 @@ def rebuild_in_child(s: Scratch) -> tuple[float, int]:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
             start = time.perf_counter()
-            rebuild(services.ledger)
+            if upto is None:
+                rebuild(services.ledger)
+            else:
+                import uuid
+
+                from infrastructure.view_runner import REBUILD_BATCH, pull
+                from infrastructure.view_store import view_store_for
+                from projections.views import LedgerViews
+
+                fresh = view_store_for(services.ledger, generation=f"bench-{uuid.uuid4().hex[:8]}")
+                start = time.perf_counter()
+                pull(services.ledger, LedgerViews(view=fresh), until=upto, batch=REBUILD_BATCH)
             seconds = time.perf_counter() - start
             peak = _vm("VmHWM:")
+            if upto is not None:
+                fresh.clear()
             services.close()
             os.write(write, f"{seconds} {peak - before}".encode())
         except BaseException as error:  # noqa: BLE001 — reported through the pipe
@@ -114,66 +137,107 @@ def rebuild_in_child(s: Scratch) -> tuple[float, int]:
     return float(seconds), int(grown)
 
 
-def run(backend: str, sizes: list[int], reps: int) -> None:
+def _rebuild_row(s: Scratch, ledger: Any, upto: int, whole: bool, reps: int, rebuild_reps: int) -> tuple[list[Any], str]:
     from projections.views import LedgerViews
 
+    table_name = events_table(ledger)
+    raw = repeat(lambda: raw_read_until(s, table_name, upto), reps)
+    lib = repeat(lambda: library_read(ledger, list(LedgerViews.topics), upto), reps)
+    rebuilt = [rebuild_in_child(s, None if whole else upto) for _ in range(rebuild_reps)]
+    raw_rate = upto / median(raw)
+    lib_rate = upto / median(lib)
+    rb_rate = upto / median([r[0] for r in rebuilt])
+    peak = median([r[1] for r in rebuilt])
+    note = f"{upto:,}: raw {raw_rate:,.0f}/s library {lib_rate:,.0f}/s rebuild {rb_rate:,.0f}/s peak +{peak / 2**20:.0f} MiB"
+    return [f"{upto:,}", "whole log" if whole else "prefix", rate(raw_rate), rate(lib_rate),
+            ratio(lib_rate, raw_rate), rate(rb_rate), ratio(rb_rate, raw_rate), f"{peak / 2**20:.0f}"], note
+
+
+def _as_of_rows(s: Scratch, services: Any, total: int, middle: datetime, reps: int) -> list[list[Any]]:
+    """Each whole view as of ``middle``, from the live views (complete, with checkpoints)."""
+    from infrastructure.view_runner import VIEW_NAMES
+
+    ledger = services.ledger
+    upto = _position_at(ledger, middle)
+    raw_upto = median(repeat(lambda: raw_read_until(s, events_table(ledger), upto), reps))
+    rows = []
+    for name in VIEW_NAMES:
+        took = median(repeat(lambda name=name: _timed_view(services, middle, name), reps))
+        rows.append([f"{total:,}", name, middle.date().isoformat(), f"{upto:,}", ms(took), ms(raw_upto),
+                     ratio(took, raw_upto), "yes" if took < 1 else "no"])
+        progress(f"views as of {middle.date()}: {name} {took * 1000:,.0f} ms")
+    return rows
+
+
+def run(backend: str, sizes: list[int], reps: int, rebuild_reps: int | None = None,
+        database: str | None = None, keys: str | None = None) -> None:
+    rebuild_reps = rebuild_reps or reps
     rows: list[list[Any]] = []
     as_of_rows: list[list[Any]] = []
-    with scratch(backend, "views") as s:
+    if database is not None:
+        from pathlib import Path
+
+        s = Scratch("postgres", f"postgresql://postgres@127.0.0.1:5432/{database}", Path(keys or "."), database)
         services = build_services(s)
-        ledger = services.ledger
-        gen = DistrictGenerator(ledger, batch=100)
         try:
-            for size in sizes:
-                t0 = time.perf_counter()
-                gen.extend(size)
-                progress(f"views {backend}: {gen.written:,} events generated ({time.perf_counter() - t0:.0f} s)")
-                total = ledger.recorder.max_notification_id() or 0
-                table_name = events_table(ledger)
-                raw = repeat(lambda: raw_read(s, table_name)[0], reps)
-                lib = repeat(lambda: library_read(ledger, list(LedgerViews.topics)), reps)
-                rebuilt = [rebuild_in_child(s) for _ in range(reps)]
-                raw_rate = total / median(raw)
-                lib_rate = total / median(lib)
-                rb_rate = total / median([r[0] for r in rebuilt])
-                peak = median([r[1] for r in rebuilt])
-                rows.append([f"{total:,}", rate(raw_rate), rate(lib_rate), ratio(lib_rate, raw_rate),
-                             rate(rb_rate), ratio(rb_rate, raw_rate), f"{peak / 2**20:.0f}"])
-                progress(f"views {backend} {total:,}: raw {raw_rate:,.0f}/s rebuild {rb_rate:,.0f}/s "
-                         f"peak +{peak / 2**20:.0f} MiB")
-                # A whole view as of the middle of the history, from the live views.
-                services.views.catch_up()
-                middle = gen.now - (gen.now - datetime(2019, 3, 1, tzinfo=timezone.utc)) / 2
-                as_of = repeat(lambda: _timed_view(services, middle), reps)
-                upto = _position_at(ledger, middle)
-                raw_upto = median(repeat(lambda: raw_read_until(s, table_name, upto), reps))
-                as_of_rows.append([f"{total:,}", f"{upto:,}", ms(median(as_of)), ms(raw_upto),
-                                   ratio(median(as_of), raw_upto), "yes" if median(as_of) < 1 else "no"])
+            ledger = services.ledger
+            total = ledger.recorder.max_notification_id() or 0
+            for size in sorted(min(x, total) for x in sizes):
+                row, note = _rebuild_row(s, ledger, size, size == total, reps, rebuild_reps)
+                rows.append(row)
+                progress(f"views {database} {note}")
+            services.views.catch_up()
+            first = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(1, 1)[0]).timestamp
+            last = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(total, 1)[0]).timestamp
+            as_of_rows += _as_of_rows(s, services, total, first + (last - first) / 2, reps)
         finally:
             services.close()
+    else:
+        with scratch(backend, "views") as s:
+            services = build_services(s)
+            ledger = services.ledger
+            gen = DistrictGenerator(ledger, batch=100)
+            try:
+                for size in sizes:
+                    t0 = time.perf_counter()
+                    gen.extend(size)
+                    progress(f"views {backend}: {gen.written:,} events generated ({time.perf_counter() - t0:.0f} s)")
+                    total = ledger.recorder.max_notification_id() or 0
+                    row, note = _rebuild_row(s, ledger, total, True, reps, rebuild_reps)
+                    rows.append(row)
+                    progress(f"views {backend} {note}")
+                services.views.catch_up()
+                middle = gen.now - (gen.now - datetime(2019, 3, 1, tzinfo=timezone.utc)) / 2
+                as_of_rows += _as_of_rows(s, services, total, middle, reps)
+            finally:
+                services.close()
     table(
-        f"Views rebuild, {backend}",
-        ["log events", "raw read ev/s", "library read+decode ev/s", "ratio", "rebuild ev/s", "rebuild ratio to raw (target ≥ 0.7×)",
-         "rebuild peak RSS added, MiB"],
+        f"Views rebuild, {backend}" + (f" (database {database})" if database else ""),
+        ["log positions", "rebuilt", "raw read ev/s", "library read+decode ev/s", "ratio", "rebuild positions/s",
+         "rebuild ratio to raw (target ≥ 0.7×)", "rebuild peak RSS added, MiB"],
         rows,
-        [f"medians of {reps} repetitions; rebuild rate in log positions per second (the fold reads only the views' "
-         "topics, the raw read every event).",
+        [f"medians of {reps} repetitions ({rebuild_reps} for the rebuild); rebuild rate in log positions per "
+         "second (the fold reads only the views' topics, the raw read every event). A prefix is folded into a "
+         "scratch generation up to that position; the whole log is `careledger rebuild`, promotion included.",
          "peak RSS: VmHWM of the forked process doing the rebuild, above its RSS just before it; flat means the fold "
-         "keeps only the batch and the summaries, not the log."],
+         "keeps only the batch and the summaries it touches, not the log.",
+         "the library's read+decode is the rebuild's ceiling in one Python process: the fold cannot be faster "
+         "than decoding its input."],
     )
     table(
         f"A whole view as of a past date, {backend}",
-        ["log events", "position at the date", "supervision view as of the date, ms", "raw read up to it, ms",
+        ["log positions", "view", "as of", "position at the date", "view as of the date, ms", "raw read up to it, ms",
          "ratio", "under 1 s"],
         as_of_rows,
-        [f"medians of {reps}; the date is the middle of the generated history; the view starts from the nearest "
-         "stored checkpoint and replays the views' events after it."],
+        [f"medians of {reps}; the date is the middle of the generated history; each view reads its kinds' summary "
+         "versions at the nearest checkpoint recorded by then (one query) and replays the views' events after it "
+         "(at most about CHECKPOINT_EVERY positions), then computes the view."],
     )
 
 
-def _timed_view(services: Any, moment: datetime) -> float:
+def _timed_view(services: Any, moment: datetime, name: str = "supervision") -> float:
     start = time.perf_counter()
-    services.views.view("supervision", as_of=moment)
+    services.views.view(name, as_of=moment, year=moment.year)
     return time.perf_counter() - start
 
 
@@ -213,8 +277,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--sizes", default="10000,30000,100000")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--rebuild-reps", type=int, default=None, help="repetitions of the rebuild (default --reps)")
+    parser.add_argument("--database", default=None, help="an existing PostgreSQL database written by bench.generate")
+    parser.add_argument("--keys", default=None, help="the directory of that database's key files")
     args = parser.parse_args()
-    run(args.backend, [int(x) for x in args.sizes.split(",")], args.reps)
+    run(args.backend, [int(x) for x in args.sizes.split(",")], args.reps, args.rebuild_reps, args.database, args.keys)
 
 
 if __name__ == "__main__":

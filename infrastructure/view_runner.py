@@ -24,12 +24,22 @@ from eventsourcing.projection import ProjectionRunner
 from application.ledger import Ledger
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
-from projections import queries
+from projections import folds, queries
 from projections.indicators import Thresholds
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
 
 BATCH = 500
+# A rebuild writes each batch's changed summaries once, so larger batches write less; the
+# batch's decoded events and touched summaries are all it holds, so memory stays flat.
+REBUILD_BATCH = 5000
 VIEW_NAMES = ("supervision", "units", "evaluation", "ledger")
+# The kinds of summary each view reads (the others are neither loaded nor replayed).
+VIEW_KINDS: dict[str, tuple[str, ...]] = {
+    "supervision": ("plan", "issue"),
+    "units": ("issue",),
+    "evaluation": ("plan", "issue", "case"),
+    "ledger": ("case",),
+}
 
 # progress(done, total) during a rebuild or a long catch-up
 Progress = Callable[[int, int], None]
@@ -142,13 +152,15 @@ class Views:
 
     # ---- answering --------------------------------------------------------------------
 
-    def summaries(self, as_of: datetime | None = None) -> list[Summary]:
+    def summaries(self, as_of: datetime | None = None, kinds: tuple[str, ...] | None = None) -> list[Summary]:
         if as_of is None:
-            return self.store.all_summaries()
-        return summaries_as_of(self.ledger, self.store, as_of)
+            return self.store.all_summaries(kinds)
+        return summaries_as_of(self.ledger, self.store, as_of, kinds)
 
     def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
-        summaries = self.summaries(as_of)
+        if name not in VIEW_KINDS:
+            raise KeyError(name)
+        summaries = self.summaries(as_of, VIEW_KINDS[name])
         now = as_of or self.ledger.clock()
         if name == "supervision":
             answer = queries.supervision(summaries, now, self.thresholds)
@@ -173,12 +185,13 @@ def pull(
     until: int | None = None,
     progress: Progress | None = None,
     lock: threading.Lock | None = None,
+    batch: int = BATCH,
 ) -> int:
-    """Folds the log into ``projection`` from its tracked position, BATCH events at a time,
-    each batch in one transaction with its position. Answers how many events it applied."""
+    """Folds the log into ``projection`` from its tracked position, ``batch`` events at a
+    time, each batch in one transaction with its position. Answers how many events it applied."""
     if lock is not None:
         with lock:
-            return pull(ledger, projection, until=until, progress=progress)
+            return pull(ledger, projection, until=until, progress=progress, batch=batch)
     recorder, name = ledger.recorder, ledger.name
     end = ledger.recorder.max_notification_id() or 0
     if until is not None:
@@ -188,7 +201,7 @@ def pull(
         reached = projection.view.max_tracking_id(name) or 0
         if reached >= end:
             break
-        page = recorder.select_notifications(reached + 1, BATCH, stop=end, topics=LedgerViews.topics)
+        page = recorder.select_notifications(reached + 1, batch, stop=end, topics=LedgerViews.topics)
         if not page:
             break
         pairs = [(ledger.mapper.to_domain_event(n), Tracking(name, n.id)) for n in page]
@@ -201,15 +214,19 @@ def pull(
     return applied
 
 
-def summaries_as_of(ledger: Ledger, store: ViewStore, as_of: datetime) -> list[Summary]:
-    """The summaries from the events recorded up to ``as_of``: from the nearest checkpoint
-    at or before it, replaying the log until the first event recorded after it."""
+def summaries_as_of(
+    ledger: Ledger, store: ViewStore, as_of: datetime, kinds: tuple[str, ...] | None = None
+) -> list[Summary]:
+    """The summaries (of ``kinds``, default all) from the events recorded up to ``as_of``:
+    the versions at the nearest checkpoint at or before it, then the log replayed until
+    the first event recorded after it."""
     moment = as_of.timestamp()
-    found = store.checkpoint_before(moment)
+    found = store.checkpoint_before(moment, kinds)
     position, start = found if found else (0, [])
+    topics = folds.topics_of(kinds)
     events = []
     while True:
-        page = ledger.recorder.select_notifications(position + 1, BATCH, topics=LedgerViews.topics)
+        page = ledger.recorder.select_notifications(position + 1, BATCH, topics=topics)
         if not page:
             break
         stop = False
@@ -252,7 +269,7 @@ def rebuild(
     fresh.clear()
     try:
         projection = LedgerViews(view=fresh)
-        pull(ledger, projection, progress=progress)
+        pull(ledger, projection, progress=progress, batch=REBUILD_BATCH)
         pull(ledger, projection)  # what was recorded meanwhile, so the swap loses little
         fresh.promote(LIVE)
     except BaseException:

@@ -1,8 +1,20 @@
 """The views' store (projections.views.ViewStore) on SQLite and on PostgreSQL.
 
-Tables of their own (``view_tracking``, ``view_summaries``, ``view_checkpoints``), keyed by
-generation, so neither the library's ``tracking`` table nor another projection that
-follows the same application is touched.
+Tables of their own, keyed by generation, so neither the library's ``tracking`` table nor
+another projection that follows the same application is touched:
+
+- ``view_tracking``: the position each generation reflects;
+- ``view_summaries``: the current summaries;
+- ``view_changed``: ids changed since the generation's last checkpoint;
+- ``view_horizon``: the latest recorded time of any event folded so far;
+- ``view_marks``: checkpoints (position, latest recorded time up to it);
+- ``view_versions``: at each checkpoint, a copy of each summary changed since the previous
+  one, so a summary as of checkpoint P is its version with the greatest position <= P.
+
+The earlier design copied every summary into ``view_checkpoints`` every 500 positions; that
+table is dropped when the tables are created (``careledger migrate``, or any start), and a
+view rebuilt with ``careledger rebuild`` gets the new checkpoints. Until then a view as of a
+past moment replays from the start of the log (same answer, slower).
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder
 from psycopg.sql import SQL, Identifier
 
 from projections.views import LIVE, ConcurrentProcessing, Summary, ViewStore
+
+TABLES = ("view_tracking", "view_summaries", "view_changed", "view_horizon", "view_marks", "view_versions")
 
 
 def _dump(summary: Summary) -> str:
@@ -34,8 +48,15 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             "notification_id INTEGER, PRIMARY KEY (generation, application_name)) WITHOUT ROWID"),
             ("CREATE TABLE IF NOT EXISTS view_summaries (generation TEXT, id TEXT, kind TEXT, "
             "data TEXT, PRIMARY KEY (generation, id)) WITHOUT ROWID"),
-            ("CREATE TABLE IF NOT EXISTS view_checkpoints (generation TEXT, position INTEGER, "
-            "max_recorded REAL, data TEXT, PRIMARY KEY (generation, position)) WITHOUT ROWID"),
+            ("CREATE TABLE IF NOT EXISTS view_changed (generation TEXT, id TEXT, "
+            "PRIMARY KEY (generation, id)) WITHOUT ROWID"),
+            ("CREATE TABLE IF NOT EXISTS view_horizon (generation TEXT PRIMARY KEY, max_recorded REAL) "
+            "WITHOUT ROWID"),
+            ("CREATE TABLE IF NOT EXISTS view_marks (generation TEXT, position INTEGER, "
+            "max_recorded REAL, PRIMARY KEY (generation, position)) WITHOUT ROWID"),
+            ("CREATE TABLE IF NOT EXISTS view_versions (generation TEXT, id TEXT, position INTEGER, "
+            "kind TEXT, data TEXT, PRIMARY KEY (generation, id, position))"),
+            "DROP TABLE IF EXISTS view_checkpoints",
         ]
 
     def max_tracking_id(self, application_name: str) -> int | None:
@@ -61,54 +82,82 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
                 found.update({row[0]: json.loads(row[1]) for row in c.fetchall()})
         return found
 
-    def all_summaries(self) -> list[Summary]:
+    def all_summaries(self, kinds: Iterable[str] | None = None) -> list[Summary]:
+        where, args = _kinds_sqlite(kinds)
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT data FROM view_summaries WHERE generation=? ORDER BY id", (self.generation,))
+            c.execute(f"SELECT data FROM view_summaries WHERE generation=?{where} ORDER BY id",
+                      (self.generation, *args))
             return [json.loads(row[0]) for row in c.fetchall()]
 
     def put(self, summaries: dict[str, Summary], tracking: Tracking, *, expected: int | None,
-            checkpoint_max_recorded: float | None = None) -> None:
+            max_recorded: float | None = None, checkpoint: bool = False) -> None:
+        g = self.generation
+        rows = [(g, key, s.get("kind"), _dump(s)) for key, s in summaries.items()]
         with self.datastore.transaction(commit=True) as c:
             if expected is None:
                 c.execute(
                     "INSERT INTO view_tracking VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                    (self.generation, tracking.application_name, tracking.notification_id),
+                    (g, tracking.application_name, tracking.notification_id),
                 )
             else:
                 c.execute(
                     "UPDATE view_tracking SET notification_id=? WHERE generation=? "
                     "AND application_name=? AND notification_id=?",
-                    (tracking.notification_id, self.generation, tracking.application_name, expected),
+                    (tracking.notification_id, g, tracking.application_name, expected),
                 )
             if c.sqlite_cursor.rowcount != 1:
                 raise ConcurrentProcessing(tracking.notification_id)
-            c.executemany(
-                "INSERT INTO view_summaries VALUES (?,?,?,?) "
-                "ON CONFLICT (generation, id) DO UPDATE SET kind=excluded.kind, data=excluded.data",
-                [(self.generation, key, s.get("kind"), _dump(s)) for key, s in summaries.items()],
-            )
-            if checkpoint_max_recorded is not None:
-                c.execute("SELECT data FROM view_summaries WHERE generation=? ORDER BY id", (self.generation,))
-                snapshot = "[" + ",".join(row[0] for row in c.fetchall()) + "]"
+            if summaries:
+                c.executemany(
+                    "INSERT INTO view_summaries VALUES (?,?,?,?) "
+                    "ON CONFLICT (generation, id) DO UPDATE SET kind=excluded.kind, data=excluded.data",
+                    rows,
+                )
+                c.executemany("INSERT OR IGNORE INTO view_changed VALUES (?,?)", [(g, key) for key in summaries])
+            if max_recorded is not None:
                 c.execute(
-                    "INSERT OR REPLACE INTO view_checkpoints VALUES (?,?,?,?)",
-                    (self.generation, tracking.notification_id, checkpoint_max_recorded, snapshot),
+                    "INSERT INTO view_horizon VALUES (?,?) ON CONFLICT (generation) "
+                    "DO UPDATE SET max_recorded=max(max_recorded, excluded.max_recorded)",
+                    (g, max_recorded),
+                )
+            if checkpoint:
+                c.execute(
+                    "INSERT OR REPLACE INTO view_versions SELECT s.generation, s.id, ?, s.kind, s.data "
+                    "FROM view_changed AS d JOIN view_summaries AS s ON s.generation=d.generation AND s.id=d.id "
+                    "WHERE d.generation=?",
+                    (tracking.notification_id, g),
+                )
+                c.execute("DELETE FROM view_changed WHERE generation=?", (g,))
+                c.execute(
+                    "INSERT OR REPLACE INTO view_marks SELECT generation, ?, max_recorded FROM view_horizon "
+                    "WHERE generation=?",
+                    (tracking.notification_id, g),
                 )
 
-    def checkpoint_before(self, moment: float) -> tuple[int, list[Summary]] | None:
+    def checkpoint_before(self, moment: float, kinds: Iterable[str] | None = None) -> tuple[int, list[Summary]] | None:
+        where, args = _kinds_sqlite(kinds)
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT position, data FROM view_checkpoints WHERE generation=? AND max_recorded<=? "
+                "SELECT position FROM view_marks WHERE generation=? AND max_recorded<=? "
                 "ORDER BY position DESC LIMIT 1",
                 (self.generation, moment),
             )
             row = c.fetchone()
-        return None if row is None else (int(row[0]), json.loads(row[1]))
+            if row is None:
+                return None
+            position = int(row[0])
+            # SQLite answers the bare column from the row holding the max().
+            c.execute(
+                f"SELECT data, max(position) FROM view_versions WHERE generation=? AND position<=?{where} "
+                "GROUP BY id ORDER BY id",
+                (self.generation, position, *args),
+            )
+            return position, [json.loads(r[0]) for r in c.fetchall()]
 
     def last_checkpoint(self) -> tuple[int, float] | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT position, max_recorded FROM view_checkpoints WHERE generation=? "
+                "SELECT position, max_recorded FROM view_marks WHERE generation=? "
                 "ORDER BY position DESC LIMIT 1",
                 (self.generation,),
             )
@@ -117,14 +166,21 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
 
     def clear(self) -> None:
         with self.datastore.transaction(commit=True) as c:
-            for table in ("view_tracking", "view_summaries", "view_checkpoints"):
+            for table in TABLES:
                 c.execute(f"DELETE FROM {table} WHERE generation=?", (self.generation,))
 
     def promote(self, to: str = LIVE) -> None:
         with self.datastore.transaction(commit=True) as c:
-            for table in ("view_tracking", "view_summaries", "view_checkpoints"):
+            for table in TABLES:
                 c.execute(f"DELETE FROM {table} WHERE generation=?", (to,))
                 c.execute(f"UPDATE {table} SET generation=? WHERE generation=?", (to, self.generation))
+
+
+def _kinds_sqlite(kinds: Iterable[str] | None) -> tuple[str, list[str]]:
+    if kinds is None:
+        return "", []
+    wanted = sorted(set(kinds))
+    return f" AND kind IN ({','.join('?' * len(wanted))})", wanted
 
 
 class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
@@ -135,15 +191,22 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
         super().__init__(datastore, **kwargs)
         self.generation = generation
         schema = Identifier(datastore.schema)
-        self._t = {name: SQL("{}.{}").format(schema, Identifier(name))
-                   for name in ("view_tracking", "view_summaries", "view_checkpoints")}
+        self._t = {name: SQL("{}.{}").format(schema, Identifier(name)) for name in TABLES}
+        t = self._t
         self.sql_create_statements = [
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text, application_name text, "
-                "notification_id bigint, PRIMARY KEY (generation, application_name))").format(self._t["view_tracking"]),
+                "notification_id bigint, PRIMARY KEY (generation, application_name))").format(t["view_tracking"]),
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text, id text, kind text, data jsonb, "
-                "PRIMARY KEY (generation, id))").format(self._t["view_summaries"]),
-            SQL("CREATE TABLE IF NOT EXISTS {} (generation text, position bigint, max_recorded "
-                "double precision, data jsonb, PRIMARY KEY (generation, position))").format(self._t["view_checkpoints"]),
+                "PRIMARY KEY (generation, id))").format(t["view_summaries"]),
+            SQL("CREATE TABLE IF NOT EXISTS {} (generation text, id text, "
+                "PRIMARY KEY (generation, id))").format(t["view_changed"]),
+            SQL("CREATE TABLE IF NOT EXISTS {} (generation text PRIMARY KEY, "
+                "max_recorded double precision)").format(t["view_horizon"]),
+            SQL("CREATE TABLE IF NOT EXISTS {} (generation text, position bigint, "
+                "max_recorded double precision, PRIMARY KEY (generation, position))").format(t["view_marks"]),
+            SQL("CREATE TABLE IF NOT EXISTS {} (generation text, id text, position bigint, kind text, "
+                "data jsonb, PRIMARY KEY (generation, id, position))").format(t["view_versions"]),
+            SQL("DROP TABLE IF EXISTS {}").format(SQL("{}.{}").format(schema, Identifier("view_checkpoints"))),
         ]
 
     def create_table(self) -> None:
@@ -169,60 +232,93 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
             )
             return {row["id"]: row["data"] for row in curs.fetchall()}
 
-    def all_summaries(self) -> list[Summary]:
+    def all_summaries(self, kinds: Iterable[str] | None = None) -> list[Summary]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT data FROM {} WHERE generation=%s ORDER BY id").format(self._t["view_summaries"]),
-                (self.generation,),
+                SQL("SELECT data FROM {} WHERE generation=%s AND (%s::text[] IS NULL OR kind = ANY(%s)) "
+                    "ORDER BY id").format(self._t["view_summaries"]),
+                (self.generation, *_kinds_pg(kinds)),
             )
             return [row["data"] for row in curs.fetchall()]
 
     def put(self, summaries: dict[str, Summary], tracking: Tracking, *, expected: int | None,
-            checkpoint_max_recorded: float | None = None) -> None:
+            max_recorded: float | None = None, checkpoint: bool = False) -> None:
+        g, t = self.generation, self._t
+        # Serialised before the transaction opens, as one JSON array: psycopg adapts a
+        # text[] parameter element by element in Python (most of a batch's time), while one
+        # string goes as it is; and the transaction must not sit idle while Python works
+        # (the library's sessions end after 5 s idle in a transaction).
+        document = "[" + ",".join(_dump(s) for s in summaries.values()) + "]"
         with self.datastore.transaction(commit=True) as curs:
             if expected is None:
                 curs.execute(
-                    SQL("INSERT INTO {} VALUES (%s,%s,%s) ON CONFLICT DO NOTHING").format(self._t["view_tracking"]),
-                    (self.generation, tracking.application_name, tracking.notification_id),
+                    SQL("INSERT INTO {} VALUES (%s,%s,%s) ON CONFLICT DO NOTHING").format(t["view_tracking"]),
+                    (g, tracking.application_name, tracking.notification_id),
                 )
             else:
                 curs.execute(
                     SQL("UPDATE {} SET notification_id=%s WHERE generation=%s AND application_name=%s "
-                        "AND notification_id=%s").format(self._t["view_tracking"]),
-                    (tracking.notification_id, self.generation, tracking.application_name, expected),
+                        "AND notification_id=%s").format(t["view_tracking"]),
+                    (tracking.notification_id, g, tracking.application_name, expected),
                 )
             if curs.rowcount != 1:
                 raise ConcurrentProcessing(tracking.notification_id)
             if summaries:
-                curs.executemany(
-                    SQL("INSERT INTO {} VALUES (%s,%s,%s,%s::jsonb) ON CONFLICT (generation, id) "
-                        "DO UPDATE SET kind=excluded.kind, data=excluded.data").format(self._t["view_summaries"]),
-                    [(self.generation, key, s.get("kind"), _dump(s)) for key, s in summaries.items()],
-                )
-            if checkpoint_max_recorded is not None:
                 curs.execute(
-                    SQL("INSERT INTO {} SELECT %s, %s, %s, coalesce(jsonb_agg(data ORDER BY id), '[]'::jsonb) "
-                        "FROM {} WHERE generation=%s ON CONFLICT (generation, position) DO UPDATE "
-                        "SET data=excluded.data, max_recorded=excluded.max_recorded").format(
-                        self._t["view_checkpoints"], self._t["view_summaries"]),
-                    (self.generation, tracking.notification_id, checkpoint_max_recorded, self.generation),
+                    SQL("WITH stored AS (INSERT INTO {} SELECT %s, e->>'id', e->>'kind', e "
+                        "FROM jsonb_array_elements(%s::jsonb) AS e ON CONFLICT (generation, id) "
+                        "DO UPDATE SET kind=excluded.kind, data=excluded.data RETURNING id) "
+                        "INSERT INTO {} SELECT %s, id FROM stored ON CONFLICT DO NOTHING").format(
+                        t["view_summaries"], t["view_changed"]),
+                    (g, document, g),
+                )
+            if max_recorded is not None:
+                curs.execute(
+                    SQL("INSERT INTO {} VALUES (%s,%s) ON CONFLICT (generation) "
+                        "DO UPDATE SET max_recorded=greatest({}.max_recorded, excluded.max_recorded)").format(
+                        t["view_horizon"], t["view_horizon"]),
+                    (g, max_recorded),
+                )
+            if checkpoint:
+                curs.execute(
+                    SQL("INSERT INTO {} SELECT s.generation, s.id, %s, s.kind, s.data FROM {} AS d "
+                        "JOIN {} AS s ON s.generation=d.generation AND s.id=d.id WHERE d.generation=%s "
+                        "ON CONFLICT (generation, id, position) DO UPDATE SET data=excluded.data").format(
+                        t["view_versions"], t["view_changed"], t["view_summaries"]),
+                    (tracking.notification_id, g),
+                )
+                curs.execute(SQL("DELETE FROM {} WHERE generation=%s").format(t["view_changed"]), (g,))
+                curs.execute(
+                    SQL("INSERT INTO {} SELECT generation, %s, max_recorded FROM {} WHERE generation=%s "
+                        "ON CONFLICT (generation, position) DO UPDATE SET max_recorded=excluded.max_recorded").format(
+                        t["view_marks"], t["view_horizon"]),
+                    (tracking.notification_id, g),
                 )
 
-    def checkpoint_before(self, moment: float) -> tuple[int, list[Summary]] | None:
+    def checkpoint_before(self, moment: float, kinds: Iterable[str] | None = None) -> tuple[int, list[Summary]] | None:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT position, data FROM {} WHERE generation=%s AND max_recorded<=%s "
-                    "ORDER BY position DESC LIMIT 1").format(self._t["view_checkpoints"]),
+                SQL("SELECT position FROM {} WHERE generation=%s AND max_recorded<=%s "
+                    "ORDER BY position DESC LIMIT 1").format(self._t["view_marks"]),
                 (self.generation, moment),
             )
             row = curs.fetchone()
-        return None if row is None else (int(row["position"]), list(row["data"]))
+            if row is None:
+                return None
+            position = int(row["position"])
+            curs.execute(
+                SQL("SELECT DISTINCT ON (id) data FROM {} WHERE generation=%s AND position<=%s "
+                    "AND (%s::text[] IS NULL OR kind = ANY(%s)) ORDER BY id, position DESC").format(
+                    self._t["view_versions"]),
+                (self.generation, position, *_kinds_pg(kinds)),
+            )
+            return position, [r["data"] for r in curs.fetchall()]
 
     def last_checkpoint(self) -> tuple[int, float] | None:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL("SELECT position, max_recorded FROM {} WHERE generation=%s "
-                    "ORDER BY position DESC LIMIT 1").format(self._t["view_checkpoints"]),
+                    "ORDER BY position DESC LIMIT 1").format(self._t["view_marks"]),
                 (self.generation,),
             )
             row = curs.fetchone()
@@ -239,6 +335,11 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
                 curs.execute(SQL("DELETE FROM {} WHERE generation=%s").format(table), (to,))
                 curs.execute(SQL("UPDATE {} SET generation=%s WHERE generation=%s").format(table),
                              (to, self.generation))
+
+
+def _kinds_pg(kinds: Iterable[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    wanted = None if kinds is None else sorted(set(kinds))
+    return wanted, wanted
 
 
 def view_store_for(ledger: Any, *, generation: str = LIVE) -> ViewStore:

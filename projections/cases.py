@@ -50,7 +50,9 @@ def handles(domain_event: object) -> bool:
     return isinstance(domain_event, ChildCase.Event)
 
 
-def fold(summary: Summary | None, e: Any) -> Summary:
+def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
+    """The summary after ``e``; the argument is left untouched unless ``in_place`` (see
+    projections.issues.fold)."""
     kind = type(e).__name__
     if kind == "Registered":
         if summary is not None:
@@ -66,7 +68,7 @@ def fold(summary: Summary | None, e: Any) -> Summary:
     else:
         if summary is None:
             raise ValueError(f"{kind} before Registered")
-        s = copy.deepcopy(summary)
+        s = summary if in_place else copy.deepcopy(summary)
     version = e.originator_version
     entry: dict[str, Any] = {"type": kind, "unit": e.unit, "recorded_at": _iso(e.timestamp),
                              "occurred_at": _iso(e.occurred_at)}

@@ -5,6 +5,7 @@ Every query filters summaries by ``kind``, so a new kind adds rows and changes n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
@@ -13,6 +14,15 @@ from projections import cases, issues, plans
 FOLDERS: list[ModuleType] = [plans, issues, cases]
 
 TOPICS: tuple[str, ...] = tuple(t for module in FOLDERS for t in module.TOPICS)
+KINDS: tuple[str, ...] = tuple(module.KIND for module in FOLDERS)
+
+
+def topics_of(kinds: Iterable[str] | None) -> tuple[str, ...]:
+    """The topics whose events fold into summaries of ``kinds`` (all when None)."""
+    if kinds is None:
+        return TOPICS
+    wanted = set(kinds)
+    return tuple(t for module in FOLDERS if module.KIND in wanted for t in module.TOPICS)
 
 
 def folder_for(domain_event: object) -> ModuleType | None:
@@ -22,7 +32,10 @@ def folder_for(domain_event: object) -> ModuleType | None:
     return None
 
 
-def apply(summary: dict[str, Any] | None, domain_event: object) -> dict[str, Any] | None:
-    """The summary after the event, or None when no fold takes the event."""
+def apply(
+    summary: dict[str, Any] | None, domain_event: object, *, in_place: bool = False
+) -> dict[str, Any] | None:
+    """The summary after the event, or None when no fold takes the event. ``in_place``
+    changes the given summary rather than a copy (for callers that own it)."""
     module = folder_for(domain_event)
-    return None if module is None else module.fold(summary, domain_event)
+    return None if module is None else module.fold(summary, domain_event, in_place=in_place)

@@ -14,6 +14,6 @@ def handles(domain_event: object) -> bool:
     return isinstance(domain_event, Plan.Registered)
 
 
-def fold(summary: dict[str, Any] | None, e: Any) -> dict[str, Any]:
+def fold(summary: dict[str, Any] | None, e: Any, *, in_place: bool = False) -> dict[str, Any]:
     return {"kind": KIND, "id": str(e.originator_id), "number": e.number, "title": e.title,
             "issuer_unit": e.issuer_unit, "year": e.year, "version": e.originator_version}

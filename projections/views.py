@@ -19,8 +19,11 @@ from projections import folds
 
 Summary = dict[str, Any]
 LIVE = "live"
-# A snapshot of every summary is kept each time the log crosses a multiple of this.
-CHECKPOINT_EVERY = 500
+# A checkpoint is kept each time the log crosses a multiple of this. A checkpoint stores
+# only the summaries changed since the previous one (a new version of each), so its cost
+# follows the work done since then, not the size of the log; a view as of a past moment
+# reads the versions at the nearest checkpoint and replays at most about this many positions.
+CHECKPOINT_EVERY = 5000
 
 
 class ConcurrentProcessing(Exception):
@@ -36,7 +39,8 @@ class ViewStore(TrackingRecorder, ABC):
     def get_summaries(self, ids: Iterable[str]) -> dict[str, Summary]: ...
 
     @abstractmethod
-    def all_summaries(self) -> list[Summary]: ...
+    def all_summaries(self, kinds: Iterable[str] | None = None) -> list[Summary]:
+        """Every summary (of ``kinds``, when given), in id order."""
 
     @abstractmethod
     def put(
@@ -45,17 +49,23 @@ class ViewStore(TrackingRecorder, ABC):
         tracking: Tracking,
         *,
         expected: int | None,
-        checkpoint_max_recorded: float | None = None,
+        max_recorded: float | None = None,
+        checkpoint: bool = False,
     ) -> None:
         """Stores the summaries and moves tracking from ``expected`` to ``tracking`` in one
         transaction, or raises ConcurrentProcessing (storing nothing) if the view's
-        position is no longer ``expected``. With ``checkpoint_max_recorded`` (the latest
-        recorded time, epoch seconds, of any event up to this position) the transaction
-        also keeps a checkpoint: a snapshot of every summary at this position."""
+        position is no longer ``expected``. ``max_recorded`` is the latest recorded time
+        (epoch seconds) of the batch's events; the store keeps the latest of all batches.
+        With ``checkpoint`` the transaction also keeps a checkpoint at this position: a
+        version of each summary changed since the previous checkpoint, and the latest
+        recorded time of any event up to here."""
 
     @abstractmethod
-    def checkpoint_before(self, moment: float) -> tuple[int, list[Summary]] | None:
-        """The latest checkpoint all of whose events were recorded at or before ``moment``."""
+    def checkpoint_before(
+        self, moment: float, kinds: Iterable[str] | None = None
+    ) -> tuple[int, list[Summary]] | None:
+        """The latest checkpoint all of whose events were recorded at or before ``moment``:
+        its position and every summary (of ``kinds``) as it stood there."""
 
     @abstractmethod
     def last_checkpoint(self) -> tuple[int, float] | None:
@@ -103,32 +113,31 @@ class LedgerViews(Projection[ViewStore]):
         todo = [(e, t) for e, t in pairs if expected is None or t.notification_id > expected]
         if not todo:
             return 0
+        # Loaded for this batch alone, so the fold may change them in place.
         current = self.view.get_summaries({str(e.originator_id) for e, _ in todo})
         changed: dict[str, Summary] = {}
         latest = 0.0
         for domain_event, _ in todo:
             key = str(domain_event.originator_id)
-            folded = folds.apply(current.get(key), domain_event)
+            folded = folds.apply(current.get(key), domain_event, in_place=True)
             latest = max(latest, domain_event.timestamp.timestamp())
             if folded is not None:
                 current[key] = changed[key] = folded
         last = todo[-1][1]
-        checkpoint = None
-        if (expected or 0) // CHECKPOINT_EVERY < last.notification_id // CHECKPOINT_EVERY:
-            previous = self.view.last_checkpoint()
-            checkpoint = max(latest, previous[1] if previous else 0.0)
-        self.view.put(changed, last, expected=expected, checkpoint_max_recorded=checkpoint)
+        checkpoint = (expected or 0) // CHECKPOINT_EVERY < last.notification_id // CHECKPOINT_EVERY
+        self.view.put(changed, last, expected=expected, max_recorded=latest, checkpoint=checkpoint)
         return len(todo)
 
 
 def replay(
     start: list[Summary], events: Iterable[Any]
 ) -> list[Summary]:
-    """Summaries after folding ``events`` onto ``start`` (used for views at a past moment)."""
+    """Summaries after folding ``events`` onto ``start`` (used for views at a past moment).
+    The summaries of ``start`` are the caller's to give: they are changed in place."""
     current = {s["id"]: s for s in start}
     for domain_event in events:
         key = str(domain_event.originator_id)
-        folded = folds.apply(current.get(key), domain_event)
+        folded = folds.apply(current.get(key), domain_event, in_place=True)
         if folded is not None:
             current[key] = folded
     return list(current.values())

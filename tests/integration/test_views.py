@@ -403,6 +403,7 @@ def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
     ledger = views.ledger
     monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 3)
     monkeypatch.setattr(runner, "BATCH", 2)
+    monkeypatch.setattr(runner, "REBUILD_BATCH", 2)
     rebuild(ledger)  # live view again, now with a checkpoint every 3 positions
     before = views.summaries()
     moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
@@ -532,3 +533,140 @@ def test_rebuild_as_of_answers_past_views_and_changes_nothing_stored(views: View
     assert (views.summaries(), views.position()) == (before, position)
     with pytest.raises(KeyError):
         rebuild(views.ledger, view="nonsense")
+
+
+# ---- checkpoints that keep only what changed; views that read only their kinds ---------
+
+
+def _marks_and_versions(store) -> tuple[list[int], dict[int, set[str]]]:  # type: ignore[no-untyped-def]
+    """The store's checkpoint positions and, per checkpoint, the ids it holds a version of."""
+    sqlite = type(store).__name__.startswith("SQLite")
+    mark, schema = ("?", "") if sqlite else ("%s", f'"{store.datastore.schema}".')
+    with store.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT position FROM {schema}view_marks WHERE generation={mark} ORDER BY position",
+                  (store.generation,))
+        marks = [int(r[0] if isinstance(r, tuple) else r["position"]) for r in c.fetchall()]
+        c.execute(f"SELECT position, id FROM {schema}view_versions WHERE generation={mark}", (store.generation,))
+        versions: dict[int, set[str]] = {}
+        for r in c.fetchall():
+            position, key = (r[0], r[1]) if isinstance(r, tuple) else (r["position"], r["id"])
+            versions.setdefault(int(position), set()).add(key)
+    return marks, versions
+
+
+def _history_recorded_out_of_order(district: District, clock) -> None:  # type: ignore[no-untyped-def]
+    """Issues registered on ten March days of 2019, the third of them recorded in 2021."""
+    L, sup = district.ledger, district.cmd("supervisor")
+    at(clock, 2019, 3, 1)
+    L.register_plan(sup, number="Q", title="方案", issuer_unit="bgs", year=2019)
+    for day in range(1, 11):
+        if day == 3:
+            at(clock, 2021, 6, 1)
+        else:
+            at(clock, 2019, 3, day)
+        L.register_issue(sup, plan=plan_id("Q"), seq=day, duty="职责", problem=f"问题{day}", units=["pf"])
+
+
+def test_a_checkpoint_versions_exactly_the_summaries_changed_since_the_previous_one(
+    views: Views, year_2019: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import infrastructure.view_runner as runner
+    import projections.views as pv
+
+    ledger = views.ledger
+    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(runner, "REBUILD_BATCH", 2)
+    rebuild(ledger)
+    marks, versions = _marks_and_versions(views.store)
+    assert len(marks) >= 3
+    notifications = topic_notifications(ledger)
+    previous = 0
+    for position in marks:
+        changed = {str(n.originator_id) for n in notifications if previous < n.id <= position}
+        assert versions.get(position, set()) == changed
+        previous = position
+    # Each summary as of the last checkpoint is its latest version there: the live summary
+    # when nothing of it was folded after that checkpoint.
+    last = marks[-1]
+    untouched_since = {str(n.originator_id) for n in notifications if n.id > last}
+    stored = by_id(views.store.checkpoint_before(float("inf"))[1])  # type: ignore[index]
+    for key, summary in by_id(views.summaries()).items():
+        if key not in untouched_since:
+            assert stored[key] == summary
+
+
+def test_as_of_counts_every_recorded_time_since_the_previous_checkpoint(
+    views: Views, district: District, clock, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    import infrastructure.view_runner as runner
+    import projections.views as pv
+
+    _history_recorded_out_of_order(district, clock)
+    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(runner, "REBUILD_BATCH", 1)
+    rebuild(views.ledger)  # one event a batch: most batches between checkpoints lie before 2021
+    late = datetime(2021, 6, 1, 2, tzinfo=UTC).timestamp()
+    assert views.store.last_checkpoint()[1] >= late  # type: ignore[index]
+    empty = fresh_store(views.ledger, "none")
+    for day in range(1, 12):
+        moment = datetime(2019, 3, day, 12, tzinfo=UTC)
+        from_checkpoints = by_id(summaries_as_of(views.ledger, views.store, moment))
+        assert from_checkpoints == by_id(summaries_as_of(views.ledger, empty, moment))
+        # The 2021 registration stops the replay: nothing registered after it in the log counts.
+        assert sorted(s["seq"] for s in from_checkpoints.values() if s["kind"] == "issue") == list(range(1, min(day, 2) + 1))
+
+
+def test_a_view_reads_only_its_kinds_and_answers_as_from_every_summary(
+    views: Views, year_2019: dict[str, Any], district: District
+) -> None:
+    views.catch_up()
+    everything = views.summaries()
+    assert {s["kind"] for s in views.summaries(kinds=("issue",))} == {"issue"}
+    assert views.summaries(kinds=("plan", "issue")) == [s for s in everything if s["kind"] in ("plan", "issue")]
+    for moment in (None, datetime(2019, 7, 10, 12, tzinfo=UTC)):
+        summaries = everything if moment is None else views.summaries(as_of=moment)
+        now = moment or views.ledger.clock()
+        assert views.view("supervision", as_of=moment)["rows"] == queries.supervision(summaries, now, views.thresholds)["rows"]
+        assert views.view("units", as_of=moment)["rows"] == queries.units(summaries, now)["rows"]
+        assert views.view("evaluation", as_of=moment, year=2019)["rows"] == queries.evaluation(
+            summaries, 2019, views.thresholds)["rows"]
+
+
+def test_folding_in_place_answers_what_the_pure_fold_answers_and_the_pure_fold_copies(
+    views: Views, year_2019: dict[str, Any]
+) -> None:
+    from projections import folds
+
+    ledger = views.ledger
+    pure: dict[str, Any] = {}
+    in_place: dict[str, Any] = {}
+    for n in topic_notifications(ledger):
+        event = ledger.mapper.to_domain_event(n)
+        key = str(event.originator_id)
+        before = json.dumps(pure.get(key), sort_keys=True)
+        folded = folds.apply(pure.get(key), event)
+        assert json.dumps(pure.get(key), sort_keys=True) == before  # the argument is untouched
+        pure[key] = folded
+        in_place[key] = folds.apply(in_place.get(key), event, in_place=True)
+    assert in_place == pure
+
+
+def test_creating_the_tables_drops_the_old_full_checkpoints(views: Views, year_2019: dict[str, Any]) -> None:
+    store = views.store
+    sqlite = type(store).__name__.startswith("SQLite")
+    schema = "" if sqlite else f'"{store.datastore.schema}".'
+    with store.datastore.transaction(commit=True) as c:
+        c.execute(f"CREATE TABLE {schema}view_checkpoints (generation TEXT, position INTEGER, max_recorded REAL, data TEXT)")
+    again = view_store_for(views.ledger)
+    with again.datastore.transaction(commit=False) as c:
+        if type(again).__name__.startswith("SQLite"):
+            c.execute("SELECT count(*) FROM sqlite_master WHERE name='view_checkpoints'")
+            left = c.fetchone()[0]
+        else:
+            c.execute("SELECT count(*) AS n FROM pg_tables WHERE tablename='view_checkpoints' "
+                      "AND schemaname=%s", (again.datastore.schema,))
+            left = c.fetchone()["n"]
+    assert left == 0
+    moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
+    assert by_id(summaries_as_of(views.ledger, again, moment)) == by_id(
+        summaries_as_of(views.ledger, fresh_store(views.ledger, "none"), moment))
