@@ -271,13 +271,15 @@ def test_metrics_sum_the_counts_of_every_worker(tmp_path: Path, postgres_databas
         with serving(env, tmp_path, "--workers", "2", "--demo") as (base, process), following(env, tmp_path):
             tokens = dict(line.split("=", 1) for line in (tmp_path / "var" / "demo-tokens.env").read_text().splitlines())
             sup = {"Authorization": f"Bearer {tokens['SUPERVISOR_TOKEN']}"}
-            before = httpx.get(f"{base}/metrics").text
+            before = httpx.get(f"{base}/metrics", timeout=60).text
             n = 40
-            for _ in range(n):  # a new connection each time, so both workers answer some
-                assert httpx.get(f"{base}/api/v1/issues", headers=sup).status_code == 200
-                assert httpx.get(f"{base}/api/v1/issues", headers={"Authorization": "Bearer x"}).status_code == 401
-            after = httpx.get(f"{base}/metrics").text
-            again = httpx.get(f"{base}/metrics").text
+            # A new connection each time, so both workers answer some; a generous timeout, as
+            # a loaded CI machine answers slowly, not wrongly.
+            for _ in range(n):
+                assert httpx.get(f"{base}/api/v1/issues", headers=sup, timeout=60).status_code == 200
+                assert httpx.get(f"{base}/api/v1/issues", headers={"Authorization": "Bearer x"}, timeout=60).status_code == 401
+            after = httpx.get(f"{base}/metrics", timeout=60).text
+            again = httpx.get(f"{base}/metrics", timeout=60).text
         pids = {p.name.rsplit("_", 1)[-1].removesuffix(".db") for p in (tmp_path / "prom").glob("counter_*.db")}
     assert len(pids) >= 2, pids  # both workers counted into the shared directory
     for scrape in (after, again):  # whichever worker answers, it answers the sum
