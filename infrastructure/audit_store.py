@@ -156,8 +156,9 @@ class SQLiteAuditStore(AuditIndexStore):
             )
             c.execute("PRAGMA table_info(audit_index)")
             if "recorded_max" not in {r[1] for r in c.fetchall()}:
+                # In the same transaction as the column, so no start sees it half filled.
                 c.execute("ALTER TABLE audit_index ADD COLUMN recorded_max REAL")
-            c.execute(BACKFILL.format(table="audit_index"))
+                c.execute(BACKFILL.format(table="audit_index"))
             for statement in _indexes("audit_index"):
                 c.execute(statement)
             c.execute("CREATE TABLE IF NOT EXISTS audit_tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
@@ -202,10 +203,15 @@ class PostgresAuditStore(AuditIndexStore):
                 "type text NOT NULL, user_name text NOT NULL, unit text NOT NULL, "
                 "recorded_at double precision NOT NULL, occurred_at double precision NOT NULL, lateness bigint NOT NULL)"
             ))
-            c.execute(self._sql(
-                "ALTER TABLE {schema}.audit_index ADD COLUMN IF NOT EXISTS recorded_max double precision"
-            ))
-            c.execute(self._sql(BACKFILL.format(table="{schema}.audit_index")))
+            c.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema=%s "
+                "AND table_name='audit_index' AND column_name='recorded_max'",
+                (self.datastore.schema,),
+            )
+            if c.fetchone() is None:
+                # In the same transaction as the column, so no start sees it half filled.
+                c.execute(self._sql("ALTER TABLE {schema}.audit_index ADD COLUMN recorded_max double precision"))
+                c.execute(self._sql(BACKFILL.format(table="{schema}.audit_index")))
             for statement in _indexes("{schema}.audit_index"):
                 c.execute(self._sql(statement))
             c.execute(self._sql(
