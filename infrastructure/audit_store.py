@@ -86,31 +86,41 @@ def _clauses(where: AuditFilter, mark: str) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
-def _first_at_or_past(mark: str, strictly: bool) -> str:
-    """The first position whose recorded_max reaches a time (one probe of its index)."""
-    return (f"(SELECT position FROM {{table}} WHERE recorded_max {'>' if strictly else '>='} {mark} "
-            "ORDER BY recorded_max, position LIMIT 1)")
+def _bounds(where: AuditFilter, mark: str) -> tuple[str, list[Any]] | None:
+    """For a window, the query of its position bounds: the first position whose
+    recorded_max reaches ``from``, and the first whose recorded_max passes ``to`` (one
+    index probe each; NULL where no row does)."""
+    if where.recorded_from is None and where.recorded_to is None:
+        return None
+    probe = ("(SELECT position FROM {{table}} WHERE recorded_max {op} {mark} "
+             "ORDER BY recorded_max, position LIMIT 1)")
+    first = probe.format(op=">=", mark=mark) if where.recorded_from is not None else "NULL"
+    past = probe.format(op=">", mark=mark) if where.recorded_to is not None else "NULL"
+    params = [_epoch(t) for t in (where.recorded_from, where.recorded_to) if t is not None]
+    return f"SELECT {first} AS first_position, {past} AS past_position", params
 
 
-def _statement(where: AuditFilter, mark: str) -> tuple[str, list[Any]]:
-    """The page's SELECT with ``{table}`` left to fill in, and its parameters."""
+def _statement(where: AuditFilter, mark: str, bounds: tuple[Any, Any] = (None, None)) -> tuple[str, list[Any]]:
+    """The page's SELECT with ``{table}`` left to fill in, and its parameters; a window's
+    ``bounds`` come from ``_bounds`` in a read before, so that the planner sees how wide the
+    position range is and picks the index accordingly."""
     clauses, params = _clauses(where, mark)
     select = f"SELECT {COLUMNS} FROM {{table}} WHERE "
     if where.recorded_from is None and where.recorded_to is None:
         return f"{select}{' AND '.join(clauses)} ORDER BY position LIMIT {mark}", [*params, where.limit]
+    first, past = bounds
     bounded, bound_params = list(clauses), list(params)
     if where.recorded_from is not None:
         # No row in the window lies before it; none at all when no row reaches `from`.
-        bounded.append(f"position >= COALESCE({_first_at_or_past(mark, False)}, {mark})")
-        bound_params += [_epoch(where.recorded_from), MAX_POSITION]
-    if where.recorded_to is None:
+        bounded.append(f"position >= {mark}")
+        bound_params.append(MAX_POSITION if first is None else first)
+    if where.recorded_to is None or past is None:
         return (f"{select}{' AND '.join(bounded)} ORDER BY position LIMIT {mark}",
                 [*bound_params, where.limit])
-    end = _first_at_or_past(mark, True)
-    bounded.append(f"position < COALESCE({end}, {mark})")
-    bound_params += [_epoch(where.recorded_to), MAX_POSITION]
-    late = [*clauses, OUT_OF_ORDER, f"position >= {end}"]
-    late_params = [*params, _epoch(where.recorded_to)]
+    bounded.append(f"position < {mark}")
+    bound_params.append(past)
+    late = [*clauses, OUT_OF_ORDER, f"position >= {mark}"]
+    late_params = [*params, past]
     statement = (
         f"SELECT * FROM ({select}{' AND '.join(bounded)} ORDER BY position LIMIT {mark}) AS within "
         f"UNION ALL SELECT * FROM ({select}{' AND '.join(late)} ORDER BY position LIMIT {mark}) AS late "
@@ -191,8 +201,12 @@ class SQLiteAuditStore(AuditIndexStore):
                           _values(rows, float("-inf") if last is None else last[0]))
 
     def query(self, where: AuditFilter) -> list[AuditRow]:
-        statement, params = _statement(where, "?")
         with self.datastore.transaction(commit=False) as c:
+            bounds: tuple[Any, Any] = (None, None)
+            if (probe := _bounds(where, "?")) is not None:
+                c.execute(probe[0].format(table="audit_index"), probe[1])
+                bounds = tuple(c.fetchone())  # type: ignore[assignment]
+            statement, params = _statement(where, "?", bounds)
             c.execute(statement.format(table="audit_index"), params)
             return [_row(tuple(r)) for r in c.fetchall()]
 
@@ -251,7 +265,11 @@ class PostgresAuditStore(AuditIndexStore):
             ), _values(rows, float("-inf") if last is None else last["recorded_max"]))
 
     def query(self, where: AuditFilter) -> list[AuditRow]:
-        statement, params = _statement(where, "%s")
         with self.datastore.transaction(commit=False) as c:
+            bounds: tuple[Any, Any] = (None, None)
+            if (probe := _bounds(where, "%s")) is not None:
+                c.execute(self._sql(probe[0].format(table="{schema}.audit_index")), probe[1])
+                bounds = tuple(c.fetchone().values())  # type: ignore[union-attr]
+            statement, params = _statement(where, "%s", bounds)
             c.execute(self._sql(statement.format(table="{schema}.audit_index")), params)
             return [_row(list(r.values())) for r in c.fetchall()]
