@@ -271,5 +271,8 @@ class PostgresAuditStore(AuditIndexStore):
                 c.execute(self._sql(probe[0].format(table="{schema}.audit_index")), probe[1])
                 bounds = tuple(c.fetchone().values())  # type: ignore[union-attr]
             statement, params = _statement(where, "%s", bounds)
-            c.execute(self._sql(statement.format(table="{schema}.audit_index")), params)
+            # Never a prepared statement's generic plan: which index is cheap depends on the
+            # values (how wide the window, how rare the unit or type), which only a plan made
+            # for them sees.
+            c.execute(self._sql(statement.format(table="{schema}.audit_index")), params, prepare=False)
             return [_row(list(r.values())) for r in c.fetchall()]
