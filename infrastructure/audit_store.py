@@ -1,4 +1,23 @@
-"""The audit index's tables and queries, for SQLite and PostgreSQL (built from the library's datastores)."""
+"""The audit index's tables and queries, for SQLite and PostgreSQL (built from the library's datastores).
+
+Every query is a page in position order after ``after``, so each filter needs an index
+that yields its rows in position order: ``(column, position)`` for an equality, and
+``(unit, type, position)``, ``(user_name, type, position)`` for the pairs asked together.
+
+A time window (``from``/``to``) is not such a filter: recorded times rise with position
+but not strictly (a writer can commit after a later-stamped one), so the window's rows
+are not a position range, and reading them through ``(recorded_at, position)`` then
+sorting costs the whole window (seconds at 10^6 events). So each row also keeps
+``recorded_max``, the latest recorded time at or before its position, which never falls:
+
+- no row before the first with ``recorded_max >= from`` can be in the window (its own
+  time is at most its ``recorded_max``); one index probe finds that position;
+- after the first row with ``recorded_max > to``, a row in the window is one recorded
+  earlier than a row before it (``recorded_at < recorded_max``), which a partial index
+  holds (there are few);
+
+so a window is a position range read in order, plus those few rows.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +32,36 @@ from psycopg import sql
 
 from projections.audit_index import AuditFilter, AuditIndexStore, AuditRow, IndexMoved
 
+MAX_POSITION = 2**62
+
+
+def _indexes(table: str) -> list[str]:
+    made = [f"CREATE INDEX IF NOT EXISTS audit_index_{name} ON {table} ({columns})"
+            for name, columns in INDEXES.items()]
+    made.append(f"CREATE INDEX IF NOT EXISTS audit_index_out_of_order ON {table} (position) WHERE {OUT_OF_ORDER}")
+    made.append(f"CREATE INDEX IF NOT EXISTS audit_index_late ON {table} (position) WHERE {LATE}")
+    schema = table.rpartition(".")[0]
+    made += [f"DROP INDEX IF EXISTS {schema + '.' if schema else ''}audit_index_{name}" for name in DROPPED]
+    return made
+
 COLUMNS = "position, aggregate_id, aggregate_type, version, type, user_name, unit, recorded_at, occurred_at, lateness"
 FILTERED = ("unit", "user_name", "type", "aggregate_id")
+# name -> indexed columns; every index ends in position, the order pages are read in.
+INDEXES = {
+    **{column: f"{column}, position" for column in FILTERED},
+    "lateness": "lateness, position",
+    "unit_type": "unit, type, position",
+    "user_type": "user_name, type, position",
+    "unit_lateness": "unit, lateness, position",
+    "recorded_max": "recorded_max, position",
+}
+# Rows recorded earlier than a row before them: the only ones of a window past its end.
+OUT_OF_ORDER = "recorded_at < recorded_max"
+# Late entries are few (a fraction of a percent): their own index, in position order.
+LATE = "lateness > 0"
+# Made by earlier versions: a window read through it is sorted whole, so the planner must
+# not be offered it.
+DROPPED = ("recorded_at",)
 
 
 def _clauses(where: AuditFilter, mark: str) -> tuple[list[str], list[Any]]:
@@ -33,16 +80,78 @@ def _clauses(where: AuditFilter, mark: str) -> tuple[list[str], list[Any]]:
     if where.late_by_seconds is not None:
         clauses.append(f"lateness >= {mark}")
         params.append(where.late_by_seconds)
+        if where.late_by_seconds > 0:
+            # Spelled out so the planner may read the partial index of late rows, in position order.
+            clauses.append(f"{LATE}")
     return clauses, params
+
+
+def _bounds(where: AuditFilter, mark: str) -> tuple[str, list[Any]] | None:
+    """For a window, the query of its position bounds: the first position whose
+    recorded_max reaches ``from``, and the first whose recorded_max passes ``to`` (one
+    index probe each; NULL where no row does)."""
+    if where.recorded_from is None and where.recorded_to is None:
+        return None
+    probe = ("(SELECT position FROM {{table}} WHERE recorded_max {op} {mark} "
+             "ORDER BY recorded_max, position LIMIT 1)")
+    first = probe.format(op=">=", mark=mark) if where.recorded_from is not None else "NULL"
+    past = probe.format(op=">", mark=mark) if where.recorded_to is not None else "NULL"
+    params = [_epoch(t) for t in (where.recorded_from, where.recorded_to) if t is not None]
+    return f"SELECT {first} AS first_position, {past} AS past_position", params
+
+
+def _statement(where: AuditFilter, mark: str, bounds: tuple[Any, Any] = (None, None)) -> tuple[str, list[Any]]:
+    """The page's SELECT with ``{table}`` left to fill in, and its parameters; a window's
+    ``bounds`` come from ``_bounds`` in a read before, so that the planner sees how wide the
+    position range is and picks the index accordingly."""
+    clauses, params = _clauses(where, mark)
+    select = f"SELECT {COLUMNS} FROM {{table}} WHERE "
+    if where.recorded_from is None and where.recorded_to is None:
+        return f"{select}{' AND '.join(clauses)} ORDER BY position LIMIT {mark}", [*params, where.limit]
+    first, past = bounds
+    bounded, bound_params = list(clauses), list(params)
+    if where.recorded_from is not None:
+        # No row in the window lies before it; none at all when no row reaches `from`.
+        bounded.append(f"position >= {mark}")
+        bound_params.append(MAX_POSITION if first is None else first)
+    if where.recorded_to is None or past is None:
+        return (f"{select}{' AND '.join(bounded)} ORDER BY position LIMIT {mark}",
+                [*bound_params, where.limit])
+    bounded.append(f"position < {mark}")
+    bound_params.append(past)
+    late = [*clauses, OUT_OF_ORDER, f"position >= {mark}"]
+    late_params = [*params, past]
+    statement = (
+        f"SELECT * FROM ({select}{' AND '.join(bounded)} ORDER BY position LIMIT {mark}) AS within "
+        f"UNION ALL SELECT * FROM ({select}{' AND '.join(late)} ORDER BY position LIMIT {mark}) AS late "
+        f"ORDER BY position LIMIT {mark}"
+    )
+    return statement, [*bound_params, where.limit, *late_params, where.limit, where.limit]
 
 
 def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
-def _values(row: AuditRow) -> tuple[Any, ...]:
-    return (row.position, str(row.aggregate_id), row.aggregate_type, row.version, row.type, row.user,
-            row.unit, _epoch(row.recorded_at), _epoch(row.occurred_at), row.lateness_seconds)
+def _values(rows: Sequence[AuditRow], latest: float) -> list[tuple[Any, ...]]:
+    """Rows to insert, each with the latest recorded time up to it (from ``latest``, the
+    index's last before them)."""
+    out = []
+    for row in rows:
+        recorded = _epoch(row.recorded_at)
+        latest = max(latest, recorded)
+        out.append((row.position, str(row.aggregate_id), row.aggregate_type, row.version, row.type,
+                    row.user, row.unit, recorded, _epoch(row.occurred_at), row.lateness_seconds, latest))
+    return out
+
+
+# Fills recorded_max on a table made before it existed, in one pass in position order.
+BACKFILL = (
+    "UPDATE {table} AS a SET recorded_max = m.latest FROM (SELECT position AS p, "
+    "max(recorded_at) OVER (ORDER BY position) AS latest FROM {table}) AS m "
+    "WHERE a.position = m.p AND a.recorded_max IS NULL"
+)
+LAST_MAX = "SELECT recorded_max FROM {table} ORDER BY position DESC LIMIT 1"
 
 
 def _row(values: Sequence[Any]) -> AuditRow:
@@ -65,8 +174,13 @@ class SQLiteAuditStore(AuditIndexStore):
                 "aggregate_type TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, user_name TEXT NOT NULL, "
                 "unit TEXT NOT NULL, recorded_at REAL NOT NULL, occurred_at REAL NOT NULL, lateness INTEGER NOT NULL)"
             )
-            for column in (*FILTERED, "recorded_at", "lateness"):
-                c.execute(f"CREATE INDEX IF NOT EXISTS audit_index_{column} ON audit_index ({column}, position)")
+            c.execute("PRAGMA table_info(audit_index)")
+            if "recorded_max" not in {r[1] for r in c.fetchall()}:
+                # In the same transaction as the column, so no start sees it half filled.
+                c.execute("ALTER TABLE audit_index ADD COLUMN recorded_max REAL")
+                c.execute(BACKFILL.format(table="audit_index"))
+            for statement in _indexes("audit_index"):
+                c.execute(statement)
             c.execute("CREATE TABLE IF NOT EXISTS audit_tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
             c.execute("INSERT INTO audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING")
 
@@ -81,14 +195,19 @@ class SQLiteAuditStore(AuditIndexStore):
                       (after, before))
             if c.fetchone() is None:
                 raise IndexMoved()
-            c.executemany(f"INSERT INTO audit_index ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                          [_values(r) for r in rows])
+            c.execute(LAST_MAX.format(table="audit_index"))
+            last = c.fetchone()
+            c.executemany(f"INSERT INTO audit_index ({COLUMNS}, recorded_max) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          _values(rows, float("-inf") if last is None else last[0]))
 
     def query(self, where: AuditFilter) -> list[AuditRow]:
-        clauses, params = _clauses(where, "?")
-        statement = f"SELECT {COLUMNS} FROM audit_index WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
         with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, [*params, where.limit])
+            bounds: tuple[Any, Any] = (None, None)
+            if (probe := _bounds(where, "?")) is not None:
+                c.execute(probe[0].format(table="audit_index"), probe[1])
+                bounds = tuple(c.fetchone())  # type: ignore[assignment]
+            statement, params = _statement(where, "?", bounds)
+            c.execute(statement.format(table="audit_index"), params)
             return [_row(tuple(r)) for r in c.fetchall()]
 
 
@@ -108,10 +227,17 @@ class PostgresAuditStore(AuditIndexStore):
                 "type text NOT NULL, user_name text NOT NULL, unit text NOT NULL, "
                 "recorded_at double precision NOT NULL, occurred_at double precision NOT NULL, lateness bigint NOT NULL)"
             ))
-            for column in (*FILTERED, "recorded_at", "lateness"):
-                c.execute(self._sql(
-                    f"CREATE INDEX IF NOT EXISTS audit_index_{column} ON {{schema}}.audit_index ({column}, position)"
-                ))
+            c.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema=%s "
+                "AND table_name='audit_index' AND column_name='recorded_max'",
+                (self.datastore.schema,),
+            )
+            if c.fetchone() is None:
+                # In the same transaction as the column, so no start sees it half filled.
+                c.execute(self._sql("ALTER TABLE {schema}.audit_index ADD COLUMN recorded_max double precision"))
+                c.execute(self._sql(BACKFILL.format(table="{schema}.audit_index")))
+            for statement in _indexes("{schema}.audit_index"):
+                c.execute(self._sql(statement))
             c.execute(self._sql(
                 "CREATE TABLE IF NOT EXISTS {schema}.audit_tracking (name text PRIMARY KEY, position bigint NOT NULL)"
             ))
@@ -131,15 +257,22 @@ class PostgresAuditStore(AuditIndexStore):
             ), (after, before))
             if c.fetchone() is None:
                 raise IndexMoved()
+            c.execute(self._sql(LAST_MAX.format(table="{schema}.audit_index")))
+            last = c.fetchone()
             c.executemany(self._sql(
-                f"INSERT INTO {{schema}}.audit_index ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            ), [_values(r) for r in rows])
+                f"INSERT INTO {{schema}}.audit_index ({COLUMNS}, recorded_max) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            ), _values(rows, float("-inf") if last is None else last["recorded_max"]))
 
     def query(self, where: AuditFilter) -> list[AuditRow]:
-        clauses, params = _clauses(where, "%s")
-        statement = self._sql(
-            f"SELECT {COLUMNS} FROM {{schema}}.audit_index WHERE {' AND '.join(clauses)} ORDER BY position LIMIT %s"
-        )
         with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, [*params, where.limit])
+            bounds: tuple[Any, Any] = (None, None)
+            if (probe := _bounds(where, "%s")) is not None:
+                c.execute(self._sql(probe[0].format(table="{schema}.audit_index")), probe[1])
+                bounds = tuple(c.fetchone().values())  # type: ignore[union-attr]
+            statement, params = _statement(where, "%s", bounds)
+            # Never a prepared statement's generic plan: which index is cheap depends on the
+            # values (how wide the window, how rare the unit or type), which only a plan made
+            # for them sees.
+            c.execute(self._sql(statement.format(table="{schema}.audit_index")), params, prepare=False)
             return [_row(list(r.values())) for r in c.fetchall()]

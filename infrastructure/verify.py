@@ -27,16 +27,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn, Protocol
+from uuid import UUID
 
 from projections import merkle
 from projections.merkle_log import (
-    Leaf,
+    LeafRow,
     MerkleLogStore,
-    StoredEvents,
+    StoredRow,
     TreeHead,
-    leaf_of,
     parse_head_timestamp,
 )
+
+
+class EventsTable(Protocol):
+    """The library's application recorder, which names the table its events are in."""
+
+    events_table_name: str
 
 
 class SignatureCheck(Protocol):
@@ -118,14 +124,15 @@ class _Walk:
 
     def __init__(
         self,
-        events: StoredEvents,
+        events: EventsTable,
         store: MerkleLogStore,
         public_key: SignatureCheck,
         outside_head: TreeHead | None,
         on_progress: Callable[[int], None] | None,
         batch_size: int,
     ) -> None:
-        self.events, self.store, self.key = events, store, public_key
+        self.table = events.events_table_name
+        self.store, self.key = store, public_key
         self.outside = outside_head
         self.on_progress = on_progress
         self.batch_size = batch_size
@@ -143,6 +150,10 @@ class _Walk:
         self.anchor_position: int | None = None
         self.heads = self._heads()
         self.next_head = next(self.heads, None)
+        self.check_at: set[int] = set()
+        self.node_streams: dict[int, Iterator[tuple[int, bytes]]] = {}
+        # Level -> index of the first stored subtree found wrong at that level.
+        self.bad_levels: dict[int, int] = {}
 
     def _heads(self) -> Iterator[TreeHead]:
         limit = self.progress.tree_size
@@ -153,97 +164,116 @@ class _Walk:
                 return
             yield head
 
-    def _leaves(self) -> Iterator[Leaf]:
-        limit = self.progress.tree_size
-        for leaf in _batches(
-            lambda start: list(self.store.leaves(start, self.batch_size)), lambda x: x.leaf_index, 0
-        ):
-            if leaf.leaf_index >= limit:
+    def _pairs(self) -> Iterator[tuple[StoredRow | None, LeafRow | None]]:
+        """Events and leaves in step, a page of each per read (see events_with_leaves)."""
+        after: int | None = None
+        first_leaf = 0
+        while True:
+            page = self.store.events_with_leaves(
+                self.table, after, first_leaf, self.progress.tree_size, self.batch_size
+            )
+            yield from page
+            if not page:
                 return
-            yield leaf
+            last_event = next((e for e, _ in reversed(page) if e is not None), None)
+            last_leaf = next((x for _, x in reversed(page) if x is not None), None)
+            if last_event is not None:
+                after = last_event[0]
+            if last_leaf is not None:
+                first_leaf = last_leaf[0] + 1
 
-    def _events(self) -> Iterator:  # type: ignore[type-arg]
-        return _batches(
-            lambda start: list(self.events.select_notifications(start, self.batch_size)),
-            lambda n: n.id,
-            None,
-        )
+    def _sizes_to_check(self) -> set[int]:
+        """The tree sizes at which something beside the leaves is compared."""
+        sizes = {self.progress.tree_size}
+        if self.next_head is not None:
+            sizes.add(self.next_head.tree_size)
+        if self.outside is not None:
+            sizes.add(self.outside.tree_size)
+        return sizes
 
     def run(self) -> None:
         self._check_heads_at(0)
-        leaves = self._leaves()
-        leaf = next(leaves, None)
-        for event in self._events():
+        self.check_at = self._sizes_to_check()
+        for event, leaf in self._pairs():
+            if event is None:
+                assert leaf is not None
+                self._fail(
+                    Discrepancy.EVENT_DELETED,
+                    leaf[1],
+                    leaf[0],
+                    f"leaf {leaf[0]} records an event at position {leaf[1]}, "
+                    "and the event store has no event there or after",
+                )
             if leaf is None:
-                if event.id <= self.progress.position:
+                if event[0] <= self.progress.position:
                     self._fail(
                         Discrepancy.LEAF_MISSING,
-                        event.id,
+                        event[0],
                         self.frontier.size,
-                        f"the event at position {event.id} was folded into the log, but its leaf "
+                        f"the event at position {event[0]} was folded into the log, but its leaf "
                         f"{self.frontier.size} is gone from the leaves table",
                     )
                 self.unlogged += 1
                 continue
             self._check_event(event, leaf)
-            leaf = next(leaves, None)
-        if leaf is not None:
-            self._fail(
-                Discrepancy.EVENT_DELETED,
-                leaf.position,
-                leaf.leaf_index,
-                f"leaf {leaf.leaf_index} records an event at position {leaf.position}, "
-                "and the event store has no event there or after",
-            )
         self._check_end()
         self._check_nodes()
 
-    def _check_event(self, event: object, leaf: Leaf) -> None:
+    def _check_event(self, event: StoredRow, leaf: LeafRow) -> None:
         index = self.frontier.size
-        position = event.id  # type: ignore[attr-defined]
+        position, aggregate_id, version, topic, state = event
+        leaf_index, leaf_position, leaf_hash = leaf
         if index == self.anchor_size:
             self.anchor_position = position
-        if position < leaf.position:
+        if position < leaf_position:
             self._fail(
                 Discrepancy.EVENT_INSERTED,
                 position,
                 index,
                 f"the event at position {position} is in no leaf: leaf {index} records "
-                f"position {leaf.position}",
+                f"position {leaf_position}",
             )
-        if position > leaf.position:
+        if position > leaf_position:
             self._fail(
                 Discrepancy.EVENT_DELETED,
-                leaf.position,
+                leaf_position,
                 index,
-                f"leaf {index} records an event at position {leaf.position}, which the event "
+                f"leaf {index} records an event at position {leaf_position}, which the event "
                 f"store no longer holds (its next event is at {position})",
             )
-        if leaf.leaf_index != index:
+        if leaf_index != index:
             # Both an event and its leaf are gone: only the gap they left can be named.
             self._fail(
                 Discrepancy.LEAF_MISSING,
                 self.last_position + 1,
                 index,
-                f"leaf {index} is missing from the leaves table (the next is {leaf.leaf_index}, "
+                f"leaf {index} is missing from the leaves table (the next is {leaf_index}, "
                 f"for position {position})",
                 through_position=position - 1,
             )
-        recomputed = leaf_of(event)
-        if recomputed != leaf.leaf_hash:
+        recomputed = merkle.stored_leaf_hash(
+            aggregate_id if type(aggregate_id) is UUID else UUID(str(aggregate_id)),
+            version,
+            topic,
+            state if type(state) is bytes else bytes(state),
+            position,
+        )
+        if recomputed != leaf_hash:
             self._fail(
                 Discrepancy.EVENT_CHANGED,
                 position,
                 index,
                 f"the event at position {position} hashes to {recomputed.hex()}, "
-                f"but leaf {index} holds {leaf.leaf_hash.hex()}",
+                f"but leaf {index} holds {bytes(leaf_hash).hex()}",
             )
-        self.frontier.append(recomputed)
+        self.frontier.push(recomputed, self._check_node)
         self.last_position = position
         self.positions_checked += 1
         if self.on_progress is not None and self.positions_checked % self.batch_size == 0:
             self.on_progress(self.positions_checked)
-        self._check_heads_at(self.frontier.size)
+        if self.frontier.size in self.check_at:
+            self._check_heads_at(self.frontier.size)
+            self.check_at = self._sizes_to_check()
 
     def _fail(
         self,
@@ -341,40 +371,46 @@ class _Walk:
                 f"{missing}, shorter than the outside tree head of size {self.outside.tree_size}",
             )
 
-    def _check_nodes(self) -> None:
-        """The stored subtrees proofs are made of, level by level from the checked leaves."""
-        size = self.progress.tree_size
-        level = 1
-        while size >> level:
-            count = size >> level
-            below = self._level(level - 1)
-            stored = self._level(level)
-            for index in range(count):
-                left, right = next(below), next(below)
-                expected = merkle.node_hash(left[1], right[1])
-                got = next(stored, None)
-                if got is None or got[0] != index or got[1] != expected:
-                    first_leaf = index << level
-                    position = self.store.leaves(first_leaf, 1)[0].position
-                    self._fail(
-                        Discrepancy.NODE,
-                        position,
-                        first_leaf,
-                        f"the stored subtree ({level}, {index}) over leaves from {first_leaf} "
-                        "is not the hash of its children, so proofs over it would fail",
-                    )
-            level += 1
+    def _check_node(self, level: int, index: int, expected: bytes) -> None:
+        """Each subtree the recomputed tree completes, against the stored one; called in
+        the order subtrees complete, read from one stream per level."""
+        if level in self.bad_levels:
+            return
+        stream = self.node_streams.get(level)
+        if stream is None:
+            stream = self.node_streams[level] = _batches(
+                lambda start: list(self.store.nodes(level, start, self.batch_size)),
+                lambda n: n[0],
+                0,
+            )
+        got = next(stream, None)
+        if got is None or got[0] != index or bytes(got[1]) != expected:
+            # Only the first wrong subtree of a level is kept: beyond it the stream is out
+            # of step. Which one is reported is decided at the end (_check_nodes).
+            self.bad_levels[level] = index
 
-    def _level(self, level: int) -> Iterator[tuple[int, bytes]]:
-        if level == 0:
-            return ((x.leaf_index, x.leaf_hash) for x in self._leaves())
-        return _batches(
-            lambda start: list(self.store.nodes(level, start, self.batch_size)), lambda n: n[0], 0
+    def _check_nodes(self) -> None:
+        """The stored subtrees proofs are made of: the lowest level with a wrong one, and
+        its first, as a pass level by level from the checked leaves would find. They
+        were compared during the walk; a wrong one is reported only when nothing else is
+        wrong, since a changed event or leaf is the more precise finding."""
+        if not self.bad_levels:
+            return
+        level = min(self.bad_levels)
+        index = self.bad_levels[level]
+        first_leaf = index << level
+        position = self.store.leaves(first_leaf, 1)[0].position
+        self._fail(
+            Discrepancy.NODE,
+            position,
+            first_leaf,
+            f"the stored subtree ({level}, {index}) over leaves from {first_leaf} "
+            "is not the hash of its children, so proofs over it would fail",
         )
 
 
 def verify_log(
-    events: StoredEvents,
+    events: EventsTable,
     store: MerkleLogStore,
     public_key: SignatureCheck,
     *,

@@ -12,6 +12,7 @@ answer any proof: a proof is a list of ranges (``inclusion_ranges``,
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -189,6 +190,18 @@ class Frontier:
         self.size += 1
         return completed
 
+    def push(self, leaf: bytes, completed: Callable[[int, int, bytes], None]) -> None:
+        """``append`` without building its list: each subtree completed is handed to
+        ``completed(level, index, hash)`` (the verifier's walk, once per stored node)."""
+        acc, level, index = leaf, 0, self.size
+        hashes = self._hashes
+        while index & 1:
+            acc = node_hash(hashes.pop(), acc)
+            level, index = level + 1, index >> 1
+            completed(level, index, acc)
+        hashes.append(acc)
+        self.size += 1
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT
@@ -234,6 +247,29 @@ def canonical_leaf(
 ) -> bytes:
     """The leaf bytes of one stored event: its ``leaf_fields`` as sorted, compact JSON."""
     return encode_leaf(leaf_fields(aggregate_id, version, topic, state, position))
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_text(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode("utf-8")
+
+
+def stored_leaf_hash(
+    aggregate_id: UUID, version: int, topic: str, state: bytes, position: int
+) -> bytes:
+    """``leaf_hash(canonical_leaf(...))`` without building the dict and JSON-encoding it:
+    the leaf's keys are fixed and its values need no escaping except the topic, so the
+    bytes are laid out directly (the verifier hashes every stored event this way).
+
+    Values of any other type than the stored columns' (a tampered SQLite row can hold
+    anything) take the general encoding, so the bytes are always ``canonical_leaf``'s."""
+    if type(version) is int and type(position) is int and type(state) is bytes and type(topic) is str:
+        return hashlib.sha256(
+            b'\x00{"aggregate_id":"%s","position":%d,"state":"%s","topic":%s,"version":%d}'
+            % (str(aggregate_id).encode("ascii"), position, base64.b64encode(state),
+               _json_text(topic), version)
+        ).digest()
+    return leaf_hash(canonical_leaf(aggregate_id, version, topic, state, position))
 
 
 def encode_leaf(fields: Mapping[str, Any]) -> bytes:

@@ -35,6 +35,12 @@ class Leaf:
     leaf_hash: bytes
 
 
+# A stored event as its table holds it: (position, aggregate id, version, topic, state).
+StoredRow = tuple[int, Any, int, str, bytes]
+# A leaf as its table holds it: (leaf index, position, leaf hash).
+LeafRow = tuple[int, int, bytes]
+
+
 @dataclass(frozen=True)
 class TreeHead:
     tree_size: int
@@ -135,6 +141,16 @@ class MerkleLogStore(ABC):
         """The leaves of the events at these positions, by position (absent: not logged)."""
 
     @abstractmethod
+    def events_with_leaves(
+        self, events_table: str, after: int | None, first_leaf: int, leaf_end: int, limit: int
+    ) -> list[tuple[StoredRow | None, LeafRow | None]]:
+        """One read of two streams taken in step: up to ``limit`` rows of the library's
+        ``events_table`` after position ``after`` (from the first when None), in position
+        order, each beside the leaf of the same rank among the leaves from index
+        ``first_leaf`` up to ``leaf_end`` (excluded), in index order. Where one stream runs
+        out first, the other's rows stand beside None."""
+
+    @abstractmethod
     def nodes(self, level: int, start_index: int, limit: int) -> Sequence[tuple[int, bytes]]:
         """Stored perfect subtrees of one level >= 1, as (index, hash), in index order."""
 
@@ -171,7 +187,13 @@ def leaf_fields_of(notification: Any) -> dict[str, Any]:
 
 def leaf_of(notification: Any) -> bytes:
     """The leaf hash of a stored notification."""
-    return merkle.leaf_hash(merkle.encode_leaf(leaf_fields_of(notification)))
+    return merkle.stored_leaf_hash(
+        UUID(str(notification.originator_id)),
+        notification.originator_version,
+        notification.topic,
+        bytes(notification.state),
+        notification.id,
+    )
 
 
 # ---- the projection ------------------------------------------------------------------
