@@ -372,19 +372,19 @@ class Run:
         """While the server is stopped: /healthz (no database) and /readyz (a fresh connection)
         must still answer, the first 200, the second a 503 problem answer — a worker stuck on
         the database would answer neither. The probes also pace the pause."""
-        while time.monotonic() < end - 0.5:
+        # /readyz may take its 2 s connect timeout: no probe begins that could outlast the pause.
+        while time.monotonic() < end - 3:
             for path in ("/healthz", "/readyz"):
                 began = time.monotonic()
                 try:
-                    answer = httpx.get(f"{self.base}{path}", timeout=max(0.1, min(10.0, end - began + 5)))
+                    answer = httpx.get(f"{self.base}{path}", timeout=max(0.1, end - began))
                     outcome: Any = answer.status_code
                     is_problem = answer.headers.get("content-type", "").startswith("application/problem+json")
                 except httpx.HTTPError as error:
                     outcome, is_problem = type(error).__name__, False
                 self.probes.append([path, began, time.monotonic(), outcome, is_problem])
-            rest = end - time.monotonic()
-            if rest > 0:
-                time.sleep(min(1.0, rest))  # probe pacing and the length of the fault, not synchronisation
+            time.sleep(max(0.0, min(1.0, end - 3 - time.monotonic())))  # probe pacing, not synchronisation
+        time.sleep(max(0.0, end - time.monotonic()))  # the rest of the fault's length
 
     def judge_server_pause(self, records: list[dict[str, Any]], failures: list[str]) -> dict[str, Any]:
         """While the whole server was stopped, every request must end in a 503/504 problem

@@ -88,6 +88,7 @@ def test_a_paused_postgres_server_gets_problem_answers_within_the_deadline_and_l
     result = crash_test(tmp_path, "--commands", "200", "--no-faults", "--deadline", "3",
                         "--pause-server", f"{SERVER_PAUSE_SECONDS:g}", seconds=240)
     pause = result["server_pause"]
+    print(json.dumps({"counts": result["counts"], "server_pause": pause}, ensure_ascii=False))  # for the record (-s)
     assert any(f.startswith("SIGSTOP the whole PostgreSQL server") for f in result["faults"])
     answered = pause["answered_during"]
     assert answered and set(answered) <= {"503 problem", "504 problem"}, pause
