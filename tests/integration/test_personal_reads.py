@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -19,8 +20,10 @@ from tests.application.test_child_cases import BIRTH
 from tests.backends import scratch_database, settings_for
 from tests.integration.test_operations import env_for, poll, serving
 
-# 1,000 is the goal (CARELEDGER_PERSONAL_READS=1000); it did not finish in 400 s here: see docs/RELIABILITY.md
-READS = int(os.environ.get("CARELEDGER_PERSONAL_READS", "300"))
+READS = int(os.environ.get("CARELEDGER_PERSONAL_READS", "1000"))
+# The reads must be done by then (on a loaded 2-CPU machine they took about two minutes), so a
+# server that stops answering fails the test instead of hanging it.
+READS_WITHIN_SECONDS = 300
 NAME = "欧阳晓萱"
 ID_NUMBER = (lambda body: body + __import__("stdnum.cn.ric", fromlist=["ric"]).calc_check_digit(body + "0"))(
     "11010520120515772")  # a valid 18-digit number, unlike the one the other tests use
@@ -68,7 +71,10 @@ def test_every_read_of_personal_fields_is_an_access_log_entry_a_killed_worker_in
             poll(lambda: len(workers_of(process.pid)) >= 2, 60, "two workers")
             gf = {"Authorization": f"Bearer {tokens['gf-clerk']}"}
             killed = False
+            began = time.monotonic()
+            give_up = began + READS_WITHIN_SECONDS
             while reads < READS:
+                assert time.monotonic() < give_up, f"{reads} of {READS} reads in {READS_WITHIN_SECONDS}s"
                 if reads == READS // 2 and not killed:
                     os.kill(workers_of(process.pid)[0], signal.SIGKILL)
                     killed = True
@@ -82,7 +88,10 @@ def test_every_read_of_personal_fields_is_an_access_log_entry_a_killed_worker_in
                     reads += 1
             log = httpx.get(f"{base}/api/v1/cases/{case}/access-log",
                             headers={"Authorization": f"Bearer {tokens['inspector']}"}, timeout=30).json()
+            took = time.monotonic() - began
     entries = [e for e in log if e["user"] == "gf-clerk"]
+    print(f"personal reads: {reads} shown, {attempts} attempts, {len(entries)} access-log entries, "
+          f"reads took {took:.0f}s")  # for the record (-s)
     # Every read that showed the fields is logged; a read cut off by the kill may be logged
     # without its answer arriving (the entry is stored first), never the other way round.
     assert READS <= len(entries) <= attempts, (len(entries), attempts)
