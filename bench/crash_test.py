@@ -11,6 +11,9 @@ urgings, each with its own Idempotency-Key and a unique message, retrying on con
 409 (a concurrent write won), and 5xx until answered 201. Mid-run, as the log grows: one API
 worker is killed with SIGKILL (uvicorn starts another), the runner is killed with SIGKILL and
 started again, and PostgreSQL is restarted with `pg_ctlcluster ... restart -m immediate`.
+With --pause-server SECONDS the whole PostgreSQL server is stopped with SIGSTOP for that long
+(at most 30 s), and the run also fails unless every request during the pause got a 503/504
+problem answer within the request deadline (--deadline) and all answered normally soon after.
 
 Afterwards, on the database itself: every command answered 201 is in the log exactly once (its
 kept Idempotency-Key answer and its event), no command is in it twice, the views caught up

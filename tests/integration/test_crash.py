@@ -1,6 +1,7 @@
 """The crash test (bench/crash_test.py), short: API workers and the runner killed with SIGKILL
 (normal suite), and PostgreSQL restarted in immediate mode too (slow: `make crash-test`, alone,
-because it breaks every other test's connections for a moment)."""
+because it breaks every other test's connections for a moment); pauses with SIGSTOP of a worker
+and the run's backends, and of the whole PostgreSQL server (slow, for the same reason)."""
 
 from __future__ import annotations
 

@@ -21,9 +21,9 @@ from tests.backends import scratch_database, settings_for
 from tests.integration.test_operations import env_for, poll, serving
 
 READS = int(os.environ.get("CARELEDGER_PERSONAL_READS", "1000"))
-# The reads must be done by then (on a loaded 2-CPU machine they took about two minutes), so a
-# server that stops answering fails the test instead of hanging it.
-READS_WITHIN_SECONDS = 300
+# The reads must be done by then, so a server that stops answering fails the test instead of
+# hanging it. On the 2-CPU machine shared with others' benchmarks 1,000 reads took 2 to 4.5 min.
+READS_WITHIN_SECONDS = 540
 NAME = "欧阳晓萱"
 ID_NUMBER = (lambda body: body + __import__("stdnum.cn.ric", fromlist=["ric"]).calc_check_digit(body + "0"))(
     "11010520120515772")  # a valid 18-digit number, unlike the one the other tests use
