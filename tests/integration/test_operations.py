@@ -227,16 +227,12 @@ def free_port() -> int:
 @contextmanager
 def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    # A file, not a pipe nobody reads: once a pipe's 64 KiB filled up (about 300 requests of
-    # access log), every worker blocked writing its log and the server stopped answering.
-    log = cwd / f"serve-{port}.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen([CARELEDGER, "serve", "--port", str(port), *args], env=env, cwd=cwd,
-                                   stdout=output, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([CARELEDGER, "serve", "--port", str(port), *args], env=env, cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         try:
             return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
