@@ -24,7 +24,7 @@ from tests.integration.test_operations import CARELEDGER, env_for, free_port, po
 
 READS = int(os.environ.get("CARELEDGER_PERSONAL_READS", "1000"))
 # The reads must be done by then, so a server that stops answering fails the test instead of
-# hanging it. On the 2-CPU machine shared with others' benchmarks 1,000 reads took 2 to 4.5 min.
+# hanging it. On the 2-CPU machine shared with others' benchmarks 1,000 reads took 75 to 267 s.
 READS_WITHIN_SECONDS = 540
 NAME = "欧阳晓萱"
 ID_NUMBER = (lambda body: body + __import__("stdnum.cn.ric", fromlist=["ric"]).calc_check_digit(body + "0"))(
