@@ -27,7 +27,9 @@ test: $(STAMP) browser
 	$(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 ## crash-test: bench/crash_test.py (2 workers + runner on a scratch database; SIGKILLs and a
-## PostgreSQL restart in immediate mode; < 10 min), then the slow tests, alone (needs root)
+## PostgreSQL restart in immediate mode; < 10 min), then the slow tests, alone (needs root):
+## among them the whole PostgreSQL server stopped for 8 s (CARELEDGER_SERVER_PAUSE_SECONDS, ≤ 30)
+## and 1,000 reads of personal fields (CARELEDGER_PERSONAL_READS)
 crash-test: $(STAMP)
 	$(BIN)/python bench/crash_test.py $(CRASH_ARGS)
 	$(BIN)/pytest -p no:xdist -m slow $(PYTEST_ARGS)

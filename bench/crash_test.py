@@ -11,6 +11,9 @@ urgings, each with its own Idempotency-Key and a unique message, retrying on con
 409 (a concurrent write won), and 5xx until answered 201. Mid-run, as the log grows: one API
 worker is killed with SIGKILL (uvicorn starts another), the runner is killed with SIGKILL and
 started again, and PostgreSQL is restarted with `pg_ctlcluster ... restart -m immediate`.
+With --pause-server SECONDS the whole PostgreSQL server is stopped with SIGSTOP for that long
+(at most 30 s), and the run also fails unless every request during the pause got a 503/504
+problem answer within the request deadline (--deadline) and all answered normally soon after.
 
 Afterwards, on the database itself: every command answered 201 is in the log exactly once (its
 kept Idempotency-Key answer and its event), no command is in it twice, the views caught up
@@ -47,7 +50,15 @@ import psycopg  # noqa: E402
 CARELEDGER = str(Path(sys.executable).with_name("careledger"))
 SERVER = os.environ.get("CARELEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DEADLINE_SECONDS = 600
+# Longer than any request deadline the runs set, so a request that hangs shows as a ReadTimeout.
+CLIENT_TIMEOUT_SECONDS = 20
 MARK = "crash-test "
+# After SIGCONT, the API must answer normally again (/readyz 200, every client a 201) within this.
+RECOVERY_SECONDS = 20
+# A loaded 2-CPU machine may answer this much after the request deadline.
+DEADLINE_SLACK_SECONDS = 3
+POSTMASTER_PID_FILE = os.environ.get("CARELEDGER_POSTMASTER_PID_FILE", "/var/run/postgresql/15-main.pid")
+MAX_SERVER_PAUSE_SECONDS = 30  # the server is shared: nobody else's work may stall for longer
 
 
 def say(*parts: object) -> None:
@@ -98,8 +109,12 @@ def workers_of(server: int) -> list[int]:
 def client(index: int, base: str, token: str, issues: list[str], commands: int, out: str, stop_at: float) -> None:
     """Sends ``commands`` urgings, each retried with its Idempotency-Key until answered 201."""
     headers = {"Authorization": f"Bearer {token}"}
-    record: dict[str, Any] = {"sent": [], "acked": {}, "refused": {}, "attempts": 0, "errors": Counter()}
-    with httpx.Client(base_url=base, timeout=10) as http:
+    record: dict[str, Any] = {"sent": [], "acked": {}, "refused": {}, "attempts": 0, "errors": Counter(),
+                              "timeline": []}
+    # Every attempt as [began, ended, status or error name, answered problem+json], on the
+    # machine's monotonic clock (shared by all processes), so a pause's window can be cut out.
+    timeline = record["timeline"]
+    with httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_SECONDS) as http:
         for n in range(commands):
             key = f"c{index}-{n}"
             issue = issues[(index + n) % len(issues)]
@@ -108,12 +123,16 @@ def client(index: int, base: str, token: str, issues: list[str], commands: int, 
             backoff = 0.05
             while time.monotonic() < stop_at:
                 record["attempts"] += 1
+                began = time.monotonic()
                 try:
                     answer = http.post(f"/api/v1/issues/{issue}/urgings", json=body,
                                        headers={**headers, "Idempotency-Key": key})
                 except httpx.HTTPError as error:
                     record["errors"][type(error).__name__] += 1
+                    timeline.append([began, time.monotonic(), type(error).__name__, False])
                 else:
+                    timeline.append([began, time.monotonic(), answer.status_code,
+                                     answer.headers.get("content-type", "").startswith("application/problem+json")])
                     if answer.status_code == 201:
                         record["acked"][key] = answer.json()
                         break
@@ -149,6 +168,12 @@ class Run:
         self.server: subprocess.Popen[bytes] | None = None
         self.runner: subprocess.Popen[bytes] | None = None
         self.events: list[str] = []
+        self.pause_began = self.pause_ended = 0.0
+        self.ready_after: float | None = None
+        self.probes: list[list[Any]] = []
+        self.base = ""
+        if args.deadline:
+            self.env["CARELEDGER_REQUEST_DEADLINE_SECONDS"] = str(args.deadline)
 
     def settings(self, **changes: Any) -> Any:
         from infrastructure.settings import Settings
@@ -295,6 +320,131 @@ class Run:
                            f"database for {self.args.pause}s, then SIGCONT")
         say(self.events[-1])
 
+    def pause_server(self) -> None:
+        """SIGSTOP the whole PostgreSQL server (postmaster first, so it forks nothing new, then
+        every process it started) for --pause-server seconds, then SIGCONT. A detached watchdog
+        sends SIGCONT too, a little later, in case this process dies in between: the server is
+        shared, and a server left stopped would stall everyone on it."""
+        seconds = self.args.pause_server
+        postmaster = int(Path(POSTMASTER_PID_FILE).read_text().split()[0])
+        watchdog = subprocess.Popen(
+            ["sh", "-c", f"sleep {seconds + 15:.0f}; kill -CONT {postmaster} "
+                         f"$(cat /proc/{postmaster}/task/{postmaster}/children) 2>/dev/null"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stopped: list[int] = []
+        try:
+            self.pause_began = time.monotonic()
+            os.kill(postmaster, signal.SIGSTOP)
+            stopped.append(postmaster)
+            for pid in children(postmaster):
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+                except ProcessLookupError:
+                    pass
+            say(f"SIGSTOP PostgreSQL: postmaster {postmaster} and {len(stopped) - 1} processes for {seconds:g}s")
+            self.probe_until(self.pause_began + seconds)
+        finally:
+            for pid in reversed(stopped):  # the postmaster last: its children are running when it is
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+            self.pause_ended = time.monotonic()
+            watchdog.kill()
+            watchdog.wait()
+        self.events.append(f"SIGSTOP the whole PostgreSQL server (postmaster and {len(stopped) - 1} processes) "
+                           f"for {self.pause_ended - self.pause_began:.1f}s, then SIGCONT")
+        say(self.events[-1])
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{self.base}/readyz", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            poll(ready, RECOVERY_SECONDS, "/readyz to answer 200 after SIGCONT")
+        except TimeoutError as error:
+            say(error)  # judged with the rest, in judge_server_pause
+            return
+        self.ready_after = time.monotonic() - self.pause_ended
+        say(f"/readyz answered 200 {self.ready_after:.1f}s after SIGCONT")
+
+    def probe_until(self, end: float) -> None:
+        """While the server is stopped: /healthz (no database) and /readyz (a fresh connection)
+        must still answer, the first 200, the second a 503 problem answer — a worker stuck on
+        the database would answer neither. The probes also pace the pause."""
+        # /readyz may take its 2 s connect timeout: no probe begins that could outlast the pause.
+        while time.monotonic() < end - 3:
+            for path in ("/healthz", "/readyz"):
+                began = time.monotonic()
+                try:
+                    answer = httpx.get(f"{self.base}{path}", timeout=max(0.1, end - began))
+                    outcome: Any = answer.status_code
+                    is_problem = answer.headers.get("content-type", "").startswith("application/problem+json")
+                except httpx.HTTPError as error:
+                    outcome, is_problem = type(error).__name__, False
+                self.probes.append([path, began, time.monotonic(), outcome, is_problem])
+            time.sleep(max(0.0, min(1.0, end - 3 - time.monotonic())))  # probe pacing, not synchronisation
+        time.sleep(max(0.0, end - time.monotonic()))  # the rest of the fault's length
+
+    def judge_server_pause(self, records: list[dict[str, Any]], failures: list[str]) -> dict[str, Any]:
+        """While the whole server was stopped, every request must end in a 503/504 problem
+        answer within the request deadline (none waits on); after SIGCONT every client must be
+        answered 201 again within RECOVERY_SECONDS, and stay answered normally."""
+        from infrastructure.settings import Settings
+
+        began, ended = self.pause_began, self.pause_ended
+        deadline = self.args.deadline or Settings().request_deadline_seconds
+        bound = deadline + DEADLINE_SLACK_SECONDS
+        during: Counter[str] = Counter()   # begun and answered while the server was stopped
+        overlapping = 0                    # in flight at some moment of the pause
+        longest = 0.0
+        recovered: list[float] = []        # per client: SIGCONT to its first 201 begun after it
+        for r in records:
+            first_ack = None
+            for start, end, outcome, is_problem in r["timeline"]:
+                if start < ended and end > began:
+                    overlapping += 1
+                    longest = max(longest, end - start)
+                    if end - start > bound or isinstance(outcome, str):
+                        failures.append(f"a request in flight during the pause took {end - start:.1f}s "
+                                        f"(deadline {deadline:g}s) and ended {outcome}")
+                if start >= began and end <= ended:
+                    during[f"{outcome}{' problem' if is_problem else ''}"] += 1
+                    if outcome not in (503, 504) or not is_problem:
+                        failures.append(f"answered {outcome} (problem+json: {is_problem}) while the server was stopped")
+                if start >= ended and outcome == 201 and first_ack is None:
+                    first_ack = end - ended
+                if start >= ended + RECOVERY_SECONDS and outcome not in (201, 409):
+                    failures.append(f"{start - ended:.0f}s after SIGCONT still answered {outcome}")
+            if first_ack is not None:
+                recovered.append(first_ack)
+            elif r["timeline"] and r["timeline"][-1][0] >= ended:
+                failures.append("a client was never answered 201 after SIGCONT")
+        if self.ready_after is None:
+            failures.append(f"/readyz did not answer 200 within {RECOVERY_SECONDS}s of SIGCONT")
+        if not during:
+            failures.append("no request was answered while the server was stopped (the deadline is longer "
+                            "than the pause?)")
+        if recovered and max(recovered) > RECOVERY_SECONDS:
+            failures.append(f"a client's first 201 came {max(recovered):.1f}s after SIGCONT")
+        probes: dict[str, Counter[str]] = {"/healthz": Counter(), "/readyz": Counter()}
+        for path, start, end, outcome, is_problem in self.probes:
+            probes[path][f"{outcome}{' problem' if is_problem else ''}"] += 1
+            expected = (200, False) if path == "/healthz" else (503, True)
+            if end <= ended and ((outcome, is_problem) != expected or end - start > bound):
+                failures.append(f"{path} answered {outcome} in {end - start:.1f}s while the server was stopped")
+        return {
+            "seconds": round(ended - began, 1), "deadline": deadline,
+            "answered_during": dict(during), "in_flight_during": overlapping,
+            "longest_in_flight": round(longest, 2),
+            "first_201_after_sigcont": round(max(recovered), 2) if recovered else None,
+            "readyz_200_after_sigcont": round(self.ready_after, 2) if self.ready_after is not None else None,
+            "probes_during": {path: dict(c) for path, c in probes.items()},
+        }
+
     # -- the whole run
 
     def go(self) -> int:
@@ -302,7 +452,7 @@ class Run:
         begun = time.monotonic()
         stop_at = begun + DEADLINE_SECONDS - 150  # leaves time to catch up and check
         token, issues, seeded = self.prepare()
-        base = self.start_server()
+        base = self.base = self.start_server()
         self.start_runner()
         say(f"serving {base} (2 workers), runner started; database {self.db}; {args.clients} clients × "
             f"{args.commands} commands over {len(issues)} issues")
@@ -320,6 +470,8 @@ class Run:
             faults.append((0.8, self.pause))
         if args.no_faults:
             faults = [(0.5, self.pause)] if args.pause else []
+        if args.pause_server:
+            faults.append((0.5 if args.no_faults else 0.9, self.pause_server))
         for share, fault in faults:
             threshold = seeded + share * (expected - seeded)
             poll(lambda: self.position() >= threshold or not any(p.is_alive() for p in clients),
@@ -411,7 +563,9 @@ class Run:
             "stored_unacknowledged": len(unacked_stored), "refused": len(refused),
             "retried_because": dict(errors), "log_positions": last,
         }
-        report = {"counts": counts, "faults": self.events, "failures": failures}
+        report: dict[str, Any] = {"counts": counts, "faults": self.events, "failures": failures}
+        if self.args.pause_server:
+            report["server_pause"] = self.judge_server_pause(records, failures)
         print(json.dumps(report, ensure_ascii=False, indent=2), flush=True)
         if duplicates:
             failures.append(f"in the log twice: {duplicates[:10]}")
@@ -446,12 +600,24 @@ def main() -> int:
     parser.add_argument("--no-faults", action="store_true", help="load only: kill nothing, restart nothing")
     parser.add_argument("--pause", type=float, default=0,
                         help="also SIGSTOP an API worker and the database's backends for this many seconds")
+    parser.add_argument("--pause-server", type=float, default=0, metavar="SECONDS",
+                        help=f"also SIGSTOP the whole PostgreSQL server (at most {MAX_SERVER_PAUSE_SECONDS}s)")
+    parser.add_argument("--deadline", type=float, default=0, metavar="SECONDS",
+                        help="the API's request deadline (CARELEDGER_REQUEST_DEADLINE_SECONDS); "
+                             f"under {CLIENT_TIMEOUT_SECONDS - 5}s so a hang shows as a client timeout")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     parser.add_argument("--report", help="also write the counts, faults and failures to this JSON file")
     args = parser.parse_args()
     if os.geteuid() != 0 and not (args.no_postgres_restart or args.no_faults):
         say("restarting PostgreSQL needs root (pg_ctlcluster); use --no-postgres-restart")
         return 2
+    if not 0 <= args.pause_server <= MAX_SERVER_PAUSE_SECONDS:
+        parser.error(f"--pause-server is at most {MAX_SERVER_PAUSE_SECONDS} seconds")
+    if args.pause_server and os.geteuid() != 0:
+        say("pausing the PostgreSQL server needs root (it runs as postgres)")
+        return 2
+    if not 0 <= args.deadline <= CLIENT_TIMEOUT_SECONDS - 5:
+        parser.error(f"--deadline is at most {CLIENT_TIMEOUT_SECONDS - 5} seconds")
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("crash test over 10 minutes")))
     signal.alarm(DEADLINE_SECONDS)
     run = Run(args)

@@ -26,7 +26,7 @@ def database_answers(settings: Settings) -> bool:
         return True
     import psycopg
 
-    conninfo = postgres_conninfo(settings).replace("connect_timeout=5", "connect_timeout=2")
+    conninfo = postgres_conninfo(settings, connect_timeout=2)
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute("SET statement_timeout = 2000")

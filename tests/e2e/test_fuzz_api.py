@@ -15,6 +15,8 @@ Normal suite: ~1,200 requests per backend. Long run (20,000 requests per backend
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from collections import Counter
 from typing import Any
 
@@ -68,6 +70,39 @@ def existing_objects(client: TestClient, district: District) -> dict[str, Any]:
     }
 
 
+YEAR_FIRST = re.compile(r"^(\d{4})(-\d{2}-\d{2})")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with what the service refuses beyond the schema taken out: control, format,
+    surrogate and private-use characters, surrounding blanks, years outside 1990–2100.
+
+    The schema allows those, so most schema-valid bodies are refused 422 before a handler runs:
+    1,200 requests then held about two 201s on PostgreSQL (0 or 1 in two of the runs seen), and
+    a run with none failed the check that the fuzzer gets past refusals: a flaky test, not a
+    bug of the service, and not caused by load (the draws do not depend on timing)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    kept = "".join(ch for ch in unicodedata.normalize("NFC", value)
+                   if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")).strip() or "甲"
+    year = YEAR_FIRST.match(kept)
+    if year and not 1990 <= int(year.group(1)) <= 2100:
+        kept = "2020" + kept[4:]  # a leap year, so a drawn 29 February stays a date
+    return kept
+
+
+def plain_case(case: Any) -> Any:
+    if isinstance(case.body, (dict, list, str)):
+        case.body = plain(case.body)
+    if case.query:
+        case.query = plain(case.query)
+    return case
+
+
 def test_every_operation_as_every_role_answers_as_documented_and_refusals_store_nothing(
     services, district: District, backend: str,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -85,9 +120,11 @@ def test_every_operation_as_every_role_answers_as_documented_and_refusals_store_
                 negative.append(operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
             except Exception:  # noqa: BLE001 — some operations have nothing to negate
                 pass
-        # Three valid-by-the-schema requests to one invalid one, so most get past validation.
+        # Three valid-by-the-schema requests to one invalid one, so most get past validation;
+        # two of the three also made valid by the service's own input rules, so enough are
+        # accepted (7 to 14 201s per 1,200 requests in the runs seen, was 0 to 4; none fails the run).
         valid = st.one_of(positive)
-        strategies = [valid, valid, valid, st.one_of(negative)]
+        strategies = [valid, valid.map(plain_case), valid.map(plain_case), st.one_of(negative)]
         sent: Counter[int] = Counter()
 
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,

@@ -1,7 +1,8 @@
 """A request not answered within the deadline gets a 504 problem answer; the handler finishes
 behind it, its late answer is dropped, and the next request is served as usual.
 
-The real thing — a paused database — is in bench/crash_test.py --pause (see docs/RELIABILITY.md)."""
+The real thing — a paused database — is in bench/crash_test.py --pause and --pause-server and
+tests/integration/test_stalled_database.py (see docs/RELIABILITY.md)."""
 
 from __future__ import annotations
 

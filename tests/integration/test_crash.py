@@ -1,6 +1,7 @@
 """The crash test (bench/crash_test.py), short: API workers and the runner killed with SIGKILL
 (normal suite), and PostgreSQL restarted in immediate mode too (slow: `make crash-test`, alone,
-because it breaks every other test's connections for a moment)."""
+because it breaks every other test's connections for a moment); pauses with SIGSTOP of a worker
+and the run's backends, and of the whole PostgreSQL server (slow, for the same reason)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,31 @@ def test_a_paused_api_worker_and_database_lose_and_duplicate_nothing_and_nothing
     """SIGSTOP for 8 s of one API worker and every PostgreSQL backend of the run's database."""
     result = crash_test(tmp_path, "--commands", "100", "--no-faults", "--pause", "8", seconds=120)
     assert any(f.startswith("SIGSTOP") for f in result["faults"])
+
+
+# Other engineers' work shares the server: keep each pause short (≤ 30 s) and the runs few.
+SERVER_PAUSE_SECONDS = min(float(os.environ.get("CARELEDGER_SERVER_PAUSE_SECONDS", "8")), 30.0)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_paused_postgres_server_gets_problem_answers_within_the_deadline_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """SIGSTOP of the whole PostgreSQL server (postmaster and every process of it) while four
+    clients write; the API's request deadline is 3 s. The script fails the run unless every
+    request answered during the pause was a 503/504 problem answer within the deadline, /healthz
+    kept answering and /readyz answered 503, and after SIGCONT /readyz and every client were
+    answered normally within 20 s; then the usual exactly-once checks."""
+    if os.geteuid() != 0:
+        pytest.fail("stopping the PostgreSQL server's processes needs root")
+    result = crash_test(tmp_path, "--commands", "200", "--no-faults", "--deadline", "3",
+                        "--pause-server", f"{SERVER_PAUSE_SECONDS:g}", seconds=240)
+    pause = result["server_pause"]
+    print(json.dumps({"counts": result["counts"], "server_pause": pause}, ensure_ascii=False))  # for the record (-s)
+    assert any(f.startswith("SIGSTOP the whole PostgreSQL server") for f in result["faults"])
+    answered = pause["answered_during"]
+    assert answered and set(answered) <= {"503 problem", "504 problem"}, pause
+    assert pause["longest_in_flight"] <= 3 + 3, pause
+    assert pause["first_201_after_sigcont"] is not None and pause["first_201_after_sigcont"] <= 20, pause
+    assert pause["probes_during"]["/healthz"].get("200", 0) > 0, pause
