@@ -217,7 +217,7 @@ def evaluation(
     request: Request, caller: ActorDep, svc: ServicesDep,
     year: Annotated[int | None, Query(ge=1949, le=2200)] = None,
 ) -> Response:
-    evaluated = present.evaluated_years(caught_up(svc).views.summaries())
+    evaluated = present.evaluated_years(caught_up(svc).views.summaries(kinds=("issue",)))
     today = svc.ledger.clock().astimezone(present.BEIJING).date()
     # Without a year, the latest one graded: that is the evaluation the office is looking at.
     chosen = year or max(evaluated, default=today.year)
