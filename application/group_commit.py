@@ -44,8 +44,7 @@ class GroupCommit:
         self._changed = threading.Condition(threading.Lock())
         self._queue: list[_Waiting] = []
         self._leading = False
-        self.batches = 0  # transactions committed, for tests and metrics
-        self.commands = 0
+        self.batches = 0  # transactions committed (the tests count them)
 
     def save(self, processing: ProcessingEvent[Any]) -> list[Recording[Any]]:
         mine = _Waiting(processing)
@@ -104,7 +103,6 @@ class GroupCommit:
         self._finish(batch)
 
     def _finish(self, batch: Sequence[_Waiting], *, error: BaseException | None = None) -> None:
-        self.commands += len(batch)
         for waiting in batch:
             if error is not None:
                 waiting.error = error
