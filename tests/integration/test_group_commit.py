@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-import pytest
 
 from application.errors import ConcurrentWrite
 from application.ledger import Ledger
