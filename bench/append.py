@@ -326,22 +326,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(s: Scratch, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(s: Scratch, workers: int, *, plain: bool = False) -> tuple[subprocess.Popen[bytes], int]:
+    """``careledger serve``, or with ``plain`` bench.plain_app (FastAPI over the bare library)
+    under the same uvicorn options."""
     port = free_port()
     env = {**os.environ, **s.env(), "CARELEDGER_CREATE_TABLES": "true", "CARELEDGER_GRACEFUL_SHUTDOWN_SECONDS": "2"}
     if s.backend == "postgres":
         env["CARELEDGER_FOLLOWERS"] = "external"  # the compose file's layout: a separate `careledger project`
+    if plain:
+        Bare(env=library_env(s, 8)).close()  # the table, once, before the workers start
+        env["BENCH_LIBRARY_ENV"] = json.dumps({**library_env(s, 8), "CREATE_TABLE": "n"})
+        env["PYTHONPATH"] = str(ROOT)
+        command = [str(ROOT / ".venv" / "bin" / "uvicorn"), "bench.plain_app:app", "--host", "127.0.0.1",
+                   "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+                   "--no-access-log"]
+    else:
+        command = [str(ROOT / ".venv" / "bin" / "careledger"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(workers)]
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "careledger"), "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)],
-        env=env, cwd=s.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        command, env=env, cwd=s.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                if sock.recv(64).startswith((b"HTTP/1.1 200", b"HTTP/1.1 404") if plain else b"HTTP/1.1 200"):
                     time.sleep(1.0 if workers > 1 else 0.2)  # let every worker come up
                     return proc, port
         except OSError:
@@ -425,8 +435,8 @@ def _load(port: int, token: str, issues: list[str], clients: int, seconds: float
 
 
 def http(s: Scratch, token: str, issues: list[str], *, workers: int, clients: int, seconds: float,
-         reps: int, idempotent: bool = False) -> tuple[float, float, float, int]:
-    server, port = start_server(s, workers)
+         reps: int, idempotent: bool = False, plain: bool = False) -> tuple[float, float, float, int]:
+    server, port = start_server(s, workers, plain=plain)
     try:
         ctx = mp.get_context("spawn")
         rates, lats, errors = [], [], 0
@@ -481,6 +491,9 @@ def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0
         r1 = http(s, token, issues, workers=1, **h)
         add("HTTP POST urging, 1 worker", r1, "library, 1 process", f"{r1[3]} non-201" if r1[3] else "")
         if backend == "postgres":
+            p2 = http(s, token, issues, workers=2, plain=True, **h)
+            add("plain FastAPI endpoint over the library, 2 workers", p2, "library, 2 processes",
+                f"{p2[3]} non-201" if p2[3] else "")
             r2 = http(s, token, issues, workers=2, **h)
             add("HTTP POST urging, 2 workers", r2, "library, 2 processes", f"{r2[3]} non-201" if r2[3] else "")
             r2k = http(s, token, issues, workers=2, idempotent=True, **h)
