@@ -34,7 +34,7 @@ crash-test: $(STAMP)
 	$(BIN)/python bench/crash_test.py $(CRASH_ARGS)
 	$(BIN)/pytest -p no:xdist -m slow $(PYTEST_ARGS)
 
-## bench: every benchmark against its baseline into docs/BENCHMARKS.md (~15 min; BENCH_ARGS=--large for 10^6)
+## bench: every benchmark against its baseline into docs/BENCHMARKS.md (10 min here; BENCH_ARGS=--large for 10^6, hours)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
