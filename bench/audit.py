@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from bench.common import Scratch, build_services, ms, percentile, progress, scratch, table
-from bench.generate import DistrictGenerator
+from bench.common import Scratch, build_services, generate, ms, percentile, progress, scratch, table
 
 
 def existing(url: str, keys: Path) -> Scratch:
@@ -44,10 +43,7 @@ def measure(s: Scratch, size: int | None, queries: int) -> None:
     try:
         ledger = services.ledger
         if size:
-            gen = DistrictGenerator(ledger, batch=100)
-            t0 = time.perf_counter()
-            gen.extend(size)
-            progress(f"audit {s.backend}: {gen.written:,} events generated ({time.perf_counter() - t0:.0f} s)")
+            generate(ledger, size, f"audit {s.backend}")
         t0 = time.perf_counter()
         services.audit.catch_up()
         services.merkle.catch_up()

@@ -150,15 +150,28 @@ def versions() -> dict[str, str]:
     return found
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def generate(ledger: Any, size: int, label: str) -> None:
+    """Extends the ledger's generated district history to ``size`` events, reporting the time."""
+    from interfaces.district_generator import DistrictGenerator
+
+    gen = DistrictGenerator(ledger, batch=100)
+    t0 = time.perf_counter()
+    gen.extend(size)
+    progress(f"{label}: {gen.written:,} events generated ({time.perf_counter() - t0:.0f} s)")
+
+
+def machine() -> str:
+    cpu = cpu_name()
     mem = ""
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from bench.common import Scratch, build_services, median, progress, rate, ratio, repeat, scratch, table
-from bench.generate import DistrictGenerator
+from bench.common import Scratch, build_services, generate, median, progress, rate, ratio, repeat, scratch, table
 
 PAGE = 1000
 
@@ -73,10 +72,7 @@ def measure(s: Scratch, reps: int, size: int | None) -> None:
     try:
         ledger = services.ledger
         if size:
-            gen = DistrictGenerator(ledger, batch=100)
-            t0 = time.perf_counter()
-            gen.extend(size)
-            progress(f"verify {s.backend}: {gen.written:,} events generated ({time.perf_counter() - t0:.0f} s)")
+            generate(ledger, size, f"verify {s.backend}")
         t0 = time.perf_counter()
         before = services.merkle.store.progress().tree_size
         services.merkle.catch_up()
