@@ -101,7 +101,7 @@ def generated_pages(services: bootstrap.Services) -> list[tuple[str, str]]:
     """The pages for a generated district: its first issue with measures, half a year on."""
     from datetime import date, timedelta
 
-    issues = services.views.summaries(kinds=("issue",))
+    issues = services.views.store.all_summaries(kinds=("issue",))
     chosen = next((s for s in issues if s["measures"]), issues[0])
     registered = date.fromisoformat(chosen["registered_at"][:10])
     return pages(chosen["id"], (registered + timedelta(days=180)).isoformat(), registered.year)

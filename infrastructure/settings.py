@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # the serving process itself ("in-process"), or a separate `careledger project`
     # process ("external"). SQLite always follows in-process.
     followers: Literal["in-process", "external"] = "in-process"
+    # Each process keeps the live views' briefs in memory (infrastructure.brief_cache):
+    # views and list pages then read only what changed; off, every view decodes them all.
+    views_cache: bool = True
     # On SIGTERM, how long uvicorn lets in-flight requests finish before closing them.
     graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
     # A request not answered within this many seconds (its database stalled, say) gets a 504

@@ -22,10 +22,11 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import ProjectionRunner
 
 from application.ledger import Ledger
+from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
 from projections import folds, queries
-from projections.indicators import Thresholds
+from projections.indicators import Thresholds, day_of
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
 
 BATCH = 500
@@ -62,6 +63,9 @@ class Views:
     wait_seconds: float = 5.0
     # False when a separate process (subscription_runner) follows the log on PostgreSQL.
     pulls: bool = True
+    # The live briefs held in memory (infrastructure.brief_cache), or None to read them
+    # from the store for every view.
+    cache: BriefCache | None = None
 
     def __post_init__(self) -> None:
         self.projection = LedgerViews(view=self.store)
@@ -70,6 +74,9 @@ class Views:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        # Answers of views now, by (name, year, day, briefs' version): shared, never changed.
+        self._answers: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._lock_answers = threading.Lock()
 
     @property
     def application_name(self) -> str:
@@ -152,30 +159,49 @@ class Views:
 
     # ---- answering --------------------------------------------------------------------
 
-    def summaries(self, as_of: datetime | None = None, kinds: tuple[str, ...] | None = None) -> list[Summary]:
-        if as_of is None:
-            return self.store.all_summaries(kinds)
-        return summaries_as_of(self.ledger, self.store, as_of, kinds)
+    def summaries(self) -> list[Summary]:
+        """Every summary as stored now (to compare a view with a rebuild)."""
+        return self.store.all_summaries()
+
+    def briefs(self, as_of: datetime | None = None, kinds: tuple[str, ...] | None = None) -> list[Summary]:
+        """What the views and lists read (folds.brief), now or as of a past moment."""
+        if as_of is not None:
+            return briefs_as_of(self.ledger, self.store, as_of, kinds)
+        return self.cache.briefs(kinds)[1] if self.cache else self.store.all_briefs(kinds)
 
     def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
         if name not in VIEW_KINDS:
             raise KeyError(name)
-        summaries = self.summaries(as_of, VIEW_KINDS[name])
+        if name == "evaluation" and year is None:
+            raise ValueError("evaluation needs a year")
         now = as_of or self.ledger.clock()
-        if name == "supervision":
-            answer = queries.supervision(summaries, now, self.thresholds)
-        elif name == "units":
-            answer = queries.units(summaries, now)
-        elif name == "evaluation":
-            if year is None:
-                raise ValueError("evaluation needs a year")
-            answer = queries.evaluation(summaries, year, self.thresholds, now)
-        elif name == "ledger":
-            answer = queries.child_ledger(summaries, now, self.thresholds)
+        if as_of is not None or self.cache is None:
+            answer = self._compute(name, self.briefs(as_of, VIEW_KINDS[name]), now, year)
         else:
-            raise KeyError(name)
+            # A view now depends on the briefs and the day only (projections.queries): the
+            # answer computed once serves every request until either changes.
+            key = (name, year, day_of(now), self.cache.refresh())
+            answer = self._answers.get(key)  # type: ignore[assignment]
+            if answer is None:
+                version, briefs = self.cache.briefs(VIEW_KINDS[name])
+                answer = self._compute(name, briefs, now, year)
+                key = (name, year, day_of(now), version)
+                with self._lock_answers:
+                    self._answers = {k: v for k, v in self._answers.items() if k[3] == version}
+                    self._answers[key] = answer
+            answer = {**answer, "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
+
+    def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None) -> dict[str, Any]:
+        if name == "supervision":
+            return queries.supervision(briefs, now, self.thresholds)
+        if name == "units":
+            return queries.units(briefs, now)
+        if name == "evaluation":
+            assert year is not None
+            return queries.evaluation(briefs, year, self.thresholds, now)
+        return queries.child_ledger(briefs, now, self.thresholds)
 
 
 def pull(
@@ -214,19 +240,21 @@ def pull(
     return applied
 
 
-def summaries_as_of(
+def briefs_as_of(
     ledger: Ledger, store: ViewStore, as_of: datetime, kinds: tuple[str, ...] | None = None
 ) -> list[Summary]:
-    """The summaries (of ``kinds``, default all) from the events recorded up to ``as_of``:
-    the versions at the nearest checkpoint at or before it, then the log replayed until
-    the first event recorded after it."""
+    """The briefs (of ``kinds``, default all) from the events recorded up to ``as_of``: the
+    briefs at the nearest checkpoint at or before it; then, for the aggregates whose events
+    follow until the first event recorded after ``as_of``, their summaries at the checkpoint
+    with those events folded in, briefed again."""
     moment = as_of.timestamp()
     found = store.checkpoint_before(moment, kinds)
     position, start = found if found else (0, [])
     topics = folds.topics_of(kinds)
     events = []
+    cursor = position
     while True:
-        page = ledger.recorder.select_notifications(position + 1, BATCH, topics=topics)
+        page = ledger.recorder.select_notifications(cursor + 1, BATCH, topics=topics)
         if not page:
             break
         stop = False
@@ -238,8 +266,12 @@ def summaries_as_of(
             events.append(domain_event)
         if stop:
             break
-        position = page[-1].id
-    return replay(start, events)
+        cursor = page[-1].id
+    touched = {str(e.originator_id) for e in events}
+    replayed = replay(list(store.versions_at(position, touched).values()) if found else [], events)
+    briefs = {b["id"]: b for b in start}
+    briefs.update((s["id"], folds.brief(s)) for s in replayed)
+    return [briefs[key] for key in sorted(briefs)]
 
 
 def rebuild(
@@ -286,9 +318,11 @@ def follow(settings: Settings) -> None:
 
 
 def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Views:
+    store = view_store_for(ledger)
     return Views(
         ledger=ledger,
-        store=view_store_for(ledger),
+        store=store,
+        cache=BriefCache(store) if settings.views_cache else None,
         thresholds=Thresholds(
             due_soon_days=settings.due_soon_days,
             late_entry_days=settings.late_entry_days,

@@ -4,12 +4,18 @@ Tables of their own, keyed by generation, so neither the library's ``tracking`` 
 another projection that follows the same application is touched:
 
 - ``view_tracking``: the position each generation reflects;
-- ``view_summaries``: the current summaries;
+- ``view_summaries``: the current summaries, each with its brief (what the views read of
+  it, projections.folds.brief) and the position of the batch that last changed it;
 - ``view_changed``: ids changed since the generation's last checkpoint;
 - ``view_horizon``: the latest recorded time of any event folded so far;
 - ``view_marks``: checkpoints (position, latest recorded time up to it);
+- ``view_epochs``: a new random value for a generation each time another is promoted over
+  it (ViewStore.epoch);
 - ``view_versions``: at each checkpoint, a copy of each summary changed since the previous
   one, so a summary as of checkpoint P is its version with the greatest position <= P.
+
+Briefs and positions were added later: ``create_table`` adds their columns to an older
+database, and a row without a brief has it computed from its summary when read.
 
 The earlier design copied every summary into ``view_checkpoints`` every 500 positions; that
 table is dropped when the tables are created (``careledger migrate``, or any start), and a
@@ -20,7 +26,8 @@ past moment replays from the start of the log (same answer, slower).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -28,6 +35,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder
 from psycopg.sql import SQL, Identifier
 
+from projections import folds
 from projections.views import LIVE, ConcurrentProcessing, Summary, ViewStore
 
 TABLES = ("view_tracking", "view_summaries", "view_changed", "view_horizon", "view_marks", "view_versions")
@@ -35,6 +43,22 @@ TABLES = ("view_tracking", "view_summaries", "view_changed", "view_horizon", "vi
 
 def _dump(summary: Summary) -> str:
     return json.dumps(summary, ensure_ascii=False, sort_keys=True)
+
+
+def _brief(brief: Summary | str | None, data: Summary | str | None) -> Summary:
+    """A stored brief, or one made from the stored summary where the row predates briefs."""
+    if brief is not None:
+        return json.loads(brief) if isinstance(brief, str) else brief
+    assert data is not None
+    return folds.brief(json.loads(data) if isinstance(data, str) else data)
+
+
+# Columns added after the first release: (table, column, SQLite type, PostgreSQL type).
+ADDED_COLUMNS = (
+    ("view_summaries", "brief", "TEXT", "jsonb"),
+    ("view_summaries", "position", "INTEGER", "bigint"),
+    ("view_versions", "brief", "TEXT", "jsonb"),
+)
 
 
 class SQLiteViewStore(SQLiteRecorder, ViewStore):
@@ -47,7 +71,7 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             ("CREATE TABLE IF NOT EXISTS view_tracking (generation TEXT, application_name TEXT, "
             "notification_id INTEGER, PRIMARY KEY (generation, application_name)) WITHOUT ROWID"),
             ("CREATE TABLE IF NOT EXISTS view_summaries (generation TEXT, id TEXT, kind TEXT, "
-            "data TEXT, PRIMARY KEY (generation, id)) WITHOUT ROWID"),
+            "data TEXT, brief TEXT, position INTEGER, PRIMARY KEY (generation, id)) WITHOUT ROWID"),
             ("CREATE TABLE IF NOT EXISTS view_changed (generation TEXT, id TEXT, "
             "PRIMARY KEY (generation, id)) WITHOUT ROWID"),
             ("CREATE TABLE IF NOT EXISTS view_horizon (generation TEXT PRIMARY KEY, max_recorded REAL) "
@@ -55,9 +79,20 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             ("CREATE TABLE IF NOT EXISTS view_marks (generation TEXT, position INTEGER, "
             "max_recorded REAL, PRIMARY KEY (generation, position)) WITHOUT ROWID"),
             ("CREATE TABLE IF NOT EXISTS view_versions (generation TEXT, id TEXT, position INTEGER, "
-            "kind TEXT, data TEXT, PRIMARY KEY (generation, id, position))"),
+            "kind TEXT, data TEXT, brief TEXT, PRIMARY KEY (generation, id, position))"),
             "DROP TABLE IF EXISTS view_checkpoints",
+            "CREATE TABLE IF NOT EXISTS view_epochs (generation TEXT PRIMARY KEY, epoch TEXT) WITHOUT ROWID",
         ]
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self.create_table_statements:
+                c.execute(statement)
+            for table, column, kind, _ in ADDED_COLUMNS:
+                c.execute(f"SELECT 1 FROM pragma_table_info('{table}') WHERE name=?", (column,))
+                if c.fetchone() is None:
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            c.execute("CREATE INDEX IF NOT EXISTS view_summaries_position ON view_summaries (generation, position)")
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with self.datastore.transaction(commit=False) as c:
@@ -89,10 +124,32 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
                       (self.generation, *args))
             return [json.loads(row[0]) for row in c.fetchall()]
 
+    def all_briefs(self, kinds: Iterable[str] | None = None) -> list[Summary]:
+        where, args = _kinds_sqlite(kinds)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT brief, CASE WHEN brief IS NULL THEN data END FROM view_summaries "
+                      f"WHERE generation=?{where} ORDER BY id", (self.generation, *args))
+            return [_brief(*row) for row in c.fetchall()]
+
+    def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
+        after = "" if position is None else " AND position > ?"
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT id, position, brief, CASE WHEN brief IS NULL THEN data END FROM view_summaries "
+                      f"WHERE generation=?{after}", (self.generation, *([] if position is None else [position])))
+            rows = c.fetchall()  # as text: each is decoded only as the caller takes it
+        for row in rows:
+            yield row[0], row[1], _brief(row[2], row[3])
+
+    def epoch(self) -> str | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT epoch FROM view_epochs WHERE generation=?", (self.generation,))
+            row = c.fetchone()
+        return None if row is None else str(row[0])
+
     def put(self, summaries: dict[str, Summary], tracking: Tracking, *, expected: int | None,
             max_recorded: float | None = None, checkpoint: bool = False) -> None:
-        g = self.generation
-        rows = [(g, key, s.get("kind"), _dump(s)) for key, s in summaries.items()]
+        g, position = self.generation, tracking.notification_id
+        rows = [(g, key, s.get("kind"), _dump(s), _dump(folds.brief(s)), position) for key, s in summaries.items()]
         with self.datastore.transaction(commit=True) as c:
             if expected is None:
                 c.execute(
@@ -109,8 +166,9 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
                 raise ConcurrentProcessing(tracking.notification_id)
             if summaries:
                 c.executemany(
-                    "INSERT INTO view_summaries VALUES (?,?,?,?) "
-                    "ON CONFLICT (generation, id) DO UPDATE SET kind=excluded.kind, data=excluded.data",
+                    "INSERT INTO view_summaries (generation, id, kind, data, brief, position) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT (generation, id) DO UPDATE SET kind=excluded.kind, "
+                    "data=excluded.data, brief=excluded.brief, position=excluded.position",
                     rows,
                 )
                 c.executemany("INSERT OR IGNORE INTO view_changed VALUES (?,?)", [(g, key) for key in summaries])
@@ -122,8 +180,8 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
                 )
             if checkpoint:
                 c.execute(
-                    "INSERT OR REPLACE INTO view_versions SELECT s.generation, s.id, ?, s.kind, s.data "
-                    "FROM view_changed AS d JOIN view_summaries AS s ON s.generation=d.generation AND s.id=d.id "
+                    "INSERT OR REPLACE INTO view_versions (generation, id, position, kind, data, brief) "
+                    "SELECT s.generation, s.id, ?, s.kind, s.data, s.brief FROM view_changed AS d JOIN view_summaries AS s ON s.generation=d.generation AND s.id=d.id "
                     "WHERE d.generation=?",
                     (tracking.notification_id, g),
                 )
@@ -146,13 +204,27 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             if row is None:
                 return None
             position = int(row[0])
-            # SQLite answers the bare column from the row holding the max().
+            # SQLite answers the bare columns from the row holding the max().
             c.execute(
-                f"SELECT data, max(position) FROM view_versions WHERE generation=? AND position<=?{where} "
-                "GROUP BY id ORDER BY id",
+                f"SELECT brief, CASE WHEN brief IS NULL THEN data END, max(position) FROM view_versions "
+                f"WHERE generation=? AND position<=?{where} GROUP BY id ORDER BY id",
                 (self.generation, position, *args),
             )
-            return position, [json.loads(r[0]) for r in c.fetchall()]
+            return position, [_brief(r[0], r[1]) for r in c.fetchall()]
+
+    def versions_at(self, position: int, ids: Iterable[str]) -> dict[str, Summary]:
+        wanted = sorted(set(ids))
+        found: dict[str, Summary] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                c.execute(
+                    f"SELECT id, data, max(position) FROM view_versions WHERE generation=? AND position<=? "
+                    f"AND id IN ({','.join('?' * len(chunk))}) GROUP BY id",
+                    (self.generation, position, *chunk),
+                )
+                found.update({row[0]: json.loads(row[1]) for row in c.fetchall()})
+        return found
 
     def last_checkpoint(self) -> tuple[int, float] | None:
         with self.datastore.transaction(commit=False) as c:
@@ -174,6 +246,7 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             for table in TABLES:
                 c.execute(f"DELETE FROM {table} WHERE generation=?", (to,))
                 c.execute(f"UPDATE {table} SET generation=? WHERE generation=?", (to, self.generation))
+            c.execute("INSERT OR REPLACE INTO view_epochs VALUES (?,?)", (to, uuid.uuid4().hex))
 
 
 def _kinds_sqlite(kinds: Iterable[str] | None) -> tuple[str, list[str]]:
@@ -192,12 +265,13 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
         self.generation = generation
         schema = Identifier(datastore.schema)
         self._t = {name: SQL("{}.{}").format(schema, Identifier(name)) for name in TABLES}
+        self._epochs = SQL("{}.{}").format(schema, Identifier("view_epochs"))
         t = self._t
         self.sql_create_statements = [
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text, application_name text, "
                 "notification_id bigint, PRIMARY KEY (generation, application_name))").format(t["view_tracking"]),
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text, id text, kind text, data jsonb, "
-                "PRIMARY KEY (generation, id))").format(t["view_summaries"]),
+                "brief jsonb, position bigint, PRIMARY KEY (generation, id))").format(t["view_summaries"]),
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text, id text, "
                 "PRIMARY KEY (generation, id))").format(t["view_changed"]),
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text PRIMARY KEY, "
@@ -205,14 +279,33 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text, position bigint, "
                 "max_recorded double precision, PRIMARY KEY (generation, position))").format(t["view_marks"]),
             SQL("CREATE TABLE IF NOT EXISTS {} (generation text, id text, position bigint, kind text, "
-                "data jsonb, PRIMARY KEY (generation, id, position))").format(t["view_versions"]),
+                "data jsonb, brief jsonb, PRIMARY KEY (generation, id, position))").format(t["view_versions"]),
             SQL("DROP TABLE IF EXISTS {}").format(SQL("{}.{}").format(schema, Identifier("view_checkpoints"))),
+            SQL("CREATE TABLE IF NOT EXISTS {} (generation text PRIMARY KEY, epoch text)").format(self._epochs),
         ]
+        self._added = [
+            (table, column, SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} " + kind).format(t[table], Identifier(column)))
+            for table, column, _, kind in ADDED_COLUMNS
+        ]
+        self._position_index = SQL("CREATE INDEX IF NOT EXISTS view_summaries_position ON {} (generation, position)").format(
+            t["view_summaries"])
 
     def create_table(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             for statement in self.sql_create_statements:
                 curs.execute(statement, prepare=False)
+            # ALTER and CREATE INDEX lock the table even when there is nothing to do, and
+            # every process creates the tables as it starts: look first.
+            curs.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema=%s",
+                         (self.datastore.schema,))
+            present = {(r["table_name"], r["column_name"]) for r in curs.fetchall()}
+            for table, column, statement in self._added:
+                if (table, column) not in present:
+                    curs.execute(statement, prepare=False)
+            curs.execute("SELECT 1 FROM pg_indexes WHERE schemaname=%s AND indexname='view_summaries_position'",
+                         (self.datastore.schema,))
+            if curs.fetchone() is None:
+                curs.execute(self._position_index, prepare=False)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with self.datastore.transaction(commit=False) as curs:
@@ -241,6 +334,36 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
             )
             return [row["data"] for row in curs.fetchall()]
 
+    def all_briefs(self, kinds: Iterable[str] | None = None) -> list[Summary]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT brief, CASE WHEN brief IS NULL THEN data END AS data FROM {} WHERE generation=%s "
+                    "AND (%s::text[] IS NULL OR kind = ANY(%s)) ORDER BY id").format(self._t["view_summaries"]),
+                (self.generation, *_kinds_pg(kinds)),
+            )
+            return [_brief(row["brief"], row["data"]) for row in curs.fetchall()]
+
+    def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
+        with self.datastore.transaction(commit=False) as curs:
+            # Two statements, not one with "IS NULL OR": a prepared plan must use the index.
+            # As text, a thousand at a time: the caller keeps its own copy of each, and all
+            # of them decoded at once would double the memory it needs.
+            after = SQL("") if position is None else SQL(" AND position > %s")
+            curs.execute(
+                SQL("SELECT id, position, brief::text AS brief, CASE WHEN brief IS NULL THEN data::text END "
+                    "AS data FROM {} WHERE generation=%s{}").format(self._t["view_summaries"], after),
+                (self.generation, *([] if position is None else [position])),
+            )
+            while rows := curs.fetchmany(1000):
+                for r in rows:
+                    yield r["id"], r["position"], _brief(r["brief"], r["data"])
+
+    def epoch(self) -> str | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT epoch FROM {} WHERE generation=%s").format(self._epochs), (self.generation,))
+            row = curs.fetchone()
+        return None if row is None else str(row["epoch"])
+
     def put(self, summaries: dict[str, Summary], tracking: Tracking, *, expected: int | None,
             max_recorded: float | None = None, checkpoint: bool = False) -> None:
         g, t = self.generation, self._t
@@ -248,7 +371,7 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
         # text[] parameter element by element in Python (most of a batch's time), while one
         # string goes as it is; and the transaction must not sit idle while Python works
         # (the library's sessions end after 5 s idle in a transaction).
-        document = "[" + ",".join(_dump(s) for s in summaries.values()) + "]"
+        document = "[" + ",".join(f"[{_dump(s)},{_dump(folds.brief(s))}]" for s in summaries.values()) + "]"
         with self.datastore.transaction(commit=True) as curs:
             if expected is None:
                 curs.execute(
@@ -265,12 +388,14 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
                 raise ConcurrentProcessing(tracking.notification_id)
             if summaries:
                 curs.execute(
-                    SQL("WITH stored AS (INSERT INTO {} SELECT %s, e->>'id', e->>'kind', e "
+                    SQL("WITH stored AS (INSERT INTO {} (generation, id, kind, data, brief, position) "
+                        "SELECT %s, e->0->>'id', e->0->>'kind', e->0, e->1, %s "
                         "FROM jsonb_array_elements(%s::jsonb) AS e ON CONFLICT (generation, id) "
-                        "DO UPDATE SET kind=excluded.kind, data=excluded.data RETURNING id) "
+                        "DO UPDATE SET kind=excluded.kind, data=excluded.data, brief=excluded.brief, "
+                        "position=excluded.position RETURNING id) "
                         "INSERT INTO {} SELECT %s, id FROM stored ON CONFLICT DO NOTHING").format(
                         t["view_summaries"], t["view_changed"]),
-                    (g, document, g),
+                    (g, tracking.notification_id, document, g),
                 )
             if max_recorded is not None:
                 curs.execute(
@@ -281,9 +406,11 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
                 )
             if checkpoint:
                 curs.execute(
-                    SQL("INSERT INTO {} SELECT s.generation, s.id, %s, s.kind, s.data FROM {} AS d "
+                    SQL("INSERT INTO {} (generation, id, position, kind, data, brief) "
+                        "SELECT s.generation, s.id, %s, s.kind, s.data, s.brief FROM {} AS d "
                         "JOIN {} AS s ON s.generation=d.generation AND s.id=d.id WHERE d.generation=%s "
-                        "ON CONFLICT (generation, id, position) DO UPDATE SET data=excluded.data").format(
+                        "ON CONFLICT (generation, id, position) DO UPDATE SET data=excluded.data, "
+                        "brief=excluded.brief").format(
                         t["view_versions"], t["view_changed"], t["view_summaries"]),
                     (tracking.notification_id, g),
                 )
@@ -307,12 +434,21 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
                 return None
             position = int(row["position"])
             curs.execute(
-                SQL("SELECT DISTINCT ON (id) data FROM {} WHERE generation=%s AND position<=%s "
-                    "AND (%s::text[] IS NULL OR kind = ANY(%s)) ORDER BY id, position DESC").format(
-                    self._t["view_versions"]),
+                SQL("SELECT DISTINCT ON (id) brief, CASE WHEN brief IS NULL THEN data END AS data FROM {} "
+                    "WHERE generation=%s AND position<=%s AND (%s::text[] IS NULL OR kind = ANY(%s)) "
+                    "ORDER BY id, position DESC").format(self._t["view_versions"]),
                 (self.generation, position, *_kinds_pg(kinds)),
             )
-            return position, [r["data"] for r in curs.fetchall()]
+            return position, [_brief(r["brief"], r["data"]) for r in curs.fetchall()]
+
+    def versions_at(self, position: int, ids: Iterable[str]) -> dict[str, Summary]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT DISTINCT ON (id) id, data FROM {} WHERE generation=%s AND position<=%s "
+                    "AND id = ANY(%s) ORDER BY id, position DESC").format(self._t["view_versions"]),
+                (self.generation, position, sorted(set(ids))),
+            )
+            return {r["id"]: r["data"] for r in curs.fetchall()}
 
     def last_checkpoint(self) -> tuple[int, float] | None:
         with self.datastore.transaction(commit=False) as curs:
@@ -335,6 +471,8 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
                 curs.execute(SQL("DELETE FROM {} WHERE generation=%s").format(table), (to,))
                 curs.execute(SQL("UPDATE {} SET generation=%s WHERE generation=%s").format(table),
                              (to, self.generation))
+            curs.execute(SQL("INSERT INTO {} VALUES (%s,%s) ON CONFLICT (generation) DO UPDATE "
+                             "SET epoch=excluded.epoch").format(self._epochs), (to, uuid.uuid4().hex))
 
 
 def _kinds_pg(kinds: Iterable[str] | None) -> tuple[list[str] | None, list[str] | None]:

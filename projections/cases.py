@@ -181,6 +181,29 @@ def state_of_aggregate(case: ChildCase) -> dict[str, Any]:
     }
 
 
+def brief(s: Summary) -> Summary:
+    """What the information ledger and the evaluation read of a case: the summary's shape,
+    without the timeline, the texts, every assessment but the current one, and every visit
+    but the latest (health_problems asks for no more)."""
+    current = max(s["assessments"], key=int) if s["assessments"] else None
+    latest_visit = max(s["visits"], key=lambda v: datetime.fromisoformat(v["occurred_at"]), default=None)
+    return {
+        "kind": KIND, "id": s["id"], "case_number": s["case_number"], "street": s["street"],
+        "registering_unit": s["registering_unit"], "registered_at": s["registered_at"],
+        "closed": s["closed"], "version": s["version"],
+        "assessments": {} if current is None else {current: s["assessments"][current]},
+        "guardianships": s["guardianships"][:1],
+        "reports": {k: {"reported_at": r["reported_at"], "accepted_at": r["accepted_at"],
+                        "accepted_by": r["accepted_by"], "dispatched_at": r["dispatched_at"],
+                        "dispatched_by": r["dispatched_by"]} for k, r in s["reports"].items()},
+        "referrals": {k: {"unit": r["unit"], "duty": r["duty"], "status": r["status"],
+                          "referred_at": r["referred_at"], "first_service_at": r["first_service_at"]}
+                      for k, r in s["referrals"].items()},
+        "services": [{"unit": x["unit"], "kind": x["kind"]} for x in s["services"]],
+        "visits": [] if latest_visit is None else [latest_visit],
+    }
+
+
 # ---- indicators and the ledger --------------------------------------------------------
 
 

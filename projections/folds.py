@@ -39,3 +39,12 @@ def apply(
     changes the given summary rather than a copy (for callers that own it)."""
     module = folder_for(domain_event)
     return None if module is None else module.fold(summary, domain_event, in_place=in_place)
+
+
+_BRIEFS = {module.KIND: module.brief for module in FOLDERS}
+
+
+def brief(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the views and lists read of a summary (projections.queries): same shape, less
+    of it. The stores keep it beside the summary, so a view loads briefs only."""
+    return _BRIEFS[summary["kind"]](summary)

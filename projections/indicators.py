@@ -7,6 +7,7 @@ never the store or the clock. Dates are calendar days in Asia/Shanghai.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -29,8 +30,15 @@ def day_of(moment: str | datetime | None) -> date | None:
     if moment is None:
         return None
     if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
+        return _day_of_text(moment)
     return moment.astimezone(SHANGHAI).date()
+
+
+# A view asks the day of the same recorded times many times over (a unit's urgings for each
+# of an issue's units, say): parsing them was a third of a year-end evaluation's time.
+@lru_cache(maxsize=1 << 16)
+def _day_of_text(moment: str) -> date:
+    return datetime.fromisoformat(moment).astimezone(SHANGHAI).date()
 
 
 def _date(value: str | None) -> date | None:
@@ -175,17 +183,26 @@ def urgings_received(issue: dict[str, Any], unit: str, year: int) -> int:
     return sum(1 for u in issue["urgings"] if u["unit"] == unit and day_of(u["occurred_at"]).year == year)  # type: ignore[union-attr]
 
 
+def lateness_days(recorded_at: str, occurred_at: str) -> int:
+    """How late an entry was recorded, in whole days rounded up (0 when not after the time
+    it claims): ``gap > N days`` exactly when this is greater than N, for any whole N >= 0,
+    so counts by this number answer E5 for every threshold."""
+    gap = datetime.fromisoformat(recorded_at) - datetime.fromisoformat(occurred_at)
+    if gap <= timedelta(0):
+        return 0
+    return gap.days + (1 if gap.seconds or gap.microseconds else 0)
+
+
 def is_late_entry(entry: dict[str, Any], thresholds: Thresholds) -> bool:
     """E5 A late entry: recorded more than ``late_entry_days`` days after the time it claims."""
-    gap = datetime.fromisoformat(entry["recorded_at"]) - datetime.fromisoformat(entry["occurred_at"])
-    return gap > timedelta(days=thresholds.late_entry_days)
+    return lateness_days(entry["recorded_at"], entry["occurred_at"]) > thresholds.late_entry_days
 
 
 def late_entries(issue: dict[str, Any], unit: str, year: int, thresholds: Thresholds) -> int:
-    """E5 Late entries the unit recorded in ``year`` (by recorded day)."""
-    return sum(1 for e in issue["entries"].values()
-               if e["unit"] == unit and day_of(e["recorded_at"]).year == year  # type: ignore[union-attr]
-               and is_late_entry(e, thresholds))
+    """E5 Late entries the unit recorded in ``year`` (by recorded day), from the issue's
+    ``lateness`` counts (projections.issues: unit -> recorded year -> days late -> count)."""
+    counts = issue["lateness"].get(unit, {}).get(str(year), {})
+    return sum(n for days, n in counts.items() if int(days) > thresholds.late_entry_days)
 
 
 def grade_ceiling(issue: dict[str, Any], year: int) -> tuple[str, str]:

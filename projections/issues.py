@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.issue import DATE_FIELDS, MEASURE_COMPLETED, MEASURE_OPEN, RectificationIssue
+from projections.indicators import day_of, lateness_days
 
 KIND = "issue"
 Summary = dict[str, Any]
@@ -72,6 +73,7 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
             "closure_summary": None,
             "registered_at": _iso(e.timestamp),
             "entries": {},
+            "lateness": {},
         }
     else:
         if summary is None:
@@ -146,8 +148,47 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
     elif kind == "EntryCorrected":
         _apply_correction(s, e.corrected_version, dict(e.changes))
     s["entries"][str(version)] = entry
+    if "lateness" in s:  # summaries stored before it was kept have it added by brief()
+        count_lateness(s["lateness"], entry)
     s["version"] = version
     return s
+
+
+def count_lateness(lateness: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Adds an entry to the counts of late entries: unit -> recorded year -> days late ->
+    count (entries recorded no later than they claim are not counted). A correction
+    never changes an entry's claimed time, so an entry's count never moves."""
+    days = lateness_days(entry["recorded_at"], entry["occurred_at"])
+    if days:
+        year = str(day_of(entry["recorded_at"]).year)  # type: ignore[union-attr]
+        by_days = lateness.setdefault(entry["unit"], {}).setdefault(year, {})
+        by_days[str(days)] = by_days.get(str(days), 0) + 1
+
+
+def brief(s: Summary) -> Summary:
+    """What the views and lists read of an issue (projections.queries): the summary's
+    shape, without the timeline, the texts nobody lists, and all but each measure's
+    latest progress report. An issue's summary grows with every entry; this stays small."""
+    lateness = s.get("lateness")
+    if lateness is None:
+        lateness = {}
+        for entry in s["entries"].values():
+            count_lateness(lateness, entry)
+    return {
+        "kind": KIND, "id": s["id"], "plan_id": s["plan_id"], "seq": s["seq"], "duty": s["duty"],
+        "problem": s["problem"], "units": s["units"], "lead_unit": s["lead_unit"], "co_units": s["co_units"],
+        "deadline": s["deadline"], "nodes": s["nodes"], "closed": s["closed"], "version": s["version"],
+        "measures": {
+            k: {"measure_id": m["measure_id"], "unit": m["unit"], "due": m["due"], "status": m["status"],
+                "completed_at": m["completed_at"], "completion_summary": m["completion_summary"],
+                # max() keeps the first of equals, as indicators.last_progress does over all.
+                "progress": [max(m["progress"], key=lambda p: p["occurred_at"])] if m["progress"] else []}
+            for k, m in s["measures"].items()
+        },
+        "urgings": [{"unit": u["unit"], "occurred_at": u["occurred_at"]} for u in s["urgings"]],
+        "evaluations": {y: {"grade": v["grade"]} for y, v in s["evaluations"].items()},
+        "lateness": lateness,
+    }
 
 
 def _apply_correction(s: Summary, corrected_version: int, changes: dict[str, Any]) -> None:

@@ -17,3 +17,8 @@ def handles(domain_event: object) -> bool:
 def fold(summary: dict[str, Any] | None, e: Any, *, in_place: bool = False) -> dict[str, Any]:
     return {"kind": KIND, "id": str(e.originator_id), "number": e.number, "title": e.title,
             "issuer_unit": e.issuer_unit, "year": e.year, "version": e.originator_version}
+
+
+def brief(summary: dict[str, Any]) -> dict[str, Any]:
+    """A plan's summary is already as small as what the views read of it."""
+    return summary

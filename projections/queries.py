@@ -147,7 +147,7 @@ def evaluation(
     plans = _plans(summaries)
     for s in _issues(summaries):
         units = set(s["units"]) | {m["unit"] for m in s["measures"].values()}
-        units |= {u["unit"] for u in s["urgings"]} | {e["unit"] for e in s["entries"].values()}
+        units |= {u["unit"] for u in s["urgings"]} | set(s["lateness"])
         for unit in sorted(units):
             row = table[unit]
             due = ind.measures_due_in_year(s, unit, year)

@@ -8,7 +8,7 @@ rebuild being prepared), so a rebuild never disturbs the live view until it is p
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,11 @@ class ViewStore(TrackingRecorder, ABC):
         """Every summary (of ``kinds``, when given), in id order."""
 
     @abstractmethod
+    def all_briefs(self, kinds: Iterable[str] | None = None) -> list[Summary]:
+        """The brief (folds.brief) of every summary (of ``kinds``, when given), in id order:
+        what the views read, a fraction of the summaries' size."""
+
+    @abstractmethod
     def put(
         self,
         summaries: dict[str, Summary],
@@ -61,11 +66,27 @@ class ViewStore(TrackingRecorder, ABC):
         recorded time of any event up to here."""
 
     @abstractmethod
+    def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
+        """(id, position, brief) of every summary last changed by a batch after
+        ``position`` (every summary when None): what a copy of the briefs held since then
+        must take in. Batches commit in position order, so none is skipped."""
+
+    @abstractmethod
+    def epoch(self) -> str | None:
+        """Changes whenever this generation's summaries are replaced at once (promote), so
+        a copy held elsewhere knows to start again."""
+
+    @abstractmethod
     def checkpoint_before(
         self, moment: float, kinds: Iterable[str] | None = None
     ) -> tuple[int, list[Summary]] | None:
         """The latest checkpoint all of whose events were recorded at or before ``moment``:
-        its position and every summary (of ``kinds``) as it stood there."""
+        its position and the brief of every summary (of ``kinds``) as it stood there."""
+
+    @abstractmethod
+    def versions_at(self, position: int, ids: Iterable[str]) -> dict[str, Summary]:
+        """The summaries of ``ids`` as they stood at the checkpoint at ``position`` (ids
+        not yet folded by then are absent)."""
 
     @abstractmethod
     def last_checkpoint(self) -> tuple[int, float] | None:

@@ -109,7 +109,7 @@ def list_issues(
     # Lists read the views' summaries (no aggregate replays), caught up to what is stored now.
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
     rows = []
-    for summary in svc.views.summaries(kinds=(issue_fold.KIND,)):
+    for summary in svc.views.briefs(kinds=(issue_fold.KIND,)):
         if summary.get("kind") != issue_fold.KIND:
             continue
         current = issue_fold.status_of(summary)

@@ -195,9 +195,10 @@ def issues(
     unit: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     overdue: bool = False,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     where = present.IssueFilter(plan=plan or None, unit=unit or None, status=status or None, overdue=overdue)
-    shaped = present.issue_list(current_view(svc, "supervision"), caller, where, unit_names(request, svc))
+    shaped = present.issue_list(current_view(svc, "supervision"), caller, where, unit_names(request, svc), page)
     return render(request, "issues.html", shaped)
 
 
@@ -217,7 +218,7 @@ def evaluation(
     request: Request, caller: ActorDep, svc: ServicesDep,
     year: Annotated[int | None, Query(ge=1949, le=2200)] = None,
 ) -> Response:
-    evaluated = present.evaluated_years(caught_up(svc).views.summaries(kinds=("issue",)))
+    evaluated = present.evaluated_years(caught_up(svc).views.briefs(kinds=("issue",)))
     today = svc.ledger.clock().astimezone(present.BEIJING).date()
     # Without a year, the latest one graded: that is the evaluation the office is looking at.
     chosen = year or max(evaluated, default=today.year)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 from application.access import AGENCY, Actor
 from domain.issue import RectificationIssue
@@ -132,17 +133,38 @@ class IssueFilter:
         )
 
 
-def issue_list(supervision: dict[str, Any], actor: Actor, where: IssueFilter, names: Names) -> dict[str, Any]:
+ISSUES_PER_PAGE = 100
+
+
+def issue_list(
+    supervision: dict[str, Any], actor: Actor, where: IssueFilter, names: Names, page: int = 1
+) -> dict[str, Any]:
+    """The issues the actor may see that pass the filter, a page of ISSUES_PER_PAGE at a
+    time (a district's thousands of issues do not belong on one page)."""
     mine = visible_issues(supervision, actor)
+    matched = [r for r in mine if where.keeps(r)]
+    pages = max(1, -(-len(matched) // ISSUES_PER_PAGE))
+    page = min(max(1, page), pages)
+    shown = matched[(page - 1) * ISSUES_PER_PAGE:page * ISSUES_PER_PAGE]
     rows = [
         {**r, "lead_name": names(r["lead_unit"]) if r["lead_unit"] else "",
          "co_names": "、".join(names(u) for u in units_of(r)[1:]),
          "is_overdue": r["days_overdue"] > 0}
-        for r in mine if where.keeps(r)
+        for r in shown
     ]
     units = sorted({u for r in mine for u in units_of(r)})
+    query = {k: v for k, v in (("plan", where.plan), ("unit", where.unit), ("status", where.status),
+                               ("overdue", "true" if where.overdue else None)) if v}
+    link = lambda n: "/issues?" + urlencode({**query, "page": n})  # noqa: E731
     return {
         "rows": rows,
+        "matched": len(matched),
+        "first": (page - 1) * ISSUES_PER_PAGE + 1 if rows else 0,
+        "last": (page - 1) * ISSUES_PER_PAGE + len(rows),
+        "page": page,
+        "pages": pages,
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < pages else None,
         "where": where,
         "plans": sorted({r["plan"] for r in mine if r["plan"]}),
         "units": [(u, names(u)) for u in units],

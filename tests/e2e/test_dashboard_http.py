@@ -161,6 +161,25 @@ def test_issue_list_filters_by_plan_unit_and_status(client: TestClient, district
     assert "没有符合条件的整改问题" in page(client, "/issues?plan=东政办[2020]1号")
 
 
+def test_issue_list_pages_keep_the_filters_and_a_page_past_the_end_shows_the_last(
+    client: TestClient, district: District, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interfaces.web import present
+
+    monkeypatch.setattr(present, "ISSUES_PER_PAGE", 1)
+    sign_in(client, district, "inspector")
+    first = page(client, "/issues?plan=东政办[2019]6号")
+    assert str(history.overdue) in first and str(history.other) not in first
+    assert "第 1 / 2 页" in first and "共 2 项" in first
+    following = re.search(r'<a href="([^"]+)" rel="next">', first)
+    assert following is not None
+    second = page(client, following.group(1).replace("&amp;", "&"))
+    assert str(history.other) in second and str(history.overdue) not in second
+    assert "plan=" in following.group(1) and 'rel="next"' not in second and 'rel="prev"' in second
+    assert str(history.other) in page(client, "/issues?page=99")
+    page(client, "/issues?page=0", status=400)
+
+
 def test_an_agency_sees_only_its_own_units_work(client: TestClient, district: District, history: History) -> None:
     sign_in(client, district, "gf-clerk")
     overview = page(client, "/")

@@ -31,16 +31,16 @@ from infrastructure.view_runner import (
     ViewsNotReady,
     build_views,
     pull,
+    briefs_as_of,
     rebuild,
-    summaries_as_of,
 )
 from infrastructure.view_store import view_store_for
 from interfaces.http import problems
 from interfaces.http import views as views_http
-from projections import cases, queries
+from projections import cases, folds, queries
 from projections.indicators import Thresholds
 from projections.issues import state_of_aggregate, state_of_summary
-from projections.views import LedgerViews
+from projections.views import LedgerViews, replay
 from tests.district import District
 
 GRADES = ["优秀", "良好", "合格", "不合格"]
@@ -67,8 +67,7 @@ def fresh_store(ledger, label: str):  # type: ignore[no-untyped-def]
     return store
 
 
-def every_view(summaries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    t = Thresholds()
+def every_view(summaries: list[dict[str, Any]], now: datetime, t: Thresholds = Thresholds()) -> dict[str, Any]:
     return {
         "ledger": queries.child_ledger(summaries, now, t),
         "supervision": queries.supervision(summaries, now, t),
@@ -237,6 +236,15 @@ def test_views_built_in_random_chunks_equal_one_pass_and_the_aggregates(
     assert a == b == live
     now = ledger.clock()
     assert every_view(a, now) == every_view(b, now)
+    # The views read briefs: they answer what the whole summaries answer, whatever the
+    # thresholds and the day; the fold's lateness counts are those of the entries.
+    briefs = chunked.view.all_briefs()
+    assert briefs == one_pass.view.all_briefs() == [folds.brief(x) for x in a]
+    assert [folds.brief({k: v for k, v in x.items() if k != "lateness"}) for x in a] == briefs
+    for days in (0, 1, 3, 7):
+        t = Thresholds(due_soon_days=days * 2, late_entry_days=days, revisit_days=days + 1)
+        for moment in (now, now - timedelta(days=days * 5), now + timedelta(days=days * 11)):
+            assert every_view(briefs, moment, t) == every_view(a, moment, t)
     for summary in queries.of_kind(a, "issue"):
         assert state_of_summary(summary) == state_of_aggregate(ledger.issue(uuid.UUID(summary["id"])))
     for summary in queries.of_kind(a, "case"):
@@ -408,9 +416,9 @@ def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
     before = views.summaries()
     moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
     assert views.store.checkpoint_before(moment.timestamp()) is not None
-    from_checkpoint = summaries_as_of(ledger, views.store, moment)
+    from_checkpoint = briefs_as_of(ledger, views.store, moment)
     empty = fresh_store(ledger, "none")
-    assert by_id(from_checkpoint) == by_id(summaries_as_of(ledger, empty, moment))
+    assert by_id(from_checkpoint) == by_id(briefs_as_of(ledger, empty, moment))
     assert views.summaries() == before
 
 
@@ -592,7 +600,7 @@ def test_a_checkpoint_versions_exactly_the_summaries_changed_since_the_previous_
     stored = by_id(views.store.checkpoint_before(float("inf"))[1])  # type: ignore[index]
     for key, summary in by_id(views.summaries()).items():
         if key not in untouched_since:
-            assert stored[key] == summary
+            assert stored[key] == folds.brief(summary)
 
 
 def test_as_of_counts_every_recorded_time_since_the_previous_checkpoint(
@@ -610,8 +618,8 @@ def test_as_of_counts_every_recorded_time_since_the_previous_checkpoint(
     empty = fresh_store(views.ledger, "none")
     for day in range(1, 12):
         moment = datetime(2019, 3, day, 12, tzinfo=UTC)
-        from_checkpoints = by_id(summaries_as_of(views.ledger, views.store, moment))
-        assert from_checkpoints == by_id(summaries_as_of(views.ledger, empty, moment))
+        from_checkpoints = by_id(briefs_as_of(views.ledger, views.store, moment))
+        assert from_checkpoints == by_id(briefs_as_of(views.ledger, empty, moment))
         # The 2021 registration stops the replay: nothing registered after it in the log counts.
         assert sorted(s["seq"] for s in from_checkpoints.values() if s["kind"] == "issue") == list(range(1, min(day, 2) + 1))
 
@@ -621,10 +629,13 @@ def test_a_view_reads_only_its_kinds_and_answers_as_from_every_summary(
 ) -> None:
     views.catch_up()
     everything = views.summaries()
-    assert {s["kind"] for s in views.summaries(kinds=("issue",))} == {"issue"}
-    assert views.summaries(kinds=("plan", "issue")) == [s for s in everything if s["kind"] in ("plan", "issue")]
+    assert {s["kind"] for s in views.briefs(kinds=("issue",))} == {"issue"}
+    assert views.briefs(kinds=("plan", "issue")) == [folds.brief(s) for s in everything if s["kind"] in ("plan", "issue")]
     for moment in (None, datetime(2019, 7, 10, 12, tzinfo=UTC)):
-        summaries = everything if moment is None else views.summaries(as_of=moment)
+        # Whole summaries folded from the start of the log up to the moment, as the oracle.
+        summaries = everything if moment is None else replay([], [
+            e for e in map(views.ledger.mapper.to_domain_event, topic_notifications(views.ledger))
+            if e.timestamp <= moment])
         now = moment or views.ledger.clock()
         assert views.view("supervision", as_of=moment)["rows"] == queries.supervision(summaries, now, views.thresholds)["rows"]
         assert views.view("units", as_of=moment)["rows"] == queries.units(summaries, now)["rows"]
@@ -668,5 +679,5 @@ def test_creating_the_tables_drops_the_old_full_checkpoints(views: Views, year_2
             left = c.fetchone()["n"]
     assert left == 0
     moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
-    assert by_id(summaries_as_of(views.ledger, again, moment)) == by_id(
-        summaries_as_of(views.ledger, fresh_store(views.ledger, "none"), moment))
+    assert by_id(briefs_as_of(views.ledger, again, moment)) == by_id(
+        briefs_as_of(views.ledger, fresh_store(views.ledger, "none"), moment))

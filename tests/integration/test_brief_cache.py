@@ -1,0 +1,110 @@
+"""The briefs held in memory by each serving process (infrastructure.brief_cache) and the
+answers kept by their version: never staler than the store, whatever changed it."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from infrastructure.brief_cache import BriefCache
+from infrastructure.view_runner import Views, build_views, pull, rebuild
+from infrastructure.view_store import view_store_for
+from projections import folds
+from projections.views import LIVE, LedgerViews
+from tests.district import District
+from tests.integration.test_views import new_issue, play
+
+
+def views_of(services) -> Views:  # type: ignore[no-untyped-def]
+    built = build_views(services.ledger, services.settings)
+    services.views = built
+    return built
+
+
+def test_the_cache_follows_every_change_and_equals_the_store(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    views = views_of(services)
+    assert views.cache is not None
+    rng = random.Random(11)
+    for round_ in range(4):
+        for _ in range(2):
+            play(district, new_issue(district), [(rng.choice(["adopt", "progress", "complete", "urge", "advance"]),
+                                                  rng.randint(0, 30), rng.randint(0, 9)) for _ in range(8)], rng)
+        views.catch_up()
+        assert views.briefs() == views.store.all_briefs()
+        assert views.briefs(kinds=("issue",)) == views.store.all_briefs(("issue",))
+        # a second process's cache, started only now, agrees with the first
+        assert BriefCache(views.store).briefs()[1] == views.briefs()
+
+
+def test_a_view_answered_again_is_recomputed_once_anything_changed(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    views = views_of(services)
+    issue = new_issue(district)
+    views.catch_up()
+    first = views.view("supervision")
+    again = views.view("supervision")
+    assert again["rows"] == first["rows"] and again["position"] == first["position"]
+    district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快", reply_by=district.ledger.clock().date() + timedelta(days=5))
+    views.catch_up()
+    after = views.view("supervision")
+    urged = {r["id"]: r["urgings"] for r in after["rows"]}
+    assert urged[str(issue)] == 1 and after["position"] > first["position"]
+    district.ledger.clock.advance(days=400)  # type: ignore[attr-defined]
+    later = views.view("supervision")
+    assert later["today"] != after["today"] and later["as_of"] != after["as_of"]
+
+
+def test_a_promoted_rebuild_replaces_what_the_cache_holds(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    views = views_of(services)
+    issue = str(new_issue(district))
+    views.catch_up()
+    assert {b["id"] for b in views.briefs(kinds=("issue",))} >= {issue}
+    views.view("units")
+    # A generation folded from an altered event stream stands for a rebuild whose fold
+    # changed: positions no later than the cache's, contents different.
+    ledger = district.ledger
+    other = view_store_for(ledger, generation=f"other-{uuid.uuid4().hex[:6]}")
+    other.clear()
+    projection = LedgerViews(view=other)
+    pull(ledger, projection)
+    changed = other.get_summaries([issue])[issue]
+    changed["problem"] = "重建后的问题描述"
+    other.put({issue: changed}, Tracking(ledger.name, views.position()), expected=views.position())
+    other.promote(LIVE)
+    problem = {b["id"]: b["problem"] for b in views.briefs(kinds=("issue",))}
+    assert problem[issue] == "重建后的问题描述"
+    assert {r["id"]: r["problem"] for r in views.view("supervision")["rows"]}[issue] == "重建后的问题描述"
+    rebuild(ledger)
+    assert {b["id"]: b["problem"] for b in views.briefs(kinds=("issue",))}[issue] == "问题"
+
+
+def test_rows_stored_before_briefs_are_read_from_their_summaries(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    views = views_of(services)
+    issue = new_issue(district)
+    views.catch_up()
+    expected = views.store.all_briefs()
+    store = views.store
+    with store.datastore.transaction(commit=True) as c:
+        c.execute(_sql(store, "UPDATE {} SET brief=NULL, position=NULL"))
+    fresh = BriefCache(store)
+    assert fresh.briefs()[1] == expected == store.all_briefs()
+    district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快", reply_by=district.ledger.clock().date() + timedelta(days=5))
+    views.catch_up()
+    urgings = {b["id"]: len(b["urgings"]) for b in fresh.briefs(("issue",))[1]}
+    assert urgings[str(issue)] == 1
+
+
+def _sql(store: Any, template: str) -> str:
+    if type(store).__name__.startswith("SQLite"):
+        return template.format("view_summaries")
+    return template.format(f'"{store.datastore.schema}".view_summaries')
+
+
+def test_briefs_are_the_summaries_briefed(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    views = views_of(services)
+    new_issue(district)
+    views.catch_up()
+    assert views.briefs() == [folds.brief(s) for s in views.summaries()]
