@@ -23,8 +23,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -97,18 +99,46 @@ def serve(workdir: Path, database: str | None = None) -> tuple[str, dict[str, st
     raise SystemExit("the server did not answer /healthz within 15 s")
 
 
+def urging_each_time(issue: dict[str, Any], token: str) -> Callable[[httpx.Client], None]:
+    """Before each timed page, one urging of ``issue`` through the API: every page then
+    meets a log one event longer than its last request did (views, caches and kept answers
+    must take it in), as in an office where work is recorded between readings."""
+    from datetime import date, timedelta
+
+    reply_by = (date.today() + timedelta(days=7)).isoformat()
+
+    def urge(client: httpx.Client) -> None:
+        client.post(f"/api/v1/issues/{issue['id']}/urgings", headers={"Authorization": f"Bearer {token}"},
+                    json={"unit": issue["units"][0], "message": "请加快整改进度", "reply_by": reply_by}).raise_for_status()
+
+    return urge
+
+
+def chosen_issue(services: bootstrap.Services) -> dict[str, Any]:
+    """The first issue with measures (its whole summary)."""
+    services.views.catch_up()
+    briefs = services.views.briefs(kinds=("issue",))
+    brief = next((b for b in briefs if b["measures"]), briefs[0])
+    return services.views.store.get_summaries([brief["id"]])[brief["id"]]
+
+
+def open_issue(services: bootstrap.Services) -> dict[str, Any]:
+    """An issue still open to urgings, with a responsible unit."""
+    services.views.catch_up()
+    return next(b for b in services.views.briefs(kinds=("issue",)) if not b["closed"] and b["units"])
+
+
 def generated_pages(services: bootstrap.Services) -> list[tuple[str, str]]:
     """The pages for a generated district: its first issue with measures, half a year on."""
     from datetime import date, timedelta
 
-    issues = services.views.store.all_summaries(kinds=("issue",))
-    chosen = next((s for s in issues if s["measures"]), issues[0])
+    chosen = chosen_issue(services)
     registered = date.fromisoformat(chosen["registered_at"][:10])
     return pages(chosen["id"], (registered + timedelta(days=180)).isoformat(), registered.year)
 
 
 def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | None = None,
-            warmup: int = 2) -> list[tuple[str, str, float, float]]:
+            warmup: int = 2, before: Callable[[httpx.Client], None] | None = None) -> list[tuple[str, str, float, float]]:
     results = []
     with httpx.Client(base_url=base, timeout=600, follow_redirects=True) as client:
         signed = client.post("/signin", data={"token": token}, headers={"Origin": base})
@@ -119,6 +149,8 @@ def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | No
                 client.get(path).raise_for_status()
             times = []
             for _ in range(count):
+                if before is not None:
+                    before(client)
                 started = time.perf_counter()
                 client.get(path).raise_for_status()
                 times.append((time.perf_counter() - started) * 1000)
@@ -128,13 +160,16 @@ def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | No
     return results
 
 
-def record(results: list[tuple[str, str, float, float]], count: int, where: str | None = None) -> str:
-    command = f".venv/bin/python bench/pages.py --requests {count}" + (f" --database {where.split()[0]}" if where else "")
+def record(results: list[tuple[str, str, float, float]], count: int, where: str | None = None,
+           writes: bool = False) -> str:
+    command = (f".venv/bin/python bench/pages.py --requests {count}" + (f" --database {where.split()[0]}" if where else "")
+               + (" --write-between" if writes else ""))
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         (f"Command: `{command}` ({where or 'demo district, SQLite'}, one "
-         "uvicorn process on loopback, signed in as 督查督办)."),
+         "uvicorn process on loopback, signed in as 督查督办"
+         + ("; one urging written through the API before each timed request" if writes else "") + ")."),
         f"Machine: {machine()}.",
         "",
         f"| page | path | median ms | p90 ms | under {TARGET_MS} ms |",
@@ -166,6 +201,8 @@ def main() -> None:
     parser.add_argument("--database", default=None, help="an existing PostgreSQL database written by bench.generate")
     parser.add_argument("--keys", default=None, help="the directory of that database's key files")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured requests before each page's")
+    parser.add_argument("--write-between", action="store_true",
+                        help="one urging through the API before each timed request (no page reuses an answer)")
     args = parser.parse_args()
     where = None
     with tempfile.TemporaryDirectory(prefix="careledger-bench-") as workdir:
@@ -175,12 +212,13 @@ def main() -> None:
             if args.database:
                 total = services.ledger.recorder.max_notification_id() or 0
                 where = f"{args.database} (PostgreSQL, {total:,} events from bench.generate)"
-            results = measure(base, tokens["supervisor"], args.requests, paths, args.warmup)
+            before = urging_each_time(open_issue(services), tokens["supervisor"]) if args.write_between else None
+            results = measure(base, tokens["supervisor"], args.requests, paths, args.warmup, before)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
             services.close()
-    block = record(results, args.requests, where)
+    block = record(results, args.requests, where, args.write_between)
     print(block)
     if not args.no_record:
         append(block)

@@ -77,6 +77,8 @@ class Views:
         # Answers of views now, by (name, year, day, briefs' version): shared, never changed.
         self._answers: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._lock_answers = threading.Lock()
+        # Each brief's part of each view, reused while the cache holds the same brief.
+        self._kept = queries.Kept()
 
     @property
     def application_name(self) -> str:
@@ -147,6 +149,22 @@ class Views:
         self._thread = threading.Thread(target=loop, name="careledger-views", daemon=True)
         self._thread.start()
 
+    def warm(self) -> None:
+        """Loads the briefs into memory on a background thread, so the first view after a
+        start does not wait for them all (seconds at 10⁶ events). A failure here is left
+        to the first view to meet and report."""
+        if self.cache is None:
+            return
+        cache = self.cache
+
+        def load() -> None:
+            try:
+                cache.refresh()
+            except Exception:  # noqa: BLE001 — the next view refreshes again and answers the error
+                pass
+
+        threading.Thread(target=load, name="careledger-views-warm", daemon=True).start()
+
     def notify(self) -> None:
         self._wake.set()
 
@@ -176,7 +194,7 @@ class Views:
             raise ValueError("evaluation needs a year")
         now = as_of or self.ledger.clock()
         if as_of is not None or self.cache is None:
-            answer = self._compute(name, self.briefs(as_of, VIEW_KINDS[name]), now, year)
+            answer = self._compute(name, self.briefs(as_of, VIEW_KINDS[name]), now, year, None)
         else:
             # A view now depends on the briefs and the day only (projections.queries): the
             # answer computed once serves every request until either changes.
@@ -184,7 +202,7 @@ class Views:
             answer = self._answers.get(key)  # type: ignore[assignment]
             if answer is None:
                 version, briefs = self.cache.briefs(VIEW_KINDS[name])
-                answer = self._compute(name, briefs, now, year)
+                answer = self._compute(name, briefs, now, year, self._kept)
                 key = (name, year, day_of(now), version)
                 with self._lock_answers:
                     self._answers = {k: v for k, v in self._answers.items() if k[3] == version}
@@ -193,15 +211,16 @@ class Views:
         answer["position"] = self.position() if as_of is None else None
         return answer
 
-    def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None) -> dict[str, Any]:
+    def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None,
+                 kept: queries.Kept | None) -> dict[str, Any]:
         if name == "supervision":
-            return queries.supervision(briefs, now, self.thresholds)
+            return queries.supervision(briefs, now, self.thresholds, kept)
         if name == "units":
-            return queries.units(briefs, now)
+            return queries.units(briefs, now, kept)
         if name == "evaluation":
             assert year is not None
-            return queries.evaluation(briefs, year, self.thresholds, now)
-        return queries.child_ledger(briefs, now, self.thresholds)
+            return queries.evaluation(briefs, year, self.thresholds, now, kept)
+        return queries.child_ledger(briefs, now, self.thresholds, kept)
 
 
 def pull(

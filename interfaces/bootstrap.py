@@ -39,6 +39,7 @@ class Services:
     def start_followers(self) -> None:
         """Background catch-up for a serving process; tests drive the projections by hand.
         Nothing to start when a separate `careledger project` process follows the log."""
+        self.views.warm()
         if follows_externally(self.settings):
             return
         self.views.start()

@@ -249,32 +249,47 @@ def _cols(spec: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"key": k, "label": v} for k, v in spec]
 
 
-def ledger_view(cases: list[Summary], now: datetime, thresholds: Thresholds) -> dict[str, Any]:
+def _ledger_part(s: Summary, today: date, thresholds: Thresholds) -> tuple[
+    str, list[str], list[dict[str, Any]], list[tuple[str, str]], dict[str, Any] | None
+]:
+    """A case's part of the ledger: its status and categories, its referrals' rows, its
+    services by (unit, kind), and its health row (None when healthy)."""
+    status = "closed" if s["closed"] else "open"
+    rows = []
+    for rid, r in sorted(s["referrals"].items()):
+        hours = response_hours(r["referred_at"], r["first_service_at"])
+        waiting = None
+        if r["first_service_at"] is None and r["status"] == "open":
+            waiting = (today - day_of(r["referred_at"])).days  # type: ignore[operator]
+        rows.append({
+            "case_number": s["case_number"], "referral_id": rid, "unit": r["unit"], "duty": r["duty"],
+            "referred_at": r["referred_at"], "status": "未结束" if r["status"] == "open" else "已结束",
+            "first_service_at": r["first_service_at"], "hours_to_first_service": hours,
+            "days_waiting": waiting,
+        })
+    problems = health_problems(s, today, thresholds)
+    health = ({"case_number": s["case_number"], "street": s["street"],
+               "registering_unit": s["registering_unit"], "problems": "；".join(problems)} if problems else None)
+    return status, categories_of(s), rows, [(x["unit"], x["kind"]) for x in s["services"]], health
+
+
+def ledger_view(cases: list[Summary], now: datetime, thresholds: Thresholds, kept: Any = None) -> dict[str, Any]:
+    """The information ledger; ``kept`` (projections.queries.Kept) reuses each case's part."""
+    from projections.queries import contribution
+
     today = day_of(now)
     assert today is not None
     table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     referrals, services, health = [], Counter(), []
     for s in sorted(cases, key=lambda c: c["case_number"]):
-        status = "closed" if s["closed"] else "open"
-        for category in categories_of(s):
+        status, categories, rows, provided, problems = contribution(
+            kept, "ledger", s, (today, thresholds), lambda: _ledger_part(s, today, thresholds))
+        for category in categories:
             table[(s["street"], category)][status] += 1
-        for rid, r in sorted(s["referrals"].items()):
-            hours = response_hours(r["referred_at"], r["first_service_at"])
-            waiting = None
-            if r["first_service_at"] is None and r["status"] == "open":
-                waiting = (today - day_of(r["referred_at"])).days  # type: ignore[operator]
-            referrals.append({
-                "case_number": s["case_number"], "referral_id": rid, "unit": r["unit"], "duty": r["duty"],
-                "referred_at": r["referred_at"], "status": "未结束" if r["status"] == "open" else "已结束",
-                "first_service_at": r["first_service_at"], "hours_to_first_service": hours,
-                "days_waiting": waiting,
-            })
-        for x in s["services"]:
-            services[(x["unit"], x["kind"])] += 1
-        problems = health_problems(s, today, thresholds)
-        if problems:
-            health.append({"case_number": s["case_number"], "street": s["street"],
-                           "registering_unit": s["registering_unit"], "problems": "；".join(problems)})
+        referrals.extend(rows)
+        services.update(provided)
+        if problems is not None:
+            health.append(problems)
     order = {c: i for i, c in enumerate(("left_behind", *CATEGORIES, "unclassified"))}
     rows = [
         {"street": street, "category": CATEGORY_LABELS[category], "open": counts["open"],

@@ -2,20 +2,48 @@
 
 Each view answers a dict with ``columns`` (key and Chinese header, in order, shared with
 the spreadsheets) and ``rows``; row values are JSON scalars.
+
+Each view is a sum over summaries of what each one contributes; given a ``Kept``, the
+contribution of a summary is computed once and reused while the same summary object is
+asked with the same inputs (day, year, thresholds, plan label). A process holding the
+briefs in memory replaces a brief's object when it changes, so after one write a view
+recomputes one contribution, not thousands.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 from domain.issue import MEASURE_COMPLETED
 from projections import indicators as ind
 from projections.indicators import Thresholds, day_of
 
 Summary = dict[str, Any]
+T = TypeVar("T")
+
+
+class Kept:
+    """Contributions of summaries, by (part, summary id): reused only for the very same
+    summary object and equal inputs. Answers handed out share them: never change them."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], tuple[Summary, Any, Any]] = {}
+
+    def get(self, part: str, s: Summary, inputs: Any, compute: Callable[[], T]) -> T:
+        key = (part, s["id"])
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is s and kept[1] == inputs:
+            return kept[2]  # type: ignore[no-any-return]
+        value = compute()
+        self._kept[key] = (s, inputs, value)
+        return value
+
+
+def contribution(kept: Kept | None, part: str, s: Summary, inputs: Any, compute: Callable[[], T]) -> T:
+    return compute() if kept is None else kept.get(part, s, inputs, compute)
 
 STATUS_LABELS = {
     "registered": "已登记", "assigned": "已交办", "rectifying": "整改中",
@@ -70,35 +98,18 @@ def _moment(now: datetime) -> dict[str, Any]:
 # ---- 督查督办台账 --------------------------------------------------------------------
 
 
-def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds) -> dict[str, Any]:
-    from projections.issues import status_of
-
+def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds,
+                kept: Kept | None = None) -> dict[str, Any]:
     today = day_of(now)
     assert today is not None
     plans = _plans(summaries)
     rows, soon = [], []
     for s in _issues(summaries):
-        latest = ind.last_progress(s)
-        measures = s["measures"].values()
         plan = plans.get(s["plan_id"], s["plan_id"])
-        rows.append({
-            "plan": plan, "seq": s["seq"], "problem": s["problem"],
-            "lead_unit": s["lead_unit"] or (s["units"][0] if s["units"] else None),
-            "co_units": "、".join(s["co_units"] if s["lead_unit"] else s["units"][1:]) or None,
-            "measures_adopted": len(measures),
-            "measures_done": sum(1 for m in measures if m["status"] == MEASURE_COMPLETED),
-            "last_progress_at": latest["occurred_at"] if latest else None,
-            "last_progress": latest["summary"] if latest else None,
-            "deadline": s["deadline"],
-            "days_overdue": ind.issue_overdue_days(s, today),
-            "urgings": len(s["urgings"]),
-            "status": STATUS_LABELS[status_of(s)],
-            "light": ind.light(s, today, thresholds),
-            "node_missed": ind.node_missed(s, today),
-            "id": s["id"],
-        })
-        for item in ind.due_soon(s, today, thresholds):
-            soon.append({"plan": plan, "seq": s["seq"], **item, "id": s["id"]})
+        row, items = contribution(kept, "supervision", s, (today, thresholds, plan),
+                                  lambda: _supervision_row(s, plan, today, thresholds))
+        rows.append(row)
+        soon.extend(items)
     soon.sort(key=lambda r: (r["due"], r["plan"], r["seq"], r["measure_id"] or ""))
     return {
         **_moment(now),
@@ -108,66 +119,99 @@ def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds)
     }
 
 
-def units(summaries: list[Summary], now: datetime) -> dict[str, Any]:
+def _supervision_row(
+    s: Summary, plan: str, today: date, thresholds: Thresholds
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from projections.issues import status_of
+
+    latest = ind.last_progress(s)
+    measures = s["measures"].values()
+    row = {
+        "plan": plan, "seq": s["seq"], "problem": s["problem"],
+        "lead_unit": s["lead_unit"] or (s["units"][0] if s["units"] else None),
+        "co_units": "、".join(s["co_units"] if s["lead_unit"] else s["units"][1:]) or None,
+        "measures_adopted": len(measures),
+        "measures_done": sum(1 for m in measures if m["status"] == MEASURE_COMPLETED),
+        "last_progress_at": latest["occurred_at"] if latest else None,
+        "last_progress": latest["summary"] if latest else None,
+        "deadline": s["deadline"],
+        "days_overdue": ind.issue_overdue_days(s, today),
+        "urgings": len(s["urgings"]),
+        "status": STATUS_LABELS[status_of(s)],
+        "light": ind.light(s, today, thresholds),
+        "node_missed": ind.node_missed(s, today),
+        "id": s["id"],
+    }
+    soon = [{"plan": plan, "seq": s["seq"], **item, "id": s["id"]} for item in ind.due_soon(s, today, thresholds)]
+    return row, soon
+
+
+UNIT_COUNTS = ("open", "overdue", "done_on_time", "done_late", "urgings")
+
+
+def units(summaries: list[Summary], now: datetime, kept: Kept | None = None) -> dict[str, Any]:
     """Per unit, over the measures it owns: open, overdue, done on time, done late; and the
     urgings it received (all time)."""
     today = day_of(now)
     assert today is not None
-    table: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"open": 0, "overdue": 0, "done_on_time": 0, "done_late": 0, "urgings": 0}
-    )
+    table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(UNIT_COUNTS, 0))
     for s in of_kind(summaries, "issue"):
-        for m in s["measures"].values():
-            row = table[m["unit"]]
-            on_time = ind.measure_on_time(s, m)
-            if on_time is None:
-                row["open"] += 1
-                row["overdue"] += ind.measure_overdue_days(s, m, today) > 0
-            elif on_time:
-                row["done_on_time"] += 1
-            else:
-                row["done_late"] += 1
-        for u in s["urgings"]:
-            table[u["unit"]]["urgings"] += 1
-    rows = [{"unit": unit, **{k: int(v) for k, v in row.items()}} for unit, row in sorted(table.items())]
+        for unit, counts in contribution(kept, "units", s, today, lambda: _unit_counts(s, today)):
+            row = table[unit]
+            for key, value in counts.items():
+                row[key] += value
+    rows = [{"unit": unit, **row} for unit, row in sorted(table.items())]
     return {**_moment(now), "columns": columns(UNIT_COLUMNS), "rows": rows}
+
+
+def _unit_counts(s: Summary, today: date) -> list[tuple[str, dict[str, int]]]:
+    table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(UNIT_COUNTS, 0))
+    for m in s["measures"].values():
+        row = table[m["unit"]]
+        on_time = ind.measure_on_time(s, m)
+        if on_time is None:
+            row["open"] += 1
+            row["overdue"] += int(ind.measure_overdue_days(s, m, today) > 0)
+        elif on_time:
+            row["done_on_time"] += 1
+        else:
+            row["done_late"] += 1
+    for u in s["urgings"]:
+        table[u["unit"]]["urgings"] += 1
+    return list(table.items())
 
 
 # ---- 年终考核 ------------------------------------------------------------------------
 
 
+EVALUATION_COUNTS = ("measures_due", "done_on_time", "overdue_at_year_end", "urgings", "late_entries")
+
+
 def evaluation(
-    summaries: list[Summary], year: int, thresholds: Thresholds, now: datetime | None = None
+    summaries: list[Summary], year: int, thresholds: Thresholds, now: datetime | None = None,
+    kept: Kept | None = None,
 ) -> dict[str, Any]:
-    blank = lambda: {
-        "measures_due": 0, "done_on_time": 0, "overdue_at_year_end": 0, "urgings": 0,
-        "late_entries": 0, "case_responses": 0, "response": [], "grades": [], "flags": [],
+    blank = lambda: {  # noqa: E731
+        **dict.fromkeys(EVALUATION_COUNTS, 0), "case_responses": 0, "response": [], "grades": [], "flags": [],
     }
     table: dict[str, dict[str, Any]] = defaultdict(blank)
     plans = _plans(summaries)
     for s in _issues(summaries):
-        units = set(s["units"]) | {m["unit"] for m in s["measures"].values()}
-        units |= {u["unit"] for u in s["urgings"]} | set(s["lateness"])
-        for unit in sorted(units):
+        label = f"{plans.get(s['plan_id'], '')}第{s['seq']}项"
+        counts, graded = contribution(kept, "evaluation", s, (year, thresholds, label),
+                                      lambda: _evaluation_counts(s, year, thresholds, label))
+        for unit, row_counts in counts:
             row = table[unit]
-            due = ind.measures_due_in_year(s, unit, year)
-            row["measures_due"] += len(due)
-            row["done_on_time"] += sum(1 for m in due if ind.measure_on_time(s, m))
-            row["overdue_at_year_end"] += sum(
-                1 for m in s["measures"].values() if m["unit"] == unit and ind.overdue_at_year_end(s, m, year)
-            )
-            row["urgings"] += ind.urgings_received(s, unit, year)
-            row["late_entries"] += ind.late_entries(s, unit, year, thresholds)
-        graded = s["evaluations"].get(str(year))
-        if graded:
-            label = f"{plans.get(s['plan_id'], '')}第{s['seq']}项"
-            row = table[ind.graded_unit(s)]
-            row["grades"].append(f"{label}：{graded['grade']}")
-            flag = ind.grade_flag(graded["grade"], ind.grade_ceiling(s, year))
+            for key, value in row_counts.items():
+                row[key] += value
+        if graded is not None:
+            unit, grade, flag = graded
+            row = table[unit]
+            row["grades"].append(grade)
             if flag:
-                row["flags"].append(f"{label}{flag}")
+                row["flags"].append(flag)
     for case in of_kind(summaries, "case"):
-        for unit, hours in case_responses(case, year):
+        for unit, hours in contribution(kept, "responses", case, year, lambda: case_responses(case, year)):
             row = table[unit]
             row["case_responses"] += 1
             if hours is not None:
@@ -177,7 +221,7 @@ def evaluation(
         if not any(row[k] for k in ("measures_due", "overdue_at_year_end", "urgings", "late_entries",
                                     "case_responses", "grades")):
             continue
-        response = row.pop("response")
+        response = row["response"]
         rows.append({
             "unit": unit, "measures_due": row["measures_due"], "done_on_time": row["done_on_time"],
             "on_time_rate": ind.on_time_rate(row["done_on_time"], row["measures_due"]),
@@ -194,6 +238,31 @@ def evaluation(
     return answer
 
 
+def _evaluation_counts(
+    s: Summary, year: int, thresholds: Thresholds, label: str
+) -> tuple[list[tuple[str, dict[str, int]]], tuple[str, str, str | None] | None]:
+    """An issue's part of the year-end evaluation: counts per unit, and its grade (the
+    unit it counts for, the text shown, the flag when the record does not support it)."""
+    units = set(s["units"]) | {m["unit"] for m in s["measures"].values()}
+    units |= {u["unit"] for u in s["urgings"]} | set(s["lateness"])
+    counts = []
+    for unit in sorted(units):
+        due = ind.measures_due_in_year(s, unit, year)
+        counts.append((unit, {
+            "measures_due": len(due),
+            "done_on_time": sum(1 for m in due if ind.measure_on_time(s, m)),
+            "overdue_at_year_end": sum(
+                1 for m in s["measures"].values() if m["unit"] == unit and ind.overdue_at_year_end(s, m, year)),
+            "urgings": ind.urgings_received(s, unit, year),
+            "late_entries": ind.late_entries(s, unit, year, thresholds),
+        }))
+    graded = s["evaluations"].get(str(year))
+    if not graded:
+        return counts, None
+    flag = ind.grade_flag(graded["grade"], ind.grade_ceiling(s, year))
+    return counts, (ind.graded_unit(s), f"{label}：{graded['grade']}", f"{label}{flag}" if flag else None)
+
+
 def case_responses(case: Summary, year: int) -> list[tuple[str, float | None]]:
     """(unit, hours) for each response the case asked of a unit in ``year``: indicators E6."""
     from projections import cases
@@ -204,7 +273,8 @@ def case_responses(case: Summary, year: int) -> list[tuple[str, float | None]]:
 # ---- 信息台账 ------------------------------------------------------------------------
 
 
-def child_ledger(summaries: list[Summary], now: datetime, thresholds: Thresholds) -> dict[str, Any]:
+def child_ledger(summaries: list[Summary], now: datetime, thresholds: Thresholds,
+                 kept: Kept | None = None) -> dict[str, Any]:
     from projections import cases
 
-    return {**_moment(now), **cases.ledger_view(of_kind(summaries, "case"), now, thresholds)}
+    return {**_moment(now), **cases.ledger_view(of_kind(summaries, "case"), now, thresholds, kept)}

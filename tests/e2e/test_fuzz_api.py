@@ -122,7 +122,8 @@ def test_every_operation_as_every_role_answers_as_documented_and_refusals_store_
                 pass
         # Three valid-by-the-schema requests to one invalid one, so most get past validation;
         # two of the three also made valid by the service's own input rules, so enough are
-        # accepted (7 to 14 201s per 1,200 requests in the runs seen, was 0 to 4; none fails the run).
+        # accepted: with path ids mostly existing ones, 8 to 23 201s per 1,200 requests in six
+        # runs (0 to 14 before; a run with none failed about one time in ten).
         valid = st.one_of(positive)
         strategies = [valid, valid.map(plain_case), valid.map(plain_case), st.one_of(negative)]
         sent: Counter[int] = Counter()
@@ -133,7 +134,8 @@ def test_every_operation_as_every_role_answers_as_documented_and_refusals_store_
         @given(case=st.one_of(strategies), data=st.data())
         def one_request_as_every_role(case: Any, data: st.DataObject) -> None:
             for name in case.path_parameters or {}:
-                if name in known and data.draw(st.booleans(), label=f"existing {name}"):
+                # Mostly an existing id: a random one only ever meets a 404.
+                if name in known and data.draw(st.integers(0, 9), label=f"existing {name}") > 0:
                     case.path_parameters[name] = known[name]
             if case.headers and "If-Match" in case.headers and data.draw(st.booleans(), label="drop If-Match"):
                 del case.headers["If-Match"]  # a random If-Match is refused before the handler runs
