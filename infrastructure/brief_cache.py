@@ -28,41 +28,42 @@ class BriefCache:
         self._position: int | None = None
         self._epoch: str | None = None
         self._loaded = False
-        self._version = 0
+        self._restarts = 0
+        self._versions: dict[str, int] = {}
 
-    def refresh(self) -> int:
+    def refresh(self, kinds: Iterable[str]) -> tuple[int, ...]:
         """Takes in what changed since the last refresh; answers the version of the briefs
-        held, which changes whenever any of them did (so answers computed from them can be
-        kept by version)."""
+        of ``kinds``, which changes whenever any of them does (so an answer computed from
+        them can be kept by it: an urging does not change the information ledger's)."""
         with self._lock:
             self._refresh()
-            return self._version
+            return self._version(kinds)
 
-    def briefs(self, kinds: Iterable[str] | None = None) -> tuple[int, list[Summary]]:
-        """The version and the briefs of ``kinds`` (all when None), in id order, as stored now."""
+    def briefs(self, kinds: Iterable[str] | None = None) -> tuple[tuple[int, ...], list[Summary]]:
+        """The version and the briefs of ``kinds`` (all when None), as stored now: kind by
+        kind (in name order), each in id order. The views do not depend on the order."""
         with self._lock:
             self._refresh()
-            version = self._version
             wanted = sorted(self._by_kind) if kinds is None else sorted(set(kinds))
-            found = [b for kind in wanted for b in self._by_kind.get(kind, {}).values()]
-        if len(wanted) > 1:
-            found.sort(key=lambda b: b["id"])
-        return version, found
+            return self._version(wanted), [b for kind in wanted for b in self._by_kind.get(kind, {}).values()]
+
+    def _version(self, kinds: Iterable[str]) -> tuple[int, ...]:
+        return (self._restarts, *(self._versions.get(kind, 0) for kind in sorted(set(kinds))))
 
     def _refresh(self) -> None:
         epoch = self.store.epoch()
         # A rebuild promoted since replaces every row, positions included: start again.
         if not self._loaded or epoch != self._epoch:
             self._by_kind, self._position = {}, None
-            self._version += 1
+            self._restarts += 1
         added: set[str] = set()
-        changed = False
+        changed: set[str] = set()
         for key, position, brief in self.store.briefs_since(self._position):
             rows = self._by_kind.setdefault(brief["kind"], {})
             if key not in rows:
                 added.add(brief["kind"])
             rows[key] = _interned(brief)
-            changed = True
+            changed.add(brief["kind"])
             # Rows stored before positions were kept have none; they are read in full above.
             if position is not None and (self._position is None or position > self._position):
                 self._position = position
@@ -70,7 +71,8 @@ class BriefCache:
             self._by_kind[kind] = dict(sorted(self._by_kind[kind].items()))
         if self._position is None:  # read in full, no row with a position: from now on, any
             self._position = 0
-        self._version += changed
+        for kind in changed:
+            self._versions[kind] = self._versions.get(kind, 0) + 1
         self._epoch, self._loaded = epoch, True
 
 

@@ -74,9 +74,9 @@ class Views:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        # Answers of views now, by (name, year, day, briefs' version): shared, never changed.
-        self._answers: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._lock_answers = threading.Lock()
+        # Answers of views now, by (name, year): the day and briefs' version they were
+        # computed for, and the answer (shared, never changed).
+        self._answers: dict[tuple[str, int | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         # Each brief's part of each view, reused while the cache holds the same brief.
         self._kept = queries.Kept()
 
@@ -196,18 +196,16 @@ class Views:
         if as_of is not None or self.cache is None:
             answer = self._compute(name, self.briefs(as_of, VIEW_KINDS[name]), now, year, None)
         else:
-            # A view now depends on the briefs and the day only (projections.queries): the
-            # answer computed once serves every request until either changes.
-            key = (name, year, day_of(now), self.cache.refresh())
-            answer = self._answers.get(key)  # type: ignore[assignment]
-            if answer is None:
-                version, briefs = self.cache.briefs(VIEW_KINDS[name])
-                answer = self._compute(name, briefs, now, year, self._kept)
-                key = (name, year, day_of(now), version)
-                with self._lock_answers:
-                    self._answers = {k: v for k, v in self._answers.items() if k[3] == version}
-                    self._answers[key] = answer
-            answer = {**answer, "as_of": now.isoformat()}
+            # A view now depends on the briefs of its kinds and the day only
+            # (projections.queries): the answer computed once serves every request until
+            # either changes. One answer is kept per view and year.
+            kinds, today = VIEW_KINDS[name], day_of(now)
+            kept = self._answers.get((name, year))
+            if kept is None or kept[0] != (today, self.cache.refresh(kinds)):
+                version, briefs = self.cache.briefs(kinds)
+                kept = ((today, version), self._compute(name, briefs, now, year, self._kept))
+                self._answers[(name, year)] = kept
+            answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
 

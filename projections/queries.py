@@ -79,16 +79,24 @@ def columns(spec: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def of_kind(summaries: Iterable[Summary], kind: str) -> list[Summary]:
-    return [s for s in summaries if s.get("kind") == kind]
+    return [s for s in summaries if s["kind"] == kind]
 
 
-def _plans(summaries: list[Summary]) -> dict[str, str]:
-    return {p["id"]: p["number"] for p in of_kind(summaries, "plan")}
+def by_kind(summaries: Iterable[Summary]) -> dict[str, list[Summary]]:
+    """The summaries split by kind, in one pass (a view at 10⁶ events reads 40,000)."""
+    found: dict[str, list[Summary]] = defaultdict(list)
+    for s in summaries:
+        found[s["kind"]].append(s)
+    return found
 
 
-def _issues(summaries: list[Summary]) -> list[Summary]:
-    plans = _plans(summaries)
-    return sorted(of_kind(summaries, "issue"), key=lambda s: (plans.get(s["plan_id"], s["plan_id"]), s["seq"]))
+def _plans(kinds: dict[str, list[Summary]]) -> dict[str, str]:
+    return {p["id"]: p["number"] for p in kinds["plan"]}
+
+
+def _issues(kinds: dict[str, list[Summary]], plans: dict[str, str]) -> list[Summary]:
+    """Issues in the order of the plans' numbers and their own sequence numbers."""
+    return sorted(kinds["issue"], key=lambda s: (plans.get(s["plan_id"], s["plan_id"]), s["seq"]))
 
 
 def _moment(now: datetime) -> dict[str, Any]:
@@ -102,9 +110,10 @@ def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds,
                 kept: Kept | None = None) -> dict[str, Any]:
     today = day_of(now)
     assert today is not None
-    plans = _plans(summaries)
+    kinds = by_kind(summaries)
+    plans = _plans(kinds)
     rows, soon = [], []
-    for s in _issues(summaries):
+    for s in _issues(kinds, plans):
         plan = plans.get(s["plan_id"], s["plan_id"])
         row, items = contribution(kept, "supervision", s, (today, thresholds, plan),
                                   lambda: _supervision_row(s, plan, today, thresholds))
@@ -155,7 +164,7 @@ def units(summaries: list[Summary], now: datetime, kept: Kept | None = None) -> 
     today = day_of(now)
     assert today is not None
     table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(UNIT_COUNTS, 0))
-    for s in of_kind(summaries, "issue"):
+    for s in by_kind(summaries)["issue"]:
         for unit, counts in contribution(kept, "units", s, today, lambda: _unit_counts(s, today)):
             row = table[unit]
             for key, value in counts.items():
@@ -195,11 +204,12 @@ def evaluation(
         **dict.fromkeys(EVALUATION_COUNTS, 0), "case_responses": 0, "response": [], "grades": [], "flags": [],
     }
     table: dict[str, dict[str, Any]] = defaultdict(blank)
-    plans = _plans(summaries)
-    for s in _issues(summaries):
-        label = f"{plans.get(s['plan_id'], '')}第{s['seq']}项"
-        counts, graded = contribution(kept, "evaluation", s, (year, thresholds, label),
-                                      lambda: _evaluation_counts(s, year, thresholds, label))
+    kinds = by_kind(summaries)
+    plans = _plans(kinds)
+    for s in _issues(kinds, plans):
+        plan = plans.get(s["plan_id"], "")
+        counts, graded = contribution(kept, "evaluation", s, (year, thresholds, plan),
+                                      lambda: _evaluation_counts(s, year, thresholds, f"{plan}第{s['seq']}项"))
         for unit, row_counts in counts:
             row = table[unit]
             for key, value in row_counts.items():
@@ -210,7 +220,7 @@ def evaluation(
             row["grades"].append(grade)
             if flag:
                 row["flags"].append(flag)
-    for case in of_kind(summaries, "case"):
+    for case in kinds["case"]:
         for unit, hours in contribution(kept, "responses", case, year, lambda: case_responses(case, year)):
             row = table[unit]
             row["case_responses"] += 1
@@ -227,7 +237,8 @@ def evaluation(
             "on_time_rate": ind.on_time_rate(row["done_on_time"], row["measures_due"]),
             "overdue_at_year_end": row["overdue_at_year_end"], "urgings": row["urgings"],
             "late_entries": row["late_entries"], "case_responses": row["case_responses"],
-            "case_response_hours": round(sum(response) / len(response), 2) if response else None,
+            # Summed in order of size, so the answer does not hang on the order cases come in.
+            "case_response_hours": round(sum(sorted(response)) / len(response), 2) if response else None,
             "grades": "；".join(row["grades"]) or None, "flagged": bool(row["flags"]),
             "flags": "；".join(row["flags"]) or None,
         })
@@ -248,14 +259,16 @@ def _evaluation_counts(
     counts = []
     for unit in sorted(units):
         due = ind.measures_due_in_year(s, unit, year)
-        counts.append((unit, {
+        found = {
             "measures_due": len(due),
             "done_on_time": sum(1 for m in due if ind.measure_on_time(s, m)),
             "overdue_at_year_end": sum(
                 1 for m in s["measures"].values() if m["unit"] == unit and ind.overdue_at_year_end(s, m, year)),
             "urgings": ind.urgings_received(s, unit, year),
             "late_entries": ind.late_entries(s, unit, year, thresholds),
-        }))
+        }
+        if any(found.values()):  # most issues have nothing in a given year: nothing to add
+            counts.append((unit, found))
     graded = s["evaluations"].get(str(year))
     if not graded:
         return counts, None
@@ -277,4 +290,4 @@ def child_ledger(summaries: list[Summary], now: datetime, thresholds: Thresholds
                  kept: Kept | None = None) -> dict[str, Any]:
     from projections import cases
 
-    return {**_moment(now), **cases.ledger_view(of_kind(summaries, "case"), now, thresholds, kept)}
+    return {**_moment(now), **cases.ledger_view(by_kind(summaries)["case"], now, thresholds, kept)}
