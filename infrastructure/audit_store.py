@@ -35,14 +35,20 @@ from projections.audit_index import AuditFilter, AuditIndexStore, AuditRow, Inde
 MAX_POSITION = 2**62
 
 
-def _indexes(table: str) -> list[str]:
-    made = [f"CREATE INDEX IF NOT EXISTS audit_index_{name} ON {table} ({columns})"
-            for name, columns in INDEXES.items()]
-    made.append(f"CREATE INDEX IF NOT EXISTS audit_index_out_of_order ON {table} (position) WHERE {OUT_OF_ORDER}")
-    made.append(f"CREATE INDEX IF NOT EXISTS audit_index_late ON {table} (position) WHERE {LATE}")
-    schema = table.rpartition(".")[0]
-    made += [f"DROP INDEX IF EXISTS {schema + '.' if schema else ''}audit_index_{name}" for name in DROPPED]
+def _indexes(table: str) -> dict[str, str]:
+    """Index name -> its CREATE INDEX statement."""
+    made = {f"audit_index_{name}": f"CREATE INDEX IF NOT EXISTS audit_index_{name} ON {table} ({columns})"
+            for name, columns in INDEXES.items()}
+    made["audit_index_out_of_order"] = (
+        f"CREATE INDEX IF NOT EXISTS audit_index_out_of_order ON {table} (position) WHERE {OUT_OF_ORDER}")
+    made["audit_index_late"] = f"CREATE INDEX IF NOT EXISTS audit_index_late ON {table} (position) WHERE {LATE}"
     return made
+
+
+def _drops(table: str) -> dict[str, str]:
+    schema = table.rpartition(".")[0]
+    return {f"audit_index_{name}": f"DROP INDEX IF EXISTS {schema + '.' if schema else ''}audit_index_{name}"
+            for name in DROPPED}
 
 COLUMNS = "position, aggregate_id, aggregate_type, version, type, user_name, unit, recorded_at, occurred_at, lateness"
 FILTERED = ("unit", "user_name", "type", "aggregate_id")
@@ -179,7 +185,7 @@ class SQLiteAuditStore(AuditIndexStore):
                 # In the same transaction as the column, so no start sees it half filled.
                 c.execute("ALTER TABLE audit_index ADD COLUMN recorded_max REAL")
                 c.execute(BACKFILL.format(table="audit_index"))
-            for statement in _indexes("audit_index"):
+            for statement in [*_indexes("audit_index").values(), *_drops("audit_index").values()]:
                 c.execute(statement)
             c.execute("CREATE TABLE IF NOT EXISTS audit_tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
             c.execute("INSERT INTO audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING")
@@ -221,6 +227,14 @@ class PostgresAuditStore(AuditIndexStore):
 
     def create_tables(self) -> None:
         with self.datastore.transaction(commit=True) as c:
+            # The tracking row first: a start that waits on it (a catch-up is moving it) must
+            # not hold a lock on audit_index meanwhile, which that catch-up's insert waits for.
+            c.execute(self._sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.audit_tracking (name text PRIMARY KEY, position bigint NOT NULL)"
+            ))
+            c.execute(self._sql(
+                "INSERT INTO {schema}.audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING"
+            ))
             c.execute(self._sql(
                 "CREATE TABLE IF NOT EXISTS {schema}.audit_index (position bigint PRIMARY KEY, "
                 "aggregate_id text NOT NULL, aggregate_type text NOT NULL, version bigint NOT NULL, "
@@ -236,14 +250,17 @@ class PostgresAuditStore(AuditIndexStore):
                 # In the same transaction as the column, so no start sees it half filled.
                 c.execute(self._sql("ALTER TABLE {schema}.audit_index ADD COLUMN recorded_max double precision"))
                 c.execute(self._sql(BACKFILL.format(table="{schema}.audit_index")))
-            for statement in _indexes("{schema}.audit_index"):
+            # CREATE INDEX IF NOT EXISTS takes a SHARE lock on the table (writes wait) before it
+            # finds the index there, so at every start it would stall the catch-up; only the
+            # missing ones are made (once, by `careledger migrate` or the first start).
+            c.execute("SELECT indexname FROM pg_indexes WHERE schemaname=%s AND tablename='audit_index'",
+                      (self.datastore.schema,))
+            present = {row["indexname"] for row in c.fetchall()}
+            made = _indexes("{schema}.audit_index")
+            dropped = _drops("{schema}.audit_index")
+            for statement in [*(made[n] for n in made if n not in present),
+                              *(dropped[n] for n in dropped if n in present)]:
                 c.execute(self._sql(statement))
-            c.execute(self._sql(
-                "CREATE TABLE IF NOT EXISTS {schema}.audit_tracking (name text PRIMARY KEY, position bigint NOT NULL)"
-            ))
-            c.execute(self._sql(
-                "INSERT INTO {schema}.audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING"
-            ))
 
     def position(self) -> int:
         with self.datastore.transaction(commit=False) as c:
