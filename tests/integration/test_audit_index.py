@@ -192,3 +192,27 @@ def test_making_the_tables_adds_a_missing_index_and_drops_a_retired_one(postgres
         assert "audit_index_unit_type" in names and "audit_index_recorded_at" not in names
         datastore.close()
 
+
+@pytest.mark.postgres
+def test_a_grown_index_gets_planner_statistics_without_autovacuum(postgres_database: str) -> None:
+    with scratch_schema(postgres_database) as schema:
+        datastore = postgres_datastore(postgres_database, schema)
+        store = PostgresAuditStore(datastore)
+        store.create_tables()
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            # So that only the store can have analysed it.
+            conn.execute(f'ALTER TABLE "{schema}".audit_index SET (autovacuum_enabled = false)')
+
+            def statistics() -> int:
+                return conn.execute("SELECT count(*) FROM pg_stats WHERE schemaname=%s "
+                                    "AND tablename='audit_index'", (schema,)).fetchone()[0]
+
+            rows = make_rows(9, count=1200)
+            fill(store, rows[:400])
+            assert statistics() == 0  # too few to be worth it
+            fill(store, rows[400:])
+            assert statistics() > 0
+        where = AuditFilter(unit="u1", recorded_from=START + timedelta(minutes=100),
+                            recorded_to=START + timedelta(minutes=700))
+        assert [r.position for r in store.query(where)] == expected(rows, where)
+        datastore.close()
