@@ -15,8 +15,10 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
+import psycopg
 import pytest
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
@@ -64,6 +66,15 @@ def expected(rows: list[AuditRow], where: AuditFilter) -> list[int]:
     return [r.position for r in rows if matches(r, where)][: where.limit]
 
 
+def postgres_datastore(url: str, schema: str, **options: Any) -> PostgresDatastore:
+    parts = url.removeprefix("postgresql://")
+    user, _, rest = parts.partition("@")
+    host_port, _, dbname = rest.partition("/")
+    host, _, port = host_port.partition(":")
+    return PostgresDatastore(dbname=dbname, host=host, port=port or "5432", user=user, password="",
+                             schema=schema, **options)
+
+
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditIndexStore]:
     if request.param == "sqlite":
@@ -75,12 +86,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditIndex
         return
     url = request.getfixturevalue("postgres_database")
     with scratch_schema(url) as schema:
-        parts = url.removeprefix("postgresql://")
-        user, _, rest = parts.partition("@")
-        host_port, _, dbname = rest.partition("/")
-        host, _, port = host_port.partition(":")
-        datastore = PostgresDatastore(dbname=dbname, host=host, port=port or "5432", user=user, password="",
-                                      schema=schema)
+        datastore = postgres_datastore(url, schema)
         built = PostgresAuditStore(datastore)
         built.create_tables()
         yield built
@@ -149,3 +155,64 @@ def test_an_index_made_before_recorded_max_is_filled_in_when_the_tables_are_made
     with sqlite3.connect(path) as conn:
         latest = [r[0] for r in conn.execute("SELECT recorded_max FROM audit_index ORDER BY position")]
     assert latest == sorted(latest) and None not in latest
+
+
+@pytest.mark.postgres
+def test_a_start_does_not_wait_for_the_index_a_catch_up_is_writing(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with scratch_schema(postgres_database) as schema:
+        first = postgres_datastore(postgres_database, schema)
+        PostgresAuditStore(first).create_tables()
+        # A second process starting while a catch-up holds its insert's lock (and the
+        # tracking row) must not ask for a lock that waits on it: that was a deadlock.
+        # The timeout turns such a wait into a failure rather than a hung test.
+        monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=3000")
+        later = postgres_datastore(postgres_database, schema)
+        with psycopg.connect(postgres_database) as writer:
+            writer.execute(f'LOCK TABLE "{schema}".audit_index IN ROW EXCLUSIVE MODE')
+            PostgresAuditStore(later).create_tables()
+        later.close()
+        first.close()
+
+
+@pytest.mark.postgres
+def test_making_the_tables_adds_a_missing_index_and_drops_a_retired_one(postgres_database: str) -> None:
+    with scratch_schema(postgres_database) as schema:
+        datastore = postgres_datastore(postgres_database, schema)
+        store = PostgresAuditStore(datastore)
+        store.create_tables()
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            conn.execute(f'DROP INDEX "{schema}".audit_index_unit_type')
+            conn.execute(f'CREATE INDEX audit_index_recorded_at ON "{schema}".audit_index (recorded_at, position)')
+        store.create_tables()
+        with psycopg.connect(postgres_database) as conn:
+            names = {r[0] for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname=%s AND tablename='audit_index'", (schema,))}
+        assert "audit_index_unit_type" in names and "audit_index_recorded_at" not in names
+        datastore.close()
+
+
+@pytest.mark.postgres
+def test_a_grown_index_gets_planner_statistics_without_autovacuum(postgres_database: str) -> None:
+    with scratch_schema(postgres_database) as schema:
+        datastore = postgres_datastore(postgres_database, schema)
+        store = PostgresAuditStore(datastore)
+        store.create_tables()
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            # So that only the store can have analysed it.
+            conn.execute(f'ALTER TABLE "{schema}".audit_index SET (autovacuum_enabled = false)')
+
+            def statistics() -> int:
+                return conn.execute("SELECT count(*) FROM pg_stats WHERE schemaname=%s "
+                                    "AND tablename='audit_index'", (schema,)).fetchone()[0]
+
+            rows = make_rows(9, count=1200)
+            fill(store, rows[:400])
+            assert statistics() == 0  # too few to be worth it
+            fill(store, rows[400:])
+            assert statistics() > 0
+        where = AuditFilter(unit="u1", recorded_from=START + timedelta(minutes=100),
+                            recorded_to=START + timedelta(minutes=700))
+        assert [r.position for r in store.query(where)] == expected(rows, where)
+        datastore.close()
