@@ -30,6 +30,9 @@ class BriefCache:
         self._loaded = False
         self._restarts = 0
         self._versions: dict[str, int] = {}
+        # The position of the batch that last changed each brief (None: stored before
+        # positions were kept).
+        self._positions: dict[str, int | None] = {}
 
     def refresh(self, kinds: Iterable[str]) -> tuple[int, ...]:
         """Takes in what changed since the last refresh; answers the version of the briefs
@@ -47,6 +50,24 @@ class BriefCache:
             wanted = sorted(self._by_kind) if kinds is None else sorted(set(kinds))
             return self._version(wanted), [b for kind in wanted for b in self._by_kind.get(kind, {}).values()]
 
+    def unchanged_since(self, position: int, kinds: Iterable[str]) -> tuple[list[Summary], list[str]] | None:
+        """For a view as of the checkpoint at ``position``: the briefs of ``kinds`` not
+        changed since (as they stood there), and the ids of those changed since (to be read
+        as they stood there). None when the briefs held are older than that checkpoint."""
+        with self._lock:
+            self._refresh()
+            if self._position is None or self._position < position:
+                return None
+            unchanged, changed = [], []
+            for kind in sorted(set(kinds)):
+                for key, brief in self._by_kind.get(kind, {}).items():
+                    last = self._positions[key]
+                    if last is not None and last <= position:
+                        unchanged.append(brief)
+                    else:
+                        changed.append(key)
+            return unchanged, changed
+
     def _version(self, kinds: Iterable[str]) -> tuple[int, ...]:
         return (self._restarts, *(self._versions.get(kind, 0) for kind in sorted(set(kinds))))
 
@@ -54,7 +75,7 @@ class BriefCache:
         epoch = self.store.epoch()
         # A rebuild promoted since replaces every row, positions included: start again.
         if not self._loaded or epoch != self._epoch:
-            self._by_kind, self._position = {}, None
+            self._by_kind, self._position, self._positions = {}, None, {}
             self._restarts += 1
         added: set[str] = set()
         changed: set[str] = set()
@@ -63,6 +84,7 @@ class BriefCache:
             if key not in rows:
                 added.add(brief["kind"])
             rows[key] = _interned(brief)
+            self._positions[key] = position
             changed.add(brief["kind"])
             # Rows stored before positions were kept have none; they are read in full above.
             if position is not None and (self._position is None or position > self._position):

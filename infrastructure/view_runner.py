@@ -184,7 +184,7 @@ class Views:
     def briefs(self, as_of: datetime | None = None, kinds: tuple[str, ...] | None = None) -> list[Summary]:
         """What the views and lists read (folds.brief), now or as of a past moment."""
         if as_of is not None:
-            return briefs_as_of(self.ledger, self.store, as_of, kinds)
+            return briefs_as_of(self.ledger, self.store, as_of, kinds, self.cache)
         return self.cache.briefs(kinds)[1] if self.cache else self.store.all_briefs(kinds)
 
     def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
@@ -258,18 +258,29 @@ def pull(
 
 
 def briefs_as_of(
-    ledger: Ledger, store: ViewStore, as_of: datetime, kinds: tuple[str, ...] | None = None
+    ledger: Ledger, store: ViewStore, as_of: datetime, kinds: tuple[str, ...] | None = None,
+    cache: BriefCache | None = None,
 ) -> list[Summary]:
     """The briefs (of ``kinds``, default all) from the events recorded up to ``as_of``: the
     briefs at the nearest checkpoint at or before it; then, for the aggregates whose events
     follow until the first event recorded after ``as_of``, their summaries at the checkpoint
-    with those events folded in, briefed again."""
+    with those events folded in, briefed again. With a ``cache`` of the live briefs, those
+    not changed since the checkpoint are taken from it, and only the others are read."""
     moment = as_of.timestamp()
-    found = store.checkpoint_before(moment, kinds)
-    position, start = found if found else (0, [])
+    position, held = None, None
+    if cache is not None:
+        position = store.checkpoint_position(moment)
+        if position is not None:
+            held = cache.unchanged_since(position, folds.KINDS if kinds is None else kinds)
+    if held is not None and position is not None:
+        unchanged, changed = held
+        start = unchanged + store.briefs_at(position, changed)
+    else:
+        found = store.checkpoint_before(moment, kinds)
+        position, start = found if found else (None, [])
     topics = folds.topics_of(kinds)
     events = []
-    cursor = position
+    cursor = position or 0
     while True:
         page = ledger.recorder.select_notifications(cursor + 1, BATCH, topics=topics)
         if not page:
@@ -285,7 +296,7 @@ def briefs_as_of(
             break
         cursor = page[-1].id
     touched = {str(e.originator_id) for e in events}
-    replayed = replay(list(store.versions_at(position, touched).values()) if found else [], events)
+    replayed = replay(list(store.versions_at(position, touched).values()) if position is not None else [], events)
     briefs = {b["id"]: b for b in start}
     briefs.update((s["id"], folds.brief(s)) for s in replayed)
     return [briefs[key] for key in sorted(briefs)]

@@ -212,6 +212,27 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             )
             return position, [_brief(r[0], r[1]) for r in c.fetchall()]
 
+    def checkpoint_position(self, moment: float) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT position FROM view_marks WHERE generation=? AND max_recorded<=? "
+                      "ORDER BY position DESC LIMIT 1", (self.generation, moment))
+            row = c.fetchone()
+        return None if row is None else int(row[0])
+
+    def briefs_at(self, position: int, ids: Iterable[str]) -> list[Summary]:
+        wanted = sorted(set(ids))
+        found: list[Summary] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                c.execute(
+                    f"SELECT brief, CASE WHEN brief IS NULL THEN data END, max(position) FROM view_versions "
+                    f"WHERE generation=? AND position<=? AND id IN ({','.join('?' * len(chunk))}) GROUP BY id",
+                    (self.generation, position, *chunk),
+                )
+                found.extend(_brief(row[0], row[1]) for row in c.fetchall())
+        return found
+
     def versions_at(self, position: int, ids: Iterable[str]) -> dict[str, Summary]:
         wanted = sorted(set(ids))
         found: dict[str, Summary] = {}
@@ -440,6 +461,26 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
                 (self.generation, position, *_kinds_pg(kinds)),
             )
             return position, [_brief(r["brief"], r["data"]) for r in curs.fetchall()]
+
+    def checkpoint_position(self, moment: float) -> int | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT position FROM {} WHERE generation=%s AND max_recorded<=%s "
+                    "ORDER BY position DESC LIMIT 1").format(self._t["view_marks"]),
+                (self.generation, moment),
+            )
+            row = curs.fetchone()
+        return None if row is None else int(row["position"])
+
+    def briefs_at(self, position: int, ids: Iterable[str]) -> list[Summary]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT DISTINCT ON (id) brief, CASE WHEN brief IS NULL THEN data END AS data FROM {} "
+                    "WHERE generation=%s AND position<=%s AND id = ANY(%s) ORDER BY id, position DESC").format(
+                    self._t["view_versions"]),
+                (self.generation, position, sorted(set(ids))),
+            )
+            return [_brief(r["brief"], r["data"]) for r in curs.fetchall()]
 
     def versions_at(self, position: int, ids: Iterable[str]) -> dict[str, Summary]:
         with self.datastore.transaction(commit=False) as curs:

@@ -84,6 +84,16 @@ class ViewStore(TrackingRecorder, ABC):
         its position and the brief of every summary (of ``kinds``) as it stood there."""
 
     @abstractmethod
+    def checkpoint_position(self, moment: float) -> int | None:
+        """The position of the latest checkpoint all of whose events were recorded at or
+        before ``moment``."""
+
+    @abstractmethod
+    def briefs_at(self, position: int, ids: Iterable[str]) -> list[Summary]:
+        """The briefs of ``ids`` as they stood at the checkpoint at ``position`` (ids not
+        yet folded by then are absent)."""
+
+    @abstractmethod
     def versions_at(self, position: int, ids: Iterable[str]) -> dict[str, Summary]:
         """The summaries of ``ids`` as they stood at the checkpoint at ``position`` (ids
         not yet folded by then are absent)."""

@@ -147,3 +147,40 @@ def test_a_view_is_recomputed_when_its_own_kinds_change_and_only_then(services, 
     after = views.view("ledger")
     assert sum(r["total"] for r in after["rows"]) > sum(r["total"] for r in ledger["rows"])
     assert _answer(after) == _answer(fresh_view(views, "ledger"))
+
+
+def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
+    services, district: District, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    import infrastructure.view_runner as runner
+    import projections.views as pv
+    from infrastructure.view_runner import briefs_as_of
+    from tests.integration.test_views import fresh_store, play_case
+
+    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 7)
+    monkeypatch.setattr(runner, "BATCH", 3)
+    views = views_of(services)
+    rng = random.Random(5)
+    issues: list[Any] = []
+    moments = []
+    for _ in range(5):
+        issues.append(new_issue(district))
+        for issue in (issues[-1], rng.choice(issues)):
+            play(district, issue, [(rng.choice(["adopt", "progress", "complete", "urge", "advance"]),
+                                    rng.randint(0, 30), rng.randint(0, 9)) for _ in range(6)], rng)
+        play_case(district, [("classify", 1), ("visit", 0), ("advance", 3)])
+        views.catch_up()
+        moments.append(district.ledger.clock())
+        district.ledger.clock.advance(hours=5)  # type: ignore[attr-defined]
+    assert views.store.last_checkpoint() is not None
+    empty = fresh_store(district.ledger, "none")
+    for moment in moments:
+        for kinds in (None, ("plan", "issue"), ("case",)):
+            from_cache = by_id(views.briefs(as_of=moment, kinds=kinds))
+            assert from_cache == by_id(briefs_as_of(district.ledger, views.store, moment, kinds))
+            assert from_cache == by_id(briefs_as_of(district.ledger, empty, moment, kinds))
+    assert views.cache is not None
+    position = views.store.checkpoint_position(moments[2].timestamp())
+    assert position is not None
+    held = views.cache.unchanged_since(position, ("issue",))
+    assert held is not None and held[0] and held[1]  # some taken from memory, some read
