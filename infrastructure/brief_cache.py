@@ -34,6 +34,10 @@ class BriefCache:
         # positions were kept).
         self._positions: dict[str, int | None] = {}
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
     def refresh(self, kinds: Iterable[str]) -> tuple[int, ...]:
         """Takes in what changed since the last refresh; answers the version of the briefs
         of ``kinds``, which changes whenever any of them does (so an answer computed from

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from infrastructure.view_store import PostgresViewStore, view_store_for
 from projections import folds, queries
 from projections.indicators import Thresholds, day_of
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
+
+logger = logging.getLogger(__name__)
 
 BATCH = 500
 # A rebuild writes each batch's changed summaries once, so larger batches write less; the
@@ -149,21 +152,23 @@ class Views:
         self._thread = threading.Thread(target=loop, name="careledger-views", daemon=True)
         self._thread.start()
 
-    def warm(self) -> None:
+    def warm(self) -> threading.Thread | None:
         """Loads the briefs into memory on a background thread, so the first view after a
         start does not wait for them all (seconds at 10⁶ events). A failure here is left
         to the first view to meet and report."""
         if self.cache is None:
-            return
+            return None
         cache = self.cache
 
         def load() -> None:
             try:
-                cache.refresh()
+                cache.refresh(folds.KINDS)
             except Exception:  # noqa: BLE001 — the next view refreshes again and answers the error
-                pass
+                logger.warning("views_warm_failed", exc_info=True)
 
-        threading.Thread(target=load, name="careledger-views-warm", daemon=True).start()
+        thread = threading.Thread(target=load, name="careledger-views-warm", daemon=True)
+        thread.start()
+        return thread
 
     def notify(self) -> None:
         self._wake.set()

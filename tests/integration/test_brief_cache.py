@@ -184,3 +184,14 @@ def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
     assert position is not None
     held = views.cache.unchanged_since(position, ("issue",))
     assert held is not None and held[0] and held[1]  # some taken from memory, some read
+
+
+def test_warming_loads_the_briefs_before_any_view_asks(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    new_issue(district)
+    views = views_of(services)
+    views.catch_up()
+    assert views.cache is not None and not views.cache.loaded
+    thread = views.warm()
+    assert thread is not None
+    thread.join(timeout=30)
+    assert views.cache.loaded
