@@ -12,6 +12,7 @@ recomputes one contribution, not thousands.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -31,6 +32,7 @@ class Kept:
 
     def __init__(self) -> None:
         self._kept: dict[tuple[str, str], tuple[Summary, Any, Any]] = {}
+        self._whole: dict[str, tuple[list[Summary], Any, Any]] = {}
 
     def get(self, part: str, s: Summary, inputs: Any, compute: Callable[[], T]) -> T:
         key = (part, s["id"])
@@ -42,8 +44,24 @@ class Kept:
         return value
 
 
+    def whole(self, part: str, summaries: list[Summary], inputs: Any, compute: Callable[[], T]) -> T:
+        """A part computed from all of ``summaries``, reused while they are the very same
+        objects (an urging leaves every case as it was)."""
+        kept = self._whole.get(part)
+        if (kept is not None and kept[1] == inputs and len(kept[0]) == len(summaries)
+                and all(map(operator.is_, kept[0], summaries))):
+            return kept[2]  # type: ignore[no-any-return]
+        value = compute()
+        self._whole[part] = (summaries, inputs, value)
+        return value
+
+
 def contribution(kept: Kept | None, part: str, s: Summary, inputs: Any, compute: Callable[[], T]) -> T:
     return compute() if kept is None else kept.get(part, s, inputs, compute)
+
+
+def whole(kept: Kept | None, part: str, summaries: list[Summary], inputs: Any, compute: Callable[[], T]) -> T:
+    return compute() if kept is None else kept.whole(part, summaries, inputs, compute)
 
 STATUS_LABELS = {
     "registered": "已登记", "assigned": "已交办", "rectifying": "整改中",
@@ -220,12 +238,11 @@ def evaluation(
             row["grades"].append(grade)
             if flag:
                 row["flags"].append(flag)
-    for case in kinds["case"]:
-        for unit, hours in contribution(kept, "responses", case, year, lambda: case_responses(case, year)):
-            row = table[unit]
-            row["case_responses"] += 1
-            if hours is not None:
-                row["response"].append(hours)
+    cases = kinds["case"]
+    for unit, (count, hours) in whole(kept, "responses", cases, year, lambda: _responses(cases, year, kept)).items():
+        row = table[unit]
+        row["case_responses"] += count
+        row["response"].extend(hours)
     rows = []
     for unit, row in sorted(table.items()):
         if not any(row[k] for k in ("measures_due", "overdue_at_year_end", "urgings", "late_entries",
@@ -274,6 +291,18 @@ def _evaluation_counts(
         return counts, None
     flag = ind.grade_flag(graded["grade"], ind.grade_ceiling(s, year))
     return counts, (ind.graded_unit(s), f"{label}：{graded['grade']}", f"{label}{flag}" if flag else None)
+
+
+def _responses(cases: list[Summary], year: int, kept: Kept | None) -> dict[str, tuple[int, list[float]]]:
+    """Per unit, over every case: the responses asked of it in ``year`` and their hours."""
+    counts: dict[str, int] = defaultdict(int)
+    hours_of: dict[str, list[float]] = defaultdict(list)
+    for case in cases:
+        for unit, hours in contribution(kept, "responses", case, year, lambda: case_responses(case, year)):
+            counts[unit] += 1
+            if hours is not None:
+                hours_of[unit].append(hours)
+    return {unit: (count, hours_of[unit]) for unit, count in counts.items()}
 
 
 def case_responses(case: Summary, year: int) -> list[tuple[str, float | None]]:

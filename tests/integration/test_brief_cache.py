@@ -48,9 +48,9 @@ def test_the_cache_follows_every_change_and_equals_the_store(services, district:
             assert _answer(views.view(name, year=2019)) == _answer(fresh_view(views, name))
 
 
-def fresh_view(views: Views, name: str) -> dict[str, Any]:
+def fresh_view(views: Views, name: str, year: int = 2019) -> dict[str, Any]:
     briefs = views.store.all_briefs(VIEW_KINDS[name])
-    return views._compute(name, briefs, views.ledger.clock(), 2019, None)
+    return views._compute(name, briefs, views.ledger.clock(), year, None)
 
 
 def _answer(view: dict[str, Any]) -> dict[str, Any]:
@@ -132,20 +132,31 @@ def test_a_view_is_recomputed_when_its_own_kinds_change_and_only_then(services, 
 
     views = views_of(services)
     issue = new_issue(district)
+    case = play_case(district, [("classify", 1)])
     views.catch_up()
     assert views.cache is not None
     before = views.cache.refresh(("case",)), views.cache.refresh(("plan", "issue"))
     ledger = views.view("ledger")
+    year = district.ledger.clock().year
+    evaluation = views.view("evaluation", year=year)
     district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
                          reply_by=district.ledger.clock().date() + timedelta(days=5))
     views.catch_up()
     assert views.cache.refresh(("case",)) == before[0] and views.cache.refresh(("plan", "issue")) != before[1]
     assert views.view("ledger")["rows"] is ledger["rows"]  # the same answer, not recomputed
-    play_case(district, [("classify", 1)])
+    assert _answer(views.view("evaluation", year=year)) == _answer(fresh_view(views, "evaluation", year))
+    # the same cases, one of them with a response more
+    ledger_ = district.ledger
+    ledger_.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助")
+    referral = next(iter(ledger_._case(case).referrals))
+    ledger_.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=referral, notes=None)
     views.catch_up()
+    responses = {r["unit"]: r["case_responses"] for r in views.view("evaluation", year=year)["rows"]}
+    assert sum(responses.values()) > sum(r["case_responses"] for r in evaluation["rows"])
+    assert _answer(views.view("evaluation", year=year)) == _answer(fresh_view(views, "evaluation", year))
     assert views.cache.refresh(("case",)) != before[0]
     after = views.view("ledger")
-    assert sum(r["total"] for r in after["rows"]) > sum(r["total"] for r in ledger["rows"])
+    assert after["sections"]["转介与响应"]["rows"] != ledger["sections"]["转介与响应"]["rows"]
     assert _answer(after) == _answer(fresh_view(views, "ledger"))
 
 
