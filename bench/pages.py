@@ -34,7 +34,7 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_name
+from bench.common import MARK, cpu_name
 from domain.issue import issue_id
 from domain.plan import plan_id
 from infrastructure.settings import Settings
@@ -190,8 +190,12 @@ def append(block: str) -> None:
     start = text.index(HEADING) + len(HEADING)
     following = text.find("\n## ", start)
     end = len(text) if following < 0 else following + 1
+    # Above make bench's marker too: what follows it is rewritten by every make bench.
+    marker = text.find(MARK, start)
+    if 0 <= marker < end:
+        end = marker
     before = text[:end].rstrip("\n") + "\n\n" + block
-    RECORD.write_text(before + ("\n" + text[end:] if following >= 0 else ""))
+    RECORD.write_text(before + ("\n" + text[end:] if end < len(text) else ""))
 
 
 def main() -> None:
