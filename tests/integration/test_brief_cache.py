@@ -206,3 +206,25 @@ def test_warming_loads_the_briefs_before_any_view_asks(services, district: Distr
     assert thread is not None
     thread.join(timeout=30)
     assert views.cache.loaded
+
+
+def test_creating_the_tables_upgrades_a_database_without_briefs(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    views = views_of(services)
+    issue = new_issue(district)
+    views.catch_up()
+    store = views.store
+    sqlite = type(store).__name__.startswith("SQLite")
+    schema = "" if sqlite else f'"{store.datastore.schema}".'
+    with store.datastore.transaction(commit=True) as c:  # the tables as an earlier version made them
+        c.execute(f"DROP INDEX {schema}view_summaries_position")
+        for table, column in (("view_summaries", "brief"), ("view_summaries", "position"), ("view_versions", "brief")):
+            c.execute(f"ALTER TABLE {schema}{table} DROP COLUMN {column}")
+        c.execute(f"DROP TABLE {schema}view_epochs")
+    again = build_views(services.ledger, services.settings)
+    assert by_id(again.briefs()) == by_id([folds.brief(s) for s in again.summaries()])
+    district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
+                         reply_by=district.ledger.clock().date() + timedelta(days=5))
+    again.catch_up()
+    assert {b["id"]: len(b["urgings"]) for b in again.briefs(kinds=("issue",))}[str(issue)] == 1
+    rebuild(district.ledger)
+    assert by_id(again.briefs()) == by_id(again.store.all_briefs())
