@@ -75,7 +75,24 @@ class BriefCache:
     def _version(self, kinds: Iterable[str]) -> tuple[int, ...]:
         return (self._restarts, *(self._versions.get(kind, 0) for kind in sorted(set(kinds))))
 
+    @property
+    def restarts(self) -> int:
+        """How many times the briefs were read in full (a rebuild promoted, a failed refresh)."""
+        return self._restarts
+
     def _refresh(self) -> None:
+        try:
+            self._take_in()
+            # A rebuild promoted while the rows were read may have mixed two generations.
+            if self.store.epoch() != self._epoch:
+                self._take_in()
+        except BaseException:
+            # Rows are taken in one by one: after a failure some may be missing, and the
+            # next refresh would not ask for them again. Read them all next time.
+            self._loaded = False
+            raise
+
+    def _take_in(self) -> None:
         epoch = self.store.epoch()
         # A rebuild promoted since replaces every row, positions included: start again.
         if not self._loaded or epoch != self._epoch:

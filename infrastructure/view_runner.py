@@ -82,6 +82,7 @@ class Views:
         self._answers: dict[tuple[str, int | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         # Each brief's part of each view, reused while the cache holds the same brief.
         self._kept = queries.Kept()
+        self._restarts_seen = 0
 
     @property
     def application_name(self) -> str:
@@ -205,6 +206,10 @@ class Views:
             # (projections.queries): the answer computed once serves every request until
             # either changes. One answer is kept per view and year.
             kinds, today = VIEW_KINDS[name], day_of(now)
+            if self.cache.restarts != self._restarts_seen:
+                # Every brief was replaced: the parts and answers kept hold the old ones.
+                self._kept, self._answers = queries.Kept(), {}
+                self._restarts_seen = self.cache.restarts
             kept = self._answers.get((name, year))
             if kept is None or kept[0] != (today, self.cache.refresh(kinds)):
                 version, briefs = self.cache.briefs(kinds)

@@ -367,17 +367,18 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
     def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
         with self.datastore.transaction(commit=False) as curs:
             # Two statements, not one with "IS NULL OR": a prepared plan must use the index.
-            # As text, a thousand at a time: the caller keeps its own copy of each, and all
-            # of them decoded at once would double the memory it needs.
+            # As text, decoded only as the caller takes each, after the transaction ends (the
+            # caller's work must not hold it open): all of them decoded at once would double
+            # the memory the caller needs.
             after = SQL("") if position is None else SQL(" AND position > %s")
             curs.execute(
                 SQL("SELECT id, position, brief::text AS brief, CASE WHEN brief IS NULL THEN data::text END "
                     "AS data FROM {} WHERE generation=%s{}").format(self._t["view_summaries"], after),
                 (self.generation, *([] if position is None else [position])),
             )
-            while rows := curs.fetchmany(1000):
-                for r in rows:
-                    yield r["id"], r["position"], _brief(r["brief"], r["data"])
+            rows = curs.fetchall()
+        for r in rows:
+            yield r["id"], r["position"], _brief(r["brief"], r["data"])
 
     def epoch(self) -> str | None:
         with self.datastore.transaction(commit=False) as curs:

@@ -8,6 +8,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from eventsourcing.persistence import Tracking
 
 from infrastructure.brief_cache import BriefCache
@@ -228,3 +230,32 @@ def test_creating_the_tables_upgrades_a_database_without_briefs(services, distri
     assert {b["id"]: len(b["urgings"]) for b in again.briefs(kinds=("issue",))}[str(issue)] == 1
     rebuild(district.ledger)
     assert by_id(again.briefs()) == by_id(again.store.all_briefs())
+
+
+def test_a_refresh_that_fails_midway_reads_everything_the_next_time(
+    services, district: District, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    views = views_of(services)
+    issues = [new_issue(district) for _ in range(3)]
+    views.catch_up()
+    cache = views.cache
+    assert cache is not None
+    cache.briefs()
+    for issue in issues:
+        district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
+                             reply_by=district.ledger.clock().date() + timedelta(days=5))
+        views.catch_up()  # one batch each: three positions past what the cache holds
+    real = views.store.briefs_since
+
+    def breaks_after_one(position):  # type: ignore[no-untyped-def]
+        rows = sorted(real(position), key=lambda row: -(row[1] or 0))  # the newest first
+        yield rows[0]
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(views.store, "briefs_since", breaks_after_one)
+    with pytest.raises(ConnectionError):
+        cache.briefs()
+    monkeypatch.setattr(views.store, "briefs_since", real)
+    urged = {b["id"]: len(b["urgings"]) for b in cache.briefs(("issue",))[1]}
+    assert [urged[str(issue)] for issue in issues] == [1, 1, 1]
+    assert by_id(views.briefs()) == by_id(views.store.all_briefs())
