@@ -103,19 +103,21 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             row = c.fetchone()
         return None if row is None else int(row[0])
 
-    def get_summaries(self, ids: Iterable[str]) -> dict[str, Summary]:
-        wanted = list(ids)
-        found: dict[str, Summary] = {}
+    def _for_ids(self, select: str, args: tuple[Any, ...], ids: Iterable[str], tail: str = "") -> list[Any]:
+        """Rows of ``select ... AND id IN (ids)`` + ``tail``, 500 ids a query (SQLite's
+        limit on variables)."""
+        wanted = sorted(set(ids))
+        rows: list[Any] = []
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
-                c.execute(
-                    f"SELECT id, data FROM view_summaries WHERE generation=? AND id IN "
-                    f"({','.join('?' * len(chunk))})",
-                    (self.generation, *chunk),
-                )
-                found.update({row[0]: json.loads(row[1]) for row in c.fetchall()})
-        return found
+                c.execute(f"{select} AND id IN ({','.join('?' * len(chunk))}){tail}", (*args, *chunk))
+                rows.extend(c.fetchall())
+        return rows
+
+    def get_summaries(self, ids: Iterable[str]) -> dict[str, Summary]:
+        rows = self._for_ids("SELECT id, data FROM view_summaries WHERE generation=?", (self.generation,), ids)
+        return {row[0]: json.loads(row[1]) for row in rows}
 
     def all_summaries(self, kinds: Iterable[str] | None = None) -> list[Summary]:
         where, args = _kinds_sqlite(kinds)
@@ -220,32 +222,15 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
         return None if row is None else int(row[0])
 
     def briefs_at(self, position: int, ids: Iterable[str]) -> list[Summary]:
-        wanted = sorted(set(ids))
-        found: list[Summary] = []
-        with self.datastore.transaction(commit=False) as c:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                c.execute(
-                    f"SELECT brief, CASE WHEN brief IS NULL THEN data END, max(position) FROM view_versions "
-                    f"WHERE generation=? AND position<=? AND id IN ({','.join('?' * len(chunk))}) GROUP BY id",
-                    (self.generation, position, *chunk),
-                )
-                found.extend(_brief(row[0], row[1]) for row in c.fetchall())
-        return found
+        # SQLite answers the bare columns from the row holding the max().
+        rows = self._for_ids("SELECT brief, CASE WHEN brief IS NULL THEN data END, max(position) FROM view_versions "
+                             "WHERE generation=? AND position<=?", (self.generation, position), ids, " GROUP BY id")
+        return [_brief(row[0], row[1]) for row in rows]
 
     def versions_at(self, position: int, ids: Iterable[str]) -> dict[str, Summary]:
-        wanted = sorted(set(ids))
-        found: dict[str, Summary] = {}
-        with self.datastore.transaction(commit=False) as c:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                c.execute(
-                    f"SELECT id, data, max(position) FROM view_versions WHERE generation=? AND position<=? "
-                    f"AND id IN ({','.join('?' * len(chunk))}) GROUP BY id",
-                    (self.generation, position, *chunk),
-                )
-                found.update({row[0]: json.loads(row[1]) for row in c.fetchall()})
-        return found
+        rows = self._for_ids("SELECT id, data, max(position) FROM view_versions WHERE generation=? AND position<=?",
+                             (self.generation, position), ids, " GROUP BY id")
+        return {row[0]: json.loads(row[1]) for row in rows}
 
     def last_checkpoint(self) -> tuple[int, float] | None:
         with self.datastore.transaction(commit=False) as c:
