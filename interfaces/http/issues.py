@@ -106,12 +106,11 @@ def list_issues(
     status: Annotated[str | None, Query(max_length=32, description="、".join(STATUSES))] = None,
     plan: UUID | None = None,
 ) -> Any:
-    # Lists read the views' summaries (no aggregate replays), caught up to what is stored now.
+    # Lists read the views' briefs of the summaries (no aggregate replays), caught up to
+    # what is stored now.
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
     rows = []
     for summary in svc.views.briefs(kinds=(issue_fold.KIND,)):
-        if summary.get("kind") != issue_fold.KIND:
-            continue
         current = issue_fold.status_of(summary)
         if (unit and unit not in summary["units"]) or (status and current != status) or (
             plan and summary["plan_id"] != str(plan)
