@@ -195,17 +195,11 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
                 )
 
     def checkpoint_before(self, moment: float, kinds: Iterable[str] | None = None) -> tuple[int, list[Summary]] | None:
+        position = self.checkpoint_position(moment)
+        if position is None:
+            return None
         where, args = _kinds_sqlite(kinds)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT position FROM view_marks WHERE generation=? AND max_recorded<=? "
-                "ORDER BY position DESC LIMIT 1",
-                (self.generation, moment),
-            )
-            row = c.fetchone()
-            if row is None:
-                return None
-            position = int(row[0])
             # SQLite answers the bare columns from the row holding the max().
             c.execute(
                 f"SELECT brief, CASE WHEN brief IS NULL THEN data END, max(position) FROM view_versions "
@@ -430,16 +424,10 @@ class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
                 )
 
     def checkpoint_before(self, moment: float, kinds: Iterable[str] | None = None) -> tuple[int, list[Summary]] | None:
+        position = self.checkpoint_position(moment)
+        if position is None:
+            return None
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                SQL("SELECT position FROM {} WHERE generation=%s AND max_recorded<=%s "
-                    "ORDER BY position DESC LIMIT 1").format(self._t["view_marks"]),
-                (self.generation, moment),
-            )
-            row = curs.fetchone()
-            if row is None:
-                return None
-            position = int(row["position"])
             curs.execute(
                 SQL("SELECT DISTINCT ON (id) brief, CASE WHEN brief IS NULL THEN data END AS data FROM {} "
                     "WHERE generation=%s AND position<=%s AND (%s::text[] IS NULL OR kind = ANY(%s)) "
