@@ -12,3 +12,12 @@ class PositionIndex(Protocol):
     def positions(self, originator_id: UUID) -> dict[int, int]: ...
 
     def locate(self, position: int) -> tuple[UUID, int] | None: ...
+
+
+class FingerprintKey(Protocol):
+    """Keys the digest of a request sent with an Idempotency-Key under a server secret.
+
+    The kept answer stores only the result (``domain.idempotency.KEYED`` + hex), so what the
+    log publishes proves nothing about the request to anyone without the secret."""
+
+    def keyed(self, request_digest: str) -> str: ...

@@ -162,6 +162,7 @@ class Run:
             "CARELEDGER_DATABASE_URL": self.url,
             "CARELEDGER_SIGNING_KEY_FILE": str(self.dir / "signing-key.pem"),
             "CARELEDGER_DATA_KEY_FILE": str(self.dir / "data-key"),
+            "CARELEDGER_IDEMPOTENCY_KEY_FILE": str(self.dir / "idempotency-key"),
             "CARELEDGER_FOLLOWERS": "external",
             "PROMETHEUS_MULTIPROC_DIR": str(self.dir / "prom"),
         }
@@ -179,7 +180,8 @@ class Run:
         from infrastructure.settings import Settings
 
         return Settings(database_url=self.url, signing_key_file=self.dir / "signing-key.pem",
-                        data_key_file=self.dir / "data-key", followers="external", **changes)
+                        data_key_file=self.dir / "data-key", idempotency_key_file=self.dir / "idempotency-key",
+                        followers="external", **changes)
 
     # -- set-up and processes
 
