@@ -230,8 +230,8 @@ class Ledger(CaseCommands, Application[UUID]):
                     CommandAnswer.keep(
                         stamp,
                         owner=cmd.actor.name,
-                        key=cmd.idempotency_key,
-                        fingerprint=self._keyed(cmd),
+                        key=self._keyed_key(cmd),
+                        fingerprint=self._keyed_request(cmd),
                         answer=answer,
                     )
                 )
@@ -252,24 +252,38 @@ class Ledger(CaseCommands, Application[UUID]):
         return Accepted(primary.id, primary.version, position, extra)
 
     def _kept_answer(self, cmd: Command) -> Accepted | None:
-        assert cmd.idempotency_key is not None
-        try:
-            kept = cast(CommandAnswer, self.repository.get(answer_id(cmd.actor.name, cmd.idempotency_key)))
-        except AggregateNotFoundError:
+        kept = self.kept_answer(cmd.actor.name, cmd.idempotency_key or "")
+        if kept is None:
             return None
         # Answers kept before fingerprints were keyed hold the request's plain SHA-256: a
         # retry sent across the upgrade still gets its first answer.
-        expected = self._keyed(cmd) if is_keyed(kept.fingerprint) else cmd.fingerprint
+        expected = self._keyed_request(cmd) if is_keyed(kept.fingerprint) else cmd.fingerprint
         if not hmac.compare_digest(kept.fingerprint.encode(), expected.encode()):
             raise IdempotencyKeyReused()
         answer = dict(kept.answer)
         aggregate, version = UUID(answer.pop("id")), answer.pop("version")
         return Accepted(aggregate, version, self.index.positions(aggregate)[version], answer)
 
-    def _keyed(self, cmd: Command) -> str:
+    def kept_answer(self, owner: str, key: str) -> CommandAnswer | None:
+        """The answer kept for ``owner``'s command sent with Idempotency-Key ``key``: under the
+        keyed key, or, for one kept before keys were keyed, under the key as sent."""
+        for stored_key in (self._keyed_text("key " + key), key):
+            try:
+                return cast(CommandAnswer, self.repository.get(answer_id(owner, stored_key)))
+            except AggregateNotFoundError:
+                continue
+        return None
+
+    def _keyed_key(self, cmd: Command) -> str:
+        return self._keyed_text("key " + (cmd.idempotency_key or ""))
+
+    def _keyed_request(self, cmd: Command) -> str:
+        return self._keyed_text("request " + cmd.fingerprint)
+
+    def _keyed_text(self, text: str) -> str:
         if self.fingerprint_key is None:
             raise RuntimeError("a command with an Idempotency-Key needs the ledger's fingerprint key")
-        return self.fingerprint_key.keyed(cmd.fingerprint)
+        return self.fingerprint_key.keyed(text)
 
     def _load(self, cls: type[A], aggregate_id: UUID, what: str, expected: int | None = None) -> A:
         try:

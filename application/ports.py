@@ -15,9 +15,10 @@ class PositionIndex(Protocol):
 
 
 class FingerprintKey(Protocol):
-    """Keys the digest of a request sent with an Idempotency-Key under a server secret.
+    """An HMAC under a server secret, for what a client sent with an Idempotency-Key (the
+    request's digest, and the key itself).
 
-    The kept answer stores only the result (``domain.idempotency.KEYED`` + hex), so what the
+    The kept answer stores only results (``domain.idempotency.KEYED`` + hex), so what the
     log publishes proves nothing about the request to anyone without the secret."""
 
-    def keyed(self, request_digest: str) -> str: ...
+    def keyed(self, text: str) -> str: ...

@@ -490,11 +490,9 @@ class Run:
         return self.check(records, token)
 
     def check(self, records: list[dict[str, Any]], token: str) -> int:
-        from domain.idempotency import answer_id
         from infrastructure.view_runner import pull
         from interfaces import bootstrap
         from projections.views import LedgerViews
-        from eventsourcing.application import AggregateNotFoundError
 
         sent = [key for r in records for key in r["sent"]]
         acked = {key: answer for r in records for key, answer in r["acked"].items()}
@@ -532,9 +530,8 @@ class Run:
             # every acknowledged command's kept answer, naming the position it was answered with
             unanswered, misanswered = [], []
             for key, answer in acked.items():
-                try:
-                    kept = ledger.repository.get(answer_id("supervisor", key))
-                except AggregateNotFoundError:
+                kept = ledger.kept_answer("supervisor", key)
+                if kept is None:
                     unanswered.append(key)
                     continue
                 if kept.answer["id"] != answer["id"] or kept.answer["version"] != answer["version"]:
@@ -544,9 +541,7 @@ class Run:
             unacked_stored = [key for key in stored if key not in acked]
             orphans = []
             for key in unacked_stored:
-                try:
-                    ledger.repository.get(answer_id("supervisor", key))
-                except AggregateNotFoundError:
+                if ledger.kept_answer("supervisor", key) is None:
                     orphans.append(key)
 
             from tests.integration.test_views import fresh_store

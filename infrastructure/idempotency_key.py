@@ -60,15 +60,15 @@ def _create(path: Path) -> None:
 
 
 class HmacFingerprintKey:
-    """HMAC-SHA256 of a request's digest under the secret."""
+    """HMAC-SHA256 under the secret."""
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != KEY_BYTES:
             raise IdempotencyKeyError(f"幂等指纹密钥须为 {KEY_BYTES * 8} 位")
         self.__secret = secret
 
-    def keyed(self, request_digest: str) -> str:
-        mac = hmac.new(self.__secret, request_digest.encode("utf-8"), hashlib.sha256)
+    def keyed(self, text: str) -> str:
+        mac = hmac.new(self.__secret, text.encode("utf-8"), hashlib.sha256)
         return KEYED + mac.hexdigest()
 
     def __repr__(self) -> str:

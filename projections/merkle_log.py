@@ -191,8 +191,8 @@ KEPT_TOPIC = f"{CommandAnswer.Kept.__module__}:{CommandAnswer.Kept.__qualname__}
 
 
 def withheld(notification: Any) -> bool:
-    """True for an event whose state holds a plain digest of what a client sent: an answer
-    kept before idempotency fingerprints were keyed. Such a digest of a child's registration
+    """True for an event whose state holds what a client sent, or a plain digest of it: an
+    answer kept before idempotency keys and fingerprints were keyed. Such a digest of a child's registration
     confirms a guessed name and ID number offline, so the leaf is published by its hash
     alone (docs/VERIFYING.md); anything that cannot be read as a keyed answer is withheld."""
     if notification.topic != KEPT_TOPIC:
@@ -201,7 +201,7 @@ def withheld(notification: Any) -> bool:
         state = json.loads(bytes(notification.state))
     except ValueError:
         return True
-    return not (isinstance(state, dict) and is_keyed(state.get("fingerprint")))
+    return not (isinstance(state, dict) and is_keyed(state.get("fingerprint")) and is_keyed(state.get("key")))
 
 
 def leaf_of(notification: Any) -> bytes:
