@@ -104,7 +104,7 @@ class Command:
     occurred_at: datetime | None = None
     expected_version: int | None = None
     idempotency_key: str | None = None
-    # The request's plain digest, held in memory only: the log keeps its keyed form (_keyed).
+    # The request's plain digest, held in memory only: the log keeps its HMAC (_keyed_request).
     fingerprint: str = field(default="", repr=False)
 
 

@@ -192,9 +192,10 @@ KEPT_TOPIC = f"{CommandAnswer.Kept.__module__}:{CommandAnswer.Kept.__qualname__}
 
 def withheld(notification: Any) -> bool:
     """True for an event whose state holds what a client sent, or a plain digest of it: an
-    answer kept before idempotency keys and fingerprints were keyed. Such a digest of a child's registration
-    confirms a guessed name and ID number offline, so the leaf is published by its hash
-    alone (docs/VERIFYING.md); anything that cannot be read as a keyed answer is withheld."""
+    answer kept before idempotency keys and fingerprints were keyed. Such a digest of a
+    child's registration confirms a guessed name and ID number offline, so the leaf is
+    published by its hash alone (docs/VERIFYING.md). Anything that cannot be read as a
+    keyed answer is withheld too."""
     if notification.topic != KEPT_TOPIC:
         return False
     try:
