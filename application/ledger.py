@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -27,13 +28,13 @@ from application.errors import (
 )
 from application.cases import CaseCommands
 from application.personal_data import CaseKeys
-from application.ports import PositionIndex
+from application.ports import FingerprintKey, PositionIndex
 from application.rubric import RUBRIC_VERSION
 from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import ChildCase
 from domain.case_access import CaseAccessLog
-from domain.idempotency import CommandAnswer, answer_id
+from domain.idempotency import CommandAnswer, answer_id, is_keyed
 from domain.issue import RectificationIssue, issue_id
 from domain.plan import Plan, plan_id
 from domain.registry import Token, Unit, UnitGroup, User, group_id, token_digest, unit_id, user_id
@@ -103,7 +104,8 @@ class Command:
     occurred_at: datetime | None = None
     expected_version: int | None = None
     idempotency_key: str | None = None
-    fingerprint: str = ""
+    # The request's plain digest, held in memory only: the log keeps its HMAC (_keyed_request).
+    fingerprint: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class Ledger(CaseCommands, Application[UUID]):
         clock: Callable[[], datetime] | None = None,
         case_keys: CaseKeys | None = None,
         token_cache_seconds: float = 0.0,
+        fingerprint_key: FingerprintKey | None = None,
     ):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -152,6 +155,7 @@ class Ledger(CaseCommands, Application[UUID]):
             self.case_keys = case_keys
         self.group_commit = GroupCommit(self._commit)
         self.token_cache_seconds = token_cache_seconds
+        self.fingerprint_key = fingerprint_key
         self.monotonic = time.monotonic
         self._signed_in: dict[str, tuple[float, Actor]] = {}
         # Units are never unregistered, so a code once found stays found.
@@ -226,8 +230,8 @@ class Ledger(CaseCommands, Application[UUID]):
                     CommandAnswer.keep(
                         stamp,
                         owner=cmd.actor.name,
-                        key=cmd.idempotency_key,
-                        fingerprint=cmd.fingerprint,
+                        key=self._keyed_key(cmd),
+                        fingerprint=self._keyed_request(cmd),
                         answer=answer,
                     )
                 )
@@ -248,16 +252,38 @@ class Ledger(CaseCommands, Application[UUID]):
         return Accepted(primary.id, primary.version, position, extra)
 
     def _kept_answer(self, cmd: Command) -> Accepted | None:
-        assert cmd.idempotency_key is not None
-        try:
-            kept = cast(CommandAnswer, self.repository.get(answer_id(cmd.actor.name, cmd.idempotency_key)))
-        except AggregateNotFoundError:
+        kept = self.kept_answer(cmd.actor.name, cmd.idempotency_key or "")
+        if kept is None:
             return None
-        if kept.fingerprint != cmd.fingerprint:
+        # Answers kept before fingerprints were keyed hold the request's plain SHA-256: a
+        # retry sent across the upgrade still gets its first answer.
+        expected = self._keyed_request(cmd) if is_keyed(kept.fingerprint) else cmd.fingerprint
+        if not hmac.compare_digest(kept.fingerprint.encode(), expected.encode()):
             raise IdempotencyKeyReused()
         answer = dict(kept.answer)
         aggregate, version = UUID(answer.pop("id")), answer.pop("version")
         return Accepted(aggregate, version, self.index.positions(aggregate)[version], answer)
+
+    def kept_answer(self, owner: str, key: str) -> CommandAnswer | None:
+        """The answer kept for ``owner``'s command sent with Idempotency-Key ``key``: under the
+        keyed key, or, for one kept before keys were keyed, under the key as sent."""
+        for stored_key in (self._keyed_text("key " + key), key):
+            try:
+                return cast(CommandAnswer, self.repository.get(answer_id(owner, stored_key)))
+            except AggregateNotFoundError:
+                continue
+        return None
+
+    def _keyed_key(self, cmd: Command) -> str:
+        return self._keyed_text("key " + (cmd.idempotency_key or ""))
+
+    def _keyed_request(self, cmd: Command) -> str:
+        return self._keyed_text("request " + cmd.fingerprint)
+
+    def _keyed_text(self, text: str) -> str:
+        if self.fingerprint_key is None:
+            raise RuntimeError("a command with an Idempotency-Key needs the ledger's fingerprint key")
+        return self.fingerprint_key.keyed(text)
 
     def _load(self, cls: type[A], aggregate_id: UUID, what: str, expected: int | None = None) -> A:
         try:

@@ -41,6 +41,7 @@ class Scratch:
             "CARELEDGER_DATABASE_URL": self.url,
             "CARELEDGER_SIGNING_KEY_FILE": str(self.directory / "signing-key.pem"),
             "CARELEDGER_DATA_KEY_FILE": str(self.directory / "data-key"),
+            "CARELEDGER_IDEMPOTENCY_KEY_FILE": str(self.directory / "idempotency-key"),
             "CARELEDGER_POOL_SIZE": "8",
         }
 
@@ -51,6 +52,7 @@ class Scratch:
             database_url=self.url,
             signing_key_file=self.directory / "signing-key.pem",
             data_key_file=self.directory / "data-key",
+            idempotency_key_file=self.directory / "idempotency-key",
             pool_size=8,
         )
 

@@ -162,6 +162,7 @@ class Run:
             "CARELEDGER_DATABASE_URL": self.url,
             "CARELEDGER_SIGNING_KEY_FILE": str(self.dir / "signing-key.pem"),
             "CARELEDGER_DATA_KEY_FILE": str(self.dir / "data-key"),
+            "CARELEDGER_IDEMPOTENCY_KEY_FILE": str(self.dir / "idempotency-key"),
             "CARELEDGER_FOLLOWERS": "external",
             "PROMETHEUS_MULTIPROC_DIR": str(self.dir / "prom"),
         }
@@ -179,7 +180,8 @@ class Run:
         from infrastructure.settings import Settings
 
         return Settings(database_url=self.url, signing_key_file=self.dir / "signing-key.pem",
-                        data_key_file=self.dir / "data-key", followers="external", **changes)
+                        data_key_file=self.dir / "data-key", idempotency_key_file=self.dir / "idempotency-key",
+                        followers="external", **changes)
 
     # -- set-up and processes
 
@@ -488,11 +490,9 @@ class Run:
         return self.check(records, token)
 
     def check(self, records: list[dict[str, Any]], token: str) -> int:
-        from domain.idempotency import answer_id
         from infrastructure.view_runner import pull
         from interfaces import bootstrap
         from projections.views import LedgerViews
-        from eventsourcing.application import AggregateNotFoundError
 
         sent = [key for r in records for key in r["sent"]]
         acked = {key: answer for r in records for key, answer in r["acked"].items()}
@@ -530,9 +530,8 @@ class Run:
             # every acknowledged command's kept answer, naming the position it was answered with
             unanswered, misanswered = [], []
             for key, answer in acked.items():
-                try:
-                    kept = ledger.repository.get(answer_id("supervisor", key))
-                except AggregateNotFoundError:
+                kept = ledger.kept_answer("supervisor", key)
+                if kept is None:
                     unanswered.append(key)
                     continue
                 if kept.answer["id"] != answer["id"] or kept.answer["version"] != answer["version"]:
@@ -542,9 +541,7 @@ class Run:
             unacked_stored = [key for key in stored if key not in acked]
             orphans = []
             for key in unacked_stored:
-                try:
-                    ledger.repository.get(answer_id("supervisor", key))
-                except AggregateNotFoundError:
+                if ledger.kept_answer("supervisor", key) is None:
                     orphans.append(key)
 
             from tests.integration.test_views import fresh_store

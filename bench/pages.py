@@ -72,7 +72,8 @@ def serve(workdir: Path, database: str | None = None) -> tuple[str, dict[str, st
     # A generated district's pages may take longer than the server's 30 s deadline; the
     # benchmark wants their time, not a 504.
     settings = Settings(database_url=url, signing_key_file=workdir / "signing-key.pem",
-                        data_key_file=workdir / "data-key", **({"request_deadline_seconds": 900} if database else {}))
+                        data_key_file=workdir / "data-key", idempotency_key_file=workdir / "idempotency-key",
+                        **({"request_deadline_seconds": 900} if database else {}))
     services = bootstrap.build(settings)
     if database:
         from application.ledger import SYSTEM, Command

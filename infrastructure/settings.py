@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/careledger.sqlite"
     signing_key_file: Path = Path("./var/signing-key.pem")
     data_key_file: Path = Path("./var/data-key")
+    # Keys the fingerprints of commands sent with an Idempotency-Key; created on first start.
+    idempotency_key_file: Path = Path("./var/idempotency-key")
     # PostgreSQL schema the tables live in (one per district when a server holds several).
     database_schema: str = "public"
     pool_size: int = Field(default=4, ge=2)

@@ -20,6 +20,7 @@ from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleL
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
 from infrastructure.merkle_store import merkle_store_for
+from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.settings import Settings
 from infrastructure.signing import TreeHeadSigner
 from infrastructure.view_runner import Views, build_views
@@ -116,6 +117,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     ledger = Ledger(
         settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers),
         token_cache_seconds=settings.token_cache_seconds,
+        fingerprint_key=HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)),
     )
     views = build_views(ledger, settings, pulls=not follows_externally(settings))
     closers.append(views.stop)

@@ -16,6 +16,7 @@ from the row without reading the leaves back.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.idempotency import CommandAnswer, is_keyed
 from projections import merkle
 from projections.merkle import CompletedSubtree, Frontier, Subtree
 
@@ -183,6 +185,24 @@ def leaf_fields_of(notification: Any) -> dict[str, Any]:
         bytes(notification.state),
         notification.id,
     )
+
+
+KEPT_TOPIC = f"{CommandAnswer.Kept.__module__}:{CommandAnswer.Kept.__qualname__}"
+
+
+def withheld(notification: Any) -> bool:
+    """True for an event whose state holds what a client sent, or a plain digest of it: an
+    answer kept before idempotency keys and fingerprints were keyed. Such a digest of a
+    child's registration confirms a guessed name and ID number offline, so the leaf is
+    published by its hash alone (docs/VERIFYING.md). Anything that cannot be read as a
+    keyed answer is withheld too."""
+    if notification.topic != KEPT_TOPIC:
+        return False
+    try:
+        state = json.loads(bytes(notification.state))
+    except ValueError:
+        return True
+    return not (isinstance(state, dict) and is_keyed(state.get("fingerprint")) and is_keyed(state.get("key")))
 
 
 def leaf_of(notification: Any) -> bytes:

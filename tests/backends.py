@@ -56,7 +56,8 @@ def scratch_schema(db_url: str) -> Iterator[str]:
 
 
 def settings_for(backend: str, tmp_path: Path, db_url: str | None, schema: str | None) -> Settings:
-    keys = dict(signing_key_file=tmp_path / "signing-key.pem", data_key_file=tmp_path / "data-key")
+    keys = dict(signing_key_file=tmp_path / "signing-key.pem", data_key_file=tmp_path / "data-key",
+                idempotency_key_file=tmp_path / "idempotency-key")
     if backend == "sqlite":
         return Settings(database_url=f"sqlite:///{tmp_path / 'careledger.sqlite'}", **keys)
     assert db_url and schema

@@ -17,7 +17,7 @@ from interfaces.bootstrap import Services
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
 from projections.audit_index import AuditFilter
-from projections.merkle_log import BadTreeSize, NotLogged, leaf_fields_of
+from projections.merkle_log import BadTreeSize, NotLogged, leaf_fields_of, withheld
 
 router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
 
@@ -40,6 +40,10 @@ class AuditEvent(BaseModel):
     late_by_seconds: int
     leaf: dict[str, Any] | None = Field(
         default=None, description="叶子对象：库中存储的事件（个人信息为密文），见 docs/VERIFYING.md"
+    )
+    leaf_withheld: bool = Field(
+        default=False,
+        description="为 true 时不公布叶子对象（旧版幂等应答含未加密钥的请求摘要），只凭 leaf_hash 核验，见 docs/VERIFYING.md",
     )
 
 
@@ -86,6 +90,7 @@ def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
     rows = svc.audit.store.query(where)
     leaves = svc.merkle_reader.leaves_at(r.position for r in rows)
     stored = svc.ledger.recorder.stored_at(r.position for r in rows)  # type: ignore[attr-defined]
+    hidden = {p for p, n in stored.items() if withheld(n)}
     return [
         {
             "position": r.position,
@@ -94,7 +99,8 @@ def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
             "aggregate": r.aggregate_id, "aggregate_type": r.aggregate_type, "version": r.version,
             "type": r.type, "recorder": r.user, "unit": r.unit, "recorded_at": r.recorded_at,
             "occurred_at": r.occurred_at, "late_by_seconds": r.lateness_seconds,
-            "leaf": leaf_fields_of(stored[r.position]) if r.position in stored else None,
+            "leaf": leaf_fields_of(stored[r.position]) if r.position in stored and r.position not in hidden else None,
+            "leaf_withheld": r.position in hidden,
         }
         for r in rows
     ]

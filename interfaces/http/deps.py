@@ -76,6 +76,8 @@ async def command(
         if not _KEY.match(idempotency_key):
             raise InvalidCommand("idempotency_key_format", "Idempotency-Key 须为 1–200 个可见 ASCII 字符")
         body = await _body_or_form(request)
+        # A plain digest, so it never leaves this request: the ledger keeps only its HMAC
+        # under the server's idempotency key (and compares it with answers kept before that).
         fingerprint = hashlib.sha256(
             request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
         ).hexdigest()

@@ -51,6 +51,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "CARELEDGER_DATABASE_SCHEMA": settings.database_schema,
         "CARELEDGER_SIGNING_KEY_FILE": str(settings.signing_key_file),
         "CARELEDGER_DATA_KEY_FILE": str(settings.data_key_file),
+        "CARELEDGER_IDEMPOTENCY_KEY_FILE": str(settings.idempotency_key_file),
         **extra,
     }
 
