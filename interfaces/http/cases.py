@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -127,7 +127,7 @@ class CaseOut(BaseModel):
     street: str
     community: str
     household_local: bool
-    birth_date: date
+    birth_month: str = Field(description="出生年月（YYYY-MM）；出生日期为个人信息，加密保存")
     registering_unit: str
     status: Literal["open", "closed"]
     left_behind: bool
@@ -163,7 +163,7 @@ def describe_case(case: ChildCase) -> dict[str, Any]:
         "street": case.street,
         "community": case.community,
         "household_local": case.household_local,
-        "birth_date": case.birth_date,
+        "birth_month": case.birth_month,
         "registering_unit": case.registering_unit,
         "status": case.status,
         "left_behind": case.left_behind,
