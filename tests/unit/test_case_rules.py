@@ -564,3 +564,88 @@ def test_a_correction_names_an_earlier_entry_and_its_correctable_fields() -> Non
         lambda: case.correct(stamp(), corrected_version=1, position=1,
                              changes={"sealed": "张三"}, sealed_reason=REASON),
     )
+
+
+# ---- the birth date: exact in the seal, year and month in clear ------------------------
+
+
+def test_registration_keeps_only_the_year_and_month_of_birth_in_clear() -> None:
+    case = register(birth_date=date(2015, 6, 1))
+    registered = case.pending_events[0]
+    assert (registered.birth_date, registered.birth_month) == (None, "2015-06")
+    assert (case.birth_date, case.birth_month) == (None, "2015-06")
+    assert "2015-06-01" not in repr(vars(registered)) and "2015, 6, 1" not in repr(vars(registered))
+
+
+def test_without_the_exact_date_the_child_counts_as_born_on_the_last_day_of_the_month() -> None:
+    case = register(birth_date=date(2008, 3, 10))
+    # Sixteen by the exact date (10 March), not by the last day of the month.
+    mid_month = stamp(datetime(2024, 3, 20, 3, 0, tzinfo=timezone.utc))
+    refused(
+        case, RuleViolated, "aged_16_closure_needs_child_of_16",
+        lambda: case.close(mid_month, reason="aged_16"),
+    )
+    case.classify(mid_month, left_behind=True, categories=[], evidence=EVIDENCE)
+    refused(
+        case, RuleViolated, "left_behind_child_is_under_16",
+        lambda: case.reassess(mid_month, left_behind=True, categories=[], evidence=[],
+                              birth_date=date(2008, 3, 10)),
+    )
+    case.close(mid_month, reason="aged_16", birth_date=date(2008, 3, 10))
+
+
+def test_an_exact_birth_date_must_agree_with_the_clear_month() -> None:
+    case = register(birth_date=date(2015, 6, 1))
+    refused(
+        case, InvalidCommand, "birth_date_agrees_with_month",
+        lambda: case.classify(stamp(), left_behind=True, categories=[], evidence=EVIDENCE,
+                              birth_date=date(2015, 7, 1)),
+    )
+
+
+def test_a_birth_date_correction_comes_with_the_sealed_person_and_agrees_with_its_month() -> None:
+    case = register(birth_date=date(2015, 6, 1))
+    refused(
+        case, InvalidCommand, "birth_date_corrected_with_personal_fields",
+        lambda: case.correct(stamp(), corrected_version=1, position=1,
+                             changes={"birth_month": "2015-07"}, sealed_reason=REASON,
+                             birth_date=date(2015, 7, 1)),
+    )
+    for wrong in (None, date(2015, 8, 1)):
+        refused(
+            case, InvalidCommand, "birth_date_agrees_with_month",
+            lambda: case.correct(stamp(), corrected_version=1, position=1,
+                                 changes={"birth_month": "2015-07", "sealed": OTHER_SEALED},
+                                 sealed_reason=REASON, birth_date=wrong),
+        )
+
+
+def test_a_case_recorded_before_the_birth_date_was_sealed_replays_as_it_did() -> None:
+    # The events as the earlier version stored them: a clear birth date and no month in
+    # Registered; a correction of that date, with its reason in clear.
+    with recording_at(T0):
+        case = ChildCase(
+            **stamp().fields(), case_number="ET2024-7K3M9QXA", street="径河街道", community="三店村",
+            household_local=True, birth_date=date(2008, 3, 10), registering_unit="civil", sealed=SEALED,
+            birth_month=None,
+        )
+        case._entry_corrected(
+            **stamp().fields(), corrected_version=1, corrected_position=1, corrected_type="Registered",
+            changes={"birth_date": "2008-03-12"}, reason="出生日期登记错误", sealed_reason=None,
+        )
+    registered, corrected = case.pending_events
+    vars(registered).pop("birth_month")
+    vars(corrected).pop("sealed_reason")
+    old = replayed(case)
+    assert (old.birth_date, old.birth_month) == (date(2008, 3, 12), "2008-03")
+    # Its state is the one its snapshots hold: no field the older version did not have.
+    assert "clear_birth_month" not in vars(old) and "sealed_reason" not in old.corrections[0]
+    assert old.corrections[0]["reason"] == "出生日期登记错误"
+    # The age rules count from the clear date, whatever else they are given.
+    refused(
+        old, RuleViolated, "left_behind_child_is_under_16",
+        lambda: old.classify(stamp(datetime(2024, 3, 12, 17, 0, tzinfo=timezone.utc)), left_behind=True,
+                             categories=[], evidence=EVIDENCE),
+    )
+    old.classify(stamp(datetime(2024, 3, 12, 3, 0, tzinfo=timezone.utc)), left_behind=True,
+                 categories=[], evidence=EVIDENCE)
