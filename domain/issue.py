@@ -40,6 +40,8 @@ CORRECTABLE: dict[str, frozenset[str]] = {
     "EntryCorrected": frozenset({"reason"}),
 }
 DATE_FIELDS = frozenset({"deadline", "due", "reply_by"})
+# The correctable fields that are free text, and so refuse ID and mobile numbers.
+FREE_TEXT = frozenset({"duty", "problem", "remarks", "text", "summary", "reason", "message", "findings"})
 
 
 def issue_id(plan_id: UUID, seq: int) -> UUID:
@@ -487,9 +489,9 @@ class RectificationIssue(LedgerAggregate):
                 f"该记录不能更正这些字段：{'、'.join(unknown)}",
             )
         _check_change_values(changes, recorded_at=stamp.recorded_at)
-        # contact_person is an official's work contact, kept as given (not the child's data).
-        check_free_text("更正理由和更正内容", reason,
-                        {k: v for k, v in changes.items() if k != "contact_person"})
+        # Only the texts: evidence hashes may hold digit runs, and contact_person is an
+        # official's work contact, kept as given (not the child's data).
+        check_free_text("更正理由和更正内容", reason, [changes[k] for k in FREE_TEXT & changes.keys()])
         if entry["type"] == "EvaluatedAtYearEnd" and ("grade" in changes or "score" in changes):
             current = self.evaluations[entry["year"]]
             check_grade(changes.get("grade", current["grade"]), changes.get("score", current["score"]))

@@ -12,7 +12,7 @@ import pytest
 
 from domain.base import InvalidCommand, LedgerAggregate, Stamp, recording_at
 from domain.case import SEALED_PREFIX, ChildCase
-from domain.free_text import RULE
+from domain.free_text import RULE, holds_id_or_mobile_number
 from domain.issue import RectificationIssue
 from domain.plan import Plan
 from domain.registry import Unit
@@ -155,3 +155,14 @@ def test_after_erasure_a_correction_reason_is_clear_and_nothing_new_is_sealed() 
     with recording_at(T0):
         made.correct(stamp(), corrected_version=2, position=2, changes={"reason": "保存期满"}, reason="措辞")
     assert made.erasure_reason == "保存期满" and made.corrections[0]["reason"] == "措辞"
+
+
+def test_an_issue_correction_checks_only_its_texts() -> None:
+    sha256 = "abcdefab" + "13812345678" + "f" * 45  # a hash that happens to hold a "phone"
+    assert len(sha256) == 64 and holds_id_or_mobile_number(sha256)
+    with recording_at(T0):
+        made = issue()
+        made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
+        made.correct(stamp(), corrected_version=made.version, position=9,
+                     changes={"evidence": [{"name": "a.docx", "sha256": sha256}]}, reason="补充材料")
+    assert made.measures["M1"]["progress"][0]["evidence"][0]["name"] == "a.docx"
