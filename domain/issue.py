@@ -297,6 +297,7 @@ class RectificationIssue(LedgerAggregate):
         if not summary.strip():
             raise InvalidCommand("summary_required", "阶段性工作总结不能为空")
         check_free_text("阶段性工作总结", summary)
+        check_free_text("证明材料名称", [e.get("name") for e in evidence if isinstance(e, dict)])
         self._progress_reported(
             **stamp.fields(), measure_id=measure_id, summary=summary, evidence=evidence
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from stdnum.cn import ric
 
@@ -50,7 +51,7 @@ def post(client: TestClient, district: District, who: str, path: str, body: dict
 
 
 def test_after_erasure_a_dump_holds_no_personal_value_nor_an_unkeyed_hash_of_one(
-    client: TestClient, district: District, services: Any
+    client: TestClient, district: District, services: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     registered = post(client, district, "cq-clerk", "/api/v1/cases", {
         "street": STREET, "community": "常青一社区", "household_local": True, "birth_date": BIRTH,
@@ -94,3 +95,5 @@ def test_after_erasure_a_dump_holds_no_personal_value_nor_an_unkeyed_hash_of_one
     assert forms_found(dump, STREET) and forms_found(dump, ERASURE_REASON)
     assert {"md5 hex", "md5 hex in bytea"} & set(forms_found(dump, PLANTED))
     assert client.get(case, headers=bearer(district, "supervisor")).json()["personal"] == {"erased": True}
+    logged = capsys.readouterr()
+    assert [value for value in PERSONAL if value in logged.out + logged.err] == []

@@ -76,6 +76,9 @@ def test_clear_free_text_with_an_id_or_mobile_number_is_422_and_records_nothing(
     assert "加密" in problem["detail"] and "身份证号码" in problem["detail"]
     assert OTHER_ID not in answer.text and PHONE not in answer.text
     assert log_size(district) == before
+    # A refused erasure keeps the key: the personal fields still open.
+    shown = client.get(world["case"], headers=bearer(district, "supervisor")).json()
+    assert shown["personal"]["person"]["name"] == NAME
 
 
 def test_personal_fields_are_corrected_sealed_and_read_back_logged(

@@ -79,6 +79,8 @@ COMMANDS: dict[str, Callable[[str], tuple[LedgerAggregate | None, Callable[[], A
     "measure text": lambda bad: (i := issue(), lambda: i.adopt_measure(stamp("pf"), owner="pf", text=bad, due=None)),
     "progress summary": lambda bad: (i := issue(), lambda: i.report_progress(
         stamp("pf"), measure_id="M1", summary=bad, evidence=[])),
+    "evidence name": lambda bad: (i := issue(), lambda: i.report_progress(
+        stamp("pf"), measure_id="M1", summary="进展", evidence=[{"name": f"{bad}.pdf", "sha256": "a" * 64}])),
     "completion summary": lambda bad: (i := issue(), lambda: i.complete_measure(
         stamp("pf"), measure_id="M1", summary=bad)),
     "extension reason": lambda bad: (i := issue(), lambda: i.extend_deadline(
