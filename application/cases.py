@@ -9,6 +9,7 @@ those openings are not reads and are not logged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -25,7 +26,7 @@ from application.rubric import RUBRIC_VERSION
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import SEALED_CHANGES, ChildCase, case_id, month_of, new_case_number
 from domain.case_access import CaseAccessLog, access_log_id
-from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, check_person
+from domain.person import MAX_NAME_LENGTH, check_person
 
 if TYPE_CHECKING:
     from application.ledger import Accepted, Command, Ledger
@@ -44,6 +45,7 @@ PERSONAL_CHANGES: dict[str, frozenset[str]] = {
     "Visited": frozenset({"notes"}),
 }
 GUARDIAN_FIELDS = {"name": MAX_NAME_LENGTH, "relation": 100, "phone": 32}
+_PHONE = re.compile(r"[0-9+\- ]*")  # as the guardianship request takes it
 # Names only the service writes: a caller cannot make sealed text, nor a clear birth month
 # that disagrees with it.
 SERVICE_CHANGES = SEALED_CHANGES | {"birth_month"}
@@ -429,6 +431,8 @@ def _checked_personal(kind: str, personal: dict[str, Any], current: dict[str, An
             if value is not None and (not isinstance(value, str) or len(value) > limit):
                 raise invalid
         if not isinstance(merged.get("name"), str) or not merged["name"].strip():
+            raise invalid
+        if merged.get("phone") is not None and not _PHONE.fullmatch(merged["phone"]):
             raise invalid
         return merged
     for name, value in personal.items():
