@@ -290,7 +290,8 @@ class ChildCase(LedgerAggregate):
 
     @property
     def birth_month(self) -> str:
-        """"YYYY-MM": what ages are counted from in clear (indicators, the ledger)."""
+        """"YYYY-MM", in clear: enough for ages in reports, and what the age rules fall back
+        on once the exact date is erased (see ``age_basis``)."""
         if self.clear_birth_month is not None:
             return self.clear_birth_month
         assert self.birth_date is not None
