@@ -1,7 +1,15 @@
-"""儿童个案 commands and reads: personal data sealed per case, every read of it logged."""
+"""儿童个案 commands and reads: personal data sealed per case, every read of it logged.
+
+What is sealed: the person (name, ID number, exact birth date, address, guardian), the
+guardian records, and the free text written on the case: report details, service and visit
+notes, correction reasons, and corrections of any of these. Commands open the seal only for
+what a rule needs (the exact birth date for the age rules); nothing opened is shown, so
+those openings are not reads and are not logged.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -15,10 +23,10 @@ from application.access import AGENCY, INSPECTOR, SUPERVISOR, Actor
 from application.errors import Forbidden, NotFound
 from application.personal_data import ERASED, CaseKeys, seal, unseal
 from application.rubric import RUBRIC_VERSION
-from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
-from domain.case import ChildCase, case_id, new_case_number
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, recording_at
+from domain.case import SEALED_CHANGES, ChildCase, case_id, month_of, new_case_number
 from domain.case_access import CaseAccessLog, access_log_id
-from domain.person import check_person
+from domain.person import MAX_NAME_LENGTH, check_person
 
 if TYPE_CHECKING:
     from application.ledger import Accepted, Command, Ledger
@@ -27,6 +35,20 @@ SEALED_MARK = "［已加密］"
 ERASED_MARK = "［已删除］"
 # Reads of the access log race only with each other; a handful of retries settles them.
 ACCESS_LOG_ATTEMPTS = 8
+# The fields a correction may change that are personal data, by the entry they correct:
+# the service seals them (with the entry's other sealed fields) before the case sees them.
+PERSONAL_CHANGES: dict[str, frozenset[str]] = {
+    "Registered": frozenset({"name", "id_number", "birth_date", "address", "guardian"}),
+    "GuardianshipRecorded": frozenset({"guardian"}),
+    "MandatoryReportFiled": frozenset({"details"}),
+    "ServiceProvided": frozenset({"notes"}),
+    "Visited": frozenset({"notes"}),
+}
+GUARDIAN_FIELDS = {"name": MAX_NAME_LENGTH, "relation": 100, "phone": 32}
+_PHONE = re.compile(r"[0-9+\- ]*")  # as the guardianship request takes it
+# Names only the service writes: a caller cannot make sealed text, nor a clear birth month
+# that disagrees with it.
+SERVICE_CHANGES = SEALED_CHANGES | {"birth_month"}
 
 
 class CaseCommands:
@@ -43,10 +65,26 @@ class CaseCommands:
         return self._ledger()._load(ChildCase, case, "儿童个案", expected)
 
     def _seal(self, case: UUID, fields: dict[str, Any]) -> str:
+        return seal(self._key(case), case, fields)
+
+    def _key(self, case: UUID) -> bytes:
         key = self.case_keys.get(case)
         if key is None:
             raise RuleViolated("no_personal_data_after_erasure", "个人信息已删除，不能再记录新的个人信息")
-        return seal(key, case, fields)
+        return key
+
+    def _opened(self, c: ChildCase, sealed: str | None) -> dict[str, Any]:
+        """What a command needs from a sealed text; empty once the key is gone."""
+        fields = unseal(self.case_keys.get(c.id), c.id, sealed)
+        return fields if isinstance(fields, dict) else {}
+
+    def _birth_date(self, c: ChildCase) -> date | None:
+        """The exact birth date the age rules count from, opened from the seal; None when
+        the case keeps it in clear (registered before it was sealed) or the key is gone."""
+        if c.birth_date is not None:
+            return None
+        value = self._opened(c, c.sealed).get("birth_date")
+        return date.fromisoformat(value) if isinstance(value, str) else None
 
     def _case_command(
         self,
@@ -111,12 +149,14 @@ class CaseCommands:
     def classify_case(self, cmd: Command, case: UUID, *, left_behind: bool, categories: list[str],
                       evidence: list[str]) -> Accepted:
         return self._case_command(cmd, case, self._involved(cmd), lambda c, s: c.classify(
-            s, left_behind=left_behind, categories=categories, evidence=evidence))
+            s, left_behind=left_behind, categories=categories, evidence=evidence,
+            birth_date=self._birth_date(c) if left_behind is True else None))
 
     def reassess_case(self, cmd: Command, case: UUID, *, left_behind: bool, categories: list[str],
                       evidence: list[str]) -> Accepted:
         return self._case_command(cmd, case, self._involved(cmd), lambda c, s: c.reassess(
-            s, left_behind=left_behind, categories=categories, evidence=evidence))
+            s, left_behind=left_behind, categories=categories, evidence=evidence,
+            birth_date=self._birth_date(c) if left_behind is True else None))
 
     def record_guardianship(self, cmd: Command, case: UUID, *, arrangement: str,
                             guardian: dict[str, Any]) -> Accepted:
@@ -198,7 +238,8 @@ class CaseCommands:
 
     def close_case(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
         return self._case_command(cmd, case, self._supervisor_only(cmd, "结案", "close_case"),
-                                  lambda c, s: c.close(s, reason=reason))
+                                  lambda c, s: c.close(s, reason=reason, birth_date=(
+                                      self._birth_date(c) if reason == "aged_16" else None)))
 
     def reopen_case(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
         return self._case_command(cmd, case, self._supervisor_only(cmd, "重新打开", "reopen_case"),
@@ -215,8 +256,17 @@ class CaseCommands:
 
     def correct_case_entry(self, cmd: Command, case: UUID, *, position: int, changes: dict[str, Any],
                            reason: str) -> Accepted:
+        """Personal fields in ``changes`` are sealed, together with the rest of the entry's
+        sealed fields, and so is the reason while the case key lives."""
         versions: list[int] = []
         ledger = self._ledger()
+        reserved = sorted(SERVICE_CHANGES & changes.keys())
+        if reserved:
+            raise InvalidCommand(
+                "correction_changes_correctable_fields", f"该记录不能更正这些字段：{'、'.join(reserved)}"
+            )
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidCommand("correction_needs_reason", "更正须说明理由")
 
         def authorise(c: ChildCase) -> None:
             self._involved(cmd)(c)
@@ -227,8 +277,61 @@ class CaseCommands:
             access.may_correct(cmd.actor, entry["user"] if entry else "")
             versions.append(located[1])
 
-        return self._case_command(cmd, case, authorise, lambda c, s: c.correct(
-            s, corrected_version=versions[0], position=position, changes=changes, reason=reason))
+        def change(c: ChildCase, s: Stamp) -> None:
+            version = versions[0]
+            sealed_changes, birth_date = self._sealed_changes(c, version, changes)
+            alive = self.case_keys.get(case) is not None
+            c.correct(
+                s, corrected_version=version, position=position, changes=sealed_changes,
+                reason=None if alive else reason,
+                sealed_reason=self._seal(case, {"reason": reason}) if alive else None,
+                birth_date=birth_date,
+            )
+
+        return self._case_command(cmd, case, authorise, change)
+
+    def _sealed_changes(
+        self, c: ChildCase, version: int, changes: dict[str, Any]
+    ) -> tuple[dict[str, Any], date | None]:
+        """The changes as the case records them, with the personal ones sealed; and the exact
+        birth date the corrected case has, for the age rules."""
+        entry = c.recorder_of(version) or {}
+        kind = entry.get("type", "")
+        personal = {k: v for k, v in changes.items() if k in PERSONAL_CHANGES.get(kind, ())}
+        if kind == "EntryCorrected" and "reason" in changes and self.case_keys.get(c.id) is not None:
+            personal = {"reason": changes["reason"]}
+        clear = {k: v for k, v in changes.items() if k not in personal}
+        birth_date = self._birth_date(c)
+        if not personal:
+            return clear, birth_date
+        key = self._key(c.id)
+        if kind == "EntryCorrected":
+            if not isinstance(personal["reason"], str) or not personal["reason"].strip():
+                raise InvalidCommand("correction_values_valid", "更正后的值格式不正确")
+            return {**clear, "sealed_reason": seal(key, c.id, {"reason": personal["reason"]})}, birth_date
+        if kind == "Registered":
+            fields, birth_date = self._corrected_person(c, personal)
+            sealed = {"sealed": seal(key, c.id, fields)}
+            if "birth_date" in personal:
+                sealed["birth_month"] = month_of(birth_date)
+            return {**clear, **sealed}, birth_date
+        current = self._opened(c, _sealed_of(c, kind, version))
+        return {**clear, "sealed": seal(key, c.id, {**current, **_checked_personal(kind, personal, current)})}, birth_date
+
+    def _corrected_person(self, c: ChildCase, personal: dict[str, Any]) -> tuple[dict[str, Any], date]:
+        current = self._opened(c, c.sealed)
+        merged = {**current, **personal}
+        try:
+            birth_date = date.fromisoformat(str(merged.get("birth_date") or c.birth_date))
+        except ValueError:
+            raise InvalidCommand("correction_values_valid", "更正后的值格式不正确") from None
+        if any(not isinstance(merged.get(k, ""), (str, type(None))) for k in ("name", "id_number", "address", "guardian")):
+            raise InvalidCommand("correction_values_valid", "更正后的值格式不正确")
+        fields = check_person(
+            name=merged.get("name", ""), id_number=merged.get("id_number", ""), birth_date=birth_date,
+            address=merged.get("address"), guardian=merged.get("guardian"),
+        )
+        return fields, birth_date
 
     # ---- reads ---------------------------------------------------------------------
 
@@ -305,10 +408,43 @@ class CaseCommands:
         return entries
 
 
+def _sealed_of(c: ChildCase, kind: str, version: int) -> str | None:
+    """The sealed text an entry holds now (corrections applied)."""
+    if kind == "GuardianshipRecorded":
+        return next(g["sealed"] for g in c.guardianships if g["version"] == version)
+    if kind == "MandatoryReportFiled":
+        return c.reports[(c.recorder_of(version) or {})["report_id"]].get("sealed")
+    items = c.services if kind == "ServiceProvided" else c.visits
+    return next(i.get("sealed") for i in items if i["version"] == version)
+
+
+def _checked_personal(kind: str, personal: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Corrected personal values as valid as the originals (the request schemas' limits)."""
+    invalid = InvalidCommand("correction_values_valid", "更正后的值格式不正确")
+    if kind == "GuardianshipRecorded":
+        guardian = personal["guardian"]
+        if not isinstance(guardian, dict) or set(guardian) - GUARDIAN_FIELDS.keys():
+            raise invalid
+        merged = {**current, **guardian}
+        for name, limit in GUARDIAN_FIELDS.items():
+            value = merged.get(name)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise invalid
+        if not isinstance(merged.get("name"), str) or not merged["name"].strip():
+            raise invalid
+        if merged.get("phone") is not None and not _PHONE.fullmatch(merged["phone"]):
+            raise invalid
+        return merged
+    for name, value in personal.items():
+        if not isinstance(value, str) or not value.strip() or len(value) > 5000:
+            raise invalid
+    return dict(personal)
+
+
 def mask_sealed(fields: dict[str, Any]) -> None:
     """Sealed text never leaves the service in answers: a mark says something is there."""
     for key, value in list(fields.items()):
-        if key == "sealed" and value is not None:
+        if (key == "sealed" or key.startswith("sealed_")) and value is not None:
             fields[key] = SEALED_MARK
         elif isinstance(value, dict):
             mask_sealed(value)
@@ -319,10 +455,21 @@ def open_personal_fields(case: ChildCase, key: bytes) -> dict[str, Any]:
         value = unseal(key, case.id, sealed)
         return ERASED_MARK if value is ERASED else value
 
+    person = opened(case.sealed)
+    if isinstance(person, dict) and case.birth_date is not None:
+        # Registered before the exact date was sealed: it is shown here, not in the case.
+        person = {**person, "birth_date": case.birth_date.isoformat()}
     return {
-        "person": opened(case.sealed),
+        "person": person,
         "guardianships": [opened(g["sealed"]) for g in case.guardianships],
         "reports": {rid: opened(r.get("sealed")) for rid, r in case.reports.items() if r.get("sealed")},
         "services": [opened(s["sealed"]) for s in case.services if s.get("sealed")],
         "visits": [opened(v["sealed"]) for v in case.visits if v.get("sealed")],
+        "corrections": [
+            {"version": c["version"], "corrected_version": c["corrected_version"],
+             **({"reason": c["reason"]} if c.get("reason") is not None else {}),
+             **(opened(c["sealed_reason"]) or {}),
+             **({"changes": opened(c["changes"]["sealed"])} if c["changes"].get("sealed") else {})}
+            for c in case.corrections if c.get("sealed_reason") or c["changes"].get("sealed")
+        ],
     }

@@ -40,6 +40,7 @@ from functools import cached_property
 from typing import Any
 
 from domain.base import InvalidCommand
+from domain.free_text import holds_id_or_mobile_number
 
 SEQ, UNITS, DUTY, PROBLEM, MEASURES, REMARKS = (
     "seq", "units", "duty", "problem", "measures", "remarks",
@@ -651,6 +652,9 @@ def _finish(draft: _Draft, directory: UnitDirectory) -> ProblemRow:
         reasons.append("存在问题为空")
     texts, measures, measure_warnings = _measures_of(draft, units, directory)
     remarks = "\n".join(dict.fromkeys(l.cells[REMARKS] for l in draft.lines if l.cells[REMARKS]))
+    if any(holds_id_or_mobile_number(t) for t in (draft.duty, draft.problem, remarks, *texts)):
+        # Refused here, row by row, rather than by the issue halfway through an import.
+        reasons.append("含身份证号码或手机号码（问题清单不加密，不能填写个人信息）")
     return ProblemRow(
         lines=tuple(line.number for line in draft.lines),
         seq=draft.seq,

@@ -1,13 +1,20 @@
 """儿童个案: one child in the information ledger (信息台账), and what each unit did about them.
 
-Personal data (name, ID number, address, guardian, health and abuse details) never reaches
-this module in clear. The application seals it under the case's own key and the events
-carry only the opaque ``sealed`` text; erasing that key erases the data while every event,
-and the ledger's tamper evidence, stays intact.
+Personal data (name, ID number, exact birth date, address, guardian, health and abuse
+details, and the free text written on the case: report details, service and visit notes,
+correction reasons) never reaches this module in clear. The application seals it under the
+case's own key and the events carry only the opaque ``sealed`` text; erasing that key erases
+the data while every event, and the ledger's tamper evidence, stays intact. The year and
+month of birth stay in clear; the age rules get the exact date from the application, which
+opens it from the seal (cases registered before it was sealed keep it in clear).
+
+Free text that stays clear (street, community, duty, findings, reopening and erasure
+reasons) is refused when it holds an ID or mobile number (domain.free_text).
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 import secrets
 from datetime import date, datetime
@@ -17,6 +24,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.free_text import check_free_text
 from domain.issue import check_grade
 from domain.person import beijing_day, is_under
 
@@ -86,6 +94,7 @@ REFERRAL_OPEN, REFERRAL_CLOSED = "open", "closed"
 SEALED_PREFIX = "sealed.v1."
 _SEALED = re.compile(re.escape(SEALED_PREFIX) + r"[A-Za-z0-9_-]{40,}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_BIRTH_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 # Crockford's base32: no I, L, O or U, so a number read aloud or copied by hand survives.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -93,7 +102,8 @@ _CASE_NUMBER = re.compile(r"ET\d{4}-[" + _CROCKFORD + r"]{8}")
 
 # Which fields of which entry a correction may change.
 CORRECTABLE: dict[str, frozenset[str]] = {
-    "Registered": frozenset({"street", "community", "household_local", "birth_date", "sealed"}),
+    # The exact birth date is corrected inside ``sealed``; its clear month alongside.
+    "Registered": frozenset({"street", "community", "household_local", "birth_month", "sealed"}),
     "Classified": frozenset({"left_behind", "categories", "evidence"}),
     "Reassessed": frozenset({"left_behind", "categories", "evidence"}),
     "GuardianshipRecorded": frozenset({"arrangement", "sealed"}),
@@ -104,8 +114,11 @@ CORRECTABLE: dict[str, frozenset[str]] = {
     "EvaluatedAtYearEnd": frozenset({"grade", "score", "findings"}),
     "Reopened": frozenset({"reason"}),
     "PersonalDataErased": frozenset({"reason"}),
-    "EntryCorrected": frozenset({"reason"}),
+    # A correction's reason is sealed while the key lives, clear (and checked) after erasure.
+    "EntryCorrected": frozenset({"reason", "sealed_reason"}),
 }
+# Changes that carry sealed text, and so need the case key alive.
+SEALED_CHANGES = frozenset({"sealed", "sealed_reason"})
 # Only these entries' times may be corrected: the others' times are what response times
 # and the age rules were computed from, and a unit must not shorten its own response time.
 RETIMABLE = frozenset({"GuardianshipRecorded", "Visited", "EvaluatedAtYearEnd", "Reopened"})
@@ -119,6 +132,10 @@ def case_id(case_number: str) -> UUID:
 def new_case_number(year: int) -> str:
     """Random, so the number says nothing of the child's name, ID number, address or order."""
     return f"ET{year:04d}-" + "".join(secrets.choice(_CROCKFORD) for _ in range(8))
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def is_sealed(value: object) -> bool:
@@ -194,6 +211,7 @@ class ChildCase(LedgerAggregate):
         _check_text(street, "case_needs_street", "须填写街道（乡镇）")
         _check_text(community, "case_needs_community", "须填写村（社区）")
         _check_text(registering_unit, "case_needs_registering_unit", "须写明登记单位")
+        check_free_text("街道（乡镇）和村（社区）", street, community)
         if not isinstance(household_local, bool):
             raise InvalidCommand("household_local_is_yes_or_no", "是否本区户籍须为是或否")
         day = beijing_day(stamp.occurred_at)
@@ -202,13 +220,16 @@ class ChildCase(LedgerAggregate):
         if not is_under(birth_date, 18, day):
             raise InvalidCommand("case_is_for_a_minor", "登记时儿童须未满十八周岁")
         _check_sealed(sealed)
+        # The exact date is in ``sealed`` (the application seals it with the person); the
+        # event keeps only its month, so erasure leaves no exact date behind.
         return cls(
             **stamp.fields(),
             case_number=case_number,
             street=street,
             community=community,
             household_local=household_local,
-            birth_date=birth_date,
+            birth_date=None,
+            birth_month=month_of(birth_date),
             registering_unit=registering_unit,
             sealed=sealed,
         )
@@ -224,15 +245,21 @@ class ChildCase(LedgerAggregate):
         street: str,
         community: str,
         household_local: bool,
-        birth_date: date,
+        birth_date: date | None,
         registering_unit: str,
         sealed: str,
+        birth_month: str | None = None,
     ) -> None:
         self.case_number = case_number
         self.street = street
         self.community = community
         self.household_local = household_local
+        # Cases registered before the date was sealed keep it here, in clear; newer ones None.
         self.birth_date = birth_date
+        if birth_month is not None:
+            # Set only when given, so a case folded from the older events has the same state
+            # as its snapshots taken before (the class default answers for it).
+            self.clear_birth_month = birth_month
         self.registering_unit = registering_unit
         self.sealed = sealed
         self.registered_at = occurred_at
@@ -256,7 +283,33 @@ class ChildCase(LedgerAggregate):
             self.version: {"type": "Registered", "user": user, "unit": unit}
         }
 
+    # The year and month of birth kept in clear (see ``birth_month``).
+    clear_birth_month: str | None = None
+
     # ---- queries -------------------------------------------------------------------
+
+    @property
+    def birth_month(self) -> str:
+        """"YYYY-MM", in clear: enough for ages in reports, and what the age rules fall back
+        on once the exact date is erased (see ``age_basis``)."""
+        if self.clear_birth_month is not None:
+            return self.clear_birth_month
+        assert self.birth_date is not None
+        return month_of(self.birth_date)
+
+    def age_basis(self, birth_date: date | None) -> date:
+        """The birth date the age rules count from. ``birth_date`` is the exact date the
+        application opened from the seal (None when the key is gone). Without it only the
+        month is known, and the child counts as born on its last day: as young as they can
+        be, so no rule treats a child as older than they are."""
+        if self.birth_date is not None:
+            return self.birth_date
+        if birth_date is not None:
+            if month_of(birth_date) != self.birth_month:
+                raise InvalidCommand("birth_date_agrees_with_month", "出生日期与登记的出生年月不一致")
+            return birth_date
+        year, month = (int(part) for part in self.birth_month.split("-"))
+        return date(year, month, calendar.monthrange(year, month)[1])
 
     @property
     def status(self) -> str:
@@ -320,12 +373,15 @@ class ChildCase(LedgerAggregate):
     # ---- classification ------------------------------------------------------------
 
     def classify(
-        self, stamp: Stamp, *, left_behind: bool, categories: list[str], evidence: list[str]
+        self, stamp: Stamp, *, left_behind: bool, categories: list[str], evidence: list[str],
+        birth_date: date | None = None,
     ) -> None:
         self._must_be_open("认定类别")
         if self.assessments:
             raise RuleViolated("classify_once_then_reassess", "个案已认定类别，请用重新评估")
-        categories = self._checked_assessment(stamp, left_behind, categories, evidence, needs_one=True)
+        categories = self._checked_assessment(
+            stamp, left_behind, categories, evidence, needs_one=True, birth_date=birth_date
+        )
         self._classified(
             **stamp.fields(), left_behind=left_behind, categories=categories, evidence=evidence
         )
@@ -345,7 +401,8 @@ class ChildCase(LedgerAggregate):
         self._assess(occurred_at, left_behind, categories, evidence)
 
     def reassess(
-        self, stamp: Stamp, *, left_behind: bool, categories: list[str], evidence: list[str]
+        self, stamp: Stamp, *, left_behind: bool, categories: list[str], evidence: list[str],
+        birth_date: date | None = None,
     ) -> None:
         """动态更新: may find the child no longer in need (no category), a reason to close."""
         self._must_be_open("重新评估")
@@ -353,7 +410,9 @@ class ChildCase(LedgerAggregate):
             raise RuleViolated(
                 "reassessment_follows_classification", "个案尚未认定类别，不能重新评估"
             )
-        categories = self._checked_assessment(stamp, left_behind, categories, evidence, needs_one=False)
+        categories = self._checked_assessment(
+            stamp, left_behind, categories, evidence, needs_one=False, birth_date=birth_date
+        )
         self._reassessed(
             **stamp.fields(), left_behind=left_behind, categories=categories, evidence=evidence
         )
@@ -374,7 +433,7 @@ class ChildCase(LedgerAggregate):
 
     def _checked_assessment(
         self, stamp: Stamp, left_behind: bool, categories: list[str], evidence: list[str], *,
-        needs_one: bool,
+        needs_one: bool, birth_date: date | None,
     ) -> list[str]:
         """The rules a classification and a reassessment share; answers the categories, deduplicated."""
         categories = list(dict.fromkeys(categories)) if isinstance(categories, list) else categories
@@ -384,7 +443,7 @@ class ChildCase(LedgerAggregate):
                 "classification_names_a_category", "须认定为留守儿童或至少一类困境儿童"
             )
         _check_classification_rules(
-            birth_date=self.birth_date,
+            birth_date=self.age_basis(birth_date),
             household_local=self.household_local,
             left_behind=left_behind,
             categories=categories,
@@ -521,6 +580,7 @@ class ChildCase(LedgerAggregate):
         self._must_be_open("转介")
         _check_text(to_unit, "referral_names_a_unit", "转介须写明接收单位")
         _check_text(duty, "referral_names_a_duty", "转介须写明所依据的职责")
+        check_free_text("转介职责", duty)
         if any(
             r["unit"] == to_unit and r["duty"] == duty and r["status"] == REFERRAL_OPEN
             for r in self.referrals.values()
@@ -639,6 +699,7 @@ class ChildCase(LedgerAggregate):
         rubric_version: str,
     ) -> None:
         check_grade(grade, score)
+        check_free_text("考核意见", findings)
         if year in self.evaluations:
             raise RuleViolated("one_evaluation_per_year", f"该个案{year}年度已有年终考核，请用更正")
         self._evaluated(
@@ -665,12 +726,14 @@ class ChildCase(LedgerAggregate):
             "rubric_version": rubric_version,
         }
 
-    def close(self, stamp: Stamp, *, reason: str) -> None:
+    def close(self, stamp: Stamp, *, reason: str, birth_date: date | None = None) -> None:
         self._must_be_open("再次结案")
         _check_code(reason, CLOSURE_REASONS, "closure_reason_is_known", "结案原因")
         if self.open_referral_units():
             raise RuleViolated("no_closure_while_referral_open", "仍有未结束的转介，不能结案")
-        if reason == "aged_16" and is_under(self.birth_date, 16, beijing_day(stamp.occurred_at)):
+        if reason == "aged_16" and is_under(
+            self.age_basis(birth_date), 16, beijing_day(stamp.occurred_at)
+        ):
             raise RuleViolated("aged_16_closure_needs_child_of_16", "儿童尚未满十六周岁")
         self._closed(**stamp.fields(), reason=reason)
 
@@ -685,6 +748,7 @@ class ChildCase(LedgerAggregate):
         if not self.closed:
             raise RuleViolated("only_closed_case_reopens", "个案尚未结案，无需重新打开")
         _check_text(reason, "reopening_needs_reason", "重新打开须说明理由")
+        check_free_text("重新打开理由", reason)
         self._reopened(**stamp.fields(), reason=reason)
 
     @event("Reopened")
@@ -701,6 +765,8 @@ class ChildCase(LedgerAggregate):
         if self.erased:
             raise RuleViolated("personal_data_erased_once", "个人信息已删除")
         _check_text(reason, "erasure_needs_reason", "删除个人信息须说明理由")
+        # The reason outlives the key, so it is the one text that must stay readable: clear.
+        check_free_text("删除理由", reason)
         self._erased(**stamp.fields(), reason=reason)
 
     @event("PersonalDataErased")
@@ -713,12 +779,26 @@ class ChildCase(LedgerAggregate):
 
     def correct(
         self, stamp: Stamp, *, corrected_version: int, position: int, changes: dict[str, Any],
-        reason: str,
+        reason: str | None = None, sealed_reason: str | None = None,
+        birth_date: date | None = None,
     ) -> None:
+        """The reason arrives sealed while the case key lives (``sealed_reason``), and in
+        clear only once it is erased. ``birth_date`` is the exact date the corrected case
+        has (the new one when the correction changes it), for the age rules."""
         entry = self.entries.get(corrected_version)
         if entry is None:
             raise RuleViolated("correction_names_earlier_event", "更正须指向本个案较早的一条记录")
-        _check_text(reason, "correction_needs_reason", "更正须说明理由")
+        if self.erased:
+            if sealed_reason is not None:
+                self._check_new_personal_data(sealed_reason)
+            _check_text(reason, "correction_needs_reason", "更正须说明理由")
+            check_free_text("更正理由", reason)
+        else:
+            if reason is not None:
+                raise InvalidCommand("case_free_text_arrives_sealed", "个案的更正理由须加密后记录")
+            if sealed_reason is None:
+                raise InvalidCommand("correction_needs_reason", "更正须说明理由")
+            _check_sealed(sealed_reason)
         if not isinstance(changes, dict) or not changes:
             raise InvalidCommand("correction_needs_changes", "更正须写明要更正的内容")
         kind = entry["type"]
@@ -731,10 +811,23 @@ class ChildCase(LedgerAggregate):
                 "correction_changes_correctable_fields",
                 f"该记录不能更正这些字段：{'、'.join(unknown)}",
             )
-        if "sealed" in changes:
-            self._check_new_personal_data(changes["sealed"])
+        for key in SEALED_CHANGES & changes.keys():
+            self._check_new_personal_data(changes[key])
+        if kind == "EntryCorrected" and "reason" in changes and not self.erased:
+            raise InvalidCommand("case_free_text_arrives_sealed", "个案的更正理由须加密后记录")
+        if "birth_month" in changes and "sealed" not in changes:
+            # The exact date lives in the sealed person fields: both change together.
+            raise InvalidCommand(
+                "birth_date_corrected_with_personal_fields", "出生日期须随个人信息一并更正"
+            )
         changes = _checked_changes(changes, recorded_at=stamp.recorded_at)
-        self._check_corrected_state(kind, corrected_version, _corrected_values(changes))
+        if "birth_month" in changes:
+            if birth_date is None or month_of(birth_date) != changes["birth_month"]:
+                raise InvalidCommand("birth_date_agrees_with_month", "出生日期与登记的出生年月不一致")
+            basis = birth_date
+        else:
+            basis = self.age_basis(birth_date)
+        self._check_corrected_state(kind, corrected_version, _corrected_values(changes), basis)
         self._entry_corrected(
             **stamp.fields(),
             corrected_version=corrected_version,
@@ -742,21 +835,24 @@ class ChildCase(LedgerAggregate):
             corrected_type=kind,
             changes=changes,
             reason=reason,
+            sealed_reason=sealed_reason,
         )
 
-    def _check_corrected_state(self, kind: str, version: int, values: dict[str, Any]) -> None:
-        """A correction may not leave the case in a state its rules would have refused."""
+    def _check_corrected_state(
+        self, kind: str, version: int, values: dict[str, Any], birth_date: date
+    ) -> None:
+        """A correction may not leave the case in a state its rules would have refused;
+        ``birth_date`` is the one the corrected case has."""
         if kind == "EvaluatedAtYearEnd" and ({"grade", "score"} & values.keys()):
             current = self.evaluations[self.entries[version]["year"]]
             check_grade(values.get("grade", current["grade"]), values.get("score", current["score"]))
         if kind not in ("Registered", "Classified", "Reassessed"):
             return
-        birth_date = values.get("birth_date", self.birth_date) if kind == "Registered" else self.birth_date
         household_local = (
             values.get("household_local", self.household_local)
             if kind == "Registered" else self.household_local
         )
-        if kind == "Registered" and "birth_date" in values:
+        if kind == "Registered" and "birth_month" in values:
             day = beijing_day(self.registered_at)
             if birth_date > day:
                 raise InvalidCommand("birth_date_not_in_future", "出生日期不能晚于登记日期")
@@ -789,18 +885,21 @@ class ChildCase(LedgerAggregate):
         corrected_position: int,
         corrected_type: str,
         changes: dict[str, Any],
-        reason: str,
+        reason: str | None,
+        sealed_reason: str | None = None,
     ) -> None:
         self._note_entry("EntryCorrected", user, unit)
-        self.corrections.append(
-            {
-                "version": self.version + 1,
-                "corrected_version": corrected_version,
-                "corrected_position": corrected_position,
-                "changes": dict(changes),
-                "reason": reason,
-            }
-        )
+        correction = {
+            "version": self.version + 1,
+            "corrected_version": corrected_version,
+            "corrected_position": corrected_position,
+            "changes": dict(changes),
+            "reason": reason,
+        }
+        if sealed_reason is not None:
+            # Only when present, so older corrections fold to the state their snapshots hold.
+            correction["sealed_reason"] = sealed_reason
+        self.corrections.append(correction)
         self._apply_changes(corrected_version, _corrected_values(changes))
 
     def _apply_changes(self, version: int, values: dict[str, Any]) -> None:
@@ -809,7 +908,11 @@ class ChildCase(LedgerAggregate):
         values = {k: v for k, v in values.items() if k != "occurred_at"}
         if kind == "Registered":
             for key, value in values.items():
-                setattr(self, key, value)
+                if key == "birth_month":
+                    # The exact date is now only in the corrected seal.
+                    self.clear_birth_month, self.birth_date = value, None
+                else:
+                    setattr(self, key, value)
         elif kind in ("Classified", "Reassessed"):
             self.assessments[version].update(values)
         elif kind == "GuardianshipRecorded":
@@ -833,7 +936,8 @@ class ChildCase(LedgerAggregate):
 
 
 def _corrected_values(changes: dict[str, Any]) -> dict[str, Any]:
-    """Changes are stored as JSON values, so dates arrive as ISO text."""
+    """Changes are stored as JSON values, so dates arrive as ISO text (``birth_date`` only in
+    corrections recorded before the exact date was sealed)."""
     values = dict(changes)
     if "birth_date" in values:
         values["birth_date"] = date.fromisoformat(str(values["birth_date"]))
@@ -843,8 +947,10 @@ def _corrected_values(changes: dict[str, Any]) -> dict[str, Any]:
 def _checked_changes(changes: dict[str, Any], *, recorded_at: datetime) -> dict[str, Any]:
     """Corrected values must be as valid as the originals; answers them as they are stored."""
     try:
-        if "birth_date" in changes:
-            date.fromisoformat(str(changes["birth_date"]))
+        if "birth_month" in changes and not (
+            isinstance(changes["birth_month"], str) and _BIRTH_MONTH.fullmatch(changes["birth_month"])
+        ):
+            raise ValueError("birth_month")
         if "occurred_at" in changes:
             claimed = datetime.fromisoformat(str(changes["occurred_at"]))
             if claimed.tzinfo is None or claimed > recorded_at:
@@ -870,6 +976,7 @@ def _checked_changes(changes: dict[str, Any], *, recorded_at: datetime) -> dict[
     for key in ("street", "community", "duty", "findings", "reason"):
         if key in changes:
             _check_text(changes[key], "correction_values_valid", "更正后的值格式不正确")
+            check_free_text("更正内容", changes[key])
     if "score" in changes and (
         isinstance(changes["score"], bool) or not isinstance(changes["score"], (int, float))
     ):

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.free_text import check_free_text
 
 GRADES = ("优秀", "良好", "合格", "不合格")
 
@@ -39,6 +40,8 @@ CORRECTABLE: dict[str, frozenset[str]] = {
     "EntryCorrected": frozenset({"reason"}),
 }
 DATE_FIELDS = frozenset({"deadline", "due", "reply_by"})
+# The correctable fields that are free text, and so refuse ID and mobile numbers.
+FREE_TEXT = frozenset({"duty", "problem", "remarks", "text", "summary", "reason", "message", "findings"})
 
 
 def issue_id(plan_id: UUID, seq: int) -> UUID:
@@ -98,6 +101,7 @@ class RectificationIssue(LedgerAggregate):
             raise InvalidCommand("issue_needs_a_responsible_unit", "整改问题至少要有一个责任单位")
         if not duty.strip() or not problem.strip():
             raise InvalidCommand("duty_and_problem_required", "工作职责和存在问题不能为空")
+        check_free_text("工作职责、存在问题和备注", duty, problem, remarks)
         return cls(
             **stamp.fields(),
             plan_id=plan_id,
@@ -245,6 +249,7 @@ class RectificationIssue(LedgerAggregate):
             )
         if not text.strip():
             raise InvalidCommand("measure_text_required", "整改措施内容不能为空")
+        check_free_text("整改措施", text)
         measure_id = f"M{len(self.measures) + 1}"
         self._measure_adopted(
             **stamp.fields(), measure_id=measure_id, owner=owner, text=text, due=due
@@ -291,6 +296,8 @@ class RectificationIssue(LedgerAggregate):
         self._open_measure(measure_id, "报送进展")
         if not summary.strip():
             raise InvalidCommand("summary_required", "阶段性工作总结不能为空")
+        check_free_text("阶段性工作总结", summary)
+        check_free_text("证明材料名称", [e.get("name") for e in evidence if isinstance(e, dict)])
         self._progress_reported(
             **stamp.fields(), measure_id=measure_id, summary=summary, evidence=evidence
         )
@@ -318,6 +325,7 @@ class RectificationIssue(LedgerAggregate):
 
     def complete_measure(self, stamp: Stamp, *, measure_id: str, summary: str) -> None:
         self._open_measure(measure_id, "办结")
+        check_free_text("办结情况", summary)
         self._measure_completed(**stamp.fields(), measure_id=measure_id, summary=summary)
 
     @event("MeasureCompleted")
@@ -338,6 +346,7 @@ class RectificationIssue(LedgerAggregate):
             raise InvalidCommand("extension_moves_deadline_later", "延期后的期限须晚于原期限")
         if not reason.strip():
             raise InvalidCommand("extension_needs_reason", "延期须说明理由")
+        check_free_text("延期理由", reason)
         self._deadline_extended(
             **stamp.fields(), previous=self.deadline, deadline=deadline, reason=reason
         )
@@ -365,6 +374,7 @@ class RectificationIssue(LedgerAggregate):
             raise InvalidCommand("urge_a_responsible_unit", "只能向该问题的责任单位催办")
         if reply_by < stamp.recorded_at.date():
             raise InvalidCommand("reply_by_not_in_past", "回复期限不能早于今天")
+        check_free_text("催办内容", message)
         self._urged(**stamp.fields(), target=target, message=message, reply_by=reply_by)
 
     @event("Urged")
@@ -395,6 +405,7 @@ class RectificationIssue(LedgerAggregate):
         rubric_version: str,
     ) -> None:
         check_grade(grade, score)
+        check_free_text("考核意见", findings)
         if year in self.evaluations:
             raise RuleViolated("one_evaluation_per_year", f"该问题{year}年度已有年终考核，请用更正")
         self._evaluated(
@@ -434,6 +445,7 @@ class RectificationIssue(LedgerAggregate):
             raise RuleViolated("closure_needs_a_measure", "没有整改措施的问题不能销号")
         if any(m["status"] == MEASURE_OPEN for m in self.measures.values()):
             raise RuleViolated("no_closure_while_measure_open", "仍有未完成的整改措施，不能销号")
+        check_free_text("销号说明", summary)
         self._closed(**stamp.fields(), summary=summary)
 
     @event("Closed")
@@ -448,6 +460,7 @@ class RectificationIssue(LedgerAggregate):
             raise RuleViolated("only_closed_issue_reopens", "问题尚未销号，无需重新打开")
         if not reason.strip():
             raise InvalidCommand("reopening_needs_reason", "重新打开须说明理由")
+        check_free_text("重新打开理由", reason)
         self._reopened(**stamp.fields(), reason=reason)
 
     @event("Reopened")
@@ -477,6 +490,9 @@ class RectificationIssue(LedgerAggregate):
                 f"该记录不能更正这些字段：{'、'.join(unknown)}",
             )
         _check_change_values(changes, recorded_at=stamp.recorded_at)
+        # Only the texts: evidence hashes may hold digit runs, and contact_person is an
+        # official's work contact, kept as given (not the child's data).
+        check_free_text("更正理由和更正内容", reason, [changes[k] for k in FREE_TEXT & changes.keys()])
         if entry["type"] == "EvaluatedAtYearEnd" and ("grade" in changes or "score" in changes):
             current = self.evaluations[entry["year"]]
             check_grade(changes.get("grade", current["grade"]), changes.get("score", current["score"]))

@@ -80,6 +80,8 @@ def check_person(
     fields: dict[str, Any] = {
         "name": name.strip(),
         "id_number": check_id_number(id_number, birth_date),
+        # Sealed with the rest: the case keeps only the year and month in clear.
+        "birth_date": birth_date.isoformat(),
     }
     for key, value in (("address", address), ("guardian", guardian)):
         if value is None or not value.strip():

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.free_text import check_free_text
 
 ROLES = ("agency", "supervisor", "inspector", "admin")
 
@@ -66,6 +67,7 @@ class Unit(LedgerAggregate):
             return
         if not text.strip():
             raise InvalidCommand("duty_text_required", "职责内容不能为空")
+        check_free_text("职责内容", text)
         self._duty_defined(**stamp.fields(), duty_id=duty_id, text=text)
 
     @event("DutyDefined")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -127,7 +127,7 @@ class CaseOut(BaseModel):
     street: str
     community: str
     household_local: bool
-    birth_date: date
+    birth_month: str = Field(description="出生年月（YYYY-MM）；出生日期为个人信息，加密保存")
     registering_unit: str
     status: Literal["open", "closed"]
     left_behind: bool
@@ -163,7 +163,7 @@ def describe_case(case: ChildCase) -> dict[str, Any]:
         "street": case.street,
         "community": case.community,
         "household_local": case.household_local,
-        "birth_date": case.birth_date,
+        "birth_month": case.birth_month,
         "registering_unit": case.registering_unit,
         "status": case.status,
         "left_behind": case.left_behind,
@@ -284,7 +284,12 @@ def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> A
     return svc.ledger.erase_personal_data(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
 
 
-@router.post("/{case_id}/corrections", response_model=Accepted, status_code=201, summary="更正记录")
+@router.post(
+    "/{case_id}/corrections", response_model=Accepted, status_code=201, summary="更正记录",
+    description="个人信息字段（登记：name、id_number、birth_date、address、guardian；监护：guardian；"
+    "强制报告：details；服务、走访：notes）及更正理由加密保存，与个人信息同样可见、查阅留痕、删除后一并销毁。"
+    "个人信息删除后，更正理由以明文保存，不得含身份证号码或手机号码。",
+)
 def correct(case_id: UUID, body: CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.ledger.correct_case_entry(with_time(cmd, body.occurred_at), case_id, position=body.position,
                                          changes=body.changes, reason=body.reason).answer()

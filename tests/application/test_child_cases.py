@@ -144,3 +144,28 @@ def test_personal_data_is_nowhere_in_clear_in_any_table(district: District, case
     ledger.erase_personal_data(district.cmd("supervisor"), case, reason="r")
     for needle in (NAME, valid_id(), "王大明"):
         assert not scan_store(services.settings, needle), needle
+
+
+def test_sealed_entries_are_corrected_sealed_and_merge_with_what_they_held(district: District, case) -> None:  # type: ignore[no-untyped-def]
+    ledger, clerk = district.ledger, district.cmd("cq-clerk")
+    guardianship = ledger.record_guardianship(clerk, case, arrangement="entrusted",
+                                              guardian={"name": "王奶奶", "relation": "祖母", "phone": "027-1"})
+    report = ledger.file_mandatory_report(clerk, case, reporter="school", nature="abuse", details=None)
+    before = log_size(district)
+    for bad in ({"guardian": {"name": " "}}, {"guardian": {"phone": "电话"}}, {"guardian": {"age": 70}},
+                {"guardian": "王奶奶"}):
+        with pytest.raises(InvalidCommand) as refused:
+            ledger.correct_case_entry(clerk, case, position=guardianship.position, changes=bad, reason="更正")
+        assert refused.value.rule == "correction_values_valid"
+    assert log_size(district) == before
+    ledger.correct_case_entry(clerk, case, position=guardianship.position,
+                              changes={"guardian": {"phone": "027-83912345"}}, reason="电话变更")
+    ledger.correct_case_entry(clerk, case, position=report.position, changes={"details": "补充：夜间独自在家"},
+                              reason="补充报告内容")
+    _, personal = ledger.read_case(district.actors["supervisor"], case, endpoint="test")
+    assert personal is not None
+    assert personal["guardianships"] == [{"name": "王奶奶", "relation": "祖母", "phone": "027-83912345"}]
+    assert personal["reports"] == {"MR1": {"details": "补充：夜间独自在家"}}
+    assert [c["reason"] for c in personal["corrections"]] == ["电话变更", "补充报告内容"]
+    history = ledger.case_history(district.actors["inspector"], case)
+    assert "027-83912345" not in str(history) and "补充报告内容" not in str(history)

@@ -21,7 +21,9 @@ from domain.case import (
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 SEALED = SEALED_PREFIX + "A" * 64
 OTHER_SEALED = SEALED_PREFIX + "B" * 64
+REASON = SEALED_PREFIX + "R" * 64  # a correction reason, sealed by the application
 EVIDENCE = ["ab" * 32]
+BORN_2008 = date(2008, 3, 10)
 
 
 def stamp(at: datetime = T0, *, unit: str = "civil", occurred_at: datetime | None = None) -> Stamp:
@@ -122,9 +124,11 @@ def test_left_behind_classification_needs_the_child_under_16_on_that_day() -> No
     day_after = sixteenth + timedelta(days=1)
     refused(
         case, RuleViolated, "left_behind_child_is_under_16",
-        lambda: case.classify(stamp(day_after), left_behind=True, categories=[], evidence=EVIDENCE),
+        lambda: case.classify(stamp(day_after), left_behind=True, categories=[], evidence=EVIDENCE,
+                              birth_date=BORN_2008),
     )
-    case.classify(stamp(sixteenth), left_behind=True, categories=[], evidence=EVIDENCE)
+    case.classify(stamp(sixteenth), left_behind=True, categories=[], evidence=EVIDENCE,
+                  birth_date=BORN_2008)
     assert case.left_behind is True
 
 
@@ -135,7 +139,8 @@ def test_the_day_of_a_classification_is_the_day_in_beijing() -> None:
     refused(
         case, RuleViolated, "left_behind_child_is_under_16",
         lambda: case.classify(
-            stamp(late_evening), left_behind=True, categories=[], evidence=EVIDENCE
+            stamp(late_evening), left_behind=True, categories=[], evidence=EVIDENCE,
+            birth_date=BORN_2008,
         ),
     )
 
@@ -146,7 +151,8 @@ def test_reassessment_applies_the_age_rule_on_its_own_day() -> None:
     later = datetime(2024, 6, 1, tzinfo=timezone.utc)
     refused(
         case, RuleViolated, "left_behind_child_is_under_16",
-        lambda: case.reassess(stamp(later), left_behind=True, categories=[], evidence=[]),
+        lambda: case.reassess(stamp(later), left_behind=True, categories=[], evidence=[],
+                              birth_date=BORN_2008),
     )
     case.reassess(stamp(later), left_behind=False, categories=[], evidence=[])
     assert (case.left_behind, case.categories) == (False, [])
@@ -396,7 +402,7 @@ def test_a_closed_case_takes_evaluation_correction_reopening_and_erasure() -> No
     case.evaluate(stamp(), year=2023, grade="良好", score=85, findings="按时走访",
                   rubric_version="2019.1")
     case.correct(stamp(), corrected_version=case.version, position=99,
-                 changes={"findings": "按时走访，转介及时"}, reason="补充")
+                 changes={"findings": "按时走访，转介及时"}, sealed_reason=REASON)
     assert case.evaluations[2023]["findings"] == "按时走访，转介及时"
     case.erase_personal_data(stamp(), reason="保存期限届满")
     case.reopen(stamp(), reason="父母再次外出务工")
@@ -417,13 +423,14 @@ def test_closure_for_age_needs_the_child_to_have_turned_16() -> None:
     case = register(birth_date=date(2008, 3, 1))
     refused(
         case, RuleViolated, "aged_16_closure_needs_child_of_16",
-        lambda: case.close(stamp(), reason="aged_16"),  # the 16th birthday itself
+        # the 16th birthday itself
+        lambda: case.close(stamp(), reason="aged_16", birth_date=date(2008, 3, 1)),
     )
     refused(
         case, InvalidCommand, "closure_reason_is_known",
         lambda: case.close(stamp(), reason="张三搬家"),
     )
-    case.close(stamp(T0 + timedelta(days=1)), reason="aged_16")
+    case.close(stamp(T0 + timedelta(days=1)), reason="aged_16", birth_date=date(2008, 3, 1))
     refused(case, InvalidCommand, "reopening_needs_reason", lambda: case.reopen(stamp(), reason=" "))
 
 
@@ -487,7 +494,7 @@ def test_a_correction_may_not_shorten_a_response_time() -> None:
         case, InvalidCommand, "correction_changes_correctable_fields",
         lambda: case.correct(
             stamp(T0 + timedelta(hours=6), unit="police"), corrected_version=case.version,
-            position=3, changes={"occurred_at": T0.isoformat()}, reason="记错了",
+            position=3, changes={"occurred_at": T0.isoformat()}, sealed_reason=REASON,
         ),
     )
 
@@ -498,23 +505,25 @@ def test_a_correction_may_not_break_the_classification_rules() -> None:
     refused(
         case, RuleViolated, "difficulty_categories_need_local_household",
         lambda: case.correct(stamp(), corrected_version=1, position=1,
-                             changes={"household_local": False}, reason="户籍登记错误"),
+                             changes={"household_local": False}, sealed_reason=REASON),
     )
     refused(
         case, RuleViolated, "left_behind_child_is_under_16",
         lambda: case.correct(stamp(), corrected_version=1, position=1,
-                             changes={"birth_date": "2007-01-01"}, reason="出生日期登记错误"),
+                             changes={"birth_month": "2007-01", "sealed": OTHER_SEALED},
+                             sealed_reason=REASON, birth_date=date(2007, 1, 1)),
     )
     refused(
         case, InvalidCommand, "correction_values_valid",
         lambda: case.correct(stamp(), corrected_version=1, position=1,
-                             changes={"birth_date": "2012-13-01"}, reason="出生日期登记错误"),
+                             changes={"birth_month": "2012-13", "sealed": OTHER_SEALED},
+                             sealed_reason=REASON),
     )
     # In the right order the same facts can be set straight.
     case.correct(stamp(), corrected_version=2, position=2,
-                 changes={"categories": ["temporary_crisis"]}, reason="认定有误")
+                 changes={"categories": ["temporary_crisis"]}, sealed_reason=REASON)
     case.correct(stamp(), corrected_version=1, position=1,
-                 changes={"household_local": False}, reason="户籍登记错误")
+                 changes={"household_local": False}, sealed_reason=REASON)
     assert (case.household_local, case.categories) == (False, ["temporary_crisis"])
 
 
@@ -523,9 +532,10 @@ def test_corrections_replay_to_the_same_state() -> None:
     case.classify(stamp(), left_behind=True, categories=["poverty"], evidence=[])
     case.record_guardianship(stamp(), arrangement="statutory", sealed=SEALED)
     case.correct(stamp(), corrected_version=1, position=1,
-                 changes={"birth_date": "2015-07-01", "sealed": OTHER_SEALED}, reason="登记错误")
+                 changes={"birth_month": "2015-07", "sealed": OTHER_SEALED}, sealed_reason=REASON,
+                 birth_date=date(2015, 7, 1))
     case.correct(stamp(), corrected_version=3, position=3,
-                 changes={"arrangement": "entrusted"}, reason="实为受委托监护")
+                 changes={"arrangement": "entrusted"}, sealed_reason=REASON)
     report_id = case.file_mandatory_report(stamp(), reporter="school", nature="abuse")
     case.accept_report(stamp(T0 + timedelta(minutes=3), unit="police"), report_id=report_id)
     referral_id = case.refer(stamp(), to_unit="legal-aid", duty="legal_aid")
@@ -533,7 +543,7 @@ def test_corrections_replay_to_the_same_state() -> None:
                          referral_id=referral_id, sealed=SEALED)
     copy = replayed(case)
     assert state(copy) == state(case)
-    assert case.birth_date == date(2015, 7, 1) and case.sealed == OTHER_SEALED
+    assert (case.birth_month, case.birth_date, case.sealed) == ("2015-07", None, OTHER_SEALED)
     assert case.guardianships[0]["arrangement"] == "entrusted"
 
 
@@ -542,15 +552,100 @@ def test_a_correction_names_an_earlier_entry_and_its_correctable_fields() -> Non
     refused(
         case, RuleViolated, "correction_names_earlier_event",
         lambda: case.correct(stamp(), corrected_version=7, position=7,
-                             changes={"street": "x"}, reason="r"),
+                             changes={"street": "x"}, sealed_reason=REASON),
     )
     refused(
         case, InvalidCommand, "correction_changes_correctable_fields",
         lambda: case.correct(stamp(), corrected_version=1, position=1,
-                             changes={"case_number": "ET2024-00000000"}, reason="r"),
+                             changes={"case_number": "ET2024-00000000"}, sealed_reason=REASON),
     )
     refused(
         case, InvalidCommand, "personal_data_arrives_sealed",
         lambda: case.correct(stamp(), corrected_version=1, position=1,
-                             changes={"sealed": "张三"}, reason="r"),
+                             changes={"sealed": "张三"}, sealed_reason=REASON),
     )
+
+
+# ---- the birth date: exact in the seal, year and month in clear ------------------------
+
+
+def test_registration_keeps_only_the_year_and_month_of_birth_in_clear() -> None:
+    case = register(birth_date=date(2015, 6, 1))
+    registered = case.pending_events[0]
+    assert (registered.birth_date, registered.birth_month) == (None, "2015-06")
+    assert (case.birth_date, case.birth_month) == (None, "2015-06")
+    assert "2015-06-01" not in repr(vars(registered)) and "2015, 6, 1" not in repr(vars(registered))
+
+
+def test_without_the_exact_date_the_child_counts_as_born_on_the_last_day_of_the_month() -> None:
+    case = register(birth_date=date(2008, 3, 10))
+    # Sixteen by the exact date (10 March), not by the last day of the month.
+    mid_month = stamp(datetime(2024, 3, 20, 3, 0, tzinfo=timezone.utc))
+    refused(
+        case, RuleViolated, "aged_16_closure_needs_child_of_16",
+        lambda: case.close(mid_month, reason="aged_16"),
+    )
+    case.classify(mid_month, left_behind=True, categories=[], evidence=EVIDENCE)
+    refused(
+        case, RuleViolated, "left_behind_child_is_under_16",
+        lambda: case.reassess(mid_month, left_behind=True, categories=[], evidence=[],
+                              birth_date=date(2008, 3, 10)),
+    )
+    case.close(mid_month, reason="aged_16", birth_date=date(2008, 3, 10))
+
+
+def test_an_exact_birth_date_must_agree_with_the_clear_month() -> None:
+    case = register(birth_date=date(2015, 6, 1))
+    refused(
+        case, InvalidCommand, "birth_date_agrees_with_month",
+        lambda: case.classify(stamp(), left_behind=True, categories=[], evidence=EVIDENCE,
+                              birth_date=date(2015, 7, 1)),
+    )
+
+
+def test_a_birth_date_correction_comes_with_the_sealed_person_and_agrees_with_its_month() -> None:
+    case = register(birth_date=date(2015, 6, 1))
+    refused(
+        case, InvalidCommand, "birth_date_corrected_with_personal_fields",
+        lambda: case.correct(stamp(), corrected_version=1, position=1,
+                             changes={"birth_month": "2015-07"}, sealed_reason=REASON,
+                             birth_date=date(2015, 7, 1)),
+    )
+    for wrong in (None, date(2015, 8, 1)):
+        refused(
+            case, InvalidCommand, "birth_date_agrees_with_month",
+            lambda: case.correct(stamp(), corrected_version=1, position=1,
+                                 changes={"birth_month": "2015-07", "sealed": OTHER_SEALED},
+                                 sealed_reason=REASON, birth_date=wrong),
+        )
+
+
+def test_a_case_recorded_before_the_birth_date_was_sealed_replays_as_it_did() -> None:
+    # The events as the earlier version stored them: a clear birth date and no month in
+    # Registered; a correction of that date, with its reason in clear.
+    with recording_at(T0):
+        case = ChildCase(
+            **stamp().fields(), case_number="ET2024-7K3M9QXA", street="径河街道", community="三店村",
+            household_local=True, birth_date=date(2008, 3, 10), registering_unit="civil", sealed=SEALED,
+            birth_month=None,
+        )
+        case._entry_corrected(
+            **stamp().fields(), corrected_version=1, corrected_position=1, corrected_type="Registered",
+            changes={"birth_date": "2008-03-12"}, reason="出生日期登记错误", sealed_reason=None,
+        )
+    registered, corrected = case.pending_events
+    vars(registered).pop("birth_month")
+    vars(corrected).pop("sealed_reason")
+    old = replayed(case)
+    assert (old.birth_date, old.birth_month) == (date(2008, 3, 12), "2008-03")
+    # Its state is the one its snapshots hold: no field the older version did not have.
+    assert "clear_birth_month" not in vars(old) and "sealed_reason" not in old.corrections[0]
+    assert old.corrections[0]["reason"] == "出生日期登记错误"
+    # The age rules count from the clear date, whatever else they are given.
+    refused(
+        old, RuleViolated, "left_behind_child_is_under_16",
+        lambda: old.classify(stamp(datetime(2024, 3, 12, 17, 0, tzinfo=timezone.utc)), left_behind=True,
+                             categories=[], evidence=EVIDENCE),
+    )
+    old.classify(stamp(datetime(2024, 3, 12, 3, 0, tzinfo=timezone.utc)), left_behind=True,
+                 categories=[], evidence=EVIDENCE)

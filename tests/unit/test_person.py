@@ -70,7 +70,7 @@ def test_check_person_answers_the_fields_to_seal() -> None:
     fields = check_person(
         name=f" {NAME} ", id_number=VALID, birth_date=BORN, address="三店村5组", guardian=" ",
     )
-    assert fields == {"name": NAME, "id_number": VALID, "address": "三店村5组"}
+    assert fields == {"name": NAME, "id_number": VALID, "address": "三店村5组", "birth_date": BORN.isoformat()}
 
 
 @pytest.mark.parametrize(

@@ -262,6 +262,17 @@ def test_empty_duty_problem_or_units_refuse_the_row() -> None:
     assert row.refused == "责任单位为空；工作职责为空；存在问题为空"
 
 
+@pytest.mark.parametrize("column", [2, 3, 4, 5])
+def test_a_row_naming_an_id_or_mobile_number_is_refused_and_spares_the_others(column: int) -> None:
+    rows = [list(row) for row in SOURCE_ROWS]
+    rows[1][column] += "，联系家长13812345678"
+    result = read_problem_list(source_layout(rows), DIRECTORY)
+    assert [row.seq for row in result.refused] == [2]
+    assert "身份证号码或手机号码" in (result.refused[0].refused or "")
+    assert "13812345678" not in (result.refused[0].refused or "")
+    assert [row.seq for row in result.accepted] == [1, 3, 4]
+
+
 def test_a_number_used_twice_for_different_problems_refuses_the_second() -> None:
     grid = [HEADER, ["1", "普法和依法治理科", "职责", "问题", "措施", ""],
             HEADER, ["1", "公共法律服务管理科", "别的职责", "别的问题", "措施", ""]]
