@@ -14,6 +14,8 @@ from functools import partial
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from domain.free_text import holds_id_or_mobile_number
+
 
 def configure(level: int = logging.INFO) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
@@ -30,6 +32,16 @@ def configure(level: int = logging.INFO) -> None:
     )
 
 
+def loggable_request_id(given: str) -> bool:
+    """A client's request id is logged as sent only if it cannot be a personal number: a
+    script that put a child's ID number or a phone number in it would write it into every
+    log line of the request. A run of digits alone is refused too (card and landline numbers)."""
+    return (
+        0 < len(given) <= 64 and given.isascii() and given.isalnum() and not given.isdigit()
+        and not holds_id_or_mobile_number(given)
+    )
+
+
 class RequestId:
     """Binds a request id (the client's X-Request-ID if sane, else a new one) to every log line."""
 
@@ -41,7 +53,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if given.isalnum() and len(given) <= 64 else secrets.token_hex(8)
+        request_id = given if loggable_request_id(given) else secrets.token_hex(8)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, path=scope.get("path", ""),
                                                method=scope.get("method", ""))

@@ -54,3 +54,14 @@ def test_refused_requests_are_logged_by_rule_and_status_without_personal_data(
     assert NAME not in text and id_number not in text and "某路" not in text
     assert counted("careledger_http_requests_total", route="/api/v1/cases", method="POST",
                    status="403") - forbidden_before == 1
+
+
+def test_a_request_id_that_could_be_a_personal_number_is_replaced_not_logged(client: TestClient) -> None:
+    id_number, mobile = valid_id(), "13812345678"
+    with capture_logs() as logs:
+        answers = [client.get("/healthz", headers={"X-Request-ID": given})
+                   for given in (id_number, mobile, "4201060123456789", "trace42abc")]
+    echoed = [answer.headers["x-request-id"] for answer in answers]
+    assert id_number not in echoed and mobile not in echoed and "4201060123456789" not in echoed
+    assert echoed[3] == "trace42abc"  # an ordinary client id is still carried through
+    assert id_number not in repr(logs) and mobile not in repr(logs)
