@@ -23,10 +23,13 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import ProjectionRunner
 
 from application.ledger import Ledger
+from application.read_policy import EVERYTHING, ReadScope
 from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
+from projections import cases as case_fold
 from projections import folds, queries
+from projections import issues as issue_fold
 from projections.indicators import Thresholds, day_of
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
 
@@ -77,11 +80,12 @@ class Views:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        # Answers of views now, by (name, year): the day and briefs' version they were
+        # Answers of views now, by (name, year, reading unit or None): the day and briefs' version they were
         # computed for, and the answer (shared, never changed).
-        self._answers: dict[tuple[str, int | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._answers: dict[tuple[str, int | None, str | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         # Each brief's part of each view, reused while the cache holds the same brief.
         self._kept = queries.Kept()
+        self._kept_by_unit: dict[str, queries.Kept] = {}
         self._restarts_seen = 0
 
     @property
@@ -193,42 +197,76 @@ class Views:
             return briefs_as_of(self.ledger, self.store, as_of, kinds, self.cache)
         return self.cache.briefs(kinds)[1] if self.cache else self.store.all_briefs(kinds)
 
-    def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
+    def readable_briefs(self, scope: ReadScope, kinds: tuple[str, ...] | None = None,
+                        as_of: datetime | None = None) -> list[Summary]:
+        """The briefs of the issues and cases ``scope`` reads (application.read_policy), and
+        every other brief (plans): what an actor's lists and views are made of."""
+        found = self.briefs(as_of, kinds)
+        return found if scope.everything else [b for b in found if readable(scope, b)]
+
+    def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None,
+             scope: ReadScope = EVERYTHING) -> dict[str, Any]:
+        """The view ``name`` (now, or as of a past moment) holding the rows ``scope`` reads."""
         if name not in VIEW_KINDS:
             raise KeyError(name)
         if name == "evaluation" and year is None:
             raise ValueError("evaluation needs a year")
         now = as_of or self.ledger.clock()
         if as_of is not None or self.cache is None:
-            answer = self._compute(name, self.briefs(as_of, VIEW_KINDS[name]), now, year, None)
+            answer = self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None, scope)
         else:
             # A view now depends on the briefs of its kinds and the day only
             # (projections.queries): the answer computed once serves every request until
-            # either changes. One answer is kept per view and year.
+            # either changes. One answer is kept per view, year and reading unit.
             kinds, today = VIEW_KINDS[name], day_of(now)
             if self.cache.restarts != self._restarts_seen:
                 # Every brief was replaced: the parts and answers kept hold the old ones.
-                self._kept, self._answers = queries.Kept(), {}
+                self._kept, self._kept_by_unit, self._answers = queries.Kept(), {}, {}
                 self._restarts_seen = self.cache.restarts
-            kept = self._answers.get((name, year))
+            kept = self._answers.get((name, year, scope.unit))
             if kept is None or kept[0] != (today, self.cache.refresh(kinds)):
                 version, briefs = self.cache.briefs(kinds)
-                kept = ((today, version), self._compute(name, briefs, now, year, self._kept))
-                self._answers[(name, year)] = kept
+                if not scope.everything:
+                    briefs = [b for b in briefs if readable(scope, b)]
+                kept = ((today, version), self._compute(name, briefs, now, year, self._kept_for(scope), scope))
+                self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
 
+    def _kept_for(self, scope: ReadScope) -> queries.Kept:
+        # A unit's views are sums over its own briefs: parts kept apart from the whole
+        # district's, so neither pushes out the other's sums over all cases (Kept.whole).
+        if scope.unit is None:
+            return self._kept
+        return self._kept_by_unit.setdefault(scope.unit, queries.Kept())
+
     def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None,
-                 kept: queries.Kept | None) -> dict[str, Any]:
+                 kept: queries.Kept | None, scope: ReadScope = EVERYTHING) -> dict[str, Any]:
         if name == "supervision":
             return queries.supervision(briefs, now, self.thresholds, kept)
         if name == "units":
-            return queries.units(briefs, now, kept)
-        if name == "evaluation":
+            answer = queries.units(briefs, now, kept)
+        elif name == "evaluation":
             assert year is not None
-            return queries.evaluation(briefs, year, self.thresholds, now, kept)
-        return queries.child_ledger(briefs, now, self.thresholds, kept)
+            answer = queries.evaluation(briefs, year, self.thresholds, now, kept)
+        else:
+            return queries.child_ledger(briefs, now, self.thresholds, kept)
+        # Rows per unit: a unit's own row sums only the issues and cases it is party to
+        # (measures it owns, urgings it received, responses asked of it), so it is the same
+        # as the whole district's; the other units' rows would be partial and are left out.
+        if not scope.everything:
+            answer["rows"] = [r for r in answer["rows"] if scope.reads_unit_row(r["unit"])]
+        return answer
+
+
+def readable(scope: ReadScope, brief: Summary) -> bool:
+    """Whether ``scope`` reads the issue or case of ``brief``; plans are read by everyone."""
+    if brief["kind"] == issue_fold.KIND:
+        return scope.reads_issue(brief["units"], brief["measures"].values(), brief["urgings"])
+    if brief["kind"] == case_fold.KIND:
+        return scope.reads_case(brief["registering_unit"], brief["referrals"].values())
+    return True
 
 
 def pull(
