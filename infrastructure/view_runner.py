@@ -40,6 +40,9 @@ BATCH = 500
 # batch's decoded events and touched summaries are all it holds, so memory stays flat.
 REBUILD_BATCH = 5000
 VIEW_NAMES = ("supervision", "units", "evaluation", "ledger")
+# The views whose rows are units' (counts per unit): an agency reads its own unit's row;
+# the others' rows are per issue or per case, and it reads those of its issues and cases.
+UNIT_ROWS = ("units", "evaluation")
 # The kinds of summary each view reads (the others are neither loaded nor replayed).
 VIEW_KINDS: dict[str, tuple[str, ...]] = {
     "supervision": ("plan", "issue"),
@@ -211,9 +214,14 @@ class Views:
             raise KeyError(name)
         if name == "evaluation" and year is None:
             raise ValueError("evaluation needs a year")
+        if name in UNIT_ROWS and not scope.everything:
+            # A unit's row counts its own work wherever it was asked (a report it accepted
+            # on a case it is not party to), so it is the district's row: taken from there.
+            whole = self.view(name, as_of=as_of, year=year)
+            return {**whole, "rows": [r for r in whole["rows"] if scope.reads_unit_row(r["unit"])]}
         now = as_of or self.ledger.clock()
         if as_of is not None or self.cache is None:
-            answer = self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None, scope)
+            answer = self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None)
         else:
             # A view now depends on the briefs of its kinds and the day only
             # (projections.queries): the answer computed once serves every request until
@@ -228,7 +236,7 @@ class Views:
                 version, briefs = self.cache.briefs(kinds)
                 if not scope.everything:
                     briefs = [b for b in briefs if readable(scope, b)]
-                kept = ((today, version), self._compute(name, briefs, now, year, self._kept_for(scope), scope))
+                kept = ((today, version), self._compute(name, briefs, now, year, self._kept_for(scope)))
                 self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
@@ -242,22 +250,15 @@ class Views:
         return self._kept_by_unit.setdefault(scope.unit, queries.Kept())
 
     def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None,
-                 kept: queries.Kept | None, scope: ReadScope = EVERYTHING) -> dict[str, Any]:
+                 kept: queries.Kept | None) -> dict[str, Any]:
         if name == "supervision":
             return queries.supervision(briefs, now, self.thresholds, kept)
         if name == "units":
-            answer = queries.units(briefs, now, kept)
-        elif name == "evaluation":
+            return queries.units(briefs, now, kept)
+        if name == "evaluation":
             assert year is not None
-            answer = queries.evaluation(briefs, year, self.thresholds, now, kept)
-        else:
-            return queries.child_ledger(briefs, now, self.thresholds, kept)
-        # Rows per unit: a unit's own row sums only the issues and cases it is party to
-        # (measures it owns, urgings it received, responses asked of it), so it is the same
-        # as the whole district's; the other units' rows would be partial and are left out.
-        if not scope.everything:
-            answer["rows"] = [r for r in answer["rows"] if scope.reads_unit_row(r["unit"])]
-        return answer
+            return queries.evaluation(briefs, year, self.thresholds, now, kept)
+        return queries.child_ledger(briefs, now, self.thresholds, kept)
 
 
 def readable(scope: ReadScope, brief: Summary) -> bool:

@@ -308,3 +308,59 @@ def test_pages_load_nothing_from_outside_and_forbid_it(client: TestClient, distr
         assert "default-src 'self'" in answer.headers["content-security-policy"]
         assert not re.search(r'(?:src|href|action)="(?:https?:)?//', answer.text), path
     assert client.get("/static/dashboard.css").status_code == 200
+
+
+def test_verify_returns_at_once_shows_progress_and_a_second_click_joins_the_running_job(
+    client: TestClient, district: District, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from infrastructure.verify import Discrepancy, Finding, Verification
+    from interfaces.web import pages
+
+    release, reached, walks = threading.Event(), threading.Event(), []
+
+    def held_verify(*args: object, on_progress, **kw: object) -> Verification:  # type: ignore[no-untyped-def]
+        walks.append(1)
+        on_progress(5)
+        reached.set()
+        assert release.wait(30)
+        return Verification(events_checked=12, heads_checked=3, unlogged_events=0,
+                            finding=Finding(Discrepancy.EVENT_CHANGED, 7, 6, "the stored event differs from its leaf"))
+
+    monkeypatch.setattr(pages, "verify_log", held_verify)
+    sign_in(client, district, "supervisor")
+    total = district.ledger.recorder.max_notification_id()
+    started = client.post("/audit/verify", headers=ORIGIN, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == "/audit/verify"
+    assert reached.wait(30)  # the walk runs while the request has long answered
+    running = page(client, "/audit/verify")
+    assert f"已核验 5 / {total} 个位置" in running and '<meta http-equiv="refresh" content="2">' in running
+    assert "核验进行中" in page(client, "/audit")
+
+    again = client.post("/audit/verify", headers=ORIGIN, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == "/audit/verify"
+    job = client.app.state.web_verifications.latest
+    assert job.number == 1 and job.running and len(walks) == 1
+
+    release.set()
+    assert job.wait(timeout=30)
+    done = page(client, "/audit/verify")
+    assert "发现篡改" in done and '<strong class="bad-position">7</strong>' in done
+    assert 'http-equiv="refresh"' not in done and len(walks) == 1
+
+
+def test_a_verification_that_fails_says_so_without_its_error_text(
+    client: TestClient, district: District, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interfaces.web import pages
+
+    def broken(*args: object, **kw: object) -> None:
+        raise RuntimeError(f"{CHILD_NAME} row unreadable")
+
+    monkeypatch.setattr(pages, "verify_log", broken)
+    sign_in(client, district, "inspector")
+    client.post("/audit/verify", headers=ORIGIN, follow_redirects=False)
+    assert client.app.state.web_verifications.latest.wait(timeout=30)
+    shown = page(client, "/audit/verify")
+    assert "核验未能完成（RuntimeError）" in shown and CHILD_NAME not in shown
