@@ -13,8 +13,8 @@ from eventsourcing.persistence import IntegrityError
 from application import access
 from application.access import AGENCY, SUPERVISOR, Actor
 from application.errors import Forbidden, NotFound
-from application.read_policy import POLICY
 from application.personal_data import ERASED, CaseKeys, seal, unseal
+from application.read_policy import POLICY
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import ChildCase, case_id, new_case_number

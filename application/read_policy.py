@@ -57,12 +57,18 @@ class ReadScope:
     def everything(self) -> bool:
         return self.unit is None
 
+    # Asked of every brief of a district for an agency's list (tens of thousands): these stop
+    # at the first match instead of building the parties' set (issue_parties, the same rule).
+
     def reads_issue(self, units: Iterable[str], measures: Iterable[Mapping[str, Any]],
                     urgings: Iterable[Mapping[str, Any]]) -> bool:
-        return self.unit is None or self.unit in issue_parties(units, measures, urgings)
+        unit = self.unit
+        return (unit is None or unit in units or any(m["unit"] == unit for m in measures)
+                or any(u["unit"] == unit for u in urgings))
 
     def reads_case(self, registering_unit: str, referrals: Iterable[Mapping[str, Any]]) -> bool:
-        return self.unit is None or self.unit in case_parties(registering_unit, referrals)
+        unit = self.unit
+        return unit is None or unit == registering_unit or any(r["unit"] == unit for r in referrals)
 
     def reads_unit_row(self, unit: str) -> bool:
         """A row about one unit (counts per unit): only the agency's own."""

@@ -80,9 +80,9 @@ class OneAtATime:
 
         try:
             job.result = work(report)
-        except Exception as error:  # noqa: BLE001 — shown on the page and logged, never lost
+        except Exception as error:  # shown on the page and logged, never lost
             job.error = type(error).__name__
-            logger.error("background_job_failed", exc_info=True)
+            logger.exception("background_job_failed")
         finally:
             job.finished_at = self.clock()
             job._finished.set()

@@ -99,8 +99,8 @@ def test_demo_generate_writes_a_district_history_into_an_empty_store_only(cli_en
 def test_export_as_a_user_holds_that_users_rows_and_the_operator_exports_every_row(  # type: ignore[no-untyped-def]
     cli_env, tmp_path
 ) -> None:
-    from interfaces import bootstrap
     from domain.plan import plan_id
+    from interfaces import bootstrap
     from tests.district import seed
 
     services = bootstrap.build(cli_env)
