@@ -83,12 +83,11 @@ class Views:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        # Answers of views now, by (name, year, reading unit or None): the day and briefs' version they were
-        # computed for, and the answer (shared, never changed).
+        # Answers of views now, by (name, year, reading unit or None for all): the day and
+        # briefs' version they were computed for, and the answer (shared, never changed).
         self._answers: dict[tuple[str, int | None, str | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         # Each brief's part of each view, reused while the cache holds the same brief.
         self._kept = queries.Kept()
-        self._kept_by_unit: dict[str, queries.Kept] = {}
         self._restarts_seen = 0
 
     @property
@@ -229,25 +228,21 @@ class Views:
             kinds, today = VIEW_KINDS[name], day_of(now)
             if self.cache.restarts != self._restarts_seen:
                 # Every brief was replaced: the parts and answers kept hold the old ones.
-                self._kept, self._kept_by_unit, self._answers = queries.Kept(), {}, {}
+                self._kept, self._answers = queries.Kept(), {}
                 self._restarts_seen = self.cache.restarts
             kept = self._answers.get((name, year, scope.unit))
             if kept is None or kept[0] != (today, self.cache.refresh(kinds)):
                 version, briefs = self.cache.briefs(kinds)
                 if not scope.everything:
                     briefs = [b for b in briefs if readable(scope, b)]
-                kept = ((today, version), self._compute(name, briefs, now, year, self._kept_for(scope)))
+                # A brief's part is the same whoever reads it: an agency's answer reuses the
+                # parts computed for the district's (views of an agency's rows are per issue
+                # or per case, so no sum over all of them is kept: Kept.whole).
+                kept = ((today, version), self._compute(name, briefs, now, year, self._kept))
                 self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
-
-    def _kept_for(self, scope: ReadScope) -> queries.Kept:
-        # A unit's views are sums over its own briefs: parts kept apart from the whole
-        # district's, so neither pushes out the other's sums over all cases (Kept.whole).
-        if scope.unit is None:
-            return self._kept
-        return self._kept_by_unit.setdefault(scope.unit, queries.Kept())
 
     def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None,
                  kept: queries.Kept | None) -> dict[str, Any]:

@@ -145,10 +145,6 @@ def current_view(svc: Services, name: str, **kw: Any) -> dict[str, Any]:
     return caught_up(svc).views.view(name, **kw)
 
 
-# Each page shows what application.read_policy lets its reader read: the views answer an
-# agency's rows only, and a single object it may not read is the 404 page.
-
-
 # ---- signing in and out -----------------------------------------------------------------
 
 
@@ -184,6 +180,8 @@ def signout(request: Request) -> Response:
 
 
 # ---- pages --------------------------------------------------------------------------------
+# Each page shows what application.read_policy lets its reader read: the views answer an
+# agency's rows only, and a single object it may not read is the 404 page.
 
 
 @router.get("/")

@@ -87,3 +87,25 @@ def test_an_agencys_views_hold_exactly_the_rows_the_aggregates_let_it_read(servi
             assert counted >= len(readable_cases)  # a case counts once per category it is in
             if not readable_cases:
                 assert counted == 0
+
+
+def test_an_agencys_kept_view_takes_in_a_new_issue_of_its_unit_and_not_another_units(
+    services: Any, district: District
+) -> None:
+    ledger, cmd = district.ledger, district.cmd
+    views = build_views(ledger, services.settings)
+    ledger.register_plan(cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
+
+    def listed() -> list[str]:
+        views.wait_for(ledger.recorder.max_notification_id())
+        return [r["id"] for r in views.view("supervision", scope=ReadScope("gf"))["rows"]]
+
+    assert listed() == []
+    own = ledger.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p", units=["gf"]).id
+    assert listed() == [str(own)]
+    other = ledger.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=2, duty="d", problem="p", units=["pf"]).id
+    assert listed() == [str(own)]
+    ledger.urge(cmd("supervisor"), other, unit="pf", message="m", reply_by=date(2019, 3, 31))
+    ledger.assign_issue(cmd("supervisor"), other, lead_unit="pf", co_units=["gf"], contact_person="陈",
+                        deadline=date(2019, 12, 31), nodes=[])
+    assert sorted(listed()) == sorted([str(own), str(other)])
