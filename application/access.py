@@ -1,4 +1,5 @@
-"""Who may do what to which object. Every rule here is checked per object, in one place."""
+"""Who may do what to which object: the write rules, each checked per object, in one place.
+The read rules are application.read_policy."""
 
 from __future__ import annotations
 
@@ -51,10 +52,3 @@ def may_correct(actor: Actor, entry_user: str) -> None:
         return
     raise Forbidden("只有原记录人或督查督办人员可以更正", rule="only_author_or_supervisor_corrects")
 
-
-def may_read_history(actor: Actor, units: list[str]) -> None:
-    if actor.role in (SUPERVISOR, INSPECTOR):
-        return
-    if actor.role == AGENCY and actor.unit in units:
-        return
-    raise Forbidden("无权查看该问题的历史记录", rule="history_for_supervisors_inspectors_and_its_units")

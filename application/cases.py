@@ -19,9 +19,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application import access
-from application.access import AGENCY, INSPECTOR, SUPERVISOR, Actor
+from application.access import AGENCY, SUPERVISOR, Actor
 from application.errors import Forbidden, NotFound
 from application.personal_data import ERASED, CaseKeys, seal, unseal
+from application.read_policy import POLICY
 from application.rubric import RUBRIC_VERSION
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import SEALED_CHANGES, ChildCase, case_id, month_of, new_case_number
@@ -336,22 +337,10 @@ class CaseCommands:
     # ---- reads ---------------------------------------------------------------------
 
     def case_access(self, actor: Actor, case: ChildCase) -> bool:
-        """Whether ``actor`` may see the case, and answers whether with its personal fields.
-
-        Supervisors and inspectors, and agencies the case is referred to while the referral is
-        open, see personal fields. The registering unit and units whose referral has ended
-        see the case without them. Any other agency is refused.
-        """
-        if actor.role in (SUPERVISOR, INSPECTOR):
-            return True
-        if actor.role == AGENCY:
-            if case.is_referred_to(actor.unit):
-                return True
-            if actor.unit == case.registering_unit or any(
-                r["unit"] == actor.unit for r in case.referrals.values()
-            ):
-                return False
-        raise Forbidden("本单位未登记也未被转介该个案", rule="case_for_supervisors_and_involved_units")
+        """Whether ``actor`` may see the case (NotFound when not: application.read_policy),
+        and answers whether with its personal fields."""
+        POLICY.require_case(actor, case)
+        return POLICY.may_read_personal(actor, case)
 
     def read_case(
         self, actor: Actor, case: UUID, *, endpoint: str, as_of: datetime | None = None
@@ -391,7 +380,7 @@ class CaseCommands:
         raise RuleViolated("access_log_busy", "查阅记录写入冲突，请重试")
 
     def case_access_log(self, actor: Actor, case: UUID) -> list[dict[str, Any]]:
-        access.require_role(actor, SUPERVISOR, INSPECTOR, doing="查看个人信息查阅记录", rule="read_access_log")
+        POLICY.require_access_log(actor)
         self._case(case)
         return [
             {"user": e.user, "unit": e.unit, "role": e.role, "endpoint": e.endpoint, "at": e.occurred_at}

@@ -29,6 +29,7 @@ from application.errors import (
 from application.cases import CaseCommands
 from application.personal_data import CaseKeys
 from application.ports import FingerprintKey, PositionIndex
+from application.read_policy import POLICY
 from application.rubric import RUBRIC_VERSION
 from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
@@ -646,16 +647,21 @@ class Ledger(CaseCommands, Application[UUID]):
             lambda i, s: i.correct(s, corrected_version=versions[0], position=position, changes=changes, reason=reason),
         )
 
+    def read_issue(self, actor: Actor, issue: UUID, *, as_of: datetime | None = None) -> RectificationIssue:
+        """The issue now or at ``as_of``, for a reader of it (application.read_policy); who
+        reads follows the issue now, as in ``issue_as_of``."""
+        POLICY.require_issue(actor, self.issue(issue))
+        return self.issue(issue, as_of=as_of) if as_of is not None else self.issue(issue)
+
     def issue_history(self, actor: Actor, issue: UUID) -> list[dict[str, Any]]:
-        target = self.issue(issue)
-        access.may_read_history(actor, target.units)
+        POLICY.require_issue(actor, self.issue(issue))
         return self.history(issue)
 
     def issue_as_of(
         self, actor: Actor, issue: UUID, as_of: datetime | None = None
     ) -> tuple[RectificationIssue, list[dict[str, Any]]]:
         """The issue as the ledger held it at ``as_of`` and the entries recorded by then, for
-        a reader of its history. Access follows the issue's units now, not then: a unit
+        a reader of its history. Access follows the issue's parties now, not then: a unit
         removed from an issue no longer reads it, one added reads its past too."""
         history = self.issue_history(actor, issue)
         if as_of is None:

@@ -10,8 +10,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from application import access
-from application.access import SUPERVISOR
+from application.access import SUPERVISOR, Actor
 from application.problem_list import ProblemRow, UnitDirectory, read_problem_list
+from application.read_policy import POLICY
 from domain.issue import RectificationIssue, issue_id
 from domain.registry import Unit, UnitGroup
 
@@ -77,12 +78,15 @@ def _outcome(ledger: Ledger, cmd: Command, plan: UUID, row: ProblemRow, *, dry_r
     return CREATED, {"issue_id": accepted.id, "position": accepted.position}
 
 
-def plan_issues_for_export(ledger: Ledger, plan: UUID) -> list[dict[str, Any]]:
-    """A plan's issues in the problem list's own terms (unit names, measure texts), by 序号."""
+def plan_issues_for_export(ledger: Ledger, plan: UUID, reader: Actor) -> list[dict[str, Any]]:
+    """A plan's issues that ``reader`` reads (application.read_policy), in the problem
+    list's own terms (unit names, measure texts), by 序号."""
+    POLICY.scope(reader)  # a role that reads no issues is refused, not given an empty list
     ledger.plan(plan)
     names = {code: name for name, code in unit_directory(ledger).units.items()}
     issues = sorted((i for i in ledger.registered(RectificationIssue.Registered)
-                     if isinstance(i, RectificationIssue) and i.plan_id == plan), key=lambda i: i.seq)
+                     if isinstance(i, RectificationIssue) and i.plan_id == plan
+                     and POLICY.may_read_issue(reader, i)), key=lambda i: i.seq)
     rows = []
     for issue in issues:
         written = (issue.source_row or {}).get("unit_names")

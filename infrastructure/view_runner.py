@@ -23,10 +23,13 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import ProjectionRunner
 
 from application.ledger import Ledger
+from application.read_policy import EVERYTHING, ReadScope
 from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
+from projections import cases as case_fold
 from projections import folds, queries
+from projections import issues as issue_fold
 from projections.indicators import Thresholds, day_of
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
 
@@ -37,6 +40,9 @@ BATCH = 500
 # batch's decoded events and touched summaries are all it holds, so memory stays flat.
 REBUILD_BATCH = 5000
 VIEW_NAMES = ("supervision", "units", "evaluation", "ledger")
+# The views whose rows are units' (counts per unit): an agency reads its own unit's row;
+# the others' rows are per issue or per case, and it reads those of its issues and cases.
+UNIT_ROWS = ("units", "evaluation")
 # The kinds of summary each view reads (the others are neither loaded nor replayed).
 VIEW_KINDS: dict[str, tuple[str, ...]] = {
     "supervision": ("plan", "issue"),
@@ -77,9 +83,9 @@ class Views:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        # Answers of views now, by (name, year): the day and briefs' version they were
-        # computed for, and the answer (shared, never changed).
-        self._answers: dict[tuple[str, int | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        # Answers of views now, by (name, year, reading unit or None for all): the day and
+        # briefs' version they were computed for, and the answer (shared, never changed).
+        self._answers: dict[tuple[str, int | None, str | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         # Each brief's part of each view, reused while the cache holds the same brief.
         self._kept = queries.Kept()
         self._restarts_seen = 0
@@ -193,28 +199,47 @@ class Views:
             return briefs_as_of(self.ledger, self.store, as_of, kinds, self.cache)
         return self.cache.briefs(kinds)[1] if self.cache else self.store.all_briefs(kinds)
 
-    def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
+    def readable_briefs(self, scope: ReadScope, kinds: tuple[str, ...] | None = None,
+                        as_of: datetime | None = None) -> list[Summary]:
+        """The briefs of the issues and cases ``scope`` reads (application.read_policy), and
+        every other brief (plans): what an actor's lists and views are made of."""
+        found = self.briefs(as_of, kinds)
+        return found if scope.everything else [b for b in found if readable(scope, b)]
+
+    def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None,
+             scope: ReadScope = EVERYTHING) -> dict[str, Any]:
+        """The view ``name`` (now, or as of a past moment) holding the rows ``scope`` reads."""
         if name not in VIEW_KINDS:
             raise KeyError(name)
         if name == "evaluation" and year is None:
             raise ValueError("evaluation needs a year")
+        if name in UNIT_ROWS and not scope.everything:
+            # A unit's row counts its own work wherever it was asked (a report it accepted
+            # on a case it is not party to), so it is the district's row: taken from there.
+            whole = self.view(name, as_of=as_of, year=year)
+            return {**whole, "rows": [r for r in whole["rows"] if scope.reads_unit_row(r["unit"])]}
         now = as_of or self.ledger.clock()
         if as_of is not None or self.cache is None:
-            answer = self._compute(name, self.briefs(as_of, VIEW_KINDS[name]), now, year, None)
+            answer = self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None)
         else:
             # A view now depends on the briefs of its kinds and the day only
             # (projections.queries): the answer computed once serves every request until
-            # either changes. One answer is kept per view and year.
+            # either changes. One answer is kept per view, year and reading unit.
             kinds, today = VIEW_KINDS[name], day_of(now)
             if self.cache.restarts != self._restarts_seen:
                 # Every brief was replaced: the parts and answers kept hold the old ones.
                 self._kept, self._answers = queries.Kept(), {}
                 self._restarts_seen = self.cache.restarts
-            kept = self._answers.get((name, year))
+            kept = self._answers.get((name, year, scope.unit))
             if kept is None or kept[0] != (today, self.cache.refresh(kinds)):
                 version, briefs = self.cache.briefs(kinds)
+                if not scope.everything:
+                    briefs = [b for b in briefs if readable(scope, b)]
+                # A brief's part is the same whoever reads it: an agency's answer reuses the
+                # parts computed for the district's (views of an agency's rows are per issue
+                # or per case, so no sum over all of them is kept: Kept.whole).
                 kept = ((today, version), self._compute(name, briefs, now, year, self._kept))
-                self._answers[(name, year)] = kept
+                self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
@@ -229,6 +254,15 @@ class Views:
             assert year is not None
             return queries.evaluation(briefs, year, self.thresholds, now, kept)
         return queries.child_ledger(briefs, now, self.thresholds, kept)
+
+
+def readable(scope: ReadScope, brief: Summary) -> bool:
+    """Whether ``scope`` reads the issue or case of ``brief``; plans are read by everyone."""
+    if brief["kind"] == issue_fold.KIND:
+        return scope.reads_issue(brief["units"], brief["measures"].values(), brief["urgings"])
+    if brief["kind"] == case_fold.KIND:
+        return scope.reads_case(brief["registering_unit"], brief["referrals"].values())
+    return True
 
 
 def pull(

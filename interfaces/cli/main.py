@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from application.access import Actor
-from application.errors import ApplicationError
+from application.errors import ApplicationError, NotFound
 from application.ledger import SYSTEM, Command
 from domain.base import DomainError
 from infrastructure.settings import Settings
@@ -255,13 +255,36 @@ def rebuild(
         services.close()
 
 
+def _cli_reader() -> Actor:
+    """The operator at the command line reads as an inspector recorded as `system`: a shell
+    holding the database URL and the key files can read everything anyway. ``--as`` gives
+    the export a user's own reading rights instead (application.read_policy)."""
+    return Actor(user_id=SYSTEM.user_id, name=SYSTEM.name, unit=SYSTEM.unit, role="inspector")
+
+
+def _reader_named(services: bootstrap.Services, name: str) -> Actor:
+    from eventsourcing.application import AggregateNotFoundError
+
+    from domain.registry import User, user_id
+
+    try:
+        user = services.ledger.repository.get(user_id(name))
+    except AggregateNotFoundError:
+        user = None
+    if not isinstance(user, User) or not user.active:
+        raise NotFound(f"没有名为 {name} 的在用用户", rule="user_exists")
+    return Actor(user_id=user.id, name=user.name, unit=user.unit_code, role=user.role)
+
+
 @app.command()
 def export(
     view: Annotated[str, typer.Argument(help="supervision、units、evaluation 或 ledger")],
     out: Annotated[Path, typer.Option("--out", help="输出的 .xlsx 文件")],
     year: Annotated[int | None, typer.Option(help="年度（evaluation 必填）")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", help="按该用户的查看权限导出（成员单位只含本单位可见的行）")] = None,
 ) -> None:
-    """把视图导出为电子表格。"""
+    """把视图导出为电子表格；省略 --as 时按运维人员（可查看全部，不含个人信息）导出。"""
+    from application.read_policy import POLICY
     from infrastructure.spreadsheets.views_export import file_names, workbook
     from infrastructure.view_runner import VIEW_NAMES
 
@@ -273,9 +296,13 @@ def export(
         raise typer.Exit(code=2)
     services = bootstrap.build(Settings())
     try:
+        reader = _reader_named(services, as_user) if as_user is not None else _cli_reader()
+        scope = POLICY.scope(reader)
         services.views.catch_up()
-        data = services.views.view(view, year=year)
+        data = services.views.view(view, year=year, scope=scope)
         out.write_bytes(workbook(data, file_names(view, year)[0]))
+    except (DomainError, ApplicationError) as exc:
+        raise _refused(exc) from None
     finally:
         services.close()
     console.print(f"已导出 {out}")

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from application.access import INSPECTOR, SUPERVISOR, Actor, require_role
+from application.access import Actor
 from application.errors import NotFound
+from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
 from interfaces.http.deps import ActorDep, ServicesDep
@@ -39,7 +40,7 @@ class AuditEvent(BaseModel):
     occurred_at: datetime
     late_by_seconds: int
     leaf: dict[str, Any] | None = Field(
-        default=None, description="叶子对象：库中存储的事件（个人信息为密文），见 docs/VERIFYING.md"
+        default=None, description="叶子对象：库中存储的事件（个人信息为密文），见 docs/VERIFYING.md；管理员不可见（null）"
     )
     leaf_withheld: bool = Field(
         default=False,
@@ -71,7 +72,7 @@ class ConsistencyOut(BaseModel):
 
 
 def _auditor(actor: Actor) -> None:
-    require_role(actor, SUPERVISOR, INSPECTOR, doing="查看审计日志", rule="read_audit")
+    POLICY.require_audit(actor)
 
 
 def _moment(value: str | None, name: str) -> datetime | None:
@@ -83,7 +84,7 @@ def _moment(value: str | None, name: str) -> datetime | None:
         raise InvalidCommand(f"{name}_is_iso8601", f"{name} 须为 ISO 8601 日期或时间") from None
 
 
-def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
+def _events(svc: Services, where: AuditFilter, reader: Actor) -> list[dict[str, Any]]:
     # Both followers run in the background; catching up here lets a reader see their own writes.
     svc.audit.catch_up()
     svc.merkle.catch_up()
@@ -91,6 +92,8 @@ def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
     leaves = svc.merkle_reader.leaves_at(r.position for r in rows)
     stored = svc.ledger.recorder.stored_at(r.position for r in rows)  # type: ignore[attr-defined]
     hidden = {p for p, n in stored.items() if withheld(n)}
+    # Admins read the metadata and the leaf hashes, not the stored events themselves.
+    shown = POLICY.reads_audit_content(reader)
     return [
         {
             "position": r.position,
@@ -99,7 +102,8 @@ def _events(svc: Services, where: AuditFilter) -> list[dict[str, Any]]:
             "aggregate": r.aggregate_id, "aggregate_type": r.aggregate_type, "version": r.version,
             "type": r.type, "recorder": r.user, "unit": r.unit, "recorded_at": r.recorded_at,
             "occurred_at": r.occurred_at, "late_by_seconds": r.lateness_seconds,
-            "leaf": leaf_fields_of(stored[r.position]) if r.position in stored and r.position not in hidden else None,
+            "leaf": (leaf_fields_of(stored[r.position])
+                     if shown and r.position in stored and r.position not in hidden else None),
             "leaf_withheld": r.position in hidden,
         }
         for r in rows
@@ -125,7 +129,7 @@ def audit_events(
     _auditor(caller)
     where = AuditFilter(after=after, limit=limit, unit=unit, user=user, type=type, aggregate=aggregate,
                         recorded_from=_moment(from_, "from"), recorded_to=_moment(to, "to"))
-    return _events(svc, where)
+    return _events(svc, where, caller)
 
 
 @router.get("/late-entries", response_model=list[AuditEvent], summary="迟报或倒填的记录（声称发生时间远早于登记时间）")
@@ -139,7 +143,8 @@ def late_entries(
 ) -> Any:
     _auditor(caller)
     threshold = svc.settings.late_entry_days if days is None else days
-    return _events(svc, AuditFilter(after=after, limit=limit, unit=unit, late_by_seconds=threshold * 86400 + 1))
+    return _events(svc, AuditFilter(after=after, limit=limit, unit=unit, late_by_seconds=threshold * 86400 + 1),
+                   caller)
 
 
 @router.get("/tree-head", response_model=TreeHeadOut, summary="最新的签名树头")

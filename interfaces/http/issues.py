@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
 from application.problem_list_import import import_problem_list, plan_issues_for_export
+from application.read_policy import POLICY
 from infrastructure.spreadsheets.grid import read_grid
 from infrastructure.spreadsheets.problem_list_export import problem_list_workbook
 from infrastructure.spreadsheets.views_export import content_disposition
@@ -79,10 +80,10 @@ def import_list(
 
 @router.get("/plans/{plan_id}/problem-list.xlsx", summary="导出问题清单（含当前状态）",
             responses={200: {"content": {XLSX: {}}}}, response_class=Response)
-def export_list(plan_id: UUID, _: ActorDep, svc: ServicesDep) -> Response:
+def export_list(plan_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
     plan = svc.ledger.plan(plan_id)
     title = f"{plan.number}问题清单"
-    body = problem_list_workbook(plan_issues_for_export(svc.ledger, plan_id), title=title)
+    body = problem_list_workbook(plan_issues_for_export(svc.ledger, plan_id, caller), title=title)
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": content_disposition(f"{title}.xlsx", "problem-list.xlsx")})
 
@@ -100,7 +101,7 @@ def register_issue(body: s.IssueIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 
 @router.get("/issues", response_model=list[s.IssueSummary], summary="整改问题列表")
 def list_issues(
-    _: ActorDep,
+    caller: ActorDep,
     svc: ServicesDep,
     unit: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=32, description="、".join(STATUSES))] = None,
@@ -108,9 +109,10 @@ def list_issues(
 ) -> Any:
     # Lists read the views' briefs of the summaries (no aggregate replays), caught up to
     # what is stored now.
+    scope = POLICY.scope(caller)
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
     rows = []
-    for summary in svc.views.briefs(kinds=(issue_fold.KIND,)):
+    for summary in svc.views.readable_briefs(scope, kinds=(issue_fold.KIND,)):
         current = issue_fold.status_of(summary)
         if (unit and unit not in summary["units"]) or (status and current != status) or (
             plan and summary["plan_id"] != str(plan)
@@ -127,8 +129,8 @@ def list_issues(
 
 
 @router.get("/issues/{issue_id}", response_model=s.IssueOut, summary="查看整改问题（可按时间点回放）")
-def get_issue(issue_id: UUID, _: ActorDep, svc: ServicesDep, when: AsOfDep) -> Any:
-    return {**describe_issue(svc.ledger.issue(issue_id, as_of=when)), "as_of": when}
+def get_issue(issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep) -> Any:
+    return {**describe_issue(svc.ledger.read_issue(caller, issue_id, as_of=when)), "as_of": when}
 
 
 @router.get("/issues/{issue_id}/events", response_model=list[s.HistoryEntry], summary="整改问题的全部记录")

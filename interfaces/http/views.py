@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from application.access import AGENCY
-from application.errors import Forbidden
+from application.access import Actor
+from application.read_policy import POLICY
 from infrastructure.spreadsheets.views_export import content_disposition, file_names, workbook
 from infrastructure.view_runner import Views
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
@@ -26,11 +26,12 @@ def _views(svc: Any) -> Views:
     return svc.views  # type: ignore[no-any-return]
 
 
-def _answer(svc: Any, name: str, as_of: datetime | None, min_position: int | None,
+def _answer(svc: Any, actor: Actor, name: str, as_of: datetime | None, min_position: int | None,
             year: int | None = None) -> dict[str, Any]:
+    scope = POLICY.scope(actor)
     views = _views(svc)
     views.wait_for(min_position)
-    return views.view(name, as_of=as_of, year=year)
+    return views.view(name, as_of=as_of, year=year, scope=scope)
 
 
 def _xlsx(view: dict[str, Any], chinese: str, ascii_name: str) -> Response:
@@ -41,48 +42,45 @@ def _xlsx(view: dict[str, Any], chinese: str, ascii_name: str) -> Response:
     )
 
 
-def _no_agency_ledger(actor: Any) -> None:
-    if actor.role == AGENCY:
-        raise Forbidden("信息台账汇总视图仅限督查督办和检查人员查看", rule="ledger_view_for_supervision")
+# Each view holds the rows its reader may read (application.read_policy): an agency's, those
+# of the issues and cases its unit is party to, and its own unit's row.
 
 
 @router.get("/supervision", summary="督查督办台账：每个问题的进度、逾期、催办、红黄绿灯，及临近提醒")
-def supervision(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _answer(svc, "supervision", as_of, min_position)
+def supervision(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _answer(svc, actor, "supervision", as_of, min_position)
 
 
 @router.get("/supervision.xlsx", summary="督查督办台账（Excel）", response_class=Response)
-def supervision_xlsx(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, "supervision", as_of, min_position), *file_names("supervision"))
+def supervision_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _xlsx(_answer(svc, actor, "supervision", as_of, min_position), *file_names("supervision"))
 
 
 @router.get("/supervision/units", summary="按单位：未完成、逾期、按期完成、逾期完成、被催办")
-def supervision_units(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _answer(svc, "units", as_of, min_position)
+def supervision_units(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _answer(svc, actor, "units", as_of, min_position)
 
 
 @router.get("/supervision/units.xlsx", summary="按单位（Excel）", response_class=Response)
-def supervision_units_xlsx(_: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, "units", as_of, min_position), *file_names("units"))
+def supervision_units_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _xlsx(_answer(svc, actor, "units", as_of, min_position), *file_names("units"))
 
 
 @router.get("/evaluation/{year}.xlsx", summary="年终考核（Excel）", response_class=Response)
-def evaluation_xlsx(year: Year, _: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, "evaluation", as_of, min_position, year), *file_names("evaluation", year))
+def evaluation_xlsx(year: Year, actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _xlsx(_answer(svc, actor, "evaluation", as_of, min_position, year), *file_names("evaluation", year))
 
 
 @router.get("/evaluation/{year}", summary="年终考核：各单位客观指标与已记录等次，等次与记录不符者标出")
-def evaluation(year: Year, _: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _answer(svc, "evaluation", as_of, min_position, year)
+def evaluation(year: Year, actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+    return _answer(svc, actor, "evaluation", as_of, min_position, year)
 
 
 @router.get("/ledger", summary="信息台账：个案按街道、类别、状态；转介与响应；服务；台账健康（不含个人信息）")
 def ledger(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    _no_agency_ledger(actor)
-    return _answer(svc, "ledger", as_of, min_position)
+    return _answer(svc, actor, "ledger", as_of, min_position)
 
 
 @router.get("/ledger.xlsx", summary="信息台账（Excel）", response_class=Response)
 def ledger_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    _no_agency_ledger(actor)
-    return _xlsx(_answer(svc, "ledger", as_of, min_position), *file_names("ledger"))
+    return _xlsx(_answer(svc, actor, "ledger", as_of, min_position), *file_names("ledger"))

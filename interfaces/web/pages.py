@@ -19,9 +19,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from application.access import INSPECTOR, SUPERVISOR, Actor, require_role
+from application.access import ADMIN
 from application.errors import Forbidden, NotFound, Unauthenticated
+from application.read_policy import POLICY
 from domain.base import InvalidCommand
+from infrastructure.jobs import Job, OneAtATime
 from infrastructure.keyring import Keyring
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.snapshot_check import snapshot_check
@@ -30,7 +32,6 @@ from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
-from interfaces.http.views import _no_agency_ledger as no_agency_ledger
 from interfaces.web import present
 from projections.audit_index import AuditFilter
 
@@ -179,12 +180,18 @@ def signout(request: Request) -> Response:
 
 
 # ---- pages --------------------------------------------------------------------------------
+# Each page shows what application.read_policy lets its reader read: the views answer an
+# agency's rows only, and a single object it may not read is the 404 page.
 
 
 @router.get("/")
 def overview(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    if caller.role == ADMIN:  # reads no issues: the audit metadata is the admin's page
+        return RedirectResponse("/audit", status_code=303)
+    scope = POLICY.scope(caller)
     names = unit_names(request, svc)
-    shaped = present.overview(current_view(svc, "units"), svc.views.view("supervision"), caller, names)
+    shaped = present.overview(current_view(svc, "units", scope=scope), svc.views.view("supervision", scope=scope),
+                              names)
     return render(request, "overview.html", shaped)
 
 
@@ -197,8 +204,9 @@ def issues(
     overdue: bool = False,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
+    scope = POLICY.scope(caller)
     where = present.IssueFilter(plan=plan or None, unit=unit or None, status=status or None, overdue=overdue)
-    shaped = present.issue_list(current_view(svc, "supervision"), caller, where, unit_names(request, svc), page)
+    shaped = present.issue_list(current_view(svc, "supervision", scope=scope), where, unit_names(request, svc), page)
     return render(request, "issues.html", shaped)
 
 
@@ -218,11 +226,12 @@ def evaluation(
     request: Request, caller: ActorDep, svc: ServicesDep,
     year: Annotated[int | None, Query(ge=1949, le=2200)] = None,
 ) -> Response:
-    evaluated = present.evaluated_years(caught_up(svc).views.briefs(kinds=("issue",)))
+    scope = POLICY.scope(caller)
+    evaluated = present.evaluated_years(caught_up(svc).views.readable_briefs(scope, kinds=("issue",)))
     today = svc.ledger.clock().astimezone(present.BEIJING).date()
     # Without a year, the latest one graded: that is the evaluation the office is looking at.
     chosen = year or max(evaluated, default=today.year)
-    shaped = present.evaluation(svc.views.view("evaluation", year=chosen), caller, unit_names(request, svc))
+    shaped = present.evaluation(svc.views.view("evaluation", year=chosen, scope=scope), unit_names(request, svc))
     return render(request, "evaluation.html", {
         **shaped, "year": chosen, "years": present.year_choices(evaluated, today),
     })
@@ -230,12 +239,9 @@ def evaluation(
 
 @router.get("/ledger")
 def child_ledger(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
-    no_agency_ledger(caller)
-    return render(request, "ledger.html", present.child_ledger(current_view(svc, "ledger"), unit_names(request, svc)))
-
-
-def _auditor(actor: Actor) -> None:
-    require_role(actor, SUPERVISOR, INSPECTOR, doing="查看审计日志", rule="read_audit")
+    scope = POLICY.scope(caller)
+    return render(request, "ledger.html", present.child_ledger(current_view(svc, "ledger", scope=scope),
+                                                                unit_names(request, svc)))
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -261,7 +267,7 @@ def audit(
     late: bool = False,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    _auditor(caller)
+    POLICY.require_audit(caller)
     try:
         target = UUID(aggregate) if aggregate else None
     except ValueError:
@@ -276,31 +282,50 @@ def audit(
     query = {k: v for k, v in request.query_params.items() if k != "after"}
     return render(request, "audit.html", {
         "rows": rows, "head": head.as_json() if head else None,
-        "verification": getattr(request.app.state, "web_last_verification", None),
+        "verification": verifications(request).latest,
         "query": query, "late_seconds": svc.settings.late_entry_days * 86400,
         "next_after": rows[-1].position if len(rows) == where.limit else None,
     })
 
 
+def verifications(request: Request) -> OneAtATime:
+    return request.app.state.web_verifications  # type: ignore[no-any-return]
+
+
+def _verify_whole_log(svc: Services) -> Callable[[Callable[[int], None]], dict[str, Any]]:
+    def work(report: Callable[[int], None]) -> dict[str, Any]:
+        keys = Keyring.load(svc.settings.signing_key_file, svc.settings.retired_public_keys)
+        result = verify_log(svc.ledger.recorder, merkle_store_for(svc.ledger.factory.datastore), keys,  # type: ignore[attr-defined]
+                            on_progress=report, snapshots=snapshot_check(svc.ledger))
+        return {"intact": result.intact, "summary": result.summary(), "events": result.events_checked,
+                "heads": result.heads_checked,
+                "position": result.finding.position if result.finding else None}
+
+    return work
+
+
 @router.post("/audit/verify")
 def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    """Starts the verification of the whole log in the background, or, while one runs,
+    leads to it: the answer comes at once, and /audit/verify shows the progress."""
     if not same_origin(request):
         return error_page(request, 403, "核验请求须来自本系统的审计页。")
-    _auditor(caller)
-    started = datetime.now(UTC)
-    keys = Keyring.load(svc.settings.signing_key_file, svc.settings.retired_public_keys)
-    result = verify_log(svc.ledger.recorder, merkle_store_for(svc.ledger.factory.datastore), keys,  # type: ignore[attr-defined]
-                        snapshots=snapshot_check(svc.ledger))
-    # Kept in this process's memory only: the page shows when and by whom it last ran.
-    request.app.state.web_last_verification = {
-        "intact": result.intact, "summary": result.summary(), "events": result.events_checked,
-        "heads": result.heads_checked, "at": started, "by": caller.name,
-    }
-    return RedirectResponse("/audit", status_code=303)
+    POLICY.require_audit(caller)
+    total = svc.ledger.recorder.max_notification_id() or 0
+    verifications(request).start(_verify_whole_log(svc), by=caller.name, total=total)
+    return RedirectResponse("/audit/verify", status_code=303)
+
+
+@router.get("/audit/verify")
+def verification(request: Request, caller: ActorDep) -> Response:
+    POLICY.require_audit(caller)
+    job: Job | None = verifications(request).latest
+    return render(request, "verify.html", {"job": job, "refresh": job is not None and job.running})
 
 
 def install(app: Any) -> None:
     from fastapi.staticfiles import StaticFiles
 
     app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
+    app.state.web_verifications = OneAtATime(lambda: datetime.now(UTC), name="careledger-verify")
     app.include_router(router)

@@ -1,7 +1,8 @@
 """What the dashboard's templates show, shaped from the views and the ledger's history.
 
-Pure functions over the views' answers: no I/O, so the pages' rules (what an agency may
-see, which row is overdue, where a bar ends) are tested without a server.
+Pure functions over the views' answers: no I/O, so the pages' rules (which row is overdue,
+where a bar ends) are tested without a server. What a reader may see is decided before:
+the views answer only the rows application.read_policy lets the reader read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from application.access import AGENCY, Actor
 from domain.issue import RectificationIssue
 from projections.queries import STATUS_LABELS
 
@@ -45,10 +45,6 @@ def beijing(moment: datetime | str | None) -> str:
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
-def is_agency(actor: Actor) -> bool:
-    return actor.role == AGENCY
-
-
 # ---- charts: server-rendered SVG, no script --------------------------------------------
 
 
@@ -78,10 +74,9 @@ def stacked(bars: list[Bar], *, width: int = 560) -> dict[str, Any]:
 UNIT_COUNTS = ("open", "overdue", "done_on_time", "done_late", "urgings")
 
 
-def overview(units: dict[str, Any], supervision: dict[str, Any], actor: Actor, names: Names) -> dict[str, Any]:
-    rows = [r for r in units["rows"] if not is_agency(actor) or r["unit"] == actor.unit]
+def overview(units: dict[str, Any], supervision: dict[str, Any], names: Names) -> dict[str, Any]:
     shown = [
-        {**r, "name": names(r["unit"]), "is_overdue": r["overdue"] > 0} for r in rows
+        {**r, "name": names(r["unit"]), "is_overdue": r["overdue"] > 0} for r in units["rows"]
     ]
     shown.sort(key=lambda r: (-r["overdue"], -r["open"], r["name"]))
     bars = [
@@ -93,7 +88,7 @@ def overview(units: dict[str, Any], supervision: dict[str, Any], actor: Actor, n
         ], flagged=r["is_overdue"])
         for r in shown
     ]
-    issues = visible_issues(supervision, actor)
+    issues = supervision["rows"]
     return {
         "rows": shown,
         "totals": {k: sum(r[k] for r in shown) for k in UNIT_COUNTS},
@@ -110,11 +105,6 @@ def overview(units: dict[str, Any], supervision: dict[str, Any], actor: Actor, n
 def units_of(row: dict[str, Any]) -> list[str]:
     co = row.get("co_units") or ""
     return [u for u in [row.get("lead_unit"), *co.split("、")] if u]
-
-
-def visible_issues(supervision: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
-    """An agency sees the issues its unit is responsible for; the office and inspectors all."""
-    return [r for r in supervision["rows"] if not is_agency(actor) or actor.unit in units_of(r)]
 
 
 @dataclass(frozen=True)
@@ -137,11 +127,11 @@ ISSUES_PER_PAGE = 100
 
 
 def issue_list(
-    supervision: dict[str, Any], actor: Actor, where: IssueFilter, names: Names, page: int = 1
+    supervision: dict[str, Any], where: IssueFilter, names: Names, page: int = 1
 ) -> dict[str, Any]:
-    """The issues the actor may see that pass the filter, a page of ISSUES_PER_PAGE at a
-    time (a district's thousands of issues do not belong on one page)."""
-    mine = visible_issues(supervision, actor)
+    """The issues of the view that pass the filter, a page of ISSUES_PER_PAGE at a time (a
+    district's thousands of issues do not belong on one page)."""
+    mine = supervision["rows"]
     matched = [r for r in mine if where.keeps(r)]
     pages = max(1, -(-len(matched) // ISSUES_PER_PAGE))
     page = min(max(1, page), pages)
@@ -252,11 +242,11 @@ def evaluated_years(summaries: Iterable[dict[str, Any]]) -> list[int]:
     return sorted({int(y) for s in summaries if s.get("kind") == "issue" for y in s.get("evaluations", {})})
 
 
-def evaluation(view: dict[str, Any], actor: Actor, names: Names) -> dict[str, Any]:
+def evaluation(view: dict[str, Any], names: Names) -> dict[str, Any]:
     rows = [
         {**r, "name": names(r["unit"]),
          "rate": None if r["on_time_rate"] is None else round(r["on_time_rate"] * 100)}
-        for r in view["rows"] if not is_agency(actor) or r["unit"] == actor.unit
+        for r in view["rows"]
     ]
     bars = [
         Bar(r["name"], [{"value": r["rate"] or 0, "kind": "flagged" if r["flagged"] else "rate",

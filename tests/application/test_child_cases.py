@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from application.errors import Forbidden
+from application.errors import Forbidden, NotFound
 from application.ledger import Command
 from domain.base import InvalidCommand, RuleViolated
 from tests.district import District
@@ -52,7 +52,8 @@ def test_an_id_number_must_agree_with_the_birth_date(district: District) -> None
                                       birth_date=BIRTH + timedelta(days=1), person={"name": NAME, "id_number": valid_id()})
 
 
-# (who, referral state) -> sees personal fields (True), sees the case without them (False), refused (None)
+# (who, referral state) -> sees personal fields (True), sees the case without them (False), reads it as
+# missing (None: NotFound, as for an id that does not exist), refused by role ("role": Forbidden)
 WHO_SEES = [
     ("supervisor", "none", True),
     ("inspector", "none", True),
@@ -61,7 +62,7 @@ WHO_SEES = [
     ("gf-clerk", "open", True),
     ("gf-clerk", "closed", False),
     ("pf-clerk", "open", None),       # referral to gf does not open the case to pf
-    ("admin", "none", None),
+    ("admin", "none", "role"),
 ]
 
 
@@ -73,9 +74,12 @@ def test_who_sees_personal_fields(district: District, case, who: str, referral: 
         if referral == "closed":
             ledger.close_referral(district.cmd("gf-clerk"), case, referral_id, outcome="completed")
     reads_before = len(ledger.case_access_log(district.actors["inspector"], case))
-    if expected is None:
-        with pytest.raises(Forbidden):
+    if expected in (None, "role"):
+        with pytest.raises(NotFound if expected is None else Forbidden):
             ledger.read_case(district.actors[who], case, endpoint="test")
+        with pytest.raises(NotFound if expected is None else Forbidden):
+            ledger.case_history(district.actors[who], case)
+        assert len(ledger.case_access_log(district.actors["inspector"], case)) == reads_before
         return
     shown, personal = ledger.read_case(district.actors[who], case, endpoint="test")
     assert shown.case_number

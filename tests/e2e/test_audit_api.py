@@ -108,3 +108,16 @@ def test_verification_after_erasure_still_passes(district: District, services, t
     result = verify_log(ledger.recorder, store, services.signer.public_key)
     assert result.intact, result.summary()
     assert result.events_checked == ledger.recorder.max_notification_id()
+
+
+def test_an_admin_reads_the_logs_metadata_and_leaf_hashes_but_not_the_stored_events(  # type: ignore[no-untyped-def]
+    client: TestClient, district: District, clock
+) -> None:
+    history(district, clock)
+    as_admin = client.get("/api/v1/audit/events?limit=1000", headers=bearer(district, "admin")).json()
+    as_inspector = client.get("/api/v1/audit/events?limit=1000", headers=bearer(district, "inspector")).json()
+    assert len(as_admin) == len(as_inspector) > 0
+    assert all(e["leaf"] is None for e in as_admin) and all(e["leaf"] is not None for e in as_inspector)
+    assert [{**e, "leaf": None} for e in as_inspector] == as_admin  # the same metadata and leaf hashes
+    late = client.get("/api/v1/audit/late-entries", headers=bearer(district, "admin")).json()
+    assert len(late) == 1 and late[0]["leaf"] is None and late[0]["leaf_hash"]

@@ -22,7 +22,7 @@ def test_register_refer_read_and_erase(client: TestClient, district: District, s
     case = registered.json()["id"]
     assert registered.json()["case_number"].startswith("ET")
 
-    assert client.get(f"/api/v1/cases/{case}", headers=bearer(district, "gf-clerk")).status_code == 403
+    assert client.get(f"/api/v1/cases/{case}", headers=bearer(district, "gf-clerk")).status_code == 404
     referral = client.post(f"/api/v1/cases/{case}/referrals", headers=bearer(district, "supervisor"),
                            json={"unit": "gf", "duty": "法律援助"})
     assert referral.status_code == 201, referral.text
@@ -81,12 +81,15 @@ def test_bad_personal_data_is_refused_without_being_echoed(client: TestClient, d
     assert district.ledger.recorder.max_notification_id() == before
 
 
-def test_an_agency_with_no_referral_gets_403(client: TestClient, district: District) -> None:
+def test_an_agency_with_no_referral_reads_the_case_as_missing_and_may_not_write_to_it(
+    client: TestClient, district: District
+) -> None:
     case = client.post("/api/v1/cases", headers=bearer(district, "supervisor"), json={
         "street": "s", "community": "c", "household_local": False, "birth_date": BIRTH.isoformat(),
         "person": {"name": NAME, "id_number": valid_id()}}).json()["id"]
     for who in ("gf-clerk", "pf-clerk"):
-        assert client.get(f"/api/v1/cases/{case}", headers=bearer(district, who)).status_code == 403
+        assert client.get(f"/api/v1/cases/{case}", headers=bearer(district, who)).status_code == 404
+        assert client.get(f"/api/v1/cases/{case}/events", headers=bearer(district, who)).status_code == 404
         assert client.post(f"/api/v1/cases/{case}/visits", headers=bearer(district, who), json={}).status_code == 403
     answer = client.post(f"/api/v1/cases/{case}/classifications", headers=bearer(district, "supervisor"),
                          json={"left_behind": False, "categories": ["poverty"]})

@@ -95,3 +95,38 @@ def test_demo_generate_writes_a_district_history_into_an_empty_store_only(cli_en
         assert ledger.recorder.max_notification_id() == written
     finally:
         services.close()
+
+
+def test_export_as_a_user_holds_that_users_rows_and_the_operator_exports_every_row(  # type: ignore[no-untyped-def]
+    cli_env, tmp_path
+) -> None:
+    from domain.plan import plan_id
+    from interfaces import bootstrap
+    from tests.district import seed
+
+    services = bootstrap.build(cli_env)
+    try:
+        district = seed(services.ledger)
+        ledger, cmd = services.ledger, district.cmd
+        ledger.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="方案", issuer_unit="bgs", year=2019)
+        mine = ledger.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=1, duty="职责",
+                                     problem="普法有待加强", units=["pf"]).id
+        other = ledger.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=2, duty="职责",
+                                      problem="援助机制待完善", units=["gf"]).id
+    finally:
+        services.close()
+
+    def exported(*extra: str) -> str:
+        out = tmp_path / "supervision.xlsx"
+        answer = runner.invoke(app, ["export", "supervision", "--out", str(out), *extra])
+        assert answer.exit_code == 0, answer.output
+        book = openpyxl.load_workbook(out, read_only=True)
+        return "\n".join(str(c) for s in book.worksheets for r in s.iter_rows(values_only=True) for c in r if c)
+
+    everything = exported()
+    assert str(mine) in everything and str(other) in everything
+    as_pf = exported("--as", "pf-clerk")
+    assert str(mine) in as_pf and str(other) not in as_pf
+    for refused in ("admin", "nobody"):
+        answer = runner.invoke(app, ["export", "supervision", "--out", str(tmp_path / "x.xlsx"), "--as", refused])
+        assert answer.exit_code == 2 and not (tmp_path / "x.xlsx").exists(), answer.output

@@ -186,14 +186,17 @@ def test_an_agency_sees_only_its_own_units_work(client: TestClient, district: Di
     assert "公共法律服务管理科" in overview and "普法和依法治理科" not in overview
     listed = page(client, "/issues")
     assert str(history.other) in listed and str(history.overdue) not in listed
-    assert 'href="/ledger"' not in overview and 'href="/audit"' not in overview
+    assert 'href="/ledger"' in overview and 'href="/audit"' not in overview
 
 
-def test_an_agency_of_another_unit_gets_the_403_page_for_an_issue(client: TestClient, district: District,
-                                                                 history: History) -> None:
+def test_an_issue_of_another_unit_is_the_same_404_page_as_no_issue(client: TestClient, district: District,
+                                                                  history: History) -> None:
     sign_in(client, district, "gf-clerk")
-    refused = page(client, f"/issues/{history.overdue}", 403)
-    assert "无权查看" in refused and "普法有待加强" not in refused
+    refused = page(client, f"/issues/{history.overdue}", 404)
+    missing = page(client, "/issues/00000000-0000-0000-0000-000000000000", 404)
+    assert "未找到" in refused and "普法有待加强" not in refused
+    assert refused.replace(str(history.overdue), "ID") == missing.replace("00000000-0000-0000-0000-000000000000", "ID")
+    assert "未找到" in page(client, f"/issues/{history.overdue}?as_of=2019-03-15", 404)
     page(client, f"/issues/{history.other}")
 
 
@@ -256,11 +259,25 @@ def test_child_ledger_statistics_show_counts_never_personal_data(client: TestCli
         assert secret not in html
 
 
-def test_an_agency_gets_the_403_page_for_the_child_ledger_and_the_audit(client: TestClient, district: District,
-                                                                       history: History) -> None:
-    sign_in(client, district, "cq-clerk")
-    page(client, "/ledger", 403)
+def test_an_agency_reads_the_child_ledger_of_its_own_cases_and_not_the_audit(
+    client: TestClient, district: District, history: History
+) -> None:
+    sign_in(client, district, "cq-clerk")  # registered the one case, in 常青花园
+    assert "常青花园" in page(client, "/ledger")
     page(client, "/audit", 403)
+    client.cookies.clear()
+    sign_in(client, district, "zml-clerk")
+    assert "常青花园" not in page(client, "/ledger")
+
+
+def test_an_admin_reads_the_audit_pages_and_none_of_the_issues(client: TestClient, district: District,
+                                                               history: History) -> None:
+    sign_in(client, district, "admin")
+    landing = client.get("/", follow_redirects=False)
+    assert landing.status_code == 303 and landing.headers["location"] == "/audit"
+    assert "审计日志" in page(client, "/audit")
+    for path in ("/issues", f"/issues/{history.overdue}", "/evaluation", "/ledger"):
+        assert "普法有待加强" not in page(client, path, 403)
 
 
 def test_audit_page_searches_the_log_shows_the_tree_head_and_verifies(client: TestClient, district: District,
@@ -275,8 +292,13 @@ def test_audit_page_searches_the_log_shows_the_tree_head_and_verifies(client: Te
     late = page(client, "/audit?late=true")
     assert late.count("补录</span>") == 1
     assert client.post("/audit/verify", headers={"Origin": "http://evil.example"}).status_code == 403
-    verified = client.post("/audit/verify", headers=ORIGIN)
-    assert verified.status_code == 200 and "完好：核验了" in verified.text and "由 inspector 运行" in verified.text
+    started = client.post("/audit/verify", headers=ORIGIN, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == "/audit/verify"
+    assert client.app.state.web_verifications.latest.wait(timeout=60)
+    verified = page(client, "/audit/verify")
+    assert "完好：核验了" in verified and "由 inspector 运行" in verified
+    assert 'http-equiv="refresh"' not in verified  # done: the page stops refreshing
+    assert "完好：核验了" in page(client, "/audit")
 
 
 def test_pages_load_nothing_from_outside_and_forbid_it(client: TestClient, district: District, history: History) -> None:
@@ -286,3 +308,59 @@ def test_pages_load_nothing_from_outside_and_forbid_it(client: TestClient, distr
         assert "default-src 'self'" in answer.headers["content-security-policy"]
         assert not re.search(r'(?:src|href|action)="(?:https?:)?//', answer.text), path
     assert client.get("/static/dashboard.css").status_code == 200
+
+
+def test_verify_returns_at_once_shows_progress_and_a_second_click_joins_the_running_job(
+    client: TestClient, district: District, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from infrastructure.verify import Discrepancy, Finding, Verification
+    from interfaces.web import pages
+
+    release, reached, walks = threading.Event(), threading.Event(), []
+
+    def held_verify(*args: object, on_progress, **kw: object) -> Verification:  # type: ignore[no-untyped-def]
+        walks.append(1)
+        on_progress(5)
+        reached.set()
+        assert release.wait(30)
+        return Verification(events_checked=12, heads_checked=3, unlogged_events=0,
+                            finding=Finding(Discrepancy.EVENT_CHANGED, 7, 6, "the stored event differs from its leaf"))
+
+    monkeypatch.setattr(pages, "verify_log", held_verify)
+    sign_in(client, district, "supervisor")
+    total = district.ledger.recorder.max_notification_id()
+    started = client.post("/audit/verify", headers=ORIGIN, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == "/audit/verify"
+    assert reached.wait(30)  # the walk runs while the request has long answered
+    running = page(client, "/audit/verify")
+    assert f"已核验 5 / {total} 个位置" in running and '<meta http-equiv="refresh" content="2">' in running
+    assert "核验进行中" in page(client, "/audit")
+
+    again = client.post("/audit/verify", headers=ORIGIN, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == "/audit/verify"
+    job = client.app.state.web_verifications.latest
+    assert job.number == 1 and job.running and len(walks) == 1
+
+    release.set()
+    assert job.wait(timeout=30)
+    done = page(client, "/audit/verify")
+    assert "发现篡改" in done and '<strong class="bad-position">7</strong>' in done
+    assert 'http-equiv="refresh"' not in done and len(walks) == 1
+
+
+def test_a_verification_that_fails_says_so_without_its_error_text(
+    client: TestClient, district: District, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interfaces.web import pages
+
+    def broken(*args: object, **kw: object) -> None:
+        raise RuntimeError(f"{CHILD_NAME} row unreadable")
+
+    monkeypatch.setattr(pages, "verify_log", broken)
+    sign_in(client, district, "inspector")
+    client.post("/audit/verify", headers=ORIGIN, follow_redirects=False)
+    assert client.app.state.web_verifications.latest.wait(timeout=30)
+    shown = page(client, "/audit/verify")
+    assert "核验未能完成（RuntimeError）" in shown and CHILD_NAME not in shown

@@ -492,7 +492,7 @@ def test_views_over_http_refuse_strangers_and_answer_503_when_the_view_lags(
 ) -> None:
     assert http.get("/api/v1/views/supervision").status_code == 401
     auth = {"Authorization": f"Bearer {district.tokens['pf-clerk']}"}
-    assert http.get("/api/v1/views/ledger", headers=auth).status_code == 403
+    assert http.get("/api/v1/views/ledger", headers={"Authorization": f"Bearer {district.tokens['admin']}"}).status_code == 403
     views.pulls = False
     views.wait_seconds = 0.05
     lagging = http.get("/api/v1/views/supervision?min_position=999999", headers=auth)

@@ -1,0 +1,132 @@
+"""Who reads what: the one read policy of the API, the dashboard, the exports and the command line.
+
+An agency reads an issue its unit is party to (leads it, shares it, owns one of its measures or
+was urged on it) and a case its unit registered or has a referral for (open or ended); its
+views and exports hold only those rows. Supervisors and inspectors read everything. Admins
+read the registry, access and audit metadata: never issues, cases, views or personal fields.
+
+Two kinds of refusal, on purpose:
+- an object the actor's unit is not party to reads as missing (NotFound, 404), the same
+  answer as an id that does not exist, so an agency cannot probe which ids exist; lists and
+  views leave it out;
+- a role that may not read a kind of thing at all is refused whatever the object
+  (Forbidden, 403): the answer tells nothing about any object.
+
+The rules take plain values (unit codes, the measures' and urgings' mappings), so the same
+rule reads an aggregate and a view's brief of it: both keep ``units``, ``measures`` (each
+with its ``unit``) and ``urgings`` (each with the urged ``unit``), and a case's
+``registering_unit`` and ``referrals`` (each with its ``unit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from application.access import ADMIN, AGENCY, INSPECTOR, SUPERVISOR, Actor
+from application.errors import Forbidden, NotFound
+from domain.case import ChildCase
+from domain.issue import RectificationIssue
+
+READS_EVERYTHING = (SUPERVISOR, INSPECTOR)
+
+
+def issue_parties(
+    units: Iterable[str], measures: Iterable[Mapping[str, Any]], urgings: Iterable[Mapping[str, Any]]
+) -> set[str]:
+    """The units an issue concerns: its responsible units (the lead unit and the co-units once
+    assigned), every unit owning one of its measures, every unit ever urged on it (a unit
+    urged and later dropped by a new assignment still reads what it was urged on)."""
+    return {*units, *(m["unit"] for m in measures), *(u["unit"] for u in urgings)}
+
+
+def case_parties(registering_unit: str, referrals: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The units a case concerns: the registering unit and every unit it was referred to."""
+    return {registering_unit, *(r["unit"] for r in referrals)}
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """The rows of lists, views and exports an actor reads: every row (``unit`` None), or
+    those of the issues and cases one unit is party to and that unit's own rows."""
+
+    unit: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.unit is None
+
+    # Asked of every brief of a district for an agency's list (tens of thousands): these stop
+    # at the first match instead of building the parties' set (issue_parties, the same rule).
+
+    def reads_issue(self, units: Iterable[str], measures: Iterable[Mapping[str, Any]],
+                    urgings: Iterable[Mapping[str, Any]]) -> bool:
+        unit = self.unit
+        return (unit is None or unit in units or any(m["unit"] == unit for m in measures)
+                or any(u["unit"] == unit for u in urgings))
+
+    def reads_case(self, registering_unit: str, referrals: Iterable[Mapping[str, Any]]) -> bool:
+        unit = self.unit
+        return unit is None or unit == registering_unit or any(r["unit"] == unit for r in referrals)
+
+    def reads_unit_row(self, unit: str) -> bool:
+        """A row about one unit (counts per unit): only the agency's own."""
+        return self.unit is None or unit == self.unit
+
+
+EVERYTHING = ReadScope()
+
+
+class ReadPolicy:
+    """Every read rule, per object, in one place (the write rules are application.access)."""
+
+    def scope(self, actor: Actor) -> ReadScope:
+        """What the actor's lists, views and exports hold; admins are refused them."""
+        if actor.role in READS_EVERYTHING:
+            return EVERYTHING
+        if actor.role == AGENCY:
+            return ReadScope(actor.unit)
+        raise Forbidden("管理员只能查看单位、用户、访问和审计元数据，不能查看整改问题、个案和台账",
+                        rule="admin_reads_registry_and_audit_metadata_only")
+
+    def may_read_issue(self, actor: Actor, issue: RectificationIssue) -> bool:
+        return self.scope(actor).reads_issue(issue.units, issue.measures.values(), issue.urgings)
+
+    def require_issue(self, actor: Actor, issue: RectificationIssue) -> None:
+        if not self.may_read_issue(actor, issue):
+            raise NotFound("没有这个整改问题", rule="rectificationissue_exists")
+
+    def may_read_case(self, actor: Actor, case: ChildCase) -> bool:
+        return self.scope(actor).reads_case(case.registering_unit, case.referrals.values())
+
+    def require_case(self, actor: Actor, case: ChildCase) -> None:
+        if not self.may_read_case(actor, case):
+            raise NotFound("没有这个儿童个案", rule="childcase_exists")
+
+    def may_read_personal(self, actor: Actor, case: ChildCase) -> bool:
+        """A child's personal fields: supervisors, inspectors, and the units the case is
+        referred to while the referral is open. The registering unit, and units whose
+        referral has ended, read the case without them. Admins never."""
+        if actor.role in READS_EVERYTHING:
+            return True
+        return actor.role == AGENCY and case.is_referred_to(actor.unit)
+
+    def require_access_log(self, actor: Actor) -> None:
+        """Who read a child's personal fields: supervisors and inspectors."""
+        if actor.role not in READS_EVERYTHING:
+            raise Forbidden("当前角色无权查看个人信息查阅记录", rule="role_may_not_read_access_log")
+
+    def require_audit(self, actor: Actor) -> None:
+        """The global log's metadata (positions, types, recorders, units, times, leaf hashes)
+        and the Merkle proofs: supervisors, inspectors and admins."""
+        if actor.role not in (*READS_EVERYTHING, ADMIN):
+            raise Forbidden("当前角色无权查看审计日志", rule="role_may_not_read_audit")
+
+    def reads_audit_content(self, actor: Actor) -> bool:
+        """The stored event itself (the leaf object: issue texts, a case's street and birth
+        date, sealed fields as ciphertext): supervisors and inspectors, not admins."""
+        return actor.role in READS_EVERYTHING
+
+
+POLICY = ReadPolicy()
