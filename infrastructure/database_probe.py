@@ -55,9 +55,16 @@ def check_database(settings: Settings) -> None:
         password=env["POSTGRES_PASSWORD"], connect_timeout=2,
     )
     failure = _try_connect(conninfo)
-    if failure is None:
+    if failure is None or _TRANSIENT.search(failure):
+        # A full or starting server is no fault of the settings: the pool waits for it.
         return
     raise _explain(failure, where=where, database=database, user=user)
+
+
+_TRANSIENT = re.compile(
+    r"too many clients|remaining connection slots|database system is (?:starting up|shutting down|"
+    r"in recovery mode|not yet accepting)"
+)
 
 
 def _try_connect(conninfo: str) -> str | None:

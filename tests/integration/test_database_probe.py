@@ -43,21 +43,33 @@ def _read(conn: socket.socket, size: int) -> bytes:
 def _refuse_password(conn: socket.socket) -> None:
     """The PostgreSQL wire protocol as far as a refused password: what a server with
     `md5`/`scram` in pg_hba.conf answers (the local server trusts 127.0.0.1)."""
+    _read_startup(conn)
+    conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+    _, length = struct.unpack("!ci", _read(conn, 5))
+    _read(conn, length - 4)
+    _send_error(conn, "28P01", 'password authentication failed for user "careledger"')
+
+
+def _read_startup(conn: socket.socket) -> None:
     while True:
         length, code = struct.unpack("!ii", _read(conn, 8))
         if length == 8 and code in (80877103, 80877104):  # SSLRequest, GSSENCRequest
             conn.sendall(b"N")
             continue
         _read(conn, length - 8)  # the rest of the startup message
-        break
-    conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
-    _, length = struct.unpack("!ci", _read(conn, 5))
-    _read(conn, length - 4)
+        return
+
+
+def _send_error(conn: socket.socket, sqlstate: str, text: str) -> None:
     fields = b"".join(key + value.encode() + b"\0" for key, value in (
-        (b"S", "FATAL"), (b"V", "FATAL"), (b"C", "28P01"),
-        (b"M", 'password authentication failed for user "careledger"'),
+        (b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", text),
     )) + b"\0"
     conn.sendall(b"E" + struct.pack("!i", 4 + len(fields)) + fields)
+
+
+def _be_full(conn: socket.socket) -> None:
+    _read_startup(conn)
+    _send_error(conn, "53300", "sorry, too many clients already")
 
 
 def _say_nothing(conn: socket.socket) -> None:
@@ -152,3 +164,10 @@ def test_the_command_line_prints_one_line_and_no_traceback(command: list[str], t
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
     assert CJK.search(lines[0]) and "no PostgreSQL server answers" in lines[0]
+
+
+def test_a_full_server_is_left_to_the_pool_to_wait_for(tmp_path: Path) -> None:
+    from infrastructure.database_probe import check_database
+
+    with fake_server(_be_full) as port:
+        check_database(_settings(f"postgresql://postgres@127.0.0.1:{port}/x", tmp_path))  # no DatabaseUnavailable
