@@ -7,8 +7,10 @@ connection pool's timeout half a minute later, under a traceback. The probe answ
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -38,6 +40,7 @@ def check_database(settings: Settings) -> None:
             "CARELEDGER_DATABASE_URL must be sqlite:///PATH or postgresql://USER[:PASSWORD]@HOST:PORT/DB",
         )
     if not settings.is_postgres:
+        _check_sqlite_directory(url.removeprefix("sqlite:///"))
         return
     try:
         parts = urlsplit(url)
@@ -65,6 +68,23 @@ _TRANSIENT = re.compile(
     r"too many clients|remaining connection slots|database system is (?:starting up|shutting down|"
     r"in recovery mode|not yet accepting)"
 )
+
+
+def _check_sqlite_directory(path: str) -> None:
+    if path == ":memory:":
+        return
+    directory = Path(path).parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        writable = False
+    else:
+        writable = os.access(directory, os.W_OK | os.X_OK)
+    if not writable:
+        raise DatabaseUnavailable(
+            f"无法在目录 {directory} 中创建或写入 SQLite 数据库文件",
+            f"cannot create or write the SQLite database file in {directory}",
+        )
 
 
 def _try_connect(conninfo: str) -> str | None:

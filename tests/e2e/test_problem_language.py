@@ -173,3 +173,13 @@ def test_an_unknown_audit_filter_is_a_422(
         assert set(problem["known_values"]) >= listed
     known = client.get("/api/v1/audit/events?type=Registered&unit=system&user=system", headers=bearer(district))
     assert known.status_code == 200 and known.json()
+
+
+def test_a_known_user_and_unit_filter_the_audit_trail(client: TestClient, district: District, plan: str) -> None:
+    supervisor = district.actors["supervisor"]
+    answer = client.get(f"/api/v1/audit/events?user={supervisor.name}&unit={supervisor.unit}&type=Registered",
+                        headers=bearer(district))
+    assert answer.status_code == 200, answer.text
+    assert [(e["recorder"], e["type"]) for e in answer.json()] == [(supervisor.name, "Registered")]
+    late = client.get(f"/api/v1/audit/late-entries?unit={CHILD}", headers=bearer(district))
+    assert assert_chinese_problem(late, 422)["rule"] == "unit_is_known"

@@ -153,6 +153,12 @@ def test_a_malformed_url_fails_with_the_form_it_should_have(url: str, tmp_path: 
     _assert_fails_fast(url, tmp_path, says="CARELEDGER_DATABASE_URL")
 
 
+def test_a_sqlite_file_where_no_directory_can_be_made_fails_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    _assert_fails_fast(f"sqlite:///{tmp_path / 'a-file' / 'careledger.sqlite'}", tmp_path,
+                       says="cannot create or write the SQLite database file")
+
+
 @pytest.mark.parametrize("command", [["units", "add", "x", "单位"], ["serve", "--port", "0"], ["verify"]])
 def test_the_command_line_prints_one_line_and_no_traceback(command: list[str], tmp_path: Path) -> None:
     env = {**os.environ, "CARELEDGER_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_closed_port()}/careledger",
