@@ -92,7 +92,24 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "rule": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
+        "errors": {
+            "type": "array",
+            "description": "422 request_schema：每处不符合接口定义的地方",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "in": {"type": "string", "description": "body、query、path 或 header"},
+                    "field": {"type": "string", "description": "字段路径，如 measures[0].due"},
+                    "msg": {"type": "string", "description": "中文说明（不含提交的值）"},
+                    "type": {"type": "string", "description": "pydantic 的错误类型，如 missing、date_parsing"},
+                },
+            },
+        },
+        "known_values": {
+            "type": "array", "items": {"type": "string"},
+            "description": "422 *_is_known：筛选参数的已知取值（未知的值不回显）",
+        },
     },
     "additionalProperties": True,
 }
