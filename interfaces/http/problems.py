@@ -45,6 +45,8 @@ TITLES = {
 }
 
 
+# Also what /metrics answers a client outside its networks: the same as a path that is not there.
+NO_SUCH_PATH = "没有这个地址；全部接口见 /docs"
 MALFORMED_MULTIPART = (
     "multipart/form-data 请求体无法解析：须带 boundary，各部分完整；文件放在字段 file 中"
 )
@@ -174,7 +176,7 @@ def install(app: FastAPI) -> None:
             log.info("request_refused", status=422, rule="body_is_parseable")
             return problem(422, "body_is_parseable", "请求体无法解析：请检查其格式与 Content-Type 是否一致")
         if exc.status_code == 404:
-            return problem(404, "no_such_path", "没有这个地址；全部接口见 /docs")
+            return problem(404, "no_such_path", NO_SUCH_PATH)
         if exc.status_code == 405:
             allowed = allowed_methods(request) or [
                 m.strip() for m in (exc.headers or {}).get("Allow", "GET, HEAD").split(",")]
