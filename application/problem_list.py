@@ -70,10 +70,20 @@ _BLOCK_TAG = re.compile(r"<\s*/?\s*(?:br|p|div|li|tr|h[1-6]|ul|ol|table)\b[^<>]*
 _TAG = re.compile(r"<!--.*?(?:-->|$)|<\s*/?\s*[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?\s*>", re.DOTALL)
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
+# Two or more clause marks in a row (。；  ；。  。。  ，。), left by tables that join cells
+# or end every item with both: the strongest stands (。 over ； over ，). 、 is left alone:
+# "1、" numbers measures.
+_DOUBLED_MARKS = re.compile(r"[。；，](?: ?[。；，])+")
+_STRONGEST = "。；，"
+
+
+def _strongest_mark(run: re.Match[str]) -> str:
+    return next(mark for mark in _STRONGEST if mark in run.group())
 
 
 def clean_cell(value: str) -> str:
-    """Cell text as a person reads it: no markup, NFC, single spaces, no blank lines.
+    """Cell text as a person reads it: no markup, NFC, single spaces, no blank lines, no
+    doubled clause marks.
 
     Markup is removed until none is left (``&amp;lt;p&amp;gt;`` included), so cleaning is
     idempotent and an exported cell reads back exactly as it was written.
@@ -85,6 +95,7 @@ def clean_cell(value: str) -> str:
             break
         text = stripped
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    lines = (_DOUBLED_MARKS.sub(_strongest_mark, line) for line in lines)
     return "\n".join(line for line in lines if line)
 
 

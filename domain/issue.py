@@ -135,8 +135,10 @@ class RectificationIssue(LedgerAggregate):
         self.units = list(units)
         self.remarks = remarks
         self.source_row = source_row
-        self.lead_unit: str | None = None
-        self.co_units: list[str] = []
+        # The responsible units are listed lead first (a problem list's 责任单位 column names
+        # its 牵头单位 first, or marks it), so an issue has a lead before it is assigned.
+        self.lead_unit: str | None = self.units[0] if self.units else None
+        self.co_units: list[str] = self.units[1:]
         self.contact_person: str | None = None
         self.deadline: date | None = None
         self.nodes: list[date] = []
@@ -165,7 +167,7 @@ class RectificationIssue(LedgerAggregate):
             return AWAITING_CLOSURE
         if self.measures:
             return RECTIFYING
-        if self.lead_unit:
+        if self.deadline is not None:  # only an assignment sets the first deadline
             return ASSIGNED
         return REGISTERED
 

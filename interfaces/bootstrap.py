@@ -18,6 +18,7 @@ from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
 from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
+from infrastructure.database_probe import check_database
 from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
@@ -113,6 +114,7 @@ def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> Cas
 
 def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Services:
     settings = settings or Settings()
+    check_database(settings)  # a wrong URL fails here at once, not as a pool timeout
     closers: list[Callable[[], Any]] = []
     ledger = Ledger(
         settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers),

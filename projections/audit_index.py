@@ -68,6 +68,26 @@ class AuditIndexStore(ABC):
     def query(self, where: AuditFilter) -> list[AuditRow]: ...
 
 
+def known_event_types() -> list[str]:
+    """Every ``type`` a row can have: the names of the events of every aggregate (the last
+    part of the topic, as ``row_of`` takes it)."""
+    from eventsourcing.domain import CanMutateAggregate
+
+    from domain.base import LedgerAggregate
+
+    names: set[str] = set()
+    pending: list[type] = [LedgerAggregate]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        names.update(
+            name for name, value in vars(cls).items()
+            if isinstance(value, type) and issubclass(value, CanMutateAggregate) and name == value.__name__
+        )
+    # The library's base classes every aggregate carries; every stored event has its own name.
+    return sorted(names - {"Event", "Created"})
+
+
 def row_of(position: int, topic: str, domain_event: Any) -> AuditRow:
     qualname = topic.partition(":")[2]
     aggregate_type, _, event_type = qualname.rpartition(".")

@@ -59,8 +59,9 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
             "problem": e.problem,
             "remarks": e.remarks,
             "units": list(e.units),
-            "lead_unit": None,
-            "co_units": [],
+            # RectificationIssue's rule: the units are listed lead first.
+            "lead_unit": e.units[0] if e.units else None,
+            "co_units": list(e.units[1:]),
             "contact_person": None,
             "deadline": None,
             "nodes": [],
@@ -236,7 +237,7 @@ def status_of(s: Summary) -> str:
         return AWAITING_CLOSURE
     if measures:
         return RECTIFYING
-    if s["lead_unit"]:
+    if s["deadline"]:
         return ASSIGNED
     return REGISTERED
 

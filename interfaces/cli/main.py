@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,10 +15,23 @@ from application.access import Actor
 from application.errors import ApplicationError, NotFound
 from application.ledger import SYSTEM, Command
 from domain.base import DomainError
+from infrastructure.database_probe import DatabaseUnavailable
 from infrastructure.settings import Settings
 from interfaces import bootstrap, demo_district
 
-app = typer.Typer(help="careledger 留守儿童关爱保护和困境儿童保障工作台账", no_args_is_help=True)
+
+class _Careledger(typer.Typer):
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Every command opens the store through bootstrap.build: a store it cannot open is
+        # the operator's to fix, told in one line rather than a traceback.
+        try:
+            return super().__call__(*args, **kwargs)
+        except DatabaseUnavailable as exc:
+            print(exc.line, file=sys.stderr)
+            sys.exit(3)
+
+
+app = _Careledger(help="careledger 留守儿童关爱保护和困境儿童保障工作台账", no_args_is_help=True)
 units_app = typer.Typer(help="成员单位", no_args_is_help=True)
 users_app = typer.Typer(help="用户", no_args_is_help=True)
 import_app = typer.Typer(help="导入", no_args_is_help=True)

@@ -46,9 +46,9 @@ def rotate_data_key() -> None:
     current = settings.data_key_file
     fresh = current.with_name(current.name + ".new")
     fresh.unlink(missing_ok=True)
-    new_key = load_master_key(fresh)  # made on first use, mode 0600
-    services = bootstrap.build(settings)
+    services = bootstrap.build(settings)  # before the new key: a store it cannot open leaves no .new file
     try:
+        new_key = load_master_key(fresh)  # made on first use, mode 0600
         count = services.ledger.case_keys.rewrap(new_key)  # type: ignore[attr-defined]
     except BaseException:
         fresh.unlink(missing_ok=True)

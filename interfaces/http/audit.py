@@ -15,6 +15,7 @@ from application.errors import NotFound
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
+from interfaces.http import filters
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
 from projections.audit_index import AuditFilter
@@ -127,6 +128,9 @@ def audit_events(
     to: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Any:
     _auditor(caller)
+    filters.recorder_unit(svc.ledger, unit)
+    filters.recorder_user(svc.ledger, user)
+    filters.event_type(type)
     where = AuditFilter(after=after, limit=limit, unit=unit, user=user, type=type, aggregate=aggregate,
                         recorded_from=_moment(from_, "from"), recorded_to=_moment(to, "to"))
     return _events(svc, where, caller)
@@ -142,6 +146,7 @@ def late_entries(
     unit: Text64 = None,
 ) -> Any:
     _auditor(caller)
+    filters.recorder_unit(svc.ledger, unit)
     threshold = svc.settings.late_entry_days if days is None else days
     return _events(svc, AuditFilter(after=after, limit=limit, unit=unit, late_by_seconds=threshold * 86400 + 1),
                    caller)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -16,12 +16,13 @@ from infrastructure.spreadsheets.views_export import content_disposition
 
 from domain.issue import STATUSES, RectificationIssue
 from projections import issues as issue_fold
-from interfaces.http import schemas as s
+from interfaces.http import filters, schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 
 router = APIRouter(prefix="/api/v1", tags=["整改问题"])
 
 CREATED: dict[str, Any] = {"status_code": 201}
+Status = Literal[STATUSES]  # type: ignore[valid-type]
 
 
 def describe_issue(issue: RectificationIssue) -> dict[str, Any]:
@@ -103,10 +104,12 @@ def register_issue(body: s.IssueIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 def list_issues(
     caller: ActorDep,
     svc: ServicesDep,
-    unit: Annotated[str | None, Query(max_length=64)] = None,
-    status: Annotated[str | None, Query(max_length=32, description="、".join(STATUSES))] = None,
-    plan: UUID | None = None,
+    unit: Annotated[str | None, Query(max_length=64, description="单位代码或单位组代码")] = None,
+    status: Annotated[Status | None, Query(description="、".join(STATUSES))] = None,
+    plan: Annotated[UUID | None, Query(description="实施方案 id")] = None,
 ) -> Any:
+    units = filters.unit_codes(svc.ledger, unit)
+    filters.plan(svc.ledger, plan)
     # Lists read the views' briefs of the summaries (no aggregate replays), caught up to
     # what is stored now.
     scope = POLICY.scope(caller)
@@ -114,7 +117,7 @@ def list_issues(
     rows = []
     for summary in svc.views.readable_briefs(scope, kinds=(issue_fold.KIND,)):
         current = issue_fold.status_of(summary)
-        if (unit and unit not in summary["units"]) or (status and current != status) or (
+        if (units and units.isdisjoint(summary["units"])) or (status and current != status) or (
             plan and summary["plan_id"] != str(plan)
         ):
             continue

@@ -36,7 +36,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interfaces.http.problems import problem, responses
+from interfaces.http.problems import NO_SUCH_PATH, problem, responses
 from projections.merkle_log import parse_head_timestamp
 
 REQUESTS = Counter(
@@ -155,7 +155,7 @@ def _allowed(request: Request) -> bool:
                        **responses(404)})
 def metrics(request: Request) -> Response:
     if not _allowed(request):
-        return problem(404, "no_such_path", "Not Found")
+        return problem(404, "no_such_path", NO_SUCH_PATH)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from application.errors import (
     ConcurrentWrite,
@@ -21,6 +23,7 @@ from application.errors import (
 )
 from domain.base import InvalidCommand, RuleViolated
 from infrastructure.view_runner import ViewsNotReady
+from interfaces.http import validation_messages
 
 log = structlog.get_logger("careledger.http")
 
@@ -42,7 +45,32 @@ TITLES = {
 }
 
 
-def problem(status: int, rule: str, detail: str, **extra: Any) -> JSONResponse:
+# Also what /metrics answers a client outside its networks: the same as a path that is not there.
+NO_SUCH_PATH = "没有这个地址；全部接口见 /docs"
+MALFORMED_MULTIPART = (
+    "multipart/form-data 请求体无法解析：须带 boundary，各部分完整；文件放在字段 file 中"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path, asked of the routes themselves (a 405
+    from the router names only the first route it tried, and GET and POST of one path are
+    two routes here)."""
+    # A mount (static files) matches every method under its prefix: it is no answer here.
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return [
+        method for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
+def problem(
+    status: int, rule: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body = {
         "type": f"/problems/{rule.replace('_', '-')}",
         "title": TITLES.get(status, "错误"),
@@ -51,8 +79,8 @@ def problem(status: int, rule: str, detail: str, **extra: Any) -> JSONResponse:
         "rule": rule,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -66,7 +94,24 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "rule": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
+        "errors": {
+            "type": "array",
+            "description": "422 request_schema：每处不符合接口定义的地方",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "in": {"type": "string", "description": "body、query、path 或 header"},
+                    "field": {"type": "string", "description": "字段路径，如 measures[0].due"},
+                    "msg": {"type": "string", "description": "中文说明（不含提交的值）"},
+                    "type": {"type": "string", "description": "pydantic 的错误类型，如 missing、date_parsing"},
+                },
+            },
+        },
+        "known_values": {
+            "type": "array", "items": {"type": "string"},
+            "description": "422 *_is_known：筛选参数的已知取值（未知的值不回显）",
+        },
     },
     "additionalProperties": True,
 }
@@ -116,22 +161,30 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         # The submitted values are left out on purpose: they may hold a child's personal data.
-        errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")}
-            for e in exc.errors()
-        ]
+        errors = validation_messages.translate(exc.errors())
         log.info("request_refused", status=422, rule="request_schema")
-        return problem(422, "request_schema", "请求内容不符合接口定义", errors=errors)
+        return problem(422, "request_schema", validation_messages.summary(errors), errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
             # FastAPI's answer to a body it cannot parse (bad JSON, bad UTF-8, bad multipart):
             # the contract calls a malformed payload 422.
+            if request.headers.get("content-type", "").lower().startswith("multipart/"):
+                log.info("request_refused", status=422, rule="multipart_is_parseable")
+                return problem(422, "multipart_is_parseable", MALFORMED_MULTIPART)
             log.info("request_refused", status=422, rule="body_is_parseable")
-            return problem(422, "body_is_parseable", "请求体无法解析")
-        rule = {404: "no_such_path", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, rule, str(exc.detail))
+            return problem(422, "body_is_parseable", "请求体无法解析：请检查其格式与 Content-Type 是否一致")
+        if exc.status_code == 404:
+            return problem(404, "no_such_path", NO_SUCH_PATH)
+        if exc.status_code == 405:
+            allowed = allowed_methods(request) or [
+                m.strip() for m in (exc.headers or {}).get("Allow", "GET, HEAD").split(",")]
+            answer = problem(405, "method_not_allowed", f"该地址不支持这个方法；它支持：{'、'.join(allowed)}")
+            answer.headers["Allow"] = ", ".join(allowed)
+            return answer
+        detail = str(exc.detail) if _CJK.search(str(exc.detail)) else TITLES.get(exc.status_code, "错误")
+        return problem(exc.status_code, "http_error", detail, headers=exc.headers)
 
     @app.exception_handler(ViewsNotReady)
     async def views_not_ready(_: Request, exc: ViewsNotReady) -> JSONResponse:
@@ -150,6 +203,8 @@ def _refusal(status: int):  # type: ignore[no-untyped-def]
         rule = getattr(exc, "rule", "refused")
         # Identifiers, rules and statuses only: never the token, a body or a personal field.
         log.info("sign_in_failed" if status == 401 else "command_refused", status=status, rule=rule)
-        return problem(status, rule, getattr(exc, "message", str(exc)))
+        known = getattr(exc, "known_values", None)
+        extra = {"known_values": known} if known is not None else {}
+        return problem(status, rule, getattr(exc, "message", str(exc)), **extra)
 
     return handle

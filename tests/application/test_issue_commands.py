@@ -46,6 +46,25 @@ def test_group_code_stands_for_every_member_unit(district: District, issue) -> N
     assert district.ledger.issue(issue).units == ["pf", "sfs-cq", "sfs-zml"]
 
 
+def test_the_first_responsible_unit_leads_until_an_assignment_names_another(district: District, issue) -> None:  # type: ignore[no-untyped-def]
+    from projections.issues import fold, state_of_aggregate, state_of_summary
+
+    def summary_of(ledger, issue_id):  # type: ignore[no-untyped-def]
+        summary = None
+        for event in ledger.repository.event_store.get(issue_id):
+            summary = fold(summary, event)
+        return summary
+
+    registered = district.ledger.issue(issue)
+    assert (registered.lead_unit, registered.co_units, registered.status) == ("pf", ["sfs-cq", "sfs-zml"], "registered")
+    assert state_of_summary(summary_of(district.ledger, issue)) == state_of_aggregate(registered)
+    district.ledger.assign_issue(district.cmd("supervisor"), issue, lead_unit="sfs-cq", co_units=["pf"],
+                                 contact_person="陈静", deadline=date(2019, 6, 30), nodes=[])
+    assigned = district.ledger.issue(issue)
+    assert (assigned.lead_unit, assigned.co_units, assigned.status) == ("sfs-cq", ["pf"], "assigned")
+    assert state_of_summary(summary_of(district.ledger, issue)) == state_of_aggregate(assigned)
+
+
 def test_agency_of_a_responsible_unit_adopts_its_own_measure(district: District, issue) -> None:  # type: ignore[no-untyped-def]
     accepted = district.ledger.adopt_measure(district.cmd("pf-clerk"), issue, unit="pf", text="纳入考核标准", due=None)
     assert accepted.extra == {"measure_id": "M1"}

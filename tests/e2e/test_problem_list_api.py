@@ -94,3 +94,48 @@ def test_export_then_import_into_a_new_plan_gives_the_same_issues(client: TestCl
         return sorted(rows)
 
     assert shape(plan) == shape(other)
+
+
+def _sheet_column(data: bytes, label: str) -> list[object]:
+    import io
+
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = next(i for i, row in enumerate(rows) if label in row)
+    column = rows[header].index(label)
+    return [row[column] for row in rows[header + 1:] if any(cell is not None for cell in row)]
+
+
+def test_an_imported_issue_shows_its_lead_unit_in_the_api_views_exports_and_pages(
+    client: TestClient, district: District
+) -> None:
+    plan = new_plan(client, district, "东政办[2019]7号")
+    sup = bearer(district, "supervisor")
+    real = upload(client, district, plan, justice_bureau_xlsx(), "问题清单.xlsx").json()
+    assert real["counts"]["created"] == 4
+    expected = {1: "pf", 2: "pf", 3: "gf", 4: "gf"}  # the first unit each row names
+    names = {"pf": "普法和依法治理科", "gf": "公共法律服务管理科"}
+
+    listed = client.get(f"/api/v1/issues?plan={plan}", headers=sup).json()
+    assert {i["seq"]: i["lead_unit"] for i in listed} == expected
+    for item in listed:
+        issue = client.get(f"/api/v1/issues/{item['id']}", headers=sup).json()
+        assert issue["lead_unit"] == expected[issue["seq"]]
+        assert issue["deadline"] is None  # a lead from the list is not an assignment
+        assert issue["lead_unit"] not in issue["co_units"]
+        assert [issue["lead_unit"], *issue["co_units"]] == issue["units"]
+        page = client.get(f"/issues/{item['id']}", headers=sup)
+        assert page.status_code == 200
+        assert f"<dt>牵头单位</dt><dd>{names[expected[issue['seq']]]}</dd>" in page.text
+
+    position = real["rows"][-1]["position"]
+    view = client.get(f"/api/v1/views/supervision?min_position={position}", headers=sup).json()
+    by_id = {i["id"]: i["seq"] for i in listed}
+    assert {by_id[r["id"]]: r["lead_unit"] for r in view["rows"] if r["id"] in by_id} == expected
+
+    views_xlsx = client.get(f"/api/v1/views/supervision.xlsx?min_position={position}", headers=sup)
+    assert sorted(_sheet_column(views_xlsx.content, "牵头单位")) == sorted(expected.values())
+    plan_xlsx = client.get(f"/api/v1/plans/{plan}/problem-list.xlsx", headers=sup)
+    assert _sheet_column(plan_xlsx.content, "牵头单位") == [names[expected[seq]] for seq in sorted(expected)]

@@ -111,7 +111,9 @@ def test_metrics_count_requests_by_route_commands_refusals_and_failed_sign_ins(s
 
 def test_metrics_answer_only_private_networks(services) -> None:  # type: ignore[no-untyped-def]
     with TestClient(create_app(services=services), client=("203.0.113.9", 50000)) as http:
-        assert http.get("/metrics").status_code == 404
+        hidden, absent = http.get("/metrics"), http.get("/no-such-path")
+        assert hidden.status_code == 404
+        assert hidden.json() == absent.json()  # outside its networks, /metrics is not there
     with TestClient(create_app(services=services), client=("10.1.2.3", 50000)) as http:
         assert http.get("/metrics").status_code == 200
 

@@ -185,6 +185,20 @@ def test_the_shipped_sample_reads_cleanly() -> None:
     assert prints(read(data, sample.name)) == prints(read(*FILES["csv-utf8"]()))
 
 
+def test_doubled_clause_marks_in_a_sample_row_are_tidied_on_import() -> None:
+    from pathlib import Path
+
+    sample = Path(__file__).parents[2] / "docs" / "samples" / "问题清单-东西湖区司法局.csv"
+    grid = [list(row) for row in read_grid(sample.read_bytes(), sample.name)]
+    line = next(i for i, row in enumerate(grid) if row and row[0] == "1")
+    grid[line][2] = grid[line][2] + "；"             # 工作职责 …防范能力。；
+    grid[line][3] = "有待加强。；具体化进行落实。。"  # 存在问题
+    row = read_problem_list(grid, DIRECTORY).rows[0]
+    assert row.duty == DUTY_1
+    assert row.problem == "有待加强。具体化进行落实。"
+    assert [m.text for m in row.measures] == [MEASURE_1A, *[MEASURE_1B] * len(JUSTICE_OFFICES)]
+
+
 def test_columns_are_found_by_header_text_in_any_order() -> None:
     order = [4, 0, 5, 2, 1, 3]
     shuffled = source_layout(
@@ -332,13 +346,21 @@ def test_a_line_without_number_duty_or_problem_continues_the_row_above() -> None
         ("e\u0301", "\u00e9"),
         ("普\u200b法\ufeff", "普法"),
         ("<!-- 注释 -->正文", "正文"),
+        ("防范能力。；有待加强", "防范能力。有待加强"),
+        ("落实。。", "落实。"),
+        ("甲；；乙，。", "甲；乙。"),
+        ("甲。 ；乙", "甲。乙"),
+        ("甲；，乙", "甲；乙"),
+        ("甲。\n；乙", "甲。\n；乙"),
+        ("1、，加强", "1、，加强"),
+        ("暂无……", "暂无……"),
     ],
 )
 def test_cells_are_cleaned_of_markup_and_spacing(raw: str, clean: str) -> None:
     assert clean_cell(raw) == clean
 
 
-@given(st.lists(st.sampled_from([*"<>/&;#apbrx 1、\n\t\u3000é\u0301普法", "&amp;", "<p>", "<!--"])).map("".join))
+@given(st.lists(st.sampled_from([*"<>/&;#apbrx 1、\n\t\u3000é\u0301普法。；，", "&amp;", "<p>", "<!--"])).map("".join))
 def test_cleaning_is_idempotent(raw: str) -> None:
     once = clean_cell(raw)
     assert clean_cell(once) == once
