@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from application.ledger import Command, Ledger
+from application.ledger import SYSTEM, Command, Ledger
+from domain.registry import user_id
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District
 
@@ -59,6 +60,9 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
     ("GET", "/api/v1/audit/public-key", None, "", (200, 200, 200, 200, 200, 200, 401)),
     ("GET", "/api/v1/audit/proofs/inclusion?position=1", None, "", (200, 200, 403, 403, 403, 403, 401)),
     ("GET", "/api/v1/audit/proofs/consistency?first=1&second=2", None, "", (200, 200, 403, 403, 403, 403, 401)),
+    ("GET", "/api/v1/me", None, "", (200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/v1/users", None, "", (403, 403, 200, 403, 403, 403, 401)),
+    ("GET", "/api/v1/tokens", None, "", (403, 403, 200, 403, 403, 403, 401)),
     ("GET", "/healthz", None, "", (200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/readyz", None, "", (200, 200, 200, 200, 200, 200, 200)),
     # ---- writes: plans and issues ------------------------------------------------------------------
@@ -90,6 +94,13 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
     ("POST", "/api/v1/issues/{issue}/corrections", {"position": "{progress_pos}", "changes": {"summary": "更正"},
                                                     "reason": "笔误"}, "",
      (201, 403, 403, 201, 403, 403, 401)),
+    # ---- writes: access ------------------------------------------------------------------------------
+    ("POST", "/api/v1/users", {"name": "新用户", "unit": "sfs-cq", "role": "agency"}, "",
+     (403, 403, 201, 403, 403, 403, 401)),
+    ("POST", "/api/v1/users/{user}/deactivation", {}, "", (403, 403, 201, 403, 403, 403, 401)),
+    ("POST", "/api/v1/users/{user}/activation", {}, "user deactivated", (403, 403, 201, 403, 403, 403, 401)),
+    ("POST", "/api/v1/users/{user}/tokens", {}, "", (403, 403, 201, 403, 403, 403, 401)),
+    ("DELETE", "/api/v1/tokens/{token}", None, "", (404, 404, 204, 204, 404, 404, 401)),
     # ---- writes: child cases -----------------------------------------------------------------------
     ("POST", "/api/v1/cases", "new case", "", (201, 403, 403, 201, 201, 201, 401)),
     ("POST", "/api/v1/cases/{case}/classifications", {"left_behind": True, "categories": ["poverty"]}, "",
@@ -137,6 +148,8 @@ class World:
     referral: str
     progress_pos: int
     report_pos: int
+    user: str  # a user of sfs-cq made for this world
+    token: str  # the id of a second token of cq-clerk's ("own"), made for this world
 
 
 class Builder:
@@ -174,14 +187,17 @@ class Builder:
             "report accepted": lambda: ledger.accept_report(cmd("supervisor"), case.id, report.extra["report_id"]),
             "referral closed": lambda: ledger.close_referral(cmd("supervisor"), case.id, referral_id,
                                                              outcome="completed"),
+            "user deactivated": lambda: self.d.accounts.deactivate(cmd("admin"), target.user_id),
             "case closed": lambda: (steps["referral closed"](),
                                     ledger.close_case(cmd("supervisor"), case.id, reason="hardship_resolved")),
         }
+        target = ledger.add_user(Command(SYSTEM), name=f"target-{self.seq}", unit="sfs-cq", role="agency")
+        token = self.d.accounts.issue_token(cmd("admin"), user_id("cq-clerk"))
         if preparation:
             steps[preparation]()
         return World(plan=str(self.plan), issue=str(issue.id), measure=measure, case=str(case.id),
                      report=report.extra["report_id"], referral=referral_id, progress_pos=progress.position,
-                     report_pos=report.position)
+                     report_pos=report.position, user=str(target.user_id), token=str(token.accepted.id))
 
 
 def _fill(value: Any, world: World) -> Any:
@@ -217,7 +233,8 @@ def test_the_matrix_covers_every_operation_of_the_openapi_document(client: TestC
         path = template.split("?")[0]
         for name, param in (("{plan}", "{plan_id}"), ("{issue}", "{issue_id}"), ("{case}", "{case_id}"),
                             ("{measure}", "{measure_id}"), ("{report}", "{report_id}"),
-                            ("{referral}", "{referral_id}"), ("2019.xlsx", "{year}.xlsx")):
+                            ("{referral}", "{referral_id}"), ("2019.xlsx", "{year}.xlsx"),
+                            ("{user}", "{user_id}"), ("{token}", "{token_id}")):
             path = path.replace(name, param)
         if path.endswith("/evaluation/2019"):
             path = path.replace("2019", "{year}")
