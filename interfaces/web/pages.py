@@ -73,7 +73,8 @@ async def form_is_ours(request: Request) -> bool:
     """A form post to a signed-in page: sent by a page of this site (Origin or Referer), and
     carrying the CSRF token of the session whose cookie came with it. A caller with a bearer
     token sends no cookie a page of another site could borrow, so it needs neither."""
-    if request.headers.get("authorization"):
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():  # the caller is signed in by that token, not the cookie
         return True
     if not same_origin(request):
         return False

@@ -12,6 +12,7 @@ from eventsourcing.persistence import StoredEvent
 
 from application.errors import Unauthenticated
 from domain.registry import Token, token_digest, user_id
+from infrastructure.settings import Settings
 from interfaces import bootstrap
 from tests.district import Clock, District
 
@@ -74,8 +75,15 @@ def test_a_role_change_is_seen_by_another_worker_on_its_next_request(
     assert (changed.role, changed.unit) == ("supervisor", "pf")
 
 
+def test_tokens_live_90_days_unless_set_otherwise() -> None:
+    assert Settings.model_fields["token_days"].default == 90
+    assert Settings(token_days="7").token_days == 7  # type: ignore[arg-type]
+
+
 def test_a_token_stops_signing_in_when_it_expires(district: District, clock: Clock) -> None:
-    ledger, token = district.ledger, district.tokens["supervisor"]
+    ledger = district.ledger
+    ledger.token_lifetime = timedelta(days=90)
+    token = district.accounts.issue_token(district.cmd("admin"), user_id("supervisor")).token
     clock.advance(days=90, seconds=-1)
     assert ledger.authenticate(token).name == "supervisor"
     clock.advance(seconds=1)
@@ -100,6 +108,7 @@ def test_a_token_issued_before_tokens_had_an_expiry_loads_and_expires_its_lifeti
 ) -> None:
     """The stored form of Token.Issued before ``expires_at``: the same event without that field."""
     ledger = district.ledger
+    ledger.token_lifetime = timedelta(days=90)
     current = ledger.recorder.select_events(_token_id(district.tokens["pf-clerk"]), limit=1)[0]
     state = json.loads(current.state)
     del state["expires_at"]

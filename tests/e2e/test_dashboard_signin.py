@@ -334,3 +334,14 @@ def test_only_an_admin_sees_the_admin_page(client: TestClient, district: Distric
     assert client.get("/admin").status_code == 403
     assert client.post(f"/admin/users/{user_id('pf-clerk')}/deactivation", data={"csrf": session_csrf(client)},
                        headers=ORIGIN).status_code == 403
+
+
+def test_trusted_proxies_are_read_comma_separated_or_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infrastructure.settings import Settings
+
+    monkeypatch.setenv("CARELEDGER_TRUSTED_PROXIES", "10.0.0.1, 172.16.0.0/12")
+    assert Settings().trusted_proxies == ["10.0.0.1", "172.16.0.0/12"]
+    monkeypatch.setenv("CARELEDGER_TRUSTED_PROXIES", '["10.0.0.2"]')
+    assert Settings().trusted_proxies == ["10.0.0.2"]
+    monkeypatch.delenv("CARELEDGER_TRUSTED_PROXIES")
+    assert Settings().trusted_proxies == []
