@@ -1,4 +1,4 @@
-"""Access from the command line: `admin create`, `users list|deactivate|activate|set-password`,
+"""Access from the command line: `admin create`, `users list|deactivate|activate|change|set-password`,
 `tokens list|issue|revoke`. The command line acts as `system`, an admin, and is recorded as such."""
 
 from __future__ import annotations
@@ -95,6 +95,17 @@ def users_activate(name: str) -> None:
     console.print(f"用户 {name} 已恢复。")
 
 
+def users_change(
+    name: str,
+    role: Annotated[str | None, typer.Option(help="新角色：agency、supervisor、inspector 或 admin")] = None,
+    unit: Annotated[str | None, typer.Option(help="新所属单位代码")] = None,
+) -> None:
+    """变更用户的角色或所属单位（其令牌和会话的下一次请求即按新角色和单位）。"""
+    with _services() as services:
+        services.accounts.change(Command(SYSTEM), user_id(name), role=role, unit=unit)
+    console.print(f"用户 {name} 已变更。")
+
+
 def users_set_password(name: str) -> None:
     """从标准输入读入新密码（看板登录用）；该用户已登录的会话随之结束。"""
     password = _password_from_stdin()
@@ -146,6 +157,7 @@ def register(app: typer.Typer, users_app: typer.Typer) -> None:
     commands: list[tuple[typer.Typer, str, Callable[..., None]]] = [
         (users_app, "list", users_list), (users_app, "deactivate", users_deactivate),
         (users_app, "activate", users_activate), (users_app, "set-password", users_set_password),
+        (users_app, "change", users_change),
         (tokens_app, "list", tokens_list), (tokens_app, "issue", tokens_issue), (tokens_app, "revoke", tokens_revoke),
     ]
     for group, name, command in commands:

@@ -37,8 +37,11 @@ def test_admin_create_then_users_and_tokens_are_managed_from_the_command_line(cl
     set_password = runner.invoke(app, ["users", "set-password", "张三"], input="a long enough password\n")
     assert set_password.exit_code == 0, set_password.output
     assert runner.invoke(app, ["users", "set-password", "张三"], input="short\n").exit_code == 2
+    assert runner.invoke(app, ["users", "change", "张三", "--role", "inspector"]).exit_code == 0
+    assert runner.invoke(app, ["users", "change", "张三", "--unit", "nowhere"]).exit_code == 2
     listed = runner.invoke(app, ["users", "list"], terminal_width=200)
     assert listed.exit_code == 0 and "张三" in listed.output and "首任管理员" in listed.output
+    assert "inspector" in listed.output
 
     tokens = runner.invoke(app, ["tokens", "list", "--user", "首任管理员"], terminal_width=200)
     assert tokens.exit_code == 0, tokens.output

@@ -345,3 +345,17 @@ def test_trusted_proxies_are_read_comma_separated_or_as_json(monkeypatch: pytest
     assert Settings().trusted_proxies == ["10.0.0.2"]
     monkeypatch.delenv("CARELEDGER_TRUSTED_PROXIES")
     assert Settings().trusted_proxies == []
+
+
+@pytest.mark.parametrize("who, paths", [("supervisor", ["/", "/issues", "/evaluation", "/ledger", "/audit"]),
+                                        ("admin", ["/admin"])])
+def test_every_form_that_posts_carries_the_sessions_csrf_token(
+    client: TestClient, district: District, who: str, paths: list[str],
+) -> None:
+    sign_in(client, district, who)
+    csrf = session_csrf(client)
+    for path in paths:
+        html = client.get(path).text
+        forms = re.findall(r'<form[^>]*method="post".*?</form>', html, re.DOTALL)
+        assert forms, path
+        assert all(f'name="csrf" value="{csrf}"' in form for form in forms), path
