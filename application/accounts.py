@@ -19,8 +19,8 @@ from uuid import UUID
 
 from application import access
 from application.access import ADMIN, Actor
-from application.errors import Forbidden, NotFound, Unauthenticated
-from application.ledger import Accepted, Command, Enrolment, Ledger, secret_shown_once
+from application.errors import ConcurrentWrite, Forbidden, NotFound, Unauthenticated
+from application.ledger import SYSTEM, Accepted, Command, Enrolment, Ledger, secret_shown_once
 from application.ports import AccessStore
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp
 from domain.registry import SignInLock, Token, Unit, User, unit_id, user_id
@@ -266,12 +266,13 @@ class Accounts:
                 self._record_lock(user, until)
 
     def _record_lock(self, user: User, until: datetime) -> None:
-        from application.ledger import SYSTEM
-
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             return SignInLock.lock(stamp, user_id=user.id, until=until, failures=self.throttle.failures), [], {}
 
-        self.ledger.run(Command(SYSTEM), act)
+        try:
+            self.ledger.run(Command(SYSTEM), act)
+        except ConcurrentWrite:  # another worker recorded this very lock
+            pass
 
     def session_actor(self, session_id: str) -> Actor:
         """The user a dashboard session signs in, while it is neither idle nor too old and

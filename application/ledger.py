@@ -121,6 +121,7 @@ class Enrolment:
     user_id: UUID
     token: str
     token_id: UUID | None = None
+    accepted: Accepted | None = None
 
 
 @dataclass(frozen=True)
@@ -390,13 +391,14 @@ class Ledger(CaseCommands, Application[UUID]):
                 raise Forbidden("该用户名已存在", rule="user_name_unique")
             user = User.enrol(stamp, name=name, unit_code=unit, role=role)
             made.append(self.new_token(stamp, user))
-            return user, [made[-1][0]], {}
+            issued = made[-1][0]
+            return user, [issued], {"token_id": str(issued.id), "expires_at": issued.expires_at.isoformat()}
 
         accepted = self._run(cmd, act)
         if not made:
             raise secret_shown_once()
         issued, token = made[-1]
-        return Enrolment(user_id=accepted.id, token=token, token_id=issued.id)
+        return Enrolment(user_id=accepted.id, token=token, token_id=issued.id, accepted=accepted)
 
     def units(self, codes: Iterable[str]) -> list[str]:
         """Unit codes, with each group code expanded to its members; unknown codes refused."""

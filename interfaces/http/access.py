@@ -83,11 +83,8 @@ def list_users(caller: ActorDep, svc: ServicesDep) -> Any:
 @router.post("/users", response_model=UserCreated, **CREATED, summary="创建用户并签发令牌（管理员；令牌只返回这一次）")
 def create_user(body: UserIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     enrolment = svc.accounts.add_user(cmd, name=body.name, unit=body.unit, role=body.role)
-    user = svc.accounts.user_by_name(body.name)
-    tokens = svc.accounts.tokens(cmd.actor, user.id)
-    positions = svc.ledger.index.positions(user.id)
-    return {"id": user.id, "version": user.version, "position": positions[user.version], "token": enrolment.token,
-            "token_id": enrolment.token_id, "user_id": user.id, "expires_at": tokens[0]["expires_at"]}
+    assert enrolment.accepted is not None
+    return {**enrolment.accepted.answer(), "token": enrolment.token, "user_id": enrolment.user_id}
 
 
 @router.post("/users/{user_id}/deactivation", response_model=Accepted, **CREATED,
