@@ -95,7 +95,7 @@ class CaseCommands:
         change: Callable[[ChildCase, Stamp], dict[str, Any] | None],
     ) -> Accepted:
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            target = self._case(case, cmd.expected_version)
+            target = self._ledger()._load_to_change(cmd, ChildCase, case, "儿童个案", POLICY.require_case)
             authorise(target)
             return target, [], change(target, stamp) or {}
 

@@ -307,6 +307,20 @@ class Ledger(CaseCommands, Application[UUID]):
             raise VersionMismatch(expected, aggregate.version)
         return aggregate
 
+    def _load_to_change(
+        self, cmd: Command, cls: type[A], aggregate_id: UUID, what: str,
+        require_readable: Callable[[Actor, A], None],
+    ) -> A:
+        """The aggregate a command acts on. An agency that may not read it is told it does not
+        exist, as a read would tell it: a 403, or a 412 for a stale If-Match, would confirm
+        that the id is real."""
+        aggregate = self._load(cls, aggregate_id, what)
+        if cmd.actor.role == AGENCY:
+            require_readable(cmd.actor, aggregate)
+        if cmd.expected_version is not None and aggregate.version != cmd.expected_version:
+            raise VersionMismatch(cmd.expected_version, aggregate.version)
+        return aggregate
+
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
@@ -574,7 +588,7 @@ class Ledger(CaseCommands, Application[UUID]):
         change: Callable[[RectificationIssue, Stamp], dict[str, Any] | None],
     ) -> Accepted:
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            target = self._load(RectificationIssue, issue, "整改问题", cmd.expected_version)
+            target = self._load_to_change(cmd, RectificationIssue, issue, "整改问题", POLICY.require_issue)
             authorise(target)
             extra = change(target, stamp) or {}
             return target, [], extra

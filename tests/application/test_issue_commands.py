@@ -72,8 +72,8 @@ def test_agency_of_a_responsible_unit_adopts_its_own_measure(district: District,
     assert district.ledger.index.locate(accepted.position) == (issue, 2)
 
 
-def test_agency_of_another_unit_cannot_adopt_a_measure(district: District, issue) -> None:  # type: ignore[no-untyped-def]
-    refused(district, Forbidden, lambda: district.ledger.adopt_measure(
+def test_agency_of_another_unit_cannot_adopt_a_measure_and_is_told_no_such_issue(district: District, issue) -> None:  # type: ignore[no-untyped-def]
+    refused(district, NotFound, lambda: district.ledger.adopt_measure(
         district.cmd("gf-clerk"), issue, unit="gf", text="x", due=None))
 
 

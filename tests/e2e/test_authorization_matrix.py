@@ -107,26 +107,26 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
                                 "units": ["sfs-cq"]}, "", (201, 403, 403, 403, 403, 403, 403, 401), ""),
     ("POST", "/api/v1/issues/{issue}/assignment", {"lead_unit": "sfs-cq", "contact_person": "张三",
                                                    "deadline": "2019-12-31"}, "",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/measures", {"unit": "sfs-cq", "text": "新措施"}, "",
-     (403, 403, 403, 201, 403, 403, 403, 401), ""),
+     (403, 403, 403, 201, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/measures/{measure}/progress", {"summary": "进展"}, "",
-     (403, 403, 403, 201, 403, 403, 403, 401), ""),
+     (403, 403, 403, 201, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/measures/{measure}/completion", {"summary": "办结"}, "",
-     (403, 403, 403, 201, 403, 403, 403, 401), ""),
+     (403, 403, 403, 201, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/urgings", {"unit": "sfs-cq", "message": "请加快", "reply_by": "2019-04-01"}, "",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/deadline-extensions", {"deadline": "2020-06-30", "reason": "工作量大"}, "",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/evaluations", {"year": 2019, "grade": "良好", "score": 85}, "",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/closure", {"summary": "已整改"}, "measure completed",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/reopening", {"reason": "复查发现问题"}, "issue closed",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/corrections", {"position": "{progress_pos}", "changes": {"summary": "更正"},
                                                     "reason": "笔误"}, "",
-     (201, 403, 403, 201, 403, 403, 403, 401), ""),
+     (201, 403, 403, 201, 403, 403, 404, 401), ""),
     # ---- access: the API and the admin page -----------------------------------------------------------
     ("GET", "/api/v1/me", None, "", (200, 200, 200, 200, 200, 200, 200, 401), ""),
     ("GET", "/api/v1/users", None, "", (403, 403, 200, 403, 403, 403, 403, 401), ""),
@@ -147,37 +147,37 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
     # ---- writes: child cases -----------------------------------------------------------------------
     ("POST", "/api/v1/cases", "new case", "", (201, 403, 403, 201, 201, 201, 201, 401), ""),
     ("POST", "/api/v1/cases/{case}/classifications", {"left_behind": True, "categories": ["poverty"]}, "",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/reassessments", {"left_behind": False, "categories": []}, "case classified",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/guardianship", {"arrangement": "statutory", "guardian": {"name": "王大明"}}, "",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/mandatory-reports", {"reporter": "school", "nature": "unattended",
                                                         "occurred_at": "2019-03-01T08:10:00+08:00"}, "",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/mandatory-reports/{report}/acceptance", {}, "",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/mandatory-reports/{report}/dispatch", {}, "report accepted",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/referrals", {"unit": "pf", "duty": "普法宣传"}, "",
-     (201, 403, 403, 201, 403, 403, 403, 401), ""),
+     (201, 403, 403, 201, 404, 403, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/referrals/{referral}/closure", {"outcome": "completed"}, "",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/services", {"kind": "legal_aid"}, "",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/visits", {"notes": "走访"}, "",
-     (201, 403, 403, 201, 403, 201, 403, 401), ""),
+     (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/evaluations", {"year": 2019, "grade": "合格", "score": 70}, "",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 404, 403, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/closure", {"reason": "hardship_resolved"}, "referral closed",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 404, 403, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/reopening", {"reason": "情况反复"}, "case closed",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 404, 403, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/erasure", {"reason": "期满"}, "",
-     (201, 403, 403, 403, 403, 403, 403, 401), ""),
+     (201, 403, 403, 403, 404, 403, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/corrections", {"position": "{report_pos}", "changes": {"nature": "abuse"},
                                                   "reason": "笔误"}, "",
-     (201, 403, 403, 201, 403, 403, 403, 401), ""),
+     (201, 403, 403, 201, 404, 403, 404, 401), ""),
 ]
 
 
@@ -353,3 +353,22 @@ def test_a_refused_read_answers_exactly_as_a_missing_object(client: TestClient, 
         absent = client.get(template.format(missing), headers=headers)
         assert refused.status_code == absent.status_code == 404
         assert {**refused.json(), "instance": None} == {**absent.json(), "instance": None}, template
+
+
+def test_a_refused_write_tells_an_agency_no_more_than_a_missing_object(client: TestClient, district: District,
+                                                                       ledger: Ledger) -> None:
+    """A unit not party to an issue or a case gets the 404 of a missing one for a command too,
+    a stale If-Match included: a 403 or a 412 would confirm that the id is real."""
+    world = Builder(ledger, district).world("")
+    missing = "00000000-0000-0000-0000-000000000000"
+    other = {"Authorization": f"Bearer {district.tokens['zml-clerk']}"}
+    for template, body in (("/api/v1/issues/{}/measures", {"unit": "sfs-zml", "text": "措施"}),
+                           ("/api/v1/cases/{}/visits", {})):
+        kind = "issue" if "issues" in template else "case"
+        for headers in (other, {**other, "If-Match": '"1"'}):
+            before = ledger.recorder.max_notification_id()
+            refused = client.post(template.format(getattr(world, kind)), headers=headers, json=body)
+            absent = client.post(template.format(missing), headers=headers, json=body)
+            assert refused.status_code == absent.status_code == 404, (template, refused.text)
+            assert {**refused.json(), "instance": None} == {**absent.json(), "instance": None}, template
+            assert ledger.recorder.max_notification_id() == before

@@ -108,12 +108,12 @@ ISSUE_COMMANDS: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize(("path", "body"), ISSUE_COMMANDS, ids=[p for p, _ in ISSUE_COMMANDS])
-def test_an_agency_of_another_unit_gets_403_on_every_issue_command(
+def test_an_agency_of_another_unit_gets_the_404_of_a_missing_issue_on_every_issue_command(
     client: TestClient, district: District, api, path: str, body: dict[str, Any]  # type: ignore[no-untyped-def]
 ) -> None:
     before = log_size(district)
     answer = client.post(f"/api/v1/issues/{api['issue']}/{path}", headers=bearer(district, "gf-clerk"), json=body)
-    assert answer.status_code == 403, answer.text
+    assert answer.status_code == 404 and answer.json()["rule"] == "rectificationissue_exists", answer.text
     assert log_size(district) == before
 
 
