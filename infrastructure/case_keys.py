@@ -11,16 +11,12 @@ master key after the last such backup expires finishes the erasure there too.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import os
-import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from uuid import UUID
 
 import psycopg
@@ -31,8 +27,9 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from application.personal_data import CaseKeyExists, new_case_key
+from infrastructure.secret_files import SECRET_BYTES, load_or_create_secret
 
-MASTER_KEY_BYTES = 32
+MASTER_KEY_BYTES = SECRET_BYTES
 NONCE_BYTES = 12
 
 
@@ -42,35 +39,7 @@ class MasterKeyError(Exception):
 
 def load_master_key(path: str | os.PathLike[str]) -> bytes:
     """Reads the 256-bit master key (base64 text) from ``path``, creating it on first use."""
-    path = Path(path)
-    if not path.exists():
-        _create_master_key(path)
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        raise MasterKeyError(f"主密钥文件 {path} 只能由本用户读写（权限应为 0600）")
-    try:
-        key = base64.b64decode(path.read_text().strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise MasterKeyError(f"主密钥文件 {path} 内容不是 base64") from None
-    if len(key) != MASTER_KEY_BYTES:
-        raise MasterKeyError(f"主密钥须为 {MASTER_KEY_BYTES * 8} 位")
-    return key
-
-
-def _create_master_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Written aside and linked into place, so two processes starting at once never read a
-    # half-written key, and the one that loses the race keeps the winner's key.
-    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(os.urandom(MASTER_KEY_BYTES)).decode() + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(draft, path)
-    finally:
-        draft.unlink(missing_ok=True)
+    return load_or_create_secret(path, what="主密钥", error=MasterKeyError)
 
 
 class KeyWrap:

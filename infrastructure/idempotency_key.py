@@ -9,18 +9,14 @@ a retry of a command sent before the loss is refused as a different command (422
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hashlib
 import hmac
 import os
-import secrets
-from pathlib import Path
 
 from domain.idempotency import KEYED
+from infrastructure.secret_files import SECRET_BYTES, load_or_create_secret
 
-KEY_BYTES = 32
+KEY_BYTES = SECRET_BYTES
 
 
 class IdempotencyKeyError(Exception):
@@ -29,34 +25,7 @@ class IdempotencyKeyError(Exception):
 
 def load_idempotency_key(path: str | os.PathLike[str]) -> bytes:
     """Reads the secret from ``path``, creating it on first use."""
-    path = Path(path)
-    if not path.exists():
-        _create(path)
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        raise IdempotencyKeyError(f"幂等指纹密钥文件 {path} 只能由本用户读写（权限应为 0600）")
-    try:
-        key = base64.b64decode(path.read_text().strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise IdempotencyKeyError(f"幂等指纹密钥文件 {path} 内容不是 base64") from None
-    if len(key) != KEY_BYTES:
-        raise IdempotencyKeyError(f"幂等指纹密钥须为 {KEY_BYTES * 8} 位")
-    return key
-
-
-def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Two processes starting at once: the one that loses the link keeps the winner's key.
-    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(draft, path)
-    finally:
-        draft.unlink(missing_ok=True)
+    return load_or_create_secret(path, what="幂等指纹密钥", error=IdempotencyKeyError)
 
 
 class HmacFingerprintKey:
