@@ -220,7 +220,7 @@ class Views:
             return {**whole, "rows": [r for r in whole["rows"] if scope.reads_unit_row(r["unit"])]}
         now = as_of or self.ledger.clock()
         if as_of is not None or self.cache is None:
-            answer = self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None)
+            answer = self._named(self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None))
         else:
             # A view now depends on the briefs of its kinds and the day only
             # (projections.queries): the answer computed once serves every request until
@@ -238,11 +238,16 @@ class Views:
                 # A brief's part is the same whoever reads it: an agency's answer reuses the
                 # parts computed for the district's (views of an agency's rows are per issue
                 # or per case, so no sum over all of them is kept: Kept.whole).
-                kept = ((today, version), self._compute(name, briefs, now, year, self._kept))
+                kept = ((today, version), self._named(self._compute(name, briefs, now, year, self._kept)))
                 self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
+
+    def _named(self, answer: dict[str, Any]) -> dict[str, Any]:
+        # Names are added to the whole answer once, when it is computed, not per request:
+        # the rows the parts kept (queries.Kept) are shared and stay as computed.
+        return self.ledger.unit_names.view(answer)
 
     def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None,
                  kept: queries.Kept | None) -> dict[str, Any]:

@@ -118,21 +118,8 @@ def safe_next(target: str | None) -> str:
 
 
 def unit_names(request: Request, svc: Services) -> present.Names:
-    # Units are registered once and never renamed, so their names are kept for the process.
-    state = request.app.state
-    if getattr(state, "web_unit_names", None) is None:
-        state.web_unit_names = {}
-    cache: dict[str, str] = state.web_unit_names
-
-    def name(code: str) -> str:
-        if code not in cache:
-            try:
-                cache[code] = svc.ledger.unit(code).name
-            except NotFound:
-                return code
-        return cache[code]
-
-    return name
+    # The one code → name lookup the API and exports use too (application.unit_names).
+    return svc.ledger.unit_names
 
 
 def caught_up(svc: Services) -> Services:
