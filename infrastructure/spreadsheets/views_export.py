@@ -102,8 +102,7 @@ DOWNLOAD_TITLES = {
 
 def safe_file_name_part(text: str) -> str:
     """``text`` usable in a file name on any desktop: unsafe characters become ``_``."""
-    cleaned = UNSAFE_IN_FILE_NAMES.sub("_", text).strip(" ._")
-    return cleaned[:80] or "_"
+    return UNSAFE_IN_FILE_NAMES.sub("_", text)[:80].strip(" ._") or "_"
 
 
 def download_names(kind: str, day: date | str, qualifier: str | int | None = None) -> tuple[str, str]:
