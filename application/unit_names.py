@@ -10,6 +10,7 @@ fields of a report that name the accepting and dispatching unit (``accepted_by``
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ OTHER_UNIT_KEYS = frozenset({"accepted_by", "dispatched_by"})
 # Nested values shown as recorded, never added to: a Merkle leaf is hashed as stored,
 # personal data is the case's own, and a correction's changes are what was asked.
 AS_RECORDED = frozenset({"leaf", "personal", "changes"})
+CONTAINERS = (Mapping, list, tuple)
 # A view joins several units in one cell with this (projections.queries).
 JOIN = "、"
 
@@ -36,6 +38,11 @@ def unit_key(key: str) -> bool:
 def name_key(key: str) -> str:
     """The field beside ``key`` holding the name(s): ``units`` → ``unit_names``."""
     return f"{key[:-1]}_names" if key.endswith("units") else f"{key}_name"
+
+
+@functools.lru_cache(maxsize=1024)
+def _beside(key: str) -> str | None:
+    return name_key(key) if unit_key(key) else None
 
 
 class UnitNames:
@@ -83,18 +90,26 @@ class UnitNames:
                 if key in AS_RECORDED:
                     out[key] = item
                     continue
-                out[key] = self.annotate(item)
-                if isinstance(key, str) and unit_key(key) and name_key(key) not in value:
-                    out[name_key(key)] = self.names_of(item)
+                out[key] = self.annotate(item) if isinstance(item, CONTAINERS) else item
+                name = _beside(key) if isinstance(key, str) else None
+                if name is not None and name not in value:
+                    out[name] = self.names_of(item)
             return out
         if isinstance(value, (list, tuple)):
-            return [self.annotate(v) for v in value]
+            return [self.annotate(v) if isinstance(v, CONTAINERS) else v for v in value]
         return value
 
-    def table(self, table: Mapping[str, Any]) -> dict[str, Any]:
+    def table(self, table: Mapping[str, Any], memo: Memo | None = None) -> dict[str, Any]:
         """A view's table (``columns`` and ``rows``) with a name column in place of each unit
         column, under its label, and the codes in a column of their own just after it
-        (labelled …代码). Rows are new dicts; other values are shared with ``table``."""
+        (labelled …代码). Rows are new dicts; other values are shared with ``table``.
+
+        ``memo`` (of the previous answer, see ``view``) gives the named copy of each row by
+        the row's identity: a view recomputed after one write shares all but a few rows
+        with the previous answer (projections.queries.Kept); those are not copied again."""
+        return self._table(table, memo or {}, {})
+
+    def _table(self, table: Mapping[str, Any], previous: Memo, fresh: Memo) -> dict[str, Any]:
         spec = table["columns"]
         keys = [c["key"] for c in spec if unit_key(c["key"])]
         if not keys:
@@ -109,20 +124,34 @@ class UnitNames:
         pairs = [(k, name_key(k)) for k in keys]
         rows = []
         for row in table["rows"]:
-            named = dict(row)
-            for key, name in pairs:
-                value = row.get(key)
-                named[name] = self.names_of(value) if value is not None else None
-            rows.append(named)
+            kept = previous.get(id(row))
+            if kept is None or kept[0] is not row:
+                named = dict(row)
+                for key, name in pairs:
+                    value = row.get(key)
+                    named[name] = self.names_of(value) if value is not None else None
+                kept = (row, named)
+            fresh[id(row)] = kept
+            rows.append(kept[1])
         return {**table, "columns": columns, "rows": rows}
 
-    def view(self, answer: Mapping[str, Any]) -> dict[str, Any]:
+    def view(self, answer: Mapping[str, Any], memo: Memo | None = None) -> dict[str, Any]:
         """A view's answer with names in each of its tables: the main one, those under a
-        key (due_soon), and its sections."""
-        named = self.table(answer) if "columns" in answer and "rows" in answer else dict(answer)
+        key (due_soon), and its sections. A ``memo`` given is read (see ``table``) and
+        left holding the rows of this answer only, so it never outgrows one answer."""
+        previous, fresh = (memo if memo is not None else {}), {}
+        named = (self._table(answer, previous, fresh) if "columns" in answer and "rows" in answer
+                 else dict(answer))
         for key, value in answer.items():
             if isinstance(value, Mapping) and "columns" in value and "rows" in value:
-                named[key] = self.table(value)
+                named[key] = self._table(value, previous, fresh)
         if isinstance(answer.get("sections"), Mapping):
-            named["sections"] = {k: self.table(t) for k, t in answer["sections"].items()}
+            named["sections"] = {k: self._table(t, previous, fresh) for k, t in answer["sections"].items()}
+        if memo is not None:
+            memo.clear()
+            memo.update(fresh)
         return named
+
+
+# A row's identity → (the row, its named copy); the row is held so its id is not reused.
+Memo = dict[int, tuple[Mapping[str, Any], dict[str, Any]]]

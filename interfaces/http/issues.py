@@ -115,7 +115,7 @@ def list_issues(
     # what is stored now.
     scope = POLICY.scope(caller)
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
-    rows = []
+    rows, names = [], svc.ledger.unit_names
     for summary in svc.views.readable_briefs(scope, kinds=(issue_fold.KIND,)):
         current = issue_fold.status_of(summary)
         if (units and units.isdisjoint(summary["units"])) or (status and current != status) or (
@@ -126,10 +126,12 @@ def list_issues(
         rows.append({
             "id": summary["id"], "version": summary["version"], "plan_id": summary["plan_id"],
             "seq": summary["seq"], "duty": summary["duty"], "status": current, "units": summary["units"],
-            "lead_unit": summary["lead_unit"], "deadline": summary["deadline"],
+            "unit_names": [names(u) for u in summary["units"]],
+            "lead_unit": summary["lead_unit"], "lead_unit_name": names(summary["lead_unit"]) if summary["lead_unit"] else None,
+            "deadline": summary["deadline"],
             "measures_total": len(measures), "measures_done": sum(1 for m in measures if m["status"] == "completed"),
         })
-    return svc.ledger.unit_names.annotate(sorted(rows, key=lambda r: (r["plan_id"], r["seq"])))
+    return sorted(rows, key=lambda r: (r["plan_id"], r["seq"]))
 
 
 @router.get("/issues/{issue_id}", response_model=s.IssueOut, summary="查看整改问题（可按时间点回放）")
