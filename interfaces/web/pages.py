@@ -270,7 +270,7 @@ def audit(
     return render(request, "audit.html", {
         "rows": rows, "head": head.as_json() if head else None,
         "verification": verifications(request).latest,
-        "query": query, "late_seconds": svc.settings.late_entry_days * 86400,
+        "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": unit_names(request, svc),
         "next_after": rows[-1].position if len(rows) == where.limit else None,
     })
 
