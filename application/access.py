@@ -18,6 +18,8 @@ class Actor:
     name: str
     unit: str
     role: str
+    # The bearer token this request signed in with; None for a dashboard session.
+    token_id: UUID | None = None
 
 
 def require_role(actor: Actor, *roles: str, doing: str, rule: str) -> None:

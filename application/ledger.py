@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
@@ -28,7 +27,7 @@ from application.errors import (
 )
 from application.cases import CaseCommands
 from application.personal_data import CaseKeys
-from application.ports import FingerprintKey, PositionIndex
+from application.ports import FingerprintKey, LatestVersions, PositionIndex
 from application.read_policy import POLICY
 from application.rubric import RUBRIC_VERSION
 from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
@@ -125,6 +124,18 @@ class Accepted:
 class Enrolment:
     user_id: UUID
     token: str
+    token_id: UUID | None = None
+    accepted: Accepted | None = None
+
+
+@dataclass(frozen=True)
+class _SignedIn:
+    """A token's sign-in as read at these versions of the token and its user."""
+
+    actor: Actor
+    token_version: int
+    user_version: int
+    expires_at: datetime
 
 
 SNAPSHOT_EVERY = 25
@@ -148,18 +159,17 @@ class Ledger(CaseCommands, Application[UUID]):
         *,
         clock: Callable[[], datetime] | None = None,
         case_keys: CaseKeys | None = None,
-        token_cache_seconds: float = 0.0,
         fingerprint_key: FingerprintKey | None = None,
+        token_days: int = 90,
     ):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         if case_keys is not None:
             self.case_keys = case_keys
         self.group_commit = GroupCommit(self._commit)
-        self.token_cache_seconds = token_cache_seconds
         self.fingerprint_key = fingerprint_key
-        self.monotonic = time.monotonic
-        self._signed_in: dict[str, tuple[float, Actor]] = {}
+        self.token_lifetime = timedelta(days=token_days)
+        self._signed_in: dict[str, _SignedIn] = {}
         # Units are never unregistered, so a code once found stays found.
         self._known_units: set[str] = set()
         self.unit_names = UnitNames(self.unit)
@@ -302,40 +312,66 @@ class Ledger(CaseCommands, Application[UUID]):
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
+    # The one command path and loading, for the application's other services (accounts).
+    run = _run
+    load = _load
+
     # ---- identity ---------------------------------------------------------------------
 
+    @property
+    def versions(self) -> LatestVersions:
+        return cast(LatestVersions, self.recorder)
+
     def authenticate(self, token: str | None) -> Actor:
-        """The user a bearer token signs in. A valid token's user is remembered for
-        ``token_cache_seconds`` (two reads fewer a request); a revoked token or a
-        deactivated user is refused at most that long after the change."""
+        """The user a bearer token signs in. What a process remembers of a token is used
+        only while the token and its user are still at the versions it was read at (one
+        read of two index entries a request), so a revocation, a deactivation or a change
+        of role is seen by every process on the very next request."""
         if not token:
             raise Unauthenticated("需要 Bearer 令牌")
-        remembered = self.remembered(token)
-        if remembered is not None:
-            return remembered
         digest = token_digest(token)
-        now = self.monotonic()
+        issued_id = Token.create_id(digest=digest)
+        now = self.clock()
+        known = self._signed_in.get(digest)
+        if known is not None:
+            current = self.versions.latest_versions([issued_id, known.actor.user_id])
+            if current == {issued_id: known.token_version, known.actor.user_id: known.user_version}:
+                if now >= known.expires_at:
+                    raise Unauthenticated("令牌已过期", rule="token_expired")
+                return known.actor
+            self._signed_in.pop(digest, None)
         try:
-            issued = cast(Token, self.repository.get(Token.create_id(digest=digest)))
+            issued = cast(Token, self.repository.get(issued_id))
             user = cast(User, self.repository.get(issued.user_id))
         except AggregateNotFoundError:
             raise Unauthenticated("令牌无效") from None
-        if issued.revoked or not user.active:
-            self._signed_in.pop(digest, None)
+        if not isinstance(issued, Token) or not isinstance(user, User) or issued.revoked or not user.active:
             raise Unauthenticated("令牌无效")
-        found = Actor(user_id=user.id, name=user.name, unit=user.unit_code, role=user.role)
-        if self.token_cache_seconds > 0:
-            if len(self._signed_in) > 10_000:  # bounded: stale entries go all at once
-                self._signed_in.clear()
-            self._signed_in[digest] = (now + self.token_cache_seconds, found)
+        expires_at = issued.expiry(self.token_lifetime)
+        if now >= expires_at:
+            raise Unauthenticated("令牌已过期", rule="token_expired")
+        found = Actor(user_id=user.id, name=user.name, unit=user.unit_code, role=user.role, token_id=issued.id)
+        if len(self._signed_in) > 10_000:  # bounded: forgotten entries are read again
+            self._signed_in.clear()
+        self._signed_in[digest] = _SignedIn(found, issued.version, user.version, expires_at)
         return found
 
-    def remembered(self, token: str) -> Actor | None:
-        """The user of a token signed in within ``token_cache_seconds``, without a read."""
-        if self.token_cache_seconds <= 0:
-            return None
-        cached = self._signed_in.get(token_digest(token))
-        return cached[1] if cached is not None and cached[0] > self.monotonic() else None
+    def user_actor(self, user: UUID) -> Actor:
+        """The active user ``user`` as an actor (a dashboard session's), read now."""
+        try:
+            found = self.repository.get(user)
+        except AggregateNotFoundError:
+            raise Unauthenticated("用户不存在") from None
+        if not isinstance(found, User) or not found.active:
+            raise Unauthenticated("用户已停用", rule="user_inactive")
+        return Actor(user_id=found.id, name=found.name, unit=found.unit_code, role=found.role)
+
+    def new_token(self, stamp: Stamp, user: User) -> tuple[Token, str]:
+        """A fresh bearer token for ``user`` (256 bits), and the aggregate that keeps its digest."""
+        token = secrets.token_urlsafe(32)
+        issued = Token.issue(stamp, digest=token_digest(token), user_id=user.id,
+                             expires_at=stamp.recorded_at + self.token_lifetime)
+        return issued, token
 
     def add_unit(self, cmd: Command, *, code: str, name: str, group: str | None = None) -> Accepted:
         """Registers a unit, idempotent on its code; puts it in ``group`` (made on first use)."""
@@ -377,17 +413,21 @@ class Ledger(CaseCommands, Application[UUID]):
         """Creates a user and gives them a bearer token, shown to the caller once."""
         access.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
         self._load(Unit, unit_id(unit), "单位")
-        token = secrets.token_urlsafe(32)  # 256 bits
+        made: list[tuple[Token, str]] = []
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             if self._exists(user_id(name)):
                 raise Forbidden("该用户名已存在", rule="user_name_unique")
             user = User.enrol(stamp, name=name, unit_code=unit, role=role)
-            issued = Token.issue(stamp, digest=token_digest(token), user_id=user.id)
-            return user, [issued], {}
+            made.append(self.new_token(stamp, user))
+            issued = made[-1][0]
+            return user, [issued], {"token_id": str(issued.id), "expires_at": issued.expires_at.isoformat()}
 
         accepted = self._run(cmd, act)
-        return Enrolment(user_id=accepted.id, token=token)
+        if not made:
+            raise secret_shown_once()
+        issued, token = made[-1]
+        return Enrolment(user_id=accepted.id, token=token, token_id=issued.id, accepted=accepted)
 
     def units(self, codes: Iterable[str]) -> list[str]:
         """Unit codes, with each group code expanded to its members; unknown codes refused."""
@@ -677,6 +717,12 @@ class Ledger(CaseCommands, Application[UUID]):
             describe_event(domain_event, positions.get(domain_event.originator_version))
             for domain_event in self.repository.event_store.get(aggregate_id)
         ]
+
+
+def secret_shown_once() -> RuleViolated:
+    """A token-issuing command sent again with its Idempotency-Key: the first answer held
+    the secret, which is kept nowhere, so it cannot be answered again."""
+    return RuleViolated("token_shown_once", "该指令已执行；令牌只在第一次应答中出现，如已遗失请吊销后重新签发")
 
 
 BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "user", "unit", "occurred_at"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -22,3 +24,56 @@ class FingerprintKey(Protocol):
     log publishes proves nothing about the request to anyone without the secret."""
 
     def keyed(self, text: str) -> str: ...
+
+
+class LatestVersions(Protocol):
+    """The version each aggregate has reached, in one read: is what a process remembers current?"""
+
+    def latest_versions(self, originator_ids: list[UUID]) -> dict[UUID, int]: ...
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    user_id: UUID
+    created_at: datetime
+    last_seen_at: datetime
+
+
+class AccessStore(Protocol):
+    """What access needs outside the event log: secrets and per-request bookkeeping that
+    must never be published with the events (password hashes, session ids) or that would
+    make the log grow with every request (last use, failed attempts)."""
+
+    # Passwords: hashed and verified by the store; the application never sees a hash.
+    def set_password(self, user_id: UUID, password: str) -> None: ...
+
+    def verify_password(self, user_id: UUID | None, password: str) -> bool: ...
+
+    # Sessions, found by the SHA-256 of their random id.
+    def open_session(self, digest: str, user_id: UUID, now: datetime) -> None: ...
+
+    def find_session(self, digest: str) -> SessionRecord | None: ...
+
+    def touch_session(self, digest: str, now: datetime) -> None: ...
+
+    def end_session(self, digest: str) -> None: ...
+
+    def end_sessions(self, user_id: UUID) -> int: ...
+
+    def end_sessions_older_than(self, created_before: datetime, seen_before: datetime) -> int: ...
+
+    # Failed sign-ins, by key ("user:ID", "address:IP"): answers the lock's end once locked.
+    def locked_until(self, keys: list[str], now: datetime) -> datetime | None: ...
+
+    def count_failure(
+        self, key: str, now: datetime, *, limit: int, window: timedelta, lock: timedelta
+    ) -> datetime | None: ...
+
+    def clear_failures(self, key: str) -> None: ...
+
+    def forget_failures_before(self, moment: datetime) -> None: ...
+
+    # When each token last signed a request in (kept at most once a minute).
+    def touch_token(self, token_id: UUID, now: datetime) -> None: ...
+
+    def tokens_last_used(self) -> dict[UUID, datetime]: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -126,6 +126,7 @@ class User(LedgerAggregate):
         self.unit_code = unit_code
         self.role = role
         self.active = True
+        self.has_password = False
 
     def deactivate(self, stamp: Stamp) -> None:
         if not self.active:
@@ -136,6 +137,42 @@ class User(LedgerAggregate):
     def _deactivated(self, *, user: str, unit: str, occurred_at: datetime) -> None:
         self.active = False
 
+    def reactivate(self, stamp: Stamp) -> None:
+        if self.active:
+            raise RuleViolated("user_already_active", "该用户未停用")
+        self._reactivated(**stamp.fields())
+
+    @event("Reactivated")
+    def _reactivated(self, *, user: str, unit: str, occurred_at: datetime) -> None:
+        self.active = True
+
+    def change_role(self, stamp: Stamp, *, role: str) -> None:
+        if role not in ROLES:
+            raise InvalidCommand("role_is_known", f"角色须为{'、'.join(ROLES)}之一")
+        if role != self.role:
+            self._role_changed(**stamp.fields(), role=role)
+
+    @event("RoleChanged")
+    def _role_changed(self, *, user: str, unit: str, occurred_at: datetime, role: str) -> None:
+        self.role = role
+
+    def move_to_unit(self, stamp: Stamp, *, unit_code: str) -> None:
+        if unit_code != self.unit_code:
+            self._unit_changed(**stamp.fields(), unit_code=unit_code)
+
+    @event("UnitChanged")
+    def _unit_changed(self, *, user: str, unit: str, occurred_at: datetime, unit_code: str) -> None:
+        self.unit_code = unit_code
+
+    def record_password_set(self, stamp: Stamp) -> None:
+        """The hash lives outside the log (it would be published with the event's fields);
+        the log says who set a password and when."""
+        self._password_set(**stamp.fields())
+
+    @event("PasswordSet")
+    def _password_set(self, *, user: str, unit: str, occurred_at: datetime) -> None:
+        self.has_password = True
+
 
 class Token(LedgerAggregate):
     """A bearer token, kept only as its SHA-256 digest (the id is derived from it)."""
@@ -145,16 +182,26 @@ class Token(LedgerAggregate):
         return ledger_id("token", digest)
 
     @classmethod
-    def issue(cls, stamp: Stamp, *, digest: str, user_id: UUID) -> Token:
-        return cls(**stamp.fields(), digest=digest, user_id=user_id)
+    def issue(cls, stamp: Stamp, *, digest: str, user_id: UUID, expires_at: datetime) -> Token:
+        if expires_at <= stamp.recorded_at:
+            raise InvalidCommand("token_expires_in_future", "令牌的失效时间须晚于签发时间")
+        return cls(**stamp.fields(), digest=digest, user_id=user_id, expires_at=expires_at)
 
+    # ``expires_at`` came later: tokens issued before it have none (None when loaded).
     @event("Issued")
     def __init__(
-        self, *, user: str, unit: str, occurred_at: datetime, digest: str, user_id: UUID
+        self, *, user: str, unit: str, occurred_at: datetime, digest: str, user_id: UUID,
+        expires_at: datetime | None = None,
     ) -> None:
         self.digest = digest
         self.user_id = user_id
         self.revoked = False
+        self.expires_at = expires_at
+
+    def expiry(self, lifetime: timedelta) -> datetime:
+        """When the token stops signing in: its own expiry, or, for a token issued before
+        tokens had one, ``lifetime`` after it was issued."""
+        return self.expires_at if self.expires_at is not None else self.created_on + lifetime
 
     def revoke(self, stamp: Stamp) -> None:
         if not self.revoked:
@@ -163,3 +210,27 @@ class Token(LedgerAggregate):
     @event("Revoked")
     def _revoked(self, *, user: str, unit: str, occurred_at: datetime) -> None:
         self.revoked = True
+
+
+class SignInLock(LedgerAggregate):
+    """A user's password sign-in stopped after repeated failures, until ``until``.
+
+    An aggregate per lock, not an event per failed attempt on the user: someone trying
+    passwords adds at most one event per user per lock period, and never to the user's
+    own history, which every request of theirs loads."""
+
+    @staticmethod
+    def create_id(*, user_id: UUID, until: datetime, **_: object) -> UUID:
+        return ledger_id("sign-in-lock", user_id, until.isoformat())
+
+    @classmethod
+    def lock(cls, stamp: Stamp, *, user_id: UUID, until: datetime, failures: int) -> SignInLock:
+        return cls(**stamp.fields(), user_id=user_id, until=until, failures=failures)
+
+    @event("Locked")
+    def __init__(
+        self, *, user: str, unit: str, occurred_at: datetime, user_id: UUID, until: datetime, failures: int
+    ) -> None:
+        self.user_id = user_id
+        self.until = until
+        self.failures = failures

@@ -55,6 +55,16 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 for row in c.fetchall()
             }
 
+    def latest_versions(self, originator_ids: list[UUID]) -> dict[UUID, int]:
+        marks = ",".join("?" * len(originator_ids))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_id, max(originator_version) FROM {self.events_table_name} "
+                f"WHERE originator_id IN ({marks}) GROUP BY originator_id",
+                [i.hex for i in originator_ids],
+            )
+            return {UUID(row[0]): row[1] for row in c.fetchall()}
+
     def snapshot_marks(self, originator_id: UUID, snapshots_table: str) -> list[StoredEvent]:
         """The aggregate's events at the versions it has snapshots of, in version order:
         their recorded times say which snapshot "as of T" may start from, without reading
@@ -125,6 +135,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             curs.execute(query, (position,))
             row = curs.fetchone()
         return None if row is None else (row["originator_id"], row["originator_version"])
+
+    def latest_versions(self, originator_ids: list[UUID]) -> dict[UUID, int]:
+        query = SQL(
+            "SELECT originator_id, max(originator_version) AS version FROM {} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(self._table())
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (originator_ids,))
+            return {row["originator_id"]: row["version"] for row in curs.fetchall()}
 
     def stored_at(self, positions: Iterable[int]) -> dict[int, Notification]:
         wanted = list(positions)

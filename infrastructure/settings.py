@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -50,15 +51,37 @@ class Settings(BaseSettings):
     # Public keys (PEM files or directories of them) of signing keys rotated out: tree
     # heads they signed still verify (`careledger verify`).
     retired_public_keys: list[Path] = []
-    # How long a signed-in token's user is remembered by a serving process: a revoked token
-    # or a deactivated user is refused at most this long after the change (0: never cached).
-    token_cache_seconds: float = Field(default=5.0, ge=0)
+    # How long a bearer token signs in after it is issued (tokens issued before tokens had
+    # an expiry: this long after they were issued).
+    token_days: int = Field(default=90, ge=1, le=3650)
+    # A dashboard session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_hours: int = Field(default=12, ge=1)
+    # This many failed password sign-ins for one user name or from one address within
+    # sign_in_lock_minutes lock it for sign_in_lock_minutes.
+    sign_in_failures: int = Field(default=5, ge=1)
+    sign_in_lock_minutes: int = Field(default=15, ge=1)
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or
+    # networks, uvicorn's forwarded_allow_ips); none by default. A request through one of them
+    # came over HTTPS when its proxy says so, and its client is the address the proxy names.
+    # Comma-separated (uvicorn's form) or a JSON list.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     # Test each pooled connection with a round trip before lending it. Off: a connection
     # broken by a server restart fails its query, is dropped, and the library retries on a
     # fresh one, so the check costs a round trip per query for nothing.
     database_pre_ping: bool = False
     # Clients allowed to read /metrics (no token): loopback and private networks by default.
     metrics_networks: list[str] = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def is_postgres(self) -> bool:

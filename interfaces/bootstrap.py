@@ -6,17 +6,19 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
+from application.accounts import Accounts, Throttle
 from application.ledger import Ledger
 from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
 from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
+from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.database_probe import check_database
 from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
@@ -36,6 +38,7 @@ class Services:
     merkle: MerkleLogProjection
     merkle_reader: MerkleLogReader
     audit: AuditIndexProjection
+    accounts: Accounts
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
@@ -118,17 +121,24 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     closers: list[Callable[[], Any]] = []
     ledger = Ledger(
         settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers),
-        token_cache_seconds=settings.token_cache_seconds,
         fingerprint_key=HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)),
+        token_days=settings.token_days,
     )
     views = build_views(ledger, settings, pulls=not follows_externally(settings))
     closers.append(views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
     merkle_store = merkle_store_for(datastore)
     audit_store = PostgresAuditStore(datastore) if settings.is_postgres else SQLiteAuditStore(datastore)
+    access_store = PostgresAccessStore(datastore) if settings.is_postgres else SQLiteAccessStore(datastore)
     if settings.create_tables:
         merkle_store.create_tables()
         audit_store.create_tables()
+        access_store.create_tables()
+    accounts = Accounts(
+        ledger, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
+        session_lifetime=timedelta(hours=settings.session_hours),
+        throttle=Throttle(settings.sign_in_failures, timedelta(minutes=settings.sign_in_lock_minutes)),
+    )
     signer = TreeHeadSigner.load_or_create(settings.signing_key_file)
     merkle = MerkleLogProjection(ledger.recorder, merkle_store, sign=signer.sign)
     audit = AuditIndexProjection(
@@ -137,5 +147,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     )
     return Services(
         settings=settings, ledger=ledger, views=views, signer=signer, merkle=merkle,
-        merkle_reader=MerkleLogReader(merkle_store), audit=audit, closers=closers,
+        merkle_reader=MerkleLogReader(merkle_store), audit=audit, accounts=accounts, closers=closers,
     )

@@ -3,11 +3,15 @@ its four-row problem list, and a few months of plausible 2019 history."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from application.accounts import Accounts
+from domain.base import LedgerAggregate, Stamp
+from domain.registry import User, user_id
 from application.ledger import SYSTEM, Command, Ledger
 from domain.plan import plan_id
 
@@ -185,4 +189,30 @@ def load(ledger: Ledger) -> dict[str, str]:
                               findings="整改总体到位。")
         ledger.evaluate_issue(cmd("supervisor"), issues[2], year=2019, grade="合格", score=72,
                               findings="逾期未办结。")
-    return tokens
+    # The enrolment tokens were issued in 2019 and have long expired: fresh ones, issued now.
+    return {key: current_token(ledger, name) for key, name, _, _ in DEMO_USERS}
+
+
+def current_token(ledger: Ledger, name: str) -> str:
+    """A token for the user ``name`` issued at the ledger's clock, by `system`."""
+    made: list[str] = []
+
+    def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, object]]:
+        issued, token = ledger.new_token(stamp, ledger.load(User, user_id(name), "用户"))
+        made.append(token)
+        return issued, [], {}
+
+    ledger.run(Command(SYSTEM), act)
+    return made[0]
+
+
+def sign_ins(accounts: Accounts) -> dict[str, str]:
+    """Gives each demo user a fresh random password for the dashboard; answers
+    ``{key}_user`` and ``{key}_password`` per role (shown once, kept in the 0600 file)."""
+    kept: dict[str, str] = {}
+    for key, name, _, _ in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        accounts.set_password(Command(SYSTEM), name, password)
+        kept[f"{key}_user"] = name
+        kept[f"{key}_password"] = password
+    return kept

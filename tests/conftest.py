@@ -56,8 +56,10 @@ def ledger(services: bootstrap.Services):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def district(ledger) -> District:  # type: ignore[no-untyped-def]
-    return seed(ledger)
+def district(services: bootstrap.Services) -> District:
+    seeded = seed(services.ledger)
+    seeded.accounts = services.accounts
+    return seeded
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from application.access import Actor
+from application.accounts import Accounts
 from application.ledger import SYSTEM, Command, Ledger
 
 
@@ -37,6 +38,7 @@ class District:
     ledger: Ledger
     actors: dict[str, Actor] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    accounts: Accounts | None = None  # set by the fixture that builds the services
 
     def cmd(self, who: str, **kw: object) -> Command:
         return Command(actor=self.actors[who], **kw)  # type: ignore[arg-type]

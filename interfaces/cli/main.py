@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
@@ -76,6 +77,8 @@ def serve(
         _share_metrics_directory()
     uvicorn.run(
         "interfaces.http.main:app", host=host, port=port, workers=workers,
+        # Forwarded headers are believed by the app itself, from CARELEDGER_TRUSTED_PROXIES only
+        # (interfaces/http/app.py), however it is served.
         loop="uvloop", http="httptools", log_level="info", proxy_headers=False,
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
@@ -100,15 +103,21 @@ def _tokens_file(services: bootstrap.Services) -> Path:
 
 
 def _keep_tokens(tokens_file: Path, tokens: dict[str, str]) -> None:
+    """Written only into a file made 0600 before its first byte (O_EXCL: never one left by
+    someone else, whose mode a truncation would keep)."""
     tokens_file.parent.mkdir(parents=True, exist_ok=True)
-    tokens_file.write_text("".join(f"{k.upper()}_TOKEN={v}\n" for k, v in tokens.items()))
-    tokens_file.chmod(0o600)
+    tokens_file.unlink(missing_ok=True)
+    fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{k.upper()}={v}\n" for k, v in tokens.items()))
 
 
 def _demo(services: bootstrap.Services) -> None:
     tokens_file = _tokens_file(services)
     if demo_district.is_empty(services.ledger):
-        _keep_tokens(tokens_file, demo_district.load(services.ledger))
+        tokens = demo_district.load(services.ledger)
+        _keep_tokens(tokens_file, {**{f"{k}_token": v for k, v in tokens.items()},
+                                   **demo_district.sign_ins(services.accounts)})
         console.print("[green]已载入演示区县。[/green]")
     elif not tokens_file.exists():
         console.print("库中已有数据，未载入演示区县。")
@@ -117,7 +126,7 @@ def _demo(services: bootstrap.Services) -> None:
 
 
 def _print_tokens(tokens_file: Path) -> None:
-    table = Table(title=f"演示令牌（也保存在 {tokens_file}）")
+    table = Table(title=f"演示令牌和看板登录（也保存在 {tokens_file}，权限 0600）")
     table.add_column("变量")
     table.add_column("令牌")
     for line in tokens_file.read_text().splitlines():
@@ -150,8 +159,14 @@ def demo(
             f"已写入 {generator.written:,} 条事件（{len(generator.issue_ids):,} 个整改问题，"
             f"{len(generator.case_ids):,} 个儿童个案），用时 {seconds:.1f} 秒。"
         )
+        # The history was recorded on its own dates, its tokens issued years ago: fresh ones, issued now.
+        services.ledger.clock = lambda: datetime.now(timezone.utc)
+        from interfaces.district_generator import INSPECTOR, SUPERVISOR
+
+        tokens = {"supervisor_token": demo_district.current_token(services.ledger, SUPERVISOR[0]),
+                  "inspector_token": demo_district.current_token(services.ledger, INSPECTOR[0])}
         tokens_file = _tokens_file(services)
-        _keep_tokens(tokens_file, generator.tokens)
+        _keep_tokens(tokens_file, tokens)
         _print_tokens(tokens_file)
     finally:
         services.close()
@@ -366,9 +381,10 @@ def verify(
     raise typer.Exit(code=0 if result.intact else 1)
 
 
-from interfaces.cli import operations  # noqa: E402 — registers migrate and project
+from interfaces.cli import access, operations  # noqa: E402 — registers migrate, project, admin, tokens
 
 operations.register(app)
+access.register(app, users_app)
 
 if __name__ == "__main__":
     app()

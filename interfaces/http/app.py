@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.logging import RequestId
-from interfaces.http import audit, cases, docs, health, issues, metrics, problems, views
+from interfaces.http import access, audit, cases, docs, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
 from interfaces.web import pages as dashboard
 
@@ -49,10 +50,15 @@ def create_app(
     app.include_router(cases.router, responses=problems.API_RESPONSES)
     app.include_router(views.router, responses=problems.API_RESPONSES)
     app.include_router(audit.router, responses=problems.API_RESPONSES)
+    app.include_router(access.router, responses=problems.API_RESPONSES)
     # The dashboard's pages last: their paths are outside /api, so none shadows an API route.
     dashboard.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestDeadline, seconds=settings.request_deadline_seconds)
     app.add_middleware(metrics.Metrics)
     app.add_middleware(RequestId)
+    if settings.trusted_proxies:
+        # Outermost, so every part of the app sees the client's address and scheme as the
+        # trusted proxy reports them (and only a trusted proxy's report is believed).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

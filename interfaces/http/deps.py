@@ -29,13 +29,15 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-COOKIE = "careledger_token"
+# The dashboard's session: a random id whose digest the sessions table keeps (never a token).
+COOKIE = "careledger_session"
 
 
 def cookie_signs_in(request: Request) -> bool:
     """The dashboard's pages, and the spreadsheets they link to, sign in with the cookie.
     The API's commands never do: those stay bearer-only, so no page of another site can
-    make a signed-in browser write to the ledger. (The pages' own forms check the Origin.)"""
+    make a signed-in browser write to the ledger. (The pages' own forms check the Origin
+    and a CSRF token.)"""
     path = request.url.path
     if not path.startswith("/api/"):
         return True
@@ -45,13 +47,15 @@ def cookie_signs_in(request: Request) -> bool:
 async def actor(request: Request, svc: ServicesDep) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        token = request.cookies.get(COOKIE, "") if cookie_signs_in(request) else ""
-        if not token:
+    if scheme.lower() == "bearer" and token.strip():
+        # Checked against the store on every request, so a revoked token or a deactivated
+        # user is refused by every worker at once.
+        found = await run_in_threadpool(svc.accounts.authenticate, token.strip())
+    else:
+        session = request.cookies.get(COOKIE, "") if cookie_signs_in(request) else ""
+        if not session:
             raise Unauthenticated("需要 Authorization: Bearer 令牌")
-    token = token.strip()
-    # A remembered sign-in is answered on the event loop; only a database read needs a thread.
-    found = svc.ledger.remembered(token) or await run_in_threadpool(svc.ledger.authenticate, token)
+        found = await run_in_threadpool(svc.accounts.session_actor, session)
     request.state.actor = found
     return found
 

@@ -10,7 +10,9 @@ Labels carry route templates (``/api/v1/issues/{issue_id}``), command names, rul
 and status codes only: never a path with ids in it, a user, a token or a personal field.
 
 /metrics needs no token; it answers only clients in ``CARELEDGER_METRICS_NETWORKS``
-(loopback and private networks by default) and 404 to everyone else.
+(loopback and private networks by default) that reach it directly, and 404 to everyone
+else, including any request a proxy forwarded (it carries a forwarding header): behind a
+reverse proxy on the same host every visitor would otherwise look local.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ REQUESTS = Counter(
 COMMANDS = Counter("careledger_commands", "Commands accepted, by command", ["command"])
 REFUSED = Counter("careledger_commands_refused", "Commands refused, by the rule that refused them", ["rule"])
 FAILED_SIGN_INS = Counter("careledger_failed_sign_ins", "Requests refused 401: no token, or an unknown one")
+SIGN_IN_FAILURES = Counter(
+    "careledger_signin_failures", "Dashboard password sign-ins refused, by reason (never a name or an address)",
+    ["reason"],
+)
 
 UNMATCHED = "<unmatched>"
 _MAX_PROBLEM_BYTES = 64 * 1024
@@ -139,7 +145,14 @@ class LedgerGauges(Collector):
         yield from (up, lag, age, behind)
 
 
+# A request carrying any of these came through a proxy: its client address is whatever
+# the proxy says (or the proxy's own, often loopback), not a scraper on the local network.
+FORWARDED = ("forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip")
+
+
 def _allowed(request: Request) -> bool:
+    if any(name in request.headers for name in FORWARDED):
+        return False
     host = request.client.host if request.client else ""
     try:
         address = ipaddress.ip_address(host)

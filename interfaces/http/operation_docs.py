@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 _COMMAND = "成功时返回 201 及聚合的 id、新版本号 version 和最后一条事件的日志位置 position；被拒绝的命令不存储任何内容。"
-_READ_ISSUE = "督查督办、检查人员和该问题的责任单位可读；其他单位得到 404。"
-_READ_CASE = "督查督办、检查人员、登记单位和被转介单位可读；其他单位得到 404。"
+_READ_ISSUE = "督查督办、检查人员，以及牵头、协办该问题、负责其某项措施或就该问题被催办过的单位可读；其他单位得到与不存在时相同的 404。"
+_READ_CASE = "督查督办、检查人员、登记单位和被转介单位可读；其他单位得到与不存在时相同的 404。"
 _AS_OF = "as_of（ISO 8601 时间或日期）给出该时点账本所记录的样子。"
 _VIEW = "as_of 给出某一时点的视图；min_position 等待视图处理到该日志位置（读己之写）。机构用户只看到本单位的行。"
 _XLSX = "与同名 JSON 视图逐格一致的 Excel 文件：中文表头、冻结首行、A4 横向打印。"
@@ -16,6 +16,15 @@ _XLSX = "与同名 JSON 视图逐格一致的 Excel 文件：中文表头、冻�
 DESCRIPTIONS: dict[str, str] = {
     "GET /healthz": "进程是否存活；不访问数据库，无需令牌。",
     "GET /readyz": "数据库可达且视图落后日志不超过设定的事件数时返回 200，否则 503；无需令牌。",
+    # ---- access: users, tokens ----
+    "GET /api/v1/me": "当前调用者：用户 id、名称、单位、角色和所用令牌的 id。",
+    "GET /api/v1/users": "管理员列出全部用户：名称、单位、角色、是否停用、创建时间；从不返回密码或令牌。",
+    "POST /api/v1/users": "管理员创建用户（name、unit、role），并签发第一个令牌；令牌只在这次应答中出现一次。",
+    "POST /api/v1/users/{user_id}/deactivation": "管理员停用用户：其全部令牌在下一次请求即得到 401，仪表盘会话立即结束。每次变更都是用户聚合的一条事件。" ,
+    "POST /api/v1/users/{user_id}/activation": "管理员恢复停用的用户；其未过期、未吊销的令牌重新可用。",
+    "GET /api/v1/tokens": "管理员列出令牌（可按 user 筛选）：id、所属用户、签发时间、到期时间、最近使用时间；从不返回令牌本身。",
+    "POST /api/v1/users/{user_id}/tokens": "管理员为用户签发新令牌（默认 90 天到期）；令牌只在这次应答中出现一次。",
+    "DELETE /api/v1/tokens/{token_id}": "管理员或令牌所有者吊销令牌：返回 204，该令牌下一次请求即得到 401；他人的令牌得到 404。",
     "GET /metrics": "Prometheus 文本格式的指标；只回答本机和内网地址，无需令牌。",
     # ---- plans and issues ----
     "POST /api/v1/plans": "督查督办登记实施方案：文号 number、标题 title、发文单位 issuer_unit、年度 year。同一文号只能登记一次。" + _COMMAND,

@@ -6,6 +6,7 @@ here (a sign-in redirect, a 403 or 404 page), never problem+json: a browser show
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,13 +14,15 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from fastapi.templating import Jinja2Templates
 
 from application.access import ADMIN
+from application.accounts import csrf_token
 from application.errors import Forbidden, NotFound, Unauthenticated
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
@@ -59,10 +62,29 @@ ERROR_TITLES = {400: "请求有误", 403: "无权查看", 404: "未找到", 503:
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     caller = getattr(request.state, "actor", None)
+    session = request.cookies.get(COOKIE, "")
     return templates.TemplateResponse(
-        request, name, {"actor": caller, "path": request.url.path, **context},
+        request, name, {"actor": caller, "path": request.url.path,
+                        "csrf": csrf_token(session) if session else "", **context},
         status_code=status, headers=HEADERS,
     )
+
+
+async def form_is_ours(request: Request) -> bool:
+    """A form post to a signed-in page: sent by a page of this site (Origin or Referer), and
+    carrying the CSRF token of the session whose cookie came with it. A caller with a bearer
+    token sends no cookie a page of another site could borrow, so it needs neither."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():  # the caller is signed in by that token, not the cookie
+        return True
+    if not same_origin(request):
+        return False
+    session = request.cookies.get(COOKIE, "")
+    try:
+        sent = (await request.form()).get("csrf", "")
+    except HTTPException:  # a body that is no form
+        return False
+    return bool(session) and isinstance(sent, str) and hmac.compare_digest(sent, csrf_token(session))
 
 
 def error_page(request: Request, status: int, detail: str) -> Response:
@@ -77,6 +99,8 @@ class PageRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def page(request: Request) -> Response:
+            if request.method == "POST" and request.url.path != "/signin" and not await form_is_ours(request):
+                return error_page(request, 403, "表单已失效或来自其他网站：请回到本系统的页面重新提交。")
             try:
                 return await handle(request)
             except Unauthenticated:
@@ -100,8 +124,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def same_origin(request: Request) -> bool:
-    """A form post must come from a page of this site. With the SameSite=Strict cookie
-    this stops another site's page from signing a browser in (or out) behind its back."""
+    """A form post must come from a page of this site (behind a trusted proxy, the scheme
+    is the one the proxy reports, so an HTTPS page's Origin matches)."""
     expected = f"{request.url.scheme}://{request.url.netloc}"
     origin = request.headers.get("origin")
     if origin is not None:
@@ -130,40 +154,6 @@ def caught_up(svc: Services) -> Services:
 
 def current_view(svc: Services, name: str, **kw: Any) -> dict[str, Any]:
     return caught_up(svc).views.view(name, **kw)
-
-
-# ---- signing in and out -----------------------------------------------------------------
-
-
-@router.get("/signin")
-def signin_form(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
-    return render(request, "signin.html", {"next": safe_next(next), "refused": None})
-
-
-@router.post("/signin")
-def signin(
-    request: Request, svc: ServicesDep,
-    token: Annotated[str, Form(max_length=200)], next: Annotated[str, Form(max_length=500)] = "/",
-) -> Response:
-    if not same_origin(request):
-        return error_page(request, 403, "登录请求须来自本系统的登录页。")
-    try:
-        svc.ledger.authenticate(token.strip())
-    except Unauthenticated:
-        return render(request, "signin.html", {"next": safe_next(next), "refused": "令牌无效或已停用。"}, 401)
-    answer = RedirectResponse(safe_next(next), status_code=303)
-    answer.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/",
-                      secure=request.url.scheme == "https")
-    return answer
-
-
-@router.post("/signout")
-def signout(request: Request) -> Response:
-    if not same_origin(request):
-        return error_page(request, 403, "退出请求须来自本系统的页面。")
-    answer = RedirectResponse("/signin", status_code=303)
-    answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
-    return answer
 
 
 # ---- pages --------------------------------------------------------------------------------
@@ -295,8 +285,6 @@ def _verify_whole_log(svc: Services) -> Callable[[Callable[[int], None]], dict[s
 def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
     """Starts the verification of the whole log in the background, or, while one runs,
     leads to it: the answer comes at once, and /audit/verify shows the progress."""
-    if not same_origin(request):
-        return error_page(request, 403, "核验请求须来自本系统的审计页。")
     POLICY.require_audit(caller)
     total = svc.ledger.recorder.max_notification_id() or 0
     verifications(request).start(_verify_whole_log(svc), by=caller.name, total=total)
@@ -313,6 +301,10 @@ def verification(request: Request, caller: ActorDep) -> Response:
 def install(app: Any) -> None:
     from fastapi.staticfiles import StaticFiles
 
+    from interfaces.web import admin, signin
+
     app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
     app.state.web_verifications = OneAtATime(lambda: datetime.now(UTC), name="careledger-verify")
+    app.include_router(signin.router)
+    app.include_router(admin.router)
     app.include_router(router)

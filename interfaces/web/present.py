@@ -24,11 +24,14 @@ EVENT_LABELS = {
     "ProgressReported": "报送阶段性进展", "MeasureCompleted": "整改措施办结",
     "DeadlineExtended": "延期", "Urged": "催办", "EvaluatedAtYearEnd": "年终考核",
     "Closed": "销号", "Reopened": "重新打开", "EntryCorrected": "更正记录",
+    "Enrolled": "创建用户", "Deactivated": "停用用户", "Reactivated": "恢复用户", "RoleChanged": "变更角色",
+    "UnitChanged": "变更所属单位", "PasswordSet": "设置密码", "Issued": "签发令牌", "Revoked": "吊销令牌",
+    "Locked": "登录失败过多而锁定",
 }
 
 AGGREGATE_LABELS = {
     "RectificationIssue": "整改问题", "ChildCase": "儿童个案", "Plan": "实施方案", "Unit": "单位",
-    "UnitGroup": "单位组", "User": "用户", "Token": "令牌", "CommandAnswer": "指令应答",
+    "UnitGroup": "单位组", "User": "用户", "Token": "令牌", "CommandAnswer": "指令应答", "SignInLock": "登录锁定",
 }
 
 # Which of an event's own fields say what happened, in the order a reader wants them.

@@ -38,12 +38,14 @@ class Demo:
     base_url: str
     tokens: dict[str, str]
     services: bootstrap.Services
+    sign_ins: dict[str, str]  # {role}_user and {role}_password, as `serve --demo` prints them
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     services = bootstrap.build(settings_for("sqlite", tmp_path_factory.mktemp("demo"), None, None))
     tokens = demo_district.load(services.ledger)
+    sign_ins = demo_district.sign_ins(services.accounts)
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with another process
     port = listening.getsockname()[1]
@@ -53,7 +55,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base_url, thread)
-        yield Demo(base_url, tokens, services)
+        yield Demo(base_url, tokens, services, sign_ins)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -17,7 +17,8 @@ from tests.browser.conftest import Demo, screenshot
 def sign_in(page: Any, demo: Demo, role: str, start: str = "/") -> None:
     page.goto(demo.base_url + start)
     assert "/signin" in page.url  # not signed in yet: every page sends the browser here
-    page.fill("#token", demo.tokens[role])
+    page.fill("#username", demo.sign_ins[f"{role}_user"])
+    page.fill("#password", demo.sign_ins[f"{role}_password"])
     page.click("form[action='/signin'] button")
     page.wait_for_url(re.compile(re.escape(demo.base_url + start) + "$"))
 
@@ -96,3 +97,22 @@ def test_an_agency_gets_the_404_page_for_another_units_issue(page: Any, demo: De
     screenshot(page, "forbidden")
     own = page.goto(f"{demo.base_url}/issues/{issue_id(plan_id(PLAN_NUMBER), 3)}")
     assert own is not None and own.status == 200
+
+
+def test_signing_out_ends_the_session_so_going_back_asks_for_the_password_again(page: Any, demo: Demo) -> None:
+    sign_in(page, demo, "inspector", "/evaluation")
+    page.click("form[action='/signout'] button")
+    page.wait_for_url("**/signin")
+    page.goto(demo.base_url + "/evaluation")
+    assert "/signin" in page.url
+
+
+def test_an_admin_issues_a_token_on_the_admin_page_and_sees_it_once(page: Any, demo: Demo) -> None:
+    sign_in(page, demo, "admin", "/admin")
+    rows = page.locator("tr.token")
+    before = rows.count()
+    page.locator("tr.user", has_text="普法科-陈静").locator("button", has_text="签发令牌").click()
+    secret = page.locator("code.secret").inner_text()
+    assert len(secret) >= 40 and page.locator("tr.token").count() == before + 1
+    page.goto(demo.base_url + "/admin")
+    assert secret not in page.content()

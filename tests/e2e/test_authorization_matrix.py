@@ -33,7 +33,8 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from application.ledger import Command, Ledger
+from application.ledger import SYSTEM, Command, Ledger
+from domain.registry import user_id
 from interfaces.web.pages import router as pages
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District
@@ -95,7 +96,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
     ("GET", "/ledger", None, "", (S, S, 403, S, H, S, H, 303), STREET),
     ("GET", "/audit", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
     ("GET", "/audit/verify", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
-    ("POST", "/audit/verify", "page form", "", (303, 303, 303, 403, 403, 403, 403, 303), ""),
+    ("POST", "/audit/verify", "page form", "", (303, 303, 303, 403, 403, 403, 403, 403), ""),
     ("GET", "/signin", None, "", (200, 200, 200, 200, 200, 200, 200, 200), ""),
     # ---- writes: plans and issues ------------------------------------------------------------------
     ("POST", "/api/v1/plans", {"number": "汉司〔2019〕9号", "title": "方案", "issuer_unit": "bgs", "year": 2019}, "",
@@ -126,6 +127,23 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
     ("POST", "/api/v1/issues/{issue}/corrections", {"position": "{progress_pos}", "changes": {"summary": "更正"},
                                                     "reason": "笔误"}, "",
      (201, 403, 403, 201, 403, 403, 403, 401), ""),
+    # ---- access: the API and the admin page -----------------------------------------------------------
+    ("GET", "/api/v1/me", None, "", (200, 200, 200, 200, 200, 200, 200, 401), ""),
+    ("GET", "/api/v1/users", None, "", (403, 403, 200, 403, 403, 403, 403, 401), ""),
+    ("GET", "/api/v1/tokens", None, "", (403, 403, 200, 403, 403, 403, 403, 401), ""),
+    ("POST", "/api/v1/users", {"name": "新用户", "unit": "sfs-cq", "role": "agency"}, "",
+     (403, 403, 201, 403, 403, 403, 403, 401), ""),
+    ("POST", "/api/v1/users/{user}/deactivation", {}, "", (403, 403, 201, 403, 403, 403, 403, 401), ""),
+    ("POST", "/api/v1/users/{user}/activation", {}, "user deactivated", (403, 403, 201, 403, 403, 403, 403, 401), ""),
+    ("POST", "/api/v1/users/{user}/tokens", {}, "", (403, 403, 201, 403, 403, 403, 403, 401), ""),
+    # the world's token is the lead clerk's own: its owner may revoke it, nobody else but an admin
+    ("DELETE", "/api/v1/tokens/{token}", None, "", (404, 404, 204, 204, 404, 404, 404, 401), ""),
+    ("GET", "/admin", None, "", (403, 403, 200, 403, 403, 403, 403, 303), ""),
+    ("POST", "/admin/users/{user}/deactivation", "page form", "", (403, 403, 303, 403, 403, 403, 403, 403), ""),
+    ("POST", "/admin/users/{user}/activation", "page form", "user deactivated",
+     (403, 403, 303, 403, 403, 403, 403, 403), ""),
+    ("POST", "/admin/users/{user}/tokens", "page form", "", (403, 403, 200, 403, 403, 403, 403, 403), ""),
+    ("POST", "/admin/tokens/{token}/revocation", "page form", "", (404, 404, 303, 303, 404, 404, 404, 403), ""),
     # ---- writes: child cases -----------------------------------------------------------------------
     ("POST", "/api/v1/cases", "new case", "", (201, 403, 403, 201, 201, 201, 201, 401), ""),
     ("POST", "/api/v1/cases/{case}/classifications", {"left_behind": True, "categories": ["poverty"]}, "",
@@ -175,6 +193,8 @@ class World:
     referral: str
     progress_pos: int
     report_pos: int
+    user: str  # a user of sfs-cq made for this world
+    token: str  # the id of a second token of cq-clerk's ("own"), made for this world
 
 
 class Builder:
@@ -215,14 +235,18 @@ class Builder:
             "report accepted": lambda: ledger.accept_report(cmd("supervisor"), case.id, report.extra["report_id"]),
             "referral closed": lambda: ledger.close_referral(cmd("supervisor"), case.id, referral_id,
                                                              outcome="completed"),
+            "user deactivated": lambda: self.d.accounts.deactivate(cmd("admin"), target.user_id),
             "case closed": lambda: (steps["referral closed"](),
                                     ledger.close_case(cmd("supervisor"), case.id, reason="hardship_resolved")),
         }
+        target = ledger.add_user(Command(SYSTEM), name=f"target-{self.seq}", unit="sfs-cq", role="agency")
+        token = self.d.accounts.issue_token(cmd("admin"), user_id("cq-clerk"))
         if preparation:
             steps[preparation]()
         return World(plan=str(self.plan), issue=str(issue.id), problem=problem, measure=measure, case=str(case.id),
                      case_number=case.extra["case_number"], report=report.extra["report_id"], referral=referral_id,
-                     progress_pos=progress.position, report_pos=report.position)
+                     progress_pos=progress.position, report_pos=report.position, user=str(target.user_id),
+                     token=str(token.accepted.id))
 
 
 def _fill(value: Any, world: World) -> Any:
@@ -267,7 +291,8 @@ def _text(answer: Any) -> str:
 def _route(path: str) -> str:
     for name, param in (("{plan}", "{plan_id}"), ("{issue}", "{issue_id}"), ("{case}", "{case_id}"),
                         ("{measure}", "{measure_id}"), ("{report}", "{report_id}"),
-                        ("{referral}", "{referral_id}"), ("2019.xlsx", "{year}.xlsx")):
+                        ("{referral}", "{referral_id}"), ("2019.xlsx", "{year}.xlsx"),
+                        ("{user}", "{user_id}"), ("{token}", "{token_id}")):
         path = path.replace(name, param)
     if path.endswith("/evaluation/2019"):
         path = path.replace("2019", "{year}")
@@ -300,7 +325,7 @@ def test_every_endpoint_and_page_answers_each_role_as_the_matrix_says(
                           units=["sfs-zml"], measures=[], remarks="")  # a second event for consistency proofs
     wrong: list[str] = []
     for method, template, body, preparation, expected, sees in MATRIX:
-        world = build.world(preparation) if method == "POST" and body != "page form" else shared
+        world = build.world(preparation) if method in ("POST", "DELETE") and template != "/audit/verify" else shared
         path = _fill(template, world)
         before = ledger.recorder.max_notification_id()
         answer = _send(client, district, column, method, path, _fill(body, world))
