@@ -103,7 +103,7 @@ def test_every_json_answer_that_names_a_unit_gives_its_name_beside_the_code(
     answered, missing = [], {}
     for path in get_paths(client):
         url = re.sub(r"\{(\w+)\}", lambda m: str(recorded.get(m.group(1), "x")), path)
-        for who in ("supervisor", "inspector"):
+        for who in ("supervisor", "inspector", "admin", "pf-clerk"):
             answer = client.get(url, params={"min_position": recorded["position"]}, headers=bearer(district, who))
             if answer.status_code == 200 and answer.headers["content-type"].startswith("application/json"):
                 answered.append(path)
@@ -114,7 +114,8 @@ def test_every_json_answer_that_names_a_unit_gives_its_name_beside_the_code(
     for path in ("/api/v1/plans/{plan_id}", "/api/v1/issues", "/api/v1/issues/{issue_id}",
                  "/api/v1/issues/{issue_id}/events", "/api/v1/cases/{case_id}", "/api/v1/cases/{case_id}/events",
                  "/api/v1/cases/{case_id}/access-log", "/api/v1/audit/events", "/api/v1/views/supervision",
-                 "/api/v1/views/supervision/units", "/api/v1/views/evaluation/{year}", "/api/v1/views/ledger"):
+                 "/api/v1/views/supervision/units", "/api/v1/views/evaluation/{year}", "/api/v1/views/ledger",
+                 "/api/v1/me", "/api/v1/users"):
         assert path in answered
 
 
@@ -258,3 +259,11 @@ def test_the_audit_page_names_the_unit_of_each_entry_beside_its_code(
     sign_in(client, district, "inspector")
     html = page(client, "/audit?type=Urged")
     assert f"<td>{NAMES['bgs']} <small>bgs</small></td>" in html
+
+
+def test_the_admin_page_names_each_users_unit_beside_its_code(client: TestClient, district: District) -> None:
+    from tests.e2e.test_dashboard_http import page, sign_in
+
+    sign_in(client, district, "admin")
+    html = page(client, "/admin")
+    assert f"<td>pf-clerk</td><td>{NAMES['pf']} <small>pf</small></td>" in html
