@@ -385,6 +385,22 @@ def test_overdue_figures_for_a_hand_built_year(views: Views, year_2019: dict[str
     assert now_units["pf"] == {"unit": "pf", "unit_name": PF, "open": 0, "overdue": 0, "done_on_time": 1, "done_late": 1, "urgings": 1}
 
 
+def test_a_view_recomputed_after_one_write_reuses_the_named_rows_of_the_issues_it_left(
+    views: Views, year_2019: dict[str, Any], district: District
+) -> None:
+    views.wait_for(year_2019["position"])
+    views.view("supervision")  # the first answer loads the cache's briefs; parts are kept from the next
+    before = {r["id"]: r for r in views.view("supervision")["rows"]}
+    assert before[year_2019["one"]]["lead_unit_name"] == PF
+    last = district.ledger.urge(district.cmd("supervisor"), uuid.UUID(year_2019["two"]), unit="gf",
+                                message="请加快", reply_by=date(2020, 2, 1))
+    views.wait_for(last.position)
+    after = {r["id"]: r for r in views.view("supervision")["rows"]}
+    assert after[year_2019["one"]] is before[year_2019["one"]]  # named once, not copied again
+    assert after[year_2019["two"]]["urgings"] == before[year_2019["two"]]["urgings"] + 1
+    assert after[year_2019["two"]]["lead_unit_name"] == GF
+
+
 def test_evaluation_figures_for_a_hand_built_year(views: Views, year_2019: dict[str, Any]) -> None:
     views.wait_for(year_2019["position"])
     rows = {r["unit"]: r for r in views.view("evaluation", year=2019)["rows"]}
