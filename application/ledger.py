@@ -31,6 +31,7 @@ from application.ports import FingerprintKey, LatestVersions, PositionIndex
 from application.read_policy import POLICY
 from application.rubric import RUBRIC_VERSION
 from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
+from application.unit_names import UnitNames
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import ChildCase
 from domain.case_access import CaseAccessLog
@@ -171,6 +172,7 @@ class Ledger(CaseCommands, Application[UUID]):
         self._signed_in: dict[str, _SignedIn] = {}
         # Units are never unregistered, so a code once found stays found.
         self._known_units: set[str] = set()
+        self.unit_names = UnitNames(self.unit)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, with concurrent saves committed together (group_commit)."""

@@ -24,6 +24,7 @@ from eventsourcing.projection import ProjectionRunner
 
 from application.ledger import Ledger
 from application.read_policy import EVERYTHING, ReadScope
+from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
@@ -88,6 +89,8 @@ class Views:
         self._answers: dict[tuple[str, int | None, str | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         # Each brief's part of each view, reused while the cache holds the same brief.
         self._kept = queries.Kept()
+        # The named copies of the rows of each answer kept (application.unit_names.Memo).
+        self._named_rows: dict[tuple[str, int | None, str | None], Memo] = {}
         self._restarts_seen = 0
 
     @property
@@ -220,7 +223,7 @@ class Views:
             return {**whole, "rows": [r for r in whole["rows"] if scope.reads_unit_row(r["unit"])]}
         now = as_of or self.ledger.clock()
         if as_of is not None or self.cache is None:
-            answer = self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None)
+            answer = self._named(self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None))
         else:
             # A view now depends on the briefs of its kinds and the day only
             # (projections.queries): the answer computed once serves every request until
@@ -228,7 +231,7 @@ class Views:
             kinds, today = VIEW_KINDS[name], day_of(now)
             if self.cache.restarts != self._restarts_seen:
                 # Every brief was replaced: the parts and answers kept hold the old ones.
-                self._kept, self._answers = queries.Kept(), {}
+                self._kept, self._answers, self._named_rows = queries.Kept(), {}, {}
                 self._restarts_seen = self.cache.restarts
             kept = self._answers.get((name, year, scope.unit))
             if kept is None or kept[0] != (today, self.cache.refresh(kinds)):
@@ -238,11 +241,17 @@ class Views:
                 # A brief's part is the same whoever reads it: an agency's answer reuses the
                 # parts computed for the district's (views of an agency's rows are per issue
                 # or per case, so no sum over all of them is kept: Kept.whole).
-                kept = ((today, version), self._compute(name, briefs, now, year, self._kept))
+                computed = self._compute(name, briefs, now, year, self._kept)
+                kept = ((today, version), self._named(computed, self._named_rows.setdefault((name, year, scope.unit), {})))
                 self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
+
+    def _named(self, answer: dict[str, Any], memo: Memo | None = None) -> dict[str, Any]:
+        # Names are added when an answer is computed, not per request; the rows the parts
+        # kept (queries.Kept) are shared, so named copies are made, reused while they last.
+        return self.ledger.unit_names.view(answer, memo)
 
     def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None,
                  kept: queries.Kept | None) -> dict[str, Any]:

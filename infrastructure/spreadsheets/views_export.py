@@ -1,11 +1,14 @@
 """The views' .xlsx twins: Chinese headers, frozen header row, print titles, landscape A4.
 
 Row 1 of each sheet holds the headers and every later row one row of the JSON view, in
-the same order and with the same values, so a spreadsheet and its JSON agree cell by cell.
+the same order and with the same values, so a spreadsheet and its JSON agree cell by cell;
+only a yes/no reads 是/否, as a person writes it, never TRUE/FALSE.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from io import BytesIO
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +22,12 @@ LIGHT_FILLS = {"红": "FFC7CE", "黄": "FFEB9C", "绿": "C6EFCE"}
 WIDE = {"problem", "last_progress", "grades", "flags", "id"}
 
 
+def cell_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return value
+
+
 def _sheet(ws: Worksheet, title: str, table: dict[str, Any], heading: str) -> None:
     ws.title = title
     columns = table["columns"]
@@ -27,7 +36,7 @@ def _sheet(ws: Worksheet, title: str, table: dict[str, Any], heading: str) -> No
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for row in table["rows"]:
-        ws.append([row.get(c["key"]) for c in columns])
+        ws.append([cell_value(row.get(c["key"])) for c in columns])
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = 36 if column["key"] in WIDE else 14
         if column["key"] == "light":
@@ -78,3 +87,33 @@ def file_names(view: str, year: int | None = None) -> tuple[str, str]:
         "units": ("督查督办台账（按单位）", "supervision-units"),
         "ledger": ("信息台账", "child-ledger"),
     }[view]
+
+
+# Characters Windows, macOS or a browser refuse or rewrite in a file name.
+UNSAFE_IN_FILE_NAMES = re.compile(r'[\x00-\x1f\x7f\\/:*?"<>|]+')
+DOWNLOAD_TITLES = {
+    "supervision": ("督查督办台账", "supervision"),
+    "units": ("督查督办台账（按单位）", "supervision-units"),
+    "evaluation": ("年终考核", "evaluation"),
+    "ledger": ("信息台账", "child-ledger"),
+    "problem-list": ("问题清单", "problem-list"),
+}
+
+
+def safe_file_name_part(text: str) -> str:
+    """``text`` usable in a file name on any desktop: unsafe characters become ``_``."""
+    return UNSAFE_IN_FILE_NAMES.sub("_", text)[:80].strip(" ._") or "_"
+
+
+def download_names(kind: str, day: date | str, qualifier: str | int | None = None) -> tuple[str, str]:
+    """(Chinese, ASCII fallback) file names of a download: what it is, the plan number or
+    year it is of, and the (Beijing) day it speaks for, so that two downloads of different
+    views, plans, years or days never overwrite each other: 督查督办台账_2026-12-04.xlsx."""
+    chinese, ascii_name = DOWNLOAD_TITLES[kind]
+    day_text = day.isoformat() if isinstance(day, date) else str(day)[:10]
+    parts = [chinese] + ([str(qualifier)] if qualifier is not None else []) + [day_text]
+    fallback = [ascii_name] + ([str(qualifier)] if isinstance(qualifier, int) else []) + [day_text]
+    return (
+        "_".join(safe_file_name_part(p) for p in parts) + ".xlsx",
+        "_".join(safe_file_name_part(p) for p in fallback) + ".xlsx",
+    )

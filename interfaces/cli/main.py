@@ -308,13 +308,14 @@ def _reader_named(services: bootstrap.Services, name: str) -> Actor:
 @app.command()
 def export(
     view: Annotated[str, typer.Argument(help="supervision、units、evaluation 或 ledger")],
-    out: Annotated[Path, typer.Option("--out", help="输出的 .xlsx 文件")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="输出的 .xlsx 文件；省略时写入当前目录，以视图、年度和日期命名（如 督查督办台账_2026-12-04.xlsx）")] = None,
     year: Annotated[int | None, typer.Option(help="年度（evaluation 必填）")] = None,
     as_user: Annotated[str | None, typer.Option("--as", help="按该用户的查看权限导出（成员单位只含本单位可见的行）")] = None,
 ) -> None:
     """把视图导出为电子表格；省略 --as 时按运维人员（可查看全部，不含个人信息）导出。"""
     from application.read_policy import POLICY
-    from infrastructure.spreadsheets.views_export import file_names, workbook
+    from infrastructure.spreadsheets.views_export import download_names, file_names, workbook
     from infrastructure.view_runner import VIEW_NAMES
 
     if view not in VIEW_NAMES:
@@ -329,6 +330,7 @@ def export(
         scope = POLICY.scope(reader)
         services.views.catch_up()
         data = services.views.view(view, year=year, scope=scope)
+        out = out or Path(download_names(view, data["today"], year)[0])
         out.write_bytes(workbook(data, file_names(view, year)[0]))
     except (DomainError, ApplicationError) as exc:
         raise _refused(exc) from None

@@ -8,11 +8,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from interfaces.http.deps import ActorDep, CommandDep, ServicesDep
 from interfaces.http.inputs import Code, Name
-from interfaces.http.schemas import Accepted, Body
+from interfaces.http.schemas import UNIT_NAME, Accepted, Body
 
 router = APIRouter(prefix="/api/v1", tags=["用户和令牌"])
 
@@ -24,6 +24,7 @@ class Me(BaseModel):
     user_id: UUID
     name: str
     unit: str
+    unit_name: str = Field(description=UNIT_NAME)
     role: str
     token_id: UUID | None
 
@@ -38,6 +39,7 @@ class UserOut(BaseModel):
     user_id: UUID
     name: str
     unit: str
+    unit_name: str = Field(description=UNIT_NAME)
     role: str
     active: bool
     has_password: bool
@@ -70,14 +72,14 @@ class UserCreated(TokenIssued):
 
 
 @router.get("/me", response_model=Me, summary="当前登录的用户")
-def me(caller: ActorDep) -> Any:
-    return {"user_id": caller.user_id, "name": caller.name, "unit": caller.unit, "role": caller.role,
-            "token_id": caller.token_id}
+def me(caller: ActorDep, svc: ServicesDep) -> Any:
+    return {"user_id": caller.user_id, "name": caller.name, "unit": caller.unit,
+            "unit_name": svc.ledger.unit_names(caller.unit), "role": caller.role, "token_id": caller.token_id}
 
 
 @router.get("/users", response_model=list[UserOut], summary="用户列表（管理员）")
 def list_users(caller: ActorDep, svc: ServicesDep) -> Any:
-    return svc.accounts.users(caller)
+    return svc.ledger.unit_names.annotate(svc.accounts.users(caller))
 
 
 @router.post("/users", response_model=UserCreated, **CREATED, summary="创建用户并签发令牌（管理员；令牌只返回这一次）")

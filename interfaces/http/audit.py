@@ -18,6 +18,7 @@ from interfaces.bootstrap import Services
 from interfaces.http import filters
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
+from interfaces.http.schemas import UNIT_NAME
 from projections.audit_index import AuditFilter
 from projections.merkle_log import BadTreeSize, NotLogged, leaf_fields_of, withheld
 
@@ -37,6 +38,7 @@ class AuditEvent(BaseModel):
     type: str
     recorder: str
     unit: str
+    unit_name: str = Field(description=UNIT_NAME)
     recorded_at: datetime
     occurred_at: datetime
     late_by_seconds: int
@@ -101,7 +103,8 @@ def _events(svc: Services, where: AuditFilter, reader: Actor) -> list[dict[str, 
             "leaf_index": leaves[r.position].leaf_index if r.position in leaves else None,
             "leaf_hash": leaves[r.position].leaf_hash.hex() if r.position in leaves else None,
             "aggregate": r.aggregate_id, "aggregate_type": r.aggregate_type, "version": r.version,
-            "type": r.type, "recorder": r.user, "unit": r.unit, "recorded_at": r.recorded_at,
+            "type": r.type, "recorder": r.user, "unit": r.unit, "unit_name": svc.ledger.unit_names(r.unit),
+            "recorded_at": r.recorded_at,
             "occurred_at": r.occurred_at, "late_by_seconds": r.lateness_seconds,
             "leaf": (leaf_fields_of(stored[r.position])
                      if shown and r.position in stored and r.position not in hidden else None),

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text
-from interfaces.http.schemas import Accepted, Body, CorrectionIn, EvaluationIn, HistoryEntry
+from interfaces.http.schemas import UNIT_NAME, Accepted, Body, CorrectionIn, EvaluationIn, HistoryEntry
 
 router = APIRouter(prefix="/api/v1/cases", tags=["儿童个案"])
 
@@ -129,6 +129,7 @@ class CaseOut(BaseModel):
     household_local: bool
     birth_month: str = Field(description="出生年月（YYYY-MM）；出生日期为个人信息，加密保存")
     registering_unit: str
+    registering_unit_name: str = Field(description=UNIT_NAME)
     status: Literal["open", "closed"]
     left_behind: bool
     categories: list[str]
@@ -146,6 +147,7 @@ class CaseOut(BaseModel):
 class AccessEntry(BaseModel):
     user: str
     unit: str
+    unit_name: str = Field(description=UNIT_NAME)
     role: str
     endpoint: str
     at: datetime
@@ -188,20 +190,20 @@ def register_case(body: CaseIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 @router.get("/{case_id}", response_model=CaseOut, summary="查看儿童个案（可按时间点回放）")
 def get_case(case_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep, request: Request) -> Any:
     case, personal = svc.ledger.read_case(caller, case_id, endpoint=request.url.path, as_of=when)
-    return {**describe_case(case), "personal": personal, "as_of": when}
+    return {**svc.ledger.unit_names.annotate(describe_case(case)), "personal": personal, "as_of": when}
 
 
 @router.get("/{case_id}/events", response_model=list[HistoryEntry], summary="儿童个案的全部记录（个人信息不显示）")
 def case_events(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
-    return [
+    return svc.ledger.unit_names.annotate([
         {**{k: v for k, v in e.items() if k != "fields"}, **e["fields"]}
         for e in svc.ledger.case_history(caller, case_id)
-    ]
+    ])
 
 
 @router.get("/{case_id}/access-log", response_model=list[AccessEntry], summary="个人信息查阅记录")
 def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
-    return svc.ledger.case_access_log(caller, case_id)
+    return svc.ledger.unit_names.annotate(svc.ledger.case_access_log(caller, case_id))
 
 
 @router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别")

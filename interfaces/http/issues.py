@@ -12,10 +12,11 @@ from application.problem_list_import import import_problem_list, plan_issues_for
 from application.read_policy import POLICY
 from infrastructure.spreadsheets.grid import read_grid
 from infrastructure.spreadsheets.problem_list_export import problem_list_workbook
-from infrastructure.spreadsheets.views_export import content_disposition
+from infrastructure.spreadsheets.views_export import content_disposition, download_names
 
 from domain.issue import STATUSES, RectificationIssue
 from projections import issues as issue_fold
+from projections.indicators import day_of
 from interfaces.http import filters, schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 
@@ -61,8 +62,8 @@ def register_plan(body: s.PlanIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 @router.get("/plans/{plan_id}", response_model=s.PlanOut, summary="查看实施方案")
 def get_plan(plan_id: UUID, _: ActorDep, svc: ServicesDep) -> Any:
     plan = svc.ledger.plan(plan_id)
-    return {"id": plan.id, "version": plan.version, "number": plan.number, "title": plan.title,
-            "issuer_unit": plan.issuer_unit, "year": plan.year}
+    return svc.ledger.unit_names.annotate({"id": plan.id, "version": plan.version, "number": plan.number,
+                                           "title": plan.title, "issuer_unit": plan.issuer_unit, "year": plan.year})
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -76,7 +77,7 @@ def import_list(
 ) -> Any:
     data = file.file.read(MAX_SHEET_BYTES + 1)
     grid = read_grid(data, file.filename or "")
-    return import_problem_list(svc.ledger, cmd, plan_id, grid, dry_run=dry_run)
+    return svc.ledger.unit_names.annotate(import_problem_list(svc.ledger, cmd, plan_id, grid, dry_run=dry_run))
 
 
 @router.get("/plans/{plan_id}/problem-list.xlsx", summary="导出问题清单（含当前状态）",
@@ -85,8 +86,8 @@ def export_list(plan_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
     plan = svc.ledger.plan(plan_id)
     title = f"{plan.number}问题清单"
     body = problem_list_workbook(plan_issues_for_export(svc.ledger, plan_id, caller), title=title)
-    return Response(body, media_type=XLSX, headers={
-        "Content-Disposition": content_disposition(f"{title}.xlsx", "problem-list.xlsx")})
+    named = download_names("problem-list", day_of(svc.ledger.clock()), plan.number)  # type: ignore[arg-type]
+    return Response(body, media_type=XLSX, headers={"Content-Disposition": content_disposition(*named)})
 
 
 @router.post("/issues", response_model=s.IssueAccepted, **CREATED, summary="登记整改问题")
@@ -114,7 +115,7 @@ def list_issues(
     # what is stored now.
     scope = POLICY.scope(caller)
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
-    rows = []
+    rows, names = [], svc.ledger.unit_names
     for summary in svc.views.readable_briefs(scope, kinds=(issue_fold.KIND,)):
         current = issue_fold.status_of(summary)
         if (units and units.isdisjoint(summary["units"])) or (status and current != status) or (
@@ -125,7 +126,9 @@ def list_issues(
         rows.append({
             "id": summary["id"], "version": summary["version"], "plan_id": summary["plan_id"],
             "seq": summary["seq"], "duty": summary["duty"], "status": current, "units": summary["units"],
-            "lead_unit": summary["lead_unit"], "deadline": summary["deadline"],
+            "unit_names": [names(u) for u in summary["units"]],
+            "lead_unit": summary["lead_unit"], "lead_unit_name": names(summary["lead_unit"]) if summary["lead_unit"] else None,
+            "deadline": summary["deadline"],
             "measures_total": len(measures), "measures_done": sum(1 for m in measures if m["status"] == "completed"),
         })
     return sorted(rows, key=lambda r: (r["plan_id"], r["seq"]))
@@ -133,15 +136,16 @@ def list_issues(
 
 @router.get("/issues/{issue_id}", response_model=s.IssueOut, summary="查看整改问题（可按时间点回放）")
 def get_issue(issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep) -> Any:
-    return {**describe_issue(svc.ledger.read_issue(caller, issue_id, as_of=when)), "as_of": when}
+    issue = describe_issue(svc.ledger.read_issue(caller, issue_id, as_of=when))
+    return {**svc.ledger.unit_names.annotate(issue), "as_of": when}
 
 
 @router.get("/issues/{issue_id}/events", response_model=list[s.HistoryEntry], summary="整改问题的全部记录")
 def issue_events(issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
-    return [
+    return svc.ledger.unit_names.annotate([
         {**{k: v for k, v in e.items() if k != "fields"}, **e["fields"]}
         for e in svc.ledger.issue_history(caller, issue_id)
-    ]
+    ])
 
 
 @router.post("/issues/{issue_id}/assignment", response_model=s.Accepted, **CREATED, summary="交办")

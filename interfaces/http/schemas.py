@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, Year
 
 
+# Each field naming units by code has their names beside it (application.unit_names).
+UNIT_NAME = "单位名称（与左侧单位代码对应；未登记的代码原样给出）"
+UNIT_NAMES = "单位名称，与单位代码逐一对应"
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -132,6 +137,7 @@ class ProgressOut(BaseModel):
 class MeasureOut(BaseModel):
     measure_id: str
     unit: str
+    unit_name: str = Field(description=UNIT_NAME)
     text: str
     due: date | None
     status: Literal["open", "completed"]
@@ -142,6 +148,7 @@ class MeasureOut(BaseModel):
 
 class UrgingOut(BaseModel):
     unit: str
+    unit_name: str = Field(description=UNIT_NAME)
     message: str
     reply_by: date
     occurred_at: datetime
@@ -180,8 +187,11 @@ class IssueOut(BaseModel):
     remarks: str
     status: Literal["registered", "assigned", "rectifying", "awaiting_closure", "closed"]
     units: list[str]
+    unit_names: list[str] = Field(description=UNIT_NAMES)
     lead_unit: str | None
+    lead_unit_name: str | None = Field(description=UNIT_NAME)
     co_units: list[str]
+    co_unit_names: list[str] = Field(description=UNIT_NAMES)
     contact_person: str | None
     deadline: date | None
     nodes: list[date]
@@ -203,7 +213,9 @@ class IssueSummary(BaseModel):
     duty: str
     status: str
     units: list[str]
+    unit_names: list[str] = Field(description=UNIT_NAMES)
     lead_unit: str | None
+    lead_unit_name: str | None = Field(description=UNIT_NAME)
     deadline: date | None
     measures_total: int
     measures_done: int
@@ -220,6 +232,7 @@ class HistoryEntry(BaseModel):
     occurred_at: datetime
     recorder: str
     unit: str
+    unit_name: str = Field(description=UNIT_NAME)
 
 
 class PlanOut(BaseModel):
@@ -228,6 +241,7 @@ class PlanOut(BaseModel):
     number: str
     title: str
     issuer_unit: str
+    issuer_unit_name: str = Field(description=UNIT_NAME)
     year: int
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from application.access import Actor
 from application.read_policy import POLICY
-from infrastructure.spreadsheets.views_export import content_disposition, file_names, workbook
+from infrastructure.spreadsheets.views_export import content_disposition, download_names, file_names, workbook
 from infrastructure.view_runner import Views
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
 
@@ -34,11 +34,13 @@ def _answer(svc: Any, actor: Actor, name: str, as_of: datetime | None, min_posit
     return views.view(name, as_of=as_of, year=year, scope=scope)
 
 
-def _xlsx(view: dict[str, Any], chinese: str, ascii_name: str) -> Response:
+def _xlsx(view: dict[str, Any], name: str, year: int | None = None) -> Response:
+    # Named for the day the view speaks for (today, or the day of as_of), so downloads
+    # on different days sit side by side instead of overwriting each other.
     return Response(
-        workbook(view, chinese),
+        workbook(view, file_names(name, year)[0]),
         media_type=XLSX,
-        headers={"Content-Disposition": content_disposition(f"{chinese}.xlsx", f"{ascii_name}.xlsx")},
+        headers={"Content-Disposition": content_disposition(*download_names(name, view["today"], year))},
     )
 
 
@@ -53,7 +55,7 @@ def supervision(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position:
 
 @router.get("/supervision.xlsx", summary="督查督办台账（Excel）", response_class=Response)
 def supervision_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, actor, "supervision", as_of, min_position), *file_names("supervision"))
+    return _xlsx(_answer(svc, actor, "supervision", as_of, min_position), "supervision")
 
 
 @router.get("/supervision/units", summary="按单位：未完成、逾期、按期完成、逾期完成、被催办")
@@ -63,12 +65,12 @@ def supervision_units(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_pos
 
 @router.get("/supervision/units.xlsx", summary="按单位（Excel）", response_class=Response)
 def supervision_units_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, actor, "units", as_of, min_position), *file_names("units"))
+    return _xlsx(_answer(svc, actor, "units", as_of, min_position), "units")
 
 
 @router.get("/evaluation/{year}.xlsx", summary="年终考核（Excel）", response_class=Response)
 def evaluation_xlsx(year: Year, actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, actor, "evaluation", as_of, min_position, year), *file_names("evaluation", year))
+    return _xlsx(_answer(svc, actor, "evaluation", as_of, min_position, year), "evaluation", year)
 
 
 @router.get("/evaluation/{year}", summary="年终考核：各单位客观指标与已记录等次，等次与记录不符者标出")
@@ -83,4 +85,4 @@ def ledger(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinP
 
 @router.get("/ledger.xlsx", summary="信息台账（Excel）", response_class=Response)
 def ledger_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, actor, "ledger", as_of, min_position), *file_names("ledger"))
+    return _xlsx(_answer(svc, actor, "ledger", as_of, min_position), "ledger")

@@ -19,7 +19,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _page(request: Request, svc: Any, caller: Any, issued: dict[str, Any] | None = None) -> Response:
-    users = svc.accounts.users(caller)
+    users = svc.ledger.unit_names.annotate(svc.accounts.users(caller))
     tokens = sorted(svc.accounts.tokens(caller), key=lambda t: (t["user"], t["created_at"]))
     return render(request, "admin.html", {"users": users, "tokens": tokens, "issued": issued})
 

@@ -142,21 +142,8 @@ def safe_next(target: str | None) -> str:
 
 
 def unit_names(request: Request, svc: Services) -> present.Names:
-    # Units are registered once and never renamed, so their names are kept for the process.
-    state = request.app.state
-    if getattr(state, "web_unit_names", None) is None:
-        state.web_unit_names = {}
-    cache: dict[str, str] = state.web_unit_names
-
-    def name(code: str) -> str:
-        if code not in cache:
-            try:
-                cache[code] = svc.ledger.unit(code).name
-            except NotFound:
-                return code
-        return cache[code]
-
-    return name
+    # The one code → name lookup the API and exports use too (application.unit_names).
+    return svc.ledger.unit_names
 
 
 def caught_up(svc: Services) -> Services:
@@ -273,7 +260,7 @@ def audit(
     return render(request, "audit.html", {
         "rows": rows, "head": head.as_json() if head else None,
         "verification": verifications(request).latest,
-        "query": query, "late_seconds": svc.settings.late_entry_days * 86400,
+        "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": unit_names(request, svc),
         "next_after": rows[-1].position if len(rows) == where.limit else None,
     })
 

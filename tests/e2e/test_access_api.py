@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from domain.registry import Token, token_digest, user_id
 from interfaces import bootstrap
 from interfaces.http.app import create_app
-from tests.district import Clock, District
+from tests.district import UNITS, Clock, District
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -33,7 +33,7 @@ def test_me_answers_the_caller_and_the_token_it_signed_in_with(client: TestClien
     answer = client.get("/api/v1/me", headers=bearer(district.tokens["pf-clerk"]))
     assert answer.status_code == 200
     assert answer.json() == {"user_id": str(user_id("pf-clerk")), "name": "pf-clerk", "unit": "pf",
-                             "role": "agency",
+                             "unit_name": dict((c, n) for c, n, _ in UNITS)["pf"], "role": "agency",
                              "token_id": str(Token.create_id(digest=token_digest(district.tokens["pf-clerk"])))}
 
 

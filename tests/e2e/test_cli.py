@@ -130,3 +130,20 @@ def test_export_as_a_user_holds_that_users_rows_and_the_operator_exports_every_r
     for refused in ("admin", "nobody"):
         answer = runner.invoke(app, ["export", "supervision", "--out", str(tmp_path / "x.xlsx"), "--as", refused])
         assert answer.exit_code == 2 and not (tmp_path / "x.xlsx").exists(), answer.output
+
+
+def test_export_without_out_writes_a_file_named_for_the_view_year_and_beijing_day(  # type: ignore[no-untyped-def]
+    cli_env, tmp_path, monkeypatch
+) -> None:
+    from datetime import datetime, timezone
+
+    from projections.indicators import day_of
+
+    monkeypatch.chdir(tmp_path)
+    before = day_of(datetime.now(timezone.utc))
+    answer = runner.invoke(app, ["export", "evaluation", "--year", "2019"])
+    after = day_of(datetime.now(timezone.utc))
+    assert answer.exit_code == 0, answer.output
+    written = sorted(p.name for p in tmp_path.glob("*.xlsx"))
+    assert written in ([f"年终考核_2019_{before}.xlsx"], [f"年终考核_2019_{after}.xlsx"])
+    assert openpyxl.load_workbook(tmp_path / written[0]).active.max_row >= 1

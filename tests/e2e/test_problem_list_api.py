@@ -136,6 +136,7 @@ def test_an_imported_issue_shows_its_lead_unit_in_the_api_views_exports_and_page
     assert {by_id[r["id"]]: r["lead_unit"] for r in view["rows"] if r["id"] in by_id} == expected
 
     views_xlsx = client.get(f"/api/v1/views/supervision.xlsx?min_position={position}", headers=sup)
-    assert sorted(_sheet_column(views_xlsx.content, "牵头单位")) == sorted(expected.values())
+    assert sorted(_sheet_column(views_xlsx.content, "牵头单位代码")) == sorted(expected.values())
+    assert sorted(_sheet_column(views_xlsx.content, "牵头单位")) == sorted(names[u] for u in expected.values())
     plan_xlsx = client.get(f"/api/v1/plans/{plan}/problem-list.xlsx", headers=sup)
     assert _sheet_column(plan_xlsx.content, "牵头单位") == [names[expected[seq]] for seq in sorted(expected)]

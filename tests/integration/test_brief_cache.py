@@ -52,7 +52,7 @@ def test_the_cache_follows_every_change_and_equals_the_store(services, district:
 
 def fresh_view(views: Views, name: str, year: int = 2019) -> dict[str, Any]:
     briefs = views.store.all_briefs(VIEW_KINDS[name])
-    return views._compute(name, briefs, views.ledger.clock(), year, None)
+    return views._named(views._compute(name, briefs, views.ledger.clock(), year, None))
 
 
 def _answer(view: dict[str, Any]) -> dict[str, Any]:

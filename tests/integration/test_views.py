@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from eventsourcing.persistence import Tracking
@@ -41,7 +42,10 @@ from projections import cases, folds, queries
 from projections.indicators import Thresholds
 from projections.issues import state_of_aggregate, state_of_summary
 from projections.views import LedgerViews, replay
-from tests.district import District
+from tests.district import UNITS, District
+
+NAMES = {code: name for code, name, _ in UNITS}
+PF, GF = NAMES["pf"], NAMES["gf"]
 
 GRADES = ["优秀", "良好", "合格", "不合格"]
 
@@ -364,20 +368,37 @@ def test_overdue_figures_for_a_hand_built_year(views: Views, year_2019: dict[str
     # 问题二: due 31 October, not yet due, no nodes: green.
     assert (rows[2]["days_overdue"], rows[2]["light"]) == (0, "绿")
     units = {r["unit"]: r for r in views.view("units", as_of=datetime(2019, 7, 10, 12, tzinfo=UTC))["rows"]}
-    assert units["pf"] == {"unit": "pf", "open": 1, "overdue": 1, "done_on_time": 1, "done_late": 0, "urgings": 1}
-    assert units["gf"] == {"unit": "gf", "open": 1, "overdue": 0, "done_on_time": 0, "done_late": 0, "urgings": 0}
+    assert units["pf"] == {"unit": "pf", "unit_name": PF, "open": 1, "overdue": 1, "done_on_time": 1, "done_late": 0, "urgings": 1}
+    assert units["gf"] == {"unit": "gf", "unit_name": GF, "open": 1, "overdue": 0, "done_on_time": 0, "done_late": 0, "urgings": 0}
 
     october_20 = views.view("supervision", as_of=datetime(2019, 10, 20, 12, tzinfo=UTC))
     rows = {r["seq"]: r for r in october_20["rows"]}
     assert (rows[1]["light"], rows[1]["days_overdue"], rows[1]["status"]) == ("绿", 0, "已销号")
     assert rows[2]["light"] == "黄"  # 措施三 falls due in 11 days (≤ 14)
     assert october_20["due_soon"]["rows"] == [
-        {"plan": "P", "seq": 2, "measure_id": year_2019["g1"], "unit": "gf", "due": "2019-10-31", "days_left": 11, "id": year_2019["two"]}
+        {"plan": "P", "seq": 2, "measure_id": year_2019["g1"], "unit": "gf", "unit_name": GF, "due": "2019-10-31",
+         "days_left": 11, "id": year_2019["two"]}
     ]
     december_31 = views.view("supervision", as_of=datetime(2019, 12, 31, 12, tzinfo=UTC))
     assert {r["seq"]: (r["days_overdue"], r["light"]) for r in december_31["rows"]} == {1: (0, "绿"), 2: (61, "红")}
     now_units = {r["unit"]: r for r in views.view("units")["rows"]}
-    assert now_units["pf"] == {"unit": "pf", "open": 0, "overdue": 0, "done_on_time": 1, "done_late": 1, "urgings": 1}
+    assert now_units["pf"] == {"unit": "pf", "unit_name": PF, "open": 0, "overdue": 0, "done_on_time": 1, "done_late": 1, "urgings": 1}
+
+
+def test_a_view_recomputed_after_one_write_reuses_the_named_rows_of_the_issues_it_left(
+    views: Views, year_2019: dict[str, Any], district: District
+) -> None:
+    views.wait_for(year_2019["position"])
+    views.view("supervision")  # the first answer loads the cache's briefs; parts are kept from the next
+    before = {r["id"]: r for r in views.view("supervision")["rows"]}
+    assert before[year_2019["one"]]["lead_unit_name"] == PF
+    last = district.ledger.urge(district.cmd("supervisor"), uuid.UUID(year_2019["two"]), unit="gf",
+                                message="请加快", reply_by=date(2020, 2, 1))
+    views.wait_for(last.position)
+    after = {r["id"]: r for r in views.view("supervision")["rows"]}
+    assert after[year_2019["one"]] is before[year_2019["one"]]  # named once, not copied again
+    assert after[year_2019["two"]]["urgings"] == before[year_2019["two"]]["urgings"] + 1
+    assert after[year_2019["two"]]["lead_unit_name"] == GF
 
 
 def test_evaluation_figures_for_a_hand_built_year(views: Views, year_2019: dict[str, Any]) -> None:
@@ -385,18 +406,18 @@ def test_evaluation_figures_for_a_hand_built_year(views: Views, year_2019: dict[
     rows = {r["unit"]: r for r in views.view("evaluation", year=2019)["rows"]}
     assert set(rows) == {"pf", "gf"}
     assert rows["pf"] == {
-        "unit": "pf", "measures_due": 2, "done_on_time": 1, "on_time_rate": 0.5, "overdue_at_year_end": 0,
+        "unit": "pf", "unit_name": PF, "measures_due": 2, "done_on_time": 1, "on_time_rate": 0.5, "overdue_at_year_end": 0,
         "urgings": 1, "late_entries": 1, "case_responses": 0, "case_response_hours": None,
         "grades": "P第1项：优秀", "flagged": True,
         "flags": "P第1项评为优秀，但当年被催办（依据记录最高为良好）",
     }
     assert rows["gf"] == {
-        "unit": "gf", "measures_due": 1, "done_on_time": 0, "on_time_rate": 0.0, "overdue_at_year_end": 1,
+        "unit": "gf", "unit_name": GF, "measures_due": 1, "done_on_time": 0, "on_time_rate": 0.0, "overdue_at_year_end": 1,
         "urgings": 0, "late_entries": 0, "case_responses": 0, "case_response_hours": None,
         "grades": "P第2项：合格", "flagged": False, "flags": None,
     }
     assert views.view("evaluation", year=2020)["rows"] == [
-        {"unit": "gf", "measures_due": 0, "done_on_time": 0, "on_time_rate": None, "overdue_at_year_end": 1,
+        {"unit": "gf", "unit_name": GF, "measures_due": 0, "done_on_time": 0, "on_time_rate": None, "overdue_at_year_end": 1,
          "urgings": 0, "late_entries": 0, "case_responses": 0, "case_response_hours": None,
          "grades": None, "flagged": False, "flags": None},
     ]
@@ -462,7 +483,9 @@ def cells(content: bytes, sheet: int = 0) -> list[list[Any]]:
 
 
 def as_table(view: dict[str, Any]) -> list[list[Any]]:
-    return [[c["label"] for c in view["columns"]]] + [[r[c["key"]] for c in view["columns"]] for r in view["rows"]]
+    """The table as a spreadsheet shows it: the JSON's values, a yes/no read 是/否."""
+    shown = lambda v: ("是" if v else "否") if isinstance(v, bool) else v  # noqa: E731
+    return [[c["label"] for c in view["columns"]]] + [[shown(r[c["key"]]) for c in view["columns"]] for r in view["rows"]]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/views/supervision", "/api/v1/views/supervision/units",
@@ -483,8 +506,8 @@ def test_each_xlsx_twin_holds_the_rows_of_its_json(http: TestClient, district: D
         for index, table in enumerate(answer.json()["sections"].values(), start=1):
             assert as_table(table) == cells(sheet.content, index)
     if path.endswith("2019"):
-        assert disposition == ("attachment; filename=\"evaluation-2019.xlsx\"; "
-                               "filename*=UTF-8''2019%E5%B9%B4%E5%BA%A6%E5%B9%B4%E7%BB%88%E8%80%83%E6%A0%B8.xlsx")
+        assert disposition == ("attachment; filename=\"evaluation_2019_2019-12-31.xlsx\"; "
+                               f"filename*=UTF-8''{quote('年终考核_2019_2019-12-31.xlsx', safe='')}")
 
 
 def test_views_over_http_refuse_strangers_and_answer_503_when_the_view_lags(
@@ -524,7 +547,7 @@ def test_child_ledger_and_case_response_times_for_a_hand_built_case(views: Views
     ]
     referral = ledger["sections"]["转介与响应"]["rows"][0]
     assert (referral["unit"], referral["hours_to_first_service"], referral["days_waiting"]) == ("gf", 30.0, None)
-    assert ledger["sections"]["关爱服务"]["rows"] == [{"unit": "gf", "kind": "法律援助", "count": 1}]
+    assert ledger["sections"]["关爱服务"]["rows"] == [{"unit": "gf", "unit_name": GF, "kind": "法律援助", "count": 1}]
     assert ledger["sections"]["台账完整性"]["rows"][0]["problems"] == "未记录监护情况；超过90天未走访；超过90天未重新评估"
     assert NAME not in json.dumps(ledger, ensure_ascii=False)
 
@@ -638,10 +661,12 @@ def test_a_view_reads_only_its_kinds_and_answers_as_from_every_summary(
             e for e in map(views.ledger.mapper.to_domain_event, topic_notifications(views.ledger))
             if e.timestamp <= moment])
         now = moment or views.ledger.clock()
-        assert views.view("supervision", as_of=moment)["rows"] == queries.supervision(summaries, now, views.thresholds)["rows"]
-        assert views.view("units", as_of=moment)["rows"] == queries.units(summaries, now)["rows"]
-        assert views.view("evaluation", as_of=moment, year=2019)["rows"] == queries.evaluation(
-            summaries, 2019, views.thresholds)["rows"]
+        named = views.ledger.unit_names.view
+        assert views.view("supervision", as_of=moment)["rows"] == named(
+            queries.supervision(summaries, now, views.thresholds))["rows"]
+        assert views.view("units", as_of=moment)["rows"] == named(queries.units(summaries, now))["rows"]
+        assert views.view("evaluation", as_of=moment, year=2019)["rows"] == named(queries.evaluation(
+            summaries, 2019, views.thresholds))["rows"]
 
 
 def test_folding_in_place_answers_what_the_pure_fold_answers_and_the_pure_fold_copies(
