@@ -229,12 +229,15 @@ class Views:
             # (projections.queries): the answer computed once serves every request until
             # either changes. One answer is kept per view, year and reading unit.
             kinds, today = VIEW_KINDS[name], day_of(now)
+            # Refreshed first: the first load of the cache counts as a restart, and checked
+            # before it, it would throw away the kept parts on the second request.
+            current = self.cache.refresh(kinds)
             if self.cache.restarts != self._restarts_seen:
                 # Every brief was replaced: the parts and answers kept hold the old ones.
                 self._kept, self._answers, self._named_rows = queries.Kept(), {}, {}
                 self._restarts_seen = self.cache.restarts
             kept = self._answers.get((name, year, scope.unit))
-            if kept is None or kept[0] != (today, self.cache.refresh(kinds)):
+            if kept is None or kept[0] != (today, current):
                 version, briefs = self.cache.briefs(kinds)
                 if not scope.everything:
                     briefs = [b for b in briefs if readable(scope, b)]

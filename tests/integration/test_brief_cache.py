@@ -259,3 +259,14 @@ def test_a_refresh_that_fails_midway_reads_everything_the_next_time(
     urged = {b["id"]: len(b["urgings"]) for b in cache.briefs(("issue",))[1]}
     assert [urged[str(issue)] for issue in issues] == [1, 1, 1]
     assert by_id(views.briefs()) == by_id(views.store.all_briefs())
+
+
+def test_the_second_request_after_start_reuses_the_first_answer(services, district: District) -> None:  # type: ignore[no-untyped-def]
+    views = views_of(services)
+    new_issue(district)
+    views.catch_up()
+    first = views.view("supervision")
+    kept = views._kept
+    again = views.view("supervision")
+    # The first load of the cache is no rebuild: what the first answer kept stays kept.
+    assert views._kept is kept and again["rows"] is first["rows"]
