@@ -30,7 +30,7 @@ from domain.case_access import CaseAccessLog, access_log_id
 from domain.person import MAX_NAME_LENGTH, check_person
 
 if TYPE_CHECKING:
-    from application.ledger import Accepted, Command, Ledger
+    from application.ledger import Accepted, Command, Ledger, SnapshotReads
 
 SEALED_MARK = "［已加密］"
 ERASED_MARK = "［已删除］"
@@ -137,6 +137,10 @@ class CaseCommands:
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             case = case_id(number)
+            ChildCase.check_registration(
+                stamp, street=street, community=community, household_local=household_local,
+                birth_date=birth_date, registering_unit=cmd.actor.unit,
+            )
             sealed = seal(self.case_keys.create(case), case, fields)
             registered = ChildCase.register(
                 stamp, case_number=number, street=street, community=community,
@@ -253,7 +257,9 @@ class CaseCommands:
             # anyway and a retry records it; the other order could leave data readable.
             self.case_keys.erase(case)
 
-        return self._case_command(cmd, case, self._supervisor_only(cmd, "删除个人信息", "erase"), change)
+        accepted = self._case_command(cmd, case, self._supervisor_only(cmd, "删除个人信息", "erase"), change)
+        self._forget_snapshots(case)
+        return accepted
 
     def correct_case_entry(self, cmd: Command, case: UUID, *, position: int, changes: dict[str, Any],
                            reason: str) -> Accepted:
@@ -393,8 +399,17 @@ class CaseCommands:
         self.case_access(actor, target)
         entries = self._ledger().history(case)
         for entry in entries:
+            hide_legacy_birth_date(entry["type"], entry["fields"])
             mask_sealed(entry["fields"])
         return entries
+
+    def _forget_snapshots(self, case: UUID) -> None:
+        """Snapshots are derived (not Merkle leaves): a case's are deleted on erasure, as a
+        case registered before the exact date was sealed has it in clear in every one."""
+        ledger = self._ledger()
+        if ledger.snapshots is not None:
+            table = ledger.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+            cast("SnapshotReads", ledger.recorder).delete_snapshots(case, table)
 
 
 def _sealed_of(c: ChildCase, kind: str, version: int) -> str | None:
@@ -430,6 +445,19 @@ def _checked_personal(kind: str, personal: dict[str, Any], current: dict[str, An
     return dict(personal)
 
 
+def hide_legacy_birth_date(kind: str, fields: dict[str, Any]) -> None:
+    """Entries recorded before the exact birth date was sealed hold it in clear: the history
+    shows its month instead (the date itself only in the personal fields)."""
+    if kind == "Registered" and fields.get("birth_date") is not None:
+        fields["birth_month"] = fields.get("birth_month") or str(fields["birth_date"])[:7]
+        del fields["birth_date"]
+    elif kind == "EntryCorrected" and isinstance(fields.get("changes"), dict) and "birth_date" in fields["changes"]:
+        changes = dict(fields["changes"])
+        changes.setdefault("birth_month", str(changes.pop("birth_date"))[:7])
+        changes.pop("birth_date", None)
+        fields["changes"] = changes
+
+
 def mask_sealed(fields: dict[str, Any]) -> None:
     """Sealed text never leaves the service in answers: a mark says something is there."""
     for key, value in list(fields.items()):
@@ -445,6 +473,12 @@ def open_personal_fields(case: ChildCase, key: bytes) -> dict[str, Any]:
         return ERASED_MARK if value is ERASED else value
 
     person = opened(case.sealed)
+    # A corrected correction shows its latest reason (the correcting entry shows the change).
+    reasons: dict[int, dict[str, Any]] = {}
+    for c in case.corrections:
+        if c["changes"].get("sealed_reason"):
+            new = opened(c["changes"]["sealed_reason"])
+            reasons[c["corrected_version"]] = new if isinstance(new, dict) else {"reason": new}
     if isinstance(person, dict) and case.birth_date is not None:
         # Registered before the exact date was sealed: it is shown here, not in the case.
         person = {**person, "birth_date": case.birth_date.isoformat()}
@@ -457,8 +491,25 @@ def open_personal_fields(case: ChildCase, key: bytes) -> dict[str, Any]:
         "corrections": [
             {"version": c["version"], "corrected_version": c["corrected_version"],
              **({"reason": c["reason"]} if c.get("reason") is not None else {}),
-             **(opened(c["sealed_reason"]) or {}),
-             **({"changes": opened(c["changes"]["sealed"])} if c["changes"].get("sealed") else {})}
-            for c in case.corrections if c.get("sealed_reason") or c["changes"].get("sealed")
+             **(opened(c.get("sealed_reason")) or {}),
+             **reasons.get(c["version"], {}),
+             **({"changes": changes} if (changes := _personal_changes(c["changes"], opened)) else {})}
+            for c in case.corrections
+            if c.get("sealed_reason") or _personal_changes(c["changes"], opened)
         ],
     }
+
+
+def _personal_changes(changes: dict[str, Any], opened: Callable[[str | None], Any]) -> dict[str, Any]:
+    """What a correction changed that only the personal fields show: sealed changes, the
+    sealed new reason of a corrected correction, and a legacy clear birth date."""
+    shown: dict[str, Any] = {}
+    for key in ("sealed", "sealed_reason"):
+        if changes.get(key):
+            value = opened(changes[key])
+            if not isinstance(value, dict):
+                return value  # type: ignore[no-any-return]  # the erased mark
+            shown.update(value)
+    if changes.get("birth_date") is not None:
+        shown["birth_date"] = str(changes["birth_date"])
+    return shown
