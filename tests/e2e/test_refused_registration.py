@@ -13,7 +13,6 @@ from tests.district import District
 from tests.e2e.test_erasure_dump import ID_NUMBER, NAME, bearer
 
 
-
 @pytest.mark.parametrize("change", [
     {"street": "电话13812345678"},  # clear free text with a mobile number
     {"community": " "},

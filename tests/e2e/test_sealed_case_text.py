@@ -116,6 +116,27 @@ def test_personal_fields_are_corrected_sealed_and_read_back_logged(
     assert plain["personal"] is None and NAME not in str(plain)
 
 
+def test_a_corrected_correction_reason_is_read_back_sealed_and_logged(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    case, sup, cq = world["case"], bearer(district, "supervisor"), bearer(district, "cq-clerk")
+    first = client.post(f"{case}/corrections", headers=cq, json={
+        "position": world["registered"], "changes": {"street": "新街"}, "reason": f"{NAME}原理由"})
+    assert first.status_code == 201
+    second = client.post(f"{case}/corrections", headers=cq, json={
+        "position": first.json()["position"], "changes": {"reason": f"{NAME}新理由"}, "reason": "措辞"})
+    assert second.status_code == 201
+    reads = len(client.get(f"{case}/access-log", headers=bearer(district, "inspector")).json())
+    corrections = client.get(case, headers=sup).json()["personal"]["corrections"]
+    assert len(client.get(f"{case}/access-log", headers=bearer(district, "inspector")).json()) == reads + 1
+    # The corrected correction shows its reason as corrected; the correcting one, the change.
+    assert [(c["reason"], c.get("changes")) for c in corrections[-2:]] == [
+        (f"{NAME}新理由", None), ("措辞", {"reason": f"{NAME}新理由"})]
+    events = client.get(f"{case}/events", headers=sup)
+    assert f"{NAME}新理由" not in events.text and events.json()[-1]["changes"] == {"sealed_reason": "［已加密］"}
+    assert f"{NAME}新理由" not in client.get(case, headers=cq).text
+
+
 def test_after_erasure_a_correction_reason_is_clear_and_refuses_numbers(
     client: TestClient, district: District, world: dict[str, Any]
 ) -> None:
