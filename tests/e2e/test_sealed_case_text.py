@@ -116,6 +116,27 @@ def test_personal_fields_are_corrected_sealed_and_read_back_logged(
     assert plain["personal"] is None and NAME not in str(plain)
 
 
+def test_an_issue_evidence_correction_with_an_id_number_or_a_bad_item_is_422_and_records_nothing(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    issue, sup = world["issue"], bearer(district, "supervisor")
+    reported = client.post(f"{issue}/measures/M1/progress", headers=bearer(district, "pf-clerk"),
+                           json={"summary": "进展", "evidence": [{"name": "a.pdf", "sha256": "a" * 64}]})
+    assert reported.status_code == 201
+    before = log_size(district)
+    for evidence in ([{"name": f"{NAME}身份证{OTHER_ID}", "sha256": "a" * 64}],
+                     [{"name": "a.pdf", "sha256": "x"}, PHONE]):
+        refused = client.post(f"{issue}/corrections", headers=sup, json={
+            "position": reported.json()["position"], "changes": {"evidence": evidence}, "reason": "补充材料"})
+        assert refused.status_code == 422 and OTHER_ID not in refused.text and PHONE not in refused.text
+    assert log_size(district) == before
+    assert OTHER_ID not in client.get(f"{issue}/events", headers=sup).text
+    accepted = client.post(f"{issue}/corrections", headers=sup, json={
+        "position": reported.json()["position"], "reason": "补充材料",
+        "changes": {"evidence": [{"name": "b.pdf", "sha256": "B" * 64}]}})
+    assert accepted.status_code == 201
+
+
 def test_a_corrected_correction_reason_is_read_back_sealed_and_logged(
     client: TestClient, district: District, world: dict[str, Any]
 ) -> None:

@@ -159,12 +159,38 @@ def test_after_erasure_a_correction_reason_is_clear_and_nothing_new_is_sealed() 
     assert made.erasure_reason == "保存期满" and made.corrections[0]["reason"] == "措辞"
 
 
-def test_an_issue_correction_checks_only_its_texts() -> None:
-    sha256 = "abcdefab" + "13812345678" + "f" * 45  # a hash that happens to hold a "phone"
+def test_an_issue_correction_checks_its_texts_and_evidence_names_not_hashes() -> None:
+    sha256 = "abcdefab" + "13812345678" + "F" * 45  # a hash that happens to hold a "phone"
     assert len(sha256) == 64 and holds_id_or_mobile_number(sha256)
     with recording_at(T0):
         made = issue()
         made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
         made.correct(stamp(), corrected_version=made.version, position=9,
                      changes={"evidence": [{"name": "a.docx", "sha256": sha256}]}, reason="补充材料")
-    assert made.measures["M1"]["progress"][0]["evidence"][0]["name"] == "a.docx"
+    assert made.measures["M1"]["progress"][0]["evidence"] == [{"name": "a.docx", "sha256": sha256.lower()}]
+
+
+@pytest.mark.parametrize(("evidence", "rule"), [
+    ([{"name": f"赵小雨身份证{ID_NUMBER}", "sha256": "a" * 64}], RULE),
+    ([{"name": "a.docx", "sha256": "a" * 64}, {"name": "电话13912345678", "sha256": "b" * 64}], RULE),
+    ([{"name": "a.docx", "sha256": "x"}], "correction_values_valid"),
+    (["13912345678"], "correction_values_valid"),
+    ([{"name": "a.docx", "sha256": "a" * 64, "note": "n"}], "correction_values_valid"),
+    ([{"name": " ", "sha256": "a" * 64}], "correction_values_valid"),
+    ([{"name": "a" * 201, "sha256": "a" * 64}], "correction_values_valid"),
+    ([{"name": "a\nb", "sha256": "a" * 64}], "correction_values_valid"),
+    ([{"name": "a.docx", "sha256": "a" * 64}] * 101, "correction_values_valid"),
+    ("a.docx", "correction_values_valid"),
+])
+def test_an_issue_correction_validates_evidence_as_a_progress_report_does(
+    evidence: object, rule: str
+) -> None:
+    with recording_at(T0):
+        made = issue()
+        made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
+        version = made.version
+        with pytest.raises(InvalidCommand) as refused:
+            made.correct(stamp(), corrected_version=version, position=9, changes={"evidence": evidence},
+                         reason="补充材料")
+    assert refused.value.rule == rule and made.version == version
+    assert ID_NUMBER not in str(refused.value)
