@@ -27,7 +27,7 @@ from application.rubric import RUBRIC_VERSION
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import SEALED_CHANGES, ChildCase, case_id, month_of, new_case_number
 from domain.case_access import CaseAccessLog, access_log_id
-from domain.person import MAX_NAME_LENGTH, check_person
+from domain.person import MAX_NAME_LENGTH, check_person, check_person_values
 
 if TYPE_CHECKING:
     from application.ledger import Accepted, Command, Ledger, SnapshotReads
@@ -286,7 +286,8 @@ class CaseCommands:
 
         def change(c: ChildCase, s: Stamp) -> None:
             version = versions[0]
-            sealed_changes, birth_date = self._sealed_changes(c, version, changes)
+            sealed_changes, birth_date = self._sealed_changes(
+                c, version, changes, reads_personal=POLICY.may_read_personal(cmd.actor, c))
             alive = self.case_keys.get(case) is not None
             c.correct(
                 s, corrected_version=version, position=position, changes=sealed_changes,
@@ -298,7 +299,7 @@ class CaseCommands:
         return self._case_command(cmd, case, authorise, change)
 
     def _sealed_changes(
-        self, c: ChildCase, version: int, changes: dict[str, Any]
+        self, c: ChildCase, version: int, changes: dict[str, Any], *, reads_personal: bool
     ) -> tuple[dict[str, Any], date | None]:
         """The changes as the case records them, with the personal ones sealed; and the exact
         birth date the corrected case has, for the age rules."""
@@ -317,7 +318,7 @@ class CaseCommands:
                 raise InvalidCommand("correction_values_valid", "更正后的值格式不正确")
             return {**clear, "sealed_reason": seal(key, c.id, {"reason": personal["reason"]})}, birth_date
         if kind == "Registered":
-            fields, birth_date = self._corrected_person(c, personal)
+            fields, birth_date = self._corrected_person(c, personal, reads_personal)
             sealed = {"sealed": seal(key, c.id, fields)}
             if "birth_date" in personal:
                 sealed["birth_month"] = month_of(birth_date)
@@ -325,7 +326,24 @@ class CaseCommands:
         current = self._opened(c, _sealed_of(c, kind, version))
         return {**clear, "sealed": seal(key, c.id, {**current, **_checked_personal(kind, personal, current)})}, birth_date
 
-    def _corrected_person(self, c: ChildCase, personal: dict[str, Any]) -> tuple[dict[str, Any], date]:
+    def _corrected_person(
+        self, c: ChildCase, personal: dict[str, Any], reads_personal: bool
+    ) -> tuple[dict[str, Any], date]:
+        """The corrected person, checked. Each given value is checked on its own before
+        anything is compared with the sealed fields; and one who may not read them must
+        correct the ID number and the birth date together, so that no answer compares a
+        value of theirs with a sealed one (a guess at the sealed birth date, by ID numbers
+        made for each day, would otherwise be answered)."""
+        check_person_values(personal)
+        try:
+            if "birth_date" in personal:
+                date.fromisoformat(str(personal["birth_date"]))
+        except ValueError:
+            raise InvalidCommand("correction_values_valid", "更正后的值格式不正确") from None
+        if not reads_personal and ("id_number" in personal) != ("birth_date" in personal):
+            raise InvalidCommand(
+                "id_number_corrected_with_birth_date", "更正身份证号码或出生日期时，须同时填写两者"
+            )
         current = self._opened(c, c.sealed)
         merged = {**current, **personal}
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from stdnum.cn import ric
 
 from application.personal_data import seal
 from domain.base import Stamp, recording_at
@@ -91,7 +92,7 @@ def test_personal_fields_are_corrected_sealed_and_read_back_logged(
             "position": world["registered"], "changes": changes, "reason": reason})
 
     before = log_size(district)
-    moved = correct({"birth_date": BORN_2012})
+    moved = correct({"birth_date": BORN_2012}, who="supervisor")
     assert moved.status_code == 422 and moved.json()["rule"] == "id_number_agrees_with_birth_date"
     for reserved in ({"sealed": "sealed.v1." + "A" * 64}, {"birth_month": "2012-05"}):
         answer = correct(reserved)
@@ -135,6 +136,39 @@ def test_an_issue_evidence_correction_with_an_id_number_or_a_bad_item_is_422_and
         "position": reported.json()["position"], "reason": "补充材料",
         "changes": {"evidence": [{"name": "b.pdf", "sha256": "B" * 64}]}})
     assert accepted.status_code == 201
+
+
+def test_a_registering_clerk_cannot_learn_the_sealed_birth_date_from_which_rule_refuses_a_correction(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    """The clerk reads no personal fields, but may correct what they recorded: ID numbers
+    made for each day of the clear birth month must all be answered alike."""
+    case, cq = world["case"], bearer(district, "cq-clerk")
+    assert client.get(case, headers=cq).json()["personal"] is None
+    month = BIRTH[:7].replace("-", "")
+    before = log_size(district)
+
+    def rules(extra: dict[str, Any]) -> set[str]:
+        answers = set()
+        for day in range(1, 31):
+            body = f"110105{month}{day:02d}123"
+            guess = body + ric.calc_check_digit(body + "0")
+            answer = client.post(f"{case}/corrections", headers=cq, json={
+                "position": world["registered"], "changes": {"id_number": guess, **extra}, "reason": "r"})
+            assert answer.status_code == 422
+            answers.add(answer.json()["rule"])
+        return answers
+
+    assert rules({"address": "x" * 501}) == {"address_not_too_long"}
+    assert rules({}) == {"id_number_corrected_with_birth_date"}
+    assert log_size(district) == before
+    # Given both, the answer compares the clerk's two values, not a sealed one.
+    right = client.post(f"{case}/corrections", headers=cq, json={
+        "position": world["registered"], "changes": {"id_number": OTHER_ID, "birth_date": BIRTH}, "reason": "r"})
+    assert right.status_code == 422 and right.json()["rule"] == "id_number_agrees_with_birth_date"
+    both = client.post(f"{case}/corrections", headers=cq, json={
+        "position": world["registered"], "changes": {"id_number": OTHER_ID, "birth_date": BORN_2012}, "reason": "r"})
+    assert both.status_code == 201
 
 
 def test_a_corrected_correction_reason_is_read_back_sealed_and_logged(
