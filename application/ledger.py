@@ -442,7 +442,8 @@ class Ledger(CaseCommands, Application[UUID]):
             try:
                 group = cast(UnitGroup, self.repository.get(group_id(code)))
             except AggregateNotFoundError:
-                raise NotFound(f"没有代码为“{code}”的单位或单位组", rule="unit_is_registered") from None
+                # What the client sent is not repeated: it may be anything, a child's name too.
+                raise NotFound("没有这个单位或单位组", rule="unit_is_registered") from None
             resolved.extend(group.members)
         return list(dict.fromkeys(resolved))
 

@@ -244,3 +244,19 @@ def test_a_case_stored_before_the_birth_date_was_sealed_loads_projects_and_count
     assert ledger_view.status_code == 200
     rows = [r for r in ledger_view.json()["rows"] if r["street"] == "旧区街道"]
     assert [(r["category"], r["open"]) for r in rows] == [("家庭贫困", 1)]
+
+
+def test_a_plan_number_with_an_id_number_is_422_and_an_unknown_unit_is_not_echoed(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    sup = bearer(district, "supervisor")
+    before = log_size(district)
+    plan = client.post("/api/v1/plans", headers=sup, json={
+        "number": f"东政办{OTHER_ID}号", "title": "实施方案二", "issuer_unit": "bgs", "year": 2019})
+    assert plan.status_code == 422 and plan.json()["rule"] == "free_text_holds_no_id_or_mobile_number"
+    assert OTHER_ID not in plan.text
+    unknown = client.post("/api/v1/issues", headers=sup, json={
+        "plan_id": world["plan"], "seq": 3, "duty": "职责", "problem": "问题", "units": [NAME]})
+    assert unknown.status_code == 404 and unknown.json()["rule"] == "unit_is_registered"
+    assert NAME not in unknown.text
+    assert log_size(district) == before

@@ -15,7 +15,7 @@ from domain.case import SEALED_PREFIX, ChildCase
 from domain.free_text import RULE, holds_id_or_mobile_number
 from domain.issue import RectificationIssue
 from domain.plan import Plan
-from domain.registry import Unit
+from domain.registry import Unit, UnitGroup, User
 from tests.unit.test_free_text import ID_NUMBER
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)
@@ -28,13 +28,15 @@ def stamp(unit: str = "bgs") -> Stamp:
     return Stamp.make(user=f"{unit}-clerk", unit=unit, recorded_at=T0)
 
 
-def issue(*, closed: bool = False, measures_done: bool = False) -> RectificationIssue:
+def issue(*, closed: bool = False, measures_done: bool = False, progress: bool = False) -> RectificationIssue:
     with recording_at(T0):
         made = RectificationIssue.register(stamp(), plan_id=uuid4(), seq=1, duty="职责", problem="问题",
                                            units=["pf"], remarks="")
         made.assign(stamp(), lead_unit="pf", co_units=[], contact_person="陈静",
                     deadline=date(2024, 6, 30), nodes=[])
         made.adopt_measure(stamp("pf"), owner="pf", text="措施", due=None)
+        if progress:
+            made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
         if measures_done or closed:
             made.complete_measure(stamp("pf"), measure_id="M1", summary="已完成")
         if closed:
@@ -68,6 +70,15 @@ def refused_without_change(target: LedgerAggregate, command: Callable[[], Any]) 
 COMMANDS: dict[str, Callable[[str], tuple[LedgerAggregate | None, Callable[[], Any]]]] = {
     "plan title": lambda bad: (None, lambda: Plan.register(
         stamp(), number="东政办[2019]6号", title=bad, issuer_unit="bgs", year=2019)),
+    "plan number": lambda bad: (None, lambda: Plan.register(
+        stamp(), number=f"东政办{bad}号", title="实施方案", issuer_unit="bgs", year=2019)),
+    "unit name": lambda bad: (None, lambda: Unit.register(stamp(), code="pf", name=f"区妇联{bad}")),
+    "unit code": lambda bad: (None, lambda: Unit.register(stamp(), code=bad, name="区妇联")),
+    "unit group code": lambda bad: (None, lambda: UnitGroup.found(stamp(), code=bad)),
+    "user name": lambda bad: (None, lambda: User.enrol(stamp(), name=f"陈静{bad}", unit_code="pf", role="agency")),
+    "issue evidence correction": lambda bad: (i := issue(progress=True), lambda: i.correct(
+        stamp(), corrected_version=i.version, position=9, changes={"evidence": [{"name": bad, "sha256": "a" * 64}]},
+        reason="更正")),
     "unit duty": lambda bad: (u := Unit.register(stamp(), code="pf", name="区妇联"),
                               lambda: u.define_duty(stamp(), duty_id="D1", text=bad)),
     "issue duty": lambda bad: (None, lambda: RectificationIssue.register(
