@@ -77,6 +77,20 @@ def test_a_legacy_clear_birth_date_shows_only_as_its_month_in_the_history_and_on
     assert len(client.get(f"{path}/access-log", headers=bearer(district, "inspector")).json()) == 1
 
 
+def test_the_audit_log_publishes_a_legacy_clear_birth_date_event_by_its_hash_alone(
+    client: TestClient, district: District, services: Any
+) -> None:
+    case = legacy_case(services.ledger)
+    services.merkle.catch_up()
+    for who in ("inspector", "supervisor"):
+        rows = client.get(f"/api/v1/audit/events?aggregate={case.id}", headers=bearer(district, who))
+        assert rows.status_code == 200 and not shows_a_legacy_date(rows.text)
+        assert [(r["version"], r["leaf_withheld"], r["leaf"] is None, len(r["leaf_hash"] or "")) for r in rows.json()] == [
+            (1, True, True, 64), (2, True, True, 64)]
+    result = verify(services)
+    assert result.intact, result.summary()
+
+
 def test_erasure_deletes_a_cases_snapshots_and_none_holding_a_clear_date_are_taken_again(
     client: TestClient, district: District, services: Any
 ) -> None:
