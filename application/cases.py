@@ -27,10 +27,10 @@ from application.rubric import RUBRIC_VERSION
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import SEALED_CHANGES, ChildCase, case_id, month_of, new_case_number
 from domain.case_access import CaseAccessLog, access_log_id
-from domain.person import MAX_NAME_LENGTH, check_person
+from domain.person import MAX_NAME_LENGTH, check_person, check_person_values
 
 if TYPE_CHECKING:
-    from application.ledger import Accepted, Command, Ledger
+    from application.ledger import Accepted, Command, Ledger, SnapshotReads
 
 SEALED_MARK = "［已加密］"
 ERASED_MARK = "［已删除］"
@@ -137,6 +137,10 @@ class CaseCommands:
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             case = case_id(number)
+            ChildCase.check_registration(
+                stamp, street=street, community=community, household_local=household_local,
+                birth_date=birth_date, registering_unit=cmd.actor.unit,
+            )
             sealed = seal(self.case_keys.create(case), case, fields)
             registered = ChildCase.register(
                 stamp, case_number=number, street=street, community=community,
@@ -253,7 +257,9 @@ class CaseCommands:
             # anyway and a retry records it; the other order could leave data readable.
             self.case_keys.erase(case)
 
-        return self._case_command(cmd, case, self._supervisor_only(cmd, "删除个人信息", "erase"), change)
+        accepted = self._case_command(cmd, case, self._supervisor_only(cmd, "删除个人信息", "erase"), change)
+        self._forget_snapshots(case)
+        return accepted
 
     def correct_case_entry(self, cmd: Command, case: UUID, *, position: int, changes: dict[str, Any],
                            reason: str) -> Accepted:
@@ -280,7 +286,8 @@ class CaseCommands:
 
         def change(c: ChildCase, s: Stamp) -> None:
             version = versions[0]
-            sealed_changes, birth_date = self._sealed_changes(c, version, changes)
+            sealed_changes, birth_date = self._sealed_changes(
+                c, version, changes, reads_personal=POLICY.may_read_personal(cmd.actor, c))
             alive = self.case_keys.get(case) is not None
             c.correct(
                 s, corrected_version=version, position=position, changes=sealed_changes,
@@ -292,7 +299,7 @@ class CaseCommands:
         return self._case_command(cmd, case, authorise, change)
 
     def _sealed_changes(
-        self, c: ChildCase, version: int, changes: dict[str, Any]
+        self, c: ChildCase, version: int, changes: dict[str, Any], *, reads_personal: bool
     ) -> tuple[dict[str, Any], date | None]:
         """The changes as the case records them, with the personal ones sealed; and the exact
         birth date the corrected case has, for the age rules."""
@@ -311,7 +318,7 @@ class CaseCommands:
                 raise InvalidCommand("correction_values_valid", "更正后的值格式不正确")
             return {**clear, "sealed_reason": seal(key, c.id, {"reason": personal["reason"]})}, birth_date
         if kind == "Registered":
-            fields, birth_date = self._corrected_person(c, personal)
+            fields, birth_date = self._corrected_person(c, personal, reads_personal)
             sealed = {"sealed": seal(key, c.id, fields)}
             if "birth_date" in personal:
                 sealed["birth_month"] = month_of(birth_date)
@@ -319,7 +326,24 @@ class CaseCommands:
         current = self._opened(c, _sealed_of(c, kind, version))
         return {**clear, "sealed": seal(key, c.id, {**current, **_checked_personal(kind, personal, current)})}, birth_date
 
-    def _corrected_person(self, c: ChildCase, personal: dict[str, Any]) -> tuple[dict[str, Any], date]:
+    def _corrected_person(
+        self, c: ChildCase, personal: dict[str, Any], reads_personal: bool
+    ) -> tuple[dict[str, Any], date]:
+        """The corrected person, checked. Each given value is checked on its own before
+        anything is compared with the sealed fields; and one who may not read them must
+        correct the ID number and the birth date together, so that no answer compares a
+        value of theirs with a sealed one (a guess at the sealed birth date, by ID numbers
+        made for each day, would otherwise be answered)."""
+        check_person_values(personal)
+        try:
+            if "birth_date" in personal:
+                date.fromisoformat(str(personal["birth_date"]))
+        except ValueError:
+            raise InvalidCommand("correction_values_valid", "更正后的值格式不正确") from None
+        if not reads_personal and ("id_number" in personal) != ("birth_date" in personal):
+            raise InvalidCommand(
+                "id_number_corrected_with_birth_date", "更正身份证号码或出生日期时，须同时填写两者"
+            )
         current = self._opened(c, c.sealed)
         merged = {**current, **personal}
         try:
@@ -393,8 +417,17 @@ class CaseCommands:
         self.case_access(actor, target)
         entries = self._ledger().history(case)
         for entry in entries:
+            hide_legacy_birth_date(entry["type"], entry["fields"])
             mask_sealed(entry["fields"])
         return entries
+
+    def _forget_snapshots(self, case: UUID) -> None:
+        """Snapshots are derived (not Merkle leaves): a case's are deleted on erasure, as a
+        case registered before the exact date was sealed has it in clear in every one."""
+        ledger = self._ledger()
+        if ledger.snapshots is not None:
+            table = ledger.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+            cast("SnapshotReads", ledger.recorder).delete_snapshots(case, table)
 
 
 def _sealed_of(c: ChildCase, kind: str, version: int) -> str | None:
@@ -430,6 +463,19 @@ def _checked_personal(kind: str, personal: dict[str, Any], current: dict[str, An
     return dict(personal)
 
 
+def hide_legacy_birth_date(kind: str, fields: dict[str, Any]) -> None:
+    """Entries recorded before the exact birth date was sealed hold it in clear: the history
+    shows its month instead (the date itself only in the personal fields)."""
+    if kind == "Registered" and fields.get("birth_date") is not None:
+        fields["birth_month"] = fields.get("birth_month") or str(fields["birth_date"])[:7]
+        del fields["birth_date"]
+    elif kind == "EntryCorrected" and isinstance(fields.get("changes"), dict) and "birth_date" in fields["changes"]:
+        changes = dict(fields["changes"])
+        changes.setdefault("birth_month", str(changes.pop("birth_date"))[:7])
+        changes.pop("birth_date", None)
+        fields["changes"] = changes
+
+
 def mask_sealed(fields: dict[str, Any]) -> None:
     """Sealed text never leaves the service in answers: a mark says something is there."""
     for key, value in list(fields.items()):
@@ -445,6 +491,12 @@ def open_personal_fields(case: ChildCase, key: bytes) -> dict[str, Any]:
         return ERASED_MARK if value is ERASED else value
 
     person = opened(case.sealed)
+    # A corrected correction shows its latest reason (the correcting entry shows the change).
+    reasons: dict[int, dict[str, Any]] = {}
+    for c in case.corrections:
+        if c["changes"].get("sealed_reason"):
+            new = opened(c["changes"]["sealed_reason"])
+            reasons[c["corrected_version"]] = new if isinstance(new, dict) else {"reason": new}
     if isinstance(person, dict) and case.birth_date is not None:
         # Registered before the exact date was sealed: it is shown here, not in the case.
         person = {**person, "birth_date": case.birth_date.isoformat()}
@@ -457,8 +509,25 @@ def open_personal_fields(case: ChildCase, key: bytes) -> dict[str, Any]:
         "corrections": [
             {"version": c["version"], "corrected_version": c["corrected_version"],
              **({"reason": c["reason"]} if c.get("reason") is not None else {}),
-             **(opened(c["sealed_reason"]) or {}),
-             **({"changes": opened(c["changes"]["sealed"])} if c["changes"].get("sealed") else {})}
-            for c in case.corrections if c.get("sealed_reason") or c["changes"].get("sealed")
+             **(opened(c.get("sealed_reason")) or {}),
+             **reasons.get(c["version"], {}),
+             **({"changes": changes} if (changes := _personal_changes(c["changes"], opened)) else {})}
+            for c in case.corrections
+            if c.get("sealed_reason") or _personal_changes(c["changes"], opened)
         ],
     }
+
+
+def _personal_changes(changes: dict[str, Any], opened: Callable[[str | None], Any]) -> dict[str, Any]:
+    """What a correction changed that only the personal fields show: sealed changes, the
+    sealed new reason of a corrected correction, and a legacy clear birth date."""
+    shown: dict[str, Any] = {}
+    for key in ("sealed", "sealed_reason"):
+        if changes.get(key):
+            value = opened(changes[key])
+            if not isinstance(value, dict):
+                return value  # type: ignore[no-any-return]  # the erased mark
+            shown.update(value)
+    if changes.get("birth_date") is not None:
+        shown["birth_date"] = str(changes["birth_date"])
+    return shown

@@ -73,6 +73,8 @@ class SnapshotReads(Protocol):
         self, originator_id: UUID, snapshots_table: str, version: int, through: int | None
     ) -> tuple[StoredEvent | None, list[StoredEvent]]: ...
 
+    def delete_snapshots(self, originator_id: UUID, snapshots_table: str) -> None: ...
+
 
 def _taken_by(marks: list[StoredEvent], as_of: datetime, decode: Callable[[StoredEvent], Any]) -> int:
     """How many of the snapshots (given by the events they end at, in version order) end
@@ -203,6 +205,8 @@ class Ledger(CaseCommands, Application[UUID]):
         it is: the events are committed by then, and a save must not be reported as a
         conflict because its derived snapshot was written before (a retried insert whose
         first attempt had committed)."""
+        if _holds_clear_birth_date_after_erasure(self.repository.get(aggregate_id, version=version)):
+            return
         try:
             super().take_snapshot(aggregate_id, version, **kwargs)
         except IntegrityError:
@@ -454,7 +458,8 @@ class Ledger(CaseCommands, Application[UUID]):
             try:
                 group = cast(UnitGroup, self.repository.get(group_id(code)))
             except AggregateNotFoundError:
-                raise NotFound(f"没有代码为“{code}”的单位或单位组", rule="unit_is_registered") from None
+                # What the client sent is not repeated: it may be anything, a child's name too.
+                raise NotFound("没有这个单位或单位组", rule="unit_is_registered") from None
             resolved.extend(group.members)
         return list(dict.fromkeys(resolved))
 
@@ -731,6 +736,12 @@ class Ledger(CaseCommands, Application[UUID]):
             describe_event(domain_event, positions.get(domain_event.originator_version))
             for domain_event in self.repository.event_store.get(aggregate_id)
         ]
+
+
+def _holds_clear_birth_date_after_erasure(aggregate: Any) -> bool:
+    """A case registered before the exact birth date was sealed keeps it in its state: once
+    erased, its snapshots (deleted then) are not taken again, and it folds from its events."""
+    return isinstance(aggregate, ChildCase) and aggregate.erased and aggregate.birth_date is not None
 
 
 def secret_shown_once() -> RuleViolated:

@@ -208,17 +208,10 @@ class ChildCase(LedgerAggregate):
     ) -> ChildCase:
         if not isinstance(case_number, str) or not _CASE_NUMBER.fullmatch(case_number):
             raise InvalidCommand("case_number_is_pseudonymous", "个案编号格式不正确")
-        _check_text(street, "case_needs_street", "须填写街道（乡镇）")
-        _check_text(community, "case_needs_community", "须填写村（社区）")
-        _check_text(registering_unit, "case_needs_registering_unit", "须写明登记单位")
-        check_free_text("街道（乡镇）和村（社区）", street, community)
-        if not isinstance(household_local, bool):
-            raise InvalidCommand("household_local_is_yes_or_no", "是否本区户籍须为是或否")
-        day = beijing_day(stamp.occurred_at)
-        if birth_date > day:
-            raise InvalidCommand("birth_date_not_in_future", "出生日期不能晚于登记日期")
-        if not is_under(birth_date, 18, day):
-            raise InvalidCommand("case_is_for_a_minor", "登记时儿童须未满十八周岁")
+        cls.check_registration(
+            stamp, street=street, community=community, household_local=household_local,
+            birth_date=birth_date, registering_unit=registering_unit,
+        )
         _check_sealed(sealed)
         # The exact date is in ``sealed`` (the application seals it with the person); the
         # event keeps only its month, so erasure leaves no exact date behind.
@@ -233,6 +226,25 @@ class ChildCase(LedgerAggregate):
             registering_unit=registering_unit,
             sealed=sealed,
         )
+
+    @staticmethod
+    def check_registration(
+        stamp: Stamp, *, street: str, community: str, household_local: bool, birth_date: date,
+        registering_unit: str,
+    ) -> None:
+        """The registration rules that need no sealed text: the application runs them before
+        it makes the case's key, so a refused registration leaves no key behind."""
+        _check_text(street, "case_needs_street", "须填写街道（乡镇）")
+        _check_text(community, "case_needs_community", "须填写村（社区）")
+        _check_text(registering_unit, "case_needs_registering_unit", "须写明登记单位")
+        check_free_text("街道（乡镇）和村（社区）", street, community)
+        if not isinstance(household_local, bool):
+            raise InvalidCommand("household_local_is_yes_or_no", "是否本区户籍须为是或否")
+        day = beijing_day(stamp.occurred_at)
+        if birth_date > day:
+            raise InvalidCommand("birth_date_not_in_future", "出生日期不能晚于登记日期")
+        if not is_under(birth_date, 18, day):
+            raise InvalidCommand("case_is_for_a_minor", "登记时儿童须未满十八周岁")
 
     @event("Registered")
     def __init__(

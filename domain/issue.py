@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -42,6 +43,11 @@ CORRECTABLE: dict[str, frozenset[str]] = {
 DATE_FIELDS = frozenset({"deadline", "due", "reply_by"})
 # The correctable fields that are free text, and so refuse ID and mobile numbers.
 FREE_TEXT = frozenset({"duty", "problem", "remarks", "text", "summary", "reason", "message", "findings"})
+# Evidence as a progress report takes it (interfaces.http.schemas.Evidence): a file name and
+# the document's SHA-256; the document itself stays out of the ledger.
+MAX_EVIDENCE, MAX_EVIDENCE_NAME = 100, 200
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def issue_id(plan_id: UUID, seq: int) -> UUID:
@@ -54,6 +60,26 @@ def check_grade(grade: str, score: float) -> None:
         raise InvalidCommand("grade_is_known", f"等次须为{'、'.join(GRADES)}之一")
     if not 0 <= score <= 100:
         raise InvalidCommand("score_between_0_and_100", "分数须在0到100之间")
+
+
+def checked_evidence(evidence: object) -> list[dict[str, str]]:
+    """Corrected evidence as valid as reported evidence, hashes in lower case; the names are
+    clear free text (checked for ID and mobile numbers), the hashes are not."""
+    invalid = InvalidCommand("correction_values_valid", "更正后的值格式不正确")
+    if not isinstance(evidence, list) or len(evidence) > MAX_EVIDENCE:
+        raise invalid
+    checked = []
+    for item in evidence:
+        if not isinstance(item, dict) or set(item) != {"name", "sha256"}:
+            raise invalid
+        name, sha256 = item["name"], item["sha256"]
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_EVIDENCE_NAME or _CONTROL.search(name):
+            raise invalid
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise invalid
+        checked.append({"name": name, "sha256": sha256.lower()})
+    check_free_text("证明材料名称", [item["name"] for item in checked])
+    return checked
 
 
 def _check_change_values(changes: dict[str, Any], *, recorded_at: datetime) -> None:
@@ -492,8 +518,10 @@ class RectificationIssue(LedgerAggregate):
                 f"该记录不能更正这些字段：{'、'.join(unknown)}",
             )
         _check_change_values(changes, recorded_at=stamp.recorded_at)
-        # Only the texts: evidence hashes may hold digit runs, and contact_person is an
-        # official's work contact, kept as given (not the child's data).
+        if "evidence" in changes:
+            changes = {**changes, "evidence": checked_evidence(changes["evidence"])}
+        # Only the texts and evidence names: evidence hashes may hold digit runs, and
+        # contact_person is an official's work contact, kept as given (not the child's data).
         check_free_text("更正理由和更正内容", reason, [changes[k] for k in FREE_TEXT & changes.keys()])
         if entry["type"] == "EvaluatedAtYearEnd" and ("grade" in changes or "score" in changes):
             current = self.evaluations[entry["year"]]

@@ -42,7 +42,17 @@ def is_under(birth_date: date, years: int, day: date) -> bool:
 
 
 def check_id_number(id_number: str, birth_date: date) -> str:
-    """An 18-digit resident ID number (居民身份证号码); answers it in its compact form."""
+    """An 18-digit resident ID number (居民身份证号码) of a child born on ``birth_date``;
+    answers it in its compact form."""
+    number = check_id_number_format(id_number)
+    if ric.get_birth_date(number) != birth_date:
+        raise InvalidCommand("id_number_agrees_with_birth_date", "身份证号码与出生日期不一致")
+    return number
+
+
+def check_id_number_format(id_number: object) -> str:
+    """An 18-digit resident ID number on its own (length, checksum, its birth date and region
+    real), compared with nothing else; answers it in its compact form."""
     if not isinstance(id_number, str):
         raise InvalidCommand("id_number_is_text", "身份证号码格式不正确")
     try:
@@ -51,15 +61,36 @@ def check_id_number(id_number: str, birth_date: date) -> str:
         if len(number) != 18:
             raise InvalidCommand("id_number_has_18_characters", "身份证号码须为18位")
         ric.validate(number)
-        born = ric.get_birth_date(number)
     except ValidationError:
         # `from None`: the library's exception would chain the number into a traceback.
         raise InvalidCommand(
             "id_number_passes_checksum", "身份证号码无效（校验位或出生日期、地区码不正确）"
         ) from None
-    if born != birth_date:
-        raise InvalidCommand("id_number_agrees_with_birth_date", "身份证号码与出生日期不一致")
     return number
+
+
+def check_person_values(values: dict[str, Any]) -> None:
+    """Each of the given personal fields on its own, as ``check_person`` checks it, compared
+    with nothing else: a correction runs these before any rule that compares a value with
+    the sealed fields, so which rule refuses it never depends on what is sealed."""
+    if "name" in values:
+        name = values["name"]
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidCommand("person_needs_name", "须填写儿童姓名")
+        if len(name.strip()) > MAX_NAME_LENGTH:
+            raise InvalidCommand("name_not_too_long", f"姓名不能超过{MAX_NAME_LENGTH}个字")
+    for key in ("address", "guardian"):
+        value = values.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidCommand("correction_values_valid", "更正后的值格式不正确")
+        if value is not None and len(value) > MAX_TEXT_LENGTH:
+            raise InvalidCommand(
+                f"{key}_not_too_long", f"{'住址' if key == 'address' else '监护人'}信息过长"
+            )
+    if "id_number" in values:
+        if not isinstance(values["id_number"], str) or not values["id_number"].strip():
+            raise InvalidCommand("person_needs_id_number", "须填写身份证号码")
+        check_id_number_format(values["id_number"])
 
 
 def check_person(

@@ -25,7 +25,8 @@ class Plan(LedgerAggregate):
     def register(cls, stamp: Stamp, *, number: str, title: str, issuer_unit: str, year: int) -> Plan:
         if not number.strip() or not title.strip():
             raise InvalidCommand("plan_needs_number_and_title", "实施方案须有文号和标题")
-        check_free_text("实施方案标题", title)
+        # The number names the plan's exports too (their file titles).
+        check_free_text("实施方案文号和标题", number, title)
         if not 1949 <= year <= 2200:
             raise InvalidCommand("plan_year_plausible", "年度不合理")
         return cls(**stamp.fields(), number=number, title=title, issuer_unit=issuer_unit, year=year)

@@ -44,6 +44,8 @@ class Unit(LedgerAggregate):
     def register(cls, stamp: Stamp, *, code: str, name: str) -> Unit:
         if not code.strip() or not name.strip():
             raise InvalidCommand("unit_needs_code_and_name", "单位须有代码和名称")
+        # Not a child's field, but clear for good in every event the unit records.
+        check_free_text("单位代码和名称", code, name)
         return cls(**stamp.fields(), code=code, name=name)
 
     @event("Registered")
@@ -88,6 +90,7 @@ class UnitGroup(LedgerAggregate):
     def found(cls, stamp: Stamp, *, code: str) -> UnitGroup:
         if not code.strip():
             raise InvalidCommand("group_needs_code", "单位组须有代码")
+        check_free_text("单位组代码", code)
         return cls(**stamp.fields(), code=code)
 
     @event("Founded")
@@ -116,6 +119,9 @@ class User(LedgerAggregate):
             raise InvalidCommand("role_is_known", f"角色须为{'、'.join(ROLES)}之一")
         if not name.strip():
             raise InvalidCommand("user_needs_name", "用户须有名称")
+        # An official's name is not a child's field, but it stands in clear in every event
+        # the user records and no erasure reaches it: no ID or mobile number in it either.
+        check_free_text("用户名称", name)
         return cls(**stamp.fields(), name=name, unit_code=unit_code, role=role)
 
     @event("Enrolled")

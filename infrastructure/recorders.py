@@ -80,6 +80,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             )
             return [StoredEvent(originator_id, row[0], row[1], bytes(row[2])) for row in c.fetchall()]
 
+    def delete_snapshots(self, originator_id: UUID, snapshots_table: str) -> None:
+        """Deletes the aggregate's snapshots (derived data, outside the Merkle log), with
+        the deleted rows' bytes overwritten in the file."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("PRAGMA secure_delete=ON")
+            c.execute(f"DELETE FROM {snapshots_table} WHERE originator_id=?", (originator_id.hex,))
+
     def _index_snapshot_versions(self, snapshots_table: str) -> None:
         # The library's snapshot table is WITHOUT ROWID: its rows, states and all, are its
         # primary key's b-tree, so listing an aggregate's snapshot versions walked every
@@ -174,6 +181,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
                 for row in curs.fetchall()
             ]
+
+    def delete_snapshots(self, originator_id: UUID, snapshots_table: str) -> None:
+        """Deletes the aggregate's snapshots; pg_dump no longer shows them (the heap keeps the
+        dead rows until VACUUM reuses their space)."""
+        query = SQL("DELETE FROM {} WHERE originator_id=%s").format(
+            SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(snapshots_table))
+        )
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(query, (originator_id,))
 
     def snapshot_and_events(
         self, originator_id: UUID, snapshots_table: str, version: int, through: int | None

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.case import ChildCase
 from domain.idempotency import CommandAnswer, is_keyed
 from projections import merkle
 from projections.merkle import CompletedSubtree, Frontier, Subtree
@@ -190,12 +191,35 @@ def leaf_fields_of(notification: Any) -> dict[str, Any]:
 KEPT_TOPIC = f"{CommandAnswer.Kept.__module__}:{CommandAnswer.Kept.__qualname__}"
 
 
+LEGACY_BIRTH_DATE_TOPICS = frozenset({
+    f"{ChildCase.__module__}:{ChildCase.__qualname__}.Registered",
+    f"{ChildCase.__module__}:{ChildCase.__qualname__}.EntryCorrected",
+})
+
+
+def _holds_clear_birth_date(notification: Any) -> bool:
+    """A case event recorded before the exact birth date was sealed holds it in clear (its
+    Registered event, or a correction of it): published by its hash alone, as the date
+    shows only in the personal fields, and after erasure nowhere."""
+    try:
+        state = json.loads(bytes(notification.state))
+    except ValueError:
+        return True
+    if not isinstance(state, dict):
+        return True
+    changes = state.get("changes")
+    return state.get("birth_date") is not None or (isinstance(changes, dict) and "birth_date" in changes)
+
+
 def withheld(notification: Any) -> bool:
     """True for an event whose state holds what a client sent, or a plain digest of it: an
     answer kept before idempotency keys and fingerprints were keyed. Such a digest of a
     child's registration confirms a guessed name and ID number offline, so the leaf is
     published by its hash alone (docs/VERIFYING.md). Anything that cannot be read as a
-    keyed answer is withheld too."""
+    keyed answer is withheld too. So is a case event holding a clear birth date
+    (``_holds_clear_birth_date``)."""
+    if notification.topic in LEGACY_BIRTH_DATE_TOPICS:
+        return _holds_clear_birth_date(notification)
     if notification.topic != KEPT_TOPIC:
         return False
     try:

@@ -47,7 +47,7 @@ class AuditEvent(BaseModel):
     )
     leaf_withheld: bool = Field(
         default=False,
-        description="为 true 时不公布叶子对象（旧版幂等应答含未加密钥的请求摘要），只凭 leaf_hash 核验，见 docs/VERIFYING.md",
+        description="为 true 时不公布叶子对象（旧版幂等应答含未加密钥的请求摘要，或旧版个案事件含明文出生日期），只凭 leaf_hash 核验，见 docs/VERIFYING.md",
     )
 
 

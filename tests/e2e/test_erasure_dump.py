@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 from stdnum.cn import ric
 
+from application.ledger import SNAPSHOT_EVERY
+from infrastructure.snapshot_check import snapshotted_ids
 from tests.district import District
 from tests.scan import dump_database, forms_found
 
@@ -66,6 +69,11 @@ def test_after_erasure_a_dump_holds_no_personal_value_nor_an_unkeyed_hash_of_one
     post(client, district, "supervisor", f"{case}/referrals", {"unit": "gf", "duty": "法律援助"})
     post(client, district, "gf-clerk", f"{case}/services", {"kind": "legal_aid", "referral_id": "RF1", "notes": SERVICE_NOTES})
     visit = post(client, district, "cq-clerk", f"{case}/visits", {"notes": VISIT_NOTES})
+    # More than SNAPSHOT_EVERY events: the case's snapshots are in the dump too.
+    for i in range(SNAPSHOT_EVERY):
+        post(client, district, "cq-clerk", f"{case}/visits", {"notes": f"{VISIT_NOTES}（第{i}次）"})
+    case_id = UUID(registered["id"])
+    assert services.ledger.snapshots is not None and list(services.ledger.snapshots.get(case_id))
     post(client, district, "cq-clerk", f"{case}/corrections",
          {"position": registered["position"], "changes": {"name": NEW_NAME}, "reason": REASON})
     post(client, district, "cq-clerk", f"{case}/corrections",
@@ -81,7 +89,7 @@ def test_after_erasure_a_dump_holds_no_personal_value_nor_an_unkeyed_hash_of_one
     personal = shown["personal"]
     assert (personal["person"]["name"], personal["person"]["birth_date"]) == (NEW_NAME, BIRTH)
     assert [c.get("reason") for c in personal["corrections"]] == [REASON, "补充走访情况"]
-    assert personal["visits"] == [{"notes": CORRECTED_VISIT_NOTES}]
+    assert personal["visits"][0] == {"notes": CORRECTED_VISIT_NOTES} and len(personal["visits"]) == 1 + SNAPSHOT_EVERY
     assert len(client.get(f"{case}/access-log", headers=bearer(district, "inspector")).json()) == 1
     before = dump_database(services.settings)
     assert all(forms_found(before, value) == [] for value in (NAME, REASON, VISIT_NOTES, BIRTH))
@@ -97,3 +105,42 @@ def test_after_erasure_a_dump_holds_no_personal_value_nor_an_unkeyed_hash_of_one
     assert client.get(case, headers=bearer(district, "supervisor")).json()["personal"] == {"erased": True}
     logged = capsys.readouterr()
     assert [value for value in PERSONAL if value in logged.out + logged.err] == []
+
+
+def test_after_erasure_a_legacy_case_keeps_its_clear_birth_date_only_in_its_original_event_rows(
+    client: TestClient, district: District, services: Any
+) -> None:
+    """The documented residue: a case registered before the exact birth date was sealed
+    keeps it in clear in its Registered event (and a correction of it in its changes); the
+    log is append-only, so erasure cannot remove it there. It is in no snapshot and no answer."""
+    # Here, not at the top: that module takes this one's values.
+    from tests.e2e.test_legacy_birth_date import (
+        LEGACY_BIRTH, LEGACY_CORRECTED_BIRTH, legacy_case, shows_a_legacy_date,
+    )
+
+    ledger = services.ledger
+    case = legacy_case(ledger)
+    path = f"/api/v1/cases/{case.id}"
+    for _ in range(SNAPSHOT_EVERY):
+        post(client, district, "cq-clerk", f"{path}/visits", {"notes": VISIT_NOTES})
+    assert [s.originator_version for s in ledger.snapshots.get(case.id)] == [SNAPSHOT_EVERY]
+    post(client, district, "supervisor", f"{path}/erasure", {"reason": ERASURE_REASON})
+    dates = (LEGACY_BIRTH.encode(), LEGACY_CORRECTED_BIRTH.encode())
+
+    holding = [
+        (n.originator_id, n.originator_version, n.topic.rsplit(".", 1)[-1])
+        for n in ledger.recorder.select_notifications(start=1, limit=1_000_000)
+        if any(d in bytes(n.state) for d in dates)
+    ]
+    assert holding == [(case.id, 1, "Registered"), (case.id, 2, "EntryCorrected")]
+    snapshots = ledger.snapshots.recorder
+    assert [
+        (aggregate, s.originator_version) for aggregate in snapshotted_ids(snapshots)
+        for s in snapshots.select_events(aggregate) if any(d in bytes(s.state) for d in dates)
+    ] == []
+    for who in ("supervisor", "cq-clerk", "inspector"):
+        for page in (path, f"{path}/events"):
+            answer = client.get(page, headers=bearer(district, who))
+            assert answer.status_code == 200 and not shows_a_legacy_date(answer.text)
+    # The scan finds the residue (the event rows), so it could find it anywhere else.
+    assert forms_found(dump_database(services.settings), LEGACY_BIRTH)

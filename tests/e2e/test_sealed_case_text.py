@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from stdnum.cn import ric
 
 from application.personal_data import seal
 from domain.base import Stamp, recording_at
@@ -91,7 +92,7 @@ def test_personal_fields_are_corrected_sealed_and_read_back_logged(
             "position": world["registered"], "changes": changes, "reason": reason})
 
     before = log_size(district)
-    moved = correct({"birth_date": BORN_2012})
+    moved = correct({"birth_date": BORN_2012}, who="supervisor")
     assert moved.status_code == 422 and moved.json()["rule"] == "id_number_agrees_with_birth_date"
     for reserved in ({"sealed": "sealed.v1." + "A" * 64}, {"birth_month": "2012-05"}):
         answer = correct(reserved)
@@ -114,6 +115,81 @@ def test_personal_fields_are_corrected_sealed_and_read_back_logged(
     # The registering unit sees the case, not the personal fields nor the reason.
     plain = client.get(case, headers=bearer(district, "cq-clerk")).json()
     assert plain["personal"] is None and NAME not in str(plain)
+
+
+def test_an_issue_evidence_correction_with_an_id_number_or_a_bad_item_is_422_and_records_nothing(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    issue, sup = world["issue"], bearer(district, "supervisor")
+    reported = client.post(f"{issue}/measures/M1/progress", headers=bearer(district, "pf-clerk"),
+                           json={"summary": "进展", "evidence": [{"name": "a.pdf", "sha256": "a" * 64}]})
+    assert reported.status_code == 201
+    before = log_size(district)
+    for evidence in ([{"name": f"{NAME}身份证{OTHER_ID}", "sha256": "a" * 64}],
+                     [{"name": "a.pdf", "sha256": "x"}, PHONE]):
+        refused = client.post(f"{issue}/corrections", headers=sup, json={
+            "position": reported.json()["position"], "changes": {"evidence": evidence}, "reason": "补充材料"})
+        assert refused.status_code == 422 and OTHER_ID not in refused.text and PHONE not in refused.text
+    assert log_size(district) == before
+    assert OTHER_ID not in client.get(f"{issue}/events", headers=sup).text
+    accepted = client.post(f"{issue}/corrections", headers=sup, json={
+        "position": reported.json()["position"], "reason": "补充材料",
+        "changes": {"evidence": [{"name": "b.pdf", "sha256": "B" * 64}]}})
+    assert accepted.status_code == 201
+
+
+def test_a_registering_clerk_cannot_learn_the_sealed_birth_date_from_which_rule_refuses_a_correction(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    """The clerk reads no personal fields, but may correct what they recorded: ID numbers
+    made for each day of the clear birth month must all be answered alike."""
+    case, cq = world["case"], bearer(district, "cq-clerk")
+    assert client.get(case, headers=cq).json()["personal"] is None
+    month = BIRTH[:7].replace("-", "")
+    before = log_size(district)
+
+    def rules(extra: dict[str, Any]) -> set[str]:
+        answers = set()
+        for day in range(1, 31):
+            body = f"110105{month}{day:02d}123"
+            guess = body + ric.calc_check_digit(body + "0")
+            answer = client.post(f"{case}/corrections", headers=cq, json={
+                "position": world["registered"], "changes": {"id_number": guess, **extra}, "reason": "r"})
+            assert answer.status_code == 422
+            answers.add(answer.json()["rule"])
+        return answers
+
+    assert rules({"address": "x" * 501}) == {"address_not_too_long"}
+    assert rules({}) == {"id_number_corrected_with_birth_date"}
+    assert log_size(district) == before
+    # Given both, the answer compares the clerk's two values, not a sealed one.
+    right = client.post(f"{case}/corrections", headers=cq, json={
+        "position": world["registered"], "changes": {"id_number": OTHER_ID, "birth_date": BIRTH}, "reason": "r"})
+    assert right.status_code == 422 and right.json()["rule"] == "id_number_agrees_with_birth_date"
+    both = client.post(f"{case}/corrections", headers=cq, json={
+        "position": world["registered"], "changes": {"id_number": OTHER_ID, "birth_date": BORN_2012}, "reason": "r"})
+    assert both.status_code == 201
+
+
+def test_a_corrected_correction_reason_is_read_back_sealed_and_logged(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    case, sup, cq = world["case"], bearer(district, "supervisor"), bearer(district, "cq-clerk")
+    first = client.post(f"{case}/corrections", headers=cq, json={
+        "position": world["registered"], "changes": {"street": "新街"}, "reason": f"{NAME}原理由"})
+    assert first.status_code == 201
+    second = client.post(f"{case}/corrections", headers=cq, json={
+        "position": first.json()["position"], "changes": {"reason": f"{NAME}新理由"}, "reason": "措辞"})
+    assert second.status_code == 201
+    reads = len(client.get(f"{case}/access-log", headers=bearer(district, "inspector")).json())
+    corrections = client.get(case, headers=sup).json()["personal"]["corrections"]
+    assert len(client.get(f"{case}/access-log", headers=bearer(district, "inspector")).json()) == reads + 1
+    # The corrected correction shows its reason as corrected; the correcting one, the change.
+    assert [(c["reason"], c.get("changes")) for c in corrections[-2:]] == [
+        (f"{NAME}新理由", None), ("措辞", {"reason": f"{NAME}新理由"})]
+    events = client.get(f"{case}/events", headers=sup)
+    assert f"{NAME}新理由" not in events.text and events.json()[-1]["changes"] == {"sealed_reason": "［已加密］"}
+    assert f"{NAME}新理由" not in client.get(case, headers=cq).text
 
 
 def test_after_erasure_a_correction_reason_is_clear_and_refuses_numbers(
@@ -168,3 +244,19 @@ def test_a_case_stored_before_the_birth_date_was_sealed_loads_projects_and_count
     assert ledger_view.status_code == 200
     rows = [r for r in ledger_view.json()["rows"] if r["street"] == "旧区街道"]
     assert [(r["category"], r["open"]) for r in rows] == [("家庭贫困", 1)]
+
+
+def test_a_plan_number_with_an_id_number_is_422_and_an_unknown_unit_is_not_echoed(
+    client: TestClient, district: District, world: dict[str, Any]
+) -> None:
+    sup = bearer(district, "supervisor")
+    before = log_size(district)
+    plan = client.post("/api/v1/plans", headers=sup, json={
+        "number": f"东政办{OTHER_ID}号", "title": "实施方案二", "issuer_unit": "bgs", "year": 2019})
+    assert plan.status_code == 422 and plan.json()["rule"] == "free_text_holds_no_id_or_mobile_number"
+    assert OTHER_ID not in plan.text
+    unknown = client.post("/api/v1/issues", headers=sup, json={
+        "plan_id": world["plan"], "seq": 3, "duty": "职责", "problem": "问题", "units": [NAME]})
+    assert unknown.status_code == 404 and unknown.json()["rule"] == "unit_is_registered"
+    assert NAME not in unknown.text
+    assert log_size(district) == before

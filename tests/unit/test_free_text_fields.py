@@ -15,7 +15,7 @@ from domain.case import SEALED_PREFIX, ChildCase
 from domain.free_text import RULE, holds_id_or_mobile_number
 from domain.issue import RectificationIssue
 from domain.plan import Plan
-from domain.registry import Unit
+from domain.registry import Unit, UnitGroup, User
 from tests.unit.test_free_text import ID_NUMBER
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)
@@ -28,13 +28,15 @@ def stamp(unit: str = "bgs") -> Stamp:
     return Stamp.make(user=f"{unit}-clerk", unit=unit, recorded_at=T0)
 
 
-def issue(*, closed: bool = False, measures_done: bool = False) -> RectificationIssue:
+def issue(*, closed: bool = False, measures_done: bool = False, progress: bool = False) -> RectificationIssue:
     with recording_at(T0):
         made = RectificationIssue.register(stamp(), plan_id=uuid4(), seq=1, duty="职责", problem="问题",
                                            units=["pf"], remarks="")
         made.assign(stamp(), lead_unit="pf", co_units=[], contact_person="陈静",
                     deadline=date(2024, 6, 30), nodes=[])
         made.adopt_measure(stamp("pf"), owner="pf", text="措施", due=None)
+        if progress:
+            made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
         if measures_done or closed:
             made.complete_measure(stamp("pf"), measure_id="M1", summary="已完成")
         if closed:
@@ -68,6 +70,15 @@ def refused_without_change(target: LedgerAggregate, command: Callable[[], Any]) 
 COMMANDS: dict[str, Callable[[str], tuple[LedgerAggregate | None, Callable[[], Any]]]] = {
     "plan title": lambda bad: (None, lambda: Plan.register(
         stamp(), number="东政办[2019]6号", title=bad, issuer_unit="bgs", year=2019)),
+    "plan number": lambda bad: (None, lambda: Plan.register(
+        stamp(), number=f"东政办{bad}号", title="实施方案", issuer_unit="bgs", year=2019)),
+    "unit name": lambda bad: (None, lambda: Unit.register(stamp(), code="pf", name=f"区妇联{bad}")),
+    "unit code": lambda bad: (None, lambda: Unit.register(stamp(), code=bad, name="区妇联")),
+    "unit group code": lambda bad: (None, lambda: UnitGroup.found(stamp(), code=bad)),
+    "user name": lambda bad: (None, lambda: User.enrol(stamp(), name=f"陈静{bad}", unit_code="pf", role="agency")),
+    "issue evidence correction": lambda bad: (i := issue(progress=True), lambda: i.correct(
+        stamp(), corrected_version=i.version, position=9, changes={"evidence": [{"name": bad, "sha256": "a" * 64}]},
+        reason="更正")),
     "unit duty": lambda bad: (u := Unit.register(stamp(), code="pf", name="区妇联"),
                               lambda: u.define_duty(stamp(), duty_id="D1", text=bad)),
     "issue duty": lambda bad: (None, lambda: RectificationIssue.register(
@@ -159,12 +170,38 @@ def test_after_erasure_a_correction_reason_is_clear_and_nothing_new_is_sealed() 
     assert made.erasure_reason == "保存期满" and made.corrections[0]["reason"] == "措辞"
 
 
-def test_an_issue_correction_checks_only_its_texts() -> None:
-    sha256 = "abcdefab" + "13812345678" + "f" * 45  # a hash that happens to hold a "phone"
+def test_an_issue_correction_checks_its_texts_and_evidence_names_not_hashes() -> None:
+    sha256 = "abcdefab" + "13812345678" + "F" * 45  # a hash that happens to hold a "phone"
     assert len(sha256) == 64 and holds_id_or_mobile_number(sha256)
     with recording_at(T0):
         made = issue()
         made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
         made.correct(stamp(), corrected_version=made.version, position=9,
                      changes={"evidence": [{"name": "a.docx", "sha256": sha256}]}, reason="补充材料")
-    assert made.measures["M1"]["progress"][0]["evidence"][0]["name"] == "a.docx"
+    assert made.measures["M1"]["progress"][0]["evidence"] == [{"name": "a.docx", "sha256": sha256.lower()}]
+
+
+@pytest.mark.parametrize(("evidence", "rule"), [
+    ([{"name": f"赵小雨身份证{ID_NUMBER}", "sha256": "a" * 64}], RULE),
+    ([{"name": "a.docx", "sha256": "a" * 64}, {"name": "电话13912345678", "sha256": "b" * 64}], RULE),
+    ([{"name": "a.docx", "sha256": "x"}], "correction_values_valid"),
+    (["13912345678"], "correction_values_valid"),
+    ([{"name": "a.docx", "sha256": "a" * 64, "note": "n"}], "correction_values_valid"),
+    ([{"name": " ", "sha256": "a" * 64}], "correction_values_valid"),
+    ([{"name": "a" * 201, "sha256": "a" * 64}], "correction_values_valid"),
+    ([{"name": "a\nb", "sha256": "a" * 64}], "correction_values_valid"),
+    ([{"name": "a.docx", "sha256": "a" * 64}] * 101, "correction_values_valid"),
+    ("a.docx", "correction_values_valid"),
+])
+def test_an_issue_correction_validates_evidence_as_a_progress_report_does(
+    evidence: object, rule: str
+) -> None:
+    with recording_at(T0):
+        made = issue()
+        made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
+        version = made.version
+        with pytest.raises(InvalidCommand) as refused:
+            made.correct(stamp(), corrected_version=version, position=9, changes={"evidence": evidence},
+                         reason="补充材料")
+    assert refused.value.rule == rule and made.version == version
+    assert ID_NUMBER not in str(refused.value)
