@@ -50,14 +50,18 @@ def _password_from_stdin() -> str:
     return line.removesuffix("\n").removesuffix("\r")
 
 
-def admin_create(name: str) -> None:
-    """新部署的第一个管理员：创建单位 admin（如无）和该用户，打印一次性密码和令牌。"""
+def admin_create(name: str, as_json: output.JsonFlag = False) -> None:
+    """新部署的第一个管理员：创建单位 admin（如无）和该用户，打印一次性密码和令牌（最后一行）。"""
     password = secrets.token_urlsafe(12)
     with _services() as services:
         code, unit_name = ADMIN_UNIT
         services.ledger.add_unit(Command(SYSTEM), code=code, name=unit_name)
         enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=code, role="admin")
         services.accounts.set_password(Command(SYSTEM), name, password)
+    if as_json:
+        output.print_json({"user_id": str(enrolment.user_id), "name": name, "unit": code, "role": "admin",
+                           "password": password, "token": enrolment.token})
+        return
     console.print(f"管理员 {name} 已创建。密码和令牌只显示这一次，请妥善保存（登录后可由管理员重设密码）：")
     print(f"密码: {password}")
     print(enrolment.token)

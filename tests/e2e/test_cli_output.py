@@ -172,11 +172,22 @@ def test_users_and_tokens_are_listed_as_whole_rows_at_80_columns_and_as_json(cli
     assert users.exit_code == 0, users.output
     users_json = json_of(run("users", "list", "--json"))
     assert isinstance(users_json, list) and {u["name"] for u in users_json} == {long_name, "李四"}
+    assert all(set(u) == {"user_id", "name", "unit", "role", "active", "has_password", "created_at"}
+               for u in users_json)  # never a password or a token
     for header in ("用户名", "单位", "角色", "状态", "已设密码", "创建于", "编号"):
         assert header in users.stdout
     for user in users_json:
         row = next(line for line in users.stdout.splitlines() if user["user_id"] in line)
         assert user["name"] in row and user["role"] in row and "启用" in row
+
+    first_admin = json_of(run("admin", "create", "首任管理员", "--json"))
+    assert isinstance(first_admin, dict) and first_admin["role"] == "admin"
+    services = bootstrap.build(cli_env)
+    try:
+        assert services.accounts.authenticate(first_admin["token"]).name == "首任管理员"
+        assert services.accounts.sign_in("首任管理员", first_admin["password"], "127.0.0.1").actor.role == "admin"
+    finally:
+        services.close()
 
     issued = json_of(run("tokens", "issue", long_name, "--json"))
     assert isinstance(issued, dict) and issued["user"] == long_name
