@@ -7,13 +7,11 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from application.errors import ApplicationError
 from application.ledger import SYSTEM, Command
@@ -21,9 +19,10 @@ from domain.base import DomainError
 from domain.registry import user_id
 from infrastructure.settings import Settings
 from interfaces import bootstrap
-from interfaces.web.present import beijing
+from interfaces.cli import output
+from interfaces.cli.reports import tokens_document, tokens_tables, users_document, users_tables
 
-console = Console()
+console = output.stdout_console()
 err = Console(stderr=True)
 
 admin_app = typer.Typer(help="管理员", no_args_is_help=True)
@@ -39,13 +38,9 @@ def _services() -> Iterator[bootstrap.Services]:
         yield services
     except (DomainError, ApplicationError) as exc:
         err.print(f"[red]拒绝：{getattr(exc, 'message', exc)}[/red] ({getattr(exc, 'rule', '')})")
-        raise typer.Exit(code=2) from None
+        raise typer.Exit(code=output.REFUSED) from None
     finally:
         services.close()
-
-
-def _when(moment: datetime | None) -> str:
-    return beijing(moment) if moment else "—"
 
 
 def _password_from_stdin() -> str:
@@ -55,30 +50,31 @@ def _password_from_stdin() -> str:
     return line.removesuffix("\n").removesuffix("\r")
 
 
-def admin_create(name: str) -> None:
-    """新部署的第一个管理员：创建单位 admin（如无）和该用户，打印一次性密码和令牌。"""
+def admin_create(name: str, as_json: output.JsonFlag = False) -> None:
+    """新部署的第一个管理员：创建单位 admin（如无）和该用户，打印一次性密码和令牌（最后一行）。"""
     password = secrets.token_urlsafe(12)
     with _services() as services:
         code, unit_name = ADMIN_UNIT
         services.ledger.add_unit(Command(SYSTEM), code=code, name=unit_name)
         enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=code, role="admin")
         services.accounts.set_password(Command(SYSTEM), name, password)
+    if as_json:
+        output.print_json({"user_id": str(enrolment.user_id), "name": name, "unit": code, "role": "admin",
+                           "password": password, "token": enrolment.token})
+        return
     console.print(f"管理员 {name} 已创建。密码和令牌只显示这一次，请妥善保存（登录后可由管理员重设密码）：")
     print(f"密码: {password}")
     print(enrolment.token)
 
 
-def users_list() -> None:
+def users_list(as_json: output.JsonFlag = False) -> None:
     """列出用户（从不显示密码或令牌）。"""
     with _services() as services:
         users = services.accounts.users(SYSTEM)
-    table = Table(title="用户")
-    for column in ("用户名", "单位", "角色", "状态", "已设密码", "创建于", "编号"):
-        table.add_column(column)
-    for user in users:
-        table.add_row(user["name"], user["unit"], user["role"], "启用" if user["active"] else "已停用",
-                      "是" if user["has_password"] else "否", _when(user["created_at"]), str(user["user_id"]))
-    console.print(table)
+    if as_json:
+        output.print_json(users_document(users))
+    else:
+        output.print_tables(*users_tables(users))
 
 
 def users_deactivate(name: str) -> None:
@@ -114,27 +110,31 @@ def users_set_password(name: str) -> None:
     console.print(f"用户 {name} 的密码已设置。")
 
 
-def tokens_list(user: Annotated[str | None, typer.Option("--user", help="只列出该用户的令牌")] = None) -> None:
+def tokens_list(
+    user: Annotated[str | None, typer.Option("--user", help="只列出该用户的令牌")] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
     """列出令牌：编号、所属用户、签发、失效和最近使用时间（从不显示令牌本身）。"""
     with _services() as services:
         if user is not None:
             services.accounts.user_by_name(user)
         tokens = services.accounts.tokens(SYSTEM, user_id(user) if user else None)
-    table = Table(title="令牌")
-    for column in ("令牌编号", "用户", "签发于", "失效于", "最近使用", "状态"):
-        table.add_column(column)
-    for token in tokens:
-        state = "已吊销" if token["revoked"] else "已过期" if token["expired"] else "有效"
-        table.add_row(str(token["token_id"]), token["user"], _when(token["created_at"]),
-                      _when(token["expires_at"]), _when(token["last_used_at"]), state)
-    console.print(table)
+    if as_json:
+        output.print_json(tokens_document(tokens))
+    else:
+        output.print_tables(*tokens_tables(tokens))
 
 
-def tokens_issue(name: str) -> None:
-    """为用户签发新令牌；最后一行打印令牌，仅此一次。"""
+def tokens_issue(name: str, as_json: output.JsonFlag = False) -> None:
+    """为用户签发新令牌；最后一行打印令牌，仅此一次（--json 时为 token 字段）。"""
     with _services() as services:
         issued = services.accounts.issue_token(Command(SYSTEM), user_id(name))
-    console.print(f"令牌 {issued.accepted.id} 已签发给 {name}，有效至 {issued.accepted.extra['expires_at']}。只显示这一次：")
+    expires = issued.accepted.extra["expires_at"]
+    if as_json:
+        output.print_json({"token_id": str(issued.accepted.id), "user": name, "expires_at": expires,
+                           "token": issued.token})
+        return
+    console.print(f"令牌 {issued.accepted.id} 已签发给 {name}，有效至 {expires}。只显示这一次：")
     print(issued.token)
 
 
@@ -144,7 +144,7 @@ def tokens_revoke(token_id: str) -> None:
         target = UUID(token_id)
     except ValueError:
         err.print("令牌编号须为 UUID（见 careledger tokens list）")
-        raise typer.Exit(code=2) from None
+        raise typer.Exit(code=output.USAGE) from None
     with _services() as services:
         services.accounts.revoke_token(Command(SYSTEM), target)
     console.print(f"令牌 {token_id} 已吊销。")

@@ -19,6 +19,7 @@ from domain.base import DomainError
 from infrastructure.database_probe import DatabaseUnavailable
 from infrastructure.settings import Settings
 from interfaces import bootstrap, demo_district
+from interfaces.cli import output
 
 
 class _Careledger(typer.Typer):
@@ -40,7 +41,7 @@ app.add_typer(units_app, name="units")
 app.add_typer(import_app, name="import")
 app.add_typer(users_app, name="users")
 
-console = Console()
+console = output.stdout_console()
 err = Console(stderr=True)
 
 DEMO_TOKENS = "demo-tokens.env"
@@ -48,7 +49,7 @@ DEMO_TOKENS = "demo-tokens.env"
 
 def _refused(exc: Exception) -> typer.Exit:
     err.print(f"[red]拒绝：{getattr(exc, 'message', exc)}[/red] ({getattr(exc, 'rule', '')})")
-    return typer.Exit(code=2)
+    return typer.Exit(code=output.REFUSED)
 
 
 @app.command()
@@ -149,7 +150,7 @@ def demo(
     try:
         if not demo_district.is_empty(services.ledger):
             err.print("[red]库中已有数据：模拟历史只写入空库。[/red]")
-            raise typer.Exit(code=2)
+            raise typer.Exit(code=output.REFUSED)
         started = time.perf_counter()
         with console.status("生成中…") as status:
             generator = DistrictGenerator(services.ledger, seed=seed)
@@ -194,8 +195,9 @@ def users_add(
     name: str,
     unit: Annotated[str, typer.Option(help="所属单位代码")],
     role: Annotated[str, typer.Option(help="agency、supervisor、inspector 或 admin")],
+    as_json: output.JsonFlag = False,
 ) -> None:
-    """创建用户；最后一行打印其令牌，仅此一次。"""
+    """创建用户；最后一行打印其令牌，仅此一次（--json 时为 token 字段）。"""
     services = bootstrap.build(Settings())
     try:
         enrolment = services.ledger.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
@@ -203,6 +205,11 @@ def users_add(
         raise _refused(exc) from None
     finally:
         services.close()
+    if as_json:
+        output.print_json({"user_id": str(enrolment.user_id), "name": name, "unit": unit, "role": role,
+                           "token_id": str(enrolment.token_id) if enrolment.token_id else None,
+                           "token": enrolment.token})
+        return
     console.print(f"用户 {name} 已创建。令牌只显示这一次，请妥善保存：")
     print(enrolment.token)
 
@@ -212,13 +219,15 @@ def import_problem_list_command(
     file: Annotated[Path, typer.Argument(help="问题清单 .xlsx 或 .csv", exists=True, dir_okay=False)],
     plan: Annotated[str, typer.Option("--plan", help="实施方案的 id 或文号（如 东政办[2019]6号）")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只报告将创建、警告和拒绝的行，不存储")] = False,
+    as_json: output.JsonFlag = False,
 ) -> None:
-    """导入问题清单：每个被接受的行成为一个整改问题；重复导入不会重复创建。"""
+    """导入问题清单：每个被接受的行成为一个整改问题；重复导入不会重复创建。有被拒绝的行时退出码 1。"""
     from uuid import UUID
 
     from application.problem_list_import import import_problem_list
     from domain.plan import plan_id
     from infrastructure.spreadsheets.grid import read_grid
+    from interfaces.cli.reports import import_document, import_tables
 
     try:
         target = UUID(plan)
@@ -233,16 +242,11 @@ def import_problem_list_command(
         raise _refused(exc) from None
     finally:
         services.close()
-    table = Table(title=f"{'试导入' if dry_run else '导入'}：读取 {report['rows_read']} 行")
-    for column in ("行", "序号", "结果", "责任单位", "措施数", "警告或拒绝原因"):
-        table.add_column(column)
-    for row in report["rows"]:
-        note = row["refused"] or "；".join(row["warnings"])
-        table.add_row(",".join(map(str, row["lines"])), str(row["seq"] or ""), row["outcome"],
-                      "、".join(row["units"]), str(len(row["measures"])), note)
-    console.print(table)
-    console.print(report["counts"])
-    raise typer.Exit(code=1 if report["counts"]["refused"] else 0)
+    if as_json:
+        output.print_json(import_document(report))
+    else:
+        output.print_tables(*import_tables(report))
+    raise typer.Exit(code=output.FOUND if report["counts"]["refused"] else output.OK)
 
 
 def _cli_supervisor(services: bootstrap.Services) -> Actor:
@@ -253,35 +257,47 @@ def _cli_supervisor(services: bootstrap.Services) -> Actor:
 @app.command()
 def rebuild(
     view: Annotated[str | None, typer.Argument(help="supervision、units、evaluation 或 ledger；省略则全部")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 时间或日期：只计算该时点的视图，不改动存储")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 时间或日期：只计算该时点的视图（输出 JSON），不改动存储")] = None,
+    as_json: output.JsonFlag = False,
 ) -> None:
-    """从事件日志重建视图（带进度条）；运行中的服务在新视图完成前继续使用旧视图。"""
-    import json
+    """从事件日志重建视图（进度条在标准错误上）；运行中的服务在新视图完成前继续使用旧视图。"""
+    import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
     from infrastructure.view_runner import VIEW_NAMES
     from infrastructure.view_runner import rebuild as rebuild_views
+    from interfaces.cli.reports import rebuild_document, rebuild_tables
     from interfaces.http.inputs import moment_or_day_end
 
     if view is not None and view not in VIEW_NAMES:
         err.print(f"没有名为 {view} 的视图；可选：{'、'.join(VIEW_NAMES)}")
-        raise typer.Exit(code=2)
+        raise typer.Exit(code=output.USAGE)
     moment = moment_or_day_end(as_of) if as_of else None
     services = bootstrap.build(Settings())
     try:
         if moment is not None:
-            answer = rebuild_views(services.ledger, view=view, as_of=moment, thresholds=services.views.thresholds)
-            print(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+            # The views themselves are the answer: too wide for a table, so JSON with or without --json.
+            output.print_json(rebuild_views(services.ledger, view=view, as_of=moment,
+                                            thresholds=services.views.thresholds))
             return
+        started = time.perf_counter()
         columns = (BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn())
-        with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
+        # Only a terminal shows a bar: into a file it would leave a stray line.
+        with Progress(*Progress.get_default_columns()[:1], *columns, console=err, transient=True,
+                      disable=not err.is_terminal) as bar:
             task = bar.add_task("重建视图（日志位置）", total=None)
             rebuild_views(services.ledger, view=view, thresholds=services.views.thresholds,
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
-        console.print("[green]视图已重建。[/green]")
+        # Every view shares one set of summaries (view_runner.rebuild): all were rebuilt.
+        document = rebuild_document(VIEW_NAMES, services.ledger.recorder.max_notification_id() or 0,
+                                    time.perf_counter() - started)
     finally:
         services.close()
+    if as_json:
+        output.print_json(document)
+    else:
+        output.print_tables(*rebuild_tables(document))
 
 
 def _cli_reader() -> Actor:
@@ -344,8 +360,9 @@ def verify(
     tree_head: Annotated[Path | None, typer.Option("--tree-head", help="外部保存的树头（/audit/tree-head 的 JSON）")] = None,
     old_public_key: Annotated[list[Path] | None, typer.Option(
         "--old-public-key", help="轮换前的公钥 PEM 文件或其目录（可重复）：旧树头用它核验")] = None,
+    as_json: output.JsonFlag = False,
 ) -> None:
-    """核验整个日志：重算每个叶子和根，核对每个签名树头；完好退出码 0，被篡改退出码 1。"""
+    """核验整个日志：重算每个叶子和根，核对每个签名树头；完好退出码 0，被篡改退出码 1（指明首个异常位置）。"""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -354,6 +371,7 @@ def verify(
     from infrastructure.keyring import Keyring
     from infrastructure.snapshot_check import snapshot_check
     from infrastructure.verify import verify_log
+    from interfaces.cli.reports import verify_document, verify_tables
     from projections.merkle_log import TreeHead
 
     outside = None
@@ -362,14 +380,15 @@ def verify(
             outside = TreeHead.from_json(json.loads(tree_head.read_text()))
         except (OSError, ValueError) as exc:
             err.print(f"无法读取外部树头：{exc}")
-            raise typer.Exit(code=2) from None
+            raise typer.Exit(code=output.USAGE) from None
     settings = Settings()
     services = bootstrap.build(settings)
     try:
         total = services.ledger.recorder.max_notification_id() or 0
         store = merkle_store_for(services.ledger.factory.datastore)  # type: ignore[attr-defined]
         with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, transient=True) as bar:
+                      TimeRemainingColumn(), console=err, transient=True,
+                      disable=not err.is_terminal) as bar:
             task = bar.add_task("核验日志（位置）", total=total)
             keys = Keyring.load(settings.signing_key_file, old_public_key or settings.retired_public_keys)
             result = verify_log(services.ledger.recorder, store, keys,
@@ -377,14 +396,19 @@ def verify(
                                 snapshots=snapshot_check(services.ledger))
     finally:
         services.close()
-    print(result.summary())
-    raise typer.Exit(code=0 if result.intact else 1)
+    document = verify_document(result)
+    if as_json:
+        output.print_json(document)
+    else:
+        output.print_tables(*verify_tables(document))
+    raise typer.Exit(code=output.OK if result.intact else output.FOUND)
 
 
 from interfaces.cli import access, operations  # noqa: E402 — registers migrate, project, admin, tokens
 
 operations.register(app)
 access.register(app, users_app)
+output.document_exit_codes(app)
 
 if __name__ == "__main__":
     app()

@@ -49,7 +49,7 @@ def test_units_users_then_verify_catches_a_changed_byte(cli_env, tmp_path) -> No
     assert added.exit_code == 0, added.output
     token = added.output.strip().splitlines()[-1]
     assert len(token) >= 22 and " " not in token
-    assert runner.invoke(app, ["users", "add", "李四", "--unit", "nope", "--role", "agency"]).exit_code == 2
+    assert runner.invoke(app, ["users", "add", "李四", "--unit", "nope", "--role", "agency"]).exit_code == 4
 
     from interfaces import bootstrap
 
@@ -60,7 +60,7 @@ def test_units_users_then_verify_catches_a_changed_byte(cli_env, tmp_path) -> No
         services.close()
     intact = runner.invoke(app, ["verify"])
     assert intact.exit_code == 0, intact.output
-    assert "intact" in intact.output
+    assert "完好" in intact.output
 
     out = tmp_path / "units.xlsx"
     assert runner.invoke(app, ["export", "units", "--out", str(out)]).exit_code == 0
@@ -69,7 +69,7 @@ def test_units_users_then_verify_catches_a_changed_byte(cli_env, tmp_path) -> No
     flip_a_byte_of_the_third_event(cli_env)
     tampered = runner.invoke(app, ["verify"])
     assert tampered.exit_code == 1, tampered.output
-    assert "position 3" in tampered.output
+    assert "位置 3" in tampered.output
 
 
 def test_demo_generate_writes_a_district_history_into_an_empty_store_only(cli_env, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +91,7 @@ def test_demo_generate_writes_a_district_history_into_an_empty_store_only(cli_en
         assert ledger.authenticate(tokens["INSPECTOR_TOKEN"]).role == "inspector"
 
         again = runner.invoke(app, ["demo", "--generate", "400"])
-        assert again.exit_code == 2
+        assert again.exit_code == 4  # refused: the store is not empty
         assert ledger.recorder.max_notification_id() == written
     finally:
         services.close()
@@ -129,7 +129,7 @@ def test_export_as_a_user_holds_that_users_rows_and_the_operator_exports_every_r
     assert str(mine) in as_pf and str(other) not in as_pf
     for refused in ("admin", "nobody"):
         answer = runner.invoke(app, ["export", "supervision", "--out", str(tmp_path / "x.xlsx"), "--as", refused])
-        assert answer.exit_code == 2 and not (tmp_path / "x.xlsx").exists(), answer.output
+        assert answer.exit_code == 4 and not (tmp_path / "x.xlsx").exists(), answer.output
 
 
 def test_export_without_out_writes_a_file_named_for_the_view_year_and_beijing_day(  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ def test_admin_create_then_users_and_tokens_are_managed_from_the_command_line(cl
     assert made.exit_code == 0, made.output
     lines = made.output.strip().splitlines()
     password, token = lines[-2].removeprefix("密码: "), lines[-1]
-    assert runner.invoke(app, ["admin", "create", "首任管理员"]).exit_code == 2  # the name is taken
+    assert runner.invoke(app, ["admin", "create", "首任管理员"]).exit_code == 4  # the name is taken
 
     services = bootstrap.build(cli_env)
     try:
@@ -36,9 +36,9 @@ def test_admin_create_then_users_and_tokens_are_managed_from_the_command_line(cl
     assert runner.invoke(app, ["users", "add", "张三", "--unit", "admin", "--role", "agency"]).exit_code == 0
     set_password = runner.invoke(app, ["users", "set-password", "张三"], input="a long enough password\n")
     assert set_password.exit_code == 0, set_password.output
-    assert runner.invoke(app, ["users", "set-password", "张三"], input="short\n").exit_code == 2
+    assert runner.invoke(app, ["users", "set-password", "张三"], input="short\n").exit_code == 4
     assert runner.invoke(app, ["users", "change", "张三", "--role", "inspector"]).exit_code == 0
-    assert runner.invoke(app, ["users", "change", "张三", "--unit", "nowhere"]).exit_code == 2
+    assert runner.invoke(app, ["users", "change", "张三", "--unit", "nowhere"]).exit_code == 4
     listed = runner.invoke(app, ["users", "list"], terminal_width=200)
     assert listed.exit_code == 0 and "张三" in listed.output and "首任管理员" in listed.output
     assert "inspector" in listed.output
