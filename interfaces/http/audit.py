@@ -15,7 +15,7 @@ from application.errors import NotFound
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
-from interfaces.http import filters
+from interfaces.http import filters, formats
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
 from projections.audit_index import AuditFilter
@@ -23,8 +23,8 @@ from projections.merkle_log import BadTreeSize, NotLogged, leaf_fields_of, withh
 
 router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
 
-# Positions and sizes fit a signed 64-bit column on both backends; larger ones are refused.
-MAX_POSITION = 2**62
+# Positions and sizes fit a signed 64-bit column, and a JSON number read as a double: larger are refused.
+MAX_POSITION = 2**53 - 1
 
 
 class AuditEvent(BaseModel):
@@ -124,8 +124,10 @@ def audit_events(
     user: Annotated[str | None, Query(max_length=200)] = None,
     type: Text64 = None,  # noqa: A002 — the contract's parameter name
     aggregate: UUID | None = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    to: Annotated[str | None, Query(max_length=40)] = None,
+    from_: Annotated[str | None, Query(alias="from", pattern=formats.DAY_OR_MOMENT, max_length=40,
+                                       description="登记时间下限：ISO 8601 日期或时间")] = None,
+    to: Annotated[str | None, Query(pattern=formats.DAY_OR_MOMENT, max_length=40,
+                                    description="登记时间上限：ISO 8601 日期（含当天）或时间")] = None,
 ) -> Any:
     _auditor(caller)
     filters.recorder_unit(svc.ledger, unit)

@@ -17,7 +17,7 @@ from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
 router = APIRouter(prefix="/api/v1/views", tags=["台账视图"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="等待视图处理到该日志位置（读己之写），最长等待有限时间，否则 503")]
+MinPosition = Annotated[int | None, Query(ge=0, le=2**53 - 1, description="等待视图处理到该日志位置（读己之写），最长等待有限时间，否则 503")]
 Year = Annotated[int, Path(ge=1949, le=2200)]
 
 
