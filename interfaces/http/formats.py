@@ -69,3 +69,16 @@ LINE = "^" + _LINE_CHAR + "*$"
 REQUIRED_LINE = "^" + _BLANK + "*" + _LINE_VISIBLE + _LINE_CHAR + "*$"
 TEXT = "^" + _TEXT_CHAR + "*$"
 REQUIRED_TEXT = "^" + _TEXT_BLANK + "*" + _LINE_VISIBLE + _TEXT_CHAR + "*$"
+
+# What a refusal by each pattern says (validation_messages): the patterns themselves are long.
+SAID = {
+    DAY: "应为日期，格式 YYYY-MM-DD，在 1990-01-01 至 2100-12-31 之间",
+    MOMENT: "应为 ISO 8601 时间（如 2019-05-31T09:30:00+08:00），日期在 1990–2100 年之间",
+    DAY_OR_MOMENT: "应为 ISO 8601 日期或时间（如 2019-05-31 或 2019-05-31T09:30:00+08:00），1990–2100 年",
+    IF_MATCH: '应为版本号，形如 "3"',
+    IDEMPOTENCY_KEY: "应为 1–200 个可见 ASCII 字符",
+    LINE: "不能包含控制字符",
+    REQUIRED_LINE: "不能为空，不能包含控制字符或换行",
+    TEXT: "不能包含控制字符",
+    REQUIRED_TEXT: "不能为空，不能包含控制字符",
+}

@@ -59,7 +59,7 @@ ISSUE = {"seq": 1, "duty": "法治宣传教育", "problem": "有待加强", "uni
         ({"measures": [{"text": "纳入考核", "due": "2019-13-45"}]}, "measures[0].due", None, "YYYY-MM-DD"),
         ({"name": CHILD}, "name", "extra_forbidden", "接口中没有这个字段"),
         ({"plan_id": CHILD}, "plan_id", "uuid_parsing", "应为 UUID"),
-        ({"duty": "\x00"}, "duty", "value_error", "不能包含控制字符"),
+        ({"duty": "\x00"}, "duty", "string_pattern_mismatch", "不能包含控制字符"),
     ],
 )
 def test_an_invalid_body_is_a_chinese_problem_naming_the_field(
