@@ -76,3 +76,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if any("postgres" in getattr(r, "nodeid", "") for r in skipped):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def other_worker(settings, clock: Clock) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A second worker: its own application, caches and connections, on the same database."""
+    built = bootstrap.build(settings, clock=clock)
+    try:
+        with TestClient(create_app(services=built), raise_server_exceptions=False) as other:
+            yield other
+    finally:
+        built.close()

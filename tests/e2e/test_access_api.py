@@ -3,30 +3,15 @@ deactivation refused on the very next request by another worker on the same data
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
 from domain.registry import Token, token_digest, user_id
-from interfaces import bootstrap
-from interfaces.http.app import create_app
-from tests.district import UNITS, Clock, District
+from tests.district import UNITS, District
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def other_worker(settings, clock: Clock) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    """A second worker: its own application, caches and connections, on the same database."""
-    built = bootstrap.build(settings, clock=clock)
-    try:
-        with TestClient(create_app(services=built), raise_server_exceptions=False) as other:
-            yield other
-    finally:
-        built.close()
 
 
 def test_me_answers_the_caller_and_the_token_it_signed_in_with(client: TestClient, district: District) -> None:

@@ -37,16 +37,6 @@ def signed_in(client: TestClient) -> bool:
     return answer.status_code == 200
 
 
-@pytest.fixture
-def other_worker(settings, clock: Clock) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    built = bootstrap.build(settings, clock=clock)
-    try:
-        with TestClient(create_app(services=built), raise_server_exceptions=False) as other:
-            yield other
-    finally:
-        built.close()
-
-
 # ---- signing in ------------------------------------------------------------------------------
 
 
