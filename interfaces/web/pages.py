@@ -7,6 +7,7 @@ here (a sign-in redirect, a 403 or 404 page), never problem+json: a browser show
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +24,9 @@ from fastapi.templating import Jinja2Templates
 
 from application.access import ADMIN
 from application.accounts import csrf_token
-from application.errors import Forbidden, NotFound, Unauthenticated
+from application.errors import ApplicationError, Forbidden, NotFound, Unauthenticated
 from application.read_policy import POLICY
-from domain.base import InvalidCommand
+from domain.base import InvalidCommand, RuleViolated
 from infrastructure.jobs import Job, OneAtATime
 from infrastructure.keyring import Keyring
 from infrastructure.merkle_store import merkle_store_for
@@ -42,6 +43,9 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["beijing"] = present.beijing
+# A fresh key in each rendered form that must not act twice: sent again by a double click,
+# the command finds the answer kept under it instead of acting a second time.
+templates.env.globals["form_key"] = lambda: secrets.token_urlsafe(16)
 templates.env.globals["event_label"] = lambda t: present.EVENT_LABELS.get(t, t)
 templates.env.globals["aggregate_label"] = lambda t: present.AGGREGATE_LABELS.get(t, t)
 
@@ -57,7 +61,7 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 
-ERROR_TITLES = {400: "请求有误", 403: "无权查看", 404: "未找到", 503: "暂时无法服务"}
+ERROR_TITLES = {400: "请求有误", 403: "无权查看", 404: "未找到", 409: "无法办理", 503: "暂时无法服务"}
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -116,6 +120,10 @@ class PageRoute(APIRoute):
                 return error_page(request, 400, "链接中的参数无效，请从页面上的链接或表单重新进入。")
             except ViewsNotReady:
                 return error_page(request, 503, "台账视图正在更新，请稍后刷新。")
+            except (RuleViolated, ApplicationError) as refused:
+                # The state forbids it, a concurrent write won, or the form was sent twice:
+                # a page saying so, never a server error.
+                return error_page(request, 409, refused.message)
 
         return page
 

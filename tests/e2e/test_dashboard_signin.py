@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from application.errors import ConcurrentWrite
 from application.ledger import SYSTEM, Command
-from domain.registry import SignInLock, user_id
+from domain.registry import SignInLock, Token, user_id
 from interfaces import bootstrap
 from interfaces.http.app import create_app
 from interfaces.http.deps import COOKIE
@@ -291,6 +292,42 @@ def test_the_admin_page_lists_users_and_tokens_without_secrets_and_issues_a_toke
     token = re.search(r'<code class="secret">([^<]+)</code>', issued.text).group(1)  # type: ignore[union-attr]
     assert district.accounts.authenticate(token).name == "gf-clerk"
     assert token not in client.get("/admin").text
+
+
+def test_a_double_click_on_issue_token_issues_one_token_and_says_it_was_shown_once(
+    client: TestClient, district: District,
+) -> None:
+    sign_in(client, district, "admin")
+    target = user_id("gf-clerk")
+    html = client.get("/admin").text
+    form = re.search(rf'action="/admin/users/{target}/tokens">(.*?)</form>', html).group(1)  # type: ignore[union-attr]
+    fields = dict(re.findall(r'name="(csrf|once)" value="([^"]+)"', form))
+    assert set(fields) == {"csrf", "once"}
+    issued_before = len(district.ledger.created_ids(Token.Issued))
+    first = client.post(f"/admin/users/{target}/tokens", data=fields, headers=ORIGIN)
+    second = client.post(f"/admin/users/{target}/tokens", data=fields, headers=ORIGIN)
+    assert first.status_code == 200 and '<code class="secret">' in first.text
+    assert second.status_code == 409 and "令牌只在第一次应答中出现" in second.text
+    assert '<code class="secret">' not in second.text
+    assert len(district.ledger.created_ids(Token.Issued)) == issued_before + 1
+    again = client.get("/admin").text  # a new rendering carries a new key: a new token is possible
+    assert re.search(rf'action="/admin/users/{target}/tokens">.*?name="once" value="([^"]+)"', again).group(1) \
+        != fields["once"]  # type: ignore[union-attr]
+
+
+def test_a_concurrent_write_on_an_admin_form_is_a_409_page_not_a_server_error(
+    client: TestClient, district: District, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sign_in(client, district, "admin")
+    csrf = session_csrf(client)
+
+    def lost_the_race(*_: object) -> None:
+        raise ConcurrentWrite()
+
+    monkeypatch.setattr(district.accounts, "deactivate", lost_the_race)
+    answer = client.post(f"/admin/users/{user_id('pf-clerk')}/deactivation", data={"csrf": csrf}, headers=ORIGIN)
+    assert answer.status_code == 409 and "另一个并发写入先完成" in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
 
 
 def test_the_admin_page_revokes_deactivates_and_reactivates_with_the_forms_csrf_token(
