@@ -253,13 +253,13 @@ class CaseCommands:
     def erase_personal_data(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
         def change(c: ChildCase, s: Stamp) -> None:
             c.erase_personal_data(s, reason=reason)
-            # The key goes first: if recording the erasure then fails, the data is gone
-            # anyway and a retry records it; the other order could leave data readable.
+            # The key and the snapshots go first: if recording the erasure then fails, the
+            # data is gone anyway and a retry records it; the other order could leave data
+            # readable, or (a crash between the two) snapshots no later command deletes.
             self.case_keys.erase(case)
+            self._forget_snapshots(case)
 
-        accepted = self._case_command(cmd, case, self._supervisor_only(cmd, "删除个人信息", "erase"), change)
-        self._forget_snapshots(case)
-        return accepted
+        return self._case_command(cmd, case, self._supervisor_only(cmd, "删除个人信息", "erase"), change)
 
     def correct_case_entry(self, cmd: Command, case: UUID, *, position: int, changes: dict[str, Any],
                            reason: str) -> Accepted:

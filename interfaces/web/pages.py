@@ -88,7 +88,7 @@ async def form_is_ours(request: Request) -> bool:
         sent = (await request.form()).get("csrf", "")
     except HTTPException:  # a body that is no form
         return False
-    return bool(session) and isinstance(sent, str) and hmac.compare_digest(sent, csrf_token(session))
+    return bool(session) and isinstance(sent, str) and hmac.compare_digest(sent.encode(), csrf_token(session).encode())
 
 
 def error_page(request: Request, status: int, detail: str) -> Response:

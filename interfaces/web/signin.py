@@ -64,7 +64,7 @@ def signin(
         _refuse(request, "cross_origin")
         return error_page(request, 403, "登录请求须来自本系统的登录页。")
     expected = request.cookies.get(FORM_COOKIE, "")
-    if not expected or not hmac.compare_digest(csrf, expected):
+    if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         _refuse(request, "csrf")
         return _form(request, safe_next(next), "登录页已失效，请重新输入。", 403)
     address = request.client.host if request.client else ""
