@@ -386,3 +386,12 @@ def test_every_form_that_posts_carries_the_sessions_csrf_token(
         forms = re.findall(r'<form[^>]*method="post".*?</form>', html, re.DOTALL)
         assert forms, path
         assert all(f'name="csrf" value="{csrf}"' in form for form in forms), path
+
+
+def test_a_csrf_field_that_is_not_ascii_is_refused_not_a_server_error(client: TestClient, district: District) -> None:
+    form_csrf(client.get("/signin").text)  # sets the sign-in form's cookie
+    answer = client.post("/signin", data={"username": "supervisor", "password": "x", "csrf": "密"}, headers=ORIGIN)
+    assert answer.status_code == 403
+    sign_in(client, district, "inspector")
+    assert client.post("/signout", data={"csrf": "密"}, headers=ORIGIN).status_code == 403
+    assert client.post("/audit/verify", data={"csrf": "é"}, headers=ORIGIN).status_code == 403
