@@ -238,31 +238,36 @@ class Accounts:
         """A new session for the user ``name`` if ``password`` is theirs. Refused without
         looking at the password while the name or the address is locked (``throttle``)."""
         now = self.ledger.clock()
-        self.forget_expired()
         try:
             user: User | None = self._user(user_id(name)) if name else None
         except NotFound:
             user = None
-        keys = [f"address:{address}"] + ([f"user:{user.id}"] if user is not None else [])
+        # Counted by the name as typed, known or not, so a lock tells no one which names
+        # exist; kept as HMACs, so the table holds neither what was typed (a password typed
+        # into the wrong field) nor the address.
+        name_key = "name:" + self.ledger.keyed_text("sign-in name " + name)
+        keys = ["address:" + self.ledger.keyed_text("sign-in address " + address), name_key]
         locked = self.store.locked_until(keys, now)
         if locked is not None:
             raise SignInRefused("登录失败次数过多，请稍后再试。", reason="locked", locked_until=locked)
         if not self.store.verify_password(user.id if user is not None else None, password):
-            self._failed(keys, user, now)
+            self._failed(keys, name_key, user, now)
             raise SignInRefused("用户名或密码错误。", reason="unknown_user" if user is None else "wrong_password")
         assert user is not None
         if not user.active:
             raise SignInRefused("该用户已停用。", reason="inactive")
-        self.store.clear_failures(f"user:{user.id}")
+        self.store.clear_failures(name_key)
+        # Here, not before every attempt: a flood of refused attempts writes nothing more.
+        self.forget_expired()
         session_id = secrets.token_urlsafe(32)  # 256 bits
         self.store.open_session(session_digest(session_id), user.id, now)
         return SignedIn(session_id, self.ledger.user_actor(user.id))
 
-    def _failed(self, keys: list[str], user: User | None, now: datetime) -> None:
+    def _failed(self, keys: list[str], name_key: str, user: User | None, now: datetime) -> None:
         for key in keys:
             until = self.store.count_failure(key, now, limit=self.throttle.failures,
                                              window=self.throttle.lock, lock=self.throttle.lock)
-            if until is not None and user is not None and key.startswith("user:"):
+            if until is not None and user is not None and key == name_key:
                 self._record_lock(user, until)
 
     def _record_lock(self, user: User, until: datetime) -> None:

@@ -172,6 +172,7 @@ class Ledger(CaseCommands, Application[UUID]):
         self.fingerprint_key = fingerprint_key
         self.token_lifetime = timedelta(days=token_days)
         self._signed_in: dict[str, _SignedIn] = {}
+        self._users: dict[UUID, tuple[int, Actor]] = {}
         # Units are never unregistered, so a code once found stays found.
         self._known_units: set[str] = set()
         self.unit_names = UnitNames(self.unit)
@@ -300,20 +301,22 @@ class Ledger(CaseCommands, Application[UUID]):
         keyed key, or, for one kept before keys were keyed, under the key as sent."""
         # One indexed read finds which of the two exists: a new key, the common case, costs
         # that read alone.
-        ids = [answer_id(owner, self._keyed_text("key " + key)), answer_id(owner, key)]
+        ids = [answer_id(owner, self.keyed_text("key " + key)), answer_id(owner, key)]
         found = self.versions.latest_versions(ids)
         kept = next((i for i in ids if i in found), None)
         return None if kept is None else cast(CommandAnswer, self.repository.get(kept))
 
     def _keyed_key(self, cmd: Command) -> str:
-        return self._keyed_text("key " + (cmd.idempotency_key or ""))
+        return self.keyed_text("key " + (cmd.idempotency_key or ""))
 
     def _keyed_request(self, cmd: Command) -> str:
-        return self._keyed_text("request " + cmd.fingerprint)
+        return self.keyed_text("request " + cmd.fingerprint)
 
-    def _keyed_text(self, text: str) -> str:
+    def keyed_text(self, text: str) -> str:
+        """An HMAC of ``text`` under the server's secret: what a client sent, kept so that it
+        proves nothing to anyone without the secret."""
         if self.fingerprint_key is None:
-            raise RuntimeError("a command with an Idempotency-Key needs the ledger's fingerprint key")
+            raise RuntimeError("keeping what a client sent needs the ledger's fingerprint key")
         return self.fingerprint_key.keyed(text)
 
     def _load(self, cls: type[A], aggregate_id: UUID, what: str, expected: int | None = None) -> A:
@@ -389,14 +392,23 @@ class Ledger(CaseCommands, Application[UUID]):
         return found
 
     def user_actor(self, user: UUID) -> Actor:
-        """The active user ``user`` as an actor (a dashboard session's), read now."""
+        """The active user ``user`` as an actor (a dashboard session's). Remembered while the
+        user is at the version it was read at, as tokens are (one indexed read a request),
+        so a deactivation or a change of role is seen at once by every process."""
+        known = self._users.get(user)
+        if known is not None and self.versions.latest_versions([user]) == {user: known[0]}:
+            return known[1]
         try:
             found = self.repository.get(user)
         except AggregateNotFoundError:
             raise Unauthenticated("用户不存在") from None
         if not isinstance(found, User) or not found.active:
             raise Unauthenticated("用户已停用", rule="user_inactive")
-        return Actor(user_id=found.id, name=found.name, unit=found.unit_code, role=found.role)
+        actor = Actor(user_id=found.id, name=found.name, unit=found.unit_code, role=found.role)
+        if len(self._users) > 10_000:  # bounded: forgotten users are read again
+            self._users.clear()
+        self._users[user] = (found.version, actor)
+        return actor
 
     def new_token(self, stamp: Stamp, user: User) -> tuple[Token, str]:
         """A fresh bearer token for ``user`` (256 bits), and the aggregate that keeps its digest."""

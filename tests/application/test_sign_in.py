@@ -68,3 +68,30 @@ def test_failures_older_than_the_window_do_not_add_up_to_a_lock(district: Distri
             accounts.sign_in("cq-clerk", "wrong password!", "192.0.2.5")
         assert refused.value.reason == "wrong_password"
     assert accounts.sign_in("cq-clerk", PASSWORD, "192.0.2.5").actor.name == "cq-clerk"
+
+
+def test_an_unknown_name_is_locked_like_a_known_one_and_the_failures_keep_no_name_or_address(
+    district: District,
+) -> None:
+    accounts, store = district.accounts, district.accounts.store
+    accounts.set_password(Command(SYSTEM), "pf-clerk", PASSWORD)
+    for name, address in (("pf-clerk", "192.0.2.10"), ("no-such-clerk", "192.0.2.20")):
+        reasons = []
+        for attempt in range(7):
+            with pytest.raises(SignInRefused) as refused:
+                accounts.sign_in(name, "wrong password!", f"{address}{attempt}")  # a new address each time
+            reasons.append(refused.value.reason)
+        assert reasons[5:] == ["locked", "locked"], (name, reasons)
+    rows = store._execute(store._sql("SELECT key FROM {p}sign_in_failures"), commit=False)
+    kept = " ".join(str(row) for row in rows)
+    assert rows and "pf-clerk" not in kept and "no-such-clerk" not in kept and "192.0.2." not in kept
+
+
+def test_a_sessions_user_is_read_again_once_changed_and_remembered_until_then(district: District) -> None:
+    accounts = district.accounts
+    accounts.set_password(Command(SYSTEM), "pf-clerk", PASSWORD)
+    session = accounts.sign_in("pf-clerk", PASSWORD, "192.0.2.30").session_id
+    first = accounts.session_actor(session)
+    assert accounts.session_actor(session) is first  # unchanged: the remembered actor
+    accounts.change(district.cmd("admin"), user_id("pf-clerk"), role="inspector")
+    assert accounts.session_actor(session).role == "inspector"
