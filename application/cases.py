@@ -472,7 +472,6 @@ def hide_legacy_birth_date(kind: str, fields: dict[str, Any]) -> None:
     elif kind == "EntryCorrected" and isinstance(fields.get("changes"), dict) and "birth_date" in fields["changes"]:
         changes = dict(fields["changes"])
         changes.setdefault("birth_month", str(changes.pop("birth_date"))[:7])
-        changes.pop("birth_date", None)
         fields["changes"] = changes
 
 

@@ -334,12 +334,11 @@ class Ledger(CaseCommands, Application[UUID]):
         self, cmd: Command, cls: type[A], aggregate_id: UUID, what: str,
         require_readable: Callable[[Actor, A], None],
     ) -> A:
-        """The aggregate a command acts on. An agency that may not read it is told it does not
-        exist, as a read would tell it: a 403, or a 412 for a stale If-Match, would confirm
-        that the id is real."""
+        """The aggregate a command acts on. Whoever may not read it (application.read_policy)
+        is refused as a read would refuse them before anything else: a 403 for an action, or
+        a 412 for a stale If-Match, would confirm that the id is real."""
         aggregate = self._load(cls, aggregate_id, what)
-        if cmd.actor.role == AGENCY:
-            require_readable(cmd.actor, aggregate)
+        require_readable(cmd.actor, aggregate)
         if cmd.expected_version is not None and aggregate.version != cmd.expected_version:
             raise VersionMismatch(cmd.expected_version, aggregate.version)
         return aggregate

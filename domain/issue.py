@@ -62,10 +62,10 @@ def check_grade(grade: str, score: float) -> None:
         raise InvalidCommand("score_between_0_and_100", "分数须在0到100之间")
 
 
-def checked_evidence(evidence: object) -> list[dict[str, str]]:
-    """Corrected evidence as valid as reported evidence, hashes in lower case; the names are
-    clear free text (checked for ID and mobile numbers), the hashes are not."""
-    invalid = InvalidCommand("correction_values_valid", "更正后的值格式不正确")
+def checked_evidence(evidence: object, *, rule: str = "evidence_valid") -> list[dict[str, str]]:
+    """Evidence of a progress report or of its correction, hashes in lower case; the names
+    are clear free text (checked for ID and mobile numbers), the hashes are not."""
+    invalid = InvalidCommand(rule, "证明材料须为名称和 SHA-256 摘要的列表")
     if not isinstance(evidence, list) or len(evidence) > MAX_EVIDENCE:
         raise invalid
     checked = []
@@ -325,7 +325,7 @@ class RectificationIssue(LedgerAggregate):
         if not summary.strip():
             raise InvalidCommand("summary_required", "阶段性工作总结不能为空")
         check_free_text("阶段性工作总结", summary)
-        check_free_text("证明材料名称", [e.get("name") for e in evidence if isinstance(e, dict)])
+        evidence = checked_evidence(evidence)
         self._progress_reported(
             **stamp.fields(), measure_id=measure_id, summary=summary, evidence=evidence
         )
@@ -519,7 +519,7 @@ class RectificationIssue(LedgerAggregate):
             )
         _check_change_values(changes, recorded_at=stamp.recorded_at)
         if "evidence" in changes:
-            changes = {**changes, "evidence": checked_evidence(changes["evidence"])}
+            changes = {**changes, "evidence": checked_evidence(changes["evidence"], rule="correction_values_valid")}
         # Only the texts and evidence names: evidence hashes may hold digit runs, and
         # contact_person is an official's work contact, kept as given (not the child's data).
         check_free_text("更正理由和更正内容", reason, [changes[k] for k in FREE_TEXT & changes.keys()])

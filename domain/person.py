@@ -102,12 +102,7 @@ def check_person(
     guardian: str | None = None,
 ) -> dict[str, Any]:
     """The personal fields of a registration, checked and ready to seal."""
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidCommand("person_needs_name", "须填写儿童姓名")
-    if len(name.strip()) > MAX_NAME_LENGTH:
-        raise InvalidCommand("name_not_too_long", f"姓名不能超过{MAX_NAME_LENGTH}个字")
-    if not isinstance(id_number, str) or not id_number.strip():
-        raise InvalidCommand("person_needs_id_number", "须填写身份证号码")
+    check_person_values({"name": name, "id_number": id_number, "address": address, "guardian": guardian})
     fields: dict[str, Any] = {
         "name": name.strip(),
         "id_number": check_id_number(id_number, birth_date),
@@ -115,11 +110,6 @@ def check_person(
         "birth_date": birth_date.isoformat(),
     }
     for key, value in (("address", address), ("guardian", guardian)):
-        if value is None or not value.strip():
-            continue
-        if len(value) > MAX_TEXT_LENGTH:
-            raise InvalidCommand(
-                f"{key}_not_too_long", f"{'住址' if key == 'address' else '监护人'}信息过长"
-            )
-        fields[key] = value.strip()
+        if value is not None and value.strip():
+            fields[key] = value.strip()
     return fields
