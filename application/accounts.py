@@ -106,8 +106,8 @@ class Accounts:
             self.store.touch_token(found.token_id, self.ledger.clock())
         return found
 
-    def add_user(self, cmd: Command, *, name: str, unit: str, role: str) -> Enrolment:
-        return self.ledger.add_user(cmd, name=name, unit=unit, role=role)
+    def add_user(self, cmd: Command, *, name: str, unit: str, role: str, unit_name: str | None = None) -> Enrolment:
+        return self.ledger.add_user(cmd, name=name, unit=unit, role=role, unit_name=unit_name)
 
     def issue_token(self, cmd: Command, user: UUID) -> IssuedToken:
         self._admin(cmd.actor)

@@ -452,10 +452,13 @@ class Ledger(CaseCommands, Application[UUID]):
 
         return self._run(cmd, act)
 
-    def add_user(self, cmd: Command, *, name: str, unit: str, role: str) -> Enrolment:
-        """Creates a user and gives them a bearer token, shown to the caller once."""
+    def add_user(self, cmd: Command, *, name: str, unit: str, role: str, unit_name: str | None = None) -> Enrolment:
+        """Creates a user and gives them a bearer token, shown to the caller once. With
+        ``unit_name``, a unit not registered yet is registered in the same save (the first
+        administrator's), so a refused user leaves no unit behind."""
         access.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
-        self._load(Unit, unit_id(unit), "单位")
+        if unit_name is None:
+            self._load(Unit, unit_id(unit), "单位")
         made: list[tuple[Token, str]] = []
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
@@ -464,7 +467,10 @@ class Ledger(CaseCommands, Application[UUID]):
             user = User.enrol(stamp, name=name, unit_code=unit, role=role)
             made.append(self.new_token(stamp, user))
             issued = made[-1][0]
-            return user, [issued], {"token_id": str(issued.id), "expires_at": issued.expires_at.isoformat()}
+            others: list[LedgerAggregate] = [issued]
+            if unit_name is not None and not self._exists(unit_id(unit)):
+                others.append(Unit.register(stamp, code=unit, name=unit_name))
+            return user, others, {"token_id": str(issued.id), "expires_at": issued.expires_at.isoformat()}
 
         accepted = self._run(cmd, act)
         if not made:

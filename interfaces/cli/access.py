@@ -55,8 +55,8 @@ def admin_create(name: str, as_json: output.JsonFlag = False) -> None:
     password = secrets.token_urlsafe(12)
     with _services() as services:
         code, unit_name = ADMIN_UNIT
-        services.ledger.add_unit(Command(SYSTEM), code=code, name=unit_name)
-        enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=code, role="admin")
+        enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=code, role="admin",
+                                               unit_name=unit_name)
         services.accounts.set_password(Command(SYSTEM), name, password)
     if as_json:
         output.print_json({"user_id": str(enrolment.user_id), "name": name, "unit": code, "role": "admin",

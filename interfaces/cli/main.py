@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from application.access import Actor
-from application.errors import ApplicationError, NotFound
+from application.errors import ApplicationError, NotFound, Unauthenticated
 from application.ledger import SYSTEM, Command
 from domain.base import DomainError
 from infrastructure.database_probe import DatabaseUnavailable
@@ -308,17 +308,12 @@ def _cli_reader() -> Actor:
 
 
 def _reader_named(services: bootstrap.Services, name: str) -> Actor:
-    from eventsourcing.application import AggregateNotFoundError
-
-    from domain.registry import User, user_id
+    from domain.registry import user_id
 
     try:
-        user = services.ledger.repository.get(user_id(name))
-    except AggregateNotFoundError:
-        user = None
-    if not isinstance(user, User) or not user.active:
-        raise NotFound(f"没有名为 {name} 的在用用户", rule="user_exists")
-    return Actor(user_id=user.id, name=user.name, unit=user.unit_code, role=user.role)
+        return services.ledger.user_actor(user_id(name))
+    except Unauthenticated:
+        raise NotFound(f"没有名为 {name} 的在用用户", rule="user_exists") from None
 
 
 @app.command()

@@ -80,3 +80,18 @@ def test_the_demo_token_file_is_made_0600_before_anything_is_written(tmp_path: P
     _keep_tokens(kept, {"supervisor_token": "secret"})
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert kept.read_text() == "SUPERVISOR_TOKEN=secret\n"
+
+
+def test_a_refused_admin_create_stores_nothing_not_even_the_admin_unit(cli_env) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    services = bootstrap.build(cli_env)
+    try:
+        before = services.ledger.recorder.max_notification_id()
+    finally:
+        services.close()
+    refused = runner.invoke(app, ["admin", "create", " "])
+    assert refused.exit_code == 4, refused.output
+    services = bootstrap.build(cli_env)
+    try:
+        assert services.ledger.recorder.max_notification_id() == before
+    finally:
+        services.close()
