@@ -32,20 +32,6 @@ from domain.issue import RectificationIssue
 READS_EVERYTHING = (SUPERVISOR, INSPECTOR)
 
 
-def issue_parties(
-    units: Iterable[str], measures: Iterable[Mapping[str, Any]], urgings: Iterable[Mapping[str, Any]]
-) -> set[str]:
-    """The units an issue concerns: its responsible units (the lead unit and the co-units once
-    assigned), every unit owning one of its measures, every unit ever urged on it (a unit
-    urged and later dropped by a new assignment still reads what it was urged on)."""
-    return {*units, *(m["unit"] for m in measures), *(u["unit"] for u in urgings)}
-
-
-def case_parties(registering_unit: str, referrals: Iterable[Mapping[str, Any]]) -> set[str]:
-    """The units a case concerns: the registering unit and every unit it was referred to."""
-    return {registering_unit, *(r["unit"] for r in referrals)}
-
-
 @dataclass(frozen=True)
 class ReadScope:
     """The rows of lists, views and exports an actor reads: every row (``unit`` None), or
@@ -58,7 +44,7 @@ class ReadScope:
         return self.unit is None
 
     # Asked of every brief of a district for an agency's list (tens of thousands): these stop
-    # at the first match instead of building the parties' set (issue_parties, the same rule).
+    # at the first match instead of building a set of the parties.
 
     def reads_issue(self, units: Iterable[str], measures: Iterable[Mapping[str, Any]],
                     urgings: Iterable[Mapping[str, Any]]) -> bool:

@@ -99,17 +99,10 @@ class UnitNames:
             return [self.annotate(v) if isinstance(v, CONTAINERS) else v for v in value]
         return value
 
-    def table(self, table: Mapping[str, Any], memo: Memo | None = None) -> dict[str, Any]:
+    def _table(self, table: Mapping[str, Any], previous: Memo, fresh: Memo) -> dict[str, Any]:
         """A view's table (``columns`` and ``rows``) with a name column in place of each unit
         column, under its label, and the codes in a column of their own just after it
-        (labelled …代码). Rows are new dicts; other values are shared with ``table``.
-
-        ``memo`` (of the previous answer, see ``view``) gives the named copy of each row by
-        the row's identity: a view recomputed after one write shares all but a few rows
-        with the previous answer (projections.queries.Kept); those are not copied again."""
-        return self._table(table, memo or {}, {})
-
-    def _table(self, table: Mapping[str, Any], previous: Memo, fresh: Memo) -> dict[str, Any]:
+        (labelled …代码). Rows are new dicts; other values are shared with ``table``."""
         spec = table["columns"]
         keys = [c["key"] for c in spec if unit_key(c["key"])]
         if not keys:
@@ -137,8 +130,10 @@ class UnitNames:
 
     def view(self, answer: Mapping[str, Any], memo: Memo | None = None) -> dict[str, Any]:
         """A view's answer with names in each of its tables: the main one, those under a
-        key (due_soon), and its sections. A ``memo`` given is read (see ``table``) and
-        left holding the rows of this answer only, so it never outgrows one answer."""
+        key (due_soon), and its sections. A ``memo`` (of the previous answer) gives the named
+        copy of each row by the row's identity: a view recomputed after one write shares all
+        but a few rows with the previous answer (projections.queries.Kept), and those are not
+        copied again. It is left holding the rows of this answer only."""
         previous, fresh = (memo if memo is not None else {}), {}
         named = (self._table(answer, previous, fresh) if "columns" in answer and "rows" in answer
                  else dict(answer))

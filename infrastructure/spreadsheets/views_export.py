@@ -82,11 +82,7 @@ def file_names(view: str, year: int | None = None) -> tuple[str, str]:
     """(Chinese title, ASCII fallback) of a view's spreadsheet, without the extension."""
     if view == "evaluation":
         return f"{year}年度年终考核", f"evaluation-{year}"
-    return {
-        "supervision": ("督查督办台账", "supervision"),
-        "units": ("督查督办台账（按单位）", "supervision-units"),
-        "ledger": ("信息台账", "child-ledger"),
-    }[view]
+    return DOWNLOAD_TITLES[view]
 
 
 # Characters Windows, macOS or a browser refuse or rewrite in a file name.

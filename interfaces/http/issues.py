@@ -109,11 +109,11 @@ def list_issues(
     status: Annotated[Status | None, Query(description="、".join(STATUSES))] = None,
     plan: Annotated[UUID | None, Query(description="实施方案 id")] = None,
 ) -> Any:
+    scope = POLICY.scope(caller)  # first: a reader refused lists learns nothing of the filters
     units = filters.unit_codes(svc.ledger, unit)
     filters.plan(svc.ledger, plan)
     # Lists read the views' briefs of the summaries (no aggregate replays), caught up to
     # what is stored now.
-    scope = POLICY.scope(caller)
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
     rows, names = [], svc.ledger.unit_names
     for summary in svc.views.readable_briefs(scope, kinds=(issue_fold.KIND,)):

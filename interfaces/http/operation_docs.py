@@ -40,7 +40,7 @@ DESCRIPTIONS: dict[str, str] = {
         "（单位组代码代表组内全部单位；列在首位的单位在交办前即为牵头单位）、整改措施 measures 和备注 remarks。" + _COMMAND
     ),
     "GET /api/v1/issues": (
-        "列出调用者可见的整改问题（机构用户只看到本单位负责的）。可按 unit（单位或单位组代码）、"
+        "列出调用者可读的整改问题（机构用户只看到本单位牵头、协办、负责其措施或被催办过的）。可按 unit（单位或单位组代码）、"
         "status 和 plan 筛选；未知的筛选值返回 422，并在 known_values 中列出已知的值。"
     ),
     "GET /api/v1/issues/{issue_id}": "整改问题的当前状态：责任单位、牵头单位、整改期限、措施及其进展、催办、延期、考核和更正。" + _AS_OF + _READ_ISSUE,
@@ -85,18 +85,18 @@ DESCRIPTIONS: dict[str, str] = {
     "GET /api/v1/views/supervision/units.xlsx": "按单位汇总。" + _XLSX,
     "GET /api/v1/views/evaluation/{year}": "年终考核：各单位的客观指标（按期完成率、逾期、被催办、迟报、个案响应时长）与已记录的等次并列，等次与记录不符者标出。" + _VIEW,
     "GET /api/v1/views/evaluation/{year}.xlsx": "年终考核。" + _XLSX,
-    "GET /api/v1/views/ledger": "信息台账：个案按街道、类别和状态汇总，转介与响应、服务和台账健康；不含任何个人信息。仅限督查督办和检查人员。" + _VIEW,
+    "GET /api/v1/views/ledger": "信息台账：个案按街道、类别和状态汇总，转介与响应、服务和台账健康；不含任何个人信息。机构用户只看到本单位登记或被转介的个案；管理员不可读。" + _VIEW,
     "GET /api/v1/views/ledger.xlsx": "信息台账。" + _XLSX,
     # ---- audit ----
     "GET /api/v1/audit/events": (
         "全局事件日志，按日志位置排序，用 after 和 limit 分页；可按 unit、user、type、aggregate 和登记时间 from/to 筛选，"
-        "未知的 unit、user 或 type 返回 422。每条带默克尔叶子序号和叶子哈希。仅限督查督办和检查人员。"
+        "未知的 unit、user 或 type 返回 422。每条带默克尔叶子序号和叶子哈希。督查督办、检查人员和管理员可读（管理员看不到叶子对象本身）。"
     ),
-    "GET /api/v1/audit/late-entries": "声称发生时间比登记时间早出 days 天以上的记录（迟报或倒填）。仅限督查督办和检查人员。",
+    "GET /api/v1/audit/late-entries": "声称发生时间比登记时间早出 days 天以上的记录（迟报或倒填）。督查督办、检查人员和管理员可读。",
     "GET /api/v1/audit/tree-head": "最新的签名树头：tree_size、root_hash、timestamp 和 Ed25519 签名 signature。",
     "GET /api/v1/audit/public-key": "签署树头的 Ed25519 公钥（PEM），供外部核验。",
-    "GET /api/v1/audit/proofs/inclusion": "位置 position 的事件在大小为 tree_size 的树中的包含证明（RFC 9162 第 2.1 节）。仅限督查督办和检查人员。",
-    "GET /api/v1/audit/proofs/consistency": "大小为 first 的树是大小为 second 的树的前缀的一致性证明（RFC 9162）。仅限督查督办和检查人员。",
+    "GET /api/v1/audit/proofs/inclusion": "位置 position 的事件在大小为 tree_size 的树中的包含证明（RFC 9162 第 2.1 节）。督查督办、检查人员和管理员可读。",
+    "GET /api/v1/audit/proofs/consistency": "大小为 first 的树是大小为 second 的树的前缀的一致性证明（RFC 9162）。督查督办、检查人员和管理员可读。",
 }
 
 

@@ -333,7 +333,7 @@ def test_verify_returns_at_once_shows_progress_and_a_second_click_joins_the_runn
 
 
 def test_a_verification_that_fails_says_so_without_its_error_text(
-    client: TestClient, district: District, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, district: District, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from interfaces.web import pages
 
@@ -346,3 +346,4 @@ def test_a_verification_that_fails_says_so_without_its_error_text(
     assert client.app.state.web_verifications.latest.wait(timeout=30)
     shown = page(client, "/audit/verify")
     assert "核验未能完成（RuntimeError）" in shown and CHILD_NAME not in shown
+    assert "RuntimeError" in caplog.text and CHILD_NAME not in caplog.text  # nor in the log
