@@ -155,12 +155,16 @@ class PostgresCaseKeys:
 
     def __init__(
         self, db: str | ConnectionPool, master_key: bytes, *, schema: str = "public",
-        horizon_wait: float = 10.0,
+        horizon_wait: float = 10.0, create_table: bool = True,
     ) -> None:
         self._db = db
         self._horizon_wait = horizon_wait
         self._wrap = KeyWrap(master_key)
         self._table = sql.Identifier(schema, "case_keys")
+        if create_table:
+            self.create_table()
+
+    def create_table(self) -> None:
         with self._connection() as conn:
             conn.execute(
                 sql.SQL(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,9 +32,10 @@ class DatabaseUnavailable(Exception):
         super().__init__(self.line)
 
 
-def check_database(settings: Settings) -> None:
+def check_database(settings: Settings, *, accept_transient: bool = True) -> None:
     """Raises DatabaseUnavailable unless CARELEDGER_DATABASE_URL is well formed and, for
-    PostgreSQL, a connection with its user, password and database succeeds."""
+    PostgreSQL, a connection with its user, password and database succeeds (or, with
+    ``accept_transient``, the server is merely full or starting up)."""
     url = settings.database_url
     if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise DatabaseUnavailable(
@@ -58,10 +61,30 @@ def check_database(settings: Settings) -> None:
         password=env["POSTGRES_PASSWORD"], connect_timeout=2,
     )
     failure = _try_connect(conninfo)
-    if failure is None or _TRANSIENT.search(failure):
+    if failure is None or (accept_transient and _TRANSIENT.search(failure)):
         # A full or starting server is no fault of the settings: the pool waits for it.
         return
     raise _explain(failure, where=where, database=database, user=user)
+
+
+def wait_for_database(
+    settings: Settings, seconds: float, *, retrying: Callable[[DatabaseUnavailable], None] = lambda _: None
+) -> None:
+    """check_database until a connection succeeds, for at most ``seconds``; then the last
+    DatabaseUnavailable. For a process started while the database restarts: the store's
+    library needs a connection to open at all."""
+    deadline = time.monotonic() + seconds
+    delay = 0.25
+    while True:
+        try:
+            check_database(settings, accept_transient=False)
+            return
+        except DatabaseUnavailable as unavailable:
+            if time.monotonic() + delay > deadline:
+                raise
+            retrying(unavailable)
+        time.sleep(delay)  # a retry's back-off, not synchronisation
+        delay = min(delay * 2, 4.0)
 
 
 _TRANSIENT = re.compile(

@@ -111,7 +111,8 @@ def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> Cas
     if settings.is_postgres:
         pool = ConnectionPool(postgres_conninfo(settings), min_size=1, max_size=4, open=True)
         closers.append(pool.close)
-        return PostgresCaseKeys(pool, master, schema=settings.database_schema)
+        # Off in API workers, like the library's tables: they start without touching the database.
+        return PostgresCaseKeys(pool, master, schema=settings.database_schema, create_table=settings.create_tables)
     return SQLiteCaseKeys(settings.eventsourcing_env()["SQLITE_DBNAME"], master)
 
 

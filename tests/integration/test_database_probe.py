@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -177,3 +178,83 @@ def test_a_full_server_is_left_to_the_pool_to_wait_for(tmp_path: Path) -> None:
 
     with fake_server(_be_full) as port:
         check_database(_settings(f"postgresql://postgres@127.0.0.1:{port}/x", tmp_path))  # no DatabaseUnavailable
+
+
+@contextmanager
+def _down_then_relayed(refusals: int) -> Iterator[tuple[int, list[str]]]:
+    """A port of its own: the first ``refusals`` connections are closed at once, as a server
+    going down closes them; later ones are relayed to the real server. Yields the port and
+    what each connection was given."""
+    real = urlsplit(SERVER_URL)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    given: list[str] = []
+    opened: list[socket.socket] = []
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def run() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            opened.append(conn)
+            if len(given) < refusals:
+                given.append("closed")
+                conn.close()
+                continue
+            given.append("relayed")
+            upstream = socket.create_connection((real.hostname or "127.0.0.1", real.port or 5432))
+            opened.append(upstream)
+            threading.Thread(target=pipe, args=(conn, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        yield int(listener.getsockname()[1]), given
+    finally:
+        listener.close()
+        for conn in opened:
+            conn.close()
+
+
+def test_an_api_worker_started_while_the_database_is_down_waits_for_it_and_then_serves(tmp_path: Path) -> None:
+    """uvicorn stops the whole server when a worker it restarts fails to start; a worker
+    restarted during a database restart must wait for the database instead."""
+    from fastapi.testclient import TestClient
+
+    from interfaces.http.app import create_app
+    from tests.backends import scratch_database
+
+    require_postgres()
+    with scratch_database() as url:
+        keys = dict(signing_key_file=tmp_path / "k.pem", data_key_file=tmp_path / "dk",
+                    idempotency_key_file=tmp_path / "ik")
+        bootstrap.build(Settings(database_url=url, **keys)).close()  # the tables, as `serve` makes them
+        with _down_then_relayed(refusals=2) as (port, given):
+            relayed = urlsplit(url)._replace(netloc=f"postgres@127.0.0.1:{port}").geturl()
+            worker = create_app(Settings(database_url=relayed, create_tables=False, **keys))
+            with TestClient(worker) as client:
+                assert client.get("/readyz").status_code == 200
+            assert given[:3] == ["closed", "closed", "relayed"]
+
+
+def test_waiting_for_a_database_that_stays_away_ends_with_its_one_line(tmp_path: Path) -> None:
+    from infrastructure.database_probe import wait_for_database
+
+    port = _closed_port()
+    retries: list[str] = []
+    with pytest.raises(DatabaseUnavailable) as refused:
+        wait_for_database(_settings(f"postgresql://postgres@127.0.0.1:{port}/x", tmp_path), 1.0,
+                          retrying=lambda unavailable: retries.append(unavailable.line))
+    assert retries and all(line == refused.value.line for line in retries)
+    assert f"no PostgreSQL server answers at 127.0.0.1:{port}" in refused.value.line
