@@ -17,7 +17,8 @@ from application.accounts import Accounts, Throttle
 from application.ledger import Ledger
 from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
-from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
+from projections.merkle_log import MerkleLogProjection, MerkleLogRunner
+from projections.merkle_proofs import MerkleLogReader
 from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.database_probe import check_database
