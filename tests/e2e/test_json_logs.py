@@ -10,12 +10,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from infrastructure.settings import Settings
+from tests.serving import wait_until_healthy
 
 CARELEDGER = Path(sys.executable).with_name("careledger")
 
@@ -31,19 +31,6 @@ def environment(settings: Settings) -> dict[str, str]:
     return {**os.environ, **{f"CARELEDGER_{name.upper()}": str(getattr(settings, name)) for name in names}}
 
 
-def wait_until_healthy(base_url: str, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "careledger serve ended before answering /healthz"
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # a poll interval, bounded by the deadline: not a synchronisation
-    raise AssertionError(f"no healthy answer from {base_url}/healthz within {timeout} s")
-
-
 def test_every_line_the_server_writes_is_json_with_the_request_id_and_readable_chinese(
     settings: Settings, tmp_path: Path,
 ) -> None:
@@ -53,7 +40,7 @@ def test_every_line_the_server_writes_is_json_with_the_request_id_and_readable_c
                               env=environment(settings), cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_until_healthy(base_url, server)
+        wait_until_healthy(base_url, lambda: server.poll() is None, timeout=30.0)
         sent = {
             "chinese": "追踪-甲/区教育局 #1".encode(),
             "uuid": b"550e8400-e29b-41d4-a716-446655440000",
