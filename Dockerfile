@@ -14,6 +14,7 @@ COPY interfaces interfaces
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# The wheels are mounted for this step only (BuildKit, Docker's builder since 23.0): not a layer.
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links /wheels careledger \
  && useradd --system --uid 10001 --create-home --home-dir /srv/careledger careledger \
