@@ -1,14 +1,19 @@
-"""The demo district: the units of both source documents, the justice bureau's plan and
-its four-row problem list, and a few months of plausible 2019 history."""
+"""The demo district: the units of both source documents; the justice bureau's 2019 plan with
+its four-row problem list and its history, an imported example to replay (finished in January
+2020); and this year's plan, dated relative to today, so that the dashboard shows what an
+office sees on a working day: work due next week, issues overdue by days, an urging, a late
+entry, an extension and a closure."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from uuid import UUID
 
+from application.access import Actor
 from application.accounts import Accounts
 from domain.base import LedgerAggregate, Stamp
 from domain.registry import User, user_id
@@ -77,6 +82,38 @@ PROBLEM_LIST = [
      [("dxh-ggfw", "有针对性地对留守儿童、困境儿童提供法律援助和法律服务等，开辟留守儿童法律援助绿色通道，维护留守儿童的合法权益。")]),
 ]
 
+def current_plan_number(year: int) -> str:
+    return f"东司法[{year}]2号"
+
+
+# This year's problem list: (序号, responsible units, duty, problem, measures), dated by load().
+CURRENT_PROBLEM_LIST = [
+    (1, ["dxh-pfk", "司法所"],
+     "开展“法治进校园”留守儿童专题普法活动，每所中小学每学期不少于一次。",
+     "部分学校普法活动流于形式，留守儿童参与率不高。",
+     [("dxh-pfk", "制定全区留守儿童专题普法计划，纳入普法责任清单考核。"),
+      ("dxh-sfs-wjs", "在辖区中小学开展留守儿童专题普法活动。"),
+      ("dxh-sfs-zml", "在辖区中小学开展留守儿童专题普法活动。")]),
+    (2, ["dxh-ggfw", "dxh-sfs-wjs"],
+     "畅通困境儿童法律援助绿色通道，做到当日受理、及时指派。",
+     "吴家山片区法律援助受理点未公示绿色通道办理流程。",
+     [("dxh-ggfw", "制定困境儿童法律援助绿色通道办理流程并公示。"),
+      ("dxh-sfs-wjs", "在街道法律援助受理点公示绿色通道流程，建立受理台账。")]),
+    (3, ["dxh-pfk"],
+     "宣传强制报告制度，指导学校、医疗机构等强制报告主体知晓报告义务和渠道。",
+     "强制报告制度宣传覆盖面不足，部分基层单位不知晓报告渠道。",
+     [("dxh-pfk", "编印强制报告制度宣传册，向全区学校、医疗机构发放。")]),
+    (4, ["dxh-ggfw"],
+     "组织律师为困境儿童家庭提供监护、抚养等法律咨询服务。",
+     "上门法律咨询服务次数偏少。",
+     [("dxh-ggfw", "组织律师每月到各街道开展一次困境儿童家庭法律咨询。")]),
+    (5, ["dxh-sfs-zml"],
+     "摸排辖区留守儿童和困境儿童涉法需求，建立工作台账。",
+     "走马岭街涉法需求台账未按月更新。",
+     [("dxh-sfs-zml", "按月更新辖区留守儿童涉法需求台账。")]),
+]
+
+
 DEMO_USERS = [
     ("supervisor", "督查督办-李敏", "dxh-bgs", "supervisor"),
     ("inspector", "巡察-王强", "dxh-bgs", "inspector"),
@@ -109,10 +146,14 @@ def is_empty(ledger: Ledger) -> bool:
     return not ledger.recorder.max_notification_id()
 
 
+Actors = dict[str, Actor]
+
+
 def load(ledger: Ledger) -> dict[str, str]:
-    """Loads the demo district; answers one bearer token per role (shown once)."""
+    """Loads the demo district; answers one bearer token per role (shown once). This year's
+    plan is dated relative to the ledger clock's (Beijing) day."""
+    today = ledger.clock().astimezone(SHANGHAI).date()
     clock = DemoClock(ledger)
-    tokens: dict[str, str] = {}
     with clock.at(date(2019, 3, 1), 9):
         for code, name, group in JUSTICE_BUREAU_UNITS:
             ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
@@ -122,27 +163,42 @@ def load(ledger: Ledger) -> dict[str, str]:
         actors = {}
         for key, name, unit, role in DEMO_USERS:
             enrolment = ledger.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
-            tokens[key] = enrolment.token
             actors[key] = ledger.authenticate(enrolment.token)
+    _plan_2019(ledger, clock, actors)
+    _plan_this_year(ledger, clock, actors, today)
+    # The enrolment tokens were issued in 2019 and have long expired: fresh ones, issued now.
+    return {key: current_token(ledger, name) for key, name, _, _ in DEMO_USERS}
 
+
+def _commands(actors: Actors) -> Callable[..., Command]:
     def cmd(who: str, occurred: date | None = None) -> Command:
         claimed = None
         if occurred is not None:
             claimed = datetime(occurred.year, occurred.month, occurred.day, 9, tzinfo=SHANGHAI)
         return Command(actor=actors[who], occurred_at=claimed)
 
+    return cmd
+
+
+def _register(ledger: Ledger, cmd: Callable[..., Command], number: str,
+              problems: list[tuple[int, list[str], str, str, list[tuple[str, str]]]]) -> dict[int, UUID]:
+    plan = plan_id(number)
+    return {
+        seq: ledger.register_issue(cmd("supervisor"), plan=plan, seq=seq, duty=duty, problem=problem, units=units,
+                                   measures=[(owner, text, None) for owner, text in measures]).id
+        for seq, units, duty, problem, measures in problems
+    }
+
+
+def _plan_2019(ledger: Ledger, clock: DemoClock, actors: Actors) -> None:
+    """The 2019 plan as the justice bureau's ledger recorded it, finished in January 2020."""
+    cmd = _commands(actors)
     with clock.at(date(2019, 3, 4)):
         ledger.register_plan(cmd("supervisor"), number=PLAN_NUMBER,
                              title="东西湖区司法局关于进一步加强农村留守儿童关爱保护和困境儿童保障工作的实施方案",
                              issuer_unit="dxh-bgs", year=2019)
-    plan = plan_id(PLAN_NUMBER)
-    issues = {}
     with clock.at(date(2019, 3, 5)):
-        for seq, units, duty, problem, measures in PROBLEM_LIST:
-            issues[seq] = ledger.register_issue(
-                cmd("supervisor"), plan=plan, seq=seq, duty=duty, problem=problem, units=units,
-                measures=[(owner, text, None) for owner, text in measures],
-            ).id
+        issues = _register(ledger, cmd, PLAN_NUMBER, PROBLEM_LIST)
     with clock.at(date(2019, 3, 8)):
         ledger.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
                             contact_person="陈静", deadline=date(2019, 6, 30), nodes=[date(2019, 4, 30)])
@@ -189,8 +245,66 @@ def load(ledger: Ledger) -> dict[str, str]:
                               findings="整改总体到位。")
         ledger.evaluate_issue(cmd("supervisor"), issues[2], year=2019, grade="合格", score=72,
                               findings="逾期未办结。")
-    # The enrolment tokens were issued in 2019 and have long expired: fresh ones, issued now.
-    return {key: current_token(ledger, name) for key, name, _, _ in DEMO_USERS}
+    with clock.at(date(2020, 1, 8)):
+        ledger.complete_measure(cmd("agency_zoumaling"), issues[1], "M3", summary="全年普法讲座已开展，资料已归档。")
+        ledger.complete_measure(cmd("agency"), issues[2], "M1", summary="责任清单已印发并纳入年终考核。")
+        ledger.complete_measure(cmd("agency_legal_services"), issues[4], "M1",
+                                summary="法律援助绿色通道已与区法院、区检察院会签开通。")
+    with clock.at(date(2020, 1, 15)):
+        for seq in (1, 2, 4):
+            ledger.close_issue(cmd("supervisor"), issues[seq], summary="经核查，整改措施已全部完成，予以销号。")
+
+
+def _plan_this_year(ledger: Ledger, clock: DemoClock, actors: Actors, today: date) -> None:
+    """This year's plan, each entry a number of days before ``today`` (never on it: the
+    history stays in the past whatever the hour): due in 6 days, overdue by 3 and by 12 days
+    (urged), extended, closed on time, and an entry made 10 days after the work it reports."""
+    cmd = _commands(actors)
+
+    def day(offset: int) -> date:
+        return today + timedelta(days=offset)
+
+    number = current_plan_number(today.year)
+    with clock.at(day(-45)):
+        ledger.register_plan(cmd("supervisor"), number=number, title=f"东西湖区司法局{today.year}年关爱保护工作督查督办问题清单",
+                             issuer_unit="dxh-bgs", year=today.year)
+        issues = _register(ledger, cmd, number, CURRENT_PROBLEM_LIST)
+    with clock.at(day(-44)):
+        ledger.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
+                            contact_person="陈静", deadline=day(6), nodes=[day(-14)])
+        ledger.assign_issue(cmd("supervisor"), issues[2], lead_unit="dxh-ggfw", co_units=["dxh-sfs-wjs"],
+                            contact_person="赵磊", deadline=day(-3), nodes=[])
+        ledger.assign_issue(cmd("supervisor"), issues[3], lead_unit="dxh-pfk", co_units=[],
+                            contact_person="陈静", deadline=day(-12), nodes=[])
+        ledger.assign_issue(cmd("supervisor"), issues[4], lead_unit="dxh-ggfw", co_units=[],
+                            contact_person="赵磊", deadline=day(-20), nodes=[])
+        ledger.assign_issue(cmd("supervisor"), issues[5], lead_unit="dxh-sfs-zml", co_units=[],
+                            contact_person="周婷", deadline=day(-10), nodes=[])
+    with clock.at(day(-30)):
+        ledger.extend_deadline(cmd("supervisor"), issues[4], deadline=day(20),
+                               reason="律师库调整，经分管领导同意延期。")
+    with clock.at(day(-20)):
+        ledger.report_progress(cmd("agency"), issues[1], "M1", summary="全区留守儿童专题普法计划已起草，征求意见中。", evidence=[])
+        ledger.report_progress(cmd("agency_zoumaling"), issues[5], "M1", summary="已完成走马岭街各村（社区）涉法需求摸排。", evidence=[])
+    with clock.at(day(-16)):
+        ledger.complete_measure(cmd("agency_zoumaling"), issues[5], "M1", summary="涉法需求台账已建立，按月更新。")
+    with clock.at(day(-15)):
+        ledger.report_progress(cmd("agency_legal_services"), issues[2], "M1", summary="绿色通道办理流程已印发。", evidence=[])
+    with clock.at(day(-14)):
+        ledger.close_issue(cmd("supervisor"), issues[5], summary="经核查，涉法需求台账已按月更新，予以销号。")
+    with clock.at(day(-10)):
+        ledger.report_progress(cmd("agency_wujiashan"), issues[1], "M2",
+                               summary="在吴家山第一小学开展留守儿童专题普法活动1场。", evidence=[])
+    with clock.at(day(-7)):
+        ledger.report_progress(cmd("agency_legal_services"), issues[4], "M1",
+                               summary="律师库已调整，本月已到两个街道开展上门咨询。", evidence=[])
+    with clock.at(day(-5)):
+        ledger.urge(cmd("supervisor"), issues[3], unit="dxh-pfk",
+                    message="整改期限已过，请普法科说明宣传册发放进度。", reply_by=day(2))
+    with clock.at(day(-2)):
+        # Entered late: the work was done ten days before it reached the ledger.
+        ledger.report_progress(cmd("agency_wujiashan", day(-12)), issues[2], "M2",
+                               summary="吴家山街法律援助受理点已公示绿色通道流程。", evidence=[])
 
 
 def current_token(ledger: Ledger, name: str) -> str:

@@ -20,6 +20,7 @@ from infrastructure.database_probe import DatabaseUnavailable
 from infrastructure.settings import Settings
 from interfaces import bootstrap, demo_district
 from interfaces.cli import output
+from interfaces.logging import configure, log_config
 
 
 class _Careledger(typer.Typer):
@@ -60,8 +61,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn 进程数（仅 PostgreSQL）")] = 1,
 ) -> None:
     """运行 API 和看板。"""
+    import structlog
     import uvicorn
 
+    configure()  # from here on the process writes JSON lines only (the demo's tokens aside)
     settings = Settings()
     services = bootstrap.build(settings)
     try:
@@ -70,7 +73,7 @@ def serve(
     finally:
         services.close()
     if workers > 1 and not settings.is_postgres:
-        err.print("SQLite 只能以单进程运行；忽略 --workers")
+        structlog.get_logger("careledger.serve").warning("workers_ignored", reason="SQLite 只能以单进程运行", workers=workers)
         workers = 1
     if workers > 1:
         # Tables exist now; workers must not race to create them.
@@ -81,6 +84,7 @@ def serve(
         # Forwarded headers are believed by the app itself, from CARELEDGER_TRUSTED_PROXIES only
         # (interfaces/http/app.py), however it is served.
         loop="uvloop", http="httptools", log_level="info", proxy_headers=False,
+        log_config=log_config(),  # uvicorn's lines, access lines too, are JSON like careledger's
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 
 from interfaces import bootstrap, demo_district
 from interfaces.http.app import create_app
 from tests.backends import settings_for
+from tests.serving import wait_until_healthy
 
 CHROMIUM = Path(os.environ.get("CARELEDGER_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -54,27 +53,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base_url, thread)
+        wait_until_healthy(base_url, thread.is_alive)
         yield Demo(base_url, tokens, services, sign_ins)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         listening.close()
         services.close()
-
-
-def wait_until_healthy(base_url: str, thread: threading.Thread, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the server thread ended before answering /healthz")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # a poll interval, bounded by the deadline: not a synchronisation
-    raise RuntimeError(f"no healthy answer from {base_url}/healthz within {timeout} s")
 
 
 @pytest.fixture(scope="module")
