@@ -249,7 +249,7 @@ class AuditStore(AuditIndexStore):
                 "SELECT c.reltuples, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL "
                 "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
                 "WHERE c.oid = to_regclass(quote_ident(?) || '.audit_index')",
-                (self.db.datastore.schema,),  # type: ignore[union-attr]
+                (self.db.schema,),
             ).fetchone()
             if indexed is None:
                 indexed = int(c.execute(TRACKED).fetchone()[0])

@@ -5,12 +5,14 @@ The stores write each statement once, in this spelling:
 - ``?`` marks a parameter (psycopg's ``%s`` on PostgreSQL);
 - ``{p}`` stands before a table of ours: nothing on SQLite, the quoted schema on PostgreSQL;
 - ``{name}`` for a table passed to ``execute`` by keyword (the library's event tables);
-- ``{bigint}``, ``{smallint}``, ``{blob}``, ``{text}``, ``{real}``, ``{json}``: column
+- ``{bigint}``, ``{smallint}``, ``{uuid}``, ``{blob}``, ``{text}``, ``{real}``, ``{json}``: column
   types, which stay what each backend's tables were made with (an SQLite ``INTEGER
   PRIMARY KEY`` is the rowid, a ``bigint`` one is not);
 - ``{without_rowid}`` after a table SQLite keeps as its primary key's b-tree;
 - ``{position}``: the column of the library's event tables that orders the log;
-- ``{greatest}``: the larger of two values.
+- ``{greatest}``: the larger of two values;
+- ``{for_update}`` after a SELECT whose rows the transaction goes on to change (SQLite's
+  writer holds the whole file).
 
 Rows come back as tuples (or sqlite3 rows, read the same way) on both.
 """
@@ -33,16 +35,17 @@ class Dialect:
     postgres = False
     mark = "?"
     words = {
-        "bigint": "INTEGER", "smallint": "INTEGER", "blob": "BLOB", "text": "TEXT", "real": "REAL",
+        "bigint": "INTEGER", "smallint": "INTEGER", "uuid": "TEXT", "blob": "BLOB", "text": "TEXT", "real": "REAL",
         "json": "TEXT", "without_rowid": " WITHOUT ROWID", "position": "rowid", "greatest": "max",
+        "for_update": "",
     }
     # SQLite's limit on the parameters of one statement is lower than any list we pass.
     chunk = 500
 
-    def prefix(self, datastore: Any) -> str:
+    def prefix(self, schema: str | None) -> str:
         return ""
 
-    def table(self, datastore: Any, name: str) -> str:
+    def table(self, schema: str | None, name: str) -> str:
         return name
 
     def cursor(self, raw: Any) -> Any:
@@ -85,17 +88,17 @@ class PostgresDialect(Dialect):
     postgres = True
     mark = "%s"
     words = {
-        "bigint": "bigint", "smallint": "smallint", "blob": "bytea", "text": "text",
+        "bigint": "bigint", "smallint": "smallint", "uuid": "uuid", "blob": "bytea", "text": "text",
         "real": "double precision", "json": "jsonb", "without_rowid": "", "position": "notification_id",
-        "greatest": "greatest",
+        "greatest": "greatest", "for_update": " FOR UPDATE",
     }
     chunk = 0  # one array parameter, however long
 
-    def prefix(self, datastore: Any) -> str:
-        return _quoted(datastore.schema) + "."
+    def prefix(self, schema: str | None) -> str:
+        return _quoted(schema or "public") + "."
 
-    def table(self, datastore: Any, name: str) -> str:
-        return f"{_quoted(datastore.schema)}.{_quoted(name)}"
+    def table(self, schema: str | None, name: str) -> str:
+        return self.prefix(schema) + _quoted(name)
 
     def cursor(self, raw: Any) -> Any:
         # The library's connections make dict rows.
@@ -120,12 +123,12 @@ class PostgresDialect(Dialect):
 
     def columns(self, cursor: Cursor, table: str) -> set[str]:
         cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_schema=? "
-                       "AND table_name=?", (cursor.db.datastore.schema, table))
+                       "AND table_name=?", (cursor.db.schema, table))
         return {row[0] for row in cursor.fetchall()}
 
     def indexes(self, cursor: Cursor, table: str) -> set[str]:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname=? AND tablename=?",
-                       (cursor.db.datastore.schema, table))
+                       (cursor.db.schema, table))
         return {row[0] for row in cursor.fetchall()}
 
     def uuid(self, value: Any) -> UUID:
@@ -155,7 +158,8 @@ class Database:
         else:
             raise TypeError(f"no SQL dialect for {type(datastore).__name__}")
         self.datastore = datastore
-        self.words = {**self.dialect.words, "p": self.dialect.prefix(datastore)}
+        self.schema: str | None = getattr(datastore, "schema", None)
+        self.words = {**self.dialect.words, "p": self.dialect.prefix(self.schema)}
 
     @property
     def postgres(self) -> bool:
@@ -163,7 +167,7 @@ class Database:
 
     def sql(self, text: str, tables: dict[str, str] | None = None) -> str:
         words = self.words if not tables else {
-            **self.words, **{k: self.dialect.table(self.datastore, v) for k, v in tables.items()}}
+            **self.words, **{k: self.dialect.table(self.schema, v) for k, v in tables.items()}}
         return text.replace("?", self.dialect.mark).format_map(words)
 
     @contextlib.contextmanager
