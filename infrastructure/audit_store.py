@@ -194,8 +194,8 @@ class AuditStore(AuditIndexStore):
                       "position {bigint} NOT NULL)", prepare=False)
             c.execute("INSERT INTO {p}audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING")
             c.execute(
-                "CREATE TABLE IF NOT EXISTS {p}audit_index (position {bigint} PRIMARY KEY, aggregate_id {text} NOT NULL, "
-                "aggregate_type {text} NOT NULL, version {bigint} NOT NULL, type {text} NOT NULL, "
+                "CREATE TABLE IF NOT EXISTS {p}audit_index (position {bigint} PRIMARY KEY, "
+                "aggregate_id {text} NOT NULL, aggregate_type {text} NOT NULL, version {bigint} NOT NULL, type {text} NOT NULL, "
                 "user_name {text} NOT NULL, unit {text} NOT NULL, recorded_at {real} NOT NULL, "
                 "occurred_at {real} NOT NULL, lateness {bigint} NOT NULL)", prepare=False)
             if "recorded_max" not in self.db.dialect.columns(c, "audit_index"):

@@ -96,7 +96,8 @@ class _KeyTable:
 
     def create_table(self) -> None:
         with self._cursor() as c:
-            c.execute(self._sql("CREATE TABLE IF NOT EXISTS {t} (case_id {uuid} PRIMARY KEY, wrapped_key {blob} NOT NULL)"))
+            c.execute(self._sql(
+                "CREATE TABLE IF NOT EXISTS {t} (case_id {uuid} PRIMARY KEY, wrapped_key {blob} NOT NULL)"))
 
     def create(self, case_id: UUID) -> bytes:
         key = new_case_key()
@@ -123,7 +124,8 @@ class _KeyTable:
 
     def get(self, case_id: UUID) -> bytes | None:
         with self._cursor() as c:
-            row = c.execute(self._sql("SELECT wrapped_key FROM {t} WHERE case_id=?"), (self._key(case_id),)).fetchone()
+            c.execute(self._sql("SELECT wrapped_key FROM {t} WHERE case_id=?"), (self._key(case_id),))
+            row = c.fetchone()
         return None if row is None else self._wrap.unwrap(case_id, bytes(row[0]))
 
     def erase(self, case_id: UUID) -> None:

@@ -35,11 +35,11 @@ class Dialect:
     postgres = False
     mark = "?"
     words = {
-        "bigint": "INTEGER", "smallint": "INTEGER", "uuid": "TEXT", "blob": "BLOB", "text": "TEXT", "real": "REAL",
-        "json": "TEXT", "without_rowid": " WITHOUT ROWID", "position": "rowid", "greatest": "max",
-        "for_update": "",
+        "bigint": "INTEGER", "smallint": "INTEGER", "uuid": "TEXT", "blob": "BLOB", "text": "TEXT",
+        "real": "REAL", "json": "TEXT", "without_rowid": " WITHOUT ROWID", "position": "rowid",
+        "greatest": "max", "for_update": "",
     }
-    # SQLite's limit on the parameters of one statement is lower than any list we pass.
+    # SQLite caps the parameters of one statement: long lists go 500 at a time.
     chunk = 500
 
     def prefix(self, schema: str | None) -> str:

@@ -54,7 +54,8 @@ class _LedgerQueries:
             }
 
     def latest_versions(self, originator_ids: list[UUID]) -> dict[UUID, int]:
-        among, params = self.db.dialect.among("originator_id", [self.db.dialect.uuid_param(i) for i in originator_ids])
+        keys = [self.db.dialect.uuid_param(i) for i in originator_ids]
+        among, params = self.db.dialect.among("originator_id", keys)
         with self.db.read() as c:
             c.execute("SELECT originator_id, max(originator_version) FROM {events} "
                       f"WHERE {among} GROUP BY originator_id", params, events=self.events_table_name)

@@ -23,7 +23,7 @@ from eventsourcing.persistence import EventStore
 from eventsourcing.utils import resolve_topic
 
 from infrastructure.dialect import Database
-from infrastructure.verify import Discrepancy, Finding
+from infrastructure.findings import Discrepancy, Finding
 
 
 def snapshotted_ids(recorder: Any) -> list[UUID]:

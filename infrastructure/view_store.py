@@ -198,7 +198,8 @@ class _ViewTables(ViewStore):
                 c.execute("DELETE FROM {p}view_changed WHERE generation=?", (g,))
                 c.execute(
                     "INSERT INTO {p}view_marks SELECT generation, ?, max_recorded FROM {p}view_horizon "
-                    "WHERE generation=? ON CONFLICT (generation, position) DO UPDATE SET max_recorded=excluded.max_recorded",
+                    "WHERE generation=? ON CONFLICT (generation, position) "
+                    "DO UPDATE SET max_recorded=excluded.max_recorded",
                     (position, g),
                 )
 
@@ -216,8 +217,8 @@ class _ViewTables(ViewStore):
             return None
         where, args = self._kinds(kinds)
         with self.db.transaction(commit=False) as c:
-            c.execute(self.db.dialect.latest_per_id(BRIEF, "{p}view_versions", f"generation=? AND position<=?{where}"),
-                      (self.generation, position, *args))
+            latest = self.db.dialect.latest_per_id(BRIEF, "{p}view_versions", f"generation=? AND position<=?{where}")
+            c.execute(latest, (self.generation, position, *args))
             return position, [_brief(r[0], r[1]) for r in c.fetchall()]
 
     def checkpoint_position(self, moment: float) -> int | None:
@@ -269,7 +270,8 @@ class SQLiteViewStore(_ViewTables, SQLiteRecorder):
             "data=excluded.data, brief=excluded.brief, position=excluded.position",
             [(g, *row, position) for row in batch],
         )
-        c.executemany("INSERT INTO {p}view_changed VALUES (?,?) ON CONFLICT DO NOTHING", [(g, row[0]) for row in batch])
+        c.executemany("INSERT INTO {p}view_changed VALUES (?,?) ON CONFLICT DO NOTHING",
+                      [(g, row[0]) for row in batch])
 
 
 class PostgresViewStore(_ViewTables, PostgresTrackingRecorder):
