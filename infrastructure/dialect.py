@@ -29,16 +29,28 @@ from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.rows import tuple_row
 
 
+# The words above: (SQLite's, PostgreSQL's).
+WORDS = {
+    "bigint": ("INTEGER", "bigint"),
+    "smallint": ("INTEGER", "smallint"),
+    "uuid": ("TEXT", "uuid"),
+    "blob": ("BLOB", "bytea"),
+    "text": ("TEXT", "text"),
+    "real": ("REAL", "double precision"),
+    "json": ("TEXT", "jsonb"),
+    "without_rowid": (" WITHOUT ROWID", ""),
+    "position": ("rowid", "notification_id"),
+    "greatest": ("max", "greatest"),
+    "for_update": ("", " FOR UPDATE"),
+}
+
+
 class Dialect:
     """What SQLite says differently."""
 
     postgres = False
     mark = "?"
-    words = {
-        "bigint": "INTEGER", "smallint": "INTEGER", "uuid": "TEXT", "blob": "BLOB", "text": "TEXT",
-        "real": "REAL", "json": "TEXT", "without_rowid": " WITHOUT ROWID", "position": "rowid",
-        "greatest": "max", "for_update": "",
-    }
+    words = {word: spelt[0] for word, spelt in WORDS.items()}
     # SQLite caps the parameters of one statement: long lists go 500 at a time.
     chunk = 500
 
@@ -87,11 +99,7 @@ class Dialect:
 class PostgresDialect(Dialect):
     postgres = True
     mark = "%s"
-    words = {
-        "bigint": "bigint", "smallint": "smallint", "uuid": "uuid", "blob": "bytea", "text": "text",
-        "real": "double precision", "json": "jsonb", "without_rowid": "", "position": "notification_id",
-        "greatest": "greatest", "for_update": " FOR UPDATE",
-    }
+    words = {word: spelt[1] for word, spelt in WORDS.items()}
     chunk = 0  # one array parameter, however long
 
     def prefix(self, schema: str | None) -> str:

@@ -111,7 +111,8 @@ class _ViewTables(ViewStore):
         return None if row is None else int(row[0])
 
     def _for_ids(self, select: str, args: tuple[Any, ...], ids: Iterable[str]) -> list[Any]:
-        """Rows of ``select`` (a WHERE clause for ``args``) AND ``id`` among ``ids``."""
+        """Rows of ``select`` (its parameters ``args``, then ``{among}``: the row's id is one
+        of ``ids``), read a chunk of ids at a time."""
         rows: list[Any] = []
         with self.db.transaction(commit=False) as c:
             for chunk in self.db.chunks(ids):
