@@ -30,8 +30,8 @@ from uuid import UUID
 from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
-from psycopg import sql
 
+from infrastructure.dialect import Database
 from projections.audit_index import AuditFilter, AuditIndexStore, AuditRow, IndexMoved
 
 MAX_POSITION = 2**62
@@ -42,20 +42,22 @@ CHECK_STATISTICS_EVERY = 500
 logger = logging.getLogger(__name__)
 
 
-def _indexes(table: str) -> dict[str, str]:
+TABLE = "{p}audit_index"
+
+
+def _indexes() -> dict[str, str]:
     """Index name -> its CREATE INDEX statement."""
-    made = {f"audit_index_{name}": f"CREATE INDEX IF NOT EXISTS audit_index_{name} ON {table} ({columns})"
+    made = {f"audit_index_{name}": f"CREATE INDEX IF NOT EXISTS audit_index_{name} ON {TABLE} ({columns})"
             for name, columns in INDEXES.items()}
     made["audit_index_out_of_order"] = (
-        f"CREATE INDEX IF NOT EXISTS audit_index_out_of_order ON {table} (position) WHERE {OUT_OF_ORDER}")
-    made["audit_index_late"] = f"CREATE INDEX IF NOT EXISTS audit_index_late ON {table} (position) WHERE {LATE}"
+        f"CREATE INDEX IF NOT EXISTS audit_index_out_of_order ON {TABLE} (position) WHERE {OUT_OF_ORDER}")
+    made["audit_index_late"] = f"CREATE INDEX IF NOT EXISTS audit_index_late ON {TABLE} (position) WHERE {LATE}"
     return made
 
 
-def _drops(table: str) -> dict[str, str]:
-    schema = table.rpartition(".")[0]
-    return {f"audit_index_{name}": f"DROP INDEX IF EXISTS {schema + '.' if schema else ''}audit_index_{name}"
-            for name in DROPPED}
+def _drops() -> dict[str, str]:
+    return {f"audit_index_{name}": f"DROP INDEX IF EXISTS {{p}}audit_index_{name}" for name in DROPPED}
+
 
 COLUMNS = "position, aggregate_id, aggregate_type, version, type, user_name, unit, recorded_at, occurred_at, lateness"
 FILTERED = ("unit", "user_name", "type", "aggregate_id")
@@ -77,67 +79,68 @@ LATE = "lateness > 0"
 DROPPED = ("recorded_at",)
 
 
-def _clauses(where: AuditFilter, mark: str) -> tuple[list[str], list[Any]]:
-    clauses, params = ["position > " + mark], [where.after]
+def _clauses(where: AuditFilter) -> tuple[list[str], list[Any]]:
+    clauses, params = ["position > ?"], [where.after]
     for column, value in (("unit", where.unit), ("user_name", where.user), ("type", where.type),
                           ("aggregate_id", str(where.aggregate) if where.aggregate else None)):
         if value is not None:
-            clauses.append(f"{column} = {mark}")
+            clauses.append(f"{column} = ?")
             params.append(value)
     if where.recorded_from is not None:
-        clauses.append(f"recorded_at >= {mark}")
+        clauses.append("recorded_at >= ?")
         params.append(_epoch(where.recorded_from))
     if where.recorded_to is not None:
-        clauses.append(f"recorded_at <= {mark}")
+        clauses.append("recorded_at <= ?")
         params.append(_epoch(where.recorded_to))
     if where.late_by_seconds is not None:
-        clauses.append(f"lateness >= {mark}")
+        clauses.append("lateness >= ?")
         params.append(where.late_by_seconds)
         if where.late_by_seconds > 0:
             # Spelled out so the planner may read the partial index of late rows, in position order.
-            clauses.append(f"{LATE}")
+            clauses.append(LATE)
     return clauses, params
 
 
-def _bounds(where: AuditFilter, mark: str) -> tuple[str, list[Any]] | None:
+def _bounds(where: AuditFilter) -> tuple[str, list[Any]] | None:
     """For a window, the query of its position bounds: the first position whose
     recorded_max reaches ``from``, and the first whose recorded_max passes ``to`` (one
     index probe each; NULL where no row does)."""
     if where.recorded_from is None and where.recorded_to is None:
         return None
-    probe = ("(SELECT position FROM {{table}} WHERE recorded_max {op} {mark} "
-             "ORDER BY recorded_max, position LIMIT 1)")
-    first = probe.format(op=">=", mark=mark) if where.recorded_from is not None else "NULL"
-    past = probe.format(op=">", mark=mark) if where.recorded_to is not None else "NULL"
+    def probe(op: str) -> str:
+        return f"(SELECT position FROM {TABLE} WHERE recorded_max {op} ? ORDER BY recorded_max, position LIMIT 1)"
+
+    first = probe(">=") if where.recorded_from is not None else "NULL"
+    past = probe(">") if where.recorded_to is not None else "NULL"
     params = [_epoch(t) for t in (where.recorded_from, where.recorded_to) if t is not None]
     return f"SELECT {first} AS first_position, {past} AS past_position", params
 
 
-def _statement(where: AuditFilter, mark: str, bounds: tuple[Any, Any] = (None, None)) -> tuple[str, list[Any]]:
-    """The page's SELECT with ``{table}`` left to fill in, and its parameters; a window's
-    ``bounds`` come from ``_bounds`` in a read before, so that the planner sees how wide the
-    position range is and picks the index accordingly."""
-    clauses, params = _clauses(where, mark)
-    select = f"SELECT {COLUMNS} FROM {{table}} WHERE "
+def _statement(where: AuditFilter, bounds: tuple[Any, Any] = (None, None)) -> tuple[str, list[Any]]:
+    """The page's SELECT and its parameters; a window's ``bounds`` come from ``_bounds`` in
+    a read before, so that the planner sees how wide the position range is and picks the
+    index accordingly."""
+    clauses, params = _clauses(where)
+    select = f"SELECT {COLUMNS} FROM {TABLE} WHERE "
     if where.recorded_from is None and where.recorded_to is None:
-        return f"{select}{' AND '.join(clauses)} ORDER BY position LIMIT {mark}", [*params, where.limit]
+        return f"{select}{' AND '.join(clauses)} ORDER BY position LIMIT ?", [*params, where.limit]
     first, past = bounds
     bounded, bound_params = list(clauses), list(params)
     if where.recorded_from is not None:
         # No row in the window lies before it; none at all when no row reaches `from`.
-        bounded.append(f"position >= {mark}")
+        bounded.append("position >= ?")
         bound_params.append(MAX_POSITION if first is None else first)
     if where.recorded_to is None or past is None:
-        return (f"{select}{' AND '.join(bounded)} ORDER BY position LIMIT {mark}",
+        return (f"{select}{' AND '.join(bounded)} ORDER BY position LIMIT ?",
                 [*bound_params, where.limit])
-    bounded.append(f"position < {mark}")
+    bounded.append("position < ?")
     bound_params.append(past)
-    late = [*clauses, OUT_OF_ORDER, f"position >= {mark}"]
+    late = [*clauses, OUT_OF_ORDER, "position >= ?"]
     late_params = [*params, past]
     statement = (
-        f"SELECT * FROM ({select}{' AND '.join(bounded)} ORDER BY position LIMIT {mark}) AS within "
-        f"UNION ALL SELECT * FROM ({select}{' AND '.join(late)} ORDER BY position LIMIT {mark}) AS late "
-        f"ORDER BY position LIMIT {mark}"
+        f"SELECT * FROM ({select}{' AND '.join(bounded)} ORDER BY position LIMIT ?) AS within "
+        f"UNION ALL SELECT * FROM ({select}{' AND '.join(late)} ORDER BY position LIMIT ?) AS late "
+        "ORDER BY position LIMIT ?"
     )
     return statement, [*bound_params, where.limit, *late_params, where.limit, where.limit]
 
@@ -160,11 +163,12 @@ def _values(rows: Sequence[AuditRow], latest: float) -> list[tuple[Any, ...]]:
 
 # Fills recorded_max on a table made before it existed, in one pass in position order.
 BACKFILL = (
-    "UPDATE {table} AS a SET recorded_max = m.latest FROM (SELECT position AS p, "
-    "max(recorded_at) OVER (ORDER BY position) AS latest FROM {table}) AS m "
+    f"UPDATE {TABLE} AS a SET recorded_max = m.latest FROM (SELECT position AS p, "
+    f"max(recorded_at) OVER (ORDER BY position) AS latest FROM {TABLE}) AS m "
     "WHERE a.position = m.p AND a.recorded_max IS NULL"
 )
-LAST_MAX = "SELECT recorded_max FROM {table} ORDER BY position DESC LIMIT 1"
+LAST_MAX = f"SELECT recorded_max FROM {TABLE} ORDER BY position DESC LIMIT 1"
+TRACKED = "SELECT position FROM {p}audit_tracking WHERE name='audit'"
 
 
 def _row(values: Sequence[Any]) -> AuditRow:
@@ -176,128 +180,58 @@ def _row(values: Sequence[Any]) -> AuditRow:
     )
 
 
-class SQLiteAuditStore(AuditIndexStore):
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        self.datastore = datastore
-
-    def create_tables(self) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS audit_index (position INTEGER PRIMARY KEY, aggregate_id TEXT NOT NULL, "
-                "aggregate_type TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, user_name TEXT NOT NULL, "
-                "unit TEXT NOT NULL, recorded_at REAL NOT NULL, occurred_at REAL NOT NULL, lateness INTEGER NOT NULL)"
-            )
-            c.execute("PRAGMA table_info(audit_index)")
-            if "recorded_max" not in {r[1] for r in c.fetchall()}:
-                # In the same transaction as the column, so no start sees it half filled.
-                c.execute("ALTER TABLE audit_index ADD COLUMN recorded_max REAL")
-                c.execute(BACKFILL.format(table="audit_index"))
-            for statement in [*_indexes("audit_index").values(), *_drops("audit_index").values()]:
-                c.execute(statement)
-            c.execute("CREATE TABLE IF NOT EXISTS audit_tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
-            c.execute("INSERT INTO audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING")
-
-    def position(self) -> int:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT position FROM audit_tracking WHERE name='audit'")
-            return int(c.fetchone()[0])
-
-    def append(self, before: int, rows: Sequence[AuditRow], after: int) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute("UPDATE audit_tracking SET position=? WHERE name='audit' AND position=? RETURNING name",
-                      (after, before))
-            if c.fetchone() is None:
-                raise IndexMoved()
-            c.execute(LAST_MAX.format(table="audit_index"))
-            last = c.fetchone()
-            c.executemany(f"INSERT INTO audit_index ({COLUMNS}, recorded_max) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                          _values(rows, float("-inf") if last is None else last[0]))
-
-    def query(self, where: AuditFilter) -> list[AuditRow]:
-        with self.datastore.transaction(commit=False) as c:
-            bounds: tuple[Any, Any] = (None, None)
-            if (probe := _bounds(where, "?")) is not None:
-                c.execute(probe[0].format(table="audit_index"), probe[1])
-                bounds = tuple(c.fetchone())  # type: ignore[assignment]
-            statement, params = _statement(where, "?", bounds)
-            c.execute(statement.format(table="audit_index"), params)
-            return [_row(tuple(r)) for r in c.fetchall()]
-
-
-class PostgresAuditStore(AuditIndexStore):
-    def __init__(self, datastore: PostgresDatastore) -> None:
-        self.datastore = datastore
-        self.schema = sql.Identifier(datastore.schema)
+class AuditStore(AuditIndexStore):
+    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
+        self.db = Database(datastore)
         # Rows this process appended since it last looked at the index's statistics.
         self._unchecked = 0
 
-    def _sql(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(schema=self.schema)
-
     def create_tables(self) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with self.db.transaction(commit=True) as c:
             # The tracking row first: a start that waits on it (a catch-up is moving it) must
             # not hold a lock on audit_index meanwhile, which that catch-up's insert waits for.
-            c.execute(self._sql(
-                "CREATE TABLE IF NOT EXISTS {schema}.audit_tracking (name text PRIMARY KEY, position bigint NOT NULL)"
-            ))
-            c.execute(self._sql(
-                "INSERT INTO {schema}.audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING"
-            ))
-            c.execute(self._sql(
-                "CREATE TABLE IF NOT EXISTS {schema}.audit_index (position bigint PRIMARY KEY, "
-                "aggregate_id text NOT NULL, aggregate_type text NOT NULL, version bigint NOT NULL, "
-                "type text NOT NULL, user_name text NOT NULL, unit text NOT NULL, "
-                "recorded_at double precision NOT NULL, occurred_at double precision NOT NULL, lateness bigint NOT NULL)"
-            ))
+            c.execute("CREATE TABLE IF NOT EXISTS {p}audit_tracking (name {text} PRIMARY KEY, "
+                      "position {bigint} NOT NULL)", prepare=False)
+            c.execute("INSERT INTO {p}audit_tracking VALUES ('audit', 0) ON CONFLICT (name) DO NOTHING")
             c.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_schema=%s "
-                "AND table_name='audit_index' AND column_name='recorded_max'",
-                (self.datastore.schema,),
-            )
-            if c.fetchone() is None:
+                "CREATE TABLE IF NOT EXISTS {p}audit_index (position {bigint} PRIMARY KEY, "
+                "aggregate_id {text} NOT NULL, aggregate_type {text} NOT NULL, version {bigint} NOT NULL, type {text} NOT NULL, "
+                "user_name {text} NOT NULL, unit {text} NOT NULL, recorded_at {real} NOT NULL, "
+                "occurred_at {real} NOT NULL, lateness {bigint} NOT NULL)", prepare=False)
+            if "recorded_max" not in self.db.dialect.columns(c, "audit_index"):
                 # In the same transaction as the column, so no start sees it half filled.
-                c.execute(self._sql("ALTER TABLE {schema}.audit_index ADD COLUMN recorded_max double precision"))
-                c.execute(self._sql(BACKFILL.format(table="{schema}.audit_index")))
+                c.execute("ALTER TABLE {p}audit_index ADD COLUMN recorded_max {real}", prepare=False)
+                c.execute(BACKFILL)
             # CREATE INDEX IF NOT EXISTS takes a SHARE lock on the table (writes wait) before it
             # finds the index there, so at every start it would stall the catch-up; only the
             # missing ones are made (once, by `careledger migrate` or the first start).
-            c.execute("SELECT indexname FROM pg_indexes WHERE schemaname=%s AND tablename='audit_index'",
-                      (self.datastore.schema,))
-            present = {row["indexname"] for row in c.fetchall()}
-            made = _indexes("{schema}.audit_index")
-            dropped = _drops("{schema}.audit_index")
-            for statement in [*(made[n] for n in made if n not in present),
-                              *(dropped[n] for n in dropped if n in present)]:
-                c.execute(self._sql(statement))
+            present = self.db.dialect.indexes(c, "audit_index")
+            for statement in [*(made for name, made in _indexes().items() if name not in present),
+                              *(drop for name, drop in _drops().items() if name in present)]:
+                c.execute(statement, prepare=False)
         self._analyze_if_stale()
 
     def position(self) -> int:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(self._sql("SELECT position FROM {schema}.audit_tracking WHERE name='audit'"))
-            return int(c.fetchone()["position"])
+        with self.db.transaction(commit=False) as c:
+            return int(c.execute(TRACKED).fetchone()[0])
 
     def append(self, before: int, rows: Sequence[AuditRow], after: int) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(self._sql(
-                "UPDATE {schema}.audit_tracking SET position=%s WHERE name='audit' AND position=%s RETURNING name"
-            ), (after, before))
+        with self.db.transaction(commit=True) as c:
+            c.execute("UPDATE {p}audit_tracking SET position=? WHERE name='audit' AND position=? RETURNING name",
+                      (after, before))
             if c.fetchone() is None:
                 raise IndexMoved()
-            c.execute(self._sql(LAST_MAX.format(table="{schema}.audit_index")))
-            last = c.fetchone()
-            c.executemany(self._sql(
-                f"INSERT INTO {{schema}}.audit_index ({COLUMNS}, recorded_max) "
-                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            ), _values(rows, float("-inf") if last is None else last["recorded_max"]))
+            last = c.execute(LAST_MAX).fetchone()
+            c.executemany(f"INSERT INTO {TABLE} ({COLUMNS}, recorded_max) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          _values(rows, float("-inf") if last is None else last[0]))
         self._unchecked += len(rows)
         if self._unchecked >= CHECK_STATISTICS_EVERY:
             self._unchecked = 0
             self._analyze_if_stale(after)
 
     def _analyze_if_stale(self, indexed: int | None = None) -> None:
-        """ANALYZE the index when it has no statistics yet or has grown by a fifth since them
-        (``indexed``: the last position indexed, about its row count).
+        """On PostgreSQL, ANALYZE the index when it has no statistics yet or has grown by a
+        fifth since them (``indexed``: the last position indexed, about its row count).
 
         Without statistics the planner prices every filter at a fixed guess (an equality
         0.5 %, a range 0.5 %), so a window's page is read as a bitmap of the whole window
@@ -305,41 +239,39 @@ class PostgresAuditStore(AuditIndexStore):
         index to the end of the log instead of the small index of rows recorded out of
         order: 100-300 ms at 10^6 where the right plans take a few. Autovacuum would take
         them, but it may be off (as on benchmark hosts) or not yet there after a catch-up of
-        a whole log; ANALYZE reads a sample, under a second at 10^6.
+        a whole log; ANALYZE reads a sample, under a second at 10^6. (SQLite's planner
+        reads the indexes as they are.)
         """
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                "SELECT c.reltuples, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL AS analyzed "
+        if not self.db.postgres:
+            return
+        with self.db.transaction(commit=True) as c:
+            table = c.execute(
+                "SELECT c.reltuples, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL "
                 "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
-                "WHERE c.oid = to_regclass(quote_ident(%s) || '.audit_index')",
-                (self.datastore.schema,),
-            )
-            table = c.fetchone()
+                "WHERE c.oid = to_regclass(quote_ident(?) || '.audit_index')",
+                (self.db.schema,),
+            ).fetchone()
             if indexed is None:
-                c.execute(self._sql("SELECT position FROM {schema}.audit_tracking WHERE name='audit'"))
-                indexed = int(c.fetchone()["position"])
+                indexed = int(c.execute(TRACKED).fetchone()[0])
         if table is None or indexed < CHECK_STATISTICS_EVERY:
             return
-        counted = max(float(table["reltuples"]), 0.0)  # -1 before the first ANALYZE or VACUUM
-        if table["analyzed"] and indexed <= counted * 1.2 + CHECK_STATISTICS_EVERY:
+        counted, analyzed = max(float(table[0]), 0.0), table[1]  # -1 before the first ANALYZE or VACUUM
+        if analyzed and indexed <= counted * 1.2 + CHECK_STATISTICS_EVERY:
             return
         try:
-            with self.datastore.transaction(commit=True) as c:
-                c.execute(self._sql("ANALYZE {schema}.audit_index"))
+            with self.db.transaction(commit=True) as c:
+                c.execute(f"ANALYZE {TABLE}", prepare=False)
         except OperationalError as error:
             # Its lock is held by another ANALYZE (another process, autovacuum): the next look
             # tries again if that one did not do it.
             logger.warning("audit index: ANALYZE skipped: %s", error)
 
     def query(self, where: AuditFilter) -> list[AuditRow]:
-        with self.datastore.transaction(commit=False) as c:
+        with self.db.transaction(commit=False) as c:
             bounds: tuple[Any, Any] = (None, None)
-            if (probe := _bounds(where, "%s")) is not None:
-                c.execute(self._sql(probe[0].format(table="{schema}.audit_index")), probe[1])
-                bounds = tuple(c.fetchone().values())  # type: ignore[union-attr]
-            statement, params = _statement(where, "%s", bounds)
+            if (probe := _bounds(where)) is not None:
+                bounds = tuple(c.execute(*probe).fetchone())  # type: ignore[assignment]
             # Never a prepared statement's generic plan: which index is cheap depends on the
             # values (how wide the window, how rare the unit or type), which only a plan made
             # for them sees.
-            c.execute(self._sql(statement.format(table="{schema}.audit_index")), params, prepare=False)
-            return [_row(list(r.values())) for r in c.fetchall()]
+            return [_row(r) for r in c.execute(*_statement(where, bounds), prepare=False).fetchall()]

@@ -17,16 +17,17 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from psycopg import sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from application.personal_data import CaseKeyExists, new_case_key
+from infrastructure.dialect import POSTGRES, SQLITE, Dialect
 from infrastructure.secret_files import SECRET_BYTES, load_or_create_secret
 
 MASTER_KEY_BYTES = SECRET_BYTES
@@ -68,23 +69,91 @@ class KeyWrap:
             raise MasterKeyError("个案密钥无法用当前主密钥解开：主密钥不符或密钥记录被改动") from None
 
 
-class SQLiteCaseKeys:
+class _KeyTable:
+    """The table's statements, written once (infrastructure.dialect's spelling, ``{t}`` for
+    the table); each backend's class below opens its connections, says how a case id is
+    stored, and removes what a delete leaves behind."""
+
+    dialect: Dialect
+
+    def __init__(self, master_key: bytes, schema: str | None = None) -> None:
+        self._wrap = KeyWrap(master_key)
+        self._words = {**self.dialect.words, "t": self.dialect.table(schema, "case_keys")}
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.dialect.mark).format_map(self._words)
+
+    def _cursor(self) -> contextlib.AbstractContextManager[Any]:
+        """A cursor of tuple rows in a transaction that commits as it ends."""
+        raise NotImplementedError
+
+    def _key(self, case_id: UUID) -> Any:
+        raise NotImplementedError
+
+    def _scrub(self) -> None:
+        """Removes the bytes of deleted rows from where a reader of the files could find them."""
+        raise NotImplementedError
+
+    def create_table(self) -> None:
+        with self._cursor() as c:
+            c.execute(self._sql(
+                "CREATE TABLE IF NOT EXISTS {t} (case_id {uuid} PRIMARY KEY, wrapped_key {blob} NOT NULL)"))
+
+    def create(self, case_id: UUID) -> bytes:
+        key = new_case_key()
+        with self._cursor() as c:
+            inserted = c.execute(
+                self._sql("INSERT INTO {t} (case_id, wrapped_key) VALUES (?, ?) ON CONFLICT (case_id) DO NOTHING"),
+                (self._key(case_id), self._wrap.wrap(case_id, key)),
+            ).rowcount
+        if inserted != 1:
+            raise CaseKeyExists(str(case_id))
+        return key
+
+    def rewrap(self, new_master_key: bytes) -> int:
+        """Wraps every case key under a new master key, all in one transaction; answers how many."""
+        new = KeyWrap(new_master_key)
+        with self._cursor() as c:
+            rows = [(UUID(str(cid)), bytes(w)) for cid, w in c.execute(self._sql(REWRAP)).fetchall()]
+            c.executemany(
+                self._sql("UPDATE {t} SET wrapped_key=? WHERE case_id=?"),
+                [(new.wrap(cid, self._wrap.unwrap(cid, w)), self._key(cid)) for cid, w in rows],
+            )
+        self._wrap = new
+        return len(rows)
+
+    def get(self, case_id: UUID) -> bytes | None:
+        with self._cursor() as c:
+            c.execute(self._sql("SELECT wrapped_key FROM {t} WHERE case_id=?"), (self._key(case_id),))
+            row = c.fetchone()
+        return None if row is None else self._wrap.unwrap(case_id, bytes(row[0]))
+
+    def erase(self, case_id: UUID) -> None:
+        """Idempotent, so an erasure interrupted before its event was saved can be retried."""
+        with self._cursor() as c:
+            c.execute(self._sql("DELETE FROM {t} WHERE case_id=?"), (self._key(case_id),))
+        self._scrub()
+
+
+# Every row locked, so no key is wrapped meanwhile under the old master key.
+REWRAP = "SELECT case_id, wrapped_key FROM {t}{for_update}"
+
+
+class SQLiteCaseKeys(_KeyTable):
     """Case keys in an SQLite file (the event store's file or one of their own)."""
 
+    dialect = SQLITE
+
     def __init__(self, path: str | os.PathLike[str], master_key: bytes) -> None:
+        super().__init__(master_key)
         self._path = str(path)
-        self._wrap = KeyWrap(master_key)
         # Every connection to ":memory:" opens a database of its own, so an in-memory
         # store keeps one connection, and a lock because the API serves from threads.
         self._memory = (
             sqlite3.connect(":memory:", check_same_thread=False) if self._path == ":memory:" else None
         )
         self._lock = threading.Lock()
-        with self._connection() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS case_keys "
-                "(case_id TEXT PRIMARY KEY, wrapped_key BLOB NOT NULL)"
-            )
+        self.create_table()
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -102,45 +171,19 @@ class SQLiteCaseKeys:
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[sqlite3.Cursor]:
+        with self._connection() as conn:
+            yield conn.cursor()
+
+    def _key(self, case_id: UUID) -> str:
+        return str(case_id)
+
     def close(self) -> None:
         if self._memory is not None:
             self._memory.close()
 
-    def create(self, case_id: UUID) -> bytes:
-        key = new_case_key()
-        try:
-            with self._connection() as conn:
-                conn.execute(
-                    "INSERT INTO case_keys (case_id, wrapped_key) VALUES (?, ?)",
-                    (str(case_id), self._wrap.wrap(case_id, key)),
-                )
-        except sqlite3.IntegrityError:
-            raise CaseKeyExists(str(case_id)) from None
-        return key
-
-    def rewrap(self, new_master_key: bytes) -> int:
-        """Wraps every case key under a new master key, all in one transaction; answers how many."""
-        new = KeyWrap(new_master_key)
-        with self._connection() as conn:
-            rows = conn.execute("SELECT case_id, wrapped_key FROM case_keys").fetchall()
-            conn.executemany(
-                "UPDATE case_keys SET wrapped_key=? WHERE case_id=?",
-                [(new.wrap(UUID(cid), self._wrap.unwrap(UUID(cid), bytes(w))), cid) for cid, w in rows],
-            )
-        self._wrap = new
-        return len(rows)
-
-    def get(self, case_id: UUID) -> bytes | None:
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT wrapped_key FROM case_keys WHERE case_id=?", (str(case_id),)
-            ).fetchone()
-        return None if row is None else self._wrap.unwrap(case_id, row[0])
-
-    def erase(self, case_id: UUID) -> None:
-        """Idempotent, so an erasure interrupted before its event was saved can be retried."""
-        with self._connection() as conn:
-            conn.execute("DELETE FROM case_keys WHERE case_id=?", (str(case_id),))
+    def _scrub(self) -> None:
         with self._connection() as conn:
             (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
             if mode == "wal":
@@ -150,28 +193,20 @@ class SQLiteCaseKeys:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
 
-class PostgresCaseKeys:
+class PostgresCaseKeys(_KeyTable):
     """Case keys in PostgreSQL, from a connection string or a psycopg pool."""
+
+    dialect = POSTGRES
 
     def __init__(
         self, db: str | ConnectionPool, master_key: bytes, *, schema: str = "public",
         horizon_wait: float = 10.0, create_table: bool = True,
     ) -> None:
+        super().__init__(master_key, schema)
         self._db = db
         self._horizon_wait = horizon_wait
-        self._wrap = KeyWrap(master_key)
-        self._table = sql.Identifier(schema, "case_keys")
         if create_table:
             self.create_table()
-
-    def create_table(self) -> None:
-        with self._connection() as conn:
-            conn.execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} "
-                    "(case_id uuid PRIMARY KEY, wrapped_key bytea NOT NULL)"
-                ).format(self._table)
-            )
 
     @contextlib.contextmanager
     def _connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
@@ -189,50 +224,16 @@ class PostgresCaseKeys:
             with psycopg.connect(self._db, autocommit=autocommit) as conn:
                 yield conn
 
-    def create(self, case_id: UUID) -> bytes:
-        key = new_case_key()
-        with self._connection() as conn:
-            inserted = conn.execute(
-                sql.SQL(
-                    "INSERT INTO {} (case_id, wrapped_key) VALUES (%s, %s) "
-                    "ON CONFLICT (case_id) DO NOTHING"
-                ).format(self._table),
-                (case_id, self._wrap.wrap(case_id, key)),
-            ).rowcount
-        if inserted != 1:
-            raise CaseKeyExists(str(case_id))
-        return key
-
-    def rewrap(self, new_master_key: bytes) -> int:
-        """Wraps every case key under a new master key, all in one transaction; answers how many."""
-        new = KeyWrap(new_master_key)
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        # tuple_row: a pool shared with the event store may make dict rows by default.
         with self._connection() as conn, conn.transaction():
-            cursor = conn.cursor(row_factory=tuple_row)
-            rows = cursor.execute(
-                sql.SQL("SELECT case_id, wrapped_key FROM {} FOR UPDATE").format(self._table)
-            ).fetchall()
-            cursor.executemany(
-                sql.SQL("UPDATE {} SET wrapped_key=%s WHERE case_id=%s").format(self._table),
-                [(new.wrap(cid, self._wrap.unwrap(cid, bytes(w))), cid) for cid, w in rows],
-            )
-        self._wrap = new
-        return len(rows)
+            yield conn.cursor(row_factory=tuple_row)
 
-    def get(self, case_id: UUID) -> bytes | None:
-        with self._connection() as conn:
-            # tuple_row: a pool shared with the event store may make dict rows by default.
-            row = conn.cursor(row_factory=tuple_row).execute(
-                sql.SQL("SELECT wrapped_key FROM {} WHERE case_id=%s").format(self._table),
-                (case_id,),
-            ).fetchone()
-        return None if row is None else self._wrap.unwrap(case_id, bytes(row[0]))
+    def _key(self, case_id: UUID) -> UUID:
+        return case_id
 
-    def erase(self, case_id: UUID) -> None:
-        """Idempotent, so an erasure interrupted before its event was saved can be retried."""
-        with self._connection() as conn:
-            conn.execute(
-                sql.SQL("DELETE FROM {} WHERE case_id=%s").format(self._table), (case_id,)
-            )
+    def _scrub(self) -> None:
         # A deleted row stays in its heap page until the space is reused; plain VACUUM only
         # marks it free. VACUUM FULL writes the live rows to a new file and drops the old
         # one (the table holds one short row per case, so this takes milliseconds) -- but
@@ -240,7 +241,7 @@ class PostgresCaseKeys:
         # running, so first wait for those to end.
         with self._connection(autocommit=True) as conn:
             self._await_transactions_older_than_now(conn)
-            conn.execute(sql.SQL("VACUUM FULL {}").format(self._table))
+            conn.execute(self._sql("VACUUM FULL {t}"))
 
     def _await_transactions_older_than_now(self, conn: psycopg.Connection) -> None:
         """Waits, at most ``horizon_wait`` seconds, for the transactions that could keep the

@@ -20,29 +20,20 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore
-from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import resolve_topic
 
-from psycopg.sql import SQL, Identifier
-
-from infrastructure.verify import Discrepancy, Finding
+from infrastructure.dialect import Database
+from infrastructure.findings import Discrepancy, Finding
 
 
 def snapshotted_ids(recorder: Any) -> list[UUID]:
     """Every aggregate the snapshot table holds a snapshot of (the library's recorders
     have no such query)."""
-    table = recorder.events_table_name
-    if isinstance(recorder.datastore, PostgresDatastore):
-
-        query = SQL("SELECT DISTINCT originator_id FROM {}.{} ORDER BY originator_id").format(
-            Identifier(recorder.datastore.schema), Identifier(table)
-        )
-        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(query)
-            return [row["originator_id"] for row in curs.fetchall()]
-    with recorder.datastore.transaction(commit=False) as c:
-        c.execute(f"SELECT DISTINCT originator_id FROM {table} ORDER BY originator_id")
-        return [UUID(row[0]) for row in c.fetchall()]
+    db = Database(recorder.datastore)
+    with db.read() as c:
+        c.execute("SELECT DISTINCT originator_id FROM {table} ORDER BY originator_id",
+                  table=recorder.events_table_name)
+        return [db.dialect.uuid(row[0]) for row in c.fetchall()]
 
 
 def _differs(folded: Any, snapshot: Any) -> bool:

@@ -19,10 +19,10 @@ from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
 from projections.merkle_log import MerkleLogProjection, MerkleLogRunner
 from projections.merkle_proofs import MerkleLogReader
-from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
+from infrastructure.access_store import AccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.database_probe import START_WAIT_SECONDS, check_database, wait_for_database
-from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
+from infrastructure.audit_store import AuditStore
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.settings import Settings
@@ -133,8 +133,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     closers.append(views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
     merkle_store = merkle_store_for(datastore)
-    audit_store = PostgresAuditStore(datastore) if settings.is_postgres else SQLiteAuditStore(datastore)
-    access_store = PostgresAccessStore(datastore) if settings.is_postgres else SQLiteAccessStore(datastore)
+    audit_store = AuditStore(datastore)
+    access_store = AccessStore(datastore)
     if settings.create_tables:
         merkle_store.create_tables()
         audit_store.create_tables()

@@ -52,7 +52,7 @@ def test_expired_sessions_and_old_failure_counts_are_dropped_at_the_next_sign_in
     accounts.sign_in("gf-clerk", PASSWORD, "192.0.2.1")
     assert store.find_session(session_digest(first.session_id)) is None
     assert store.locked_until(["address:192.0.2.99"], clock.now) is None
-    rows = store._execute(store._sql("SELECT key FROM {p}sign_in_failures"), commit=False)
+    rows = store._execute("SELECT key FROM {p}sign_in_failures", commit=False)
     assert rows == []  # the address of the failed attempt is not kept
 
 
@@ -82,7 +82,7 @@ def test_an_unknown_name_is_locked_like_a_known_one_and_the_failures_keep_no_nam
                 accounts.sign_in(name, "wrong password!", f"{address}{attempt}")  # a new address each time
             reasons.append(refused.value.reason)
         assert reasons[5:] == ["locked", "locked"], (name, reasons)
-    rows = store._execute(store._sql("SELECT key FROM {p}sign_in_failures"), commit=False)
+    rows = store._execute("SELECT key FROM {p}sign_in_failures", commit=False)
     kept = " ".join(str(row) for row in rows)
     assert rows and "pf-clerk" not in kept and "no-such-clerk" not in kept and "192.0.2." not in kept
 

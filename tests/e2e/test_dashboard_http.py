@@ -297,7 +297,7 @@ def test_verify_returns_at_once_shows_progress_and_a_second_click_joins_the_runn
 ) -> None:
     import threading
 
-    from infrastructure.verify import Discrepancy, Finding, Verification
+    from infrastructure.findings import Discrepancy, Finding, Verification
     from interfaces.web import pages
 
     release, reached, walks = threading.Event(), threading.Event(), []

@@ -23,7 +23,7 @@ import pytest
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
+from infrastructure.audit_store import AuditStore
 from projections.audit_index import AuditFilter, AuditIndexStore, AuditRow
 from tests.backends import scratch_schema
 
@@ -79,7 +79,7 @@ def postgres_datastore(url: str, schema: str, **options: Any) -> PostgresDatasto
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditIndexStore]:
     if request.param == "sqlite":
         datastore = SQLiteDatastore(str(tmp_path / "audit.sqlite"))
-        built: AuditIndexStore = SQLiteAuditStore(datastore)
+        built: AuditIndexStore = AuditStore(datastore)
         built.create_tables()
         yield built
         datastore.close()
@@ -87,7 +87,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditIndex
     url = request.getfixturevalue("postgres_database")
     with scratch_schema(url) as schema:
         datastore = postgres_datastore(url, schema)
-        built = PostgresAuditStore(datastore)
+        built = AuditStore(datastore)
         built.create_tables()
         yield built
         datastore.close()
@@ -144,7 +144,7 @@ def test_an_index_made_before_recorded_max_is_filled_in_when_the_tables_are_made
             (r.position, str(r.aggregate_id), r.aggregate_type, r.version, r.type, r.user, r.unit,
              r.recorded_at.timestamp(), r.occurred_at.timestamp(), r.lateness_seconds) for r in rows])
     datastore = SQLiteDatastore(str(path))
-    store = SQLiteAuditStore(datastore)
+    store = AuditStore(datastore)
     store.create_tables()
     more = make_rows(8, count=60)[50:]
     store.append(store.position(), more, 60)
@@ -163,7 +163,7 @@ def test_a_start_does_not_wait_for_the_index_a_catch_up_is_writing(
 ) -> None:
     with scratch_schema(postgres_database) as schema:
         first = postgres_datastore(postgres_database, schema)
-        PostgresAuditStore(first).create_tables()
+        AuditStore(first).create_tables()
         # A second process starting while a catch-up holds its insert's lock (and the
         # tracking row) must not ask for a lock that waits on it: that was a deadlock.
         # The timeout turns such a wait into a failure rather than a hung test.
@@ -171,7 +171,7 @@ def test_a_start_does_not_wait_for_the_index_a_catch_up_is_writing(
         later = postgres_datastore(postgres_database, schema)
         with psycopg.connect(postgres_database) as writer:
             writer.execute(f'LOCK TABLE "{schema}".audit_index IN ROW EXCLUSIVE MODE')
-            PostgresAuditStore(later).create_tables()
+            AuditStore(later).create_tables()
         later.close()
         first.close()
 
@@ -180,7 +180,7 @@ def test_a_start_does_not_wait_for_the_index_a_catch_up_is_writing(
 def test_making_the_tables_adds_a_missing_index_and_drops_a_retired_one(postgres_database: str) -> None:
     with scratch_schema(postgres_database) as schema:
         datastore = postgres_datastore(postgres_database, schema)
-        store = PostgresAuditStore(datastore)
+        store = AuditStore(datastore)
         store.create_tables()
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute(f'DROP INDEX "{schema}".audit_index_unit_type')
@@ -197,7 +197,7 @@ def test_making_the_tables_adds_a_missing_index_and_drops_a_retired_one(postgres
 def test_a_grown_index_gets_planner_statistics_without_autovacuum(postgres_database: str) -> None:
     with scratch_schema(postgres_database) as schema:
         datastore = postgres_datastore(postgres_database, schema)
-        store = PostgresAuditStore(datastore)
+        store = AuditStore(datastore)
         store.create_tables()
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             # So that only the store can have analysed it.

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.snapshot_check import snapshot_check
-from infrastructure.verify import Discrepancy, Verification, verify_log
+from infrastructure.findings import Discrepancy, Verification
+from infrastructure.verify import verify_log
 from interfaces.bootstrap import postgres_conninfo
 from tests.district import Clock, District
 from tests.e2e.test_cli import cli_env  # noqa: F401 — the fixture

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from infrastructure.signing import TreeHeadSigner
-from infrastructure.verify import Discrepancy, Verification, verify_log
+from infrastructure.findings import Discrepancy, Verification
+from infrastructure.verify import verify_log
 from projections.merkle_log import TreeHead
 from tests.backends import scratch_schema
 from tests.integration.merkle_logs import SmallLog, record_events, small_log
