@@ -15,9 +15,10 @@ from application.errors import NotFound
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
-from interfaces.http import filters
+from interfaces.http import filters, formats
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
+from interfaces.http.problems import refused_by
 from interfaces.http.schemas import UNIT_NAME
 from projections.audit_index import AuditFilter
 from projections.merkle_log import leaf_fields_of, withheld
@@ -25,8 +26,8 @@ from projections.merkle_proofs import BadTreeSize, NotLogged
 
 router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
 
-# Positions and sizes fit a signed 64-bit column on both backends; larger ones are refused.
-MAX_POSITION = 2**62
+# Positions and sizes fit a signed 64-bit column, and a JSON number read as a double: larger are refused.
+MAX_POSITION = 2**53 - 1
 
 
 class AuditEvent(BaseModel):
@@ -118,7 +119,12 @@ def _events(svc: Services, where: AuditFilter, reader: Actor) -> list[dict[str, 
 Text64 = Annotated[str | None, Query(max_length=64)]
 
 
-@router.get("/events", response_model=list[AuditEvent], summary="全局事件日志（按位置顺序，after 分页）")
+UNIT_IS_KNOWN = {"unit_is_known": "unit 不是已登记的单位代码（或 system）"}
+
+
+@router.get("/events", response_model=list[AuditEvent], summary="全局事件日志（按位置顺序，after 分页）",
+            responses=refused_by(422, **UNIT_IS_KNOWN, user_is_known="user 不是已登记的用户名",
+                                 type_is_known="type 不是已知的事件类型"))
 def audit_events(
     caller: ActorDep,
     svc: ServicesDep,
@@ -128,8 +134,10 @@ def audit_events(
     user: Annotated[str | None, Query(max_length=200)] = None,
     type: Text64 = None,  # noqa: A002 — the contract's parameter name
     aggregate: UUID | None = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    to: Annotated[str | None, Query(max_length=40)] = None,
+    from_: Annotated[str | None, Query(alias="from", pattern=formats.DAY_OR_MOMENT, max_length=40,
+                                       description="登记时间下限：ISO 8601 日期或时间")] = None,
+    to: Annotated[str | None, Query(pattern=formats.DAY_OR_MOMENT, max_length=40,
+                                    description="登记时间上限：ISO 8601 日期（含当天）或时间")] = None,
 ) -> Any:
     _auditor(caller)
     filters.recorder_unit(svc.ledger, unit)
@@ -140,7 +148,8 @@ def audit_events(
     return _events(svc, where, caller)
 
 
-@router.get("/late-entries", response_model=list[AuditEvent], summary="迟报或倒填的记录（声称发生时间远早于登记时间）")
+@router.get("/late-entries", response_model=list[AuditEvent], summary="迟报或倒填的记录（声称发生时间远早于登记时间）",
+            responses=refused_by(422, **UNIT_IS_KNOWN))
 def late_entries(
     caller: ActorDep,
     svc: ServicesDep,
@@ -169,7 +178,8 @@ def public_key(_: ActorDep, svc: ServicesDep) -> str:
     return svc.signer.public_key_pem()
 
 
-@router.get("/proofs/inclusion", response_model=InclusionOut, summary="包含证明（RFC 9162）")
+@router.get("/proofs/inclusion", response_model=InclusionOut, summary="包含证明（RFC 9162）", responses=refused_by(
+    422, tree_size_fits="tree_size 大于已入树的事件数，或小于 position"))
 def inclusion(
     caller: ActorDep, svc: ServicesDep, position: Annotated[int, Query(ge=1, le=MAX_POSITION)],
     tree_size: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
@@ -184,7 +194,8 @@ def inclusion(
         raise InvalidCommand("tree_size_fits", f"树的大小不合适：{bad}") from None
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyOut, summary="一致性证明（RFC 9162）")
+@router.get("/proofs/consistency", response_model=ConsistencyOut, summary="一致性证明（RFC 9162）", responses=refused_by(
+    422, tree_sizes_fit="second 大于已入树的事件数，或 first 大于 second"))
 def consistency(
     caller: ActorDep, svc: ServicesDep, first: Annotated[int, Query(ge=1, le=MAX_POSITION)], second: Annotated[int, Query(ge=1, le=MAX_POSITION)],
 ) -> Any:

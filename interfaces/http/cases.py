@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text
+from interfaces.http.problems import refused_by
 from interfaces.http.schemas import UNIT_NAME, Accepted, Body, CorrectionIn, EvaluationIn, HistoryEntry
 
 router = APIRouter(prefix="/api/v1/cases", tags=["儿童个案"])
@@ -42,8 +43,18 @@ class CaseAccepted(Accepted):
 class ClassificationIn(Body):
     left_behind: bool
     categories: list[Category] = Field(default_factory=list, max_length=7)
-    evidence: list[str] = Field(default_factory=list, max_length=50)
+    evidence: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list, max_length=50, description="证明材料的 SHA-256 摘要（小写十六进制）；材料本身不入台账")
     occurred_at: Moment | None = None
+
+
+class FirstClassificationIn(ClassificationIn):
+    # The domain's rule (classification_names_a_category), stated: a first classification names
+    # the child left-behind or at least one category.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"left_behind": {"const": True}}},
+        {"properties": {"categories": {"minItems": 1}}, "required": ["categories"]},
+    ]})
 
 
 class GuardianIn(Body):
@@ -178,7 +189,11 @@ def describe_case(case: ChildCase) -> dict[str, Any]:
     }
 
 
-@router.post("", response_model=CaseAccepted, status_code=201, summary="登记儿童个案")
+@router.post("", response_model=CaseAccepted, status_code=201, summary="登记儿童个案", responses=refused_by(
+    422, id_number_has_18_characters="去掉空格和连字符后，身份证号码不是 18 位",
+    id_number_passes_checksum="身份证号码的校验位、出生日期或地区码不正确",
+    id_number_agrees_with_birth_date="身份证号码中的出生日期与 birth_date 不一致",
+    birth_date_not_in_future="birth_date 晚于登记日（服务器当前日期）", case_is_for_a_minor="登记日儿童已满十八周岁"))
 def register_case(body: CaseIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.ledger.register_case(
         with_time(cmd, body.occurred_at), street=body.street, community=body.community,
@@ -207,7 +222,7 @@ def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
 
 
 @router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别")
-def classify(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+def classify(case_id: UUID, body: FirstClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.ledger.classify_case(with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
                                     categories=list(body.categories), evidence=body.evidence).answer()
 

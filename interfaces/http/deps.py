@@ -16,10 +16,10 @@ from application.errors import Unauthenticated
 from application.ledger import Command
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
+from interfaces.http import formats
 from interfaces.http.inputs import moment_or_day_end
 
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_IF_MATCH = re.compile(formats.IF_MATCH)
 
 
 def services(request: Request) -> Services:
@@ -66,19 +66,20 @@ ActorDep = Annotated[Actor, Depends(actor)]
 async def command(
     request: Request,
     caller: ActorDep,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    # `str`, not `str | None`: an absent header is None, and the document must not offer null,
+    # which a client would send as the text "null".
+    if_match: Annotated[str, Header(
+        alias="If-Match", pattern=formats.IF_MATCH, description='聚合的当前版本，形如 "3"；不符时 412')] = None,  # type: ignore[assignment]
+    idempotency_key: Annotated[str, Header(
+        alias="Idempotency-Key", pattern=formats.IDEMPOTENCY_KEY, description="1–200 个可见 ASCII 字符")] = None,  # type: ignore[assignment]
 ) -> Command:
     expected = None
     if if_match is not None:
-        found = _IF_MATCH.match(if_match)
-        if not found:
+        if not _IF_MATCH.match(if_match):  # the header's pattern refuses it first; kept for other callers
             raise InvalidCommand("if_match_is_a_version", 'If-Match 须为 "版本号" 形式')
-        expected = int(found.group(1))
+        expected = int(if_match.strip(' \t"W/'))
     fingerprint = ""
     if idempotency_key is not None:
-        if not _KEY.match(idempotency_key):
-            raise InvalidCommand("idempotency_key_format", "Idempotency-Key 须为 1–200 个可见 ASCII 字符")
         body = await _body_or_form(request)
         # A plain digest, so it never leaves this request: the ledger keeps only its HMAC
         # under the server's idempotency key (and compares it with answers kept before that).
@@ -110,7 +111,11 @@ async def _body_or_form(request: Request) -> bytes:
 CommandDep = Annotated[Command, Depends(command)]
 
 
-def as_of(as_of: Annotated[str | None, Query(description="ISO 8601 时间或日期（日期指当天北京时间结束时）", max_length=40)] = None) -> datetime | None:
+DayOrMoment = Query(pattern=formats.DAY_OR_MOMENT, max_length=40,
+                    description="ISO 8601 日期（指当天北京时间结束时）或时间（不带时区按北京时间），1990–2100 年")
+
+
+def as_of(as_of: Annotated[str | None, DayOrMoment] = None) -> datetime | None:
     if as_of is None:
         return None
     try:

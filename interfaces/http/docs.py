@@ -15,7 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from interfaces.http import operation_docs
+from interfaces.http import operation_docs, problems
 
 ASSETS = "/docs-assets"
 SWAGGER_UI = files("fastapi_offline") / "static"
@@ -27,7 +27,7 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = operation_docs.describe(generate())
+            app.openapi_schema = operation_docs.describe(problems.declare_command_rules(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

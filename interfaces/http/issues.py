@@ -19,6 +19,7 @@ from projections import issues as issue_fold
 from projections.indicators import day_of
 from interfaces.http import filters, schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
+from interfaces.http.problems import refused_by
 
 router = APIRouter(prefix="/api/v1", tags=["整改问题"])
 
@@ -70,7 +71,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_SHEET_BYTES = 10 * 1024 * 1024
 
 
-@router.post("/plans/{plan_id}/problem-list", response_model=s.ImportReport, summary="导入问题清单（.xlsx/.csv）")
+@router.post("/plans/{plan_id}/problem-list", response_model=s.ImportReport, summary="导入问题清单（.xlsx/.csv）",
+             responses=refused_by(
+                 422, spreadsheet_format_supported="文件不是 .xlsx 或 .csv（含旧版 .xls）",
+                 spreadsheet_readable="不是有效的 .xlsx 工作簿", spreadsheet_not_empty="文件是空的",
+                 spreadsheet_encoding_known=".csv 的编码无法识别", spreadsheet_has_sheet="工作簿中没有工作表",
+                 spreadsheet_within_size="文件超过大小上限", spreadsheet_within_rows="行数超过上限",
+                 spreadsheet_within_columns="列数超过上限", spreadsheet_within_cells="单元格数超过上限"))
 def import_list(
     plan_id: UUID, cmd: CommandDep, svc: ServicesDep, file: Annotated[UploadFile, File(description="问题清单 .xlsx 或 .csv")],
     dry_run: bool = False,
@@ -101,7 +108,8 @@ def register_issue(body: s.IssueIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     ).answer()
 
 
-@router.get("/issues", response_model=list[s.IssueSummary], summary="整改问题列表")
+@router.get("/issues", response_model=list[s.IssueSummary], summary="整改问题列表", responses=refused_by(
+    422, unit_is_known="unit 不是已登记的单位或单位组代码", plan_is_known="plan 不是已登记的实施方案"))
 def list_issues(
     caller: ActorDep,
     svc: ServicesDep,

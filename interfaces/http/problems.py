@@ -141,6 +141,54 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # Every authenticated API operation may answer these; FastAPI's own 422 schema is replaced.
 API_RESPONSES = responses(401, 403, 404, 409, 412, 413, 422, 503, 504)
 
+# The document's name for the rules that may refuse a request its schemas allow: what the ledger
+# holds (a unit that is not registered, a version that is no longer current, the time now) or a
+# check no schema can state (an ID number's check digit). Each is a `rule` of the problem answer.
+RULES = "x-rules"
+
+
+def refused_by(status: int, **rules: str) -> dict[int | str, dict[str, Any]]:
+    """The problem answer ``status`` declared with the rules (name: why) that give it to a
+    request the schema allows (`responses=` on routes)."""
+    declared = responses(status)
+    declared[status][RULES] = rules
+    declared[status]["description"] = _with_rules(_WHEN[status], rules)
+    return declared
+
+
+def _with_rules(description: str, rules: dict[str, str]) -> str:
+    listed = "；".join(f"`{rule}`：{why}" for rule, why in sorted(rules.items()))
+    return f"{description}。符合接口定义的请求也可能因以下规则被拒绝——{listed}"
+
+
+# Rules of every command, declared from the operation's own parameters and body.
+_IF_MATCH_RULE = {"if_match_version": "If-Match 的版本不是对象的当前版本"}
+_OCCURRED_AT_RULE = {"occurred_at_not_in_future": "occurred_at 晚于登记时间（服务器当前时间）"}
+
+
+def declare_command_rules(document: dict[str, Any]) -> dict[str, Any]:
+    """Adds to each operation the rules its command envelope brings: If-Match (412) and a body's
+    occurred_at (422), so no route has to repeat them."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if any(p.get("name") == "If-Match" for p in operation.get("parameters", [])):
+                _add_rules(operation, 412, _IF_MATCH_RULE)
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            body = schemas.get(body.get("$ref", "").rpartition("/")[2], body)
+            if "occurred_at" in body.get("properties", {}):
+                _add_rules(operation, 422, _OCCURRED_AT_RULE)
+    return document
+
+
+def _add_rules(operation: dict[str, Any], status: int, rules: dict[str, str]) -> None:
+    answers = operation.setdefault("responses", {})
+    # A copy: the generated document may share one answer object between operations.
+    answer = {**answers.get(str(status), responses(status)[status])}
+    answer[RULES] = {**answer.get(RULES, {}), **rules}
+    answer["description"] = _with_rules(_WHEN[status], answer[RULES])
+    answers[str(status)] = answer
+
 
 STATUS_OF: list[tuple[type[Exception], int]] = [
     (Unauthenticated, 401),

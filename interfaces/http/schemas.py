@@ -121,7 +121,7 @@ class ReopeningIn(Body):
 
 
 class CorrectionIn(Body):
-    position: int = Field(ge=1, le=2**62)
+    position: int = Field(ge=1, le=2**53 - 1)  # exact in every JSON reader
     changes: dict[str, Any] = Field(min_length=1, max_length=20)
     reason: RequiredText
     occurred_at: Moment | None = None

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from interfaces.http import formats
+
 _DATE = "应为日期，格式 YYYY-MM-DD（如 2019-05-31）"
 _MOMENT = "应为 ISO 8601 时间（如 2019-05-31T09:30:00+08:00）"
 _UUID = "应为 UUID（如 123e4567-e89b-42d3-a456-426614174000）"
@@ -120,6 +122,8 @@ def message(error: Mapping[str, Any]) -> str:
         # Our own validators say what is wrong in Chinese; any other text may quote the value.
         said = str(context.get("error", ""))
         return said if _CJK.search(said) and len(said) <= 200 else MESSAGES["value_error"]
+    if kind == "string_pattern_mismatch" and context.get("pattern") in formats.SAID:
+        return formats.SAID[context["pattern"]]
     template = MESSAGES.get(kind)
     if template is None:
         return f"值无效（{kind}）"

@@ -10,14 +10,17 @@ from fastapi.responses import Response
 
 from application.access import Actor
 from application.read_policy import POLICY
+from domain.base import InvalidCommand
 from infrastructure.spreadsheets.views_export import content_disposition, download_names, file_names, workbook
 from infrastructure.view_runner import Views
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
+from interfaces.http.problems import refused_by
 
-router = APIRouter(prefix="/api/v1/views", tags=["台账视图"])
+router = APIRouter(prefix="/api/v1/views", tags=["台账视图"], responses=refused_by(
+    422, min_position_is_logged="min_position 大于日志的最新位置（尚无该位置，等待也不会有）"))
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="等待视图处理到该日志位置（读己之写），最长等待有限时间，否则 503")]
+MinPosition = Annotated[int | None, Query(ge=0, le=2**53 - 1, description="等待视图处理到该日志位置（读己之写），最长等待有限时间，否则 503")]
 Year = Annotated[int, Path(ge=1949, le=2200)]
 
 
@@ -30,6 +33,9 @@ def _answer(svc: Any, actor: Actor, name: str, as_of: datetime | None, min_posit
             year: int | None = None) -> dict[str, Any]:
     scope = POLICY.scope(actor)
     views = _views(svc)
+    if min_position is not None and min_position > (svc.ledger.recorder.max_notification_id() or 0):
+        # Every position a client was answered is stored already: waiting could not reach this one.
+        raise InvalidCommand("min_position_is_logged", "min_position 超出日志的最新位置")
     views.wait_for(min_position)
     return views.view(name, as_of=as_of, year=year, scope=scope)
 

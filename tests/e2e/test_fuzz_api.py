@@ -47,11 +47,11 @@ def bearer(district: District, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {district.tokens[who]}"}
 
 
-def existing_objects(client: TestClient, district: District) -> dict[str, Any]:
+def existing_objects(client: TestClient, district: District, plan_number: int = 1) -> dict[str, Any]:
     """A plan, an issue of sfs-cq with a measure, a case with a report and a referral."""
     sup, cq = bearer(district, "supervisor"), bearer(district, "cq-clerk")
     plan = client.post("/api/v1/plans", headers=sup, json={
-        "number": "汉司〔2019〕1号", "title": "整改方案", "issuer_unit": "bgs", "year": 2019}).json()["id"]
+        "number": f"汉司〔2019〕{plan_number}号", "title": "整改方案", "issuer_unit": "bgs", "year": 2019}).json()["id"]
     issue = client.post("/api/v1/issues", headers=sup, json={
         "plan_id": plan, "seq": 1, "duty": "职责", "problem": "问题", "units": ["sfs-cq"],
         "measures": [{"unit": "sfs-cq", "text": "措施"}]})

@@ -519,7 +519,7 @@ def test_views_over_http_refuse_strangers_and_answer_503_when_the_view_lags(
     views.pulls = False
     views.wait_seconds = 0.05
     lagging = http.get("/api/v1/views/supervision?min_position=999999", headers=auth)
-    assert lagging.status_code in (200, 503)
+    assert lagging.status_code == 422 and lagging.json()["rule"] == "min_position_is_logged"
     new_issue(district)
     last = district.ledger.recorder.max_notification_id()
     assert http.get(f"/api/v1/views/supervision?min_position={last}", headers=auth).status_code == 503
