@@ -23,7 +23,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id, versioned
 from domain.free_text import check_free_text
 from domain.issue import check_grade
 from domain.person import beijing_day, is_under
@@ -188,6 +188,12 @@ def _check_classification_rules(
         )
 
 
+@versioned(
+    Registered=1, Classified=1, Reassessed=1, GuardianshipRecorded=1, MandatoryReportFiled=1,
+    ReportAccepted=1, PoliceDispatched=1, Referred=1, ReferralClosed=1, ServiceProvided=1,
+    Visited=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, PersonalDataErased=1,
+    EntryCorrected=1,
+)
 class ChildCase(LedgerAggregate):
     @staticmethod
     def create_id(*, case_number: str, **_: Any) -> UUID:

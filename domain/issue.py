@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id, versioned
 from domain.free_text import check_free_text
 
 GRADES = ("优秀", "良好", "合格", "不合格")
@@ -103,6 +103,10 @@ def _check_change_values(changes: dict[str, Any], *, recorded_at: datetime) -> N
         raise InvalidCommand("correction_values_valid", "更正后的值格式不正确") from None
 
 
+@versioned(
+    Registered=1, Assigned=1, MeasureAdopted=1, ProgressReported=1, MeasureCompleted=1,
+    DeadlineExtended=1, Urged=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, EntryCorrected=1,
+)
 class RectificationIssue(LedgerAggregate):
     @staticmethod
     def create_id(*, plan_id: UUID, seq: int, **_: Any) -> UUID:

@@ -4,32 +4,29 @@ hand, so a new one cannot be forgotten)."""
 from __future__ import annotations
 
 import importlib
-import inspect
 import pkgutil
 
-import domain
-from domain.base import LedgerAggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-# The library's bases every aggregate has: no event of either kind is ever stored as such.
-BASES = ("Event", "Created")
+import domain
+from domain.base import LedgerAggregate, event_classes
 
 
 def aggregates() -> list[type[LedgerAggregate]]:
     for module in pkgutil.iter_modules(domain.__path__):
         importlib.import_module(f"domain.{module.name}")
-    found, stack = [], [LedgerAggregate]
+    found, stack = set(), [LedgerAggregate]
     while stack:
         for sub in stack.pop().__subclasses__():
-            found.append(sub)
+            found.add(sub)
             stack.append(sub)
-    return sorted(set(found), key=get_topic)
+    # Only the domain's: a test may define an aggregate of its own.
+    return sorted((a for a in found if a.__module__.startswith("domain.")), key=get_topic)
 
 
 def stored_event_classes() -> list[type[Aggregate.Event]]:
-    return [value for aggregate in aggregates() for name, value in vars(aggregate).items()
-            if inspect.isclass(value) and issubclass(value, Aggregate.Event) and name not in BASES]
+    return [cls for aggregate in aggregates() for cls in event_classes(aggregate).values()]
 
 
 def stored_event_topics() -> set[str]:
