@@ -14,6 +14,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from application.accounts import Accounts, Throttle
+from application.evidence import Evidence
 from application.ledger import Ledger
 from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
@@ -21,6 +22,7 @@ from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleL
 from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.database_probe import check_database
+from infrastructure.evidence_files import EvidenceFiles
 from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
@@ -39,6 +41,7 @@ class Services:
     merkle_reader: MerkleLogReader
     audit: AuditIndexProjection
     accounts: Accounts
+    evidence: Evidence
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
@@ -148,5 +151,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     )
     return Services(
         settings=settings, ledger=ledger, views=views, signer=signer, merkle=merkle,
-        merkle_reader=MerkleLogReader(merkle_store), audit=audit, accounts=accounts, closers=closers,
+        merkle_reader=MerkleLogReader(merkle_store), audit=audit, accounts=accounts,
+        evidence=Evidence(ledger, EvidenceFiles(settings.evidence_dir), max_bytes=settings.evidence_max_bytes),
+        closers=closers,
     )

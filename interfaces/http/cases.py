@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from application.evidence import named_digests
 from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text
@@ -208,14 +209,16 @@ def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
 
 @router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别")
 def classify(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.classify_case(with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
-                                    categories=list(body.categories), evidence=body.evidence).answer()
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.classify_case(
+        with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
+        categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估")
 def reassess(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.reassess_case(with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
-                                    categories=list(body.categories), evidence=body.evidence).answer()
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.reassess_case(
+        with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
+        categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/guardianship", response_model=Accepted, status_code=201, summary="登记监护情况")
@@ -293,5 +296,6 @@ def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> A
     "个人信息删除后，更正理由以明文保存，不得含身份证号码或手机号码。",
 )
 def correct(case_id: UUID, body: CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.correct_case_entry(with_time(cmd, body.occurred_at), case_id, position=body.position,
-                                         changes=body.changes, reason=body.reason).answer()
+    return svc.evidence.naming(named_digests(body.changes.get("evidence")), case_id, lambda: svc.ledger.correct_case_entry(
+        with_time(cmd, body.occurred_at), case_id, position=body.position, changes=body.changes, reason=body.reason,
+    ), case_id=case_id).answer()

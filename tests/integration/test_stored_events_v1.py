@@ -59,6 +59,7 @@ def cli_env(stored: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("CARELEDGER_DATABASE_URL", stored.database_url)
     monkeypatch.setenv("CARELEDGER_DATABASE_SCHEMA", stored.database_schema)
     monkeypatch.setenv("CARELEDGER_TOKEN_DAYS", "3650")
+    monkeypatch.setenv("CARELEDGER_EVIDENCE_DIR", str(stored.evidence_dir))
     for name, path in key_files(stored.signing_key_file.parent).items():
         monkeypatch.setenv(f"CARELEDGER_{name.upper()}", str(path))
     return stored
@@ -112,5 +113,21 @@ def test_the_old_ledger_rebuilds_its_views_verifies_and_serves(cli_env: Settings
             assert opened[False]["person"]["name"] == "测试儿童甲"
             assert opened[False]["visits"][-1]["notes"] == "回访，监护人在家。"  # as corrected
             assert opened[True] == {"erased": True}
+    finally:
+        services.close()
+
+
+def test_completions_stored_before_they_named_evidence_read_as_version_2(stored: Settings) -> None:
+    services = bootstrap.build(stored)
+    try:
+        completions = [n for n in services.ledger.recorder.select_notifications(1, 10**6)
+                       if n.topic == "domain.issue:RectificationIssue.MeasureCompleted"]
+        assert len(completions) == 4 and not any(b"class_version" in n.state for n in completions)
+        for stored_event in completions:
+            completed = services.ledger.mapper.to_domain_event(stored_event)
+            assert completed.evidence == [] and completed.summary  # type: ignore[attr-defined]
+            issue = services.ledger.repository.get(stored_event.originator_id)
+            measure = issue.measures[completed.measure_id]  # type: ignore[attr-defined]
+            assert measure["status"] == "completed" and measure["completion_evidence"] == []
     finally:
         services.close()

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from eventsourcing.domain import event
 
-from domain.base import LedgerAggregate, versioned
+from domain.base import LedgerAggregate, LedgerSnapshot, versioned
 from tests.events import stored_event_classes
+from tests.unit.test_free_text_fields import issue
 
 
 def declared_version(cls: type) -> int | None:
@@ -68,3 +69,15 @@ def test_a_version_must_match_the_one_its_class_declares() -> None:
 
             @event(Kept)
             def keep(self, *, user: str, unit: str, occurred_at: datetime) -> None: ...
+
+
+def test_a_snapshot_of_an_issue_taken_before_completion_evidence_upcasts() -> None:
+    made = issue(measures_done=True)
+    taken = LedgerSnapshot.take(made)
+    state = dict(taken.state)
+    assert state.pop("class_version") == 2
+    for measure in state["measures"].values():
+        del measure["completion_evidence"]  # as version 1 of the state kept it
+    old = LedgerSnapshot(originator_id=taken.originator_id, originator_version=taken.originator_version,
+                         timestamp=taken.timestamp, topic=taken.topic, state=state)  # type: ignore[call-arg]
+    assert old.mutate(None).measures["M1"]["completion_evidence"] == []
