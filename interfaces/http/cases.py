@@ -97,6 +97,7 @@ class ServiceIn(Body):
     kind: Literal[SERVICE_KINDS]  # type: ignore[valid-type]
     referral_id: str | None = Field(default=None, max_length=16)
     notes: Text | None = Field(default=None, max_length=5000)
+    evidence: list[str] = Field(default_factory=list, max_length=50, description="该儿童个案已上传材料的 sha256")
     occurred_at: Moment | None = None
 
 
@@ -259,8 +260,9 @@ def close_referral(case_id: UUID, referral_id: str, body: ReferralClosureIn, cmd
 
 @router.post("/{case_id}/services", response_model=ServiceAccepted, status_code=201, summary="登记关爱服务或救助")
 def service(case_id: UUID, body: ServiceIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.provide_service(with_time(cmd, body.occurred_at), case_id, kind=body.kind,
-                                      referral_id=body.referral_id, notes=body.notes).answer()
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.provide_service(
+        with_time(cmd, body.occurred_at), case_id, kind=body.kind, referral_id=body.referral_id, notes=body.notes,
+        evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/visits", response_model=Accepted, status_code=201, summary="走访")

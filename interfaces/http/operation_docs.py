@@ -71,7 +71,7 @@ DESCRIPTIONS: dict[str, str] = {
     "POST /api/v1/cases/{case_id}/mandatory-reports/{report_id}/dispatch": "记录出警时间，并返回自报告起的响应时长。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/referrals": "把个案转介给一个单位 unit 承担某项职责 duty；被转介单位此后可读其个人信息。返回 referral_id。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/referrals/{referral_id}/closure": "结束一次转介：完成或撤回。" + _COMMAND,
-    "POST /api/v1/cases/{case_id}/services": "登记为儿童提供的关爱服务或救助（种类 kind，可关联转介 referral_id）；关联转介时返回自转介起的时长。" + _COMMAND,
+    "POST /api/v1/cases/{case_id}/services": "登记为儿童提供的关爱服务或救助（种类 kind，可关联转介 referral_id，可附该个案已上传材料的 sha256 列表 evidence）；关联转介时返回自转介起的时长。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/visits": "登记一次走访。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/evaluations": "个案的年终考核。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/closure": "结案，须给出原因 reason（年满 16 周岁、父母返回、迁出、困境消除等）。" + _COMMAND,
@@ -82,7 +82,7 @@ DESCRIPTIONS: dict[str, str] = {
     "POST /api/v1/evidence": (
         "机构和督查督办上传一份佐证材料（multipart 字段 file；只接受 PDF、JPG、PNG、DOCX、XLSX，按文件内容判断类型，"
         "不看扩展名；超过大小上限得到 413，其他类型得到 415）。文件按内容的 SHA-256 保存，应答 201 及 sha256、size、"
-        "media_type 和 name；进展、办结、认定类别和重新评估的 evidence 以 sha256 引用它，未上传的摘要得到 422。"
+        "media_type 和 name；进展、办结、认定类别、重新评估和服务的 evidence 以 sha256 引用它，未上传的摘要得到 422。"
         "带 case_id 的是该儿童个案的材料：以该儿童的密钥加密保存，删除个人信息时一并销毁。"
     ),
     "GET /api/v1/evidence/{sha256}": (

@@ -169,23 +169,34 @@ def test_a_childs_file_is_sealed_read_with_a_trace_and_shredded_by_erasure(  # t
                              json={"left_behind": True, "categories": ["poverty"], "evidence": [digest]})
     assert classified.status_code == 201, classified.text
 
+    referral = client.post(f"/api/v1/cases/{case}/referrals", headers=sup, json={"unit": "gf", "duty": "法律援助"})
+    gf = bearer(district, "gf-clerk")
+    given = stored(client, gf, PNG + secrets.token_bytes(16), "服务记录.png", case_id=case)
+    for evidence, status in (([elsewhere], 422), ([given], 201)):
+        answer = client.post(f"/api/v1/cases/{case}/services", headers=gf, json={
+            "kind": "legal_aid", "referral_id": referral.json()["referral_id"], "evidence": evidence})
+        assert answer.status_code == status, answer.text
+    assert client.get(f"/api/v1/cases/{case}", headers=sup).json()["services"][0]["evidence"] == [given]
+    assert client.get(f"/api/v1/evidence/{given}", headers=gf).status_code == 200  # referred: reads personal data
+
     # The registering unit reads the case but not the child's personal data, its files neither.
     assert client.get(f"/api/v1/evidence/{digest}", headers=cq).status_code == 404
     got = client.get(f"/api/v1/evidence/{digest}", headers=sup)
     assert got.status_code == 200 and got.content == content
     log = client.get(f"/api/v1/cases/{case}/access-log", headers=bearer(district, "inspector")).json()
-    assert [(e["user"], e["endpoint"]) for e in log] == [("supervisor", f"/api/v1/evidence/{digest}")]
+    assert [(e["user"], e["endpoint"]) for e in log][-2:] == [
+        ("gf-clerk", f"/api/v1/evidence/{given}"), ("supervisor", f"/api/v1/evidence/{digest}")]
 
     verified = CliRunner().invoke(cli, ["verify", "--json"])
     assert verified.exit_code == 0, verified.output
-    assert json.loads(verified.stdout)["evidence_files"] == {"checked": 2, "shredded": 0, "missing": [], "altered": []}
+    assert json.loads(verified.stdout)["evidence_files"] == {"checked": 3, "shredded": 0, "missing": [], "altered": []}
 
     assert client.post(f"/api/v1/cases/{case}/erasure", headers=sup, json={"reason": "期满"}).status_code == 201
     assert client.get(f"/api/v1/evidence/{digest}", headers=sup).status_code == 404
     assert upload(client, cq, a_pdf(), case_id=case).status_code == 422
     verified = CliRunner().invoke(cli, ["verify", "--json"])
     assert verified.exit_code == 0, verified.output
-    assert json.loads(verified.stdout)["evidence_files"]["shredded"] == 1
+    assert json.loads(verified.stdout)["evidence_files"]["shredded"] == 2
 
 
 def test_verify_names_altered_and_missing_files(  # type: ignore[no-untyped-def]

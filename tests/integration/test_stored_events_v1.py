@@ -117,17 +117,23 @@ def test_the_old_ledger_rebuilds_its_views_verifies_and_serves(cli_env: Settings
         services.close()
 
 
-def test_completions_stored_before_they_named_evidence_read_as_version_2(stored: Settings) -> None:
+def test_completions_and_services_stored_before_they_named_evidence_read_as_version_2(stored: Settings) -> None:
     services = bootstrap.build(stored)
     try:
-        completions = [n for n in services.ledger.recorder.select_notifications(1, 10**6)
-                       if n.topic == "domain.issue:RectificationIssue.MeasureCompleted"]
-        assert len(completions) == 4 and not any(b"class_version" in n.state for n in completions)
+        notifications = services.ledger.recorder.select_notifications(1, 10**6)
+        completions = [n for n in notifications if n.topic == "domain.issue:RectificationIssue.MeasureCompleted"]
+        given = [n for n in notifications if n.topic == "domain.case:ChildCase.ServiceProvided"]
+        assert (len(completions), len(given)) == (4, 1)
+        assert not any(b"class_version" in n.state for n in completions + given)  # stored as version 1
         for stored_event in completions:
             completed = services.ledger.mapper.to_domain_event(stored_event)
             assert completed.evidence == [] and completed.summary  # type: ignore[attr-defined]
             issue = services.ledger.repository.get(stored_event.originator_id)
             measure = issue.measures[completed.measure_id]  # type: ignore[attr-defined]
             assert measure["status"] == "completed" and measure["completion_evidence"] == []
+        service = services.ledger.mapper.to_domain_event(given[0])
+        assert service.evidence == [] and service.kind == "legal_aid"  # type: ignore[attr-defined]
+        case = services.ledger.repository.get(given[0].originator_id)
+        assert [s["evidence"] for s in case.services] == [[]]
     finally:
         services.close()

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from eventsourcing.domain import event
 
-from domain.base import LedgerAggregate, LedgerSnapshot, versioned
+from domain.base import LedgerAggregate, LedgerSnapshot, recording_at, versioned
 from tests.events import stored_event_classes
+from tests.unit.test_case_rules import T0, register, stamp
 from tests.unit.test_free_text_fields import issue
 
 
@@ -71,13 +72,24 @@ def test_a_version_must_match_the_one_its_class_declares() -> None:
             def keep(self, *, user: str, unit: str, occurred_at: datetime) -> None: ...
 
 
-def test_a_snapshot_of_an_issue_taken_before_completion_evidence_upcasts() -> None:
-    made = issue(measures_done=True)
-    taken = LedgerSnapshot.take(made)
+def as_version_1(aggregate: LedgerAggregate, entries: str, key: str) -> LedgerSnapshot:
+    """A snapshot of ``aggregate`` as version 1 of its state kept it: no ``key`` in its ``entries``."""
+    taken = LedgerSnapshot.take(aggregate)
     state = dict(taken.state)
     assert state.pop("class_version") == 2
-    for measure in state["measures"].values():
-        del measure["completion_evidence"]  # as version 1 of the state kept it
-    old = LedgerSnapshot(originator_id=taken.originator_id, originator_version=taken.originator_version,
-                         timestamp=taken.timestamp, topic=taken.topic, state=state)  # type: ignore[call-arg]
-    assert old.mutate(None).measures["M1"]["completion_evidence"] == []
+    held = state[entries]
+    for entry in held.values() if isinstance(held, dict) else held:
+        del entry[key]
+    return LedgerSnapshot(originator_id=taken.originator_id, originator_version=taken.originator_version,
+                          timestamp=taken.timestamp, topic=taken.topic, state=state)  # type: ignore[call-arg]
+
+
+def test_snapshots_taken_before_evidence_was_kept_upcast() -> None:
+    old_issue = as_version_1(issue(measures_done=True), "measures", "completion_evidence")
+    assert old_issue.mutate(None).measures["M1"]["completion_evidence"] == []
+    case = register()
+    with recording_at(T0):
+        case.provide_service(stamp(), kind="subsidy", evidence=["ab" * 32])
+    assert case.services[0]["evidence"] == ["ab" * 32]
+    old_case = as_version_1(case, "services", "evidence")
+    assert old_case.mutate(None).services[0]["evidence"] == []
