@@ -10,7 +10,7 @@ those openings are not reads and are not logged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -220,7 +220,7 @@ class CaseCommands:
         return self._case_command(cmd, case, self._involved(cmd), change)
 
     def provide_service(self, cmd: Command, case: UUID, *, kind: str, referral_id: str | None,
-                        notes: str | None) -> Accepted:
+                        notes: str | None, evidence: Sequence[str] = ()) -> Accepted:
         def change(c: ChildCase, s: Stamp) -> dict[str, Any]:
             if referral_id is not None:
                 try:
@@ -228,7 +228,8 @@ class CaseCommands:
                 except LookupError:
                     raise NotFound("该个案没有这项转介", rule="referral_exists") from None
             sealed = self._seal(case, {"notes": notes}) if notes else None
-            return {"seconds_since_referral": c.provide_service(s, kind=kind, referral_id=referral_id, sealed=sealed)}
+            return {"seconds_since_referral": c.provide_service(
+                s, kind=kind, referral_id=referral_id, sealed=sealed, evidence=evidence)}
 
         return self._case_command(cmd, case, self._involved(cmd), change)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar, cast
@@ -675,11 +675,13 @@ class Ledger(CaseCommands, Application[UUID]):
             lambda i, s: i.report_progress(s, measure_id=measure_id, summary=summary, evidence=evidence),
         )
 
-    def complete_measure(self, cmd: Command, issue: UUID, measure_id: str, *, summary: str) -> Accepted:
+    def complete_measure(
+        self, cmd: Command, issue: UUID, measure_id: str, *, summary: str, evidence: Sequence[dict[str, str]] = (),
+    ) -> Accepted:
         return self._issue_command(
             cmd, issue,
             lambda i: access.may_act_on_measure(cmd.actor, i, self._measure_unit(i, measure_id)),
-            lambda i, s: i.complete_measure(s, measure_id=measure_id, summary=summary),
+            lambda i, s: i.complete_measure(s, measure_id=measure_id, summary=summary, evidence=list(evidence)),
         )
 
     def urge(self, cmd: Command, issue: UUID, *, unit: str, message: str, reply_by: date) -> Accepted:

@@ -8,11 +8,12 @@ an aggregate and lends it to the events through ``recording_at`` — never insid
 from __future__ import annotations
 
 import contextlib
+import inspect
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, Snapshot
@@ -232,3 +233,43 @@ class LedgerAggregate(Aggregate):
 
     class Created(Event, Aggregate.Created):
         pass
+
+
+A = TypeVar("A", bound=type[LedgerAggregate])
+
+# The library's bases every aggregate class has: never stored as such.
+_EVENT_BASES = ("Event", "Created")
+
+
+def event_classes(aggregate: type[LedgerAggregate]) -> dict[str, type[Aggregate.Event]]:
+    """The aggregate's own stored event classes, by name."""
+    return {name: value for name, value in vars(aggregate).items()
+            if inspect.isclass(value) and issubclass(value, Aggregate.Event) and name not in _EVENT_BASES}
+
+
+def versioned(**versions: int) -> Callable[[A], A]:
+    """Class decorator: the version of the shape of each of the aggregate's stored events
+    (the library's ``class_version``), part of the contract with every event stored before.
+
+    Every event class must be named, so a new one cannot go unversioned. An event whose
+    shape changes gets the next number and, in a class of its own, the library's
+    ``upcast_vN_vN+1`` static methods that bring older stored states up to it (checked
+    here); events stored before are never rewritten."""
+
+    def declare(aggregate: A) -> A:
+        events = event_classes(aggregate)
+        if set(events) != set(versions):
+            raise TypeError(f"{aggregate.__qualname__}: @versioned must name exactly its stored events "
+                            f"(missing {sorted(set(events) - set(versions))}, "
+                            f"unknown {sorted(set(versions) - set(events))})")
+        for name, version in versions.items():
+            cls = events[name]
+            declared = getattr(cls, "class_version", version)  # set in an event's own class body
+            missing = [f"upcast_v{v}_v{v + 1}" for v in range(1, version) if not hasattr(cls, f"upcast_v{v}_v{v + 1}")]
+            if declared != version or missing:
+                raise TypeError(f"{aggregate.__qualname__}.{name}: version {version} needs "
+                                f"class_version {version} and {missing or 'its upcasters'}")
+            cls.class_version = version  # type: ignore[attr-defined]
+        return aggregate
+
+    return declare

@@ -17,13 +17,14 @@ from __future__ import annotations
 import calendar
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id, versioned
 from domain.free_text import check_free_text
 from domain.issue import check_grade
 from domain.person import beijing_day, is_under
@@ -166,6 +167,10 @@ def _check_classification_values(
         raise InvalidCommand(
             "categories_are_known", f"困境儿童类别须为{'、'.join(CATEGORIES)}之一"
         )
+    _check_evidence(evidence)
+
+
+def _check_evidence(evidence: object) -> None:
     if not isinstance(evidence, list) or not all(
         isinstance(e, str) and _SHA256.fullmatch(e) for e in evidence
     ):
@@ -188,7 +193,21 @@ def _check_classification_rules(
         )
 
 
+@versioned(
+    Registered=1, Classified=1, Reassessed=1, GuardianshipRecorded=1, MandatoryReportFiled=1,
+    ReportAccepted=1, PoliceDispatched=1, Referred=1, ReferralClosed=1, ServiceProvided=2,
+    Visited=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, PersonalDataErased=1,
+    EntryCorrected=1,
+)
 class ChildCase(LedgerAggregate):
+    # Version 2 of the state (snapshots): each service keeps its evidence.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        for service in state["services"]:
+            service["evidence"] = []
+
     @staticmethod
     def create_id(*, case_number: str, **_: Any) -> UUID:
         return case_id(case_number)
@@ -643,7 +662,7 @@ class ChildCase(LedgerAggregate):
 
     def provide_service(
         self, stamp: Stamp, *, kind: str, referral_id: str | None = None,
-        sealed: str | None = None,
+        sealed: str | None = None, evidence: Sequence[str] = (),
     ) -> int | None:
         """The providing unit is the stamp's unit. Answers the seconds from the referral when
         this is the referred unit's first service for it (the unit's response time)."""
@@ -664,13 +683,28 @@ class ChildCase(LedgerAggregate):
                 seconds = int((stamp.occurred_at - referral["referred_at"]).total_seconds())
         if sealed is not None:
             self._check_new_personal_data(sealed)
+        _check_evidence(list(evidence))
         self._service_provided(
             **stamp.fields(), kind=kind, referral_id=referral_id, sealed=sealed,
-            seconds_since_referral=seconds,
+            seconds_since_referral=seconds, evidence=list(evidence),
         )
         return seconds
 
-    @event("ServiceProvided")
+    class ServiceProvided(LedgerAggregate.Event):
+        """Version 2 names the files that show the service given (the child's, by digest)."""
+
+        class_version = 2
+        kind: str
+        referral_id: str | None
+        sealed: str | None
+        seconds_since_referral: int | None
+        evidence: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["evidence"] = []  # given before services named evidence
+
+    @event(ServiceProvided)
     def _service_provided(
         self,
         *,
@@ -681,12 +715,13 @@ class ChildCase(LedgerAggregate):
         referral_id: str | None,
         sealed: str | None,
         seconds_since_referral: int | None,
+        evidence: list[str],
     ) -> None:
         self._note_entry("ServiceProvided", user, unit)
         self.services.append(
             {"version": self.version + 1, "unit": unit, "kind": kind, "referral_id": referral_id,
              "sealed": sealed, "occurred_at": occurred_at,
-             "seconds_since_referral": seconds_since_referral}
+             "seconds_since_referral": seconds_since_referral, "evidence": list(evidence)}
         )
         if seconds_since_referral is not None:
             self.referrals[referral_id]["seconds_to_first_service"] = seconds_since_referral  # type: ignore[index]

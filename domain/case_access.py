@@ -7,13 +7,14 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import LedgerAggregate, Stamp, ledger_id
+from domain.base import LedgerAggregate, Stamp, ledger_id, versioned
 
 
 def access_log_id(case: UUID) -> UUID:
     return ledger_id("case-access-log", case)
 
 
+@versioned(Opened=1, PersonalDataRead=1)
 class CaseAccessLog(LedgerAggregate):
     @staticmethod
     def create_id(*, case_id: UUID, **_: object) -> UUID:

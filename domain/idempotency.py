@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import LedgerAggregate, Stamp, ledger_id
+from domain.base import LedgerAggregate, Stamp, ledger_id, versioned
 
 
 KEYED = "hmac-sha256:"
@@ -35,6 +35,7 @@ def is_keyed(fingerprint: object) -> bool:
     return isinstance(fingerprint, str) and fingerprint.startswith(KEYED)
 
 
+@versioned(Kept=1)
 class CommandAnswer(LedgerAggregate):
     @staticmethod
     def create_id(*, owner: str, key: str, **_: object) -> UUID:

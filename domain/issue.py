@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id, versioned
 from domain.free_text import check_free_text
 
 GRADES = ("优秀", "良好", "合格", "不合格")
@@ -32,7 +32,7 @@ CORRECTABLE: dict[str, frozenset[str]] = {
     "Assigned": frozenset({"contact_person", "deadline", "nodes"}),
     "MeasureAdopted": frozenset({"text", "due"}),
     "ProgressReported": frozenset({"summary", "evidence"}),
-    "MeasureCompleted": frozenset({"summary"}),
+    "MeasureCompleted": frozenset({"summary", "evidence"}),
     "DeadlineExtended": frozenset({"reason"}),
     "Urged": frozenset({"message", "reply_by"}),
     "EvaluatedAtYearEnd": frozenset({"grade", "score", "findings"}),
@@ -43,8 +43,8 @@ CORRECTABLE: dict[str, frozenset[str]] = {
 DATE_FIELDS = frozenset({"deadline", "due", "reply_by"})
 # The correctable fields that are free text, and so refuse ID and mobile numbers.
 FREE_TEXT = frozenset({"duty", "problem", "remarks", "text", "summary", "reason", "message", "findings"})
-# Evidence as a progress report takes it (interfaces.http.schemas.Evidence): a file name and
-# the document's SHA-256; the document itself stays out of the ledger.
+# Evidence as progress and completion take it (interfaces.http.schemas.Evidence): a file name
+# and the SHA-256 of a file the evidence store holds; the file itself stays out of the ledger.
 MAX_EVIDENCE, MAX_EVIDENCE_NAME = 100, 200
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -63,7 +63,7 @@ def check_grade(grade: str, score: float) -> None:
 
 
 def checked_evidence(evidence: object, *, rule: str = "evidence_valid") -> list[dict[str, str]]:
-    """Evidence of a progress report or of its correction, hashes in lower case; the names
+    """Evidence of a progress report, a completion or their correction, hashes in lower case; the names
     are clear free text (checked for ID and mobile numbers), the hashes are not."""
     invalid = InvalidCommand(rule, "证明材料须为名称和 SHA-256 摘要的列表")
     if not isinstance(evidence, list) or len(evidence) > MAX_EVIDENCE:
@@ -103,7 +103,19 @@ def _check_change_values(changes: dict[str, Any], *, recorded_at: datetime) -> N
         raise InvalidCommand("correction_values_valid", "更正后的值格式不正确") from None
 
 
+@versioned(
+    Registered=1, Assigned=1, MeasureAdopted=1, ProgressReported=1, MeasureCompleted=2,
+    DeadlineExtended=1, Urged=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, EntryCorrected=1,
+)
 class RectificationIssue(LedgerAggregate):
+    # Version 2 of the state (snapshots): each measure keeps its completion evidence.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        for measure in state["measures"].values():
+            measure["completion_evidence"] = []
+
     @staticmethod
     def create_id(*, plan_id: UUID, seq: int, **_: Any) -> UUID:
         return issue_id(plan_id, seq)
@@ -307,6 +319,7 @@ class RectificationIssue(LedgerAggregate):
             "progress": [],
             "completed_at": None,
             "completion_summary": None,
+            "completion_evidence": [],
         }
 
     def _open_measure(self, measure_id: str, doing: str) -> dict[str, Any]:
@@ -351,20 +364,37 @@ class RectificationIssue(LedgerAggregate):
             }
         )
 
-    def complete_measure(self, stamp: Stamp, *, measure_id: str, summary: str) -> None:
+    def complete_measure(
+        self, stamp: Stamp, *, measure_id: str, summary: str, evidence: list[dict[str, str]]
+    ) -> None:
         self._open_measure(measure_id, "办结")
         check_free_text("办结情况", summary)
-        self._measure_completed(**stamp.fields(), measure_id=measure_id, summary=summary)
+        evidence = checked_evidence(evidence)
+        self._measure_completed(**stamp.fields(), measure_id=measure_id, summary=summary, evidence=evidence)
 
-    @event("MeasureCompleted")
+    class MeasureCompleted(LedgerAggregate.Event):
+        """Version 2 names the files that show the measure done, as progress does."""
+
+        class_version = 2
+        measure_id: str
+        summary: str
+        evidence: list[dict[str, str]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["evidence"] = []  # completed before completion named evidence
+
+    @event(MeasureCompleted)
     def _measure_completed(
-        self, *, user: str, unit: str, occurred_at: datetime, measure_id: str, summary: str
+        self, *, user: str, unit: str, occurred_at: datetime, measure_id: str, summary: str,
+        evidence: list[dict[str, str]],
     ) -> None:
         self._note_entry("MeasureCompleted", user, unit, measure_id=measure_id)
         measure = self.measures[measure_id]
         measure["status"] = MEASURE_COMPLETED
         measure["completed_at"] = occurred_at
         measure["completion_summary"] = summary
+        measure["completion_evidence"] = list(evidence)
 
     def extend_deadline(self, stamp: Stamp, *, deadline: date, reason: str) -> None:
         self._must_be_open("延期")
@@ -577,8 +607,10 @@ class RectificationIssue(LedgerAggregate):
                 setattr(self, key, value)
         elif kind == "MeasureAdopted":
             self.measures[entry["measure_id"]].update(values)
-        elif kind == "MeasureCompleted" and "summary" in values:
-            self.measures[entry["measure_id"]]["completion_summary"] = values["summary"]
+        elif kind == "MeasureCompleted":
+            measure = self.measures[entry["measure_id"]]
+            for key in {"summary", "evidence"} & values.keys():
+                measure[f"completion_{key}"] = values[key]
         elif kind == "ProgressReported":
             for item in self.measures[entry["measure_id"]]["progress"]:
                 if item["version"] == self._version_of(entry):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidCommand, LedgerAggregate, Stamp, ledger_id
+from domain.base import InvalidCommand, LedgerAggregate, Stamp, ledger_id, versioned
 from domain.free_text import check_free_text
 
 
@@ -16,6 +16,7 @@ def plan_id(number: str) -> UUID:
     return ledger_id("plan", number)
 
 
+@versioned(Registered=1)
 class Plan(LedgerAggregate):
     @staticmethod
     def create_id(*, number: str, **_: object) -> UUID:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id, versioned
 from domain.free_text import check_free_text
 
 ROLES = ("agency", "supervisor", "inspector", "admin")
@@ -35,6 +35,7 @@ def token_id(token: str) -> UUID:
     return ledger_id("token", token_digest(token))
 
 
+@versioned(Registered=1, JoinedGroup=1, DutyDefined=1)
 class Unit(LedgerAggregate):
     @staticmethod
     def create_id(*, code: str, **_: object) -> UUID:
@@ -79,6 +80,7 @@ class Unit(LedgerAggregate):
         self.duties[duty_id] = text
 
 
+@versioned(Founded=1, MemberAdmitted=1)
 class UnitGroup(LedgerAggregate):
     """各司法所: a name that stands for every unit of the group."""
 
@@ -108,6 +110,7 @@ class UnitGroup(LedgerAggregate):
         self.members.append(member)
 
 
+@versioned(Enrolled=1, Deactivated=1, Reactivated=1, RoleChanged=1, UnitChanged=1, PasswordSet=1)
 class User(LedgerAggregate):
     @staticmethod
     def create_id(*, name: str, **_: object) -> UUID:
@@ -180,6 +183,7 @@ class User(LedgerAggregate):
         self.has_password = True
 
 
+@versioned(Issued=1, Revoked=1)
 class Token(LedgerAggregate):
     """A bearer token, kept only as its SHA-256 digest (the id is derived from it)."""
 
@@ -218,6 +222,7 @@ class Token(LedgerAggregate):
         self.revoked = True
 
 
+@versioned(Locked=1)
 class SignInLock(LedgerAggregate):
     """A user's password sign-in stopped after repeated failures, until ``until``.
 

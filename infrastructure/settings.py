@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     data_key_file: Path = Path("./var/data-key")
     # Keys the fingerprints of commands sent with an Idempotency-Key; created on first start.
     idempotency_key_file: Path = Path("./var/idempotency-key")
+    # Evidence files (佐证材料), each by its SHA-256; a child's sealed under the case key.
+    evidence_dir: Path = Path("./var/evidence")
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # PostgreSQL schema the tables live in (one per district when a server holds several).
     database_schema: str = "public"
     pool_size: int = Field(default=4, ge=2)

@@ -14,6 +14,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from application.accounts import Accounts, Throttle
+from application.evidence import Evidence
 from application.ledger import Ledger
 from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
@@ -22,6 +23,7 @@ from projections.merkle_proofs import MerkleLogReader
 from infrastructure.access_store import AccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.database_probe import START_WAIT_SECONDS, check_database, wait_for_database
+from infrastructure.evidence_files import EvidenceFiles
 from infrastructure.audit_store import AuditStore
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
@@ -40,6 +42,7 @@ class Services:
     merkle_reader: MerkleLogReader
     audit: AuditIndexProjection
     accounts: Accounts
+    evidence: Evidence
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
@@ -152,5 +155,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     )
     return Services(
         settings=settings, ledger=ledger, views=views, signer=signer, merkle=merkle,
-        merkle_reader=MerkleLogReader(merkle_store), audit=audit, accounts=accounts, closers=closers,
+        merkle_reader=MerkleLogReader(merkle_store), audit=audit, accounts=accounts,
+        evidence=Evidence(ledger, EvidenceFiles(settings.evidence_dir), max_bytes=settings.evidence_max_bytes),
+        closers=closers,
     )

@@ -155,7 +155,8 @@ class DistrictGenerator:
         if live.budget <= 0:
             for mid, m in issue.measures.items():
                 if m.get("status") != "completed":
-                    issue.complete_measure(self._agency(m["unit"]), measure_id=mid, summary=self._text("完成情况"))
+                    issue.complete_measure(self._agency(m["unit"]), measure_id=mid,
+                                           summary=self._text("完成情况"), evidence=[])
             issue.close(self._sup(), summary=self._text("销号意见"))
             if self.rng.random() < 0.7:
                 issue.evaluate(self._sup(), year=self.now.year, grade=self.rng.choice(GRADES),
@@ -185,7 +186,8 @@ class DistrictGenerator:
             open_measures = [(k, m) for k, m in issue.measures.items() if m.get("status") != "completed"]
             if open_measures:
                 mid, m = self.rng.choice(open_measures)
-                issue.complete_measure(self._agency(m["unit"]), measure_id=mid, summary=self._text("完成情况"))
+                issue.complete_measure(self._agency(m["unit"]), measure_id=mid,
+                                       summary=self._text("完成情况"), evidence=[])
             else:
                 issue.urge(self._sup(), target=issue.units[0], message=self._text("催办"),
                            reply_by=(self.now + timedelta(days=10)).date())

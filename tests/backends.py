@@ -59,7 +59,8 @@ def settings_for(backend: str, tmp_path: Path, db_url: str | None, schema: str |
     # Tests move their clock months and years on and keep using the district's tokens; the
     # tests of expiry set the lifetime they test (the default is pinned in test_authentication).
     keys = dict(signing_key_file=tmp_path / "signing-key.pem", data_key_file=tmp_path / "data-key",
-                idempotency_key_file=tmp_path / "idempotency-key", token_days=3650)
+                idempotency_key_file=tmp_path / "idempotency-key", evidence_dir=tmp_path / "evidence",
+                token_days=3650)
     if backend == "sqlite":
         return Settings(database_url=f"sqlite:///{tmp_path / 'careledger.sqlite'}", **keys)
     assert db_url and schema

@@ -361,7 +361,7 @@ def verify(
         "--old-public-key", help="轮换前的公钥 PEM 文件或其目录（可重复）：旧树头用它核验")] = None,
     as_json: output.JsonFlag = False,
 ) -> None:
-    """核验整个日志：重算每个叶子和根，核对每个签名树头；完好退出码 0，被篡改退出码 1（指明首个异常位置）。"""
+    """核验整个日志：重算每个叶子和根，核对每个签名树头，并按摘要核对每个佐证材料文件；完好退出码 0，被篡改退出码 1（指明首个异常位置或缺失、被改动的文件）。"""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -393,14 +393,15 @@ def verify(
             result = verify_log(services.ledger.recorder, store, keys,
                                 outside_head=outside, on_progress=lambda done: bar.update(task, completed=done),
                                 snapshots=snapshot_check(services.ledger))
+        files = services.evidence.check()
     finally:
         services.close()
-    document = verify_document(result)
+    document = verify_document(result, files)
     if as_json:
         output.print_json(document)
     else:
         output.print_tables(*verify_tables(document))
-    raise typer.Exit(code=output.OK if result.intact else output.FOUND)
+    raise typer.Exit(code=output.OK if result.intact and files.intact else output.FOUND)
 
 
 from interfaces.cli import access, operations  # noqa: E402 — registers migrate, project, admin, tokens

@@ -78,10 +78,11 @@ def import_tables(report: dict[str, Any]) -> list[Table]:
 
 # verify ----------------------------------------------------------------------------------------
 
-def verify_document(result: Any) -> dict[str, Any]:
+def verify_document(result: Any, files: Any) -> dict[str, Any]:
     finding = result.finding
     return {
-        "intact": result.intact,
+        "intact": result.intact and files.intact,
+        "log_intact": result.intact,
         "events_checked": result.events_checked,
         "heads_checked": result.heads_checked,
         "unlogged_events": result.unlogged_events,
@@ -90,17 +91,26 @@ def verify_document(result: Any) -> dict[str, Any]:
         "kind": str(finding.kind) if finding else None,
         "detail": finding.detail if finding else None,
         "summary": result.summary(),
+        "evidence_files": {"checked": files.checked, "shredded": files.shredded,
+                           "missing": files.missing, "altered": files.altered},
     }
 
 
 def verify_tables(document: dict[str, Any]) -> list[Table]:
+    files = document["evidence_files"]
     pairs: list[tuple[str, Any]] = [
         ("已核验事件", document["events_checked"]),
         ("已核验签名树头", document["heads_checked"]),
         ("尚未入树的新事件", document["unlogged_events"]),
+        ("已核验佐证材料", files["checked"]),
+        ("随个人信息销毁的材料", files["shredded"]),
         ("结论", "完好" if document["intact"] else "被篡改"),
     ]
-    if not document["intact"]:
+    if files["missing"]:
+        pairs.append(("缺失的材料", "、".join(files["missing"])))
+    if files["altered"]:
+        pairs.append(("被改动的材料", "、".join(files["altered"])))
+    if not document["log_intact"]:
         first, through = document["first_bad_position"], document["through_position"]
         where = "—" if first is None else (
             f"位置 {first} 至 {through}" if through not in (None, first) else f"位置 {first}")

@@ -15,7 +15,7 @@ from infrastructure.database_probe import START_WAIT_SECONDS, DatabaseUnavailabl
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.logging import RequestId
-from interfaces.http import access, audit, cases, docs, health, issues, metrics, problems, views
+from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
 from interfaces.web import pages as dashboard
 
@@ -68,6 +68,7 @@ def create_app(
     app.include_router(views.router, responses=problems.API_RESPONSES)
     app.include_router(audit.router, responses=problems.API_RESPONSES)
     app.include_router(access.router, responses=problems.API_RESPONSES)
+    app.include_router(evidence.router, responses=problems.API_RESPONSES)
     # The dashboard's pages last: their paths are outside /api, so none shadows an API route.
     dashboard.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from application.evidence import named_digests
 from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text
@@ -107,6 +108,7 @@ class ServiceIn(Body):
     kind: Literal[SERVICE_KINDS]  # type: ignore[valid-type]
     referral_id: str | None = Field(default=None, max_length=16)
     notes: Text | None = Field(default=None, max_length=5000)
+    evidence: list[str] = Field(default_factory=list, max_length=50, description="该儿童个案已上传材料的 sha256")
     occurred_at: Moment | None = None
 
 
@@ -223,14 +225,16 @@ def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
 
 @router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别")
 def classify(case_id: UUID, body: FirstClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.classify_case(with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
-                                    categories=list(body.categories), evidence=body.evidence).answer()
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.classify_case(
+        with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
+        categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估")
 def reassess(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.reassess_case(with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
-                                    categories=list(body.categories), evidence=body.evidence).answer()
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.reassess_case(
+        with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
+        categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/guardianship", response_model=Accepted, status_code=201, summary="登记监护情况")
@@ -271,8 +275,9 @@ def close_referral(case_id: UUID, referral_id: str, body: ReferralClosureIn, cmd
 
 @router.post("/{case_id}/services", response_model=ServiceAccepted, status_code=201, summary="登记关爱服务或救助")
 def service(case_id: UUID, body: ServiceIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.provide_service(with_time(cmd, body.occurred_at), case_id, kind=body.kind,
-                                      referral_id=body.referral_id, notes=body.notes).answer()
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.provide_service(
+        with_time(cmd, body.occurred_at), case_id, kind=body.kind, referral_id=body.referral_id, notes=body.notes,
+        evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/visits", response_model=Accepted, status_code=201, summary="走访")
@@ -308,5 +313,6 @@ def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> A
     "个人信息删除后，更正理由以明文保存，不得含身份证号码或手机号码。",
 )
 def correct(case_id: UUID, body: CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.correct_case_entry(with_time(cmd, body.occurred_at), case_id, position=body.position,
-                                         changes=body.changes, reason=body.reason).answer()
+    return svc.evidence.naming(named_digests(body.changes.get("evidence")), case_id, lambda: svc.ledger.correct_case_entry(
+        with_time(cmd, body.occurred_at), case_id, position=body.position, changes=body.changes, reason=body.reason,
+    ), case_id=case_id).answer()

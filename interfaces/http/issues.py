@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
+from application.evidence import named_digests
 from application.problem_list_import import import_problem_list, plan_issues_for_export
 from application.read_policy import POLICY
 from infrastructure.spreadsheets.grid import read_grid
@@ -174,18 +175,19 @@ def adopt_measure(issue_id: UUID, body: s.MeasureIn, cmd: CommandDep, svc: Servi
 @router.post("/issues/{issue_id}/measures/{measure_id}/progress", response_model=s.Accepted, **CREATED,
              summary="报送阶段性进展")
 def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.report_progress(
-        with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary,
-        evidence=[{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence],
-    ).answer()
+    evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
+    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.ledger.report_progress(
+        with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
+    )).answer()
 
 
 @router.post("/issues/{issue_id}/measures/{measure_id}/completion", response_model=s.Accepted, **CREATED,
              summary="整改措施办结")
 def complete_measure(issue_id: UUID, measure_id: str, body: s.CompletionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.complete_measure(
-        with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary
-    ).answer()
+    evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
+    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.ledger.complete_measure(
+        with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
+    )).answer()
 
 
 @router.post("/issues/{issue_id}/urgings", response_model=s.Accepted, **CREATED, summary="催办")
@@ -222,7 +224,7 @@ def reopen(issue_id: UUID, body: s.ReopeningIn, cmd: CommandDep, svc: ServicesDe
 
 @router.post("/issues/{issue_id}/corrections", response_model=s.Accepted, **CREATED, summary="更正记录")
 def correct(issue_id: UUID, body: s.CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.correct_issue_entry(
+    return svc.evidence.naming(named_digests(body.changes.get("evidence")), issue_id, lambda: svc.ledger.correct_issue_entry(
         with_time(cmd, body.occurred_at), issue_id, position=body.position, changes=body.changes,
         reason=body.reason,
-    ).answer()
+    )).answer()

@@ -48,7 +48,7 @@ DESCRIPTIONS: dict[str, str] = {
     "POST /api/v1/issues/{issue_id}/assignment": "督查督办交办：牵头单位 lead_unit、协办单位 co_units、专人 contact_person、整改期限 deadline 和时间节点 nodes。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/measures": "责任单位制定一项整改措施（unit、text、due），返回 measure_id。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/measures/{measure_id}/progress": "措施的责任单位报送阶段性进展 summary，可附佐证材料（已上传文件的 sha256 和名称）。" + _COMMAND,
-    "POST /api/v1/issues/{issue_id}/measures/{measure_id}/completion": "措施的责任单位报告措施办结。" + _COMMAND,
+    "POST /api/v1/issues/{issue_id}/measures/{measure_id}/completion": "措施的责任单位报告措施办结 summary，可附佐证材料（已上传文件的 sha256 和名称）。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/urgings": "督查督办向一个责任单位催办，并给出回复期限 reply_by；返回 urging_id。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/deadline-extensions": "督查督办把已交办问题的整改期限延后，须写明理由。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/evaluations": "督查督办作年终考核：年度 year、等次 grade（优秀、良好、合格或不合格）、分数 score（0–100）和考核意见 findings。" + _COMMAND,
@@ -71,13 +71,24 @@ DESCRIPTIONS: dict[str, str] = {
     "POST /api/v1/cases/{case_id}/mandatory-reports/{report_id}/dispatch": "记录出警时间，并返回自报告起的响应时长。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/referrals": "把个案转介给一个单位 unit 承担某项职责 duty；被转介单位此后可读其个人信息。返回 referral_id。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/referrals/{referral_id}/closure": "结束一次转介：完成或撤回。" + _COMMAND,
-    "POST /api/v1/cases/{case_id}/services": "登记为儿童提供的关爱服务或救助（种类 kind，可关联转介 referral_id）；关联转介时返回自转介起的时长。" + _COMMAND,
+    "POST /api/v1/cases/{case_id}/services": "登记为儿童提供的关爱服务或救助（种类 kind，可关联转介 referral_id，可附该个案已上传材料的 sha256 列表 evidence）；关联转介时返回自转介起的时长。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/visits": "登记一次走访。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/evaluations": "个案的年终考核。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/closure": "结案，须给出原因 reason（年满 16 周岁、父母返回、迁出、困境消除等）。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/reopening": "重新打开已结案的个案，须写明理由。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/erasure": "销毁该儿童的密钥，使其个人信息不可再读；账本和防篡改证据保持完整。须写明理由。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/corrections": "更正该个案的一条较早记录，须写明理由；原记录保留。" + _COMMAND,
+    # ---- evidence files ----
+    "POST /api/v1/evidence": (
+        "机构和督查督办上传一份佐证材料（multipart 字段 file；只接受 PDF、JPG、PNG、DOCX、XLSX，按文件内容判断类型，"
+        "不看扩展名；超过大小上限得到 413，其他类型得到 415）。文件按内容的 SHA-256 保存，应答 201 及 sha256、size、"
+        "media_type 和 name；进展、办结、认定类别、重新评估和服务的 evidence 以 sha256 引用它，未上传的摘要得到 422。"
+        "带 case_id 的是该儿童个案的材料：以该儿童的密钥加密保存，删除个人信息时一并销毁。"
+    ),
+    "GET /api/v1/evidence/{sha256}": (
+        "下载佐证材料（Content-Disposition 带原文件名）：只有可读引用它的记录的人可以下载——整改问题的可读范围，"
+        "儿童个案的材料另须有权查看个人信息，且每次下载记入查阅记录；其他人以及没有记录引用的文件得到 404。"
+    ),
     # ---- views ----
     "GET /api/v1/views/supervision": "督查督办台账：每个问题的牵头单位、措施、最近进展、期限、逾期天数、催办次数、状态和红黄绿灯，以及临近到期的提醒。" + _VIEW,
     "GET /api/v1/views/supervision.xlsx": "督查督办台账。" + _XLSX,

@@ -21,6 +21,7 @@ from application.errors import (
     Unauthenticated,
     VersionMismatch,
 )
+from application.evidence import FileTooLarge, UnsupportedFileType
 from domain.base import InvalidCommand, RuleViolated
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.http import validation_messages
@@ -197,6 +198,8 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (VersionMismatch, 412),
     (ConcurrentWrite, 409),
     (IdempotencyKeyReused, 422),
+    (FileTooLarge, 413),
+    (UnsupportedFileType, 415),
     (RuleViolated, 409),
     (InvalidCommand, 422),
 ]

@@ -86,6 +86,7 @@ class ProgressIn(Body):
 
 class CompletionIn(Body):
     summary: RequiredText
+    evidence: list[Evidence] = Field(default_factory=list, max_length=100)
     occurred_at: Moment | None = None
 
 

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District
+from tests.e2e.test_evidence_files import stored
 from tests.scan import scan_store
 
 
@@ -34,8 +35,9 @@ def test_register_refer_read_and_erase(client: TestClient, district: District, s
     log = client.get(f"/api/v1/cases/{case}/access-log", headers=bearer(district, "inspector")).json()
     assert [(e["user"], e["unit"]) for e in log] == [("gf-clerk", "gf")]
 
+    evidence = stored(client, bearer(district, "cq-clerk"), case_id=case)
     steps = [
-        ("classifications", "cq-clerk", {"left_behind": True, "categories": ["poverty"], "evidence": ["a" * 64]}),
+        ("classifications", "cq-clerk", {"left_behind": True, "categories": ["poverty"], "evidence": [evidence]}),
         ("mandatory-reports", "cq-clerk", {"reporter": "school", "nature": "unattended", "details": f"{NAME}无人照看",
                                            "occurred_at": "2019-03-01T08:00:00+08:00"}),
         ("mandatory-reports/MR1/acceptance", "supervisor", {"occurred_at": "2019-03-01T08:30:00+08:00"}),

@@ -23,6 +23,7 @@ def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CARELEDGER_SIGNING_KEY_FILE", str(settings.signing_key_file))
     monkeypatch.setenv("CARELEDGER_DATA_KEY_FILE", str(settings.data_key_file))
     monkeypatch.setenv("CARELEDGER_IDEMPOTENCY_KEY_FILE", str(settings.idempotency_key_file))
+    monkeypatch.setenv("CARELEDGER_EVIDENCE_DIR", str(settings.evidence_dir))
     return settings
 
 

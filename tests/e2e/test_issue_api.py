@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.district import District
+from tests.e2e.test_evidence_files import stored
 
 
 def bearer(district: District, who: str) -> dict[str, str]:
@@ -43,11 +44,12 @@ def test_registering_an_issue_answers_id_version_position(client: TestClient, di
 
 def test_full_issue_lifecycle_over_http(client: TestClient, district: District, api, clock) -> None:  # type: ignore[no-untyped-def]
     issue, sup, pf = api["issue"], bearer(district, "supervisor"), bearer(district, "pf-clerk")
+    evidence = stored(client, pf, name="考核标准.docx")
     steps: list[tuple[str, dict[str, str], dict[str, Any]]] = [
         ("assignment", sup, {"lead_unit": "pf", "co_units": ["司法所"], "contact_person": "陈静",
                              "deadline": "2019-06-30", "nodes": ["2019-04-30"]}),
         ("measures", bearer(district, "cq-clerk"), {"unit": "sfs-cq", "text": "开展普法活动", "due": "2019-05-31"}),
-        ("measures/M1/progress", pf, {"summary": "已起草", "evidence": [{"name": "考核标准.docx", "sha256": "a" * 64}],
+        ("measures/M1/progress", pf, {"summary": "已起草", "evidence": [{"name": "考核标准.docx", "sha256": evidence}],
                                       "occurred_at": "2019-02-27T10:00:00+08:00"}),
         ("measures/M1/completion", pf, {"summary": "已印发"}),
         ("urgings", sup, {"unit": "sfs-cq", "message": "请加快", "reply_by": "2019-03-15"}),

@@ -15,6 +15,7 @@ from application.personal_data import seal
 from domain.base import Stamp, recording_at
 from domain.case import ChildCase, new_case_number
 from tests.district import District
+from tests.e2e.test_evidence_files import stored
 from tests.e2e.test_erasure_dump import BIRTH, ID_NUMBER, NAME, PHONE
 from tests.unit.test_free_text import ID_NUMBER as OTHER_ID
 
@@ -121,11 +122,12 @@ def test_an_issue_evidence_correction_with_an_id_number_or_a_bad_item_is_422_and
     client: TestClient, district: District, world: dict[str, Any]
 ) -> None:
     issue, sup = world["issue"], bearer(district, "supervisor")
+    first, second = stored(client, sup), stored(client, sup)
     reported = client.post(f"{issue}/measures/M1/progress", headers=bearer(district, "pf-clerk"),
-                           json={"summary": "进展", "evidence": [{"name": "a.pdf", "sha256": "a" * 64}]})
+                           json={"summary": "进展", "evidence": [{"name": "a.pdf", "sha256": first}]})
     assert reported.status_code == 201
     before = log_size(district)
-    for evidence in ([{"name": f"{NAME}身份证{OTHER_ID}", "sha256": "a" * 64}],
+    for evidence in ([{"name": f"{NAME}身份证{OTHER_ID}", "sha256": first}],
                      [{"name": "a.pdf", "sha256": "x"}, PHONE]):
         refused = client.post(f"{issue}/corrections", headers=sup, json={
             "position": reported.json()["position"], "changes": {"evidence": evidence}, "reason": "补充材料"})
@@ -134,7 +136,7 @@ def test_an_issue_evidence_correction_with_an_id_number_or_a_bad_item_is_422_and
     assert OTHER_ID not in client.get(f"{issue}/events", headers=sup).text
     accepted = client.post(f"{issue}/corrections", headers=sup, json={
         "position": reported.json()["position"], "reason": "补充材料",
-        "changes": {"evidence": [{"name": "b.pdf", "sha256": "B" * 64}]}})
+        "changes": {"evidence": [{"name": "b.pdf", "sha256": second.upper()}]}})
     assert accepted.status_code == 201
 
 

@@ -38,7 +38,7 @@ def issue(*, closed: bool = False, measures_done: bool = False, progress: bool =
         if progress:
             made.report_progress(stamp("pf"), measure_id="M1", summary="进展", evidence=[])
         if measures_done or closed:
-            made.complete_measure(stamp("pf"), measure_id="M1", summary="已完成")
+            made.complete_measure(stamp("pf"), measure_id="M1", summary="已完成", evidence=[])
         if closed:
             made.close(stamp(), summary="已整改")
         return made
@@ -93,7 +93,7 @@ COMMANDS: dict[str, Callable[[str], tuple[LedgerAggregate | None, Callable[[], A
     "evidence name": lambda bad: (i := issue(), lambda: i.report_progress(
         stamp("pf"), measure_id="M1", summary="进展", evidence=[{"name": f"{bad}.pdf", "sha256": "a" * 64}])),
     "completion summary": lambda bad: (i := issue(), lambda: i.complete_measure(
-        stamp("pf"), measure_id="M1", summary=bad)),
+        stamp("pf"), measure_id="M1", summary=bad, evidence=[])),
     "extension reason": lambda bad: (i := issue(), lambda: i.extend_deadline(
         stamp(), deadline=date(2024, 9, 30), reason=bad)),
     "urging message": lambda bad: (i := issue(), lambda: i.urge(
