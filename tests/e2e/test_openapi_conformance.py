@@ -16,7 +16,7 @@ Path parameters are mostly objects that exist (a plan, an issue with a measure, 
 report and a referral, a user and a token, made anew for each operation), so requests get past
 404 into the handlers. Users and tokens are asked as the admin, everything else as the supervisor.
 
-Derandomized (a fixed seed) and bounded (a few examples per operation; ~30 s of CPU in all,
+Derandomized (a fixed seed) and bounded (a few examples per operation; ~40 s of CPU in all,
 spread over the xdist workers). Longer runs, with more examples or another seed:
 
     CARELEDGER_CONFORMANCE_EXAMPLES=100 .venv/bin/pytest -n 2 tests/e2e/test_openapi_conformance.py
