@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from application.evidence import named_digests
 from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
+from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
-from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text
+from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, line
 from interfaces.http.problems import refused_by
 from interfaces.http.schemas import UNIT_NAME, Accepted, Body, CorrectionIn, EvaluationIn, HistoryEntry
 
@@ -22,10 +23,10 @@ Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 
 class PersonIn(Body):
-    name: Name
+    name: line(MAX_NAME_LENGTH)  # type: ignore[valid-type]
     id_number: str = Field(min_length=15, max_length=24)
-    address: Text | None = Field(default=None, max_length=500)
-    guardian: Text | None = Field(default=None, max_length=500)
+    address: Text | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
+    guardian: Text | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
 
 
 class CaseIn(Body):

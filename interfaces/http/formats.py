@@ -77,8 +77,9 @@ def _refused_class(multiline: bool) -> str:
 
 
 def text_schema(*, multiline: bool, required: bool) -> dict[str, Any]:
-    """The JSON Schema keywords that state ``inputs._clean`` (and ``inputs._nonempty``)."""
-    schema: dict[str, Any] = {"not": {"pattern": _refused_class(multiline)}}
-    if required:
-        schema["pattern"] = r"\S"  # something besides blanks, which are stripped
-    return schema
+    """The JSON Schema keywords that state ``inputs._clean`` (and ``inputs._nonempty``): no
+    refused character, and, when required, not blanks alone (they are stripped). One ``not``
+    rather than a ``pattern`` for the second: generators narrow a bare pattern to the length
+    bounds beside it as if it were anchored, and ``\\S`` would then forbid every blank."""
+    refused = _refused_class(multiline) + (r"|^\s*$" if required else "")
+    return {"not": {"pattern": refused}}

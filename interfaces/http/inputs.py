@@ -51,10 +51,14 @@ class _Stated:
         return {**handler(core), **formats.text_schema(multiline=self.multiline, required=self.required)}
 
 
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_line), AfterValidator(_nonempty),
-                 _Stated(multiline=False, required=True)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_line), AfterValidator(_nonempty),
-                 _Stated(multiline=False, required=True)]
+def line(max_length: int) -> Any:
+    """One line of text that is not blank, of at most ``max_length`` characters as sent."""
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_line),
+                     AfterValidator(_nonempty), _Stated(multiline=False, required=True)]
+
+
+Code = line(64)
+Name = line(200)
 Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_text), _Stated(multiline=True, required=False)]
 RequiredText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_text), AfterValidator(_nonempty),
                          _Stated(multiline=True, required=True)]
