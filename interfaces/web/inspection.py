@@ -1,0 +1,244 @@
+"""The inspector's pages (检查/审计): the audit trail searched by unit and user names and by
+event kind; an issue, a case or a view as the ledger held it at a moment, and what changed
+between two moments; the signed tree head and the proofs, as files to take away.
+
+Every read goes through the services the API uses and application.read_policy (an agency
+replays only what it reads, an admin none of it); the downloads are the API's own answers
+(interfaces.http.audit), only named as files.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from application.errors import NotFound
+from application.ledger import SYSTEM
+from application.problem_list_import import unit_directory
+from application.read_policy import POLICY
+from domain.base import InvalidCommand
+from domain.registry import User
+from infrastructure.spreadsheets.views_export import content_disposition
+from interfaces.bootstrap import Services
+from interfaces.http import audit as audit_api
+from interfaces.http import filters
+from interfaces.http.deps import ActorDep, ServicesDep
+from interfaces.http.inputs import moment_or_day_end
+from interfaces.web import event_kinds, present, replay
+from interfaces.web.pages import HEADERS, PageRoute, caught_up, current_view, render, unit_names, verifications
+from projections.audit_index import AuditFilter
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+Text = Annotated[str | None, Query(max_length=64)]
+MomentText = Annotated[str | None, Query(max_length=40)]
+Position = Annotated[int, Query(ge=1, le=audit_api.MAX_POSITION)]
+
+
+def moment(value: str | None, what: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return moment_or_day_end(value)
+    except ValueError:
+        raise InvalidCommand("moment_is_iso8601", f"{what}须为日期和时间（如 2019-05-25T18:00）") from None
+
+
+def window(svc: Services, at: str | None, since: str | None) -> tuple[datetime | None, datetime | None]:
+    """The moment to show (None: now) and the earlier one to compare it with, if any."""
+    shown, earlier = moment(at, "查看时间"), moment(since, "比较起点")
+    if earlier is not None and earlier >= (shown or svc.ledger.clock()):
+        raise InvalidCommand("since_before_at", "比较起点须早于查看时间")
+    return shown, earlier
+
+
+# ---- the audit trail ------------------------------------------------------------------------
+
+
+def unit_choices(svc: Services) -> list[tuple[str, str]]:
+    """(code, name) of every unit that can have recorded an event, in registration order."""
+    directory = unit_directory(svc.ledger)
+    return [(SYSTEM.unit, "系统（命令行、初始化）"), *((code, name) for name, code in directory.units.items())]
+
+
+def user_choices(svc: Services, names: present.Names) -> list[tuple[str, str]]:
+    # Recorders' names are the audit trail's own metadata: whoever reads it reads them.
+    users = svc.ledger.registered(User.Enrolled)
+    return [(SYSTEM.name, "系统"), *((u.name, f"{u.name}（{names(u.unit_code)}）") for u in users)]  # type: ignore[attr-defined]
+
+
+@router.get("/audit")
+def audit(
+    request: Request, caller: ActorDep, svc: ServicesDep,
+    unit: Text = None, user: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[str | None, Query(max_length=100)] = None,
+    aggregate: Annotated[str | None, Query(max_length=40)] = None,
+    from_: Annotated[MomentText, Query(alias="from")] = None, to: MomentText = None,
+    late: bool = False, after: Annotated[int, Query(ge=0, le=audit_api.MAX_POSITION)] = 0,
+) -> Response:
+    POLICY.require_audit(caller)
+    filters.recorder_unit(svc.ledger, unit or None)
+    filters.recorder_user(svc.ledger, user or None)
+    chosen = event_kinds.parse_kind(kind) if kind else None
+    if kind and chosen is None:
+        raise InvalidCommand("kind_is_known", "事件种类不在列表中，请从页面上的列表选择")
+    try:
+        target = UUID(aggregate) if aggregate else None
+    except ValueError:
+        raise InvalidCommand("aggregate_is_uuid", "对象编号须为 UUID") from None
+    late_after = svc.settings.late_entry_days * 86400 + 1 if late else None
+    where = AuditFilter(after=after, limit=100, unit=unit or None, user=user or None,
+                        aggregate_type=chosen[0] if chosen else None, type=chosen[1] if chosen else None,
+                        aggregate=target, recorded_from=moment(from_, "登记起始时间"),
+                        recorded_to=moment(to, "登记截止时间"), late_by_seconds=late_after)
+    svc.audit.catch_up()
+    rows = svc.audit.store.query(where)
+    head = svc.merkle.catch_up()
+    leaves = svc.merkle_reader.leaves_at(r.position for r in rows)
+    # A proof needs a signed head whose tree holds the entry: the latest one, taken above.
+    proved = {p for p, leaf in leaves.items() if head is not None and leaf.leaf_index < head.tree_size}
+    names = unit_names(request, svc)
+    query = {k: v for k, v in request.query_params.items() if k != "after"}
+    return render(request, "audit.html", {
+        "rows": rows, "head": head.as_json() if head else None, "proved": proved,
+        "verification": verifications(request).latest,
+        "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": names,
+        "next_after": rows[-1].position if len(rows) == where.limit else None,
+        "units": unit_choices(svc), "users": user_choices(svc, names), "kinds": event_kinds.kind_choices(),
+    })
+
+
+# ---- downloads: the API's answers as files ---------------------------------------------------
+
+
+def download(body: dict[str, Any], chinese: str, ascii_name: str) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, indent=2) + "\n", media_type="application/json",
+                    headers={**HEADERS, "Content-Disposition": content_disposition(chinese, ascii_name)})
+
+
+@router.get("/audit/tree-head.json")
+def tree_head_file(caller: ActorDep, svc: ServicesDep) -> Response:
+    POLICY.require_audit(caller)
+    head = audit_api.tree_head(caller, svc)
+    size = head["tree_size"]
+    return download(head, f"签名树头_大小{size}.json", f"tree-head-{size}.json")
+
+
+@router.get("/audit/public-key.pem")
+def public_key_file(caller: ActorDep, svc: ServicesDep) -> Response:
+    POLICY.require_audit(caller)
+    return Response(audit_api.public_key(caller, svc), media_type="application/x-pem-file",
+                    headers={**HEADERS, "Content-Disposition": content_disposition("树头签名公钥.pem", "tree-head-key.pem")})
+
+
+@router.get("/audit/proofs/inclusion.json")
+def inclusion_file(caller: ActorDep, svc: ServicesDep, position: Position,
+                   tree_size: Annotated[int | None, Query(ge=1, le=audit_api.MAX_POSITION)] = None) -> Response:
+    proof = audit_api.inclusion(caller, svc, position, tree_size)
+    size = proof["tree_size"]
+    return download(proof, f"包含证明_位置{position}_树大小{size}.json", f"inclusion-{position}-in-{size}.json")
+
+
+@router.get("/audit/proofs/consistency.json")
+def consistency_file(caller: ActorDep, svc: ServicesDep, first: Position, second: Position) -> Response:
+    proof = audit_api.consistency(caller, svc, first, second)
+    return download(proof, f"一致性证明_树大小{first}至{second}.json", f"consistency-{first}-{second}.json")
+
+
+# ---- replays ---------------------------------------------------------------------------------
+
+
+@router.get("/replay")
+def replay_start(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    scope = POLICY.scope(caller)
+    issues = current_view(svc, "supervision", scope=scope)["rows"]
+    return render(request, "replay.html", {
+        "issues": [(r["id"], f"{r['plan']} 第 {r['seq']} 项：{r['problem'][:24]}") for r in issues],
+        "views": {name: title for name, (title, _, _) in replay.VIEWS.items()},
+        "year": svc.ledger.clock().astimezone(present.BEIJING).year,
+    })
+
+
+def _shown(request: Request, kind: str, what: dict[str, Any], at: str | None, since: str | None,
+           when: datetime | None, earlier: datetime | None) -> Response:
+    return render(request, "replay_object.html", {
+        **what, "kind": kind, "at": at or "", "since": since or "",
+        "at_text": present.beijing(when) if when else "", "since_text": present.beijing(earlier) if earlier else "",
+    })
+
+
+def _then(read: Any) -> Any:
+    """The object at the earlier moment, or None if it did not exist yet."""
+    try:
+        return read()
+    except NotFound:
+        return None
+
+
+@router.get("/replay/issue")
+def replay_issue(request: Request, caller: ActorDep, svc: ServicesDep, id: UUID,  # noqa: A002 — the link's name
+                 at: MomentText = None, since: MomentText = None) -> Response:
+    when, earlier = window(svc, at, since)
+    state, entries = svc.ledger.issue_as_of(caller, id, when)
+    names = unit_names(request, svc)
+    facts = replay.issue_facts(state, names)
+    changes = None
+    if earlier is not None:
+        before = _then(lambda: svc.ledger.read_issue(caller, id, as_of=earlier))
+        changes = {"facts": replay.fact_changes(replay.issue_facts(before, names), facts),
+                   "entries": present.timeline(replay.recorded_after(entries, earlier), svc.settings.late_entry_days,
+                                               names)}
+    return _shown(request, "issue", {
+        "id": id, "title": f"整改问题第 {state.seq} 项", "facts": facts, "changes": changes,
+        "timeline": present.timeline(entries, svc.settings.late_entry_days, names),
+    }, at, since, when, earlier)
+
+
+@router.get("/replay/case")
+def replay_case(request: Request, caller: ActorDep, svc: ServicesDep, id: UUID,  # noqa: A002 — the link's name
+                at: MomentText = None, since: MomentText = None) -> Response:
+    when, earlier = window(svc, at, since)
+    state, entries = svc.ledger.case_as_of(caller, id, when)
+    names = unit_names(request, svc)
+    facts = replay.case_facts(state, names)
+    days = svc.settings.late_entry_days
+    changes = None
+    if earlier is not None:
+        before = _then(lambda: svc.ledger.case_as_of(caller, id, earlier)[0])
+        changes = {"facts": replay.fact_changes(replay.case_facts(before, names), facts),
+                   "entries": present.timeline(replay.recorded_after(entries, earlier), days, names, "ChildCase")}
+    return _shown(request, "case", {
+        "id": id, "title": f"儿童个案 {state.case_number}", "facts": facts, "changes": changes,
+        "timeline": present.timeline(entries, days, names, "ChildCase"),
+    }, at, since, when, earlier)
+
+
+@router.get("/replay/view")
+def replay_view(
+    request: Request, caller: ActorDep, svc: ServicesDep,
+    name: Annotated[str, Query(pattern="^(supervision|units|evaluation|ledger)$")] = "supervision",
+    year: Annotated[int | None, Query(ge=1949, le=2200)] = None,
+    at: MomentText = None, since: MomentText = None,
+) -> Response:
+    scope = POLICY.scope(caller)
+    when, earlier = window(svc, at, since)
+    if name == "evaluation":
+        year = year or (when or svc.ledger.clock()).astimezone(present.BEIJING).year
+    else:
+        year = None
+    shown = (caught_up(svc).views.view(name, as_of=when, year=year, scope=scope) if when
+             else current_view(svc, name, year=year, scope=scope))
+    changes = None
+    if earlier is not None:
+        changes = replay.view_changes(name, svc.views.view(name, as_of=earlier, year=year, scope=scope), shown)
+    return render(request, "replay_view.html", {
+        "name": name, "title": replay.VIEWS[name][0], "year": year, "table": replay.view_table(shown),
+        "changes": changes, "at": at or "", "since": since or "",
+        "at_text": present.beijing(when) if when else "", "since_text": present.beijing(earlier) if earlier else "",
+        "views": {n: title for n, (title, _, _) in replay.VIEWS.items()},
+    })
