@@ -10,6 +10,8 @@ replays only what it reads, an admin none of it); the downloads are the API's ow
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,6 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from application.access import Actor
 from application.errors import NotFound
 from application.ledger import SYSTEM
 from application.problem_list_import import unit_directory
@@ -164,58 +167,64 @@ def replay_start(request: Request, caller: ActorDep, svc: ServicesDep) -> Respon
     })
 
 
-def _shown(request: Request, kind: str, what: dict[str, Any], at: str | None, since: str | None,
-           when: datetime | None, earlier: datetime | None) -> Response:
+@dataclass(frozen=True)
+class Replayed:
+    """What one kind of object is in a replay: how it is read at a moment (with its entries
+    recorded by then), what of it is shown, and how it is named."""
+
+    kind: str  # the path's last part: /replay/issue, /replay/case
+    aggregate_type: str
+    read: Callable[[Services, Actor, UUID, datetime | None], tuple[Any, list[dict[str, Any]]]]
+    facts: Callable[[Any, present.Names], replay.Facts]
+    title: Callable[[Any], str]
+
+
+ISSUE = Replayed("issue", "RectificationIssue", lambda svc, who, id_, when: svc.ledger.issue_as_of(who, id_, when),
+                 replay.issue_facts, lambda issue: f"整改问题第 {issue.seq} 项")
+CASE = Replayed("case", "ChildCase", lambda svc, who, id_, when: svc.ledger.case_as_of(who, id_, when),
+                replay.case_facts, lambda case: f"儿童个案 {case.case_number}")
+
+
+def replayed(request: Request, svc: Services, caller: Actor, what: Replayed, id_: UUID,
+             at: str | None, since: str | None) -> Response:
+    """The object at ``at`` (now if none) with every entry recorded by then; with ``since``,
+    what of it changed in between and the entries recorded in between."""
+    when, earlier = window(svc, at, since)
+    state, entries = what.read(svc, caller, id_, when)
+    names = unit_names(request, svc)
+    facts = what.facts(state, names)
+    days = svc.settings.late_entry_days
+    changes = None
+    if earlier is not None:
+        try:
+            before = what.read(svc, caller, id_, earlier)[0]
+        except NotFound:  # it did not exist yet (whether the caller reads it was settled above)
+            before = None
+        changes = {"facts": replay.fact_changes(what.facts(before, names), facts),
+                   "entries": present.timeline(replay.recorded_after(entries, earlier), days, names,
+                                               what.aggregate_type)}
     return render(request, "replay_object.html", {
-        **what, "kind": kind, "at": at or "", "since": since or "",
-        "at_text": present.beijing(when) if when else "", "since_text": present.beijing(earlier) if earlier else "",
+        "id": id_, "kind": what.kind, "title": what.title(state), "facts": facts, "changes": changes,
+        "timeline": present.timeline(entries, days, names, what.aggregate_type), **moments(at, since, when, earlier),
     })
 
 
-def _then(read: Any) -> Any:
-    """The object at the earlier moment, or None if it did not exist yet."""
-    try:
-        return read()
-    except NotFound:
-        return None
+def moments(at: str | None, since: str | None, when: datetime | None, earlier: datetime | None) -> dict[str, str]:
+    """The two fields as typed, and the moments they stand for, as the page words them."""
+    return {"at": at or "", "since": since or "",
+            "at_text": present.beijing(when) if when else "", "since_text": present.beijing(earlier) if earlier else ""}
 
 
 @router.get("/replay/issue")
 def replay_issue(request: Request, caller: ActorDep, svc: ServicesDep, id: UUID,  # noqa: A002 — the link's name
                  at: MomentText = None, since: MomentText = None) -> Response:
-    when, earlier = window(svc, at, since)
-    state, entries = svc.ledger.issue_as_of(caller, id, when)
-    names = unit_names(request, svc)
-    facts = replay.issue_facts(state, names)
-    changes = None
-    if earlier is not None:
-        before = _then(lambda: svc.ledger.read_issue(caller, id, as_of=earlier))
-        changes = {"facts": replay.fact_changes(replay.issue_facts(before, names), facts),
-                   "entries": present.timeline(replay.recorded_after(entries, earlier), svc.settings.late_entry_days,
-                                               names)}
-    return _shown(request, "issue", {
-        "id": id, "title": f"整改问题第 {state.seq} 项", "facts": facts, "changes": changes,
-        "timeline": present.timeline(entries, svc.settings.late_entry_days, names),
-    }, at, since, when, earlier)
+    return replayed(request, svc, caller, ISSUE, id, at, since)
 
 
 @router.get("/replay/case")
 def replay_case(request: Request, caller: ActorDep, svc: ServicesDep, id: UUID,  # noqa: A002 — the link's name
                 at: MomentText = None, since: MomentText = None) -> Response:
-    when, earlier = window(svc, at, since)
-    state, entries = svc.ledger.case_as_of(caller, id, when)
-    names = unit_names(request, svc)
-    facts = replay.case_facts(state, names)
-    days = svc.settings.late_entry_days
-    changes = None
-    if earlier is not None:
-        before = _then(lambda: svc.ledger.case_as_of(caller, id, earlier)[0])
-        changes = {"facts": replay.fact_changes(replay.case_facts(before, names), facts),
-                   "entries": present.timeline(replay.recorded_after(entries, earlier), days, names, "ChildCase")}
-    return _shown(request, "case", {
-        "id": id, "title": f"儿童个案 {state.case_number}", "facts": facts, "changes": changes,
-        "timeline": present.timeline(entries, days, names, "ChildCase"),
-    }, at, since, when, earlier)
+    return replayed(request, svc, caller, CASE, id, at, since)
 
 
 @router.get("/replay/view")
@@ -238,7 +247,6 @@ def replay_view(
         changes = replay.view_changes(name, svc.views.view(name, as_of=earlier, year=year, scope=scope), shown)
     return render(request, "replay_view.html", {
         "name": name, "title": replay.VIEWS[name][0], "year": year, "table": replay.view_table(shown),
-        "changes": changes, "at": at or "", "since": since or "",
-        "at_text": present.beijing(when) if when else "", "since_text": present.beijing(earlier) if earlier else "",
+        "changes": changes, **moments(at, since, when, earlier),
         "views": {n: title for n, (title, _, _) in replay.VIEWS.items()},
     })

@@ -89,6 +89,17 @@ def test_an_agency_replays_only_what_it_reads_and_an_admin_nothing(client: TestC
     sign_in(client, district, "admin")
     for path in ("/replay", f"/replay/issue?id={history.overdue}", "/replay/view?name=units"):
         assert "普法有待加强" not in page(client, path, 403)
+    assert "/replay/" not in page(client, "/audit")  # the audit metadata, without a way into the issues
+
+
+def test_the_inspector_pages_load_nothing_from_outside(client: TestClient, district: District,
+                                                       history: History) -> None:
+    sign_in(client, district, "inspector")
+    for path in ("/replay", f"/replay/issue?id={history.overdue}&since=2019-03-02T00:00",
+                 "/replay/view?name=supervision&since=2019-03-02T00:00", "/audit?kind=User.Enrolled"):
+        answer = client.get(path)
+        assert answer.status_code == 200 and "default-src 'self'" in answer.headers["content-security-policy"]
+        assert not re.search(r'(?:src|href|action)="(?:https?:)?//', answer.text), path
 
 
 def test_a_case_replayed_shows_no_personal_field_and_records_no_read(client: TestClient, district: District,
