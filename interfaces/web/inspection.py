@@ -22,10 +22,8 @@ from fastapi.responses import Response
 from application.access import Actor
 from application.errors import NotFound
 from application.ledger import SYSTEM
-from application.problem_list_import import unit_directory
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
-from domain.registry import User
 from infrastructure.spreadsheets.views_export import content_disposition
 from interfaces.bootstrap import Services
 from interfaces.http import audit as audit_api
@@ -63,16 +61,30 @@ def window(svc: Services, at: str | None, since: str | None) -> tuple[datetime |
 # ---- the audit trail ------------------------------------------------------------------------
 
 
-def unit_choices(svc: Services) -> list[tuple[str, str]]:
-    """(code, name) of every unit that can have recorded an event, in registration order."""
-    directory = unit_directory(svc.ledger)
-    return [(SYSTEM.unit, "系统（命令行、初始化）"), *((code, name) for name, code in directory.units.items())]
+# A unit's code and a user's name never change, and each aggregate's id is made from them
+# (domain.registry): once loaded, an id's code or name holds for every ledger.
+_REGISTERED: dict[UUID, str] = {}
 
 
-def user_choices(svc: Services, names: present.Names) -> list[tuple[str, str]]:
+def registered(svc: Services, aggregate_type: str, event_type: str, attribute: str) -> list[str]:
+    """The code or name of every unit or user registered, in registration order: their ids
+    from the audit index (an index range, not a scan of the log), each loaded once."""
+    rows = svc.audit.store.query(AuditFilter(aggregate_type=aggregate_type, type=event_type, limit=100_000))
+    for row in rows:
+        if row.aggregate_id not in _REGISTERED:
+            _REGISTERED[row.aggregate_id] = getattr(svc.ledger.repository.get(row.aggregate_id), attribute)
+    return [_REGISTERED[row.aggregate_id] for row in rows]
+
+
+def unit_choices(svc: Services, names: present.Names) -> list[tuple[str, str]]:
+    """(code, name) of every unit that can have recorded an event."""
+    codes = registered(svc, "Unit", "Registered", "code")
+    return [(SYSTEM.unit, "系统（命令行、初始化）"), *((code, names(code)) for code in codes)]
+
+
+def user_choices(svc: Services) -> list[tuple[str, str]]:
     # Recorders' names are the audit trail's own metadata: whoever reads it reads them.
-    users = svc.ledger.registered(User.Enrolled)
-    return [(SYSTEM.name, "系统"), *((u.name, f"{u.name}（{names(u.unit_code)}）") for u in users)]  # type: ignore[attr-defined]
+    return [(SYSTEM.name, "系统"), *((name, name) for name in registered(svc, "User", "Enrolled", "name"))]
 
 
 @router.get("/audit")
@@ -112,7 +124,7 @@ def audit(
         "verification": verifications(request).latest,
         "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": names,
         "next_after": rows[-1].position if len(rows) == where.limit else None,
-        "units": unit_choices(svc), "users": user_choices(svc, names), "kinds": event_kinds.kind_choices(),
+        "units": unit_choices(svc, names), "users": user_choices(svc), "kinds": event_kinds.kind_choices(),
     })
 
 
