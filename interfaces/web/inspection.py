@@ -24,6 +24,8 @@ from application.errors import NotFound
 from application.ledger import SYSTEM
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
+from domain.issue import issue_id
+from domain.plan import plan_id
 from infrastructure.spreadsheets.views_export import content_disposition
 from interfaces.bootstrap import Services
 from interfaces.http import audit as audit_api
@@ -173,7 +175,8 @@ def replay_start(request: Request, caller: ActorDep, svc: ServicesDep) -> Respon
     scope = POLICY.scope(caller)
     issues = current_view(svc, "supervision", scope=scope)["rows"]
     return render(request, "replay.html", {
-        "issues": [(r["id"], f"{r['plan']} 第 {r['seq']} 项：{r['problem'][:24]}") for r in issues],
+        # A district has thousands of issues: the form asks for a plan and a number, not one of them.
+        "plans": sorted({r["plan"] for r in issues if r["plan"]}),
         "views": {name: title for name, (title, _, _) in replay.VIEWS.items()},
         "year": svc.ledger.clock().astimezone(present.BEIJING).year,
     })
@@ -228,8 +231,14 @@ def moments(at: str | None, since: str | None, when: datetime | None, earlier: d
 
 
 @router.get("/replay/issue")
-def replay_issue(request: Request, caller: ActorDep, svc: ServicesDep, id: UUID,  # noqa: A002 — the link's name
+def replay_issue(request: Request, caller: ActorDep, svc: ServicesDep,
+                 id: UUID | None = None,  # noqa: A002 — the link's name
+                 plan: Text = None, seq: Annotated[int | None, Query(ge=1, le=100_000)] = None,
                  at: MomentText = None, since: MomentText = None) -> Response:
+    if id is None:
+        if not plan or seq is None:
+            raise InvalidCommand("issue_is_named", "请选择实施方案并填写问题序号")
+        id = issue_id(plan_id(plan), seq)  # noqa: A001
     return replayed(request, svc, caller, ISSUE, id, at, since)
 
 

@@ -80,6 +80,18 @@ def test_an_issue_replayed_at_a_moment_and_compared_with_an_earlier_one(client: 
     assert "请求有误" in page(client, f"{base}&at=soon", 400)
 
 
+def test_the_replay_form_names_an_issue_by_its_plan_and_number(client: TestClient, district: District,
+                                                               history: History) -> None:
+    sign_in(client, district, "inspector")
+    start = page(client, "/replay")
+    assert '<option value="东政办[2019]6号">' in start and 'type="datetime-local" name="at"' in start
+    plan = quote("东政办[2019]6号")
+    chosen = page(client, f"/replay/issue?plan={plan}&seq=1&at=2019-03-15T12:00")
+    assert "整改问题第 1 项" in chosen and f'name="id" value="{history.overdue}"' in chosen
+    assert "未找到" in page(client, f"/replay/issue?plan={plan}&seq=99", 404)
+    assert "请选择实施方案并填写问题序号" in page(client, f"/replay/issue?plan={plan}", 400)
+
+
 def test_an_agency_replays_only_what_it_reads_and_an_admin_nothing(client: TestClient, district: District,
                                                                    history: History) -> None:
     sign_in(client, district, "gf-clerk")
