@@ -422,6 +422,18 @@ class CaseCommands:
             mask_sealed(entry["fields"])
         return entries
 
+    def case_as_of(
+        self, actor: Actor, case: UUID, as_of: datetime | None = None
+    ) -> tuple[ChildCase, list[dict[str, Any]]]:
+        """The case as the ledger held it at ``as_of`` and the entries recorded by then, for a
+        reader of its history (personal fields still sealed: nothing is opened, so this is
+        no read to log). Access follows the case's parties now, as ``issue_as_of`` does."""
+        history = self.case_history(actor, case)
+        if as_of is None:
+            return self._case(case), history
+        then = self._ledger()._as_of(ChildCase, case, "儿童个案", as_of)
+        return then, [e for e in history if e["recorded_at"] <= as_of]
+
     def _forget_snapshots(self, case: UUID) -> None:
         """Snapshots are derived (not Merkle leaves): a case's are deleted on erasure, as a
         case registered before the exact date was sealed has it in clear in every one."""

@@ -58,6 +58,10 @@ def pages(issue: str | None = None, back: str = "2019-04-20", year: int = 2019) 
         ("年终考核 .xlsx", f"/api/v1/views/evaluation/{year}.xlsx"),
         ("信息台账统计", "/ledger"),
         ("审计", "/audit"),
+        ("审计：催办", "/audit?kind=RectificationIssue.Urged"),
+        ("历史回看", "/replay"),
+        (f"问题比较 {back} 至今", f"/replay/issue?id={overdue}&since={back}"),
+        (f"视图比较 {back} 至今", f"/replay/view?name=units&since={back}"),
     ]
 
 

@@ -82,6 +82,7 @@ DROPPED = ("recorded_at",)
 def _clauses(where: AuditFilter) -> tuple[list[str], list[Any]]:
     clauses, params = ["position > ?"], [where.after]
     for column, value in (("unit", where.unit), ("user_name", where.user), ("type", where.type),
+                          ("aggregate_type", where.aggregate_type),
                           ("aggregate_id", str(where.aggregate) if where.aggregate else None)):
         if value is not None:
             clauses.append(f"{column} = ?")

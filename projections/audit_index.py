@@ -41,6 +41,7 @@ class AuditFilter:
     unit: str | None = None
     user: str | None = None
     type: str | None = None
+    aggregate_type: str | None = None  # with ``type``: a kind (an issue's Registered, not a unit's)
     aggregate: UUID | None = None
     recorded_from: datetime | None = None
     recorded_to: datetime | None = None

@@ -34,9 +34,7 @@ from infrastructure.verify import verify_log
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
-from interfaces.http.inputs import moment_or_day_end
-from interfaces.web import present
-from projections.audit_index import AuditFilter
+from interfaces.web import event_kinds, present
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -45,8 +43,8 @@ templates.env.globals["beijing"] = present.beijing
 # A fresh key in each rendered form that must not act twice: sent again by a double click,
 # the command finds the answer kept under it instead of acting a second time.
 templates.env.globals["form_key"] = lambda: secrets.token_urlsafe(16)
-templates.env.globals["event_label"] = lambda t: present.EVENT_LABELS.get(t, t)
-templates.env.globals["aggregate_label"] = lambda t: present.AGGREGATE_LABELS.get(t, t)
+templates.env.globals["event_label"] = event_kinds.event_label
+templates.env.globals["aggregate_label"] = event_kinds.aggregate_label
 
 # Pages hold ledger data: no caching, no framing, and nothing loaded from elsewhere.
 HEADERS = {
@@ -229,50 +227,6 @@ def child_ledger(request: Request, caller: ActorDep, svc: ServicesDep) -> Respon
                                                                 unit_names(request, svc)))
 
 
-def _moment(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return moment_or_day_end(value)
-    except ValueError:
-        raise InvalidCommand("audit_dates_are_iso8601", "日期须为 YYYY-MM-DD 形式") from None
-
-
-Text64 = Annotated[str | None, Query(max_length=64)]
-
-
-@router.get("/audit")
-def audit(
-    request: Request, caller: ActorDep, svc: ServicesDep,
-    unit: Text64 = None, user: Annotated[str | None, Query(max_length=200)] = None,
-    type: Text64 = None,
-    aggregate: Annotated[str | None, Query(max_length=40)] = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    to: Annotated[str | None, Query(max_length=40)] = None,
-    late: bool = False,
-    after: Annotated[int, Query(ge=0)] = 0,
-) -> Response:
-    POLICY.require_audit(caller)
-    try:
-        target = UUID(aggregate) if aggregate else None
-    except ValueError:
-        raise InvalidCommand("aggregate_is_uuid", "对象编号须为 UUID") from None
-    late_after = svc.settings.late_entry_days * 86400 + 1 if late else None
-    where = AuditFilter(after=after, limit=100, unit=unit or None, user=user or None, type=type or None,
-                        aggregate=target, recorded_from=_moment(from_), recorded_to=_moment(to),
-                        late_by_seconds=late_after)
-    svc.audit.catch_up()
-    rows = svc.audit.store.query(where)
-    head = svc.merkle.catch_up()
-    query = {k: v for k, v in request.query_params.items() if k != "after"}
-    return render(request, "audit.html", {
-        "rows": rows, "head": head.as_json() if head else None,
-        "verification": verifications(request).latest,
-        "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": unit_names(request, svc),
-        "next_after": rows[-1].position if len(rows) == where.limit else None,
-    })
-
-
 def verifications(request: Request) -> OneAtATime:
     return request.app.state.web_verifications  # type: ignore[no-any-return]
 
@@ -309,10 +263,11 @@ def verification(request: Request, caller: ActorDep) -> Response:
 def install(app: Any) -> None:
     from fastapi.staticfiles import StaticFiles
 
-    from interfaces.web import admin, signin
+    from interfaces.web import admin, inspection, signin
 
     app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
     app.state.web_verifications = OneAtATime(lambda: datetime.now(UTC), name="careledger-verify")
     app.include_router(signin.router)
     app.include_router(admin.router)
+    app.include_router(inspection.router)
     app.include_router(router)

@@ -15,24 +15,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from domain.issue import RectificationIssue
+from interfaces.web.event_kinds import event_label
 from projections.queries import STATUS_LABELS
 
 BEIJING = timezone(timedelta(hours=8))
-
-EVENT_LABELS = {
-    "Registered": "登记问题", "Assigned": "交办", "MeasureAdopted": "制定整改措施",
-    "ProgressReported": "报送阶段性进展", "MeasureCompleted": "整改措施办结",
-    "DeadlineExtended": "延期", "Urged": "催办", "EvaluatedAtYearEnd": "年终考核",
-    "Closed": "销号", "Reopened": "重新打开", "EntryCorrected": "更正记录",
-    "Enrolled": "创建用户", "Deactivated": "停用用户", "Reactivated": "恢复用户", "RoleChanged": "变更角色",
-    "UnitChanged": "变更所属单位", "PasswordSet": "设置密码", "Issued": "签发令牌", "Revoked": "吊销令牌",
-    "Locked": "登录失败过多而锁定",
-}
-
-AGGREGATE_LABELS = {
-    "RectificationIssue": "整改问题", "ChildCase": "儿童个案", "Plan": "实施方案", "Unit": "单位",
-    "UnitGroup": "单位组", "User": "用户", "Token": "令牌", "CommandAnswer": "指令应答", "SignInLock": "登录锁定",
-}
 
 # Which of an event's own fields say what happened, in the order a reader wants them.
 EVENT_TEXT = ("summary", "text", "message", "reason", "findings", "problem")
@@ -187,7 +173,8 @@ def _event_text(entry: dict[str, Any]) -> str:
     return "；".join(p for p in parts if p)
 
 
-def timeline(entries: list[dict[str, Any]], late_entry_days: int, names: Names) -> list[dict[str, Any]]:
+def timeline(entries: list[dict[str, Any]], late_entry_days: int, names: Names,
+             aggregate_type: str = "RectificationIssue") -> list[dict[str, Any]]:
     """Each entry with who wrote it and when, both clocks; a correction links to the entry it
     corrects and that entry back to it, since neither is ever edited."""
     corrected_by: dict[int, list[int]] = defaultdict(list)
@@ -202,7 +189,7 @@ def timeline(entries: list[dict[str, Any]], late_entry_days: int, names: Names) 
             "version": e["version"],
             "position": e["position"],
             "type": e["type"],
-            "label": EVENT_LABELS.get(e["type"], e["type"]),
+            "label": event_label(aggregate_type, e["type"]),
             "recorder": e["recorder"],
             "unit": names(e["unit"]),
             "recorded_at": beijing(e["recorded_at"]),

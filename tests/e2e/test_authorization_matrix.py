@@ -35,6 +35,7 @@ from fastapi.testclient import TestClient
 
 from application.ledger import SYSTEM, Command, Ledger
 from domain.registry import user_id
+from interfaces.web.inspection import router as inspection
 from interfaces.web.pages import router as pages
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District
@@ -97,6 +98,15 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
     ("GET", "/audit", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
     ("GET", "/audit/verify", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
     ("POST", "/audit/verify", "page form", "", (303, 303, 303, 403, 403, 403, 403, 403), ""),
+    ("GET", "/audit/tree-head.json", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
+    ("GET", "/audit/public-key.pem", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
+    ("GET", "/audit/proofs/inclusion.json?position=1", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
+    ("GET", "/audit/proofs/consistency.json?first=1&second=2", None, "",
+     (200, 200, 200, 403, 403, 403, 403, 303), ""),
+    ("GET", "/replay", None, "", (200, 200, 403, 200, 200, 200, 200, 303), ""),
+    ("GET", "/replay/issue?id={issue}", None, "", (200, 200, 403, 200, 200, 200, 404, 303), ""),
+    ("GET", "/replay/case?id={case}", None, "", (200, 200, 403, 200, 404, 200, 404, 303), ""),
+    ("GET", "/replay/view?name=units&since=2019-01-01", None, "", (S, S, 403, S, H, H, H, 303), LEAD_NAME),
     ("GET", "/signin", None, "", (200, 200, 200, 200, 200, 200, 200, 200), ""),
     # ---- writes: plans and issues ------------------------------------------------------------------
     ("POST", "/api/v1/plans", {"number": "汉司〔2019〕9号", "title": "方案", "issuer_unit": "bgs", "year": 2019}, "",
@@ -307,7 +317,7 @@ def test_the_matrix_covers_every_operation_of_the_openapi_document_and_every_pag
     documented = {
         (method.upper(), path) for path, ops in client.get("/openapi.json").json()["paths"].items() for method in ops
     }
-    documented |= {(method, route.path) for route in pages.routes if isinstance(route, APIRoute)
+    documented |= {(method, route.path) for route in (*pages.routes, *inspection.routes) if isinstance(route, APIRoute)
                    for method in route.methods}
     covered = {(method, _route(template.split("?")[0])) for method, template, *_ in MATRIX}
     assert documented - NOT_IN_THE_MATRIX - covered == set()

@@ -263,9 +263,9 @@ def test_an_admin_reads_the_audit_pages_and_none_of_the_issues(client: TestClien
 def test_audit_page_searches_the_log_shows_the_tree_head_and_verifies(client: TestClient, district: District,
                                                                      history: History) -> None:
     sign_in(client, district, "inspector")
-    html = page(client, "/audit?type=Urged")
-    rows = re.findall(r"<tr class=\"[^\"]*\">\s*<td class=\"n\">(\d+)</td>", html)
-    assert len(rows) == 1 and "Urged" in html
+    html = page(client, "/audit?kind=RectificationIssue.Urged")
+    rows = re.findall(r"<tr class=\"[^\"]*\">\s*<td class=\"n\" data-label=\"位置\">(\d+)</td>", html)
+    assert len(rows) == 1 and '<td class="kind" data-label="事件种类">催办</td>' in html
     size = district.ledger.recorder.max_notification_id()
     assert f'<dd class="tree-size">{size}</dd>' in html
     assert "尚未核验" in html

@@ -52,7 +52,7 @@ BIRTH = "2012-05-15"
 NAMES = ["王小明", "李小红", "张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵磊", "黄丽"]
 CHILDREN = [("王小明", "341"), ("李小红", "672")]
 ROLES = ("supervisor", "inspector", "admin", "pf-clerk", "gf-clerk", "cq-clerk", "zml-clerk")
-PAGES = ("/", "/issues", "/evaluation", "/ledger", "/audit", "/audit?type=Kept")
+PAGES = ("/", "/issues", "/evaluation", "/ledger", "/audit", "/audit?kind=CommandAnswer.Kept")
 # What a kept answer may hold besides id and version: names of things, never a person's field.
 NON_PERSONAL_ANSWER_FIELDS = {"id", "version", "case_number", "report_id", "referral_id", "measure_id",
                               "measure_ids", "urging_id", "request_id", "seconds_since_report",

@@ -251,14 +251,15 @@ def test_a_plan_number_with_characters_file_systems_refuse_is_made_safe(
     assert name == f"问题清单_东司法_2019_3号_{beijing_day(clock.now)}.xlsx"
 
 
-def test_the_audit_page_names_the_unit_of_each_entry_beside_its_code(
+def test_the_audit_page_names_the_unit_of_each_entry_and_lists_units_by_name(
     client: TestClient, district: District, recorded: dict[str, Any]
 ) -> None:
     from tests.e2e.test_dashboard_http import page, sign_in
 
     sign_in(client, district, "inspector")
-    html = page(client, "/audit?type=Urged")
-    assert f"<td>{NAMES['bgs']} <small>bgs</small></td>" in html
+    html = page(client, "/audit?kind=RectificationIssue.Urged")
+    assert f'<td data-label="记录单位">{NAMES["bgs"]}</td>' in html and "<small>bgs</small>" not in html
+    assert f'<option value="bgs" >{NAMES["bgs"]}</option>' in html
 
 
 def test_the_admin_page_names_each_users_unit_beside_its_code(client: TestClient, district: District) -> None:
