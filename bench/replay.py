@@ -74,7 +74,7 @@ def worst_moment(ledger: Any, issue: UUID) -> datetime:
 
 
 def new_issue(ledger: Any, actor: Any, seq: int, length: int, interval: int | None) -> tuple[UUID, datetime]:
-    from application.ledger import Command
+    from application.commands import Command
     from domain.issue import RectificationIssue
     from domain.plan import plan_id
     from interfaces import demo_district
@@ -103,21 +103,21 @@ def run(backend: str, reps: int, intervals: tuple[int | None, ...] = INTERVALS) 
         services = build_services(s)
         try:
             ledger = services.ledger
-            actor = ledger.authenticate(demo_district.load(ledger)["supervisor"])
+            actor = services.identity.authenticate(demo_district.load(services)["supervisor"])
             table_name = ledger.recorder.events_table_name
             conn = s.connect()
 
             def measure(issue: UUID, *moments: datetime | None) -> tuple[float, list[float], list[float]]:
                 """The raw read and each replay, interleaved rep by rep: each ratio is the median
                 of per-rep ratios, so load that comes and goes hits both sides alike."""
-                ledger.issue(issue)  # warm
+                services.issues.issue(issue)  # warm
                 raws: list[float] = []
                 times: list[list[float]] = [[] for _ in moments]
                 ratios: list[list[float]] = [[] for _ in moments]
                 for _ in range(reps):
                     for k, m in enumerate(moments):
                         raw = raw_events(s, conn, table_name, issue)
-                        took = _t(lambda: ledger.issue(issue, as_of=m))
+                        took = _t(lambda: services.issues.issue(issue, as_of=m))
                         raws.append(raw)
                         times[k].append(took)
                         ratios[k].append(took / raw)

@@ -7,25 +7,34 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from application.accounts import Accounts, Throttle
+from application.audit import AuditTrail
+from application.cases import Cases
+from application.commands import CommandRunner
+from application.identity import Identity
+from application.issues import Issues
 from application.ledger import Ledger
+from application.registry import Registry
 from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
-from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
+from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner, TreeHead
 from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
-from infrastructure.database_probe import check_database
+from infrastructure.database_probe import check_database, postgres_conninfo
 from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.settings import Settings
+from infrastructure.keyring import Keyring
 from infrastructure.signing import TreeHeadSigner
+from infrastructure.snapshot_check import snapshot_check
+from infrastructure.verify import Verification, verify_log
 from infrastructure.view_runner import Views, build_views
 
 
@@ -33,12 +42,18 @@ from infrastructure.view_runner import Views, build_views
 class Services:
     settings: Settings
     ledger: Ledger
+    runner: CommandRunner
+    registry: Registry
+    identity: Identity
+    accounts: Accounts
+    issues: Issues
+    cases: Cases
+    trail: AuditTrail
     views: Views
     signer: TreeHeadSigner
     merkle: MerkleLogProjection
     merkle_reader: MerkleLogReader
     audit: AuditIndexProjection
-    accounts: Accounts
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
@@ -50,6 +65,16 @@ class Services:
         self.views.start()
         runner = MerkleLogRunner(self.merkle).start()
         self.closers.append(runner.stop)
+
+    def verify(
+        self, *, retired_public_keys: list[Path] | None = None, outside_head: TreeHead | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Verification:
+        """The whole log checked against its Merkle leaves, signed tree heads and snapshots:
+        the dashboard's check and `careledger verify` are this one."""
+        keys = Keyring.load(self.settings.signing_key_file, retired_public_keys or self.settings.retired_public_keys)
+        return verify_log(self.ledger.recorder, self.merkle.store, keys, outside_head=outside_head,
+                          on_progress=on_progress, snapshots=snapshot_check(self.ledger))
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -95,17 +120,6 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
         log.info("followers_stopping")
 
 
-def postgres_conninfo(settings: Settings, *, connect_timeout: int = 5) -> str:
-    # Quoted by psycopg: spliced in as text, an empty password swallowed the next parameter
-    # (libpq reads `password= connect_timeout=5` as the password "connect_timeout=5"), so
-    # connections to a stopped server waited psycopg's default 130 s instead of 5.
-    env = settings.eventsourcing_env()
-    return make_conninfo(
-        host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], connect_timeout=connect_timeout,
-    )
-
-
 def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> CaseKeys:
     master = load_master_key(settings.data_key_file)
     if settings.is_postgres:
@@ -120,11 +134,11 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     settings = settings or Settings()
     check_database(settings)  # a wrong URL fails here at once, not as a pool timeout
     closers: list[Callable[[], Any]] = []
-    ledger = Ledger(
-        settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers),
-        fingerprint_key=HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)),
-        token_days=settings.token_days,
-    )
+    ledger = Ledger(settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers))
+    runner = CommandRunner(ledger, HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)))
+    registry = Registry(runner)
+    identity = Identity(ledger, token_days=settings.token_days)
+    trail = AuditTrail(ledger)
     views = build_views(ledger, settings, pulls=not follows_externally(settings))
     closers.append(views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
@@ -136,7 +150,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         audit_store.create_tables()
         access_store.create_tables()
     accounts = Accounts(
-        ledger, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
+        runner, identity, registry, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
         session_lifetime=timedelta(hours=settings.session_hours),
         throttle=Throttle(settings.sign_in_failures, timedelta(minutes=settings.sign_in_lock_minutes)),
     )
@@ -147,6 +161,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         ledger.mapper.to_domain_event, audit_store,
     )
     return Services(
-        settings=settings, ledger=ledger, views=views, signer=signer, merkle=merkle,
-        merkle_reader=MerkleLogReader(merkle_store), audit=audit, accounts=accounts, closers=closers,
+        settings=settings, ledger=ledger, runner=runner, registry=registry, identity=identity,
+        accounts=accounts, issues=Issues(runner, registry, trail), cases=Cases(runner, registry, trail),
+        trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_store),
+        audit=audit, closers=closers,
     )

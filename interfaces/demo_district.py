@@ -8,12 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from application.accounts import Accounts
 from domain.base import LedgerAggregate, Stamp
 from domain.registry import User, user_id
-from application.ledger import SYSTEM, Command, Ledger
+from application.commands import SYSTEM, Command
+from application.ledger import Ledger
 from domain.plan import plan_id
+
+if TYPE_CHECKING:
+    from interfaces.bootstrap import Services
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -109,21 +114,21 @@ def is_empty(ledger: Ledger) -> bool:
     return not ledger.recorder.max_notification_id()
 
 
-def load(ledger: Ledger) -> dict[str, str]:
+def load(services: Services) -> dict[str, str]:
     """Loads the demo district; answers one bearer token per role (shown once)."""
-    clock = DemoClock(ledger)
+    clock = DemoClock(services.ledger)
     tokens: dict[str, str] = {}
     with clock.at(date(2019, 3, 1), 9):
         for code, name, group in JUSTICE_BUREAU_UNITS:
-            ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
+            services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
         for code, name, duty in JOINT_MEETING_UNITS:
-            ledger.add_unit(Command(SYSTEM), code=code, name=name, group="联席会议成员单位")
-            ledger.define_duty(Command(SYSTEM), unit=code, duty_id="D1", text=duty)
+            services.registry.add_unit(Command(SYSTEM), code=code, name=name, group="联席会议成员单位")
+            services.registry.define_duty(Command(SYSTEM), unit=code, duty_id="D1", text=duty)
         actors = {}
         for key, name, unit, role in DEMO_USERS:
-            enrolment = ledger.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
+            enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
             tokens[key] = enrolment.token
-            actors[key] = ledger.authenticate(enrolment.token)
+            actors[key] = services.identity.authenticate(enrolment.token)
 
     def cmd(who: str, occurred: date | None = None) -> Command:
         claimed = None
@@ -132,77 +137,77 @@ def load(ledger: Ledger) -> dict[str, str]:
         return Command(actor=actors[who], occurred_at=claimed)
 
     with clock.at(date(2019, 3, 4)):
-        ledger.register_plan(cmd("supervisor"), number=PLAN_NUMBER,
+        services.issues.register_plan(cmd("supervisor"), number=PLAN_NUMBER,
                              title="东西湖区司法局关于进一步加强农村留守儿童关爱保护和困境儿童保障工作的实施方案",
                              issuer_unit="dxh-bgs", year=2019)
     plan = plan_id(PLAN_NUMBER)
     issues = {}
     with clock.at(date(2019, 3, 5)):
         for seq, units, duty, problem, measures in PROBLEM_LIST:
-            issues[seq] = ledger.register_issue(
+            issues[seq] = services.issues.register_issue(
                 cmd("supervisor"), plan=plan, seq=seq, duty=duty, problem=problem, units=units,
                 measures=[(owner, text, None) for owner, text in measures],
             ).id
     with clock.at(date(2019, 3, 8)):
-        ledger.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
+        services.issues.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
                             contact_person="陈静", deadline=date(2019, 6, 30), nodes=[date(2019, 4, 30)])
-        ledger.assign_issue(cmd("supervisor"), issues[2], lead_unit="dxh-pfk", co_units=[],
+        services.issues.assign_issue(cmd("supervisor"), issues[2], lead_unit="dxh-pfk", co_units=[],
                             contact_person="陈静", deadline=date(2019, 9, 30), nodes=[date(2019, 6, 30)])
-        ledger.assign_issue(cmd("supervisor"), issues[3], lead_unit="dxh-ggfw", co_units=["司法所"],
+        services.issues.assign_issue(cmd("supervisor"), issues[3], lead_unit="dxh-ggfw", co_units=["司法所"],
                             contact_person="赵磊", deadline=date(2019, 5, 31), nodes=[])
-        ledger.assign_issue(cmd("supervisor"), issues[4], lead_unit="dxh-ggfw", co_units=[],
+        services.issues.assign_issue(cmd("supervisor"), issues[4], lead_unit="dxh-ggfw", co_units=[],
                             contact_person="赵磊", deadline=date(2019, 7, 31), nodes=[date(2019, 5, 31)])
     with clock.at(date(2019, 4, 12)):
-        ledger.report_progress(cmd("agency"), issues[1], "M1", summary="已将两法学习纳入科室细化考核标准（初稿）。", evidence=[])
-        ledger.report_progress(cmd("agency_wujiashan"), issues[1], "M2",
+        services.issues.report_progress(cmd("agency"), issues[1], "M1", summary="已将两法学习纳入科室细化考核标准（初稿）。", evidence=[])
+        services.issues.report_progress(cmd("agency_wujiashan"), issues[1], "M2",
                                summary="制定2019年普法活动计划，在吴家山第一小学开展“法治进校园”活动1场。", evidence=[])
     with clock.at(date(2019, 4, 26)):
-        ledger.report_progress(cmd("agency_legal_services"), issues[3], "M1",
+        services.issues.report_progress(cmd("agency_legal_services"), issues[3], "M1",
                                summary="各街道法律援助工作站设立困境儿童受理窗口。", evidence=[])
     with clock.at(date(2019, 5, 20)):
-        ledger.complete_measure(cmd("agency_legal_services"), issues[3], "M1", summary="受理窗口已全部设立并公示。")
+        services.issues.complete_measure(cmd("agency_legal_services"), issues[3], "M1", summary="受理窗口已全部设立并公示。")
     with clock.at(date(2019, 6, 3)):
-        ledger.close_issue(cmd("supervisor"), issues[3], summary="经核查，街道法律援助工作站受理窗口已设立，予以销号。")
+        services.issues.close_issue(cmd("supervisor"), issues[3], summary="经核查，街道法律援助工作站受理窗口已设立，予以销号。")
     with clock.at(date(2019, 6, 28)):
-        ledger.complete_measure(cmd("agency"), issues[1], "M1", summary="细化考核标准已印发。")
-        ledger.complete_measure(cmd("agency_wujiashan"), issues[1], "M2", summary="全年普法活动计划已落实。")
+        services.issues.complete_measure(cmd("agency"), issues[1], "M1", summary="细化考核标准已印发。")
+        services.issues.complete_measure(cmd("agency_wujiashan"), issues[1], "M2", summary="全年普法活动计划已落实。")
     with clock.at(date(2019, 7, 5)):
-        ledger.urge(cmd("supervisor"), issues[1], unit="dxh-sfs-zml",
+        services.issues.urge(cmd("supervisor"), issues[1], unit="dxh-sfs-zml",
                     message="整改期限已过，请走马岭司法所尽快报送整改进展。", reply_by=date(2019, 7, 15))
     with clock.at(date(2019, 7, 29)):
-        ledger.extend_deadline(cmd("supervisor"), issues[4], deadline=date(2019, 10, 31),
+        services.issues.extend_deadline(cmd("supervisor"), issues[4], deadline=date(2019, 10, 31),
                                reason="法律援助绿色通道需与区法院、区检察院会签，经领导小组同意延期。")
     with clock.at(date(2019, 8, 20)):
         # Entered late: the stage summary of the July work reached the ledger weeks later.
-        ledger.report_progress(cmd("agency_zoumaling", date(2019, 7, 10)), issues[1], "M3",
+        services.issues.report_progress(cmd("agency_zoumaling", date(2019, 7, 10)), issues[1], "M3",
                                summary="7月在走马岭街开展留守儿童普法讲座2场。", evidence=[])
     with clock.at(date(2019, 9, 10)):
-        ledger.report_progress(cmd("agency"), issues[2], "M1",
+        services.issues.report_progress(cmd("agency"), issues[2], "M1",
                                summary="重点对象法治宣传教育已写入12家普法责任单位的责任清单。", evidence=[])
     with clock.at(date(2019, 10, 16)):
-        ledger.urge(cmd("supervisor"), issues[2], unit="dxh-pfk",
+        services.issues.urge(cmd("supervisor"), issues[2], unit="dxh-pfk",
                     message="整改期限已过，请说明未办结原因。", reply_by=date(2019, 10, 25))
     with clock.at(date(2019, 12, 27)):
-        ledger.evaluate_issue(cmd("supervisor"), issues[3], year=2019, grade="优秀", score=95,
+        services.issues.evaluate_issue(cmd("supervisor"), issues[3], year=2019, grade="优秀", score=95,
                               findings="按期整改到位。")
-        ledger.evaluate_issue(cmd("supervisor"), issues[1], year=2019, grade="优秀", score=92,
+        services.issues.evaluate_issue(cmd("supervisor"), issues[1], year=2019, grade="优秀", score=92,
                               findings="整改总体到位。")
-        ledger.evaluate_issue(cmd("supervisor"), issues[2], year=2019, grade="合格", score=72,
+        services.issues.evaluate_issue(cmd("supervisor"), issues[2], year=2019, grade="合格", score=72,
                               findings="逾期未办结。")
     # The enrolment tokens were issued in 2019 and have long expired: fresh ones, issued now.
-    return {key: current_token(ledger, name) for key, name, _, _ in DEMO_USERS}
+    return {key: current_token(services, name) for key, name, _, _ in DEMO_USERS}
 
 
-def current_token(ledger: Ledger, name: str) -> str:
+def current_token(services: Services, name: str) -> str:
     """A token for the user ``name`` issued at the ledger's clock, by `system`."""
     made: list[str] = []
 
     def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, object]]:
-        issued, token = ledger.new_token(stamp, ledger.load(User, user_id(name), "用户"))
+        issued, token = services.identity.new_token(stamp, services.ledger.load(User, user_id(name), "用户"))
         made.append(token)
         return issued, [], {}
 
-    ledger.run(Command(SYSTEM), act)
+    services.runner.run(Command(SYSTEM), act)
     return made[0]
 
 

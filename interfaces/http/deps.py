@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from application.access import Actor
 from application.errors import Unauthenticated
-from application.ledger import Command
+from application.commands import Command
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
 from interfaces.http.inputs import moment_or_day_end

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from application.accounts import SignInRefused, session_digest
-from application.ledger import SYSTEM, Command
+from application.commands import SYSTEM, Command
 from domain.base import InvalidCommand
 from domain.registry import user_id
 from tests.district import Clock, District
@@ -17,7 +17,7 @@ PASSWORD = "a password long enough"
 def test_a_password_is_set_as_an_event_without_its_hash_and_signs_in(district: District) -> None:
     accounts = district.accounts
     accounts.set_password(Command(SYSTEM), "pf-clerk", PASSWORD)
-    [event] = [e for e in district.ledger.history(user_id("pf-clerk")) if e["type"] == "PasswordSet"]
+    [event] = [e for e in district.trail.history(user_id("pf-clerk")) if e["type"] == "PasswordSet"]
     assert event["fields"] == {} and event["recorder"] == "system"
     stored = b"".join(n.state for n in district.ledger.recorder.select_notifications(1, 10_000))
     assert b"argon2" not in stored and PASSWORD.encode() not in stored
