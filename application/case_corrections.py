@@ -54,7 +54,7 @@ def sealed_changes(
     birth_date = seals.birth_date(c)
     if not personal:
         return clear, birth_date
-    seals.key(c.id)  # refused once the key is erased, before anything else is checked
+    seals.require_key(c.id)  # refused once the key is erased, before anything else is checked
     if kind == "EntryCorrected":
         if not isinstance(personal["reason"], str) or not personal["reason"].strip():
             raise InvalidCommand("correction_values_valid", "更正后的值格式不正确")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from application.personal_data import ERASED, unseal
+from application.personal_data import ERASED
+from application.ports import Opened
 from domain.case import ChildCase
 
 SEALED_MARK = "［已加密］"
@@ -34,9 +35,9 @@ def mask_sealed(fields: dict[str, Any]) -> None:
             mask_sealed(value)
 
 
-def open_personal_fields(case: ChildCase, key: bytes) -> dict[str, Any]:
+def open_personal_fields(case: ChildCase, unseal: Callable[[str | None], Opened]) -> dict[str, Any]:
     def opened(sealed: str | None) -> Any:
-        value = unseal(key, case.id, sealed)
+        value = unseal(sealed)
         return ERASED_MARK if value is ERASED else value
 
     person = opened(case.sealed)

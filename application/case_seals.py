@@ -8,35 +8,40 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from application.personal_data import CaseKeys, seal, unseal
+from application.ports import PersonalDataSeals
 from domain.base import RuleViolated
 from domain.case import ChildCase
 
 
 class CaseSeals:
-    def __init__(self, keys: CaseKeys) -> None:
-        self.keys = keys
+    def __init__(self, port: PersonalDataSeals) -> None:
+        self.port = port
 
     def seal_new(self, case: UUID, fields: dict[str, Any]) -> str:
         """The first sealed text of a case, under a key made for it now."""
-        return seal(self.keys.create(case), case, fields)
+        return self.port.seal_new(case, fields)
 
     def seal(self, case: UUID, fields: dict[str, Any]) -> str:
-        return seal(self.key(case), case, fields)
+        sealed = self.port.seal(case, fields)
+        if sealed is None:
+            raise self.erased()
+        return sealed
 
-    def key(self, case: UUID) -> bytes:
-        key = self.keys.get(case)
-        if key is None:
-            raise RuleViolated("no_personal_data_after_erasure", "个人信息已删除，不能再记录新的个人信息")
-        return key
+    def require_key(self, case: UUID) -> None:
+        if not self.alive(case):
+            raise self.erased()
+
+    @staticmethod
+    def erased() -> RuleViolated:
+        return RuleViolated("no_personal_data_after_erasure", "个人信息已删除，不能再记录新的个人信息")
 
     def alive(self, case: UUID) -> bool:
         """Whether the case's key still exists (not erased)."""
-        return self.keys.get(case) is not None
+        return self.port.has_key(case)
 
     def opened(self, c: ChildCase, sealed: str | None) -> dict[str, Any]:
         """What a command needs from a sealed text; empty once the key is gone."""
-        fields = unseal(self.keys.get(c.id), c.id, sealed)
+        fields = self.port.unseal(c.id, sealed)
         return fields if isinstance(fields, dict) else {}
 
     def birth_date(self, c: ChildCase) -> date | None:
@@ -48,4 +53,4 @@ class CaseSeals:
         return date.fromisoformat(value) if isinstance(value, str) else None
 
     def erase(self, case: UUID) -> None:
-        self.keys.erase(case)
+        self.port.erase(case)

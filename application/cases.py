@@ -42,7 +42,7 @@ class Cases:
         self.ledger = runner.ledger
         self.registry = registry
         self.trail = trail
-        self.seals = CaseSeals(self.ledger.case_keys)
+        self.seals = CaseSeals(self.ledger.seals)
 
     def _change(
         self,
@@ -249,11 +249,11 @@ class Cases:
         shown = current if as_of is None else self.ledger.as_of(ChildCase, case, CASE, as_of)
         if not personal:
             return shown, None
-        key = self.ledger.case_keys.get(case)
-        if key is None:
+        unseal = self.ledger.seals.opener(case)
+        if unseal is None:
             return shown, {"erased": True}
         self._log_read(actor, case, endpoint)
-        return shown, open_personal_fields(shown, key)
+        return shown, open_personal_fields(shown, unseal)
 
     def _log_read(self, actor: Actor, case: UUID, endpoint: str) -> None:
         for _ in range(ACCESS_LOG_ATTEMPTS):

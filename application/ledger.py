@@ -13,8 +13,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording,
 
 from application.errors import NotFound, VersionMismatch
 from application.group_commit import GroupCommit
-from application.personal_data import CaseKeys
-from application.ports import LatestVersions, PositionIndex
+from application.ports import LatestVersions, PersonalDataSeals, PositionIndex
 from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
 from application.unit_names import UnitNames
 from domain.case import ChildCase
@@ -102,12 +101,12 @@ class Ledger(Application[UUID]):
         env: dict[str, str] | None = None,
         *,
         clock: Callable[[], datetime] | None = None,
-        case_keys: CaseKeys | None = None,
+        seals: PersonalDataSeals | None = None,
     ):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        if case_keys is not None:
-            self.case_keys = case_keys
+        if seals is not None:
+            self.seals = seals
         self.group_commit = GroupCommit(self._commit)
         # The one code → name lookup of every answer, export, view and page.
         self.unit_names = UnitNames(lambda code: self.load(Unit, unit_id(code), "单位"))
@@ -159,7 +158,7 @@ class Ledger(Application[UUID]):
         version before the erasure may be written after the erasure deleted the others."""
         return (
             isinstance(aggregate, ChildCase) and aggregate.birth_date is not None
-            and (aggregate.erased or self.case_keys.get(aggregate.id) is None)
+            and (aggregate.erased or not self.seals.has_key(aggregate.id))
         )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from application.personal_data import CaseKeyExists, new_case_key
+from infrastructure.sealing import CaseKeyExists, new_case_key
 from infrastructure.secret_files import SECRET_BYTES, load_or_create_secret
 
 MASTER_KEY_BYTES = SECRET_BYTES

@@ -21,11 +21,11 @@ from application.identity import Identity
 from application.issues import Issues
 from application.ledger import Ledger
 from application.registry import Registry
-from application.personal_data import CaseKeys
 from projections.audit_index import AuditIndexProjection
 from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner, TreeHead
 from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
+from infrastructure.sealing import CaseKeySeals
 from infrastructure.database_probe import check_database, postgres_conninfo
 from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
 from infrastructure.merkle_store import merkle_store_for
@@ -42,6 +42,8 @@ from infrastructure.view_runner import Views, build_views
 class Services:
     settings: Settings
     ledger: Ledger
+    # The keys themselves, for `careledger rotate-data-key`; commands seal through ledger.seals.
+    case_keys: SQLiteCaseKeys | PostgresCaseKeys
     runner: CommandRunner
     registry: Registry
     identity: Identity
@@ -120,7 +122,7 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
         log.info("followers_stopping")
 
 
-def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> CaseKeys:
+def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> SQLiteCaseKeys | PostgresCaseKeys:
     master = load_master_key(settings.data_key_file)
     if settings.is_postgres:
         pool = ConnectionPool(postgres_conninfo(settings), min_size=1, max_size=4, open=True)
@@ -134,7 +136,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     settings = settings or Settings()
     check_database(settings)  # a wrong URL fails here at once, not as a pool timeout
     closers: list[Callable[[], Any]] = []
-    ledger = Ledger(settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers))
+    case_keys = build_case_keys(settings, closers)
+    ledger = Ledger(settings.eventsourcing_env(), clock=clock, seals=CaseKeySeals(case_keys))
     runner = CommandRunner(ledger, HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)))
     registry = Registry(runner)
     identity = Identity(ledger, token_days=settings.token_days)
@@ -161,7 +164,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         ledger.mapper.to_domain_event, audit_store,
     )
     return Services(
-        settings=settings, ledger=ledger, runner=runner, registry=registry, identity=identity,
+        settings=settings, ledger=ledger, case_keys=case_keys, runner=runner, registry=registry, identity=identity,
         accounts=accounts, issues=Issues(runner, registry, trail), cases=Cases(runner, registry, trail),
         trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_store),
         audit=audit, closers=closers,

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from application.commands import SYSTEM, Command
-from application.personal_data import seal
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, Stamp, recording_at
 from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase, new_case_number
 from domain.issue import GRADES, RectificationIssue
 from domain.plan import plan_id
+from infrastructure.sealing import seal
 from interfaces.demo_district import JOINT_MEETING_UNITS, JUSTICE_BUREAU_UNITS
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class DistrictGenerator:
         from domain.case import case_id
 
         cid = case_id(number)
-        key = self.ledger.case_keys.create(cid)
+        key = self.services.case_keys.create(cid)
         sealed = seal(key, cid, {"name": f"儿童{self.rng.randint(1, 99999)}", "id_number": "", "birth_date": birth})
         case = ChildCase.register(
             self._agency(unit), case_number=number, street=self.rng.choice(STREETS),

@@ -45,6 +45,6 @@ def test_rotate_data_key_rewraps_every_case_key(cli_env, tmp_path) -> None:  # t
     services = bootstrap.build(cli_env)
     try:
         with pytest.raises(MasterKeyError):
-            services.ledger.case_keys.get(cases[0])
+            services.case_keys.get(cases[0])
     finally:
         services.close()
