@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from psycopg_pool import ConnectionPool
 
-from application.accounts import Accounts, Throttle
+from application.accounts import Accounts
 from application.audit import AuditTrail
 from application.cases import Cases
 from application.commands import CommandRunner
@@ -21,6 +21,7 @@ from application.identity import Identity
 from application.issues import Issues
 from application.ledger import Ledger
 from application.registry import Registry
+from application.sessions import Sessions, Throttle
 from projections.audit_index import AuditIndexProjection
 from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner, TreeHead
 from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
@@ -48,6 +49,7 @@ class Services:
     registry: Registry
     identity: Identity
     accounts: Accounts
+    sessions: Sessions
     issues: Issues
     cases: Cases
     trail: AuditTrail
@@ -152,8 +154,9 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         merkle_store.create_tables()
         audit_store.create_tables()
         access_store.create_tables()
-    accounts = Accounts(
-        runner, identity, registry, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
+    accounts = Accounts(runner, identity, registry, access_store)
+    sessions = Sessions(
+        runner, identity, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
         session_lifetime=timedelta(hours=settings.session_hours),
         throttle=Throttle(settings.sign_in_failures, timedelta(minutes=settings.sign_in_lock_minutes)),
     )
@@ -165,7 +168,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     )
     return Services(
         settings=settings, ledger=ledger, case_keys=case_keys, runner=runner, registry=registry, identity=identity,
-        accounts=accounts, issues=Issues(runner, registry, trail), cases=Cases(runner, registry, trail),
+        accounts=accounts, sessions=sessions, issues=Issues(runner, registry, trail), cases=Cases(runner, registry, trail),
         trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_store),
         audit=audit, closers=closers,
     )

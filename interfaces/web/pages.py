@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from fastapi.templating import Jinja2Templates
 
-from application.accounts import csrf_token
+from application.sessions import csrf_token
 from application.errors import ApplicationError, Forbidden, NotFound, Unauthenticated
 from application.read_policy import POLICY
 from domain.base import InvalidCommand, RuleViolated
@@ -298,15 +298,3 @@ def verification(request: Request, caller: ActorDep) -> Response:
     POLICY.require_audit(caller)
     job: Job | None = verifications(request).latest
     return render(request, "verify.html", {"job": job, "refresh": job is not None and job.running})
-
-
-def install(app: Any) -> None:
-    from fastapi.staticfiles import StaticFiles
-
-    from interfaces.web import admin, signin
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
-    app.state.web_verifications = OneAtATime(lambda: datetime.now(UTC), name="careledger-verify")
-    app.include_router(signin.router)
-    app.include_router(admin.router)
-    app.include_router(router)

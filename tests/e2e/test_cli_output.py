@@ -185,7 +185,7 @@ def test_users_and_tokens_are_listed_as_whole_rows_at_80_columns_and_as_json(cli
     services = bootstrap.build(cli_env)
     try:
         assert services.accounts.authenticate(first_admin["token"]).name == "首任管理员"
-        assert services.accounts.sign_in("首任管理员", first_admin["password"], "127.0.0.1").actor.role == "admin"
+        assert services.sessions.sign_in("首任管理员", first_admin["password"], "127.0.0.1").actor.role == "admin"
     finally:
         services.close()
 
