@@ -1,4 +1,5 @@
-"""Who may use the ledger: users, their bearer tokens, dashboard passwords and sessions.
+"""Who may use the ledger: users, their bearer tokens and dashboard passwords (signing in
+with a password and the sessions it opens are application.sessions).
 
 Every grant and every withdrawal of access is an event of the user's (or the token's)
 aggregate, recorded by whoever made it, so the audit trail shows who gave and who took
@@ -9,36 +10,22 @@ or would grow the log with every request (last use, failed attempts) lives in th
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from application import access
 from application.access import ADMIN, Actor
-from application.errors import ConcurrentWrite, Forbidden, NotFound, Unauthenticated
-from application.ledger import SYSTEM, Accepted, Command, Enrolment, Ledger, secret_shown_once
+from application.commands import Accepted, Command, CommandRunner, secret_shown_once
+from application.errors import Forbidden, NotFound
+from application.identity import Identity
 from application.ports import AccessStore
+from application.read_policy import POLICY
+from application.registry import Registry
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp
-from domain.registry import SignInLock, Token, Unit, User, unit_id, user_id
+from domain.registry import Token, Unit, User, unit_id, user_id
 
 PASSWORD_MIN = 10
-# A session's last use is written when it is at least this old: idle expiry is exact to within it.
-SESSION_TOUCH_EVERY = timedelta(seconds=60)
 PASSWORD_MAX = 1024
-
-
-def session_digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def csrf_token(session_id: str) -> str:
-    """The token a session's forms carry: derived from the session's secret id, so it
-    needs no storage, and not from the stored digest, so the table does not give it away."""
-    return hmac.new(session_id.encode(), b"careledger csrf", hashlib.sha256).hexdigest()
 
 
 def check_password(password: str) -> None:
@@ -48,24 +35,12 @@ def check_password(password: str) -> None:
         raise InvalidCommand("password_not_too_long", f"密码至多 {PASSWORD_MAX} 个字符")
 
 
-class SignInRefused(Unauthenticated):
-    """A password sign-in refused. ``reason`` is a fixed English word for logs and metrics:
-    never the name typed, the password or the address."""
-
-    def __init__(self, message: str, *, reason: str, locked_until: datetime | None = None) -> None:
-        super().__init__(message, rule=f"sign_in_{reason}")
-        self.reason = reason
-        self.locked_until = locked_until
-
-
 @dataclass(frozen=True)
-class SignedIn:
-    session_id: str  # the cookie's value; only its digest is stored
-    actor: Actor
-
-    @property
-    def csrf(self) -> str:
-        return csrf_token(self.session_id)
+class Enrolment:
+    user_id: UUID
+    token: str
+    token_id: UUID | None = None
+    accepted: Accepted | None = None
 
 
 @dataclass(frozen=True)
@@ -74,25 +49,18 @@ class IssuedToken:
     token: str
 
 
-@dataclass(frozen=True)
-class Throttle:
-    failures: int = 5  # failures within ``lock`` that lock a user name or an address
-    lock: timedelta = timedelta(minutes=15)
-
-
 class Accounts:
     def __init__(
-        self, ledger: Ledger, store: AccessStore, *, session_idle: timedelta = timedelta(minutes=30),
-        session_lifetime: timedelta = timedelta(hours=12), throttle: Throttle = Throttle(),
+        self, runner: CommandRunner, identity: Identity, registry: Registry, store: AccessStore
     ) -> None:
-        self.ledger = ledger
+        self.runner = runner
+        self.ledger = runner.ledger
+        self.identity = identity
+        self.registry = registry
         self.store = store
-        self.session_idle = session_idle
-        self.session_lifetime = session_lifetime
-        self.throttle = throttle
 
     def _admin(self, actor: Actor) -> None:
-        access.require_role(actor, ADMIN, doing="管理用户和令牌", rule="administer")
+        POLICY.require_role(actor, ADMIN, doing="管理用户和令牌", rule="administer")
 
     def _user(self, user: UUID) -> User:
         return self.ledger.load(User, user, "用户")
@@ -101,13 +69,36 @@ class Accounts:
 
     def authenticate(self, token: str | None) -> Actor:
         """The ledger's check of a bearer token, and a note of its use (at most once a minute)."""
-        found = self.ledger.authenticate(token)
+        found = self.identity.authenticate(token)
         if found.token_id is not None:
             self.store.touch_token(found.token_id, self.ledger.clock())
         return found
 
     def add_user(self, cmd: Command, *, name: str, unit: str, role: str, unit_name: str | None = None) -> Enrolment:
-        return self.ledger.add_user(cmd, name=name, unit=unit, role=role, unit_name=unit_name)
+        """Creates a user and gives them a bearer token, shown to the caller once. With
+        ``unit_name``, a unit not registered yet is registered in the same save (the first
+        administrator's), so a refused user leaves no unit behind."""
+        POLICY.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
+        if unit_name is None:
+            self.registry.unit(unit)
+        made: list[tuple[Token, str]] = []
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            if self.ledger.exists(user_id(name)):
+                raise Forbidden("该用户名已存在", rule="user_name_unique")
+            user = User.enrol(stamp, name=name, unit_code=unit, role=role)
+            made.append(self.identity.new_token(stamp, user))
+            issued = made[-1][0]
+            others: list[LedgerAggregate] = [issued]
+            if unit_name is not None and not self.ledger.exists(unit_id(unit)):
+                others.append(Unit.register(stamp, code=unit, name=unit_name))
+            return user, others, {"token_id": str(issued.id), "expires_at": issued.expires_at.isoformat()}
+
+        accepted = self.runner.run(cmd, act)
+        if not made:
+            raise secret_shown_once()
+        issued, token = made[-1]
+        return Enrolment(user_id=accepted.id, token=token, token_id=issued.id, accepted=accepted)
 
     def issue_token(self, cmd: Command, user: UUID) -> IssuedToken:
         self._admin(cmd.actor)
@@ -117,11 +108,11 @@ class Accounts:
             owner = self._user(user)
             if not owner.active:
                 raise RuleViolated("token_only_for_active_user", "该用户已停用，不能签发令牌")
-            issued, token = self.ledger.new_token(stamp, owner)
+            issued, token = self.identity.new_token(stamp, owner)
             made.append(token)
             return issued, [], {"user_id": str(owner.id), "expires_at": issued.expires_at.isoformat()}
 
-        accepted = self.ledger.run(cmd, act)
+        accepted = self.runner.run(cmd, act)
         if not made:
             raise secret_shown_once()
         return IssuedToken(accepted, made[-1])
@@ -131,13 +122,13 @@ class Accounts:
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             issued = self.ledger.load(Token, token, "令牌")
-            if cmd.actor.role != ADMIN and issued.user_id != cmd.actor.user_id:
+            if not POLICY.may_revoke_token(cmd.actor, issued.user_id):
                 # Whose tokens exist is not told to anyone else.
                 raise NotFound("没有这个令牌", rule="token_exists")
             issued.revoke(stamp)
             return issued, [], {}
 
-        return self.ledger.run(cmd, act)
+        return self.runner.run(cmd, act)
 
     # ---- users --------------------------------------------------------------------------
 
@@ -153,7 +144,7 @@ class Accounts:
             target.deactivate(stamp)
             return target, [], {}
 
-        accepted = self.ledger.run(cmd, act)
+        accepted = self.runner.run(cmd, act)
         self.store.end_sessions(user)
         return accepted
 
@@ -165,12 +156,12 @@ class Accounts:
             target.reactivate(stamp)
             return target, [], {}
 
-        return self.ledger.run(cmd, act)
+        return self.runner.run(cmd, act)
 
     def change(self, cmd: Command, user: UUID, *, role: str | None = None, unit: str | None = None) -> Accepted:
         self._admin(cmd.actor)
         if unit is not None:
-            self.ledger.load(Unit, unit_id(unit), "单位")
+            self.registry.unit(unit)
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             target = self._user(user)
@@ -180,7 +171,7 @@ class Accounts:
                 target.move_to_unit(stamp, unit_code=unit)
             return target, [], {}
 
-        return self.ledger.run(cmd, act)
+        return self.runner.run(cmd, act)
 
     def set_password(self, cmd: Command, name: str, password: str) -> Accepted:
         """Sets a user's dashboard password (the command line's, as an admin) and ends the
@@ -193,7 +184,7 @@ class Accounts:
             target.record_password_set(stamp)
             return target, [], {}
 
-        accepted = self.ledger.run(cmd, act)
+        accepted = self.runner.run(cmd, act)
         self.store.set_password(accepted.id, password)
         self.store.end_sessions(accepted.id)
         return accepted
@@ -224,7 +215,7 @@ class Accounts:
                     names[issued.user_id] = self._user(issued.user_id).name
                 except NotFound:
                     names[issued.user_id] = ""
-            expires = issued.expiry(self.ledger.token_lifetime)
+            expires = issued.expiry(self.identity.token_lifetime)
             listed.append({
                 "token_id": issued.id, "user_id": issued.user_id, "user": names[issued.user_id],
                 "created_at": issued.created_on, "expires_at": expires, "last_used_at": used.get(issued.id),
@@ -232,84 +223,5 @@ class Accounts:
             })
         return listed
 
-    # ---- dashboard sign-in ----------------------------------------------------------------
 
-    def sign_in(self, name: str, password: str, address: str) -> SignedIn:
-        """A new session for the user ``name`` if ``password`` is theirs. Refused without
-        looking at the password while the name or the address is locked (``throttle``)."""
-        now = self.ledger.clock()
-        try:
-            user: User | None = self._user(user_id(name)) if name else None
-        except NotFound:
-            user = None
-        # Counted by the name as typed, known or not, so a lock tells no one which names
-        # exist; kept as HMACs, so the table holds neither what was typed (a password typed
-        # into the wrong field) nor the address.
-        name_key = "name:" + self.ledger.keyed_text("sign-in name " + name)
-        keys = ["address:" + self.ledger.keyed_text("sign-in address " + address), name_key]
-        locked = self.store.locked_until(keys, now)
-        if locked is not None:
-            raise SignInRefused("登录失败次数过多，请稍后再试。", reason="locked", locked_until=locked)
-        if not self.store.verify_password(user.id if user is not None else None, password):
-            self._failed(keys, name_key, user, now)
-            raise SignInRefused("用户名或密码错误。", reason="unknown_user" if user is None else "wrong_password")
-        assert user is not None
-        if not user.active:
-            raise SignInRefused("该用户已停用。", reason="inactive")
-        self.store.clear_failures(name_key)
-        # Here, not before every attempt: a flood of refused attempts writes nothing more.
-        self.forget_expired()
-        session_id = secrets.token_urlsafe(32)  # 256 bits
-        self.store.open_session(session_digest(session_id), user.id, now)
-        return SignedIn(session_id, self.ledger.user_actor(user.id))
-
-    def _failed(self, keys: list[str], name_key: str, user: User | None, now: datetime) -> None:
-        for key in keys:
-            until = self.store.count_failure(key, now, limit=self.throttle.failures,
-                                             window=self.throttle.lock, lock=self.throttle.lock)
-            if until is not None and user is not None and key == name_key:
-                self._record_lock(user, until)
-
-    def _record_lock(self, user: User, until: datetime) -> None:
-        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            return SignInLock.lock(stamp, user_id=user.id, until=until, failures=self.throttle.failures), [], {}
-
-        try:
-            self.ledger.run(Command(SYSTEM), act)
-        except ConcurrentWrite:  # another worker recorded this very lock
-            pass
-
-    def session_actor(self, session_id: str) -> Actor:
-        """The user a dashboard session signs in, while it is neither idle nor too old and
-        the user is active; reading it keeps it from going idle."""
-        if not session_id:
-            raise Unauthenticated("请先登录")
-        digest = session_digest(session_id)
-        found = self.store.find_session(digest)
-        if found is None:
-            raise Unauthenticated("会话已结束，请重新登录", rule="session_ended")
-        now = self.ledger.clock()
-        if now - found.last_seen_at >= self.session_idle or now - found.created_at >= self.session_lifetime:
-            self.store.end_session(digest)
-            raise Unauthenticated("会话已过期，请重新登录", rule="session_expired")
-        try:
-            actor = self.ledger.user_actor(found.user_id)
-        except Unauthenticated:
-            self.store.end_session(digest)
-            raise
-        if now - found.last_seen_at >= SESSION_TOUCH_EVERY:  # a write a minute, not one a request
-            self.store.touch_session(digest, now)
-        return actor
-
-    def sign_out(self, session_id: str) -> None:
-        if session_id:
-            self.store.end_session(session_digest(session_id))
-
-    def forget_expired(self) -> None:
-        """Drops expired sessions and old failure counts (kept no longer than they matter)."""
-        now = self.ledger.clock()
-        self.store.end_sessions_older_than(now - self.session_lifetime, now - self.session_idle)
-        self.store.forget_failures_before(now - self.throttle.lock)
-
-
-__all__ = ["Accounts", "IssuedToken", "SignInRefused", "SignedIn", "Throttle", "csrf_token", "session_digest"]
+__all__ = ["Accounts", "Enrolment", "IssuedToken", "check_password"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from uuid import UUID
 
-from application.access import AGENCY, SUPERVISOR, Actor, require_role
+from application.access import AGENCY, SUPERVISOR, Actor
 from application.errors import ApplicationError, NotFound
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
@@ -27,6 +27,7 @@ from domain.free_text import check_free_text
 from domain.issue import MAX_EVIDENCE_NAME, RectificationIssue
 
 if TYPE_CHECKING:
+    from application.cases import Cases
     from application.ledger import Ledger
 
 PDF = "application/pdf"
@@ -127,21 +128,25 @@ def _file_name(given: str | None, media_type: str) -> str:
 class Evidence:
     """Uploads, the check that a command names stored files, and downloads."""
 
-    def __init__(self, ledger: Ledger, store: EvidenceStore, *, max_bytes: int) -> None:
+    def __init__(self, ledger: Ledger, cases: Cases, key_of: Callable[[UUID], bytes | None], store: EvidenceStore,
+                 *, max_bytes: int) -> None:
         self.ledger = ledger
+        self.cases = cases
+        # A child's own key: its files are sealed with it, so erasure shreds them with the rest.
+        self.key_of = key_of
         self.store = store
         self.max_bytes = max_bytes
 
     def _case(self, actor: Actor, case_id: UUID) -> tuple[ChildCase, bytes]:
         case = self.ledger.load(ChildCase, case_id, "儿童个案")
         POLICY.require_case(actor, case)
-        key = self.ledger.case_keys.get(case_id)
+        key = self.key_of(case_id)
         if key is None or case.erased:
             raise InvalidCommand("case_not_erased", "该个案的个人信息已删除，不能再附加材料")
         return case, key
 
     def upload(self, actor: Actor, *, content: bytes, name: str | None, case_id: UUID | None = None) -> StoredFile:
-        require_role(actor, AGENCY, SUPERVISOR, doing="上传佐证材料", rule="upload_evidence")
+        POLICY.require_role(actor, AGENCY, SUPERVISOR, doing="上传佐证材料", rule="upload_evidence")
         if len(content) > self.max_bytes:
             raise FileTooLarge(f"文件超过 {self.max_bytes // (1024 * 1024)} MB 的上限")
         media_type = media_type_of(content)
@@ -159,7 +164,7 @@ class Evidence:
         return file
 
     def _require_stored(self, digests: Sequence[str], case_id: UUID | None) -> None:
-        key = self.ledger.case_keys.get(case_id) if case_id is not None else None
+        key = self.key_of(case_id) if case_id is not None else None
         unknown = [d for d in digests if self.store.find(d, case_id, key) is None]
         if unknown:
             where = "该个案" if case_id is not None else "佐证材料库"
@@ -191,8 +196,8 @@ class Evidence:
             elif isinstance(aggregate, ChildCase) and POLICY.may_read_case(actor, aggregate) \
                     and POLICY.may_read_personal(actor, aggregate):
                 # The case's own read: it checks the rules again and logs the read first.
-                _, personal = self.ledger.read_case(actor, aggregate_id, endpoint=endpoint)
-                key = self.ledger.case_keys.get(aggregate_id)
+                _, personal = self.cases.read_case(actor, aggregate_id, endpoint=endpoint)
+                key = self.key_of(aggregate_id)
                 found = self._open(sha256, aggregate_id, key) if personal and key is not None else None
             if found is not None:
                 return found
@@ -204,4 +209,4 @@ class Evidence:
         return (file, content) if file is not None and content is not None else None
 
     def check(self) -> FileCheck:
-        return self.store.check(self.ledger.case_keys.get)
+        return self.store.check(self.key_of)

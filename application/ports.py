@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
+
+from application.personal_data import Erased
 
 
 class PositionIndex(Protocol):
@@ -24,6 +27,34 @@ class FingerprintKey(Protocol):
     log publishes proves nothing about the request to anyone without the secret."""
 
     def keyed(self, text: str) -> str: ...
+
+
+# A sealed text opened: its fields, ERASED once the case's key is gone, None for no text.
+Opened = dict[str, Any] | Erased | None
+
+
+class PersonalDataSeals(Protocol):
+    """A child's personal data sealed under a key of the case's own (AES-256-GCM in
+    infrastructure.sealing): deleting the key erases every personal field the case ever
+    recorded, while the events and their hashes stay."""
+
+    def seal_new(self, case_id: UUID, fields: dict[str, Any]) -> str:
+        """Makes the case's key and seals its first fields under it."""
+        ...
+
+    def seal(self, case_id: UUID, fields: dict[str, Any]) -> str | None:
+        """The fields sealed under the case's key; None once the key is erased."""
+        ...
+
+    def opener(self, case_id: UUID) -> Callable[[str | None], Opened] | None:
+        """Opens the case's sealed texts (its key read once); None once the key is erased."""
+        ...
+
+    def unseal(self, case_id: UUID, sealed: str | None) -> Opened: ...
+
+    def has_key(self, case_id: UUID) -> bool: ...
+
+    def erase(self, case_id: UUID) -> None: ...
 
 
 class LatestVersions(Protocol):

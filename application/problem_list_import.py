@@ -9,15 +9,17 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from application import access
 from application.access import SUPERVISOR, Actor
-from application.problem_list import ProblemRow, UnitDirectory, read_problem_list
+from application.problem_list import ProblemRow, read_problem_list
+from application.unit_resolution import UnitDirectory
 from application.read_policy import POLICY
 from domain.issue import RectificationIssue, issue_id
 from domain.registry import Unit, UnitGroup
 
 if TYPE_CHECKING:
-    from application.ledger import Command, Ledger
+    from application.commands import Command
+    from application.issues import Issues
+    from application.ledger import Ledger
 
 CREATED, WOULD_CREATE, UNCHANGED, CHANGED, REFUSED = "created", "would_create", "unchanged", "changed", "refused"
 
@@ -35,31 +37,31 @@ def unit_directory(ledger: Ledger) -> UnitDirectory:
 
 
 def import_problem_list(
-    ledger: Ledger, cmd: Command, plan: UUID, grid: Sequence[Sequence[str]], *, dry_run: bool
+    issues: Issues, cmd: Command, plan: UUID, grid: Sequence[Sequence[str]], *, dry_run: bool
 ) -> dict[str, Any]:
     """Reads the grid; a real run registers every accepted row not already in the plan.
 
     A row whose 序号 is already in the plan is reported ``unchanged`` when its content
     fingerprint matches what was imported, ``changed`` otherwise — never imported twice.
     """
-    access.require_role(cmd.actor, SUPERVISOR, doing="导入问题清单", rule="import_problem_list")
-    ledger.plan(plan)
-    report = read_problem_list(grid, unit_directory(ledger))
+    POLICY.require_role(cmd.actor, SUPERVISOR, doing="导入问题清单", rule="import_problem_list")
+    issues.plan(plan)
+    report = read_problem_list(grid, unit_directory(issues.ledger))
     rows = []
     for row in report.rows:
-        outcome, extra = _outcome(ledger, cmd, plan, row, dry_run=dry_run)
+        outcome, extra = _outcome(issues, cmd, plan, row, dry_run=dry_run)
         rows.append({**row.as_dict(), "outcome": outcome, **extra})
     counts = {name: sum(1 for r in rows if r["outcome"] == name)
               for name in (CREATED, WOULD_CREATE, UNCHANGED, CHANGED, REFUSED)}
     return {"plan_id": plan, "dry_run": dry_run, "rows_read": len(rows), "counts": counts, "rows": rows}
 
 
-def _outcome(ledger: Ledger, cmd: Command, plan: UUID, row: ProblemRow, *, dry_run: bool) -> tuple[str, dict[str, Any]]:
+def _outcome(issues: Issues, cmd: Command, plan: UUID, row: ProblemRow, *, dry_run: bool) -> tuple[str, dict[str, Any]]:
     if not row.accepted or row.seq is None:
         return REFUSED, {}
     existing = issue_id(plan, row.seq)
     try:
-        issue = cast(RectificationIssue, ledger.repository.get(existing))
+        issue = cast(RectificationIssue, issues.ledger.repository.get(existing))
     except AggregateNotFoundError:
         issue = None
     if issue is not None:
@@ -70,7 +72,7 @@ def _outcome(ledger: Ledger, cmd: Command, plan: UUID, row: ProblemRow, *, dry_r
     if cmd.idempotency_key:
         # One upload registers many issues: each row keeps its own answer, under the upload's key.
         cmd = replace(cmd, idempotency_key=f"{cmd.idempotency_key}#{row.seq}")
-    accepted = ledger.register_issue(
+    accepted = issues.register_issue(
         cmd, plan=plan, seq=row.seq, duty=row.duty, problem=row.problem, units=list(row.units),
         measures=[(m.unit, m.text, None) for m in row.measures], remarks=row.remarks,
         source_row={"fingerprint": row.fingerprint, "lines": list(row.lines), "unit_names": list(row.unit_names)},
@@ -78,17 +80,18 @@ def _outcome(ledger: Ledger, cmd: Command, plan: UUID, row: ProblemRow, *, dry_r
     return CREATED, {"issue_id": accepted.id, "position": accepted.position}
 
 
-def plan_issues_for_export(ledger: Ledger, plan: UUID, reader: Actor) -> list[dict[str, Any]]:
+def plan_issues_for_export(issues: Issues, plan: UUID, reader: Actor) -> list[dict[str, Any]]:
     """A plan's issues that ``reader`` reads (application.read_policy), in the problem
     list's own terms (unit names, measure texts), by 序号."""
     POLICY.scope(reader)  # a role that reads no issues is refused, not given an empty list
-    ledger.plan(plan)
+    issues.plan(plan)
+    ledger = issues.ledger
     names = {code: name for name, code in unit_directory(ledger).units.items()}
-    issues = sorted((i for i in ledger.registered(RectificationIssue.Registered)
-                     if isinstance(i, RectificationIssue) and i.plan_id == plan
-                     and POLICY.may_read_issue(reader, i)), key=lambda i: i.seq)
+    found = sorted((i for i in ledger.registered(RectificationIssue.Registered)
+                    if isinstance(i, RectificationIssue) and i.plan_id == plan
+                    and POLICY.may_read_issue(reader, i)), key=lambda i: i.seq)
     rows = []
-    for issue in issues:
+    for issue in found:
         written = (issue.source_row or {}).get("unit_names")
         measures = list(issue.measures.values())
         rows.append({

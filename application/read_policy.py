@@ -1,4 +1,8 @@
-"""Who reads what: the one read policy of the API, the dashboard, the exports and the command line.
+"""Who may read and do what: the one policy of the API, the dashboard, the exports and the
+command line. Every command service and every read asks ``POLICY``; no interface decides
+by role itself.
+
+Reads.
 
 An agency reads an issue its unit is party to (leads it, shares it, owns one of its measures or
 was urged on it) and a case its unit registered or has a referral for (open or ended); its
@@ -23,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from application.access import ADMIN, AGENCY, INSPECTOR, SUPERVISOR, Actor
 from application.errors import Forbidden, NotFound
@@ -64,8 +69,8 @@ class ReadScope:
 EVERYTHING = ReadScope()
 
 
-class ReadPolicy:
-    """Every read rule, per object, in one place (the write rules are application.access)."""
+class Policy:
+    """Every read and write rule, per object, in one place."""
 
     def scope(self, actor: Actor) -> ReadScope:
         """What the actor's lists, views and exports hold; admins are refused them."""
@@ -115,4 +120,56 @@ class ReadPolicy:
         return actor.role in READS_EVERYTHING
 
 
-POLICY = ReadPolicy()
+    # ---- writes ----------------------------------------------------------------------
+
+    def require_role(self, actor: Actor, *roles: str, doing: str, rule: str) -> None:
+        if actor.role not in roles:
+            raise Forbidden(f"当前角色无权{doing}", rule=f"role_may_not_{rule}")
+
+    def may_adopt_measure(self, actor: Actor, issue: RectificationIssue, owner: str) -> None:
+        self.require_role(actor, AGENCY, doing="制定整改措施", rule="adopt_measure")
+        self.require_responsible(actor, issue)
+        if owner != actor.unit:
+            raise Forbidden("只能为本单位制定整改措施", rule="agency_adopts_only_own_measures")
+
+    def may_act_on_measure(self, actor: Actor, issue: RectificationIssue, measure_unit: str) -> None:
+        if actor.role != AGENCY:
+            raise Forbidden("本单位不是该问题的责任单位", rule="agency_acts_only_on_own_issues")
+        self.require_responsible(actor, issue)
+        if measure_unit != actor.unit:
+            raise Forbidden("只有该整改措施的责任单位可以报送进展或办结", rule="only_measure_unit_reports")
+
+    def require_responsible(self, actor: Actor, issue: RectificationIssue) -> None:
+        """An agency acts only on issues its unit is responsible for."""
+        if actor.role == AGENCY and not issue.is_responsible(actor.unit):
+            raise Forbidden("本单位不是该问题的责任单位", rule="agency_acts_only_on_own_issues")
+
+    def require_involved(self, actor: Actor, case: ChildCase) -> None:
+        """Supervisors, the registering unit, and units the case is referred to (open referral)."""
+        if actor.role == SUPERVISOR:
+            return
+        if actor.role == AGENCY and (actor.unit == case.registering_unit or case.is_referred_to(actor.unit)):
+            return
+        raise Forbidden("本单位未登记也未被转介该个案", rule="case_for_supervisors_and_involved_units")
+
+    def may_refer(self, actor: Actor, case: ChildCase) -> None:
+        if actor.role == SUPERVISOR or (actor.role == AGENCY and actor.unit == case.registering_unit):
+            return
+        raise Forbidden("只有督查督办人员或登记单位可以转介", rule="referral_by_supervisor_or_registering_unit")
+
+    def may_correct_something(self, actor: Actor) -> None:
+        if actor.role not in (SUPERVISOR, AGENCY):
+            raise Forbidden("只有原记录人或督查督办人员可以更正", rule="only_author_or_supervisor_corrects")
+
+    def may_correct(self, actor: Actor, entry_user: str) -> None:
+        """An entry is corrected by a supervisor or by the agency user who recorded it."""
+        if actor.role == SUPERVISOR or (actor.role == AGENCY and actor.name == entry_user):
+            return
+        raise Forbidden("只有原记录人或督查督办人员可以更正", rule="only_author_or_supervisor_corrects")
+
+    def may_revoke_token(self, actor: Actor, owner: UUID) -> bool:
+        """An admin revokes any token; a user their own (others' read as missing)."""
+        return actor.role == ADMIN or owner == actor.user_id
+
+
+POLICY = Policy()

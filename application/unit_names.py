@@ -132,7 +132,7 @@ class UnitNames:
         """A view's answer with names in each of its tables: the main one, those under a
         key (due_soon), and its sections. A ``memo`` (of the previous answer) gives the named
         copy of each row by the row's identity: a view recomputed after one write shares all
-        but a few rows with the previous answer (projections.queries.Kept), and those are not
+        but a few rows with the previous answer (projections.kept.Kept), and those are not
         copied again. It is left holding the rows of this answer only."""
         previous, fresh = (memo if memo is not None else {}), {}
         named = (self._table(answer, previous, fresh) if "columns" in answer and "rows" in answer

@@ -271,13 +271,12 @@ def prepare_issues(s: Scratch, count: int) -> tuple[str, list[str]]:
 
     services = build(s.settings())
     try:
-        ledger = services.ledger
-        tokens = demo_district.load(ledger)
-        actor = ledger.authenticate(tokens["supervisor"])
-        from application.ledger import Command
+        tokens = demo_district.load(services)
+        actor = services.identity.authenticate(tokens["supervisor"])
+        from application.commands import Command
 
         plan = plan_id(demo_district.PLAN_NUMBER)
-        ids = [str(ledger.register_issue(Command(actor), plan=plan, seq=5 + i, duty="工作职责：加强普法。",
+        ids = [str(services.issues.register_issue(Command(actor), plan=plan, seq=5 + i, duty="工作职责：加强普法。",
                                          problem="存在问题：针对性不强。", units=["dxh-pfk"]).id)
                for i in range(count)]
     finally:
@@ -288,7 +287,7 @@ def prepare_issues(s: Scratch, count: int) -> tuple[str, list[str]]:
 def application_layer(s: Scratch, token: str, issues: list[str], clients: int, idempotent: bool) -> Factory:
     from uuid import UUID
 
-    from application.ledger import Command
+    from application.commands import Command
     from interfaces.bootstrap import build
 
     built: dict[int, Any] = {}
@@ -297,8 +296,8 @@ def application_layer(s: Scratch, token: str, issues: list[str], clients: int, i
     def factory(proc: int, thread: int) -> Op:
         if proc not in built:
             built[proc] = build(s.settings())
-        ledger = built[proc].ledger
-        actor = ledger.authenticate(token)
+        services = built[proc]
+        actor = services.identity.authenticate(token)
         writer = proc * clients + thread
         mine = [UUID(i) for i in issues[writer * per:(writer + 1) * per]]
         counter = [0]
@@ -306,8 +305,8 @@ def application_layer(s: Scratch, token: str, issues: list[str], clients: int, i
         def op() -> int:
             counter[0] += 1
             key = f"k-{proc}-{thread}-{counter[0]}-{uuid.uuid4().hex[:8]}" if idempotent else None
-            ledger.urge(Command(actor, idempotency_key=key, fingerprint="f" if key else ""),
-                        mine[counter[0] % len(mine)], unit="dxh-pfk",
+            services.issues.urge(Command(actor, idempotency_key=key, fingerprint="f" if key else ""),
+                                 mine[counter[0] % len(mine)], unit="dxh-pfk",
                         message="整改期限已过，请尽快报送整改进展。", reply_by=date(2030, 1, 10))
             return 1
 

@@ -43,7 +43,7 @@ def measure(s: Scratch, size: int | None, queries: int) -> None:
     try:
         ledger = services.ledger
         if size:
-            generate(ledger, size, f"audit {s.backend}")
+            generate(services, size, f"audit {s.backend}")
         t0 = time.perf_counter()
         services.audit.catch_up()
         services.merkle.catch_up()

@@ -162,11 +162,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def generate(ledger: Any, size: int, label: str) -> None:
+def generate(services: Any, size: int, label: str) -> None:
     """Extends the ledger's generated district history to ``size`` events, reporting the time."""
     from interfaces.district_generator import DistrictGenerator
 
-    gen = DistrictGenerator(ledger, batch=100)
+    gen = DistrictGenerator(services, batch=100)
     t0 = time.perf_counter()
     gen.extend(size)
     progress(f"{label}: {gen.written:,} events generated ({time.perf_counter() - t0:.0f} s)")

@@ -188,18 +188,18 @@ class Run:
     def prepare(self) -> tuple[str, list[str], int]:
         with psycopg.connect(SERVER, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.db}"')
-        from application.ledger import SYSTEM, Command
+        from application.commands import SYSTEM, Command
         from interfaces import bootstrap
 
         services = bootstrap.build(self.settings(create_tables=True))  # the tables, once
         try:
             ledger = services.ledger
             for code, name, group in [("bgs", "办公室", None), ("sfs-cq", "常青花园司法所", "司法所")]:
-                ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
-            token = ledger.add_user(Command(SYSTEM), name="supervisor", unit="bgs", role="supervisor").token
-            sup = Command(ledger.authenticate(token))
-            plan = ledger.register_plan(sup, number="汉司〔2019〕1号", title="方案", issuer_unit="bgs", year=2019).id
-            issues = [str(ledger.register_issue(sup, plan=plan, seq=i + 1, duty="职责", problem="问题",
+                services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
+            token = services.accounts.add_user(Command(SYSTEM), name="supervisor", unit="bgs", role="supervisor").token
+            sup = Command(services.identity.authenticate(token))
+            plan = services.issues.register_plan(sup, number="汉司〔2019〕1号", title="方案", issuer_unit="bgs", year=2019).id
+            issues = [str(services.issues.register_issue(sup, plan=plan, seq=i + 1, duty="职责", problem="问题",
                                                 units=["sfs-cq"], measures=[], remarks="").id)
                       for i in range(self.args.issues)]
             seeded = ledger.recorder.max_notification_id() or 0
@@ -520,9 +520,9 @@ class Run:
 
             # every urging in the log, by its message
             stored: Counter[str] = Counter()
-            issue_ids = {UUID(a["id"]) for a in acked.values()} | set(ledger.issue_ids())
+            issue_ids = {UUID(a["id"]) for a in acked.values()} | set(services.issues.issue_ids())
             for issue in issue_ids:
-                for urging in ledger.issue(issue).urgings:
+                for urging in services.issues.issue(issue).urgings:
                     if urging["message"].startswith(MARK):
                         stored[urging["message"].removeprefix(MARK)] += 1
             duplicates = sorted(key for key, n in stored.items() if n > 1)
@@ -530,7 +530,7 @@ class Run:
             # every acknowledged command's kept answer, naming the position it was answered with
             unanswered, misanswered = [], []
             for key, answer in acked.items():
-                kept = ledger.kept_answer("supervisor", key)
+                kept = services.runner.kept_answer("supervisor", key)
                 if kept is None:
                     unanswered.append(key)
                     continue
@@ -541,7 +541,7 @@ class Run:
             unacked_stored = [key for key in stored if key not in acked]
             orphans = []
             for key in unacked_stored:
-                if ledger.kept_answer("supervisor", key) is None:
+                if services.runner.kept_answer("supervisor", key) is None:
                     orphans.append(key)
 
             from tests.integration.test_views import fresh_store

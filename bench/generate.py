@@ -27,7 +27,7 @@ def main() -> None:
     services = build(settings)
     try:
         start = time.perf_counter()
-        gen = DistrictGenerator(services.ledger, batch=args.batch)
+        gen = DistrictGenerator(services, batch=args.batch)
         gen.extend(args.events, report=lambda done, total: progress(f"{done:,}/{total:,} events"))
         seconds = time.perf_counter() - start
         print(f"{gen.written:,} events in {gen.saves:,} saves, {seconds:.1f} s: "

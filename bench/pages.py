@@ -80,13 +80,13 @@ def serve(workdir: Path, database: str | None = None) -> tuple[str, dict[str, st
                         **({"request_deadline_seconds": 900} if database else {}))
     services = bootstrap.build(settings)
     if database:
-        from application.ledger import SYSTEM, Command
+        from application.commands import SYSTEM, Command
 
-        enrolment = services.ledger.add_user(Command(SYSTEM), name=f"督查督办-测速-{os.getpid()}", unit="dxh-bgs", role="supervisor")
+        enrolment = services.accounts.add_user(Command(SYSTEM), name=f"督查督办-测速-{os.getpid()}", unit="dxh-bgs", role="supervisor")
         tokens = {"supervisor": enrolment.token}
         services.views.catch_up()
     else:
-        tokens = demo_district.load(services.ledger)
+        tokens = demo_district.load(services)
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app(services=services), log_level="warning"))

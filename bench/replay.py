@@ -73,12 +73,13 @@ def worst_moment(ledger: Any, issue: UUID) -> datetime:
     return events[taken[-1] - 1].timestamp - timedelta(seconds=1)
 
 
-def new_issue(ledger: Any, actor: Any, seq: int, length: int, interval: int | None) -> tuple[UUID, datetime]:
-    from application.ledger import Command
+def new_issue(services: Any, actor: Any, seq: int, length: int, interval: int | None) -> tuple[UUID, datetime]:
+    from application.commands import Command
     from domain.issue import RectificationIssue
     from domain.plan import plan_id
     from interfaces import demo_district
 
+    ledger = services.ledger
     intervals = dict(type(ledger).snapshotting_intervals)
     if interval is None:
         intervals.pop(RectificationIssue, None)
@@ -86,8 +87,8 @@ def new_issue(ledger: Any, actor: Any, seq: int, length: int, interval: int | No
         intervals[RectificationIssue] = interval
     ledger.snapshotting_intervals = intervals
     try:
-        issue = ledger.register_issue(Command(actor), plan=plan_id(demo_district.PLAN_NUMBER), seq=seq,
-                                      duty="工作职责", problem="存在问题", units=["dxh-pfk"]).id
+        issue = services.issues.register_issue(Command(actor), plan=plan_id(demo_district.PLAN_NUMBER), seq=seq,
+                                               duty="工作职责", problem="存在问题", units=["dxh-pfk"]).id
         return issue, make_history(ledger, issue, length)
     finally:
         del ledger.snapshotting_intervals
@@ -103,28 +104,28 @@ def run(backend: str, reps: int, intervals: tuple[int | None, ...] = INTERVALS) 
         services = build_services(s)
         try:
             ledger = services.ledger
-            actor = ledger.authenticate(demo_district.load(ledger)["supervisor"])
+            actor = services.identity.authenticate(demo_district.load(services)["supervisor"])
             table_name = ledger.recorder.events_table_name
             conn = s.connect()
 
             def measure(issue: UUID, *moments: datetime | None) -> tuple[float, list[float], list[float]]:
                 """The raw read and each replay, interleaved rep by rep: each ratio is the median
                 of per-rep ratios, so load that comes and goes hits both sides alike."""
-                ledger.issue(issue)  # warm
+                services.issues.issue(issue)  # warm
                 raws: list[float] = []
                 times: list[list[float]] = [[] for _ in moments]
                 ratios: list[list[float]] = [[] for _ in moments]
                 for _ in range(reps):
                     for k, m in enumerate(moments):
                         raw = raw_events(s, conn, table_name, issue)
-                        took = _t(lambda: ledger.issue(issue, as_of=m))
+                        took = _t(lambda: services.issues.issue(issue, as_of=m))
                         raws.append(raw)
                         times[k].append(took)
                         ratios[k].append(took / raw)
                 return median(raws), [median(t) for t in times], [median(r) for r in ratios]
 
             for i, length in enumerate(LENGTHS):
-                issue, last = new_issue(ledger, actor, 100 + i, length, SNAPSHOT_EVERY)
+                issue, last = new_issue(services, actor, 100 + i, length, SNAPSHOT_EVERY)
                 progress(f"replay {backend}: issue with {length} events")
                 raw, (past, worst, half, now), (r_past, r_worst, r_half, r_now) = measure(
                     issue, last, worst_moment(ledger, issue), last - timedelta(minutes=length // 2), None)
@@ -132,7 +133,7 @@ def run(backend: str, reps: int, intervals: tuple[int | None, ...] = INTERVALS) 
                              f"{worst * 1000:.2f}", f"{r_worst:.2f}×", "yes" if r_worst <= 2 else "no",
                              f"{half * 1000:.2f}", f"{r_half:.2f}×", f"{now * 1000:.2f}", f"{r_now:.2f}×"])
             for j, interval in enumerate(intervals):
-                issue, last = new_issue(ledger, actor, 200 + j, 1000, interval)
+                issue, last = new_issue(services, actor, 200 + j, 1000, interval)
                 progress(f"replay {backend}: 1,000 events, snapshot every {interval}")
                 raw, (worst, now), (r_worst, r_now) = measure(issue, worst_moment(ledger, issue), None)
                 size = sum(len(r.state) for r in ledger.snapshots.recorder.select_events(issue)) if ledger.snapshots else 0

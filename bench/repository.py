@@ -16,7 +16,9 @@ from bench.replay import make_history
 def main() -> None:
     from eventsourcing.application import project_aggregate
 
-    from application.ledger import Command, _fold
+    from application.commands import Command
+
+    from application.ledger import _fold
     from domain.plan import plan_id
     from interfaces import demo_district
 
@@ -25,9 +27,9 @@ def main() -> None:
         services = build_services(s)
         try:
             ledger = services.ledger
-            actor = ledger.authenticate(demo_district.load(ledger)["supervisor"])
+            actor = services.identity.authenticate(demo_district.load(services)["supervisor"])
             for seq, n in enumerate((10, 100, 1000), start=100):
-                issue = ledger.register_issue(Command(actor), plan=plan_id(demo_district.PLAN_NUMBER), seq=seq,
+                issue = services.issues.register_issue(Command(actor), plan=plan_id(demo_district.PLAN_NUMBER), seq=seq,
                                               duty="工作职责", problem="存在问题", units=["dxh-pfk"]).id
                 make_history(ledger, issue, n)
                 library, ours = [], []

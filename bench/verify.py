@@ -72,7 +72,7 @@ def measure(s: Scratch, reps: int, size: int | None) -> None:
     try:
         ledger = services.ledger
         if size:
-            generate(ledger, size, f"verify {s.backend}")
+            generate(services, size, f"verify {s.backend}")
         t0 = time.perf_counter()
         before = services.merkle.store.progress().tree_size
         services.merkle.catch_up()

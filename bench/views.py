@@ -198,7 +198,7 @@ def run(backend: str, sizes: list[int], reps: int, rebuild_reps: int | None = No
         with scratch(backend, "views") as s:
             services = build_services(s)
             ledger = services.ledger
-            gen = DistrictGenerator(ledger, batch=100)
+            gen = DistrictGenerator(services, batch=100)
             try:
                 for size in sizes:
                     t0 = time.perf_counter()

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from application.personal_data import CaseKeyExists, new_case_key
 from infrastructure.dialect import POSTGRES, SQLITE, Dialect
+from infrastructure.sealing import CaseKeyExists, new_case_key
 from infrastructure.secret_files import SECRET_BYTES, load_or_create_secret
 
 MASTER_KEY_BYTES = SECRET_BYTES

@@ -32,6 +32,7 @@ from projections import cases as case_fold
 from projections import folds, queries
 from projections import issues as issue_fold
 from projections.indicators import Thresholds, day_of
+from projections.kept import Kept
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class Views:
         # briefs' version they were computed for, and the answer (shared, never changed).
         self._answers: dict[tuple[str, int | None, str | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         # Each brief's part of each view, reused while the cache holds the same brief.
-        self._kept = queries.Kept()
+        self._kept = Kept()
         # The named copies of the rows of each answer kept (application.unit_names.Memo).
         self._named_rows: dict[tuple[str, int | None, str | None], Memo] = {}
         self._restarts_seen = 0
@@ -234,7 +235,7 @@ class Views:
             current = self.cache.refresh(kinds)
             if self.cache.restarts != self._restarts_seen:
                 # Every brief was replaced: the parts and answers kept hold the old ones.
-                self._kept, self._answers, self._named_rows = queries.Kept(), {}, {}
+                self._kept, self._answers, self._named_rows = Kept(), {}, {}
                 self._restarts_seen = self.cache.restarts
             kept = self._answers.get((name, year, scope.unit))
             if kept is None or kept[0] != (today, current):
@@ -253,11 +254,11 @@ class Views:
 
     def _named(self, answer: dict[str, Any], memo: Memo | None = None) -> dict[str, Any]:
         # Names are added when an answer is computed, not per request; the rows the parts
-        # kept (queries.Kept) are shared, so named copies are made, reused while they last.
+        # kept (projections.kept.Kept) are shared, so named copies are made, reused while they last.
         return self.ledger.unit_names.view(answer, memo)
 
     def _compute(self, name: str, briefs: list[Summary], now: datetime, year: int | None,
-                 kept: queries.Kept | None) -> dict[str, Any]:
+                 kept: Kept | None) -> dict[str, Any]:
         if name == "supervision":
             return queries.supervision(briefs, now, self.thresholds, kept)
         if name == "units":

@@ -7,28 +7,38 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
-from application.accounts import Accounts, Throttle
+from application.accounts import Accounts
+from application.audit import AuditTrail
+from application.cases import Cases
+from application.commands import CommandRunner
 from application.evidence import Evidence
+from application.identity import Identity
+from application.issues import Issues
 from application.ledger import Ledger
-from application.personal_data import CaseKeys
+from application.registry import Registry
+from application.sessions import Sessions, Throttle
 from projections.audit_index import AuditIndexProjection
-from projections.merkle_log import MerkleLogProjection, MerkleLogRunner
+from projections.merkle_log import MerkleLogProjection, MerkleLogRunner, TreeHead
 from projections.merkle_proofs import MerkleLogReader
 from infrastructure.access_store import AccessStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
-from infrastructure.database_probe import START_WAIT_SECONDS, check_database, wait_for_database
+from infrastructure.sealing import CaseKeySeals
+from infrastructure.database_probe import START_WAIT_SECONDS, check_database, postgres_conninfo, wait_for_database
 from infrastructure.evidence_files import EvidenceFiles
 from infrastructure.audit_store import AuditStore
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.settings import Settings
+from infrastructure.keyring import Keyring
 from infrastructure.signing import TreeHeadSigner
+from infrastructure.snapshot_check import snapshot_check
+from infrastructure.verify import Verification, verify_log
 from infrastructure.view_runner import Views, build_views
 
 
@@ -36,13 +46,22 @@ from infrastructure.view_runner import Views, build_views
 class Services:
     settings: Settings
     ledger: Ledger
+    # The keys themselves, for `careledger rotate-data-key`; commands seal through ledger.seals.
+    case_keys: SQLiteCaseKeys | PostgresCaseKeys
+    runner: CommandRunner
+    registry: Registry
+    identity: Identity
+    accounts: Accounts
+    sessions: Sessions
+    issues: Issues
+    cases: Cases
+    evidence: Evidence
+    trail: AuditTrail
     views: Views
     signer: TreeHeadSigner
     merkle: MerkleLogProjection
     merkle_reader: MerkleLogReader
     audit: AuditIndexProjection
-    accounts: Accounts
-    evidence: Evidence
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
@@ -54,6 +73,16 @@ class Services:
         self.views.start()
         runner = MerkleLogRunner(self.merkle).start()
         self.closers.append(runner.stop)
+
+    def verify(
+        self, *, retired_public_keys: list[Path] | None = None, outside_head: TreeHead | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Verification:
+        """The whole log checked against its Merkle leaves, signed tree heads and snapshots:
+        the dashboard's check and `careledger verify` are this one."""
+        keys = Keyring.load(self.settings.signing_key_file, retired_public_keys or self.settings.retired_public_keys)
+        return verify_log(self.ledger.recorder, self.merkle.store, keys, outside_head=outside_head,
+                          on_progress=on_progress, snapshots=snapshot_check(self.ledger))
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -102,18 +131,7 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
         log.info("followers_stopping")
 
 
-def postgres_conninfo(settings: Settings, *, connect_timeout: int = 5) -> str:
-    # Quoted by psycopg: spliced in as text, an empty password swallowed the next parameter
-    # (libpq reads `password= connect_timeout=5` as the password "connect_timeout=5"), so
-    # connections to a stopped server waited psycopg's default 130 s instead of 5.
-    env = settings.eventsourcing_env()
-    return make_conninfo(
-        host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], connect_timeout=connect_timeout,
-    )
-
-
-def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> CaseKeys:
+def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> SQLiteCaseKeys | PostgresCaseKeys:
     master = load_master_key(settings.data_key_file)
     if settings.is_postgres:
         pool = ConnectionPool(postgres_conninfo(settings), min_size=1, max_size=4, open=True)
@@ -127,11 +145,12 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     settings = settings or Settings()
     check_database(settings)  # a wrong URL fails here at once, not as a pool timeout
     closers: list[Callable[[], Any]] = []
-    ledger = Ledger(
-        settings.eventsourcing_env(), clock=clock, case_keys=build_case_keys(settings, closers),
-        fingerprint_key=HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)),
-        token_days=settings.token_days,
-    )
+    case_keys = build_case_keys(settings, closers)
+    ledger = Ledger(settings.eventsourcing_env(), clock=clock, seals=CaseKeySeals(case_keys))
+    runner = CommandRunner(ledger, HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)))
+    registry = Registry(runner)
+    identity = Identity(ledger, token_days=settings.token_days)
+    trail = AuditTrail(ledger)
     views = build_views(ledger, settings, pulls=not follows_externally(settings))
     closers.append(views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
@@ -142,8 +161,9 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         merkle_store.create_tables()
         audit_store.create_tables()
         access_store.create_tables()
-    accounts = Accounts(
-        ledger, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
+    accounts = Accounts(runner, identity, registry, access_store)
+    sessions = Sessions(
+        runner, identity, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
         session_lifetime=timedelta(hours=settings.session_hours),
         throttle=Throttle(settings.sign_in_failures, timedelta(minutes=settings.sign_in_lock_minutes)),
     )
@@ -153,9 +173,12 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         lambda start, limit: ledger.recorder.select_notifications(start, limit),
         ledger.mapper.to_domain_event, audit_store,
     )
+    cases = Cases(runner, registry, trail)
+    evidence = Evidence(ledger, cases, case_keys.get, EvidenceFiles(settings.evidence_dir),
+                        max_bytes=settings.evidence_max_bytes)
     return Services(
-        settings=settings, ledger=ledger, views=views, signer=signer, merkle=merkle,
-        merkle_reader=MerkleLogReader(merkle_store), audit=audit, accounts=accounts,
-        evidence=Evidence(ledger, EvidenceFiles(settings.evidence_dir), max_bytes=settings.evidence_max_bytes),
-        closers=closers,
+        settings=settings, ledger=ledger, case_keys=case_keys, runner=runner, registry=registry, identity=identity,
+        accounts=accounts, sessions=sessions, issues=Issues(runner, registry, trail), cases=cases, evidence=evidence,
+        trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_store),
+        audit=audit, closers=closers,
     )

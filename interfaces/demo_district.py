@@ -11,14 +11,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from application.access import Actor
 from application.accounts import Accounts
 from domain.base import LedgerAggregate, Stamp
 from domain.registry import User, user_id
-from application.ledger import SYSTEM, Command, Ledger
+from application.commands import SYSTEM, Command
+from application.issues import Issues
+from application.ledger import Ledger
 from domain.plan import plan_id
+
+if TYPE_CHECKING:
+    from interfaces.bootstrap import Services
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -149,25 +155,25 @@ def is_empty(ledger: Ledger) -> bool:
 Actors = dict[str, Actor]
 
 
-def load(ledger: Ledger) -> dict[str, str]:
+def load(services: Services) -> dict[str, str]:
     """Loads the demo district; answers one bearer token per role (shown once). This year's
     plan is dated relative to the ledger clock's (Beijing) day."""
-    today = ledger.clock().astimezone(SHANGHAI).date()
-    clock = DemoClock(ledger)
+    today = services.ledger.clock().astimezone(SHANGHAI).date()
+    clock = DemoClock(services.ledger)
     with clock.at(date(2019, 3, 1), 9):
         for code, name, group in JUSTICE_BUREAU_UNITS:
-            ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
+            services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
         for code, name, duty in JOINT_MEETING_UNITS:
-            ledger.add_unit(Command(SYSTEM), code=code, name=name, group="联席会议成员单位")
-            ledger.define_duty(Command(SYSTEM), unit=code, duty_id="D1", text=duty)
+            services.registry.add_unit(Command(SYSTEM), code=code, name=name, group="联席会议成员单位")
+            services.registry.define_duty(Command(SYSTEM), unit=code, duty_id="D1", text=duty)
         actors = {}
         for key, name, unit, role in DEMO_USERS:
-            enrolment = ledger.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
-            actors[key] = ledger.authenticate(enrolment.token)
-    _plan_2019(ledger, clock, actors)
-    _plan_this_year(ledger, clock, actors, today)
+            enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
+            actors[key] = services.identity.authenticate(enrolment.token)
+    _plan_2019(services.issues, clock, actors)
+    _plan_this_year(services.issues, clock, actors, today)
     # The enrolment tokens were issued in 2019 and have long expired: fresh ones, issued now.
-    return {key: current_token(ledger, name) for key, name, _, _ in DEMO_USERS}
+    return {key: current_token(services, name) for key, name, _, _ in DEMO_USERS}
 
 
 def _commands(actors: Actors) -> Callable[..., Command]:
@@ -180,82 +186,82 @@ def _commands(actors: Actors) -> Callable[..., Command]:
     return cmd
 
 
-def _register(ledger: Ledger, cmd: Callable[..., Command], number: str,
+def _register(service: Issues, cmd: Callable[..., Command], number: str,
               problems: list[tuple[int, list[str], str, str, list[tuple[str, str]]]]) -> dict[int, UUID]:
     plan = plan_id(number)
     return {
-        seq: ledger.register_issue(cmd("supervisor"), plan=plan, seq=seq, duty=duty, problem=problem, units=units,
+        seq: service.register_issue(cmd("supervisor"), plan=plan, seq=seq, duty=duty, problem=problem, units=units,
                                    measures=[(owner, text, None) for owner, text in measures]).id
         for seq, units, duty, problem, measures in problems
     }
 
 
-def _plan_2019(ledger: Ledger, clock: DemoClock, actors: Actors) -> None:
+def _plan_2019(service: Issues, clock: DemoClock, actors: Actors) -> None:
     """The 2019 plan as the justice bureau's ledger recorded it, finished in January 2020."""
     cmd = _commands(actors)
     with clock.at(date(2019, 3, 4)):
-        ledger.register_plan(cmd("supervisor"), number=PLAN_NUMBER,
+        service.register_plan(cmd("supervisor"), number=PLAN_NUMBER,
                              title="东西湖区司法局关于进一步加强农村留守儿童关爱保护和困境儿童保障工作的实施方案",
                              issuer_unit="dxh-bgs", year=2019)
     with clock.at(date(2019, 3, 5)):
-        issues = _register(ledger, cmd, PLAN_NUMBER, PROBLEM_LIST)
+        issues = _register(service, cmd, PLAN_NUMBER, PROBLEM_LIST)
     with clock.at(date(2019, 3, 8)):
-        ledger.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
+        service.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
                             contact_person="陈静", deadline=date(2019, 6, 30), nodes=[date(2019, 4, 30)])
-        ledger.assign_issue(cmd("supervisor"), issues[2], lead_unit="dxh-pfk", co_units=[],
+        service.assign_issue(cmd("supervisor"), issues[2], lead_unit="dxh-pfk", co_units=[],
                             contact_person="陈静", deadline=date(2019, 9, 30), nodes=[date(2019, 6, 30)])
-        ledger.assign_issue(cmd("supervisor"), issues[3], lead_unit="dxh-ggfw", co_units=["司法所"],
+        service.assign_issue(cmd("supervisor"), issues[3], lead_unit="dxh-ggfw", co_units=["司法所"],
                             contact_person="赵磊", deadline=date(2019, 5, 31), nodes=[])
-        ledger.assign_issue(cmd("supervisor"), issues[4], lead_unit="dxh-ggfw", co_units=[],
+        service.assign_issue(cmd("supervisor"), issues[4], lead_unit="dxh-ggfw", co_units=[],
                             contact_person="赵磊", deadline=date(2019, 7, 31), nodes=[date(2019, 5, 31)])
     with clock.at(date(2019, 4, 12)):
-        ledger.report_progress(cmd("agency"), issues[1], "M1", summary="已将两法学习纳入科室细化考核标准（初稿）。", evidence=[])
-        ledger.report_progress(cmd("agency_wujiashan"), issues[1], "M2",
+        service.report_progress(cmd("agency"), issues[1], "M1", summary="已将两法学习纳入科室细化考核标准（初稿）。", evidence=[])
+        service.report_progress(cmd("agency_wujiashan"), issues[1], "M2",
                                summary="制定2019年普法活动计划，在吴家山第一小学开展“法治进校园”活动1场。", evidence=[])
     with clock.at(date(2019, 4, 26)):
-        ledger.report_progress(cmd("agency_legal_services"), issues[3], "M1",
+        service.report_progress(cmd("agency_legal_services"), issues[3], "M1",
                                summary="各街道法律援助工作站设立困境儿童受理窗口。", evidence=[])
     with clock.at(date(2019, 5, 20)):
-        ledger.complete_measure(cmd("agency_legal_services"), issues[3], "M1", summary="受理窗口已全部设立并公示。")
+        service.complete_measure(cmd("agency_legal_services"), issues[3], "M1", summary="受理窗口已全部设立并公示。")
     with clock.at(date(2019, 6, 3)):
-        ledger.close_issue(cmd("supervisor"), issues[3], summary="经核查，街道法律援助工作站受理窗口已设立，予以销号。")
+        service.close_issue(cmd("supervisor"), issues[3], summary="经核查，街道法律援助工作站受理窗口已设立，予以销号。")
     with clock.at(date(2019, 6, 28)):
-        ledger.complete_measure(cmd("agency"), issues[1], "M1", summary="细化考核标准已印发。")
-        ledger.complete_measure(cmd("agency_wujiashan"), issues[1], "M2", summary="全年普法活动计划已落实。")
+        service.complete_measure(cmd("agency"), issues[1], "M1", summary="细化考核标准已印发。")
+        service.complete_measure(cmd("agency_wujiashan"), issues[1], "M2", summary="全年普法活动计划已落实。")
     with clock.at(date(2019, 7, 5)):
-        ledger.urge(cmd("supervisor"), issues[1], unit="dxh-sfs-zml",
+        service.urge(cmd("supervisor"), issues[1], unit="dxh-sfs-zml",
                     message="整改期限已过，请走马岭司法所尽快报送整改进展。", reply_by=date(2019, 7, 15))
     with clock.at(date(2019, 7, 29)):
-        ledger.extend_deadline(cmd("supervisor"), issues[4], deadline=date(2019, 10, 31),
+        service.extend_deadline(cmd("supervisor"), issues[4], deadline=date(2019, 10, 31),
                                reason="法律援助绿色通道需与区法院、区检察院会签，经领导小组同意延期。")
     with clock.at(date(2019, 8, 20)):
         # Entered late: the stage summary of the July work reached the ledger weeks later.
-        ledger.report_progress(cmd("agency_zoumaling", date(2019, 7, 10)), issues[1], "M3",
+        service.report_progress(cmd("agency_zoumaling", date(2019, 7, 10)), issues[1], "M3",
                                summary="7月在走马岭街开展留守儿童普法讲座2场。", evidence=[])
     with clock.at(date(2019, 9, 10)):
-        ledger.report_progress(cmd("agency"), issues[2], "M1",
+        service.report_progress(cmd("agency"), issues[2], "M1",
                                summary="重点对象法治宣传教育已写入12家普法责任单位的责任清单。", evidence=[])
     with clock.at(date(2019, 10, 16)):
-        ledger.urge(cmd("supervisor"), issues[2], unit="dxh-pfk",
+        service.urge(cmd("supervisor"), issues[2], unit="dxh-pfk",
                     message="整改期限已过，请说明未办结原因。", reply_by=date(2019, 10, 25))
     with clock.at(date(2019, 12, 27)):
-        ledger.evaluate_issue(cmd("supervisor"), issues[3], year=2019, grade="优秀", score=95,
+        service.evaluate_issue(cmd("supervisor"), issues[3], year=2019, grade="优秀", score=95,
                               findings="按期整改到位。")
-        ledger.evaluate_issue(cmd("supervisor"), issues[1], year=2019, grade="优秀", score=92,
+        service.evaluate_issue(cmd("supervisor"), issues[1], year=2019, grade="优秀", score=92,
                               findings="整改总体到位。")
-        ledger.evaluate_issue(cmd("supervisor"), issues[2], year=2019, grade="合格", score=72,
+        service.evaluate_issue(cmd("supervisor"), issues[2], year=2019, grade="合格", score=72,
                               findings="逾期未办结。")
     with clock.at(date(2020, 1, 8)):
-        ledger.complete_measure(cmd("agency_zoumaling"), issues[1], "M3", summary="全年普法讲座已开展，资料已归档。")
-        ledger.complete_measure(cmd("agency"), issues[2], "M1", summary="责任清单已印发并纳入年终考核。")
-        ledger.complete_measure(cmd("agency_legal_services"), issues[4], "M1",
+        service.complete_measure(cmd("agency_zoumaling"), issues[1], "M3", summary="全年普法讲座已开展，资料已归档。")
+        service.complete_measure(cmd("agency"), issues[2], "M1", summary="责任清单已印发并纳入年终考核。")
+        service.complete_measure(cmd("agency_legal_services"), issues[4], "M1",
                                 summary="法律援助绿色通道已与区法院、区检察院会签开通。")
     with clock.at(date(2020, 1, 15)):
         for seq in (1, 2, 4):
-            ledger.close_issue(cmd("supervisor"), issues[seq], summary="经核查，整改措施已全部完成，予以销号。")
+            service.close_issue(cmd("supervisor"), issues[seq], summary="经核查，整改措施已全部完成，予以销号。")
 
 
-def _plan_this_year(ledger: Ledger, clock: DemoClock, actors: Actors, today: date) -> None:
+def _plan_this_year(service: Issues, clock: DemoClock, actors: Actors, today: date) -> None:
     """This year's plan, each entry a number of days before ``today`` (never on it: the
     history stays in the past whatever the hour): due in 6 days, overdue by 3 and by 12 days
     (urged), extended, closed on time, and an entry made 10 days after the work it reports."""
@@ -266,57 +272,57 @@ def _plan_this_year(ledger: Ledger, clock: DemoClock, actors: Actors, today: dat
 
     number = current_plan_number(today.year)
     with clock.at(day(-45)):
-        ledger.register_plan(cmd("supervisor"), number=number, title=f"东西湖区司法局{today.year}年关爱保护工作督查督办问题清单",
-                             issuer_unit="dxh-bgs", year=today.year)
-        issues = _register(ledger, cmd, number, CURRENT_PROBLEM_LIST)
+        service.register_plan(cmd("supervisor"), number=number, title=f"东西湖区司法局{today.year}年关爱保护工作督查督办问题清单",
+                              issuer_unit="dxh-bgs", year=today.year)
+        issues = _register(service, cmd, number, CURRENT_PROBLEM_LIST)
     with clock.at(day(-44)):
-        ledger.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
+        service.assign_issue(cmd("supervisor"), issues[1], lead_unit="dxh-pfk", co_units=["司法所"],
                             contact_person="陈静", deadline=day(6), nodes=[day(-14)])
-        ledger.assign_issue(cmd("supervisor"), issues[2], lead_unit="dxh-ggfw", co_units=["dxh-sfs-wjs"],
+        service.assign_issue(cmd("supervisor"), issues[2], lead_unit="dxh-ggfw", co_units=["dxh-sfs-wjs"],
                             contact_person="赵磊", deadline=day(-3), nodes=[])
-        ledger.assign_issue(cmd("supervisor"), issues[3], lead_unit="dxh-pfk", co_units=[],
+        service.assign_issue(cmd("supervisor"), issues[3], lead_unit="dxh-pfk", co_units=[],
                             contact_person="陈静", deadline=day(-12), nodes=[])
-        ledger.assign_issue(cmd("supervisor"), issues[4], lead_unit="dxh-ggfw", co_units=[],
+        service.assign_issue(cmd("supervisor"), issues[4], lead_unit="dxh-ggfw", co_units=[],
                             contact_person="赵磊", deadline=day(-20), nodes=[])
-        ledger.assign_issue(cmd("supervisor"), issues[5], lead_unit="dxh-sfs-zml", co_units=[],
+        service.assign_issue(cmd("supervisor"), issues[5], lead_unit="dxh-sfs-zml", co_units=[],
                             contact_person="周婷", deadline=day(-10), nodes=[])
     with clock.at(day(-30)):
-        ledger.extend_deadline(cmd("supervisor"), issues[4], deadline=day(20),
+        service.extend_deadline(cmd("supervisor"), issues[4], deadline=day(20),
                                reason="律师库调整，经分管领导同意延期。")
     with clock.at(day(-20)):
-        ledger.report_progress(cmd("agency"), issues[1], "M1", summary="全区留守儿童专题普法计划已起草，征求意见中。", evidence=[])
-        ledger.report_progress(cmd("agency_zoumaling"), issues[5], "M1", summary="已完成走马岭街各村（社区）涉法需求摸排。", evidence=[])
+        service.report_progress(cmd("agency"), issues[1], "M1", summary="全区留守儿童专题普法计划已起草，征求意见中。", evidence=[])
+        service.report_progress(cmd("agency_zoumaling"), issues[5], "M1", summary="已完成走马岭街各村（社区）涉法需求摸排。", evidence=[])
     with clock.at(day(-16)):
-        ledger.complete_measure(cmd("agency_zoumaling"), issues[5], "M1", summary="涉法需求台账已建立，按月更新。")
+        service.complete_measure(cmd("agency_zoumaling"), issues[5], "M1", summary="涉法需求台账已建立，按月更新。")
     with clock.at(day(-15)):
-        ledger.report_progress(cmd("agency_legal_services"), issues[2], "M1", summary="绿色通道办理流程已印发。", evidence=[])
+        service.report_progress(cmd("agency_legal_services"), issues[2], "M1", summary="绿色通道办理流程已印发。", evidence=[])
     with clock.at(day(-14)):
-        ledger.close_issue(cmd("supervisor"), issues[5], summary="经核查，涉法需求台账已按月更新，予以销号。")
+        service.close_issue(cmd("supervisor"), issues[5], summary="经核查，涉法需求台账已按月更新，予以销号。")
     with clock.at(day(-10)):
-        ledger.report_progress(cmd("agency_wujiashan"), issues[1], "M2",
+        service.report_progress(cmd("agency_wujiashan"), issues[1], "M2",
                                summary="在吴家山第一小学开展留守儿童专题普法活动1场。", evidence=[])
     with clock.at(day(-7)):
-        ledger.report_progress(cmd("agency_legal_services"), issues[4], "M1",
+        service.report_progress(cmd("agency_legal_services"), issues[4], "M1",
                                summary="律师库已调整，本月已到两个街道开展上门咨询。", evidence=[])
     with clock.at(day(-5)):
-        ledger.urge(cmd("supervisor"), issues[3], unit="dxh-pfk",
+        service.urge(cmd("supervisor"), issues[3], unit="dxh-pfk",
                     message="整改期限已过，请普法科说明宣传册发放进度。", reply_by=day(2))
     with clock.at(day(-2)):
-        # Entered late: the work was done ten days before it reached the ledger.
-        ledger.report_progress(cmd("agency_wujiashan", day(-12)), issues[2], "M2",
+        # Entered late: the work was done ten days before it reached the service.
+        service.report_progress(cmd("agency_wujiashan", day(-12)), issues[2], "M2",
                                summary="吴家山街法律援助受理点已公示绿色通道流程。", evidence=[])
 
 
-def current_token(ledger: Ledger, name: str) -> str:
+def current_token(services: Services, name: str) -> str:
     """A token for the user ``name`` issued at the ledger's clock, by `system`."""
     made: list[str] = []
 
     def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, object]]:
-        issued, token = ledger.new_token(stamp, ledger.load(User, user_id(name), "用户"))
+        issued, token = services.identity.new_token(stamp, services.ledger.load(User, user_id(name), "用户"))
         made.append(token)
         return issued, [], {}
 
-    ledger.run(Command(SYSTEM), act)
+    services.runner.run(Command(SYSTEM), act)
     return made[0]
 
 

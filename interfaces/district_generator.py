@@ -25,17 +25,20 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from application.ledger import SYSTEM, Command, Ledger
-from application.personal_data import seal
+from application.commands import SYSTEM, Command
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, Stamp, recording_at
 from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase, new_case_number
 from domain.issue import GRADES, RectificationIssue
 from domain.plan import plan_id
+from infrastructure.sealing import seal
 from interfaces.demo_district import JOINT_MEETING_UNITS, JUSTICE_BUREAU_UNITS
+
+if TYPE_CHECKING:
+    from interfaces.bootstrap import Services
 
 START = datetime(2019, 3, 1, 1, 0, tzinfo=timezone.utc)
 STREETS = ["吴家山街", "走马岭街", "径河街", "将军路街", "慈惠街", "长青街", "金银湖街", "新沟镇街"]
@@ -54,9 +57,10 @@ class Live:
 
 
 class DistrictGenerator:
-    def __init__(self, ledger: Ledger, *, seed: int = 9, batch: int = 40, active: int = 400,
+    def __init__(self, services: Services, *, seed: int = 9, batch: int = 40, active: int = 400,
                  step: timedelta = timedelta(minutes=7)) -> None:
-        self.ledger = ledger
+        self.services = services
+        self.ledger = services.ledger
         self.rng = random.Random(seed)
         self.batch = batch
         self.active = active
@@ -83,22 +87,22 @@ class DistrictGenerator:
         self._at()
         before = self.ledger.recorder.max_notification_id() or 0
         for code, name, group in JUSTICE_BUREAU_UNITS:
-            self.ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
+            self.services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
         for code, name, duty in JOINT_MEETING_UNITS:
-            self.ledger.add_unit(Command(SYSTEM), code=code, name=name, group="联席会议成员单位")
-            self.ledger.define_duty(Command(SYSTEM), unit=code, duty_id="D1", text=duty)
+            self.services.registry.add_unit(Command(SYSTEM), code=code, name=name, group="联席会议成员单位")
+            self.services.registry.define_duty(Command(SYSTEM), unit=code, duty_id="D1", text=duty)
         self.duties = {code: duty for code, _, duty in JOINT_MEETING_UNITS}
         self.agencies = [code for code, _, _ in JUSTICE_BUREAU_UNITS if code != "dxh-bgs"]
         self.joint = [code for code, _, _ in JOINT_MEETING_UNITS]
         self.tokens = {
-            "supervisor": self.ledger.add_user(
+            "supervisor": self.services.accounts.add_user(
                 Command(SYSTEM), name=SUPERVISOR[0], unit=SUPERVISOR[1], role="supervisor").token,
-            "inspector": self.ledger.add_user(
+            "inspector": self.services.accounts.add_user(
                 Command(SYSTEM), name=INSPECTOR[0], unit=INSPECTOR[1], role="inspector").token,
         }
         self.users = {code: f"{code}-经办人" for code in [*self.agencies, *self.joint]}
         for code, user in self.users.items():
-            self.ledger.add_user(Command(SYSTEM), name=user, unit=code, role="agency")
+            self.services.accounts.add_user(Command(SYSTEM), name=user, unit=code, role="agency")
         self.written = (self.ledger.recorder.max_notification_id() or 0) - before
 
     def _plan(self, year: int) -> UUID:
@@ -106,7 +110,7 @@ class DistrictGenerator:
             number = f"东政办[{year}]{self.rng.randint(1, 40)}号"
             before = self.ledger.recorder.max_notification_id() or 0
             self._at()
-            self.ledger.register_plan(
+            self.services.issues.register_plan(
                 Command(SYSTEM.__class__(user_id=SYSTEM.user_id, name=SUPERVISOR[0], unit=SUPERVISOR[1],
                                          role="supervisor")),
                 number=number, title=f"{year}年农村留守儿童关爱保护和困境儿童保障工作实施方案",
@@ -200,7 +204,7 @@ class DistrictGenerator:
         from domain.case import case_id
 
         cid = case_id(number)
-        key = self.ledger.case_keys.create(cid)
+        key = self.services.case_keys.create(cid)
         sealed = seal(key, cid, {"name": f"儿童{self.rng.randint(1, 99999)}", "id_number": "", "birth_date": birth})
         case = ChildCase.register(
             self._agency(unit), case_number=number, street=self.rng.choice(STREETS),

@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.case import CATEGORIES, ChildCase
 from projections.indicators import Thresholds, day_of, response_hours
+from projections.kept import contribution
 
 KIND = "case"
 Summary = dict[str, Any]
@@ -274,9 +275,7 @@ def _ledger_part(s: Summary, today: date, thresholds: Thresholds) -> tuple[
 
 
 def ledger_view(cases: list[Summary], now: datetime, thresholds: Thresholds, kept: Any = None) -> dict[str, Any]:
-    """The information ledger; ``kept`` (projections.queries.Kept) reuses each case's part."""
-    from projections.queries import contribution
-
+    """The information ledger; ``kept`` (projections.kept.Kept) reuses each case's part."""
     today = day_of(now)
     assert today is not None
     table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)

@@ -12,56 +12,17 @@ recomputes one contribution, not thousands.
 
 from __future__ import annotations
 
-import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from domain.issue import MEASURE_COMPLETED
+from projections import cases
 from projections import indicators as ind
 from projections.indicators import Thresholds, day_of
-
-Summary = dict[str, Any]
-T = TypeVar("T")
-
-
-class Kept:
-    """Contributions of summaries, by (part, summary id): reused only for the very same
-    summary object and equal inputs. Answers handed out share them: never change them."""
-
-    def __init__(self) -> None:
-        self._kept: dict[tuple[str, str], tuple[Summary, Any, Any]] = {}
-        self._whole: dict[str, tuple[list[Summary], Any, Any]] = {}
-
-    def get(self, part: str, s: Summary, inputs: Any, compute: Callable[[], T]) -> T:
-        key = (part, s["id"])
-        kept = self._kept.get(key)
-        if kept is not None and kept[0] is s and kept[1] == inputs:
-            return kept[2]  # type: ignore[no-any-return]
-        value = compute()
-        self._kept[key] = (s, inputs, value)
-        return value
-
-
-    def whole(self, part: str, summaries: list[Summary], inputs: Any, compute: Callable[[], T]) -> T:
-        """A part computed from all of ``summaries``, reused while they are the very same
-        objects (an urging leaves every case as it was)."""
-        kept = self._whole.get(part)
-        if (kept is not None and kept[1] == inputs and len(kept[0]) == len(summaries)
-                and all(map(operator.is_, kept[0], summaries))):
-            return kept[2]  # type: ignore[no-any-return]
-        value = compute()
-        self._whole[part] = (summaries, inputs, value)
-        return value
-
-
-def contribution(kept: Kept | None, part: str, s: Summary, inputs: Any, compute: Callable[[], T]) -> T:
-    return compute() if kept is None else kept.get(part, s, inputs, compute)
-
-
-def whole(kept: Kept | None, part: str, summaries: list[Summary], inputs: Any, compute: Callable[[], T]) -> T:
-    return compute() if kept is None else kept.whole(part, summaries, inputs, compute)
+from projections.issues import status_of
+from projections.kept import Kept, Summary, contribution, whole
 
 STATUS_LABELS = {
     "registered": "已登记", "assigned": "已交办", "rectifying": "整改中",
@@ -149,8 +110,6 @@ def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds,
 def _supervision_row(
     s: Summary, plan: str, today: date, thresholds: Thresholds
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from projections.issues import status_of
-
     latest = ind.last_progress(s)
     measures = s["measures"].values()
     row = {
@@ -307,8 +266,6 @@ def _responses(cases: list[Summary], year: int, kept: Kept | None) -> dict[str, 
 
 def case_responses(case: Summary, year: int) -> list[tuple[str, float | None]]:
     """(unit, hours) for each response the case asked of a unit in ``year``: indicators E6."""
-    from projections import cases
-
     return cases.responses(case, year)
 
 
@@ -317,6 +274,4 @@ def case_responses(case: Summary, year: int) -> list[tuple[str, float | None]]:
 
 def child_ledger(summaries: list[Summary], now: datetime, thresholds: Thresholds,
                  kept: Kept | None = None) -> dict[str, Any]:
-    from projections import cases
-
     return {**_moment(now), **cases.ledger_view(by_kind(summaries)["case"], now, thresholds, kept)}

@@ -57,9 +57,7 @@ def ledger(services: bootstrap.Services):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def district(services: bootstrap.Services) -> District:
-    seeded = seed(services.ledger)
-    seeded.accounts = services.accounts
-    return seeded
+    return seed(services)
 
 
 @pytest.fixture

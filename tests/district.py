@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from typing import TYPE_CHECKING, Any
+
 from application.access import Actor
-from application.accounts import Accounts
-from application.ledger import SYSTEM, Command, Ledger
+from application.commands import SYSTEM, Command
+
+if TYPE_CHECKING:
+    from interfaces.bootstrap import Services
 
 
 class Clock:
@@ -35,10 +39,13 @@ UNITS = [
 
 @dataclass
 class District:
-    ledger: Ledger
+    services: Services
     actors: dict[str, Actor] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
-    accounts: Accounts | None = None  # set by the fixture that builds the services
+
+    def __getattr__(self, name: str) -> Any:
+        # The ledger and its services (ledger, issues, cases, registry, accounts, ...).
+        return getattr(self.__dict__["services"], name)
 
     def cmd(self, who: str, **kw: object) -> Command:
         return Command(actor=self.actors[who], **kw)  # type: ignore[arg-type]
@@ -55,12 +62,12 @@ USERS = [
 ]
 
 
-def seed(ledger: Ledger) -> District:
-    district = District(ledger)
+def seed(services: Services) -> District:
+    district = District(services)
     for code, name, group in UNITS:
-        ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
+        services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
     for name, unit, role in USERS:
-        enrolment = ledger.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
+        enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
         district.tokens[name] = enrolment.token
-        district.actors[name] = ledger.authenticate(enrolment.token)
+        district.actors[name] = services.identity.authenticate(enrolment.token)
     return district

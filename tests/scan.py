@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from infrastructure.settings import Settings
-from interfaces.bootstrap import postgres_conninfo
+from infrastructure.database_probe import postgres_conninfo
 
 
 def scan_store(settings: Settings, needle: str) -> list[str]:

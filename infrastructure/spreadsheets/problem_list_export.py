@@ -19,7 +19,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from application.problem_list import COLUMNS, join_measures
+from application.measure_text import join_measures
+from application.problem_list import COLUMNS
 from projections.queries import STATUS_LABELS
 
 # The layout is the import's own, so the two cannot drift apart.

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from application.errors import ApplicationError
-from application.ledger import SYSTEM, Command
+from application.commands import SYSTEM, Command
 from domain.base import DomainError
 from domain.registry import user_id
 from infrastructure.settings import Settings

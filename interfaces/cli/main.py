@@ -14,7 +14,7 @@ from rich.table import Table
 
 from application.access import Actor
 from application.errors import ApplicationError, NotFound, Unauthenticated
-from application.ledger import SYSTEM, Command
+from application.commands import SYSTEM, Command
 from domain.base import DomainError
 from infrastructure.database_probe import DatabaseUnavailable
 from infrastructure.settings import Settings
@@ -120,7 +120,7 @@ def _keep_tokens(tokens_file: Path, tokens: dict[str, str]) -> None:
 def _demo(services: bootstrap.Services) -> None:
     tokens_file = _tokens_file(services)
     if demo_district.is_empty(services.ledger):
-        tokens = demo_district.load(services.ledger)
+        tokens = demo_district.load(services)
         _keep_tokens(tokens_file, {**{f"{k}_token": v for k, v in tokens.items()},
                                    **demo_district.sign_ins(services.accounts)})
         console.print("[green]已载入演示区县。[/green]")
@@ -157,7 +157,7 @@ def demo(
             raise typer.Exit(code=output.REFUSED)
         started = time.perf_counter()
         with console.status("生成中…") as status:
-            generator = DistrictGenerator(services.ledger, seed=seed)
+            generator = DistrictGenerator(services, seed=seed)
             generator.extend(generate, report=lambda done, total: status.update(f"已写入 {done:,}/{total:,} 条事件"))
         seconds = time.perf_counter() - started
         console.print(
@@ -168,8 +168,8 @@ def demo(
         services.ledger.clock = lambda: datetime.now(timezone.utc)
         from interfaces.district_generator import INSPECTOR, SUPERVISOR
 
-        tokens = {"supervisor_token": demo_district.current_token(services.ledger, SUPERVISOR[0]),
-                  "inspector_token": demo_district.current_token(services.ledger, INSPECTOR[0])}
+        tokens = {"supervisor_token": demo_district.current_token(services, SUPERVISOR[0]),
+                  "inspector_token": demo_district.current_token(services, INSPECTOR[0])}
         tokens_file = _tokens_file(services)
         _keep_tokens(tokens_file, tokens)
         _print_tokens(tokens_file)
@@ -186,7 +186,7 @@ def units_add(
     """登记成员单位（按代码幂等）。"""
     services = bootstrap.build(Settings())
     try:
-        accepted = services.ledger.add_unit(Command(SYSTEM), code=code, name=name, group=group)
+        accepted = services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
         console.print(f"单位 {code} 已登记（版本 {accepted.version}，位置 {accepted.position}）")
     except (DomainError, ApplicationError) as exc:
         raise _refused(exc) from None
@@ -204,7 +204,7 @@ def users_add(
     """创建用户；最后一行打印其令牌，仅此一次（--json 时为 token 字段）。"""
     services = bootstrap.build(Settings())
     try:
-        enrolment = services.ledger.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
+        enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
     except (DomainError, ApplicationError) as exc:
         raise _refused(exc) from None
     finally:
@@ -241,7 +241,7 @@ def import_problem_list_command(
     try:
         grid = read_grid(file.read_bytes(), file.name)
         actor = _cli_supervisor(services)
-        report = import_problem_list(services.ledger, Command(actor), target, grid, dry_run=dry_run)
+        report = import_problem_list(services.issues, Command(actor), target, grid, dry_run=dry_run)
     except (DomainError, ApplicationError) as exc:
         raise _refused(exc) from None
     finally:
@@ -315,7 +315,7 @@ def _reader_named(services: bootstrap.Services, name: str) -> Actor:
     from domain.registry import user_id
 
     try:
-        return services.ledger.user_actor(user_id(name))
+        return services.identity.user_actor(user_id(name))
     except Unauthenticated:
         raise NotFound(f"没有名为 {name} 的在用用户", rule="user_exists") from None
 
@@ -366,10 +366,6 @@ def verify(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from infrastructure.merkle_store import merkle_store_for
-    from infrastructure.keyring import Keyring
-    from infrastructure.snapshot_check import snapshot_check
-    from infrastructure.verify import verify_log
     from interfaces.cli.reports import verify_document, verify_tables
     from projections.merkle_log import TreeHead
 
@@ -384,15 +380,12 @@ def verify(
     services = bootstrap.build(settings)
     try:
         total = services.ledger.recorder.max_notification_id() or 0
-        store = merkle_store_for(services.ledger.factory.datastore)  # type: ignore[attr-defined]
         with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True,
                       disable=not err.is_terminal) as bar:
             task = bar.add_task("核验日志（位置）", total=total)
-            keys = Keyring.load(settings.signing_key_file, old_public_key or settings.retired_public_keys)
-            result = verify_log(services.ledger.recorder, store, keys,
-                                outside_head=outside, on_progress=lambda done: bar.update(task, completed=done),
-                                snapshots=snapshot_check(services.ledger))
+            result = services.verify(retired_public_keys=old_public_key, outside_head=outside,
+                                     on_progress=lambda done: bar.update(task, completed=done))
         files = services.evidence.check()
     finally:
         services.close()

@@ -49,7 +49,7 @@ def rotate_data_key() -> None:
     services = bootstrap.build(settings)  # before the new key: a store it cannot open leaves no .new file
     try:
         new_key = load_master_key(fresh)  # made on first use, mode 0600
-        count = services.ledger.case_keys.rewrap(new_key)  # type: ignore[attr-defined]
+        count = services.case_keys.rewrap(new_key)
     except BaseException:
         fresh.unlink(missing_ok=True)
         raise

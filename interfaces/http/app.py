@@ -17,7 +17,7 @@ from interfaces import bootstrap
 from interfaces.logging import RequestId
 from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
-from interfaces.web import pages as dashboard
+from interfaces.web import site as dashboard
 
 
 log = structlog.get_logger("careledger.http")

@@ -140,7 +140,7 @@ def audit_events(
                                     description="登记时间上限：ISO 8601 日期（含当天）或时间")] = None,
 ) -> Any:
     _auditor(caller)
-    filters.recorder_unit(svc.ledger, unit)
+    filters.recorder_unit(svc.registry, unit)
     filters.recorder_user(svc.ledger, user)
     filters.event_type(type)
     where = AuditFilter(after=after, limit=limit, unit=unit, user=user, type=type, aggregate=aggregate,
@@ -159,7 +159,7 @@ def late_entries(
     unit: Text64 = None,
 ) -> Any:
     _auditor(caller)
-    filters.recorder_unit(svc.ledger, unit)
+    filters.recorder_unit(svc.registry, unit)
     threshold = svc.settings.late_entry_days if days is None else days
     return _events(svc, AuditFilter(after=after, limit=limit, unit=unit, late_by_seconds=threshold * 86400 + 1),
                    caller)

@@ -198,7 +198,7 @@ def describe_case(case: ChildCase) -> dict[str, Any]:
     id_number_agrees_with_birth_date="身份证号码中的出生日期与 birth_date 不一致",
     birth_date_not_in_future="birth_date 晚于登记日（服务器当前日期）", case_is_for_a_minor="登记日儿童已满十八周岁"))
 def register_case(body: CaseIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.register_case(
+    return svc.cases.register_case(
         with_time(cmd, body.occurred_at), street=body.street, community=body.community,
         household_local=body.household_local, birth_date=body.birth_date,
         person=body.person.model_dump(),
@@ -207,7 +207,7 @@ def register_case(body: CaseIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 
 @router.get("/{case_id}", response_model=CaseOut, summary="查看儿童个案（可按时间点回放）")
 def get_case(case_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep, request: Request) -> Any:
-    case, personal = svc.ledger.read_case(caller, case_id, endpoint=request.url.path, as_of=when)
+    case, personal = svc.cases.read_case(caller, case_id, endpoint=request.url.path, as_of=when)
     return {**svc.ledger.unit_names.annotate(describe_case(case)), "personal": personal, "as_of": when}
 
 
@@ -215,96 +215,96 @@ def get_case(case_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep, r
 def case_events(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
     return svc.ledger.unit_names.annotate([
         {**{k: v for k, v in e.items() if k != "fields"}, **e["fields"]}
-        for e in svc.ledger.case_history(caller, case_id)
+        for e in svc.cases.case_history(caller, case_id)
     ])
 
 
 @router.get("/{case_id}/access-log", response_model=list[AccessEntry], summary="个人信息查阅记录")
 def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
-    return svc.ledger.unit_names.annotate(svc.ledger.case_access_log(caller, case_id))
+    return svc.ledger.unit_names.annotate(svc.cases.case_access_log(caller, case_id))
 
 
 @router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别")
 def classify(case_id: UUID, body: FirstClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.classify_case(
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.classify_case(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
         categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估")
 def reassess(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.reassess_case(
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.reassess_case(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
         categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/guardianship", response_model=Accepted, status_code=201, summary="登记监护情况")
 def guardianship(case_id: UUID, body: GuardianshipIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.record_guardianship(with_time(cmd, body.occurred_at), case_id, arrangement=body.arrangement,
+    return svc.cases.record_guardianship(with_time(cmd, body.occurred_at), case_id, arrangement=body.arrangement,
                                          guardian=body.guardian.model_dump()).answer()
 
 
 @router.post("/{case_id}/mandatory-reports", response_model=ReportAccepted, status_code=201, summary="登记强制报告")
 def mandatory_report(case_id: UUID, body: MandatoryReportIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.file_mandatory_report(with_time(cmd, body.occurred_at), case_id, reporter=body.reporter,
+    return svc.cases.file_mandatory_report(with_time(cmd, body.occurred_at), case_id, reporter=body.reporter,
                                            nature=body.nature, details=body.details).answer()
 
 
 @router.post("/{case_id}/mandatory-reports/{report_id}/acceptance", response_model=TimedAccepted,
              status_code=201, summary="受理强制报告")
 def accept_report(case_id: UUID, report_id: str, body: ReportStepIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.accept_report(with_time(cmd, body.occurred_at), case_id, report_id[:16]).answer()
+    return svc.cases.accept_report(with_time(cmd, body.occurred_at), case_id, report_id[:16]).answer()
 
 
 @router.post("/{case_id}/mandatory-reports/{report_id}/dispatch", response_model=TimedAccepted,
              status_code=201, summary="出警")
 def dispatch(case_id: UUID, report_id: str, body: ReportStepIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.dispatch_police(with_time(cmd, body.occurred_at), case_id, report_id[:16]).answer()
+    return svc.cases.dispatch_police(with_time(cmd, body.occurred_at), case_id, report_id[:16]).answer()
 
 
 @router.post("/{case_id}/referrals", response_model=ReferralAccepted, status_code=201, summary="转介")
 def refer(case_id: UUID, body: ReferralIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.refer_case(with_time(cmd, body.occurred_at), case_id, unit=body.unit, duty=body.duty).answer()
+    return svc.cases.refer_case(with_time(cmd, body.occurred_at), case_id, unit=body.unit, duty=body.duty).answer()
 
 
 @router.post("/{case_id}/referrals/{referral_id}/closure", response_model=Accepted, status_code=201,
              summary="结束转介")
 def close_referral(case_id: UUID, referral_id: str, body: ReferralClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.close_referral(with_time(cmd, body.occurred_at), case_id, referral_id[:16],
+    return svc.cases.close_referral(with_time(cmd, body.occurred_at), case_id, referral_id[:16],
                                      outcome=body.outcome).answer()
 
 
 @router.post("/{case_id}/services", response_model=ServiceAccepted, status_code=201, summary="登记关爱服务或救助")
 def service(case_id: UUID, body: ServiceIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.ledger.provide_service(
+    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.provide_service(
         with_time(cmd, body.occurred_at), case_id, kind=body.kind, referral_id=body.referral_id, notes=body.notes,
         evidence=body.evidence), case_id=case_id).answer()
 
 
 @router.post("/{case_id}/visits", response_model=Accepted, status_code=201, summary="走访")
 def visit(case_id: UUID, body: VisitIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.visit_case(with_time(cmd, body.occurred_at), case_id, notes=body.notes).answer()
+    return svc.cases.visit_case(with_time(cmd, body.occurred_at), case_id, notes=body.notes).answer()
 
 
 @router.post("/{case_id}/evaluations", response_model=Accepted, status_code=201, summary="年终考核")
 def evaluate(case_id: UUID, body: EvaluationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.evaluate_case(with_time(cmd, body.occurred_at), case_id, year=body.year, grade=body.grade,
+    return svc.cases.evaluate_case(with_time(cmd, body.occurred_at), case_id, year=body.year, grade=body.grade,
                                     score=body.score, findings=body.findings).answer()
 
 
 @router.post("/{case_id}/closure", response_model=Accepted, status_code=201, summary="结案")
 def close(case_id: UUID, body: CaseClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.close_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+    return svc.cases.close_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
 
 
 @router.post("/{case_id}/reopening", response_model=Accepted, status_code=201, summary="重新打开")
 def reopen(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.reopen_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+    return svc.cases.reopen_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
 
 
 @router.post("/{case_id}/erasure", response_model=Accepted, status_code=201, summary="删除个人信息（销毁密钥）")
 def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.erase_personal_data(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+    return svc.cases.erase_personal_data(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
 
 
 @router.post(
@@ -314,6 +314,6 @@ def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> A
     "个人信息删除后，更正理由以明文保存，不得含身份证号码或手机号码。",
 )
 def correct(case_id: UUID, body: CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.changes.get("evidence")), case_id, lambda: svc.ledger.correct_case_entry(
+    return svc.evidence.naming(named_digests(body.changes.get("evidence")), case_id, lambda: svc.cases.correct_case_entry(
         with_time(cmd, body.occurred_at), case_id, position=body.position, changes=body.changes, reason=body.reason,
     ), case_id=case_id).answer()

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from application.access import Actor
 from application.errors import Unauthenticated
-from application.ledger import Command
+from application.commands import Command
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
 from interfaces.http import formats
@@ -55,7 +55,7 @@ async def actor(request: Request, svc: ServicesDep) -> Actor:
         session = request.cookies.get(COOKIE, "") if cookie_signs_in(request) else ""
         if not session:
             raise Unauthenticated("需要 Authorization: Bearer 令牌")
-        found = await run_in_threadpool(svc.accounts.session_actor, session)
+        found = await run_in_threadpool(svc.sessions.session_actor, session)
     request.state.actor = found
     return found
 

@@ -7,7 +7,10 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from application.errors import NotFound
-from application.ledger import SYSTEM, Ledger
+from application.commands import SYSTEM
+from application.issues import Issues
+from application.ledger import Ledger
+from application.registry import Registry
 from application.problem_list_import import unit_directory
 from domain.base import InvalidCommand
 from domain.plan import Plan
@@ -26,29 +29,29 @@ class UnknownFilterValue(InvalidCommand):
         self.known_values = sorted(known) if known is not None else None
 
 
-def unit_codes(ledger: Ledger, value: str | None) -> set[str] | None:
+def unit_codes(registry: Registry, value: str | None) -> set[str] | None:
     """The unit codes ``?unit=`` stands for (a group's code stands for its members)."""
     if value is None:
         return None
     try:
-        return set(ledger.units([value]))
+        return set(registry.units([value]))
     except NotFound:
-        directory = unit_directory(ledger)
+        directory = unit_directory(registry.ledger)
         raise UnknownFilterValue(
             "unit", "单位代码或单位组代码", [*directory.units.values(), *directory.groups]
         ) from None
 
 
-def recorder_unit(ledger: Ledger, value: str | None) -> None:
+def recorder_unit(registry: Registry, value: str | None) -> None:
     """``?unit=`` of the audit trail: the unit that recorded an event (a unit code, or
     ``system`` for the command line and the demo loader)."""
     if value is None or value == SYSTEM.unit:
         return
     try:
-        ledger.unit(value)
+        registry.unit(value)
     except NotFound:
         raise UnknownFilterValue(
-            "unit", "单位代码", [SYSTEM.unit, *unit_directory(ledger).units.values()]
+            "unit", "单位代码", [SYSTEM.unit, *unit_directory(registry.ledger).units.values()]
         ) from None
 
 
@@ -65,11 +68,11 @@ def event_type(value: str | None) -> None:
         raise UnknownFilterValue("type", "事件类型", known_event_types())
 
 
-def plan(ledger: Ledger, value: UUID | None) -> None:
+def plan(issues: Issues, value: UUID | None) -> None:
     if value is None:
         return
     try:
-        ledger.plan(value)
+        issues.plan(value)
     except NotFound:
-        plans = ledger.registered(Plan.Registered)
+        plans = issues.ledger.registered(Plan.Registered)
         raise UnknownFilterValue("plan", "实施方案 id", [str(p.id) for p in plans]) from None

@@ -6,8 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from infrastructure.settings import Settings
-from interfaces.bootstrap import postgres_conninfo
+from infrastructure.database_probe import database_answers
 from interfaces.http.deps import ServicesDep
 from interfaces.http.problems import problem
 
@@ -17,23 +16,6 @@ router = APIRouter(tags=["运行状态"])
 @router.get("/healthz", summary="进程存活")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
-
-
-def database_answers(settings: Settings) -> bool:
-    """A fresh connection and `SELECT 1` within two seconds (PostgreSQL): a pool of dead
-    connections would otherwise keep /readyz waiting for the pool's own retries."""
-    if not settings.is_postgres:
-        return True
-    import psycopg
-
-    conninfo = postgres_conninfo(settings, connect_timeout=2)
-    try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute("SET statement_timeout = 2000")
-            conn.execute("SELECT 1")
-    except psycopg.Error:
-        return False
-    return True
 
 
 @router.get("/readyz", summary="数据库可达、视图已跟上")

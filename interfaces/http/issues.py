@@ -56,14 +56,14 @@ def describe_issue(issue: RectificationIssue) -> dict[str, Any]:
 
 @router.post("/plans", response_model=s.Accepted, **CREATED, summary="登记实施方案")
 def register_plan(body: s.PlanIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.register_plan(
+    return svc.issues.register_plan(
         cmd, number=body.number, title=body.title, issuer_unit=body.issuer_unit, year=body.year
     ).answer()
 
 
 @router.get("/plans/{plan_id}", response_model=s.PlanOut, summary="查看实施方案")
 def get_plan(plan_id: UUID, _: ActorDep, svc: ServicesDep) -> Any:
-    plan = svc.ledger.plan(plan_id)
+    plan = svc.issues.plan(plan_id)
     return svc.ledger.unit_names.annotate({"id": plan.id, "version": plan.version, "number": plan.number,
                                            "title": plan.title, "issuer_unit": plan.issuer_unit, "year": plan.year})
 
@@ -85,15 +85,15 @@ def import_list(
 ) -> Any:
     data = file.file.read(MAX_SHEET_BYTES + 1)
     grid = read_grid(data, file.filename or "")
-    return svc.ledger.unit_names.annotate(import_problem_list(svc.ledger, cmd, plan_id, grid, dry_run=dry_run))
+    return svc.ledger.unit_names.annotate(import_problem_list(svc.issues, cmd, plan_id, grid, dry_run=dry_run))
 
 
 @router.get("/plans/{plan_id}/problem-list.xlsx", summary="导出问题清单（含当前状态）",
             responses={200: {"content": {XLSX: {}}}}, response_class=Response)
 def export_list(plan_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
-    plan = svc.ledger.plan(plan_id)
+    plan = svc.issues.plan(plan_id)
     title = f"{plan.number}问题清单"
-    body = problem_list_workbook(plan_issues_for_export(svc.ledger, plan_id, caller), title=title)
+    body = problem_list_workbook(plan_issues_for_export(svc.issues, plan_id, caller), title=title)
     named = download_names("problem-list", day_of(svc.ledger.clock()), plan.number)  # type: ignore[arg-type]
     return Response(body, media_type=XLSX, headers={"Content-Disposition": content_disposition(*named)})
 
@@ -103,7 +103,7 @@ def register_issue(body: s.IssueIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     measures = [
         (None, m, None) if isinstance(m, str) else (m.unit, m.text, m.due) for m in body.measures
     ]
-    return svc.ledger.register_issue(
+    return svc.issues.register_issue(
         cmd, plan=body.plan_id, seq=body.seq, duty=body.duty, problem=body.problem,
         units=body.units, measures=measures, remarks=body.remarks,
     ).answer()
@@ -119,8 +119,8 @@ def list_issues(
     plan: Annotated[UUID | None, Query(description="实施方案 id")] = None,
 ) -> Any:
     scope = POLICY.scope(caller)  # first: a reader refused lists learns nothing of the filters
-    units = filters.unit_codes(svc.ledger, unit)
-    filters.plan(svc.ledger, plan)
+    units = filters.unit_codes(svc.registry, unit)
+    filters.plan(svc.issues, plan)
     # Lists read the views' briefs of the summaries (no aggregate replays), caught up to
     # what is stored now.
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
@@ -145,7 +145,7 @@ def list_issues(
 
 @router.get("/issues/{issue_id}", response_model=s.IssueOut, summary="查看整改问题（可按时间点回放）")
 def get_issue(issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep) -> Any:
-    issue = describe_issue(svc.ledger.read_issue(caller, issue_id, as_of=when))
+    issue = describe_issue(svc.issues.read_issue(caller, issue_id, as_of=when))
     return {**svc.ledger.unit_names.annotate(issue), "as_of": when}
 
 
@@ -153,13 +153,13 @@ def get_issue(issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep)
 def issue_events(issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
     return svc.ledger.unit_names.annotate([
         {**{k: v for k, v in e.items() if k != "fields"}, **e["fields"]}
-        for e in svc.ledger.issue_history(caller, issue_id)
+        for e in svc.issues.issue_history(caller, issue_id)
     ])
 
 
 @router.post("/issues/{issue_id}/assignment", response_model=s.Accepted, **CREATED, summary="交办")
 def assign(issue_id: UUID, body: s.AssignmentIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.assign_issue(
+    return svc.issues.assign_issue(
         with_time(cmd, body.occurred_at), issue_id, lead_unit=body.lead_unit, co_units=body.co_units,
         contact_person=body.contact_person, deadline=body.deadline, nodes=body.nodes,
     ).answer()
@@ -167,7 +167,7 @@ def assign(issue_id: UUID, body: s.AssignmentIn, cmd: CommandDep, svc: ServicesD
 
 @router.post("/issues/{issue_id}/measures", response_model=s.MeasureAccepted, **CREATED, summary="制定整改措施")
 def adopt_measure(issue_id: UUID, body: s.MeasureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.adopt_measure(
+    return svc.issues.adopt_measure(
         with_time(cmd, body.occurred_at), issue_id, unit=body.unit, text=body.text, due=body.due
     ).answer()
 
@@ -176,7 +176,7 @@ def adopt_measure(issue_id: UUID, body: s.MeasureIn, cmd: CommandDep, svc: Servi
              summary="报送阶段性进展")
 def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
-    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.ledger.report_progress(
+    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.issues.report_progress(
         with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
     )).answer()
 
@@ -185,28 +185,28 @@ def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: Co
              summary="整改措施办结")
 def complete_measure(issue_id: UUID, measure_id: str, body: s.CompletionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
-    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.ledger.complete_measure(
+    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.issues.complete_measure(
         with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
     )).answer()
 
 
 @router.post("/issues/{issue_id}/urgings", response_model=s.Accepted, **CREATED, summary="催办")
 def urge(issue_id: UUID, body: s.UrgingIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.urge(
+    return svc.issues.urge(
         with_time(cmd, body.occurred_at), issue_id, unit=body.unit, message=body.message, reply_by=body.reply_by
     ).answer()
 
 
 @router.post("/issues/{issue_id}/deadline-extensions", response_model=s.Accepted, **CREATED, summary="延期")
 def extend_deadline(issue_id: UUID, body: s.ExtensionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.extend_deadline(
+    return svc.issues.extend_deadline(
         with_time(cmd, body.occurred_at), issue_id, deadline=body.deadline, reason=body.reason
     ).answer()
 
 
 @router.post("/issues/{issue_id}/evaluations", response_model=s.Accepted, **CREATED, summary="年终考核")
 def evaluate(issue_id: UUID, body: s.EvaluationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.evaluate_issue(
+    return svc.issues.evaluate_issue(
         with_time(cmd, body.occurred_at), issue_id, year=body.year, grade=body.grade, score=body.score,
         findings=body.findings,
     ).answer()
@@ -214,17 +214,17 @@ def evaluate(issue_id: UUID, body: s.EvaluationIn, cmd: CommandDep, svc: Service
 
 @router.post("/issues/{issue_id}/closure", response_model=s.Accepted, **CREATED, summary="销号")
 def close(issue_id: UUID, body: s.ClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.close_issue(with_time(cmd, body.occurred_at), issue_id, summary=body.summary).answer()
+    return svc.issues.close_issue(with_time(cmd, body.occurred_at), issue_id, summary=body.summary).answer()
 
 
 @router.post("/issues/{issue_id}/reopening", response_model=s.Accepted, **CREATED, summary="重新打开")
 def reopen(issue_id: UUID, body: s.ReopeningIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.ledger.reopen_issue(with_time(cmd, body.occurred_at), issue_id, reason=body.reason).answer()
+    return svc.issues.reopen_issue(with_time(cmd, body.occurred_at), issue_id, reason=body.reason).answer()
 
 
 @router.post("/issues/{issue_id}/corrections", response_model=s.Accepted, **CREATED, summary="更正记录")
 def correct(issue_id: UUID, body: s.CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.changes.get("evidence")), issue_id, lambda: svc.ledger.correct_issue_entry(
+    return svc.evidence.naming(named_digests(body.changes.get("evidence")), issue_id, lambda: svc.issues.correct_issue_entry(
         with_time(cmd, body.occurred_at), issue_id, position=body.position, changes=body.changes,
         reason=body.reason,
     )).answer()

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from application.ledger import Command
+from application.commands import Command
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.web.pages import PageRoute, render
 

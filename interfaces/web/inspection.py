@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from application.access import Actor
 from application.errors import NotFound
-from application.ledger import SYSTEM
+from application.commands import SYSTEM
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from domain.issue import issue_id
@@ -194,9 +194,9 @@ class Replayed:
     title: Callable[[Any], str]
 
 
-ISSUE = Replayed("issue", "RectificationIssue", lambda svc, who, id_, when: svc.ledger.issue_as_of(who, id_, when),
+ISSUE = Replayed("issue", "RectificationIssue", lambda svc, who, id_, when: svc.issues.issue_as_of(who, id_, when),
                  replay.issue_facts, lambda issue: f"整改问题第 {issue.seq} 项")
-CASE = Replayed("case", "ChildCase", lambda svc, who, id_, when: svc.ledger.case_as_of(who, id_, when),
+CASE = Replayed("case", "ChildCase", lambda svc, who, id_, when: svc.cases.case_as_of(who, id_, when),
                 replay.case_facts, lambda case: f"儿童个案 {case.case_number}")
 
 

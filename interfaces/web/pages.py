@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -22,15 +22,11 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from fastapi.templating import Jinja2Templates
 
-from application.accounts import csrf_token
+from application.sessions import csrf_token
 from application.errors import ApplicationError, Forbidden, NotFound, Unauthenticated
 from application.read_policy import POLICY
 from domain.base import InvalidCommand, RuleViolated
 from infrastructure.jobs import Job, OneAtATime
-from infrastructure.keyring import Keyring
-from infrastructure.merkle_store import merkle_store_for
-from infrastructure.snapshot_check import snapshot_check
-from infrastructure.verify import verify_log
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
@@ -195,7 +191,7 @@ def issues(
 
 @router.get("/issues/{issue_id}")
 def issue(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep) -> Response:
-    state, entries = svc.ledger.issue_as_of(caller, issue_id, when)
+    state, entries = svc.issues.issue_as_of(caller, issue_id, when)
     names = unit_names(request, svc)
     return render(request, "issue.html", {
         "id": issue_id, "issue": present.issue_state(state, names), "as_of": present.day_of(when),
@@ -233,9 +229,7 @@ def verifications(request: Request) -> OneAtATime:
 
 def _verify_whole_log(svc: Services) -> Callable[[Callable[[int], None]], dict[str, Any]]:
     def work(report: Callable[[int], None]) -> dict[str, Any]:
-        keys = Keyring.load(svc.settings.signing_key_file, svc.settings.retired_public_keys)
-        result = verify_log(svc.ledger.recorder, merkle_store_for(svc.ledger.factory.datastore), keys,  # type: ignore[attr-defined]
-                            on_progress=report, snapshots=snapshot_check(svc.ledger))
+        result = svc.verify(on_progress=report)
         return {"intact": result.intact, "summary": result.summary(), "events": result.events_checked,
                 "heads": result.heads_checked,
                 "position": result.finding.position if result.finding else None}
@@ -258,16 +252,3 @@ def verification(request: Request, caller: ActorDep) -> Response:
     POLICY.require_audit(caller)
     job: Job | None = verifications(request).latest
     return render(request, "verify.html", {"job": job, "refresh": job is not None and job.running})
-
-
-def install(app: Any) -> None:
-    from fastapi.staticfiles import StaticFiles
-
-    from interfaces.web import admin, inspection, signin
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
-    app.state.web_verifications = OneAtATime(lambda: datetime.now(UTC), name="careledger-verify")
-    app.include_router(signin.router)
-    app.include_router(admin.router)
-    app.include_router(inspection.router)
-    app.include_router(router)

@@ -17,7 +17,7 @@ import structlog
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from application.accounts import SignInRefused
+from application.sessions import SignInRefused
 from interfaces.http.deps import COOKIE, ServicesDep
 from interfaces.http.metrics import SIGN_IN_FAILURES
 from interfaces.web.pages import PageRoute, error_page, render, safe_next, same_origin
@@ -69,7 +69,7 @@ def signin(
         return _form(request, safe_next(next), "登录页已失效，请重新输入。", 403)
     address = request.client.host if request.client else ""
     try:
-        signed_in = svc.accounts.sign_in(username.strip(), password, address)
+        signed_in = svc.sessions.sign_in(username.strip(), password, address)
     except SignInRefused as refused:
         _refuse(request, refused.reason)
         answer = _form(request, safe_next(next), refused.message, 429 if refused.reason == "locked" else 401)
@@ -77,7 +77,7 @@ def signin(
             wait = max(1, int((refused.locked_until - svc.ledger.clock()).total_seconds()))
             answer.headers["Retry-After"] = str(wait)
         return answer
-    svc.accounts.sign_out(request.cookies.get(COOKIE, ""))  # a session the browser held before ends
+    svc.sessions.sign_out(request.cookies.get(COOKIE, ""))  # a session the browser held before ends
     log.info("signed_in", user_id=str(signed_in.actor.user_id))
     answer = RedirectResponse(safe_next(next), status_code=303)
     answer.set_cookie(COOKIE, signed_in.session_id, httponly=True, samesite="lax", path="/",
@@ -88,7 +88,7 @@ def signin(
 
 @router.post("/signout")
 def signout(request: Request, svc: ServicesDep) -> Response:
-    svc.accounts.sign_out(request.cookies.get(COOKIE, ""))
+    svc.sessions.sign_out(request.cookies.get(COOKIE, ""))
     answer = RedirectResponse("/signin", status_code=303)
     answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
     return answer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from application.errors import Forbidden, NotFound, Unauthenticated
-from application.ledger import Command
+from application.commands import Command
 from domain.base import RuleViolated
 from domain.registry import Token, token_digest, user_id
 from tests.district import Clock, District
@@ -67,12 +67,12 @@ def test_every_grant_and_withdrawal_is_an_event_recorded_by_the_admin(district: 
     accounts.deactivate(admin, target)
     accounts.reactivate(admin, target)
     accounts.change(admin, target, role="inspector")
-    user_history = [(e["type"], e["recorder"]) for e in district.ledger.history(target)]
+    user_history = [(e["type"], e["recorder"]) for e in district.trail.history(target)]
     assert user_history == [("Enrolled", "system"), ("Deactivated", "admin"), ("Reactivated", "admin"),
                             ("RoleChanged", "admin")]
-    token_history = [(e["type"], e["recorder"]) for e in district.ledger.history(issued.accepted.id)]
+    token_history = [(e["type"], e["recorder"]) for e in district.trail.history(issued.accepted.id)]
     assert token_history == [("Issued", "admin"), ("Revoked", "admin")]
-    fields = district.ledger.history(issued.accepted.id)[0]["fields"]
+    fields = district.trail.history(issued.accepted.id)[0]["fields"]
     assert fields["user_id"] == target and "expires_at" in fields and issued.token not in repr(fields)
 
 

@@ -32,13 +32,13 @@ def _token_id(token: str):  # type: ignore[no-untyped-def]
 
 
 def test_a_revoked_token_is_refused_on_the_very_next_request_of_the_same_worker(district: District) -> None:
-    ledger, token = district.ledger, district.tokens["pf-clerk"]
+    token = district.tokens["pf-clerk"]
     accounts = district.accounts
     assert accounts.authenticate(token).name == "pf-clerk"
     assert accounts.authenticate(token).name == "pf-clerk"  # now remembered by this worker
     accounts.revoke_token(district.cmd("admin"), _token_id(token))
     with pytest.raises(Unauthenticated):
-        ledger.authenticate(token)
+        district.identity.authenticate(token)
 
 
 def test_a_token_revoked_by_one_worker_is_refused_by_another_on_its_next_request(
@@ -81,26 +81,24 @@ def test_tokens_live_90_days_unless_set_otherwise() -> None:
 
 
 def test_a_token_stops_signing_in_when_it_expires(district: District, clock: Clock) -> None:
-    ledger = district.ledger
-    ledger.token_lifetime = timedelta(days=90)
+    district.identity.token_lifetime = timedelta(days=90)
     token = district.accounts.issue_token(district.cmd("admin"), user_id("supervisor")).token
     clock.advance(days=90, seconds=-1)
-    assert ledger.authenticate(token).name == "supervisor"
+    assert district.identity.authenticate(token).name == "supervisor"
     clock.advance(seconds=1)
     with pytest.raises(Unauthenticated) as refused:
-        ledger.authenticate(token)
+        district.identity.authenticate(token)
     assert refused.value.rule == "token_expired"
 
 
 def test_the_token_lifetime_is_a_setting(district: District, clock: Clock) -> None:
-    ledger = district.ledger
-    ledger.token_lifetime = timedelta(days=7)
+    district.identity.token_lifetime = timedelta(days=7)
     issued = district.accounts.issue_token(district.cmd("admin"), user_id("pf-clerk"))
     clock.advance(days=6)
-    assert ledger.authenticate(issued.token).name == "pf-clerk"
+    assert district.identity.authenticate(issued.token).name == "pf-clerk"
     clock.advance(days=1)
     with pytest.raises(Unauthenticated):
-        ledger.authenticate(issued.token)
+        district.identity.authenticate(issued.token)
 
 
 def test_a_token_issued_before_tokens_had_an_expiry_loads_and_expires_its_lifetime_after_issue(
@@ -108,7 +106,7 @@ def test_a_token_issued_before_tokens_had_an_expiry_loads_and_expires_its_lifeti
 ) -> None:
     """The stored form of Token.Issued before ``expires_at``: the same event without that field."""
     ledger = district.ledger
-    ledger.token_lifetime = timedelta(days=90)
+    district.identity.token_lifetime = timedelta(days=90)
     current = ledger.recorder.select_events(_token_id(district.tokens["pf-clerk"]), limit=1)[0]
     state = json.loads(current.state)
     del state["expires_at"]
@@ -120,15 +118,15 @@ def test_a_token_issued_before_tokens_had_an_expiry_loads_and_expires_its_lifeti
 
     loaded = ledger.repository.get(old_id)
     assert isinstance(loaded, Token) and loaded.expires_at is None
-    assert loaded.expiry(ledger.token_lifetime) == loaded.created_on + timedelta(days=90)
-    assert ledger.authenticate(old_token).name == "pf-clerk"
+    assert loaded.expiry(district.identity.token_lifetime) == loaded.created_on + timedelta(days=90)
+    assert district.identity.authenticate(old_token).name == "pf-clerk"
     clock.now = loaded.created_on + timedelta(days=90)
     with pytest.raises(Unauthenticated):
-        ledger.authenticate(old_token)
+        district.identity.authenticate(old_token)
 
 
 def test_an_unknown_token_is_refused(district: District) -> None:
     with pytest.raises(Unauthenticated):
-        district.ledger.authenticate("not-a-token")
+        district.identity.authenticate("not-a-token")
     with pytest.raises(Unauthenticated):
-        district.ledger.authenticate("")
+        district.identity.authenticate("")

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from application.errors import ApplicationError
-from application.ledger import Command, Ledger
+from application.commands import Command
+from application.ledger import Ledger
 from domain.base import DomainError
 from interfaces import bootstrap
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
@@ -27,8 +28,8 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
             self.services = bootstrap.build(app_settings, clock=self.clock)
             self.ledger: Ledger = self.services.ledger
             fresh = not self.ledger.recorder.max_notification_id()
-            self.district = seed(self.ledger) if fresh else seed_again(self.ledger)
-            self.case = self.ledger.register_case(
+            self.district = seed(self.services) if fresh else seed_again(self.services)
+            self.case = self.services.cases.register_case(
                 self.district.cmd("cq-clerk"), street="s", community="c", household_local=local,
                 birth_date=BIRTH, person={"name": NAME, "id_number": valid_id()}).id
             self.live = self.ledger.repository.get(self.case)
@@ -56,52 +57,52 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
 
         @rule(who=WHO, left=st.booleans(), categories=CATEGORY)
         def classify(self, who: str, left: bool, categories: list[str]) -> None:
-            self.attempt(lambda: self.ledger.classify_case(self.cmd(who), self.case, left_behind=left,
+            self.attempt(lambda: self.services.cases.classify_case(self.cmd(who), self.case, left_behind=left,
                                                            categories=categories, evidence=[]))
 
         @rule(who=WHO, left=st.booleans(), categories=CATEGORY)
         def reassess(self, who: str, left: bool, categories: list[str]) -> None:
-            self.attempt(lambda: self.ledger.reassess_case(self.cmd(who), self.case, left_behind=left,
+            self.attempt(lambda: self.services.cases.reassess_case(self.cmd(who), self.case, left_behind=left,
                                                            categories=categories, evidence=[]))
 
         @rule(who=WHO, minutes=st.integers(0, 120))
         def report(self, who: str, minutes: int) -> None:
             at = self.clock.now - timedelta(minutes=minutes)
-            self.attempt(lambda: self.ledger.file_mandatory_report(self.cmd(who, occurred_at=at), self.case,
+            self.attempt(lambda: self.services.cases.file_mandatory_report(self.cmd(who, occurred_at=at), self.case,
                                                                    reporter="school", nature="abuse", details=None))
 
         @rule(who=WHO, n=st.integers(1, 3))
         def accept(self, who: str, n: int) -> None:
-            self.attempt(lambda: self.ledger.accept_report(self.cmd(who), self.case, f"MR{n}"))
+            self.attempt(lambda: self.services.cases.accept_report(self.cmd(who), self.case, f"MR{n}"))
 
         @rule(who=WHO, n=st.integers(1, 3))
         def dispatch(self, who: str, n: int) -> None:
-            self.attempt(lambda: self.ledger.dispatch_police(self.cmd(who), self.case, f"MR{n}"))
+            self.attempt(lambda: self.services.cases.dispatch_police(self.cmd(who), self.case, f"MR{n}"))
 
         @rule(who=WHO, unit=st.sampled_from(["gf", "pf"]))
         def refer(self, who: str, unit: str) -> None:
-            self.attempt(lambda: self.ledger.refer_case(self.cmd(who), self.case, unit=unit, duty="法律援助"))
+            self.attempt(lambda: self.services.cases.refer_case(self.cmd(who), self.case, unit=unit, duty="法律援助"))
 
         @rule(who=WHO, n=st.integers(1, 3))
         def serve(self, who: str, n: int) -> None:
-            self.attempt(lambda: self.ledger.provide_service(self.cmd(who), self.case, kind="legal_aid",
+            self.attempt(lambda: self.services.cases.provide_service(self.cmd(who), self.case, kind="legal_aid",
                                                              referral_id=f"RF{n}", notes=None))
 
         @rule(who=WHO, reason=st.sampled_from(["aged_16", "moved_away"]))
         def close(self, who: str, reason: str) -> None:
-            self.attempt(lambda: self.ledger.close_case(self.cmd(who), self.case, reason=reason))
+            self.attempt(lambda: self.services.cases.close_case(self.cmd(who), self.case, reason=reason))
 
         @rule(who=WHO)
         def reopen(self, who: str) -> None:
-            self.attempt(lambda: self.ledger.reopen_case(self.cmd(who), self.case, reason="复查"))
+            self.attempt(lambda: self.services.cases.reopen_case(self.cmd(who), self.case, reason="复查"))
 
         @rule(who=WHO)
         def erase(self, who: str) -> None:
-            self.attempt(lambda: self.ledger.erase_personal_data(self.cmd(who), self.case, reason="期满"))
+            self.attempt(lambda: self.services.cases.erase_personal_data(self.cmd(who), self.case, reason="期满"))
 
         @rule(who=WHO)
         def visit(self, who: str) -> None:
-            self.attempt(lambda: self.ledger.visit_case(self.cmd(who), self.case, notes="走访"))
+            self.attempt(lambda: self.services.cases.visit_case(self.cmd(who), self.case, notes="走访"))
 
         @invariant()
         def reloaded_equals_live_and_version_counts_events(self) -> None:

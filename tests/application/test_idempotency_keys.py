@@ -7,7 +7,13 @@ import os
 
 import pytest
 
-from application.ledger import Command, Ledger
+from application.commands import Command
+
+from application.audit import AuditTrail
+from application.commands import CommandRunner
+from application.issues import Issues
+from application.ledger import Ledger
+from application.registry import Registry
 from domain.idempotency import is_keyed
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from projections.merkle_log import KEPT_TOPIC
@@ -24,7 +30,7 @@ def test_a_kept_answer_holds_the_key_and_the_digest_only_as_hmacs_under_the_serv
 ) -> None:
     plain = hashlib.sha256(b"POST /api/v1/plans\n{}").hexdigest()
     cmd = Command(actor=district.actors["supervisor"], idempotency_key="plan-k-1", fingerprint=plain)
-    district.ledger.register_plan(cmd, number="P-1", title="方案", issuer_unit="bgs", year=2019)
+    district.issues.register_plan(cmd, number="P-1", title="方案", issuer_unit="bgs", year=2019)
 
     [kept] = kept_events(district.ledger)
     assert is_keyed(kept.key) and is_keyed(kept.fingerprint)  # type: ignore[attr-defined]
@@ -33,17 +39,18 @@ def test_a_kept_answer_holds_the_key_and_the_digest_only_as_hmacs_under_the_serv
     assert kept.key == server.keyed("key plan-k-1")  # type: ignore[attr-defined]
     other_server = HmacFingerprintKey(os.urandom(32))
     assert other_server.keyed("request " + plain) != kept.fingerprint  # type: ignore[attr-defined]
-    assert district.ledger.kept_answer("supervisor", "plan-k-1") is not None
-    assert district.ledger.kept_answer("inspector", "plan-k-1") is None
+    assert district.runner.kept_answer("supervisor", "plan-k-1") is not None
+    assert district.runner.kept_answer("inspector", "plan-k-1") is None
 
 
 def test_a_ledger_without_a_fingerprint_key_refuses_a_keyed_command_and_stores_nothing(district: District) -> None:
     bare = Ledger(district.ledger.env, clock=district.ledger.clock)
+    runner = CommandRunner(bare)  # no fingerprint key
     try:
         before = bare.recorder.max_notification_id()
         cmd = Command(actor=district.actors["supervisor"], idempotency_key="k", fingerprint="f")
         with pytest.raises(RuntimeError):
-            bare.register_plan(cmd, number="P-2", title="方案", issuer_unit="bgs", year=2019)
+            Issues(runner, Registry(runner), AuditTrail(bare)).register_plan(cmd, number="P-2", title="方案", issuer_unit="bgs", year=2019)
         assert bare.recorder.max_notification_id() == before
     finally:
         bare.close()

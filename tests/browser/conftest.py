@@ -43,7 +43,7 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     services = bootstrap.build(settings_for("sqlite", tmp_path_factory.mktemp("demo"), None, None))
-    tokens = demo_district.load(services.ledger)
+    tokens = demo_district.load(services)
     sign_ins = demo_district.sign_ins(services.accounts)
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with another process

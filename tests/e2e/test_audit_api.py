@@ -9,7 +9,7 @@ from datetime import timedelta
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi.testclient import TestClient
 
-from application.ledger import Command
+from application.commands import Command
 from domain.plan import plan_id
 from tests.district import District
 from tests.rfc9162 import rfc_hash, rfc_verify_consistency, rfc_verify_inclusion
@@ -20,14 +20,13 @@ def bearer(district: District, who: str) -> dict[str, str]:
 
 
 def history(district: District, clock) -> None:  # type: ignore[no-untyped-def]
-    ledger = district.ledger
-    ledger.register_plan(district.cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
-    issue = ledger.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p",
+    district.issues.register_plan(district.cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
+    issue = district.issues.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p",
                                   units=["pf"], measures=[(None, "m", None)]).id
     clock.advance(days=30)
-    ledger.report_progress(Command(actor=district.actors["pf-clerk"], occurred_at=clock.now - timedelta(days=20)),
+    district.issues.report_progress(Command(actor=district.actors["pf-clerk"], occurred_at=clock.now - timedelta(days=20)),
                            issue, "M1", summary="迟报", evidence=[])
-    ledger.report_progress(district.cmd("pf-clerk"), issue, "M1", summary="按时", evidence=[])
+    district.issues.report_progress(district.cmd("pf-clerk"), issue, "M1", summary="按时", evidence=[])
 
 
 def test_the_global_log_is_paged_and_filtered(client: TestClient, district: District, clock) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +51,7 @@ def test_heads_and_proofs_check_out_with_an_outsiders_code(client: TestClient, d
     history(district, clock)
     ins = bearer(district, "inspector")
     first_head = client.get("/api/v1/audit/tree-head", headers=ins).json()
-    district.ledger.add_unit(Command(actor=district.actors["admin"]), code="new", name="新单位")
+    district.registry.add_unit(Command(actor=district.actors["admin"]), code="new", name="新单位")
     head = client.get("/api/v1/audit/tree-head", headers=ins).json()
     assert head["tree_size"] > first_head["tree_size"]
 
@@ -99,10 +98,10 @@ def test_verification_after_erasure_still_passes(district: District, services, t
     from tests.application.test_child_cases import valid_id
 
     ledger = district.ledger
-    case = ledger.register_case(district.cmd("cq-clerk"), street="s", community="c", household_local=True,
+    case = district.cases.register_case(district.cmd("cq-clerk"), street="s", community="c", household_local=True,
                                 birth_date=date(2012, 5, 15), person={"name": "王小明", "id_number": valid_id()}).id
     services.merkle.catch_up()
-    ledger.erase_personal_data(district.cmd("supervisor"), case, reason="期满")
+    district.cases.erase_personal_data(district.cmd("supervisor"), case, reason="期满")
     services.merkle.catch_up()
     store = merkle_store_for(ledger.factory.datastore)
     result = verify_log(ledger.recorder, store, services.signer.public_key)

@@ -33,7 +33,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from application.ledger import SYSTEM, Command, Ledger
+from application.commands import SYSTEM, Command
+
+from application.ledger import Ledger
 from domain.registry import user_id
 from interfaces.web.inspection import router as inspection
 from interfaces.web.pages import router as pages
@@ -212,44 +214,44 @@ class Builder:
 
     def __init__(self, ledger: Ledger, district: District) -> None:
         self.ledger, self.d = ledger, district
-        self.plan = ledger.register_plan(district.cmd("supervisor"), number="汉司〔2019〕1号", title="方案",
+        self.plan = district.issues.register_plan(district.cmd("supervisor"), number="汉司〔2019〕1号", title="方案",
                                          issuer_unit="bgs", year=2019).id
         self.seq = 0
 
     def world(self, preparation: str) -> World:
-        ledger, cmd = self.ledger, self.d.cmd
+        district, cmd = self.d, self.d.cmd
         self.seq += 1
         problem = f"问题〔{self.seq}〕"
-        issue = ledger.register_issue(cmd("supervisor"), plan=self.plan, seq=self.seq, duty="职责", problem=problem,
+        issue = district.issues.register_issue(cmd("supervisor"), plan=self.plan, seq=self.seq, duty="职责", problem=problem,
                                       units=["sfs-cq", "pf", "gf"], measures=[("sfs-cq", "措施", date(2019, 6, 30))],
                                       remarks="")
         measure = issue.extra["measure_ids"][0]
-        ledger.urge(cmd("supervisor"), issue.id, unit="gf", message="请配合", reply_by=date(2019, 3, 15))
-        ledger.assign_issue(cmd("supervisor"), issue.id, lead_unit="sfs-cq", co_units=["pf"], contact_person="张三",
+        district.issues.urge(cmd("supervisor"), issue.id, unit="gf", message="请配合", reply_by=date(2019, 3, 15))
+        district.issues.assign_issue(cmd("supervisor"), issue.id, lead_unit="sfs-cq", co_units=["pf"], contact_person="张三",
                             deadline=date(2019, 12, 31), nodes=[])
-        progress = ledger.report_progress(cmd("cq-clerk"), issue.id, measure, summary="进展", evidence=[])
-        case = ledger.register_case(cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
+        progress = district.issues.report_progress(cmd("cq-clerk"), issue.id, measure, summary="进展", evidence=[])
+        case = district.cases.register_case(cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
                                     birth_date=BIRTH, person={"name": NAME, "id_number": valid_id()})
         from datetime import datetime, timezone
-        report = ledger.file_mandatory_report(
+        report = district.cases.file_mandatory_report(
             Command(self.d.actors["cq-clerk"], occurred_at=datetime(2019, 3, 1, 0, 0, tzinfo=timezone.utc)),
             case.id, reporter="school", nature="unattended", details=None)
-        referral = ledger.refer_case(cmd("supervisor"), case.id, unit="gf", duty="法律援助")
+        referral = district.cases.refer_case(cmd("supervisor"), case.id, unit="gf", duty="法律援助")
         referral_id = referral.extra["referral_id"]
         steps: dict[str, Callable[[], Any]] = {
-            "measure completed": lambda: ledger.complete_measure(cmd("cq-clerk"), issue.id, measure, summary="办结"),
+            "measure completed": lambda: district.issues.complete_measure(cmd("cq-clerk"), issue.id, measure, summary="办结"),
             "issue closed": lambda: (steps["measure completed"](),
-                                     ledger.close_issue(cmd("supervisor"), issue.id, summary="已整改")),
-            "case classified": lambda: ledger.classify_case(cmd("cq-clerk"), case.id, left_behind=True,
+                                     district.issues.close_issue(cmd("supervisor"), issue.id, summary="已整改")),
+            "case classified": lambda: district.cases.classify_case(cmd("cq-clerk"), case.id, left_behind=True,
                                                             categories=["poverty"], evidence=[]),
-            "report accepted": lambda: ledger.accept_report(cmd("supervisor"), case.id, report.extra["report_id"]),
-            "referral closed": lambda: ledger.close_referral(cmd("supervisor"), case.id, referral_id,
+            "report accepted": lambda: district.cases.accept_report(cmd("supervisor"), case.id, report.extra["report_id"]),
+            "referral closed": lambda: district.cases.close_referral(cmd("supervisor"), case.id, referral_id,
                                                              outcome="completed"),
             "user deactivated": lambda: self.d.accounts.deactivate(cmd("admin"), target.user_id),
             "case closed": lambda: (steps["referral closed"](),
-                                    ledger.close_case(cmd("supervisor"), case.id, reason="hardship_resolved")),
+                                    district.cases.close_case(cmd("supervisor"), case.id, reason="hardship_resolved")),
         }
-        target = ledger.add_user(Command(SYSTEM), name=f"target-{self.seq}", unit="sfs-cq", role="agency")
+        target = district.accounts.add_user(Command(SYSTEM), name=f"target-{self.seq}", unit="sfs-cq", role="agency")
         token = self.d.accounts.issue_token(cmd("admin"), user_id("cq-clerk"))
         if preparation:
             steps[preparation]()
@@ -331,7 +333,7 @@ def test_every_endpoint_and_page_answers_each_role_as_the_matrix_says(
 ) -> None:
     build = Builder(ledger, district)
     shared = build.world("")
-    ledger.register_issue(district.cmd("supervisor"), plan=build.plan, seq=5000, duty="职责", problem="问题",
+    district.issues.register_issue(district.cmd("supervisor"), plan=build.plan, seq=5000, duty="职责", problem="问题",
                           units=["sfs-zml"], measures=[], remarks="")  # a second event for consistency proofs
     wrong: list[str] = []
     for method, template, body, preparation, expected, sees in MATRIX:

@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
-from interfaces.bootstrap import postgres_conninfo
+from infrastructure.database_probe import postgres_conninfo
 from interfaces.cli.main import app
 
 runner = CliRunner()
@@ -84,12 +84,12 @@ def test_demo_generate_writes_a_district_history_into_an_empty_store_only(cli_en
         ledger = services.ledger
         written = ledger.recorder.max_notification_id()
         assert written is not None and written >= 400
-        assert len(ledger.issue_ids()) > 0
+        assert len(services.issues.issue_ids()) > 0
         tokens_file = (tmp_path / "var" if cli_env.is_postgres
                        else tmp_path.joinpath(cli_env.database_url.removeprefix("sqlite:///")).parent) / "demo-tokens.env"
         tokens = dict(line.split("=", 1) for line in tokens_file.read_text().splitlines())
-        assert ledger.authenticate(tokens["SUPERVISOR_TOKEN"]).role == "supervisor"
-        assert ledger.authenticate(tokens["INSPECTOR_TOKEN"]).role == "inspector"
+        assert services.identity.authenticate(tokens["SUPERVISOR_TOKEN"]).role == "supervisor"
+        assert services.identity.authenticate(tokens["INSPECTOR_TOKEN"]).role == "inspector"
 
         again = runner.invoke(app, ["demo", "--generate", "400"])
         assert again.exit_code == 4  # refused: the store is not empty
@@ -107,12 +107,12 @@ def test_export_as_a_user_holds_that_users_rows_and_the_operator_exports_every_r
 
     services = bootstrap.build(cli_env)
     try:
-        district = seed(services.ledger)
-        ledger, cmd = services.ledger, district.cmd
-        ledger.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="方案", issuer_unit="bgs", year=2019)
-        mine = ledger.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=1, duty="职责",
+        district = seed(services)
+        cmd = district.cmd
+        district.issues.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="方案", issuer_unit="bgs", year=2019)
+        mine = district.issues.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=1, duty="职责",
                                      problem="普法有待加强", units=["pf"]).id
-        other = ledger.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=2, duty="职责",
+        other = district.issues.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=2, duty="职责",
                                       problem="援助机制待完善", units=["gf"]).id
     finally:
         services.close()

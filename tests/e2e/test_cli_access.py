@@ -29,7 +29,7 @@ def test_admin_create_then_users_and_tokens_are_managed_from_the_command_line(cl
     try:
         admin = services.accounts.authenticate(token)
         assert (admin.role, admin.unit) == ("admin", "admin")
-        assert services.accounts.sign_in("首任管理员", password, "127.0.0.1").actor.name == "首任管理员"
+        assert services.sessions.sign_in("首任管理员", password, "127.0.0.1").actor.name == "首任管理员"
     finally:
         services.close()
 
@@ -52,7 +52,7 @@ def test_admin_create_then_users_and_tokens_are_managed_from_the_command_line(cl
 
     services = bootstrap.build(cli_env)
     try:
-        assert services.accounts.sign_in("张三", "a long enough password", "127.0.0.1").actor.name == "张三"
+        assert services.sessions.sign_in("张三", "a long enough password", "127.0.0.1").actor.name == "张三"
         assert services.accounts.authenticate(second).name == "张三"
     finally:
         services.close()

@@ -14,7 +14,7 @@ import typer.core
 import typer.main
 from typer.testing import CliRunner
 
-from application.ledger import SYSTEM, Command
+from application.commands import SYSTEM, Command
 from infrastructure.view_runner import VIEW_NAMES
 from interfaces import bootstrap
 from interfaces.cli import output
@@ -48,9 +48,9 @@ def a_line_holds(text: str, out: str) -> bool:
 def district_with_a_plan(settings) -> None:  # type: ignore[no-untyped-def]
     services = bootstrap.build(settings)
     try:
-        district = seed(services.ledger)
-        services.ledger.add_unit(Command(SYSTEM), code=LONG_UNIT[0], name=LONG_UNIT[1])
-        services.ledger.register_plan(district.cmd("supervisor"), number=PLAN, title="实施方案",
+        district = seed(services)
+        services.registry.add_unit(Command(SYSTEM), code=LONG_UNIT[0], name=LONG_UNIT[1])
+        services.issues.register_plan(district.cmd("supervisor"), number=PLAN, title="实施方案",
                                       issuer_unit="bgs", year=2019)
     finally:
         services.close()
@@ -108,7 +108,7 @@ def test_verify_tells_the_same_facts_as_a_table_and_as_json_and_exits_1_naming_t
 ) -> None:
     services = bootstrap.build(cli_env)
     try:
-        seed(services.ledger)
+        seed(services)
         size = services.ledger.recorder.max_notification_id()
         services.merkle.catch_up()
     finally:
@@ -137,7 +137,7 @@ def test_rebuild_reports_the_views_positions_and_time_with_its_progress_on_stand
 ) -> None:
     services = bootstrap.build(cli_env)
     try:
-        seed(services.ledger)
+        seed(services)
         size = services.ledger.recorder.max_notification_id()
     finally:
         services.close()
@@ -185,7 +185,7 @@ def test_users_and_tokens_are_listed_as_whole_rows_at_80_columns_and_as_json(cli
     services = bootstrap.build(cli_env)
     try:
         assert services.accounts.authenticate(first_admin["token"]).name == "首任管理员"
-        assert services.accounts.sign_in("首任管理员", first_admin["password"], "127.0.0.1").actor.role == "admin"
+        assert services.sessions.sign_in("首任管理员", first_admin["password"], "127.0.0.1").actor.role == "admin"
     finally:
         services.close()
 
@@ -218,9 +218,9 @@ def test_verify_json_through_a_real_pipe_is_one_document_json_tool_reads(cli_env
     long_name = f"{LONG_UNIT[1]}-孙丽"
     services = bootstrap.build(cli_env)
     try:
-        seed(services.ledger)
-        services.ledger.add_unit(Command(SYSTEM), code=LONG_UNIT[0], name=LONG_UNIT[1])
-        enrolled = services.ledger.add_user(Command(SYSTEM), name=long_name, unit=LONG_UNIT[0], role="agency")
+        seed(services)
+        services.registry.add_unit(Command(SYSTEM), code=LONG_UNIT[0], name=LONG_UNIT[1])
+        enrolled = services.accounts.add_user(Command(SYSTEM), name=long_name, unit=LONG_UNIT[0], role="agency")
         services.merkle.catch_up()
     finally:
         services.close()

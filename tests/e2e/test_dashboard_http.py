@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from application.ledger import SYSTEM, Command
+from application.commands import SYSTEM, Command
 from domain.plan import plan_id
 from domain.registry import user_id
 from tests.district import Clock, District
@@ -37,30 +37,30 @@ def valid_id() -> str:
 
 @pytest.fixture
 def history(district: District, clock: Clock, services) -> History:  # type: ignore[no-untyped-def]
-    ledger, cmd = district.ledger, district.cmd
-    ledger.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
+    cmd = district.cmd
+    district.issues.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
     plan = plan_id("东政办[2019]6号")
-    overdue = ledger.register_issue(cmd("supervisor"), plan=plan, seq=1, duty="法治宣传教育", problem="普法有待加强",
+    overdue = district.issues.register_issue(cmd("supervisor"), plan=plan, seq=1, duty="法治宣传教育", problem="普法有待加强",
                                     units=["pf"], measures=[("pf", "纳入考核标准", None)]).id
-    other = ledger.register_issue(cmd("supervisor"), plan=plan, seq=2, duty="法律援助", problem="援助机制待完善",
+    other = district.issues.register_issue(cmd("supervisor"), plan=plan, seq=2, duty="法律援助", problem="援助机制待完善",
                                   units=["gf"], measures=[("gf", "设立受理窗口", None)]).id
-    ledger.complete_measure(cmd("gf-clerk"), other, "M1", summary="窗口已设立")
-    ledger.assign_issue(cmd("supervisor"), overdue, lead_unit="pf", co_units=[], contact_person="陈静",
+    district.issues.complete_measure(cmd("gf-clerk"), other, "M1", summary="窗口已设立")
+    district.issues.assign_issue(cmd("supervisor"), overdue, lead_unit="pf", co_units=[], contact_person="陈静",
                         deadline=date(2019, 3, 31), nodes=[])
     claimed = clock.now + timedelta(days=1)
     clock.advance(days=30)
-    late = ledger.report_progress(cmd("pf-clerk", occurred_at=claimed), overdue, "M1", summary="已起草考核标准", evidence=[])
+    late = district.issues.report_progress(cmd("pf-clerk", occurred_at=claimed), overdue, "M1", summary="已起草考核标准", evidence=[])
     clock.advance(days=1)
-    correction = ledger.correct_issue_entry(cmd("pf-clerk"), overdue, position=late.position,
+    correction = district.issues.correct_issue_entry(cmd("pf-clerk"), overdue, position=late.position,
                                             changes={"summary": "已起草并征求意见"}, reason="补充")
     clock.advance(days=40)
-    ledger.urge(cmd("supervisor"), overdue, unit="pf", message="请尽快整改", reply_by=date(2019, 5, 31))
-    case = ledger.register_case(cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
+    district.issues.urge(cmd("supervisor"), overdue, unit="pf", message="请尽快整改", reply_by=date(2019, 5, 31))
+    case = district.cases.register_case(cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
                                 birth_date=date(2012, 5, 15),
                                 person={"name": CHILD_NAME, "id_number": valid_id(), "address": CHILD_ADDRESS})
-    ledger.classify_case(cmd("cq-clerk"), case.id, left_behind=True, categories=[], evidence=["a" * 64])
+    district.cases.classify_case(cmd("cq-clerk"), case.id, left_behind=True, categories=[], evidence=["a" * 64])
     clock.now = datetime(2020, 1, 10, 2, tzinfo=UTC)
-    ledger.evaluate_issue(cmd("supervisor"), overdue, year=2019, grade="优秀", score=95, findings="到位")
+    district.issues.evaluate_issue(cmd("supervisor"), overdue, year=2019, grade="优秀", score=95, findings="到位")
     return History(overdue, other, late.version, correction.version)
 
 

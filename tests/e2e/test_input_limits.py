@@ -139,7 +139,7 @@ def test_a_decomposed_string_is_stored_composed(client: TestClient, district: Di
     assert answer.status_code == 201, answer.text
     shown = client.get(f"/api/v1/issues/{answer.json()['id']}", headers=bearer(district, "supervisor")).json()
     assert shown["duty"] == composed == "Café 路口的 Å" and shown["problem"] == composed
-    stored = district.ledger.issue(UUID(answer.json()["id"]))
+    stored = district.issues.issue(UUID(answer.json()["id"]))
     assert stored.duty == composed
 
 

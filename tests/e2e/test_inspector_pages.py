@@ -117,7 +117,7 @@ def test_the_inspector_pages_load_nothing_from_outside(client: TestClient, distr
 def test_a_case_replayed_shows_no_personal_field_and_records_no_read(client: TestClient, district: District,
                                                                      history: History) -> None:
     case = district.ledger.created_ids(ChildCase.Registered)[0]
-    reads = len(district.ledger.case_access_log(district.actors["supervisor"], case))
+    reads = len(district.cases.case_access_log(district.actors["supervisor"], case))
     sign_in(client, district, "inspector")
     html = page(client, f"/replay/case?id={case}")
     assert "<dt>街道</dt><dd>常青花园</dd>" in html and "留守儿童</dt><dd>是" in html
@@ -127,7 +127,7 @@ def test_a_case_replayed_shows_no_personal_field_and_records_no_read(client: Tes
     assert '<td data-label="项目">街道</td><td data-label="之前">（无）</td><td data-label="之后">常青花园</td>' in compared
     for secret in (CHILD_NAME, CHILD_ADDRESS, valid_id(), "2012-05-15"):
         assert secret not in html and secret not in compared
-    assert len(district.ledger.case_access_log(district.actors["supervisor"], case)) == reads
+    assert len(district.cases.case_access_log(district.actors["supervisor"], case)) == reads
     client.cookies.clear()
     sign_in(client, district, "zml-clerk")
     page(client, f"/replay/case?id={case}", 404)

@@ -11,7 +11,6 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from application.personal_data import seal
 from domain.base import Stamp, recording_at
 from domain.case import ChildCase, new_case_number
 from tests.district import District
@@ -38,7 +37,7 @@ def legacy_case(ledger: Any) -> ChildCase:
         case = ChildCase(
             **stamp.fields(), case_number=number, street="旧区街道", community="旧社区", household_local=True,
             birth_date=date.fromisoformat(LEGACY_BIRTH), registering_unit="sfs-cq", birth_month=None,
-            sealed=seal(ledger.case_keys.create(cid), cid, {"name": NAME, "id_number": "x"}),
+            sealed=ledger.seals.seal_new(cid, {"name": NAME, "id_number": "x"}),
         )
     vars(case.pending_events[0]).pop("birth_month")
     ledger.save(case)

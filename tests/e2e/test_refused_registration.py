@@ -29,10 +29,10 @@ def test_a_refused_registration_leaves_no_case_key(
         "street": "s街", "community": "c", "household_local": True, "birth_date": "2013-09-17",
         "person": {"name": NAME, "id_number": ID_NUMBER}, **change})
     assert refused.status_code == 422
-    assert services.ledger.case_keys.get(case_id(number)) is None
+    assert services.case_keys.get(case_id(number)) is None
     assert district.ledger.recorder.max_notification_id() == size
     # The control: the same number registers, and then has its key.
     accepted = client.post("/api/v1/cases", headers=bearer(district, "cq-clerk"), json={
         "street": "s街", "community": "c", "household_local": True, "birth_date": "2013-09-17",
         "person": {"name": NAME, "id_number": ID_NUMBER}})
-    assert accepted.status_code == 201 and services.ledger.case_keys.get(case_id(number)) is not None
+    assert accepted.status_code == 201 and services.case_keys.get(case_id(number)) is not None

@@ -18,8 +18,8 @@ from tests.e2e.test_cli import cli_env  # noqa: F401 — the fixture
 def test_rotate_data_key_rewraps_every_case_key(cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     services = bootstrap.build(cli_env)
     try:
-        district = seed(services.ledger)
-        cases = [services.ledger.register_case(
+        district = seed(services)
+        cases = [services.cases.register_case(
             district.cmd("cq-clerk"), street="s", community="c", household_local=True,
             birth_date=date(2012, 5, 15), person={"name": NAME, "id_number": valid_id()}).id for _ in range(3)]
     finally:
@@ -34,9 +34,9 @@ def test_rotate_data_key_rewraps_every_case_key(cli_env, tmp_path) -> None:  # t
 
     services = bootstrap.build(cli_env)
     try:
-        supervisor = services.ledger.authenticate(district.tokens["supervisor"])
+        supervisor = services.identity.authenticate(district.tokens["supervisor"])
         for case in cases:
-            _, personal = services.ledger.read_case(supervisor, case, endpoint="test")
+            _, personal = services.cases.read_case(supervisor, case, endpoint="test")
             assert personal is not None and personal["person"]["name"] == NAME
     finally:
         services.close()
@@ -45,6 +45,6 @@ def test_rotate_data_key_rewraps_every_case_key(cli_env, tmp_path) -> None:  # t
     services = bootstrap.build(cli_env)
     try:
         with pytest.raises(MasterKeyError):
-            services.ledger.case_keys.get(cases[0])
+            services.case_keys.get(cases[0])
     finally:
         services.close()

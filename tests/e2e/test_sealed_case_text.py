@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from stdnum.cn import ric
 
-from application.personal_data import seal
 from domain.base import Stamp, recording_at
 from domain.case import ChildCase, new_case_number
 from tests.district import District
@@ -225,8 +224,7 @@ def test_a_case_stored_before_the_birth_date_was_sealed_loads_projects_and_count
         case = ChildCase(
             **stamp.fields(), case_number=number, street="旧区街道", community="旧社区", household_local=True,
             birth_date=date(2003, 2, 10), registering_unit="sfs-cq", birth_month=None,
-            sealed=seal(ledger.case_keys.create(ChildCase.create_id(case_number=number)),
-                        ChildCase.create_id(case_number=number), {"name": NAME, "id_number": "x"}),
+            sealed=ledger.seals.seal_new(ChildCase.create_id(case_number=number), {"name": NAME, "id_number": "x"}),
         )
     vars(case.pending_events[0]).pop("birth_month")  # as the earlier version stored it
     ledger.save(case)

@@ -70,24 +70,24 @@ def bearer(district: District, who: str) -> dict[str, str]:
 def recorded(district: District, clock) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """A plan, an issue assigned, with measures, urged and graded; a case referred, reported,
     accepted and served: every kind of record that names a unit."""
-    L, sup = district.ledger, district.cmd("supervisor")
-    L.register_plan(sup, number=PLAN_NUMBER, title="方案", issuer_unit="bgs", year=2019)
-    issue = L.register_issue(sup, plan=plan_id(PLAN_NUMBER), seq=1, duty="职责", problem="问题",
+    sup = district.cmd("supervisor")
+    district.issues.register_plan(sup, number=PLAN_NUMBER, title="方案", issuer_unit="bgs", year=2019)
+    issue = district.issues.register_issue(sup, plan=plan_id(PLAN_NUMBER), seq=1, duty="职责", problem="问题",
                              units=["pf", "司法所"], measures=[(None, "措施一", None)]).id
-    L.assign_issue(sup, issue, lead_unit="pf", co_units=["司法所"], contact_person="甲",
+    district.issues.assign_issue(sup, issue, lead_unit="pf", co_units=["司法所"], contact_person="甲",
                    deadline=date(2019, 6, 30), nodes=[])
-    L.adopt_measure(district.cmd("cq-clerk"), issue, unit="sfs-cq", text="措施二", due=date(2019, 5, 31))
-    L.urge(sup, issue, unit="sfs-cq", message="请加快", reply_by=date(2019, 3, 15))
-    L.evaluate_issue(sup, issue, year=2019, grade="优秀", score=95, findings="")
-    case = L.register_case(
+    district.issues.adopt_measure(district.cmd("cq-clerk"), issue, unit="sfs-cq", text="措施二", due=date(2019, 5, 31))
+    district.issues.urge(sup, issue, unit="sfs-cq", message="请加快", reply_by=date(2019, 3, 15))
+    district.issues.evaluate_issue(sup, issue, year=2019, grade="优秀", score=95, findings="")
+    case = district.cases.register_case(
         district.cmd("cq-clerk"), street="常青花园", community="一社区", household_local=True,
         birth_date=date(2012, 5, 15),
         person={"name": "王小明", "id_number": ID_BODY + ric.calc_check_digit(ID_BODY + "0"), "address": "某路1号"},
     ).id
-    referral = L.refer_case(sup, case, unit="gf", duty="法律援助").extra["referral_id"]
-    report = L.file_mandatory_report(sup, case, reporter="school", nature="unattended", details=None).extra["report_id"]
-    L.accept_report(sup, case, report)
-    last = L.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=referral, notes="面谈")
+    referral = district.cases.refer_case(sup, case, unit="gf", duty="法律援助").extra["referral_id"]
+    report = district.cases.file_mandatory_report(sup, case, reporter="school", nature="unattended", details=None).extra["report_id"]
+    district.cases.accept_report(sup, case, report)
+    last = district.cases.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=referral, notes="面谈")
     return {"plan_id": plan_id(PLAN_NUMBER), "issue_id": issue, "case_id": case, "year": 2019,
             "position": last.position}
 
@@ -243,7 +243,7 @@ def test_a_plan_number_with_characters_file_systems_refuse_is_made_safe(
     client: TestClient, district: District, clock  # type: ignore[no-untyped-def]
 ) -> None:
     number = '东司法/2019\\3号:*?"<>|'
-    district.ledger.register_plan(district.cmd("supervisor"), number=number, title="方案", issuer_unit="bgs", year=2019)
+    district.issues.register_plan(district.cmd("supervisor"), number=number, title="方案", issuer_unit="bgs", year=2019)
     answer = client.get(f"/api/v1/plans/{plan_id(number)}/problem-list.xlsx", headers=bearer(district, "supervisor"))
     assert answer.status_code == 200
     name = download_name(answer)

@@ -66,7 +66,7 @@ def test_a_view_answered_again_is_recomputed_once_anything_changed(services, dis
     first = views.view("supervision")
     again = views.view("supervision")
     assert again["rows"] == first["rows"] and again["position"] == first["position"]
-    district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快", reply_by=district.ledger.clock().date() + timedelta(days=5))
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快", reply_by=district.ledger.clock().date() + timedelta(days=5))
     views.catch_up()
     after = views.view("supervision")
     urged = {r["id"]: r["urgings"] for r in after["rows"]}
@@ -110,7 +110,7 @@ def test_rows_stored_before_briefs_are_read_from_their_summaries(services, distr
         c.execute(_sql(store, "UPDATE {} SET brief=NULL, position=NULL"))
     fresh = BriefCache(store)
     assert by_id(fresh.briefs()[1]) == by_id(expected) == by_id(store.all_briefs())
-    district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快", reply_by=district.ledger.clock().date() + timedelta(days=5))
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快", reply_by=district.ledger.clock().date() + timedelta(days=5))
     views.catch_up()
     urgings = {b["id"]: len(b["urgings"]) for b in fresh.briefs(("issue",))[1]}
     assert urgings[str(issue)] == 1
@@ -141,17 +141,16 @@ def test_a_view_is_recomputed_when_its_own_kinds_change_and_only_then(services, 
     ledger = views.view("ledger")
     year = district.ledger.clock().year
     evaluation = views.view("evaluation", year=year)
-    district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
                          reply_by=district.ledger.clock().date() + timedelta(days=5))
     views.catch_up()
     assert views.cache.refresh(("case",)) == before[0] and views.cache.refresh(("plan", "issue")) != before[1]
     assert views.view("ledger")["rows"] is ledger["rows"]  # the same answer, not recomputed
     assert _answer(views.view("evaluation", year=year)) == _answer(fresh_view(views, "evaluation", year))
     # the same cases, one of them with a response more
-    ledger_ = district.ledger
-    ledger_.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助")
-    referral = next(iter(ledger_._case(case).referrals))
-    ledger_.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=referral, notes=None)
+    district.cases.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助")
+    referral = next(iter(district.cases.case(case).referrals))
+    district.cases.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=referral, notes=None)
     views.catch_up()
     responses = {r["unit"]: r["case_responses"] for r in views.view("evaluation", year=year)["rows"]}
     assert sum(responses.values()) > sum(r["case_responses"] for r in evaluation["rows"])
@@ -224,7 +223,7 @@ def test_creating_the_tables_upgrades_a_database_without_briefs(services, distri
         c.execute(f"DROP TABLE {schema}view_epochs")
     again = build_views(services.ledger, services.settings)
     assert by_id(again.briefs()) == by_id([folds.brief(s) for s in again.summaries()])
-    district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
                          reply_by=district.ledger.clock().date() + timedelta(days=5))
     again.catch_up()
     assert {b["id"]: len(b["urgings"]) for b in again.briefs(kinds=("issue",))}[str(issue)] == 1
@@ -242,7 +241,7 @@ def test_a_refresh_that_fails_midway_reads_everything_the_next_time(
     assert cache is not None
     cache.briefs()
     for issue in issues:
-        district.ledger.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
+        district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
                              reply_by=district.ledger.clock().date() + timedelta(days=5))
         views.catch_up()  # one batch each: three positions past what the cache holds
     real = views.store.briefs_since

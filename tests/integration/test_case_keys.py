@@ -27,10 +27,11 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 from psycopg_pool import ConnectionPool
 
-from application.personal_data import ERASED, CaseKeyExists, CaseKeys, seal, unseal
+from application.personal_data import ERASED
 from domain.base import Stamp, recording_at
 from domain.case import ChildCase, case_id, new_case_number
 from domain.person import check_person
+from infrastructure.sealing import CaseKeyExists, CaseKeys, seal, unseal
 from infrastructure.case_keys import (
     KeyWrap,
     MasterKeyError,

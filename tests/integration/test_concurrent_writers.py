@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from application.errors import ConcurrentWrite, VersionMismatch
-from application.ledger import Command
+from application.commands import Command
 from domain.plan import plan_id
 from tests.district import District
 
@@ -22,10 +22,10 @@ def backend() -> str:
 
 def test_eight_threads_appending_with_if_match(district: District) -> None:
     ledger = district.ledger
-    ledger.register_plan(district.cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
-    issue = ledger.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p",
+    district.issues.register_plan(district.cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
+    issue = district.issues.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p",
                                   units=["pf"], measures=[(None, "m", None)]).id
-    start_version = ledger.issue(issue).version
+    start_version = district.issues.issue(issue).version
     outcomes: Counter[str] = Counter()
     winners: list[int] = []
     lock = threading.Lock()
@@ -34,10 +34,10 @@ def test_eight_threads_appending_with_if_match(district: District) -> None:
     def writer(n: int) -> None:
         go.wait()
         for attempt in range(25):
-            version = ledger.issue(issue).version
+            version = district.issues.issue(issue).version
             cmd = Command(actor=district.actors["pf-clerk"], expected_version=version)
             try:
-                accepted = ledger.report_progress(cmd, issue, "M1", summary=f"w{n}-{attempt}", evidence=[])
+                accepted = district.issues.report_progress(cmd, issue, "M1", summary=f"w{n}-{attempt}", evidence=[])
             except VersionMismatch:
                 result = "412"
             except ConcurrentWrite:
@@ -55,7 +55,7 @@ def test_eight_threads_appending_with_if_match(district: District) -> None:
     for thread in threads:
         thread.join()
 
-    final = ledger.issue(issue)
+    final = district.issues.issue(issue)
     assert sum(outcomes.values()) == 8 * 25
     assert outcomes["201"] >= 25, outcomes
     assert outcomes["412"] + outcomes["409"] > 0, outcomes

@@ -23,7 +23,7 @@ NOON = datetime(2031, 5, 20, 4, tzinfo=timezone.utc)
 def demo(settings) -> Iterator[tuple[bootstrap.Services, dict[str, str]]]:  # type: ignore[no-untyped-def]
     services = bootstrap.build(settings, clock=Clock(NOON))
     try:
-        tokens = demo_district.load(services.ledger)
+        tokens = demo_district.load(services)
         services.views.catch_up()
         yield services, tokens
     finally:

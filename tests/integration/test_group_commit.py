@@ -10,16 +10,19 @@ from uuid import UUID
 
 
 from application.errors import ConcurrentWrite
+from application.audit import AuditTrail
+from application.commands import CommandRunner
+from application.issues import Issues
 from application.ledger import Ledger
+from application.registry import Registry
 from domain.plan import plan_id
 from tests.district import District
 
 
 def _issues(district: District, count: int) -> list[UUID]:
-    ledger = district.ledger
-    ledger.register_plan(district.cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
+    district.issues.register_plan(district.cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
     return [
-        ledger.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=n, duty="d", problem="p",
+        district.issues.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=n, duty="d", problem="p",
                               units=["pf"]).id
         for n in range(1, count + 1)
     ]
@@ -61,7 +64,7 @@ def _race(commands: list[Callable[[], Any]]) -> list[Any]:
 
 
 def _urge(district: District, issue: UUID, message: str, **kw: Any) -> Callable[[], Any]:
-    return lambda: district.ledger.urge(
+    return lambda: district.issues.urge(
         district.cmd("supervisor", **kw), issue, unit="pf", message=message, reply_by=date(2019, 4, 1)
     )
 
@@ -81,7 +84,7 @@ def test_commands_arriving_during_a_commit_are_committed_together_each_stored_on
     positions = sorted(r.position for r in results)
     assert positions == list(range(before + 1, before + 7))
     for n, issue in enumerate(issues):
-        urgings = [e for e in ledger.history(issue) if e["type"] == "Urged"]
+        urgings = [e for e in district.trail.history(issue) if e["type"] == "Urged"]
         assert [u["fields"]["message"] for u in urgings] == [f"催办{n}"]
 
 
@@ -91,7 +94,7 @@ def test_two_commands_on_one_version_in_a_batch_one_wins_and_the_loser_stores_no
     ledger = district.ledger
     target, first, other = _issues(district, 3)
     _held_first_commit(ledger, queued=3)
-    version = ledger.issue(target).version
+    version = district.issues.issue(target).version
     before = ledger.recorder.max_notification_id() or 0
 
     # All four load before any commits (the first commit waits for three queued behind it),
@@ -106,9 +109,9 @@ def test_two_commands_on_one_version_in_a_batch_one_wins_and_the_loser_stores_no
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(refused) == 1 and isinstance(refused[0], ConcurrentWrite), results
     assert not isinstance(results[0], Exception) and not isinstance(results[3], Exception)
-    messages = [e["fields"]["message"] for e in ledger.history(target) if e["type"] == "Urged"]
+    messages = [e["fields"]["message"] for e in district.trail.history(target) if e["type"] == "Urged"]
     assert len(messages) == 1 and messages[0] in ("甲", "乙")
-    assert ledger.issue(target).version == version + 1
+    assert district.issues.issue(target).version == version + 1
     # (PostgreSQL may skip ids a rolled-back batch drew: count what is stored, not the ids.)
     assert len(ledger.recorder.select_notifications(start=before + 1, limit=100)) == 3
 
@@ -131,8 +134,10 @@ def test_a_batch_that_conflicts_with_another_writer_refuses_only_the_conflicting
 ) -> None:
     ledger = district.ledger
     target, first, other = _issues(district, 3)
-    version = ledger.issue(target).version
+    version = district.issues.issue(target).version
     elsewhere = Ledger(ledger.env, clock=ledger.clock)  # another serving process on the same store
+    runner = CommandRunner(elsewhere)
+    issues_elsewhere = Issues(runner, Registry(runner), AuditTrail(elsewhere))
     group = ledger.group_commit
     real = group._record
     held = threading.Event()
@@ -142,7 +147,7 @@ def test_a_batch_that_conflicts_with_another_writer_refuses_only_the_conflicting
             held.set()
             assert group.waiting(2, timeout=30)
             # While this commit is held, the other process takes the target's next version.
-            elsewhere.urge(district.cmd("supervisor"), target, unit="pf", message="别处", reply_by=date(2019, 4, 1))
+            issues_elsewhere.urge(district.cmd("supervisor"), target, unit="pf", message="别处", reply_by=date(2019, 4, 1))
         return real(processing)
 
     group._record = record  # type: ignore[method-assign]
@@ -160,6 +165,6 @@ def test_a_batch_that_conflicts_with_another_writer_refuses_only_the_conflicting
     if late:  # 迟到 loaded before 别处 was stored, so its version was taken
         assert len(late) == 1 and isinstance(late[0], ConcurrentWrite)
     assert first in outcome and other in outcome
-    messages = [e["fields"]["message"] for e in ledger.history(target) if e["type"] == "Urged"]
+    messages = [e["fields"]["message"] for e in district.trail.history(target) if e["type"] == "Urged"]
     assert messages[0] == "别处" and len(messages) == (1 if late else 2)
-    assert ledger.issue(target).version == version + len(messages)
+    assert district.issues.issue(target).version == version + len(messages)

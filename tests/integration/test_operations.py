@@ -308,7 +308,7 @@ def test_a_pg_dump_restored_into_another_database_verifies_and_answers_the_same_
         original = settings_for("postgres", tmp_path, original_url, "public")
         services = bootstrap.build(original)
         try:
-            demo_district.load(services.ledger)
+            demo_district.load(services)
             services.views.catch_up()
             services.audit.catch_up()
             head = services.merkle.catch_up()
@@ -350,7 +350,7 @@ def test_heads_signed_before_a_signing_key_rotation_verify_with_the_retired_publ
 
     services = bootstrap.build(settings, clock=clock)
     try:
-        district = seed(services.ledger)
+        district = seed(services)
         assert services.merkle.catch_up() is not None
         retired = tmp_path / "retired" / "signing-key-1.pem"
         retired.parent.mkdir()
@@ -360,7 +360,7 @@ def test_heads_signed_before_a_signing_key_rotation_verify_with_the_retired_publ
     settings.signing_key_file.unlink()  # rotation: the next start makes a new key
     services = bootstrap.build(settings, clock=clock)
     try:
-        services.ledger.register_plan(district.cmd("supervisor"), number="P2", title="方案", issuer_unit="bgs", year=2020)
+        services.issues.register_plan(district.cmd("supervisor"), number="P2", title="方案", issuer_unit="bgs", year=2020)
         newer = services.merkle.catch_up()
         assert newer is not None and services.signer.public_key_pem() != retired.read_text()
     finally:

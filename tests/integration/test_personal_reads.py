@@ -16,7 +16,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from application.ledger import SYSTEM, Command
+from application.commands import SYSTEM, Command
 from interfaces import bootstrap
 from tests.application.test_child_cases import BIRTH
 from tests.backends import scratch_database, settings_for
@@ -34,18 +34,17 @@ ID_NUMBER = (lambda body: body + __import__("stdnum.cn.ric", fromlist=["ric"]).c
 def seeded_case(settings) -> tuple[dict[str, str], str]:  # type: ignore[no-untyped-def]
     services = bootstrap.build(settings)
     try:
-        ledger = services.ledger
         tokens = {}
         for code, name in (("bgs", "办公室"), ("sfs-cq", "常青花园司法所"), ("gf", "公共法律服务管理科")):
-            ledger.add_unit(Command(SYSTEM), code=code, name=name)
+            services.registry.add_unit(Command(SYSTEM), code=code, name=name)
         for user, unit, role in (("supervisor", "bgs", "supervisor"), ("inspector", "bgs", "inspector"),
                                  ("cq-clerk", "sfs-cq", "agency"), ("gf-clerk", "gf", "agency")):
-            tokens[user] = ledger.add_user(Command(SYSTEM), name=user, unit=unit, role=role).token
-        cq = Command(ledger.authenticate(tokens["cq-clerk"]))
-        case = ledger.register_case(cq, street="常青花园", community="常青一社区", household_local=True,
+            tokens[user] = services.accounts.add_user(Command(SYSTEM), name=user, unit=unit, role=role).token
+        cq = Command(services.identity.authenticate(tokens["cq-clerk"]))
+        case = services.cases.register_case(cq, street="常青花园", community="常青一社区", household_local=True,
                                     birth_date=BIRTH, person={"name": NAME, "id_number": ID_NUMBER,
                                                               "address": "某路1号", "guardian": "欧阳大明"})
-        ledger.refer_case(Command(ledger.authenticate(tokens["supervisor"])), case.id, unit="gf", duty="法律援助")
+        services.cases.refer_case(Command(services.identity.authenticate(tokens["supervisor"])), case.id, unit="gf", duty="法律援助")
     finally:
         services.close()
     return tokens, str(case.id)
@@ -139,11 +138,10 @@ def test_after_erasure_a_dump_of_the_whole_database_holds_no_name_or_id_number(
         tokens, case = seeded_case(settings)
         services = bootstrap.build(settings)
         try:
-            ledger = services.ledger
-            shown = ledger.read_case(ledger.authenticate(tokens["gf-clerk"]), UUID(case),
+            shown = services.cases.read_case(services.identity.authenticate(tokens["gf-clerk"]), UUID(case),
                                      endpoint="test")
             assert shown[1] is not None and shown[1]["person"]["name"] == NAME
-            ledger.erase_personal_data(Command(ledger.authenticate(tokens["supervisor"])),
+            services.cases.erase_personal_data(Command(services.identity.authenticate(tokens["supervisor"])),
                                        UUID(case), reason="期满")
         finally:
             services.close()

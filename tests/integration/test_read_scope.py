@@ -25,27 +25,27 @@ def agency(unit: str) -> Actor:
 
 
 def test_an_issue_reads_for_its_lead_co_units_and_urged_units_and_as_missing_for_others(district: District) -> None:
-    ledger, cmd = district.ledger, district.cmd
-    ledger.register_plan(cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
-    issue = ledger.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p",
+    cmd = district.cmd
+    district.issues.register_plan(cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
+    issue = district.issues.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p",
                                   units=["pf", "gf", "sfs-cq"], measures=[("pf", "m", None)]).id
-    ledger.urge(cmd("supervisor"), issue, unit="gf", message="请配合", reply_by=date(2019, 3, 31))
+    district.issues.urge(cmd("supervisor"), issue, unit="gf", message="请配合", reply_by=date(2019, 3, 31))
     # Reassigned: gf (urged) and sfs-cq (neither urged nor owning a measure) are no longer responsible.
-    ledger.assign_issue(cmd("supervisor"), issue, lead_unit="pf", co_units=["sfs-zml"], contact_person="陈",
+    district.issues.assign_issue(cmd("supervisor"), issue, lead_unit="pf", co_units=["sfs-zml"], contact_person="陈",
                         deadline=date(2019, 12, 31), nodes=[])
     for who in ("supervisor", "inspector", "pf-clerk", "zml-clerk", "gf-clerk"):
-        assert ledger.read_issue(district.actors[who], issue).id == issue
-        assert ledger.issue_history(district.actors[who], issue)
+        assert district.issues.read_issue(district.actors[who], issue).id == issue
+        assert district.issues.issue_history(district.actors[who], issue)
     with pytest.raises(NotFound):
-        ledger.read_issue(district.actors["cq-clerk"], issue)
+        district.issues.read_issue(district.actors["cq-clerk"], issue)
     with pytest.raises(NotFound):
-        ledger.issue_as_of(district.actors["cq-clerk"], issue)
+        district.issues.issue_as_of(district.actors["cq-clerk"], issue)
     with pytest.raises(Forbidden):
-        ledger.read_issue(district.actors["admin"], issue)
+        district.issues.read_issue(district.actors["admin"], issue)
 
 
 def generated(services: Any) -> tuple[DistrictGenerator, Views]:
-    generator = DistrictGenerator(services.ledger, seed=5, batch=20, active=60)
+    generator = DistrictGenerator(services, seed=5, batch=20, active=60)
     generator.extend(1500)
     views = build_views(services.ledger, services.settings)
     views.catch_up()
@@ -55,7 +55,7 @@ def generated(services: Any) -> tuple[DistrictGenerator, Views]:
 def test_an_agencys_views_hold_exactly_the_rows_the_aggregates_let_it_read(services: Any) -> None:
     generator, views = generated(services)
     ledger = services.ledger
-    issues = [ledger.issue(i) for i in generator.issue_ids]
+    issues = [services.issues.issue(i) for i in generator.issue_ids]
     cases = [ledger.repository.get(c) for c in generator.case_ids]
     assert all(isinstance(c, ChildCase) for c in cases) and all(isinstance(i, RectificationIssue) for i in issues)
     uncached = Views(ledger, views.store, views.thresholds)  # the path of views as of a moment, and without the cache
@@ -94,18 +94,18 @@ def test_an_agencys_kept_view_takes_in_a_new_issue_of_its_unit_and_not_another_u
 ) -> None:
     ledger, cmd = district.ledger, district.cmd
     views = build_views(ledger, services.settings)
-    ledger.register_plan(cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
+    district.issues.register_plan(cmd("supervisor"), number="P", title="t", issuer_unit="bgs", year=2019)
 
     def listed() -> list[str]:
         views.wait_for(ledger.recorder.max_notification_id())
         return [r["id"] for r in views.view("supervision", scope=ReadScope("gf"))["rows"]]
 
     assert listed() == []
-    own = ledger.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p", units=["gf"]).id
+    own = district.issues.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=1, duty="d", problem="p", units=["gf"]).id
     assert listed() == [str(own)]
-    other = ledger.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=2, duty="d", problem="p", units=["pf"]).id
+    other = district.issues.register_issue(cmd("supervisor"), plan=plan_id("P"), seq=2, duty="d", problem="p", units=["pf"]).id
     assert listed() == [str(own)]
-    ledger.urge(cmd("supervisor"), other, unit="pf", message="m", reply_by=date(2019, 3, 31))
-    ledger.assign_issue(cmd("supervisor"), other, lead_unit="pf", co_units=["gf"], contact_person="陈",
+    district.issues.urge(cmd("supervisor"), other, unit="pf", message="m", reply_by=date(2019, 3, 31))
+    district.issues.assign_issue(cmd("supervisor"), other, lead_unit="pf", co_units=["gf"], contact_person="陈",
                         deadline=date(2019, 12, 31), nodes=[])
     assert sorted(listed()) == sorted([str(own), str(other)])

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.snapshot_check import snapshot_check
+from infrastructure.database_probe import postgres_conninfo
 from infrastructure.findings import Discrepancy, Verification
 from infrastructure.verify import verify_log
-from interfaces.bootstrap import postgres_conninfo
 from tests.district import Clock, District
 from tests.e2e.test_cli import cli_env  # noqa: F401 — the fixture
 from tests.integration.test_snapshots import EVERY, issue_history, snapshot_versions, snapshotting
@@ -57,12 +57,12 @@ def test_a_rewritten_issue_snapshot_is_caught_though_the_log_holds(district: Dis
     snapshotting(ledger, EVERY)
     issue = issue_history(district, clock)
     target = snapshot_versions(ledger, issue)[-1]
-    then = ledger.history(issue)[target - 1]["recorded_at"]
-    assert ledger.issue(issue, as_of=then).status == "awaiting_closure"
+    then = district.trail.history(issue)[target - 1]["recorded_at"]
+    assert district.issues.issue(issue, as_of=then).status == "awaiting_closure"
     rewrite_snapshot(settings, target, b'"status":"completed"', b'"status":"open"')
 
     # What the forgery would show an inspector: the completed measures open again.
-    assert ledger.issue(issue, as_of=then).status == "rectifying"
+    assert district.issues.issue(issue, as_of=then).status == "rectifying"
     result = verify(services)
     assert not result.intact
     assert result.finding is not None and result.finding.kind == Discrepancy.SNAPSHOT_CHANGED
@@ -76,7 +76,7 @@ def test_careledger_verify_fails_on_a_rewritten_snapshot(cli_env, clock: Clock) 
 
     services = bootstrap.build(cli_env, clock=clock)
     try:
-        district = seed(services.ledger)
+        district = seed(services)
         snapshotting(services.ledger, EVERY)
         issue = issue_history(district, clock, rounds=2)
         first = snapshot_versions(services.ledger, issue)[0]

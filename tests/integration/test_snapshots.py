@@ -12,7 +12,8 @@ from uuid import UUID
 import pytest
 
 from application.errors import NotFound
-from application.ledger import Command, Ledger
+from application.commands import Command
+from application.ledger import Ledger
 from domain.case import ChildCase
 from domain.issue import RectificationIssue
 from domain.plan import plan_id
@@ -67,50 +68,49 @@ def assert_every_prefix_agrees(ledger: Ledger, aggregate_id: UUID, as_of: Callab
 def issue_history(district: District, clock: Clock, *, seq: int = 1, rounds: int = 6) -> UUID:
     ledger, sup = district.ledger, district.cmd("supervisor")
     plan = plan_id("东政办[2019]6号")
-    if not ledger._exists(plan):
-        ledger.register_plan(sup, number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
+    if not ledger.exists(plan):
+        district.issues.register_plan(sup, number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
     # Registration with measures: several events recorded at one moment.
-    issue = ledger.register_issue(sup, plan=plan, seq=seq, duty="加强法治宣传教育", problem="有待加强",
+    issue = district.issues.register_issue(sup, plan=plan, seq=seq, duty="加强法治宣传教育", problem="有待加强",
                                   units=["pf"], measures=[(None, "纳入考核", date(2019, 6, 1)), (None, "开展讲座", None)]).id
     clock.advance(minutes=1)
-    ledger.assign_issue(sup, issue, lead_unit="pf", co_units=[], contact_person="李敏",
+    district.issues.assign_issue(sup, issue, lead_unit="pf", co_units=[], contact_person="李敏",
                         deadline=date(2019, 6, 30), nodes=[date(2019, 4, 30)])
     for n in range(rounds):
         clock.advance(minutes=7)
-        ledger.urge(sup, issue, unit="pf", message=f"请报送进展{n}", reply_by=date(2019, 7, 1))
-        ledger.report_progress(district.cmd("pf-clerk"), issue, "M1", summary=f"进展{n}", evidence=[])
+        district.issues.urge(sup, issue, unit="pf", message=f"请报送进展{n}", reply_by=date(2019, 7, 1))
+        district.issues.report_progress(district.cmd("pf-clerk"), issue, "M1", summary=f"进展{n}", evidence=[])
         clock.advance(hours=5)
-        ledger.evaluate_issue(sup, issue, year=2019 + n, grade="良好", score=80 + n, findings="")
-        position = ledger.history(issue)[-1]["position"]
-        ledger.correct_issue_entry(sup, issue, position=position, changes={"score": 90}, reason="录入错误")
+        district.issues.evaluate_issue(sup, issue, year=2019 + n, grade="良好", score=80 + n, findings="")
+        position = district.trail.history(issue)[-1]["position"]
+        district.issues.correct_issue_entry(sup, issue, position=position, changes={"score": 90}, reason="录入错误")
         clock.advance(days=3)
-        ledger.extend_deadline(sup, issue, deadline=date(2019, 8, 1 + n), reason="汛期")
-    ledger.complete_measure(district.cmd("pf-clerk"), issue, "M1", summary="完成")
-    ledger.complete_measure(district.cmd("pf-clerk"), issue, "M2", summary="完成")
+        district.issues.extend_deadline(sup, issue, deadline=date(2019, 8, 1 + n), reason="汛期")
+    district.issues.complete_measure(district.cmd("pf-clerk"), issue, "M1", summary="完成")
+    district.issues.complete_measure(district.cmd("pf-clerk"), issue, "M2", summary="完成")
     clock.advance(days=1)
-    ledger.close_issue(sup, issue, summary="销号")
+    district.issues.close_issue(sup, issue, summary="销号")
     clock.advance(days=1)
-    ledger.reopen_issue(sup, issue, reason="复查")
+    district.issues.reopen_issue(sup, issue, reason="复查")
     return issue
 
 
 def case_history(district: District, clock: Clock) -> UUID:
-    ledger = district.ledger
-    case = ledger.register_case(district.cmd("cq-clerk"), street="常青花园", community="常青一社区",
+    case = district.cases.register_case(district.cmd("cq-clerk"), street="常青花园", community="常青一社区",
                                 household_local=True, birth_date=BIRTH, person={"name": "王小明", "id_number": valid_id()}).id
     for n in range(5):
         clock.advance(hours=6)
-        assess = ledger.reassess_case if n else ledger.classify_case
+        assess = district.cases.reassess_case if n else district.cases.classify_case
         assess(district.cmd("cq-clerk"), case, left_behind=n % 2 == 0,
                              categories=["poverty"] if n % 2 == 0 else ["disability"], evidence=[])
-        ledger.visit_case(district.cmd("cq-clerk"), case, notes=f"走访{n}")
+        district.cases.visit_case(district.cmd("cq-clerk"), case, notes=f"走访{n}")
         clock.advance(days=2)
-        ledger.file_mandatory_report(district.cmd("cq-clerk"), case, reporter="school", nature="abuse", details=None)
-        referral = ledger.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助").extra["referral_id"]
-        ledger.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=referral, notes=None)
-        ledger.close_referral(district.cmd("gf-clerk"), case, referral, outcome="completed")
+        district.cases.file_mandatory_report(district.cmd("cq-clerk"), case, reporter="school", nature="abuse", details=None)
+        referral = district.cases.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助").extra["referral_id"]
+        district.cases.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=referral, notes=None)
+        district.cases.close_referral(district.cmd("gf-clerk"), case, referral, outcome="completed")
         clock.advance(days=30)
-        ledger.evaluate_case(district.cmd("supervisor"), case, year=2019 + n, grade="良好", score=85, findings="")
+        district.cases.evaluate_case(district.cmd("supervisor"), case, year=2019 + n, grade="良好", score=85, findings="")
     return case
 
 
@@ -119,7 +119,7 @@ def test_issue_as_of_through_snapshots_equals_a_full_fold_at_every_prefix(distri
     snapshotting(ledger, EVERY)
     issue = issue_history(district, clock)
     assert len(snapshot_versions(ledger, issue)) >= 8
-    assert_every_prefix_agrees(ledger, issue, lambda moment: ledger.issue(issue, as_of=moment))
+    assert_every_prefix_agrees(ledger, issue, lambda moment: district.issues.issue(issue, as_of=moment))
 
 
 def test_case_as_of_through_snapshots_equals_a_full_fold_at_every_prefix(district: District, clock: Clock) -> None:
@@ -127,7 +127,7 @@ def test_case_as_of_through_snapshots_equals_a_full_fold_at_every_prefix(distric
     snapshotting(ledger, EVERY)
     case = case_history(district, clock)
     assert len(snapshot_versions(ledger, case)) >= 8
-    assert_every_prefix_agrees(ledger, case, lambda moment: ledger._as_of(ChildCase, case, "儿童个案", moment))
+    assert_every_prefix_agrees(ledger, case, lambda moment: ledger.as_of(ChildCase, case, "儿童个案", moment))
 
 
 def test_current_state_starts_from_the_latest_snapshot_and_equals_a_full_fold(district: District, clock: Clock) -> None:
@@ -148,14 +148,14 @@ def test_issues_recorded_before_snapshots_existed_still_load(district: District,
     older = issue_history(district, clock, seq=1, rounds=3)
     assert snapshot_versions(ledger, older) == []
     snapshotting(ledger, EVERY)
-    assert vars(ledger.issue(older)) == vars(full_fold(ledger, older, clock.now))
-    assert_every_prefix_agrees(ledger, older, lambda moment: ledger.issue(older, as_of=moment))
+    assert vars(district.issues.issue(older)) == vars(full_fold(ledger, older, clock.now))
+    assert_every_prefix_agrees(ledger, older, lambda moment: district.issues.issue(older, as_of=moment))
     # Its next events are snapshotted from then on; the past before them still folds in full.
     for n in range(EVERY):
         clock.advance(minutes=1)
-        ledger.urge(district.cmd("supervisor"), older, unit="pf", message=f"再催{n}", reply_by=date(2019, 9, 1))
+        district.issues.urge(district.cmd("supervisor"), older, unit="pf", message=f"再催{n}", reply_by=date(2019, 9, 1))
     assert snapshot_versions(ledger, older)
-    assert_every_prefix_agrees(ledger, older, lambda moment: ledger.issue(older, as_of=moment))
+    assert_every_prefix_agrees(ledger, older, lambda moment: district.issues.issue(older, as_of=moment))
 
 
 def test_snapshot_keeps_int_keys_and_dates_as_the_fold_has_them(district: District, clock: Clock) -> None:

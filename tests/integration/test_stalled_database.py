@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from interfaces import bootstrap
-from interfaces.bootstrap import postgres_conninfo
+from infrastructure.database_probe import postgres_conninfo
 from interfaces.http.app import create_app
-from interfaces.http.health import database_answers
+from infrastructure.database_probe import database_answers
 from tests.backends import scratch_schema, settings_for
 from tests.district import seed
 
@@ -138,7 +138,7 @@ def test_a_stalled_database_gets_problem_answers_in_time_and_a_retried_command_i
             update={"request_deadline_seconds": DEADLINE})
         services = bootstrap.build(settings)
         try:
-            district = seed(services.ledger)
+            district = seed(services)
             sup = {"Authorization": f"Bearer {district.tokens['supervisor']}"}
             with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
                 plan = client.post("/api/v1/plans", headers=sup, json={

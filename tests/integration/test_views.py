@@ -104,37 +104,37 @@ def play(district: District, issue: Any, ops: list[tuple[str, int, int]], rng: r
         now = clock()
         back = (lambda who, now=now, b=b: district.cmd(who, occurred_at=now - timedelta(days=b)))
         try:
-            current = ledger.issue(issue)
+            current = district.issues.issue(issue)
             measures = list(current.measures)
             pick = measures[a % len(measures)] if measures else "M1"
             if op == "advance":
                 clock.advance(days=a + 1)  # type: ignore[attr-defined]
             elif op == "assign":
-                ledger.assign_issue(district.cmd("supervisor"), issue, lead_unit="pf", co_units=["司法所"],
+                district.issues.assign_issue(district.cmd("supervisor"), issue, lead_unit="pf", co_units=["司法所"],
                                     contact_person="张", deadline=now.date() + timedelta(days=a), nodes=[now.date() + timedelta(days=a // 2)])
             elif op == "adopt":
                 unit = list(owners)[a % 3]
-                ledger.adopt_measure(back(owners[unit]), issue, unit=unit, text=f"措施{a}",
+                district.issues.adopt_measure(back(owners[unit]), issue, unit=unit, text=f"措施{a}",
                                      due=(now.date() + timedelta(days=a - 10)) if b % 2 else None)
             elif op == "progress":
                 unit = current.measures[pick]["unit"] if measures else "pf"
-                ledger.report_progress(back(owners[unit]), issue, pick, summary=f"进展{a}", evidence=[])
+                district.issues.report_progress(back(owners[unit]), issue, pick, summary=f"进展{a}", evidence=[])
             elif op == "complete":
                 unit = current.measures[pick]["unit"] if measures else "pf"
-                ledger.complete_measure(back(owners[unit]), issue, pick, summary="完成")
+                district.issues.complete_measure(back(owners[unit]), issue, pick, summary="完成")
             elif op == "urge":
-                ledger.urge(back("supervisor"), issue, unit=list(owners)[a % 3], message="请加快",
+                district.issues.urge(back("supervisor"), issue, unit=list(owners)[a % 3], message="请加快",
                             reply_by=now.date() + timedelta(days=5))
             elif op == "extend":
                 base = current.deadline or now.date()
-                ledger.extend_deadline(district.cmd("supervisor"), issue, deadline=base + timedelta(days=a + 1), reason="延期")
+                district.issues.extend_deadline(district.cmd("supervisor"), issue, deadline=base + timedelta(days=a + 1), reason="延期")
             elif op == "evaluate":
-                ledger.evaluate_issue(district.cmd("supervisor"), issue, year=2019 + b % 2, grade=GRADES[a % 4],
+                district.issues.evaluate_issue(district.cmd("supervisor"), issue, year=2019 + b % 2, grade=GRADES[a % 4],
                                       score=float(a), findings="")
             elif op == "close":
-                ledger.close_issue(district.cmd("supervisor"), issue, summary="销号")
+                district.issues.close_issue(district.cmd("supervisor"), issue, summary="销号")
             elif op == "reopen":
-                ledger.reopen_issue(district.cmd("supervisor"), issue, reason="复查")
+                district.issues.reopen_issue(district.cmd("supervisor"), issue, reason="复查")
             elif op == "correct":
                 positions = ledger.index.positions(issue)
                 version = rng.choice(sorted(positions))
@@ -144,7 +144,7 @@ def play(district: District, issue: Any, ops: list[tuple[str, int, int]], rng: r
                     "Assigned": {"deadline": "2019-09-30"}, "Urged": {"reply_by": "2019-12-31"},
                     "ProgressReported": {"summary": f"更正{a}"}, "EvaluatedAtYearEnd": {"grade": GRADES[b % 4]},
                 }.get(entry.get("type", ""), {"occurred_at": (now - timedelta(days=1)).isoformat()})
-                ledger.correct_issue_entry(district.cmd("supervisor"), issue, position=positions[version],
+                district.issues.correct_issue_entry(district.cmd("supervisor"), issue, position=positions[version],
                                            changes=changes, reason="笔误")
         except (DomainError, Forbidden, NotFound):
             pass
@@ -164,40 +164,40 @@ def play_case(district: District, ops: list[tuple[str, int]]) -> Any:
     from domain.case import CATEGORIES
 
     ledger = district.ledger
-    case = ledger.register_case(
+    case = district.cases.register_case(
         district.cmd("cq-clerk"), street=["常青花园", "走马岭"][len(ops) % 2], community="一社区", household_local=True,
         birth_date=date(2012, 5, 15),
         person={"name": NAME, "id_number": ID_BODY + ric.calc_check_digit(ID_BODY + "0"), "address": "某路1号"},
     ).id
     for op, a in ops:
         try:
-            current = ledger._case(case)
+            current = district.cases.case(case)
             reports, referrals = sorted(current.reports), sorted(current.referrals)
             if op == "advance":
                 ledger.clock.advance(hours=a * 7 + 1)  # type: ignore[attr-defined]
             elif op in ("classify", "reassess"):
-                call = ledger.classify_case if op == "classify" else ledger.reassess_case
+                call = district.cases.classify_case if op == "classify" else district.cases.reassess_case
                 call(district.cmd("supervisor"), case, left_behind=bool(a % 2), categories=[CATEGORIES[a % 3]], evidence=[])
             elif op == "guardian":
-                ledger.record_guardianship(district.cmd("supervisor"), case, arrangement="statutory", guardian={"name": "王大"})
+                district.cases.record_guardianship(district.cmd("supervisor"), case, arrangement="statutory", guardian={"name": "王大"})
             elif op == "report":
-                ledger.file_mandatory_report(district.cmd("supervisor"), case, reporter="school", nature="unattended", details=None)
+                district.cases.file_mandatory_report(district.cmd("supervisor"), case, reporter="school", nature="unattended", details=None)
             elif op == "accept" and reports:
-                ledger.accept_report(district.cmd("supervisor"), case, reports[a % len(reports)])
+                district.cases.accept_report(district.cmd("supervisor"), case, reports[a % len(reports)])
             elif op == "dispatch" and reports:
-                ledger.dispatch_police(district.cmd("supervisor"), case, reports[a % len(reports)])
+                district.cases.dispatch_police(district.cmd("supervisor"), case, reports[a % len(reports)])
             elif op == "refer":
-                ledger.refer_case(district.cmd("supervisor"), case, unit=["gf", "pf"][a % 2], duty=f"职责{a}")
+                district.cases.refer_case(district.cmd("supervisor"), case, unit=["gf", "pf"][a % 2], duty=f"职责{a}")
             elif op == "service":
                 rid = referrals[a % len(referrals)] if referrals and a % 3 else None
                 who = {"gf": "gf-clerk", "pf": "pf-clerk"}[current.referrals[rid]["unit"]] if rid else "cq-clerk"
-                ledger.provide_service(district.cmd(who), case, kind="legal_aid", referral_id=rid, notes=None)
+                district.cases.provide_service(district.cmd(who), case, kind="legal_aid", referral_id=rid, notes=None)
             elif op == "visit":
-                ledger.visit_case(district.cmd("cq-clerk"), case, notes=None)
+                district.cases.visit_case(district.cmd("cq-clerk"), case, notes=None)
             elif op == "close":
-                ledger.close_case(district.cmd("supervisor"), case, reason="hardship_resolved")
+                district.cases.close_case(district.cmd("supervisor"), case, reason="hardship_resolved")
             elif op == "reopen":
-                ledger.reopen_case(district.cmd("supervisor"), case, reason="复查")
+                district.cases.reopen_case(district.cmd("supervisor"), case, reason="复查")
         except (DomainError, Forbidden, NotFound):
             pass
     return case
@@ -205,8 +205,8 @@ def play_case(district: District, ops: list[tuple[str, int]]) -> Any:
 
 def new_issue(district: District) -> Any:
     number = f"东政办[2019]{uuid.uuid4().hex[:6]}号"
-    district.ledger.register_plan(district.cmd("supervisor"), number=number, title="方案", issuer_unit="bgs", year=2019)
-    return district.ledger.register_issue(
+    district.issues.register_plan(district.cmd("supervisor"), number=number, title="方案", issuer_unit="bgs", year=2019)
+    return district.issues.register_issue(
         district.cmd("supervisor"), plan=plan_id(number), seq=1, duty="职责", problem="问题", units=["pf", "司法所"],
     ).id
 
@@ -250,9 +250,9 @@ def test_views_built_in_random_chunks_equal_one_pass_and_the_aggregates(
         for moment in (now, now - timedelta(days=days * 5), now + timedelta(days=days * 11)):
             assert every_view(briefs, moment, t) == every_view(a, moment, t)
     for summary in queries.of_kind(a, "issue"):
-        assert state_of_summary(summary) == state_of_aggregate(ledger.issue(uuid.UUID(summary["id"])))
+        assert state_of_summary(summary) == state_of_aggregate(district.issues.issue(uuid.UUID(summary["id"])))
     for summary in queries.of_kind(a, "case"):
-        assert cases.state_of_summary(summary) == cases.state_of_aggregate(ledger._case(uuid.UUID(summary["id"])))
+        assert cases.state_of_summary(summary) == cases.state_of_aggregate(district.cases.case(uuid.UUID(summary["id"])))
     shown = json.dumps([a, every_view(a, now), queries.child_ledger(a, now, Thresholds())], ensure_ascii=False, default=str)
     assert NAME not in shown and ID_BODY not in shown and "sealed" not in shown
     for store in (chunked.view, one_pass.view):
@@ -334,27 +334,27 @@ def at(clock, y: int, m: int, d: int, hour: int = 2) -> datetime:  # type: ignor
 
 @pytest.fixture
 def year_2019(district: District, clock) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    L, sup = district.ledger, district.cmd("supervisor")
+    sup = district.cmd("supervisor")
     at(clock, 2019, 3, 1)
-    L.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
-    one = L.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责一", problem="问题一", units=["pf"]).id
-    two = L.register_issue(sup, plan=plan_id("P"), seq=2, duty="职责二", problem="问题二", units=["gf"]).id
-    L.assign_issue(sup, one, lead_unit="pf", co_units=[], contact_person="甲", deadline=date(2019, 6, 30), nodes=[date(2019, 4, 30)])
-    L.assign_issue(sup, two, lead_unit="gf", co_units=[], contact_person="乙", deadline=date(2019, 11, 30), nodes=[])
-    m1 = L.adopt_measure(district.cmd("pf-clerk"), one, unit="pf", text="措施一", due=date(2019, 5, 31)).extra["measure_id"]
-    m2 = L.adopt_measure(district.cmd("pf-clerk"), one, unit="pf", text="措施二", due=None).extra["measure_id"]
-    g1 = L.adopt_measure(district.cmd("gf-clerk"), two, unit="gf", text="措施三", due=date(2019, 10, 31)).extra["measure_id"]
+    district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+    one = district.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责一", problem="问题一", units=["pf"]).id
+    two = district.issues.register_issue(sup, plan=plan_id("P"), seq=2, duty="职责二", problem="问题二", units=["gf"]).id
+    district.issues.assign_issue(sup, one, lead_unit="pf", co_units=[], contact_person="甲", deadline=date(2019, 6, 30), nodes=[date(2019, 4, 30)])
+    district.issues.assign_issue(sup, two, lead_unit="gf", co_units=[], contact_person="乙", deadline=date(2019, 11, 30), nodes=[])
+    m1 = district.issues.adopt_measure(district.cmd("pf-clerk"), one, unit="pf", text="措施一", due=date(2019, 5, 31)).extra["measure_id"]
+    m2 = district.issues.adopt_measure(district.cmd("pf-clerk"), one, unit="pf", text="措施二", due=None).extra["measure_id"]
+    g1 = district.issues.adopt_measure(district.cmd("gf-clerk"), two, unit="gf", text="措施三", due=date(2019, 10, 31)).extra["measure_id"]
     at(clock, 2019, 5, 20)
-    L.complete_measure(district.cmd("pf-clerk"), one, m1, summary="按期完成")
+    district.issues.complete_measure(district.cmd("pf-clerk"), one, m1, summary="按期完成")
     at(clock, 2019, 7, 10)
-    L.urge(sup, one, unit="pf", message="措施二已逾期", reply_by=date(2019, 7, 20))
+    district.issues.urge(sup, one, unit="pf", message="措施二已逾期", reply_by=date(2019, 7, 20))
     at(clock, 2019, 7, 25)
-    L.complete_measure(district.cmd("pf-clerk", occurred_at=datetime(2019, 7, 5, 2, tzinfo=UTC)), one, m2, summary="补录")
+    district.issues.complete_measure(district.cmd("pf-clerk", occurred_at=datetime(2019, 7, 5, 2, tzinfo=UTC)), one, m2, summary="补录")
     at(clock, 2019, 8, 1)
-    L.close_issue(sup, one, summary="核验销号")
+    district.issues.close_issue(sup, one, summary="核验销号")
     at(clock, 2020, 1, 10)
-    L.evaluate_issue(sup, one, year=2019, grade="优秀", score=95, findings="")
-    last = L.evaluate_issue(sup, two, year=2019, grade="合格", score=70, findings="")
+    district.issues.evaluate_issue(sup, one, year=2019, grade="优秀", score=95, findings="")
+    last = district.issues.evaluate_issue(sup, two, year=2019, grade="合格", score=70, findings="")
     return {"one": str(one), "two": str(two), "g1": g1, "position": last.position}
 
 
@@ -392,7 +392,7 @@ def test_a_view_recomputed_after_one_write_reuses_the_named_rows_of_the_issues_i
     views.view("supervision")  # the first answer loads the cache's briefs; parts are kept from the next
     before = {r["id"]: r for r in views.view("supervision")["rows"]}
     assert before[year_2019["one"]]["lead_unit_name"] == PF
-    last = district.ledger.urge(district.cmd("supervisor"), uuid.UUID(year_2019["two"]), unit="gf",
+    last = district.issues.urge(district.cmd("supervisor"), uuid.UUID(year_2019["two"]), unit="gf",
                                 message="请加快", reply_by=date(2020, 2, 1))
     views.wait_for(last.position)
     after = {r["id"]: r for r in views.view("supervision")["rows"]}
@@ -526,15 +526,14 @@ def test_views_over_http_refuse_strangers_and_answer_503_when_the_view_lags(
 
 
 def test_child_ledger_and_case_response_times_for_a_hand_built_case(views: Views, district: District, clock) -> None:  # type: ignore[no-untyped-def]
-    L = district.ledger
     at(clock, 2019, 3, 1)
     case = play_case(district, [("classify", 1)])  # left-behind and registered_poor, in 走马岭
-    rid = L.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助").extra["referral_id"]
-    report = L.file_mandatory_report(district.cmd("supervisor"), case, reporter="school", nature="unattended", details=None).extra["report_id"]
+    rid = district.cases.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助").extra["referral_id"]
+    report = district.cases.file_mandatory_report(district.cmd("supervisor"), case, reporter="school", nature="unattended", details=None).extra["report_id"]
     at(clock, 2019, 3, 1, hour=4)
-    L.accept_report(district.cmd("supervisor"), case, report)
+    district.cases.accept_report(district.cmd("supervisor"), case, report)
     at(clock, 2019, 3, 2, hour=8)
-    last = L.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=rid, notes="面谈")
+    last = district.cases.provide_service(district.cmd("gf-clerk"), case, kind="legal_aid", referral_id=rid, notes="面谈")
     views.wait_for(last.position)
     rows = {r["unit"]: r for r in views.view("evaluation", year=2019)["rows"]}
     assert (rows["gf"]["case_responses"], rows["gf"]["case_response_hours"]) == (1, 30.0)
@@ -587,15 +586,15 @@ def _marks_and_versions(store) -> tuple[list[int], dict[int, set[str]]]:  # type
 
 def _history_recorded_out_of_order(district: District, clock) -> None:  # type: ignore[no-untyped-def]
     """Issues registered on ten March days of 2019, the third of them recorded in 2021."""
-    L, sup = district.ledger, district.cmd("supervisor")
+    sup = district.cmd("supervisor")
     at(clock, 2019, 3, 1)
-    L.register_plan(sup, number="Q", title="方案", issuer_unit="bgs", year=2019)
+    district.issues.register_plan(sup, number="Q", title="方案", issuer_unit="bgs", year=2019)
     for day in range(1, 11):
         if day == 3:
             at(clock, 2021, 6, 1)
         else:
             at(clock, 2019, 3, day)
-        L.register_issue(sup, plan=plan_id("Q"), seq=day, duty="职责", problem=f"问题{day}", units=["pf"])
+        district.issues.register_issue(sup, plan=plan_id("Q"), seq=day, duty="职责", problem=f"问题{day}", units=["pf"])
 
 
 def test_a_checkpoint_versions_exactly_the_summaries_changed_since_the_previous_one(

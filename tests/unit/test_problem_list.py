@@ -19,17 +19,10 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from application.problem_list import (
-    COLUMNS,
-    ProblemListRefused,
-    ProblemRow,
-    UnitDirectory,
-    clean_cell,
-    join_measures,
-    read_problem_list,
-    resolve_units,
-    split_measures,
-)
+from application.cell_text import clean_cell
+from application.measure_text import join_measures, split_measures
+from application.problem_list import COLUMNS, ProblemListRefused, ProblemRow, read_problem_list
+from application.unit_resolution import UnitDirectory, resolve_units
 from infrastructure.spreadsheets import grid as grid_module
 from infrastructure.spreadsheets.grid import UnreadableSpreadsheet, read_grid
 from infrastructure.spreadsheets.problem_list_export import HEADERS, problem_list_workbook

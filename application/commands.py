@@ -1,0 +1,185 @@
+"""The one path every command takes, shared by every command service (by composition):
+stamp, authorise, answer a retried command, load, save, answer.
+
+A command service method checks what it can before anything is loaded, then hands the
+runner an ``act``: given the command's stamp, it loads and changes aggregates (domain
+methods decide the rules) and returns the primary aggregate, any others saved with it,
+and what the answer carries besides id, version and position. Everything ``act`` returns
+is saved in one transaction, with the kept answer of a command sent with an
+Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from application.access import ADMIN, Actor
+from application.errors import ConcurrentWrite, IdempotencyKeyReused, VersionMismatch
+from application.ledger import Ledger
+from application.ports import FingerprintKey
+from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
+from domain.idempotency import CommandAnswer, answer_id, is_keyed
+from domain.registry import user_id
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+# Commands run from the command line act as this actor; it is recorded like any user.
+SYSTEM = Actor(user_id=user_id("system"), name="system", unit="system", role=ADMIN)
+
+# What a command does once stamped: the aggregate it acts on, others saved with it, and
+# what its answer carries besides id, version and position.
+Act = Callable[[Stamp], tuple[LedgerAggregate, Iterable[LedgerAggregate], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """What every command carries besides its own fields."""
+
+    actor: Actor
+    occurred_at: datetime | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+    # The request's plain digest, held in memory only: the log keeps its HMAC (_keyed_request).
+    fingerprint: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: UUID
+    version: int
+    position: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self) -> dict[str, Any]:
+        return {"id": str(self.id), "version": self.version, "position": self.position, **self.extra}
+
+
+def secret_shown_once() -> RuleViolated:
+    """A token-issuing command sent again with its Idempotency-Key: the first answer held
+    the secret, which is kept nowhere, so it cannot be answered again."""
+    return RuleViolated("token_shown_once", "该指令已执行；令牌只在第一次应答中出现，如已遗失请吊销后重新签发")
+
+
+class CommandRunner:
+    def __init__(self, ledger: Ledger, fingerprint_key: FingerprintKey | None = None) -> None:
+        self.ledger = ledger
+        self.fingerprint_key = fingerprint_key
+
+    def run(self, cmd: Command, act: Act) -> Accepted:
+        if cmd.idempotency_key:
+            kept = self._kept_answer(cmd)
+            if kept is not None:
+                return kept
+        now = self.ledger.clock()
+        stamp = Stamp.make(
+            user=cmd.actor.name, unit=cmd.actor.unit, recorded_at=now, occurred_at=cmd.occurred_at
+        )
+        with recording_at(now):
+            primary, others, extra = act(stamp)
+            objects: list[Aggregate] = [primary, *others]
+            if cmd.idempotency_key:
+                answer = {"id": str(primary.id), "version": primary.version, **extra}
+                objects.append(
+                    CommandAnswer.keep(
+                        stamp,
+                        owner=cmd.actor.name,
+                        key=self._keyed_key(cmd),
+                        fingerprint=self._keyed_request(cmd),
+                        answer=answer,
+                    )
+                )
+        try:
+            recordings = self.ledger.save(*objects)
+        except IntegrityError:
+            # A dropped connection can make a committed insert come back as a conflict on
+            # retry: the kept answer, written in the same transaction, tells the truth.
+            if cmd.idempotency_key:
+                kept = self._kept_answer(cmd)
+                if kept is not None:
+                    return kept
+            raise ConcurrentWrite() from None
+        positions = [
+            r.notification.id for r in recordings if r.domain_event.originator_id == primary.id
+        ]
+        position = max(positions) if positions else self.ledger.index.positions(primary.id)[primary.version]
+        return Accepted(primary.id, primary.version, position, extra)
+
+    def change(
+        self,
+        cmd: Command,
+        cls: type[A],
+        aggregate_id: UUID,
+        what: str,
+        *,
+        readable: Callable[[Actor, A], None],
+        authorise: Callable[[A], None],
+        change: Callable[[A, Stamp], dict[str, Any] | None],
+    ) -> Accepted:
+        """A command on one existing aggregate: loaded, refused as a read would refuse it
+        (``readable``), authorised, version-checked, changed, saved."""
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            target = self.load_to_change(cmd, cls, aggregate_id, what, readable)
+            authorise(target)
+            return target, [], change(target, stamp) or {}
+
+        return self.run(cmd, act)
+
+    def load_to_change(
+        self, cmd: Command, cls: type[A], aggregate_id: UUID, what: str,
+        readable: Callable[[Actor, A], None],
+    ) -> A:
+        """The aggregate a command acts on. Whoever may not read it (application.read_policy)
+        is refused as a read would refuse them before anything else: a 403 for an action, or
+        a 412 for a stale If-Match, would confirm that the id is real."""
+        aggregate = self.ledger.load(cls, aggregate_id, what)
+        readable(cmd.actor, aggregate)
+        if cmd.expected_version is not None and aggregate.version != cmd.expected_version:
+            raise VersionMismatch(cmd.expected_version, aggregate.version)
+        return aggregate
+
+    # ---- idempotency ----------------------------------------------------------------
+
+    def _kept_answer(self, cmd: Command) -> Accepted | None:
+        kept = self.kept_answer(cmd.actor.name, cmd.idempotency_key or "")
+        if kept is None:
+            return None
+        # Answers kept before fingerprints were keyed hold the request's plain SHA-256: a
+        # retry sent across the upgrade still gets its first answer.
+        expected = self._keyed_request(cmd) if is_keyed(kept.fingerprint) else cmd.fingerprint
+        if not hmac.compare_digest(kept.fingerprint.encode(), expected.encode()):
+            raise IdempotencyKeyReused()
+        answer = dict(kept.answer)
+        aggregate, version = UUID(answer.pop("id")), answer.pop("version")
+        return Accepted(aggregate, version, self.ledger.index.positions(aggregate)[version], answer)
+
+    def kept_answer(self, owner: str, key: str) -> CommandAnswer | None:
+        """The answer kept for ``owner``'s command sent with Idempotency-Key ``key``: under the
+        keyed key, or, for one kept before keys were keyed, under the key as sent."""
+        # One indexed read finds which of the two exists: a new key, the common case, costs
+        # that read alone.
+        ids = [answer_id(owner, self.keyed_text("key " + key)), answer_id(owner, key)]
+        found = self.ledger.versions.latest_versions(ids)
+        kept = next((i for i in ids if i in found), None)
+        return None if kept is None else self.ledger.load(CommandAnswer, kept, "应答")
+
+    def _keyed_key(self, cmd: Command) -> str:
+        return self.keyed_text("key " + (cmd.idempotency_key or ""))
+
+    def _keyed_request(self, cmd: Command) -> str:
+        return self.keyed_text("request " + cmd.fingerprint)
+
+    def keyed_text(self, text: str) -> str:
+        """An HMAC of ``text`` under the server's secret: what a client sent, kept so that it
+        proves nothing to anyone without the secret."""
+        if self.fingerprint_key is None:
+            raise RuntimeError("keeping what a client sent needs the ledger's fingerprint key")
+        return self.fingerprint_key.keyed(text)

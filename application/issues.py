@@ -1,0 +1,236 @@
+"""Plans (实施方案) and their rectification issues (整改问题): the commands and the reads.
+
+A command on an existing issue is one ``_change``: who may do it (application.read_policy),
+then the issue's own method, which decides the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from application.access import SUPERVISOR, Actor
+from application.audit import AuditTrail
+from application.commands import Accepted, Command, CommandRunner
+from application.errors import Forbidden, NotFound
+from application.read_policy import POLICY
+from application.registry import Registry
+from application.rubric import RUBRIC_VERSION
+from domain.base import LedgerAggregate, RuleViolated, Stamp
+from domain.issue import RectificationIssue, issue_id
+from domain.plan import Plan, plan_id
+
+ISSUE = "整改问题"
+
+
+class Issues:
+    def __init__(self, runner: CommandRunner, registry: Registry, trail: AuditTrail) -> None:
+        self.runner = runner
+        self.ledger = runner.ledger
+        self.registry = registry
+        self.trail = trail
+
+    # ---- plans ------------------------------------------------------------------------
+
+    def register_plan(self, cmd: Command, *, number: str, title: str, issuer_unit: str, year: int) -> Accepted:
+        POLICY.require_role(cmd.actor, SUPERVISOR, doing="登记实施方案", rule="register_plan")
+        self.registry.units([issuer_unit])
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            if self.ledger.exists(plan_id(number)):
+                raise RuleViolated("plan_number_unique", "该文号的实施方案已经登记")
+            return Plan.register(stamp, number=number, title=title, issuer_unit=issuer_unit, year=year), [], {}
+
+        return self.runner.run(cmd, act)
+
+    def plan(self, plan: UUID) -> Plan:
+        return self.ledger.load(Plan, plan, "实施方案")
+
+    # ---- commands on issues -------------------------------------------------------------
+
+    def register_issue(
+        self,
+        cmd: Command,
+        *,
+        plan: UUID,
+        seq: int,
+        duty: str,
+        problem: str,
+        units: list[str],
+        measures: list[tuple[str | None, str, date | None]] = (),  # type: ignore[assignment]
+        remarks: str = "",
+        source_row: dict[str, Any] | None = None,
+    ) -> Accepted:
+        POLICY.require_role(cmd.actor, SUPERVISOR, doing="登记整改问题", rule="register_issue")
+        self.plan(plan)
+        responsible = self.registry.units(units)
+        owners = [self.registry.units([owner])[0] if owner else responsible[0] for owner, _, _ in measures]
+
+        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+            if self.ledger.exists(issue_id(plan, seq)):
+                raise RuleViolated("issue_seq_unique_in_plan", f"该实施方案已有序号为{seq}的整改问题")
+            issue = RectificationIssue.register(
+                stamp, plan_id=plan, seq=seq, duty=duty, problem=problem, units=responsible,
+                remarks=remarks, source_row=source_row,
+            )
+            ids = [
+                issue.adopt_measure(stamp, owner=owner, text=text, due=due)
+                for owner, (_, text, due) in zip(owners, measures, strict=True)
+            ]
+            return issue, [], {"measure_ids": ids} if ids else {}
+
+        return self.runner.run(cmd, act)
+
+    def _change(
+        self,
+        cmd: Command,
+        issue: UUID,
+        authorise: Callable[[RectificationIssue], None],
+        change: Callable[[RectificationIssue, Stamp], dict[str, Any] | None],
+    ) -> Accepted:
+        return self.runner.change(
+            cmd, RectificationIssue, issue, ISSUE, readable=POLICY.require_issue, authorise=authorise, change=change
+        )
+
+    def _supervisor(self, cmd: Command, doing: str, rule: str) -> Callable[[RectificationIssue], None]:
+        return lambda _issue: POLICY.require_role(cmd.actor, SUPERVISOR, doing=doing, rule=rule)
+
+    def assign_issue(
+        self, cmd: Command, issue: UUID, *, lead_unit: str, co_units: list[str],
+        contact_person: str, deadline: date, nodes: list[date],
+    ) -> Accepted:
+        lead = self.registry.units([lead_unit])
+        co = self.registry.units(co_units)
+        return self._change(
+            cmd, issue, self._supervisor(cmd, "交办", "assign"),
+            lambda i, s: i.assign(
+                s, lead_unit=lead[0], co_units=[*lead[1:], *co], contact_person=contact_person,
+                deadline=deadline, nodes=nodes,
+            ),
+        )
+
+    def adopt_measure(self, cmd: Command, issue: UUID, *, unit: str, text: str, due: date | None) -> Accepted:
+        owner = self.registry.one_unit(
+            unit, Forbidden("整改措施须由一个单位负责，不能指定单位组", rule="measure_has_one_owner")
+        )
+        return self._change(
+            cmd, issue,
+            lambda i: POLICY.may_adopt_measure(cmd.actor, i, owner),
+            lambda i, s: {"measure_id": i.adopt_measure(s, owner=owner, text=text, due=due)},
+        )
+
+    def _on_measure(self, cmd: Command, measure_id: str) -> Callable[[RectificationIssue], None]:
+        def check(issue: RectificationIssue) -> None:
+            try:
+                unit = str(issue.measure(measure_id)["unit"])
+            except LookupError:
+                raise NotFound("该问题没有这项整改措施", rule="measure_exists") from None
+            POLICY.may_act_on_measure(cmd.actor, issue, unit)
+
+        return check
+
+    def report_progress(
+        self, cmd: Command, issue: UUID, measure_id: str, *, summary: str, evidence: list[dict[str, str]]
+    ) -> Accepted:
+        return self._change(
+            cmd, issue, self._on_measure(cmd, measure_id),
+            lambda i, s: i.report_progress(s, measure_id=measure_id, summary=summary, evidence=evidence),
+        )
+
+    def complete_measure(
+        self, cmd: Command, issue: UUID, measure_id: str, *, summary: str, evidence: Sequence[dict[str, str]] = (),
+    ) -> Accepted:
+        return self._change(
+            cmd, issue, self._on_measure(cmd, measure_id),
+            lambda i, s: i.complete_measure(s, measure_id=measure_id, summary=summary, evidence=list(evidence)),
+        )
+
+    def urge(self, cmd: Command, issue: UUID, *, unit: str, message: str, reply_by: date) -> Accepted:
+        target = self.registry.one_unit(
+            unit, Forbidden("催办须指向一个单位，不能指定单位组", rule="urging_has_one_target")
+        )
+        return self._change(
+            cmd, issue, self._supervisor(cmd, "催办", "urge"),
+            lambda i, s: i.urge(s, target=target, message=message, reply_by=reply_by),
+        )
+
+    def extend_deadline(self, cmd: Command, issue: UUID, *, deadline: date, reason: str) -> Accepted:
+        return self._change(
+            cmd, issue, self._supervisor(cmd, "延期", "extend"),
+            lambda i, s: i.extend_deadline(s, deadline=deadline, reason=reason),
+        )
+
+    def evaluate_issue(
+        self, cmd: Command, issue: UUID, *, year: int, grade: str, score: float, findings: str
+    ) -> Accepted:
+        return self._change(
+            cmd, issue, self._supervisor(cmd, "年终考核", "evaluate"),
+            lambda i, s: i.evaluate(
+                s, year=year, grade=grade, score=score, findings=findings, rubric_version=RUBRIC_VERSION
+            ),
+        )
+
+    def close_issue(self, cmd: Command, issue: UUID, *, summary: str) -> Accepted:
+        return self._change(
+            cmd, issue, self._supervisor(cmd, "销号", "close"), lambda i, s: i.close(s, summary=summary)
+        )
+
+    def reopen_issue(self, cmd: Command, issue: UUID, *, reason: str) -> Accepted:
+        return self._change(
+            cmd, issue, self._supervisor(cmd, "重新打开", "reopen"), lambda i, s: i.reopen(s, reason=reason)
+        )
+
+    def correct_issue_entry(
+        self, cmd: Command, issue: UUID, *, position: int, changes: dict[str, Any], reason: str
+    ) -> Accepted:
+        versions: list[int] = []
+
+        def authorise(target: RectificationIssue) -> None:
+            # Who may touch this issue at all is decided before anything about its entries is told.
+            POLICY.require_responsible(cmd.actor, target)
+            POLICY.may_correct_something(cmd.actor)
+            located = self.ledger.index.locate(position)
+            if located is None or located[0] != issue:
+                raise RuleViolated("correction_names_earlier_event", "更正须指向本问题较早的一条记录")
+            entry = target.recorder_of(located[1])
+            POLICY.may_correct(cmd.actor, entry["user"] if entry else "")
+            versions.append(located[1])
+
+        return self._change(
+            cmd, issue, authorise,
+            lambda i, s: i.correct(s, corrected_version=versions[0], position=position, changes=changes, reason=reason),
+        )
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def issue(self, issue: UUID, *, as_of: datetime | None = None) -> RectificationIssue:
+        if as_of is None:
+            return self.ledger.load(RectificationIssue, issue, ISSUE)
+        return self.ledger.as_of(RectificationIssue, issue, ISSUE, as_of)
+
+    def issue_ids(self) -> list[UUID]:
+        """Every registered issue, in registration order."""
+        return self.ledger.created_ids(RectificationIssue.Registered)
+
+    def read_issue(self, actor: Actor, issue: UUID, *, as_of: datetime | None = None) -> RectificationIssue:
+        """The issue now or at ``as_of``, for a reader of it (application.read_policy); who
+        reads follows the issue now, as in ``issue_as_of``."""
+        POLICY.require_issue(actor, self.issue(issue))
+        return self.issue(issue, as_of=as_of) if as_of is not None else self.issue(issue)
+
+    def issue_history(self, actor: Actor, issue: UUID) -> list[dict[str, Any]]:
+        POLICY.require_issue(actor, self.issue(issue))
+        return self.trail.history(issue)
+
+    def issue_as_of(
+        self, actor: Actor, issue: UUID, as_of: datetime | None = None
+    ) -> tuple[RectificationIssue, list[dict[str, Any]]]:
+        """The issue as the ledger held it at ``as_of`` and the entries recorded by then, for
+        a reader of its history. Access follows the issue's parties now, not then: a unit
+        removed from an issue no longer reads it, one added reads its past too."""
+        history = self.issue_history(actor, issue)
+        if as_of is None:
+            return self.issue(issue), history
+        return self.issue(issue, as_of=as_of), [e for e in history if e["recorded_at"] <= as_of]
