@@ -25,8 +25,10 @@ from application.personal_data import ERASED, CaseKeys, seal, unseal
 from application.read_policy import POLICY
 from application.rubric import RUBRIC_VERSION
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, recording_at
-from domain.case import SEALED_CHANGES, ChildCase, case_id, month_of, new_case_number
+from domain.case import ChildCase, case_id, new_case_number
 from domain.case_access import CaseAccessLog, access_log_id
+from domain.case_corrections import CORRECTIONS
+from domain.case_personal import month_of
 from domain.person import MAX_NAME_LENGTH, check_person, check_person_values
 
 if TYPE_CHECKING:
@@ -36,20 +38,11 @@ SEALED_MARK = "［已加密］"
 ERASED_MARK = "［已删除］"
 # Reads of the access log race only with each other; a handful of retries settles them.
 ACCESS_LOG_ATTEMPTS = 8
-# The fields a correction may change that are personal data, by the entry they correct:
-# the service seals them (with the entry's other sealed fields) before the case sees them.
-PERSONAL_CHANGES: dict[str, frozenset[str]] = {
-    "Registered": frozenset({"name", "id_number", "birth_date", "address", "guardian"}),
-    "GuardianshipRecorded": frozenset({"guardian"}),
-    "MandatoryReportFiled": frozenset({"details"}),
-    "ServiceProvided": frozenset({"notes"}),
-    "Visited": frozenset({"notes"}),
-}
 GUARDIAN_FIELDS = {"name": MAX_NAME_LENGTH, "relation": 100, "phone": 32}
 _PHONE = re.compile(r"[0-9+\- ]*")  # as the guardianship request takes it
 # Names only the service writes: a caller cannot make sealed text, nor a clear birth month
 # that disagrees with it.
-SERVICE_CHANGES = SEALED_CHANGES | {"birth_month"}
+SERVICE_CHANGES = CORRECTIONS.written_by_service
 
 
 class CaseCommands:
@@ -305,9 +298,8 @@ class CaseCommands:
         birth date the corrected case has, for the age rules."""
         entry = c.recorder_of(version) or {}
         kind = entry.get("type", "")
-        personal = {k: v for k, v in changes.items() if k in PERSONAL_CHANGES.get(kind, ())}
-        if kind == "EntryCorrected" and "reason" in changes and self.case_keys.get(c.id) is not None:
-            personal = {"reason": changes["reason"]}
+        # The personal fields (domain.case_corrections) are sealed with the entry's others.
+        personal = CORRECTIONS.to_seal(kind, changes, key_alive=self.case_keys.get(c.id) is not None)
         clear = {k: v for k, v in changes.items() if k not in personal}
         birth_date = self._birth_date(c)
         if not personal:

@@ -9,10 +9,21 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
+from domain.assessment import CATEGORIES
+from domain.case import CLOSURE_REASONS, ChildCase
+from domain.guardianship import GUARDIANSHIPS
+from domain.mandatory_report import NATURES, REPORTERS
+from domain.referral import SERVICE_KINDS
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text
-from interfaces.http.schemas import UNIT_NAME, Accepted, Body, CorrectionIn, EvaluationIn, HistoryEntry
+from interfaces.http.schemas import (
+    UNIT_NAME,
+    Accepted,
+    Body,
+    CorrectionIn,
+    EvaluationIn,
+    HistoryEntry,
+)
 
 router = APIRouter(prefix="/api/v1/cases", tags=["儿童个案"])
 

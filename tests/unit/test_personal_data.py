@@ -14,7 +14,7 @@ from application.personal_data import (
     seal,
     unseal,
 )
-from domain.case import SEALED_PREFIX, is_sealed
+from domain.case_personal import SEALED_PREFIX, is_sealed
 
 PERSON = {"name": "王小明", "id_number": "110105201506011238", "address": "三店村5组"}
 
