@@ -10,22 +10,16 @@ from typing import Any
 
 from application.case_seals import CaseSeals
 from domain.base import InvalidCommand
-from domain.case import SEALED_CHANGES, ChildCase, month_of
+from domain.case import ChildCase
+from domain.case_corrections import CORRECTIONS
+from domain.case_personal import month_of
 from domain.person import MAX_NAME_LENGTH, check_person, check_person_values
 
-# The fields a correction may change that are personal data, by the entry they correct.
-PERSONAL_CHANGES: dict[str, frozenset[str]] = {
-    "Registered": frozenset({"name", "id_number", "birth_date", "address", "guardian"}),
-    "GuardianshipRecorded": frozenset({"guardian"}),
-    "MandatoryReportFiled": frozenset({"details"}),
-    "ServiceProvided": frozenset({"notes"}),
-    "Visited": frozenset({"notes"}),
-}
 GUARDIAN_FIELDS = {"name": MAX_NAME_LENGTH, "relation": 100, "phone": 32}
 _PHONE = re.compile(r"[0-9+\- ]*")  # as the guardianship request takes it
 # Names only the service writes: a caller cannot make sealed text, nor a clear birth month
 # that disagrees with it.
-SERVICE_CHANGES = SEALED_CHANGES | {"birth_month"}
+SERVICE_CHANGES = CORRECTIONS.written_by_service
 
 
 def check_changes(changes: dict[str, Any], reason: str) -> None:
@@ -47,9 +41,8 @@ def sealed_changes(
     birth date the corrected case has, for the age rules."""
     entry = c.recorder_of(version) or {}
     kind = entry.get("type", "")
-    personal = {k: v for k, v in changes.items() if k in PERSONAL_CHANGES.get(kind, ())}
-    if kind == "EntryCorrected" and "reason" in changes and seals.alive(c.id):
-        personal = {"reason": changes["reason"]}
+    # The personal fields (domain.case_corrections) are sealed with the entry's others.
+    personal = CORRECTIONS.to_seal(kind, changes, key_alive=seals.alive(c.id))
     clear = {k: v for k, v in changes.items() if k not in personal}
     birth_date = seals.birth_date(c)
     if not personal:

@@ -24,7 +24,8 @@ from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from domain.case import ChildCase
 from domain.free_text import check_free_text
-from domain.issue import MAX_EVIDENCE_NAME, RectificationIssue
+from domain.evidence import MAX_EVIDENCE_NAME
+from domain.issue import RectificationIssue
 
 if TYPE_CHECKING:
     from application.cases import Cases

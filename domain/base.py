@@ -67,6 +67,25 @@ class InvalidCommand(DomainError):
     status_hint = "invalid"
 
 
+def check_code(value: object, known: tuple[str, ...], rule: str, what: str) -> None:
+    """Codes, not free text, wherever a name could otherwise reach a plain column."""
+    if value not in known:
+        raise InvalidCommand(rule, f"{what}须为{'、'.join(known)}之一")
+
+
+def check_text(value: object, rule: str, message: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidCommand(rule, message)
+
+
+def found(items: dict[str, Any], key: str) -> Any:
+    """The item of ``key``; a missing one is the caller's LookupError, not a KeyError."""
+    try:
+        return items[key]
+    except KeyError:
+        raise LookupError(key) from None
+
+
 @dataclass(frozen=True)
 class Stamp:
     """Who records an event and what time they claim it happened."""

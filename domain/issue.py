@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id, versioned
+from domain import evaluation, issue_corrections
+from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, found, ledger_id, versioned
+from domain.correction import CorrectableAggregate, record
+from domain.evidence import checked_evidence
 from domain.free_text import check_free_text
-
-GRADES = ("优秀", "良好", "合格", "不合格")
+from domain.issue_corrections import CORRECTIONS
 
 # Status values are identifiers; their Chinese labels live with the views.
 REGISTERED, ASSIGNED, RECTIFYING, AWAITING_CLOSURE, CLOSED = (
@@ -26,88 +27,18 @@ STATUSES = (REGISTERED, ASSIGNED, RECTIFYING, AWAITING_CLOSURE, CLOSED)
 
 MEASURE_OPEN, MEASURE_COMPLETED = "open", "completed"
 
-# Which fields of which entry a correction may change; `occurred_at` of any entry.
-CORRECTABLE: dict[str, frozenset[str]] = {
-    "Registered": frozenset({"duty", "problem", "remarks"}),
-    "Assigned": frozenset({"contact_person", "deadline", "nodes"}),
-    "MeasureAdopted": frozenset({"text", "due"}),
-    "ProgressReported": frozenset({"summary", "evidence"}),
-    "MeasureCompleted": frozenset({"summary", "evidence"}),
-    "DeadlineExtended": frozenset({"reason"}),
-    "Urged": frozenset({"message", "reply_by"}),
-    "EvaluatedAtYearEnd": frozenset({"grade", "score", "findings"}),
-    "Closed": frozenset({"summary"}),
-    "Reopened": frozenset({"reason"}),
-    "EntryCorrected": frozenset({"reason"}),
-}
-DATE_FIELDS = frozenset({"deadline", "due", "reply_by"})
-# The correctable fields that are free text, and so refuse ID and mobile numbers.
-FREE_TEXT = frozenset({"duty", "problem", "remarks", "text", "summary", "reason", "message", "findings"})
-# Evidence as progress and completion take it (interfaces.http.schemas.Evidence): a file name
-# and the SHA-256 of a file the evidence store holds; the file itself stays out of the ledger.
-MAX_EVIDENCE, MAX_EVIDENCE_NAME = 100, 200
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def issue_id(plan_id: UUID, seq: int) -> UUID:
     """One issue per plan and sequence number: the store's key refuses a second."""
     return ledger_id("issue", plan_id, seq)
-
-
-def check_grade(grade: str, score: float) -> None:
-    if grade not in GRADES:
-        raise InvalidCommand("grade_is_known", f"等次须为{'、'.join(GRADES)}之一")
-    if not 0 <= score <= 100:
-        raise InvalidCommand("score_between_0_and_100", "分数须在0到100之间")
-
-
-def checked_evidence(evidence: object, *, rule: str = "evidence_valid") -> list[dict[str, str]]:
-    """Evidence of a progress report, a completion or their correction, hashes in lower case; the names
-    are clear free text (checked for ID and mobile numbers), the hashes are not."""
-    invalid = InvalidCommand(rule, "证明材料须为名称和 SHA-256 摘要的列表")
-    if not isinstance(evidence, list) or len(evidence) > MAX_EVIDENCE:
-        raise invalid
-    checked = []
-    for item in evidence:
-        if not isinstance(item, dict) or set(item) != {"name", "sha256"}:
-            raise invalid
-        name, sha256 = item["name"], item["sha256"]
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_EVIDENCE_NAME or _CONTROL.search(name):
-            raise invalid
-        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
-            raise invalid
-        checked.append({"name": name, "sha256": sha256.lower()})
-    check_free_text("证明材料名称", [item["name"] for item in checked])
-    return checked
-
-
-def _check_change_values(changes: dict[str, Any], *, recorded_at: datetime) -> None:
-    """Corrected values must be as valid as the originals; they are stored as JSON text."""
-    try:
-        for key in DATE_FIELDS & changes.keys():
-            date.fromisoformat(str(changes[key]))
-        for node in changes.get("nodes", []):
-            date.fromisoformat(str(node))
-        if "occurred_at" in changes:
-            claimed = datetime.fromisoformat(str(changes["occurred_at"]))
-            if claimed.tzinfo is None or claimed > recorded_at:
-                raise ValueError("occurred_at")
-        if "score" in changes and not isinstance(changes["score"], (int, float)):
-            raise ValueError("score")
-        for key in ("summary", "text", "duty", "problem", "remarks", "reason", "message",
-                    "findings", "grade", "contact_person"):
-            if key in changes and not isinstance(changes[key], str):
-                raise ValueError(key)
-    except (TypeError, ValueError):
-        raise InvalidCommand("correction_values_valid", "更正后的值格式不正确") from None
 
 
 @versioned(
     Registered=1, Assigned=1, MeasureAdopted=1, ProgressReported=1, MeasureCompleted=2,
     DeadlineExtended=1, Urged=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, EntryCorrected=1,
 )
-class RectificationIssue(LedgerAggregate):
+class RectificationIssue(CorrectableAggregate):
+    closed_rule = "closed_issue_takes_only_reopening_evaluation_correction"
+    closed_noun = "问题已销号"
     # Version 2 of the state (snapshots): each measure keeps its completion evidence.
     class_version = 2
 
@@ -213,21 +144,7 @@ class RectificationIssue(LedgerAggregate):
         return unit in self.units
 
     def measure(self, measure_id: str) -> dict[str, Any]:
-        try:
-            return self.measures[measure_id]
-        except KeyError:
-            raise LookupError(measure_id) from None
-
-    def _note_entry(self, kind: str, user: str, unit: str, **refs: Any) -> None:
-        # The version being applied is the one after the current version.
-        self.entries[self.version + 1] = {"type": kind, "user": user, "unit": unit, **refs}
-
-    def _must_be_open(self, what: str) -> None:
-        if self.closed:
-            raise RuleViolated(
-                "closed_issue_takes_only_reopening_evaluation_correction",
-                f"问题已销号，不能{what}；只能重新打开、年终考核或更正",
-            )
+        return found(self.measures, measure_id)
 
     # ---- commands ------------------------------------------------------------------
 
@@ -453,49 +370,22 @@ class RectificationIssue(LedgerAggregate):
         )
 
     def evaluate(
-        self,
-        stamp: Stamp,
-        *,
-        year: int,
-        grade: str,
-        score: float,
-        findings: str,
+        self, stamp: Stamp, *, year: int, grade: str, score: float, findings: str,
         rubric_version: str,
     ) -> None:
-        check_grade(grade, score)
-        check_free_text("考核意见", findings)
-        if year in self.evaluations:
-            raise RuleViolated("one_evaluation_per_year", f"该问题{year}年度已有年终考核，请用更正")
+        evaluation.check_new(self.evaluations, "问题", year=year, grade=grade, score=score, findings=findings)
         self._evaluated(
-            **stamp.fields(),
-            year=year,
-            grade=grade,
-            score=score,
-            findings=findings,
+            **stamp.fields(), year=year, grade=grade, score=score, findings=findings,
             rubric_version=rubric_version,
         )
 
     @event("EvaluatedAtYearEnd")
     def _evaluated(
-        self,
-        *,
-        user: str,
-        unit: str,
-        occurred_at: datetime,
-        year: int,
-        grade: str,
-        score: float,
-        findings: str,
-        rubric_version: str,
+        self, *, user: str, unit: str, occurred_at: datetime, year: int, grade: str, score: float,
+        findings: str, rubric_version: str,
     ) -> None:
         self._note_entry("EvaluatedAtYearEnd", user, unit, year=year)
-        self.evaluations[year] = {
-            "year": year,
-            "grade": grade,
-            "score": score,
-            "findings": findings,
-            "rubric_version": rubric_version,
-        }
+        self.evaluations[year] = evaluation.new_evaluation(year, grade, score, findings, rubric_version)
 
     def close(self, stamp: Stamp, *, summary: str) -> None:
         self._must_be_open("再次销号")
@@ -531,98 +421,24 @@ class RectificationIssue(LedgerAggregate):
         self, stamp: Stamp, *, corrected_version: int, position: int, changes: dict[str, Any],
         reason: str,
     ) -> None:
-        entry = self.entries.get(corrected_version)
-        if entry is None:
-            raise RuleViolated(
-                "correction_names_earlier_event", "更正须指向本问题较早的一条记录"
-            )
-        if not reason.strip():
-            raise InvalidCommand("correction_needs_reason", "更正须说明理由")
-        if not changes:
-            raise InvalidCommand("correction_needs_changes", "更正须写明要更正的内容")
-        allowed = CORRECTABLE.get(entry["type"], frozenset()) | {"occurred_at"}
-        unknown = sorted(set(changes) - allowed)
-        if unknown:
-            raise InvalidCommand(
-                "correction_changes_correctable_fields",
-                f"该记录不能更正这些字段：{'、'.join(unknown)}",
-            )
-        _check_change_values(changes, recorded_at=stamp.recorded_at)
-        if "evidence" in changes:
-            changes = {**changes, "evidence": checked_evidence(changes["evidence"], rule="correction_values_valid")}
-        # Only the texts and evidence names: evidence hashes may hold digit runs, and
-        # contact_person is an official's work contact, kept as given (not the child's data).
-        check_free_text("更正理由和更正内容", reason, [changes[k] for k in FREE_TEXT & changes.keys()])
-        if entry["type"] == "EvaluatedAtYearEnd" and ("grade" in changes or "score" in changes):
-            current = self.evaluations[entry["year"]]
-            check_grade(changes.get("grade", current["grade"]), changes.get("score", current["score"]))
-        self._entry_corrected(
-            **stamp.fields(),
-            corrected_version=corrected_version,
-            corrected_position=position,
-            corrected_type=entry["type"],
-            changes=changes,
-            reason=reason,
+        entry = CORRECTIONS.entry(self.entries, corrected_version)
+        changes = issue_corrections.checked(
+            entry, changes, reason=reason, recorded_at=stamp.recorded_at, evaluations=self.evaluations
         )
-
-    def recorder_of(self, version: int) -> dict[str, Any] | None:
-        return self.entries.get(version)
+        self._entry_corrected(
+            **stamp.fields(), corrected_version=corrected_version, corrected_position=position,
+            corrected_type=entry["type"], changes=changes, reason=reason,
+        )
 
     @event("EntryCorrected")
     def _entry_corrected(
-        self,
-        *,
-        user: str,
-        unit: str,
-        occurred_at: datetime,
-        corrected_version: int,
-        corrected_position: int,
-        corrected_type: str,
-        changes: dict[str, Any],
-        reason: str,
+        self, *, user: str, unit: str, occurred_at: datetime, corrected_version: int,
+        corrected_position: int, corrected_type: str, changes: dict[str, Any], reason: str,
     ) -> None:
         self._note_entry("EntryCorrected", user, unit)
-        self.corrections.append(
-            {
-                "version": self.version + 1,
-                "corrected_version": corrected_version,
-                "corrected_position": corrected_position,
-                "changes": dict(changes),
-                "reason": reason,
-            }
-        )
-        self._apply_changes(self.entries[corrected_version], changes)
-
-    def _apply_changes(self, entry: dict[str, Any], changes: dict[str, Any]) -> None:
-        kind = entry["type"]
-        values = {k: (date.fromisoformat(v) if k in DATE_FIELDS and isinstance(v, str) else v)
-                  for k, v in changes.items() if k != "occurred_at"}
-        if kind == "Registered":
-            for key, value in values.items():
-                setattr(self, key, value)
-        elif kind == "Assigned":
-            for key, value in values.items():
-                if key == "nodes":
-                    value = sorted(date.fromisoformat(str(n)) for n in value)
-                setattr(self, key, value)
-        elif kind == "MeasureAdopted":
-            self.measures[entry["measure_id"]].update(values)
-        elif kind == "MeasureCompleted":
-            measure = self.measures[entry["measure_id"]]
-            for key in {"summary", "evidence"} & values.keys():
-                measure[f"completion_{key}"] = values[key]
-        elif kind == "ProgressReported":
-            for item in self.measures[entry["measure_id"]]["progress"]:
-                if item["version"] == self._version_of(entry):
-                    item.update(values)
-        elif kind == "Urged":
-            for item in self.urgings:
-                if item["version"] == self._version_of(entry):
-                    item.update(values)
-        elif kind == "EvaluatedAtYearEnd":
-            self.evaluations[entry["year"]].update(values)
-        elif kind == "Closed" and "summary" in values and self.closed:
-            self.closure_summary = values["summary"]
-
-    def _version_of(self, entry: dict[str, Any]) -> int:
-        return next(v for v, e in self.entries.items() if e is entry)
+        self.corrections.append(record(
+            version=self.version + 1, corrected_version=corrected_version, position=corrected_position,
+            changes=changes, reason=reason,
+        ))
+        # The aggregate's attributes are its state: the correction changes them in place.
+        CORRECTIONS.apply(vars(self), self.entries, corrected_version, changes)

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from application.personal_data import ERASED, Erased
-from domain.case import SEALED_PREFIX
+from domain.case_personal import SEALED_PREFIX
 
 KEY_BYTES = 32
 NONCE_BYTES = 12  # 96 bits: the size GCM is specified for; fresh from os.urandom each time

@@ -30,11 +30,16 @@ from uuid import UUID
 
 from application.commands import SYSTEM, Command
 from application.rubric import RUBRIC_VERSION
+from domain.assessment import CATEGORIES
 from domain.base import LedgerAggregate, Stamp, recording_at
-from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase, new_case_number
-from domain.issue import GRADES, RectificationIssue
+from domain.case import CLOSURE_REASONS, ChildCase, new_case_number
+from domain.evaluation import GRADES
+from domain.guardianship import GUARDIANSHIPS
+from domain.issue import RectificationIssue
+from domain.mandatory_report import NATURES, REPORTERS
 from domain.plan import plan_id
 from infrastructure.sealing import seal
+from domain.referral import SERVICE_KINDS
 from interfaces.demo_district import JOINT_MEETING_UNITS, JUSTICE_BUREAU_UNITS
 
 if TYPE_CHECKING:

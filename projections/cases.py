@@ -12,7 +12,9 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from domain.case import CATEGORIES, ChildCase
+from domain.assessment import CATEGORIES
+from domain.case import ChildCase
+from domain.case_corrections import CORRECTIONS
 from projections.indicators import Thresholds, day_of, response_hours
 from projections.kept import contribution
 
@@ -111,36 +113,10 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
     elif kind == "PersonalDataErased":
         s["erased"] = True
     elif kind == "EntryCorrected":
-        _apply_correction(s, e.corrected_version, dict(e.changes))
+        CORRECTIONS.fold(s, e.corrected_version, e.changes)
     s["entries"][str(version)] = entry
     s["version"] = version
     return s
-
-
-def _apply_correction(s: Summary, version: int, changes: dict[str, Any]) -> None:
-    """What ``ChildCase._apply_changes`` does, for the fields a summary keeps."""
-    entry = s["entries"][str(version)]
-    kind = entry["type"]
-    def keep(*names: str) -> dict[str, Any]:
-        return {k: v for k, v in changes.items() if k in names}
-    if kind == "Registered":
-        s.update(keep("street", "community", "household_local"))
-    elif kind in ("Classified", "Reassessed"):
-        s["assessments"][str(version)].update(keep("left_behind", "categories"))
-    elif kind == "GuardianshipRecorded":
-        for item in s["guardianships"]:
-            if item["version"] == version:
-                item.update(keep("arrangement"))
-    elif kind == "MandatoryReportFiled":
-        s["reports"][entry["report_id"]].update(keep("reporter", "nature"))
-    elif kind == "Referred":
-        s["referrals"][entry["referral_id"]].update(keep("duty"))
-    elif kind == "ServiceProvided":
-        for item in s["services"]:
-            if item["version"] == version:
-                item.update(keep("kind"))
-    elif kind == "EvaluatedAtYearEnd":
-        s["evaluations"][str(entry["year"])].update(keep("grade", "score"))
 
 
 def current_assessment(s: Summary) -> dict[str, Any] | None:

@@ -14,7 +14,8 @@ import copy
 from datetime import date, datetime
 from typing import Any
 
-from domain.issue import DATE_FIELDS, MEASURE_COMPLETED, MEASURE_OPEN, RectificationIssue
+from domain.issue import MEASURE_COMPLETED, MEASURE_OPEN, RectificationIssue
+from domain.issue_corrections import CORRECTIONS
 from projections.indicators import day_of, lateness_days
 
 KIND = "issue"
@@ -147,7 +148,7 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
         s["closed"] = False
         s["closure_summary"] = None
     elif kind == "EntryCorrected":
-        _apply_correction(s, e.corrected_version, dict(e.changes))
+        CORRECTIONS.fold(s, e.corrected_version, e.changes)
     s["entries"][str(version)] = entry
     if "lateness" in s:  # summaries stored before it was kept have it added by brief()
         count_lateness(s["lateness"], entry)
@@ -190,40 +191,6 @@ def brief(s: Summary) -> Summary:
         "evaluations": {y: {"grade": v["grade"]} for y, v in s["evaluations"].items()},
         "lateness": lateness,
     }
-
-
-def _apply_correction(s: Summary, corrected_version: int, changes: dict[str, Any]) -> None:
-    """What ``RectificationIssue._apply_changes`` does, on the summary."""
-    entry = s["entries"][str(corrected_version)]
-    kind = entry["type"]
-    values = {
-        k: (date.fromisoformat(str(v)).isoformat() if k in DATE_FIELDS and isinstance(v, str) else v)
-        for k, v in changes.items() if k != "occurred_at"
-    }
-    if kind == "Registered":
-        for key, value in values.items():
-            s[key] = value
-    elif kind == "Assigned":
-        for key, value in values.items():
-            if key == "nodes":
-                value = sorted(date.fromisoformat(str(n)).isoformat() for n in value)
-            s[key] = value
-    elif kind == "MeasureAdopted":
-        s["measures"][entry["measure_id"]].update(values)
-    elif kind == "MeasureCompleted" and "summary" in values:
-        s["measures"][entry["measure_id"]]["completion_summary"] = values["summary"]
-    elif kind == "ProgressReported":
-        for item in s["measures"][entry["measure_id"]]["progress"]:
-            if item["version"] == corrected_version and "summary" in values:
-                item["summary"] = values["summary"]
-    elif kind == "Urged":
-        for item in s["urgings"]:
-            if item["version"] == corrected_version:
-                item.update({k: v for k, v in values.items() if k in ("message", "reply_by")})
-    elif kind == "EvaluatedAtYearEnd":
-        s["evaluations"][str(entry["year"])].update(values)
-    elif kind == "Closed" and "summary" in values and s["closed"]:
-        s["closure_summary"] = values["summary"]
 
 
 def status_of(s: Summary) -> str:

@@ -10,8 +10,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from application.evidence import named_digests
-from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase
+from domain.assessment import CATEGORIES
+from domain.case import CLOSURE_REASONS, ChildCase
+from domain.guardianship import GUARDIANSHIPS
+from domain.mandatory_report import NATURES, REPORTERS
 from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
+from domain.referral import SERVICE_KINDS
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, line
 from interfaces.http.problems import refused_by

@@ -161,7 +161,7 @@ CASE_OPS = st.lists(
 def play_case(district: District, ops: list[tuple[str, int]]) -> Any:
     from stdnum.cn import ric
 
-    from domain.case import CATEGORIES
+    from domain.assessment import CATEGORIES
 
     ledger = district.ledger
     case = district.cases.register_case(

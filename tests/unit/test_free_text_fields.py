@@ -11,7 +11,8 @@ from uuid import uuid4
 import pytest
 
 from domain.base import InvalidCommand, LedgerAggregate, Stamp, recording_at
-from domain.case import SEALED_PREFIX, ChildCase
+from domain.case import ChildCase
+from domain.case_personal import SEALED_PREFIX
 from domain.free_text import RULE, holds_id_or_mobile_number
 from domain.issue import RectificationIssue
 from domain.plan import Plan

@@ -8,8 +8,8 @@ from uuid import uuid4
 import pytest
 
 from application.personal_data import ERASED
+from domain.case_personal import SEALED_PREFIX, is_sealed
 from infrastructure.sealing import SealBroken, new_case_key, seal, unseal
-from domain.case import SEALED_PREFIX, is_sealed
 
 PERSON = {"name": "王小明", "id_number": "110105201506011238", "address": "三店村5组"}
 
