@@ -298,7 +298,7 @@ def test_verify_returns_at_once_shows_progress_and_a_second_click_joins_the_runn
     import threading
 
     from infrastructure.findings import Discrepancy, Finding, Verification
-    from interfaces.web import pages
+    from interfaces import bootstrap
 
     release, reached, walks = threading.Event(), threading.Event(), []
 
@@ -310,7 +310,7 @@ def test_verify_returns_at_once_shows_progress_and_a_second_click_joins_the_runn
         return Verification(events_checked=12, heads_checked=3, unlogged_events=0,
                             finding=Finding(Discrepancy.EVENT_CHANGED, 7, 6, "the stored event differs from its leaf"))
 
-    monkeypatch.setattr(pages, "verify_log", held_verify)
+    monkeypatch.setattr(bootstrap, "verify_log", held_verify)
     sign_in(client, district, "supervisor")
     total = district.ledger.recorder.max_notification_id()
     started = client.post("/audit/verify", data={"csrf": session_csrf(client)}, headers=ORIGIN, follow_redirects=False)
@@ -335,12 +335,12 @@ def test_verify_returns_at_once_shows_progress_and_a_second_click_joins_the_runn
 def test_a_verification_that_fails_says_so_without_its_error_text(
     client: TestClient, district: District, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from interfaces.web import pages
+    from interfaces import bootstrap
 
     def broken(*args: object, **kw: object) -> None:
         raise RuntimeError(f"{CHILD_NAME} row unreadable")
 
-    monkeypatch.setattr(pages, "verify_log", broken)
+    monkeypatch.setattr(bootstrap, "verify_log", broken)
     sign_in(client, district, "inspector")
     client.post("/audit/verify", data={"csrf": session_csrf(client)}, headers=ORIGIN, follow_redirects=False)
     assert client.app.state.web_verifications.latest.wait(timeout=30)
