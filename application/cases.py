@@ -409,7 +409,7 @@ class CaseCommands:
         return [
             {"user": e.user, "unit": e.unit, "role": e.role, "endpoint": e.endpoint, "at": e.occurred_at}
             for e in self._ledger().repository.event_store.get(access_log_id(case))
-            if isinstance(e, CaseAccessLog.PersonalDataRead)
+            if isinstance(e, CaseAccessLog.PersonalDataRead)  # type: ignore[attr-defined]
         ]
 
     def case_history(self, actor: Actor, case: UUID) -> list[dict[str, Any]]:
@@ -457,7 +457,7 @@ def _checked_personal(kind: str, personal: dict[str, Any], current: dict[str, An
         if merged.get("phone") is not None and not _PHONE.fullmatch(merged["phone"]):
             raise invalid
         return merged
-    for name, value in personal.items():
+    for value in personal.values():
         if not isinstance(value, str) or not value.strip() or len(value) > 5000:
             raise invalid
     return dict(personal)

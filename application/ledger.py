@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording,
 
 from application import access
 from application.access import ADMIN, AGENCY, INSPECTOR, SUPERVISOR, Actor
-from application.group_commit import GroupCommit
+from application.cases import CaseCommands
 from application.errors import (
     ConcurrentWrite,
     Forbidden,
@@ -25,7 +25,7 @@ from application.errors import (
     Unauthenticated,
     VersionMismatch,
 )
-from application.cases import CaseCommands
+from application.group_commit import GroupCommit
 from application.personal_data import CaseKeys
 from application.ports import FingerprintKey, LatestVersions, PositionIndex
 from application.read_policy import POLICY
@@ -201,17 +201,19 @@ class Ledger(CaseCommands, Application[UUID]):
             deepcopy_from_cache=library.deepcopy_from_cache,
         )
 
-    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
+    def take_snapshot(  # type: ignore[override]  # projector_func by name only
+        self, aggregate_id: UUID, version: int | None = None, **kwargs: Any
+    ) -> None:
         """The library's, except that a snapshot already stored at that version is left as
         it is: the events are committed by then, and a save must not be reported as a
         conflict because its derived snapshot was written before (a retried insert whose
         first attempt had committed). The aggregate is loaded once (the library's would load
         it again), and an erased case that holds a clear birth date is not snapshotted."""
         assert self.snapshots is not None
-        aggregate = self.repository.get(aggregate_id, version=version)
+        aggregate: Any = self.repository.get(aggregate_id, version=version)
         if self._holds_clear_birth_date_after_erasure(aggregate):
             return
-        snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+        snapshot_class: Any = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
         try:
             self.snapshots.put([snapshot_class.take(aggregate)])
         except IntegrityError:
@@ -321,7 +323,7 @@ class Ledger(CaseCommands, Application[UUID]):
 
     def _load(self, cls: type[A], aggregate_id: UUID, what: str, expected: int | None = None) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"没有这个{what}", rule=f"{cls.__name__.lower()}_exists") from None
         if not isinstance(aggregate, cls):
@@ -398,7 +400,7 @@ class Ledger(CaseCommands, Application[UUID]):
         if known is not None and self.versions.latest_versions([user]) == {user: known[0]}:
             return known[1]
         try:
-            found = self.repository.get(user)
+            found: Any = self.repository.get(user)
         except AggregateNotFoundError:
             raise Unauthenticated("用户不存在") from None
         if not isinstance(found, User) or not found.active:
@@ -470,7 +472,7 @@ class Ledger(CaseCommands, Application[UUID]):
             others: list[LedgerAggregate] = [issued]
             if unit_name is not None and not self._exists(unit_id(unit)):
                 others.append(Unit.register(stamp, code=unit, name=unit_name))
-            return user, others, {"token_id": str(issued.id), "expires_at": issued.expires_at.isoformat()}
+            return user, others, {"token_id": str(issued.id), "expires_at": issued.expiry(self.token_lifetime).isoformat()}
 
         accepted = self._run(cmd, act)
         if not made:
@@ -581,7 +583,7 @@ class Ledger(CaseCommands, Application[UUID]):
                 )
                 # None only if the snapshot went between the two reads: fold from the start.
                 if stored is not None:
-                    aggregate = cast(A, self.snapshots.mapper.to_domain_event(stored).mutate(None))
+                    aggregate = cast(A, self.snapshots.mapper.to_domain_event(stored).mutate(None))  # type: ignore[attr-defined]
                     return self._fold_until(cls, aggregate, map(self.mapper.to_domain_event, after), what, as_of)
         return self._fold_until(
             cls, None, self.repository.event_store.get(aggregate_id, lte=through), what, as_of
@@ -600,7 +602,7 @@ class Ledger(CaseCommands, Application[UUID]):
 
     def issue_ids(self) -> list[UUID]:
         """Every registered issue, in registration order."""
-        return self.created_ids(RectificationIssue.Registered)
+        return self.created_ids(RectificationIssue.Registered)  # type: ignore[attr-defined]
 
     def created_ids(self, *created: type) -> list[UUID]:
         """Ids of every aggregate created by one of these events, in log order (a topic-filtered scan)."""

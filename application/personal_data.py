@@ -12,7 +12,7 @@ import binascii
 import json
 import os
 from datetime import date
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -51,7 +51,7 @@ class Erased:
 
     _instance: Erased | None = None
 
-    def __new__(cls) -> Self:
+    def __new__(cls) -> Erased:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

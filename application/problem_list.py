@@ -34,7 +34,7 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -199,7 +199,7 @@ class UnitDirectory:
         """What a measure's text may name to be owned: each unit's name, and 各X for every
         group with members among ``codes`` (standing for those members)."""
         present = set(codes)
-        labels = [(self.name_of(code), (code,)) for code in dict.fromkeys(codes)]
+        labels: list[tuple[str, tuple[str, ...]]] = [(self.name_of(code), (code,)) for code in dict.fromkeys(codes)]
         for group, members in self.groups.items():
             owners = tuple(m for m in dict.fromkeys(members) if m in present)
             if owners:
@@ -383,7 +383,7 @@ def split_measures(text: str) -> list[str]:
 
 
 # The numbering styles a joined cell may use, most familiar first.
-_NUMBERINGS = (
+_NUMBERINGS: tuple[tuple[str, Callable[[int], str]], ...] = (
     ("dun", lambda n: f"{n}、"),
     ("paren", lambda n: f"（{n}）"),
     ("dot", lambda n: f"{n}."),
@@ -662,7 +662,7 @@ def _finish(draft: _Draft, directory: UnitDirectory) -> ProblemRow:
     if not draft.problem:
         reasons.append("存在问题为空")
     texts, measures, measure_warnings = _measures_of(draft, units, directory)
-    remarks = "\n".join(dict.fromkeys(l.cells[REMARKS] for l in draft.lines if l.cells[REMARKS]))
+    remarks = "\n".join(dict.fromkeys(line.cells[REMARKS] for line in draft.lines if line.cells[REMARKS]))
     if any(holds_id_or_mobile_number(t) for t in (draft.duty, draft.problem, remarks, *texts)):
         # Refused here, row by row, rather than by the issue halfway through an import.
         reasons.append("含身份证号码或手机号码（问题清单不加密，不能填写个人信息）")

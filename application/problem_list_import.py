@@ -26,7 +26,7 @@ def unit_directory(ledger: Ledger) -> UnitDirectory:
     """Every registered unit by name and every group by code, from the log."""
     units: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
-    for aggregate in ledger.registered(Unit.Registered, UnitGroup.Founded):
+    for aggregate in ledger.registered(Unit.Registered, UnitGroup.Founded):  # type: ignore[attr-defined]
         if isinstance(aggregate, Unit):
             units[aggregate.name] = aggregate.code
         elif isinstance(aggregate, UnitGroup):
@@ -84,7 +84,7 @@ def plan_issues_for_export(ledger: Ledger, plan: UUID, reader: Actor) -> list[di
     POLICY.scope(reader)  # a role that reads no issues is refused, not given an empty list
     ledger.plan(plan)
     names = {code: name for name, code in unit_directory(ledger).units.items()}
-    issues = sorted((i for i in ledger.registered(RectificationIssue.Registered)
+    issues = sorted((i for i in ledger.registered(RectificationIssue.Registered)  # type: ignore[attr-defined]
                      if isinstance(i, RectificationIssue) and i.plan_id == plan
                      and POLICY.may_read_issue(reader, i)), key=lambda i: i.seq)
     rows = []

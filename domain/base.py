@@ -8,10 +8,10 @@ an aggregate and lends it to the events through ``recording_at`` — never insid
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from collections.abc import Iterator
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -144,7 +144,7 @@ class Columns:
             members[index].append(item)
             order.append(index)
         groups = []
-        for shape, group in zip(shapes, members):
+        for shape, group in zip(shapes, members, strict=True):
             kinds: list[str | None] = []
             columns: list[Any] = []
             for key in shape:

@@ -565,7 +565,7 @@ class RectificationIssue(LedgerAggregate):
 
     def _apply_changes(self, entry: dict[str, Any], changes: dict[str, Any]) -> None:
         kind = entry["type"]
-        values = {k: (date.fromisoformat(v) if k in DATE_FIELDS and isinstance(v, str) else v)
+        values: dict[str, Any] = {k: (date.fromisoformat(v) if k in DATE_FIELDS and isinstance(v, str) else v)
                   for k, v in changes.items() if k != "occurred_at"}
         if kind == "Registered":
             for key, value in values.items():

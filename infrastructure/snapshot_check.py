@@ -22,7 +22,6 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import resolve_topic
-
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.verify import Discrepancy, Finding

@@ -28,9 +28,7 @@ from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
-from projections import cases as case_fold
-from projections import folds, queries
-from projections import issues as issue_fold
+from projections import cases as case_fold, folds, issues as issue_fold, queries
 from projections.indicators import Thresholds, day_of
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
 

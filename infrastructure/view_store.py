@@ -183,7 +183,8 @@ class SQLiteViewStore(SQLiteRecorder, ViewStore):
             if checkpoint:
                 c.execute(
                     "INSERT OR REPLACE INTO view_versions (generation, id, position, kind, data, brief) "
-                    "SELECT s.generation, s.id, ?, s.kind, s.data, s.brief FROM view_changed AS d JOIN view_summaries AS s ON s.generation=d.generation AND s.id=d.id "
+                    "SELECT s.generation, s.id, ?, s.kind, s.data, s.brief FROM view_changed AS d "
+                    "JOIN view_summaries AS s ON s.generation=d.generation AND s.id=d.id "
                     "WHERE d.generation=?",
                     (tracking.notification_id, g),
                 )

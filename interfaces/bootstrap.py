@@ -16,17 +16,17 @@ from psycopg_pool import ConnectionPool
 from application.accounts import Accounts, Throttle
 from application.ledger import Ledger
 from application.personal_data import CaseKeys
-from projections.audit_index import AuditIndexProjection
-from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
 from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
+from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.database_probe import check_database
-from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
-from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
+from infrastructure.merkle_store import merkle_store_for
 from infrastructure.settings import Settings
 from infrastructure.signing import TreeHeadSigner
 from infrastructure.view_runner import Views, build_views
+from projections.audit_index import AuditIndexProjection
+from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
 
 
 @dataclass

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from application.accounts import Accounts
-from domain.base import LedgerAggregate, Stamp
-from domain.registry import User, user_id
 from application.ledger import SYSTEM, Command, Ledger
+from domain.base import LedgerAggregate, Stamp
 from domain.plan import plan_id
+from domain.registry import User, user_id
 
 SHANGHAI = timezone(timedelta(hours=8))
 

@@ -32,7 +32,16 @@ from application.ledger import SYSTEM, Command, Ledger
 from application.personal_data import seal
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, Stamp, recording_at
-from domain.case import CATEGORIES, CLOSURE_REASONS, GUARDIANSHIPS, NATURES, REPORTERS, SERVICE_KINDS, ChildCase, new_case_number
+from domain.case import (
+    CATEGORIES,
+    CLOSURE_REASONS,
+    GUARDIANSHIPS,
+    NATURES,
+    REPORTERS,
+    SERVICE_KINDS,
+    ChildCase,
+    new_case_number,
+)
 from domain.issue import GRADES, RectificationIssue
 from domain.plan import plan_id
 from interfaces.demo_district import JOINT_MEETING_UNITS, JUSTICE_BUREAU_UNITS

@@ -7,8 +7,8 @@ never the store or the clock. Dates are calendar days in Asia/Shanghai.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from domain.issue import MEASURE_COMPLETED

@@ -265,8 +265,7 @@ def rebuild(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-    from infrastructure.view_runner import VIEW_NAMES
-    from infrastructure.view_runner import rebuild as rebuild_views
+    from infrastructure.view_runner import VIEW_NAMES, rebuild as rebuild_views
     from interfaces.cli.reports import rebuild_document, rebuild_tables
     from interfaces.http.inputs import moment_or_day_end
 
@@ -362,8 +361,8 @@ def verify(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from infrastructure.merkle_store import merkle_store_for
     from infrastructure.keyring import Keyring
+    from infrastructure.merkle_store import merkle_store_for
     from infrastructure.snapshot_check import snapshot_check
     from infrastructure.verify import verify_log
     from interfaces.cli.reports import verify_document, verify_tables

@@ -7,18 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from infrastructure.database_probe import DatabaseUnavailable, wait_for_database
 from infrastructure.settings import Settings
 from interfaces import bootstrap
-from interfaces.logging import RequestId
 from interfaces.http import access, audit, cases, docs, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
+from interfaces.logging import RequestId
 from interfaces.web import pages as dashboard
-
 
 log = structlog.get_logger("careledger.http")
 

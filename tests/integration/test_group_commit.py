@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-
 from application.errors import ConcurrentWrite
 from application.ledger import Ledger
 from domain.plan import plan_id
