@@ -110,10 +110,3 @@ def unseal(key: bytes | None, case_id: UUID, sealed: str | None) -> dict[str, An
     if not isinstance(fields, dict):
         raise SealBroken("个人信息密文内容不正确")
     return fields
-
-
-def read_personal_data(
-    keys: CaseKeys, case_id: UUID, sealed: str | None
-) -> dict[str, Any] | Erased | None:
-    """Opens one sealed text of a case with its key, wherever the keys are kept."""
-    return unseal(keys.get(case_id), case_id, sealed)

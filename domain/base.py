@@ -47,8 +47,6 @@ def recording_at(moment: datetime) -> Iterator[None]:
 class DomainError(Exception):
     """A refused command. ``rule`` is the rule's English name; the message is for people."""
 
-    status_hint = "conflict"
-
     def __init__(self, rule: str, message: str, **context: Any) -> None:
         super().__init__(message)
         self.rule = rule
@@ -62,8 +60,6 @@ class RuleViolated(DomainError):
 
 class InvalidCommand(DomainError):
     """The command's own content is invalid, whatever the state (HTTP 422)."""
-
-    status_hint = "invalid"
 
 
 @dataclass(frozen=True)

@@ -178,9 +178,6 @@ class Views:
         thread.start()
         return thread
 
-    def notify(self) -> None:
-        self._wake.set()
-
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
@@ -390,13 +387,6 @@ def rebuild(
         fresh.clear()
         raise
     return None
-
-
-def follow(settings: Settings) -> None:
-    """Runs the subscription runner until interrupted: the separate views process on
-    PostgreSQL (e.g. ``careledger views follow``). Errors end the process, to be restarted."""
-    with subscription_runner(settings) as runner:
-        runner.run_forever()
 
 
 def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Views:

@@ -419,10 +419,6 @@ class MerkleLogReader:
     def leaves_at(self, positions: Iterable[int]) -> dict[int, Leaf]:
         return self.store.leaves_at(positions)
 
-    def root_at(self, tree_size: int) -> bytes:
-        self._check_size(tree_size)
-        return self._root(tree_size)
-
     def inclusion_proof(self, position: int, tree_size: int | None = None) -> InclusionProof:
         """The audit path of the event at ``position`` in the tree of ``tree_size`` leaves
         (by default the latest signed head's)."""
