@@ -34,6 +34,11 @@ lint: $(STAMP)
 test: $(STAMP) lint browser
 	$(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
+## screenshots: the browser tests alone, writing docs/screenshots/*.png (the only target that does)
+screenshots: $(STAMP) browser
+	CARELEDGER_SCREENSHOTS=$(CURDIR)/docs/screenshots CARELEDGER_REQUIRE_BROWSER=1 \
+		$(BIN)/pytest -p no:xdist -m "not slow" tests/browser $(PYTEST_ARGS)
+
 ## crash-test: bench/crash_test.py (2 workers + runner on a scratch database; SIGKILLs and a
 ## PostgreSQL restart in immediate mode; < 10 min), then the slow tests, alone (needs root):
 ## among them the whole PostgreSQL server stopped for 8 s (CARELEDGER_SERVER_PAUSE_SECONDS, ≤ 30)
