@@ -22,6 +22,9 @@ from infrastructure.settings import Settings
 
 # A server that accepts the connection and then says nothing is given this long.
 DEADLINE = 1.5
+# How long a process restarted by its supervisor (an API worker, the runner) waits at start
+# for a database it cannot reach before it gives up.
+START_WAIT_SECONDS = 60.0
 
 
 class DatabaseUnavailable(Exception):

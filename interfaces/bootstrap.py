@@ -19,14 +19,15 @@ from application.personal_data import CaseKeys
 from infrastructure.access_store import PostgresAccessStore, SQLiteAccessStore
 from infrastructure.audit_store import PostgresAuditStore, SQLiteAuditStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
-from infrastructure.database_probe import check_database
+from infrastructure.database_probe import START_WAIT_SECONDS, check_database, wait_for_database
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.settings import Settings
 from infrastructure.signing import TreeHeadSigner
 from infrastructure.view_runner import Views, build_views
 from projections.audit_index import AuditIndexProjection
-from projections.merkle_log import MerkleLogProjection, MerkleLogReader, MerkleLogRunner
+from projections.merkle_log import MerkleLogProjection, MerkleLogRunner
+from projections.merkle_proofs import MerkleLogReader
 
 
 @dataclass
@@ -71,6 +72,9 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
     from infrastructure.view_runner import subscription_runner
 
     log = structlog.get_logger("careledger.project")
+    # Restarted by its supervisor while the database restarts, it waits for it, as API workers do.
+    wait_for_database(settings, START_WAIT_SECONDS,
+                      retrying=lambda unavailable: log.warning("database_unavailable_at_start", reason=unavailable.line))
     with ExitStack() as stack:
         services = build(settings)
         stack.callback(services.close)

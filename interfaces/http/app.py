@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from infrastructure.database_probe import DatabaseUnavailable, wait_for_database
+from infrastructure.database_probe import START_WAIT_SECONDS, DatabaseUnavailable, wait_for_database
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.http import access, audit, cases, docs, health, issues, metrics, problems, views
@@ -20,10 +20,6 @@ from interfaces.web import pages as dashboard
 
 log = structlog.get_logger("careledger.http")
 
-# How long an API worker waits at start for a database that cannot be reached. Its server
-# started already (`careledger serve` probed the database): uvicorn restarts a killed worker,
-# perhaps while the database restarts, and a worker that fails to start stops the whole server.
-WORKER_START_WAIT_SECONDS = 60.0
 
 
 def _still_waiting(unavailable: DatabaseUnavailable) -> None:
@@ -39,7 +35,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         if owned:
-            await asyncio.to_thread(wait_for_database, settings, WORKER_START_WAIT_SECONDS, retrying=_still_waiting)
+            # Its server started already (`careledger serve` probed the database): uvicorn restarts
+            # a killed worker, perhaps while the database restarts, and a worker that fails to
+            # start makes uvicorn stop the whole server.
+            await asyncio.to_thread(wait_for_database, settings, START_WAIT_SECONDS, retrying=_still_waiting)
         app.state.services = services or bootstrap.build(settings)
         if owned:
             app.state.services.start_followers()

@@ -20,7 +20,8 @@ from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
 from interfaces.http.schemas import UNIT_NAME
 from projections.audit_index import AuditFilter
-from projections.merkle_log import BadTreeSize, NotLogged, leaf_fields_of, withheld
+from projections.merkle_log import leaf_fields_of, withheld
+from projections.merkle_proofs import BadTreeSize, NotLogged
 
 router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
 

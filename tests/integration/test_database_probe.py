@@ -227,12 +227,10 @@ def _down_then_relayed(refusals: int) -> Iterator[tuple[int, list[str]]]:
             conn.close()
 
 
-def test_an_api_worker_started_while_the_database_is_down_waits_for_it_and_then_serves(tmp_path: Path) -> None:
-    """uvicorn stops the whole server when a worker it restarts fails to start; a worker
-    restarted during a database restart must wait for the database instead."""
-    from fastapi.testclient import TestClient
-
-    from interfaces.http.app import create_app
+@contextmanager
+def _tables_behind_a_database_that_was_down(tmp_path: Path) -> Iterator[tuple[Settings, list[str]]]:
+    """A scratch database with its tables, reached through a port whose first two connections
+    are closed at once; the settings a restarted process would start with."""
     from tests.backends import scratch_database
 
     require_postgres()
@@ -242,10 +240,28 @@ def test_an_api_worker_started_while_the_database_is_down_waits_for_it_and_then_
         bootstrap.build(Settings(database_url=url, **keys)).close()  # the tables, as `serve` makes them
         with _down_then_relayed(refusals=2) as (port, given):
             relayed = urlsplit(url)._replace(netloc=f"postgres@127.0.0.1:{port}").geturl()
-            worker = create_app(Settings(database_url=relayed, create_tables=False, **keys))
-            with TestClient(worker) as client:
-                assert client.get("/readyz").status_code == 200
-            assert given[:3] == ["closed", "closed", "relayed"]
+            yield Settings(database_url=relayed, create_tables=False, **keys), given
+
+
+def test_an_api_worker_started_while_the_database_is_down_waits_for_it_and_then_serves(tmp_path: Path) -> None:
+    """uvicorn stops the whole server when a worker it restarts fails to start; a worker
+    restarted during a database restart must wait for the database instead."""
+    from fastapi.testclient import TestClient
+
+    from interfaces.http.app import create_app
+
+    with _tables_behind_a_database_that_was_down(tmp_path) as (settings, given):
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/readyz").status_code == 200
+        assert given[:3] == ["closed", "closed", "relayed"]
+
+
+def test_the_runner_started_while_the_database_is_down_waits_for_it(tmp_path: Path) -> None:
+    with _tables_behind_a_database_that_was_down(tmp_path) as (settings, given):
+        stopping = threading.Event()
+        stopping.set()  # opens its followers, then stops at its first look
+        bootstrap.run_followers(settings, stopping)
+        assert given[:3] == ["closed", "closed", "relayed"]
 
 
 def test_waiting_for_a_database_that_stays_away_ends_with_its_one_line(tmp_path: Path) -> None:

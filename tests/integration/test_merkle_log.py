@@ -15,14 +15,8 @@ import pytest
 from infrastructure.signing import SignatureVerifier
 from infrastructure.verify import verify_log
 from projections import merkle
-from projections.merkle_log import (
-    BadTreeSize,
-    LogMoved,
-    MerkleLogReader,
-    MerkleLogRunner,
-    NotLogged,
-    TreeHead,
-)
+from projections.merkle_log import LogMoved, MerkleLogRunner, TreeHead
+from projections.merkle_proofs import BadTreeSize, MerkleLogReader, NotLogged
 from tests.backends import scratch_schema
 from tests.integration.merkle_logs import Counter, SmallLog, record_events, small_log
 from tests.rfc9162 import rfc_leaf, rfc_verify_consistency, rfc_verify_inclusion
