@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test crash-test test-sqlite test-postgres clean browser bench
+.PHONY: run test lint screenshots crash-test test-sqlite test-postgres clean browser bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,22 @@ browser:
 		apt-get install -y chromium fonts-noto-cjk || { apt-get update && apt-get install -y chromium fonts-noto-cjk; }; \
 	fi
 
-## test: the whole suite, on SQLite and (when reachable) PostgreSQL, and the dashboard in chromium
-test: $(STAMP) browser
+## lint: the layers' import contracts (import-linter), ruff, mypy on domain/ and application/,
+## and vulture for dead code (config in pyproject.toml; vulture_whitelist.py names what frameworks call)
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/vulture
+
+## test: lint, then the whole suite, on SQLite and (when reachable) PostgreSQL, and the dashboard in chromium
+test: $(STAMP) lint browser
 	$(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+## screenshots: the browser tests alone, writing docs/screenshots/*.png (the only target that does)
+screenshots: $(STAMP) browser
+	CARELEDGER_SCREENSHOTS=$(CURDIR)/docs/screenshots CARELEDGER_REQUIRE_BROWSER=1 \
+		$(BIN)/pytest -p no:xdist -m "not slow" tests/browser $(PYTEST_ARGS)
 
 ## crash-test: bench/crash_test.py (2 workers + runner on a scratch database; SIGKILLs and a
 ## PostgreSQL restart in immediate mode; < 10 min), then the slow tests, alone (needs root):

@@ -110,7 +110,7 @@ class Accounts:
                 raise RuleViolated("token_only_for_active_user", "该用户已停用，不能签发令牌")
             issued, token = self.identity.new_token(stamp, owner)
             made.append(token)
-            return issued, [], {"user_id": str(owner.id), "expires_at": issued.expires_at.isoformat()}
+            return issued, [], {"user_id": str(owner.id), "expires_at": issued.expiry(self.ledger.token_lifetime).isoformat()}
 
         accepted = self.runner.run(cmd, act)
         if not made:

@@ -135,17 +135,19 @@ class Ledger(Application[UUID]):
             deepcopy_from_cache=library.deepcopy_from_cache,
         )
 
-    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
+    def take_snapshot(  # type: ignore[override]  # projector_func by name only
+        self, aggregate_id: UUID, version: int | None = None, **kwargs: Any
+    ) -> None:
         """The library's, except that a snapshot already stored at that version is left as
         it is: the events are committed by then, and a save must not be reported as a
         conflict because its derived snapshot was written before (a retried insert whose
         first attempt had committed). The aggregate is loaded once (the library's would load
         it again), and an erased case that holds a clear birth date is not snapshotted."""
         assert self.snapshots is not None
-        aggregate = self.repository.get(aggregate_id, version=version)
+        aggregate: Any = self.repository.get(aggregate_id, version=version)
         if self._holds_clear_birth_date_after_erasure(aggregate):
             return
-        snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+        snapshot_class: Any = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
         try:
             self.snapshots.put([snapshot_class.take(aggregate)])
         except IntegrityError:
@@ -179,7 +181,7 @@ class Ledger(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID, what: str, expected: int | None = None) -> A:
         """The aggregate now; NotFound (naming ``what``) when there is none of ``cls``."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"没有这个{what}", rule=f"{cls.__name__.lower()}_exists") from None
         if not isinstance(aggregate, cls):
@@ -213,7 +215,7 @@ class Ledger(Application[UUID]):
                 )
                 # None only if the snapshot went between the two reads: fold from the start.
                 if stored is not None:
-                    aggregate = cast(A, self.snapshots.mapper.to_domain_event(stored).mutate(None))
+                    aggregate = cast(A, self.snapshots.mapper.to_domain_event(stored).mutate(None))  # type: ignore[attr-defined]
                     return self._fold_until(cls, aggregate, map(self.mapper.to_domain_event, after), what, as_of)
         return self._fold_until(
             cls, None, self.repository.event_store.get(aggregate_id, lte=through), what, as_of

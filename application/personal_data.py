@@ -12,7 +12,7 @@ class Erased:
 
     _instance: Erased | None = None
 
-    def __new__(cls) -> Self:
+    def __new__(cls) -> Erased:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

@@ -299,7 +299,7 @@ def _finish(draft: _Draft, directory: UnitDirectory) -> ProblemRow:
     if not draft.problem:
         reasons.append("存在问题为空")
     texts, measures, measure_warnings = _measures_of(draft, units, directory)
-    remarks = "\n".join(dict.fromkeys(l.cells[REMARKS] for l in draft.lines if l.cells[REMARKS]))
+    remarks = "\n".join(dict.fromkeys(line.cells[REMARKS] for line in draft.lines if line.cells[REMARKS]))
     if any(holds_id_or_mobile_number(t) for t in (draft.duty, draft.problem, remarks, *texts)):
         # Refused here, row by row, rather than by the issue halfway through an import.
         reasons.append("含身份证号码或手机号码（问题清单不加密，不能填写个人信息）")

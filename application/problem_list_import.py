@@ -28,7 +28,7 @@ def unit_directory(ledger: Ledger) -> UnitDirectory:
     """Every registered unit by name and every group by code, from the log."""
     units: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
-    for aggregate in ledger.registered(Unit.Registered, UnitGroup.Founded):
+    for aggregate in ledger.registered(Unit.Registered, UnitGroup.Founded):  # type: ignore[attr-defined]
         if isinstance(aggregate, Unit):
             units[aggregate.name] = aggregate.code
         elif isinstance(aggregate, UnitGroup):

@@ -22,7 +22,7 @@ class IntKeyedAsLists(Transcoding):
         return [obj.keys, obj.values]
 
     def decode(self, data: list[Any]) -> dict[int, Any]:
-        return dict(zip(data[0], data[1]))
+        return dict(zip(data[0], data[1], strict=True))
 
 
 class TupledAsList(Transcoding):
@@ -63,7 +63,7 @@ def _builder(keys: tuple[str, ...]) -> Callable[[Iterable[tuple[Any, ...]]], lis
     if built is None:
         if keys and len(keys) <= 32 and all(_FIELD.fullmatch(k) for k in keys):
             names = [f"v{i}" for i in range(len(keys))]
-            display = ", ".join(f"'{k}': {n}" for k, n in zip(keys, names))
+            display = ", ".join(f"'{k}': {n}" for k, n in zip(keys, names, strict=True))
             source = f"lambda rows: [{{{display}}} for {', '.join(names)}, in rows]"
             built = eval(compile(source, "<snapshot columns>", "eval"), {"__builtins__": {}})  # noqa: S307
         else:
@@ -84,8 +84,8 @@ class ColumnsAsLists(Transcoding):
         groups, order = data
         built = []
         for keys, kinds, columns in groups:
-            converted = [_column(kind, column) for kind, column in zip(kinds, columns)]
-            built.append(_builder(tuple(keys))(zip(*converted)))
+            converted = [_column(kind, column) for kind, column in zip(kinds, columns, strict=True)]
+            built.append(_builder(tuple(keys))(zip(*converted, strict=True)))
         if order is None:
             return built[0]
         members = [iter(group) for group in built]

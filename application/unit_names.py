@@ -134,7 +134,8 @@ class UnitNames:
         copy of each row by the row's identity: a view recomputed after one write shares all
         but a few rows with the previous answer (projections.kept.Kept), and those are not
         copied again. It is left holding the rows of this answer only."""
-        previous, fresh = (memo if memo is not None else {}), {}
+        previous = memo if memo is not None else {}
+        fresh: Memo = {}
         named = (self._table(answer, previous, fresh) if "columns" in answer and "rows" in answer
                  else dict(answer))
         for key, value in answer.items():

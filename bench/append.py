@@ -39,7 +39,17 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from bench.common import (
-    BACKENDS, ROOT, Scratch, median, ms, percentile, progress, rate, ratio, scratch, table,
+    BACKENDS,
+    ROOT,
+    Scratch,
+    median,
+    ms,
+    percentile,
+    progress,
+    rate,
+    ratio,
+    scratch,
+    table,
 )
 
 STATE = json.dumps({

@@ -211,7 +211,7 @@ class Run:
         port = free_port()
         env = {**self.env, "CARELEDGER_CREATE_TABLES": "false"}
         self.server = subprocess.Popen([CARELEDGER, "serve", "--port", str(port), "--workers", "2"], env=env,
-                                       cwd=self.dir, stdout=subprocess.DEVNULL, stderr=open(self.dir / "serve.log", "wb"))
+                                       cwd=self.dir, stdout=subprocess.DEVNULL, stderr=open(self.dir / "serve.log", "wb"))  # noqa: SIM115 — the server holds it
         base = f"http://127.0.0.1:{port}"
 
         def up() -> bool:
@@ -226,7 +226,7 @@ class Run:
         return base
 
     def start_runner(self) -> None:
-        log = open(self.dir / "project.log", "ab")
+        log = open(self.dir / "project.log", "ab")  # noqa: SIM115 — the runner holds it
         self.runner = subprocess.Popen([CARELEDGER, "project"], env={**self.env, "CARELEDGER_CREATE_TABLES": "false"},
                                        cwd=self.dir, stdout=subprocess.DEVNULL, stderr=log)
 
@@ -476,7 +476,7 @@ class Run:
             faults.append((0.5 if args.no_faults else 0.9, self.pause_server))
         for share, fault in faults:
             threshold = seeded + share * (expected - seeded)
-            poll(lambda: self.position() >= threshold or not any(p.is_alive() for p in clients),
+            poll(lambda: self.position() >= threshold or not any(p.is_alive() for p in clients),  # noqa: B023 — polled here
                  DEADLINE_SECONDS, f"the log to reach {threshold:.0f}")
             fault()
         while any(p.is_alive() for p in clients):

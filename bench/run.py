@@ -1,7 +1,8 @@
 """`make bench`: every benchmark in turn, each in its own process, into docs/BENCHMARKS.md.
 
     .venv/bin/python -m bench.run            # default sizes: 10.3 minutes on 2 cores (2026-11-23)
-    .venv/bin/python -m bench.run --large    # views, audit and verify at 10^6 events (hours: each step generates 10^6 events, 13–19 min alone on a loaded machine)
+    .venv/bin/python -m bench.run --large    # views, audit and verify at 10^6 events
+        # (hours: each step generates 10^6 events, 13–19 min alone on a loaded machine)
 """
 
 from __future__ import annotations

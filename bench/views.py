@@ -40,30 +40,6 @@ def events_table(ledger: Any) -> str:
     return str(ledger.recorder.events_table_name)
 
 
-def raw_read(s: Scratch, table_name: str) -> tuple[float, int]:
-    """Seconds to read every stored event raw, and how many."""
-    conn = s.connect()
-    try:
-        start, n, last = time.perf_counter(), 0, 0
-        if s.backend == "postgres":
-            sql = (f"SELECT notification_id, originator_id, originator_version, topic, state FROM {table_name} "
-                   "WHERE notification_id > %s ORDER BY notification_id LIMIT %s")
-        else:
-            sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table_name} "
-                   "WHERE rowid > ? ORDER BY rowid LIMIT ?")
-        cur = conn.cursor()
-        while True:
-            cur.execute(sql, (last, PAGE))
-            rows = cur.fetchall()
-            if not rows:
-                break
-            n += len(rows)
-            last = rows[-1][0]
-        return time.perf_counter() - start, n
-    finally:
-        conn.close()
-
-
 def library_read(ledger: Any, topics: list[str], upto: int | None = None) -> float:
     start, last = time.perf_counter(), 0
     while True:

@@ -48,8 +48,6 @@ def recording_at(moment: datetime) -> Iterator[None]:
 class DomainError(Exception):
     """A refused command. ``rule`` is the rule's English name; the message is for people."""
 
-    status_hint = "conflict"
-
     def __init__(self, rule: str, message: str, **context: Any) -> None:
         super().__init__(message)
         self.rule = rule
@@ -63,8 +61,6 @@ class RuleViolated(DomainError):
 
 class InvalidCommand(DomainError):
     """The command's own content is invalid, whatever the state (HTTP 422)."""
-
-    status_hint = "invalid"
 
 
 def check_code(value: object, known: tuple[str, ...], rule: str, what: str) -> None:
@@ -164,7 +160,7 @@ class Columns:
             members[index].append(item)
             order.append(index)
         groups = []
-        for shape, group in zip(shapes, members):
+        for shape, group in zip(shapes, members, strict=True):
             kinds: list[str | None] = []
             columns: list[Any] = []
             for key in shape:

@@ -22,7 +22,6 @@ from eventsourcing.domain import event
 
 from domain.base import LedgerAggregate, Stamp, ledger_id, versioned
 
-
 KEYED = "hmac-sha256:"
 
 

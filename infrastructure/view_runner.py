@@ -28,9 +28,7 @@ from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
-from projections import cases as case_fold
-from projections import folds, queries
-from projections import issues as issue_fold
+from projections import cases as case_fold, folds, issues as issue_fold, queries
 from projections.indicators import Thresholds, day_of
 from projections.kept import Kept
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
@@ -180,9 +178,6 @@ class Views:
         thread = threading.Thread(target=load, name="careledger-views-warm", daemon=True)
         thread.start()
         return thread
-
-    def notify(self) -> None:
-        self._wake.set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -393,13 +388,6 @@ def rebuild(
         fresh.clear()
         raise
     return None
-
-
-def follow(settings: Settings) -> None:
-    """Runs the subscription runner until interrupted: the separate views process on
-    PostgreSQL (e.g. ``careledger views follow``). Errors end the process, to be restarted."""
-    with subscription_runner(settings) as runner:
-        runner.run_forever()
 
 
 def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Views:

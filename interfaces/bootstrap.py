@@ -34,12 +34,16 @@ from infrastructure.evidence_files import EvidenceFiles
 from infrastructure.audit_store import AuditStore
 from infrastructure.merkle_store import merkle_store_for
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
+from infrastructure.merkle_store import merkle_store_for
 from infrastructure.settings import Settings
 from infrastructure.keyring import Keyring
 from infrastructure.signing import TreeHeadSigner
 from infrastructure.snapshot_check import snapshot_check
 from infrastructure.verify import Verification, verify_log
 from infrastructure.view_runner import Views, build_views
+from projections.audit_index import AuditIndexProjection
+from projections.merkle_log import MerkleLogProjection, MerkleLogRunner
+from projections.merkle_proofs import MerkleLogReader
 
 
 @dataclass

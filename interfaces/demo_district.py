@@ -22,6 +22,7 @@ from application.commands import SYSTEM, Command
 from application.issues import Issues
 from application.ledger import Ledger
 from domain.plan import plan_id
+from domain.registry import User, user_id
 
 if TYPE_CHECKING:
     from interfaces.bootstrap import Services

@@ -7,8 +7,8 @@ never the store or the clock. Dates are calendar days in Asia/Shanghai.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from domain.issue import MEASURE_COMPLETED
@@ -43,11 +43,6 @@ def _day_of_text(moment: str) -> date:
 
 def _date(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
-
-
-def year_end(year: int) -> datetime:
-    """The last instant of ``year`` in Shanghai (24:00 on 31 December)."""
-    return datetime(year + 1, 1, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
 
 
 # ---- measures ------------------------------------------------------------------------
@@ -191,11 +186,6 @@ def lateness_days(recorded_at: str, occurred_at: str) -> int:
     if gap <= timedelta(0):
         return 0
     return gap.days + (1 if gap.seconds or gap.microseconds else 0)
-
-
-def is_late_entry(entry: dict[str, Any], thresholds: Thresholds) -> bool:
-    """E5 A late entry: recorded more than ``late_entry_days`` days after the time it claims."""
-    return lateness_days(entry["recorded_at"], entry["occurred_at"]) > thresholds.late_entry_days
 
 
 def late_entries(issue: dict[str, Any], unit: str, year: int, thresholds: Thresholds) -> int:

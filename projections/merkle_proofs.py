@@ -10,6 +10,7 @@ from typing import Any
 from projections import merkle
 from projections.merkle_log import Leaf, MerkleLogStore, TreeHead
 
+
 class NotLogged(LookupError):
     """No event at this position is in the log (yet)."""
 
@@ -65,10 +66,6 @@ class MerkleLogReader:
 
     def leaves_at(self, positions: Iterable[int]) -> dict[int, Leaf]:
         return self.store.leaves_at(positions)
-
-    def root_at(self, tree_size: int) -> bytes:
-        self._check_size(tree_size)
-        return self._root(tree_size)
 
     def inclusion_proof(self, position: int, tree_size: int | None = None) -> InclusionProof:
         """The audit path of the event at ``position`` in the tree of ``tree_size`` leaves

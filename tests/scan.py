@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 

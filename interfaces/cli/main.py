@@ -269,8 +269,7 @@ def rebuild(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-    from infrastructure.view_runner import VIEW_NAMES
-    from infrastructure.view_runner import rebuild as rebuild_views
+    from infrastructure.view_runner import VIEW_NAMES, rebuild as rebuild_views
     from interfaces.cli.reports import rebuild_document, rebuild_tables
     from interfaces.http.inputs import moment_or_day_end
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -18,7 +17,6 @@ from interfaces.logging import RequestId
 from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
 from interfaces.web import site as dashboard
-
 
 log = structlog.get_logger("careledger.http")
 

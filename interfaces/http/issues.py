@@ -11,13 +11,10 @@ from fastapi.responses import Response
 from application.evidence import named_digests
 from application.problem_list_import import import_problem_list, plan_issues_for_export
 from application.read_policy import POLICY
+from domain.issue import STATUSES, RectificationIssue
 from infrastructure.spreadsheets.grid import read_grid
 from infrastructure.spreadsheets.problem_list_export import problem_list_workbook
 from infrastructure.spreadsheets.views_export import content_disposition, download_names
-
-from domain.issue import STATUSES, RectificationIssue
-from projections import issues as issue_fold
-from projections.indicators import day_of
 from interfaces.http import filters, schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.problems import refused_by

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import OperationalError, InterfaceError
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, Year
 
-
 # Each field naming units by code has their names beside it (application.unit_names).
 UNIT_NAME = "单位名称（与左侧单位代码对应；未登记的代码原样给出）"
 UNIT_NAMES = "单位名称，与单位代码逐一对应"

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 
 from application.sessions import csrf_token
 from application.errors import ApplicationError, Forbidden, NotFound, Unauthenticated

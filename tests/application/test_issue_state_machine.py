@@ -1,10 +1,20 @@
-"""Random sequences of valid and invalid issue commands, checked against the store after every step."""
+"""Random issue commands, valid and invalid, against a plain model of the rules.
+
+The model below is written from ../shared/DOMAIN.md and API.md (who may do what, what a
+closed issue still takes, what a correction may change), in dicts and sets: it imports
+nothing of the domain. After every command the ledger must have accepted exactly what the
+model accepts, refused for one of the reasons the model sees (404, 403, 409 or 422), stored
+nothing when it refused, and answer the issue as the model holds it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import Enum
+from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -14,12 +24,144 @@ from application.ledger import Ledger
 from domain.base import DomainError
 from domain.plan import plan_id
 from interfaces import bootstrap
-from tests.district import START, Clock, District, seed
+from interfaces.http.issues import describe_issue
+from tests.district import START, USERS, Clock, District, seed
 
 WHO = st.sampled_from(["supervisor", "inspector", "pf-clerk", "gf-clerk", "cq-clerk"])
+# Mostly whoever the command is for, so that the issue moves on as well as refusing.
+CLERKS = ["pf-clerk", "cq-clerk", "gf-clerk"]
+AGENCY = st.one_of(st.sampled_from(CLERKS), WHO)
+SUPERVISOR = st.one_of(st.just("supervisor"), WHO)
 UNIT = st.sampled_from(["pf", "gf", "sfs-cq", "司法所"])
-MEASURE = st.sampled_from(["M1", "M2", "M3", "M4"])
+MEASURE = st.one_of(st.just("M1"), st.sampled_from(["M1", "M2", "M3", "M4"]))
 TEXT = st.text(alphabet="整改措施落实abc ", min_size=0, max_size=8)
+
+
+# ---- the model ----------------------------------------------------------------------
+
+
+class Refusal(Enum):
+    NOT_FOUND = 404  # the issue, or the measure, is not there for this reader
+    FORBIDDEN = 403  # the role or the unit may not do this
+    STATE = 409  # the issue as it stands forbids it
+    INVALID = 422  # the command's own content is wrong
+
+
+def refusal_of(error: Exception) -> Refusal:
+    kinds: list[tuple[type[Exception], Refusal]] = [
+        (NotFound, Refusal.NOT_FOUND), (Forbidden, Refusal.FORBIDDEN),
+        (RuleViolated, Refusal.STATE), (InvalidCommand, Refusal.INVALID),
+    ]
+    return next(refusal for kind, refusal in kinds if isinstance(error, kind))
+
+
+ROLE = {name: role for name, _unit, role in USERS}
+UNIT_OF = {name: unit for name, unit, _role in USERS}
+GROUPS = {"司法所": ["sfs-cq", "sfs-zml"]}  # a group names every member unit, in registration order
+GRADES = {"优秀", "良好", "合格", "不合格"}
+# What a correction may change, by the kind of entry corrected.
+CORRECTABLE = {
+    "Registered": {"duty", "problem", "remarks"},
+    "Assigned": {"contact_person", "deadline", "nodes"},
+    "MeasureAdopted": {"text", "due"},
+    "ProgressReported": {"summary", "evidence"},
+    "MeasureCompleted": {"summary"},
+    "DeadlineExtended": {"reason"},
+    "Urged": {"message", "reply_by"},
+    "EvaluatedAtYearEnd": {"grade", "score", "findings"},
+    "Closed": {"summary"},
+    "Reopened": {"reason"},
+    "EntryCorrected": {"reason"},
+}
+
+
+def expand(unit: str) -> list[str]:
+    return GROUPS.get(unit, [unit])
+
+
+@dataclass
+class IssueModel:
+    units: list[str]
+    duty: str = "d"
+    contact_person: str | None = None
+    deadline: date | None = None
+    measures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    urgings: list[dict[str, Any]] = field(default_factory=list)
+    extensions: list[tuple[date, date]] = field(default_factory=list)
+    evaluations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    closed: bool = False
+    corrections: int = 0
+    # One per stored event, in order (the issue's version is its index + 1).
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def status(self) -> str:
+        if self.closed:
+            return "closed"
+        if self.measures and all(m["status"] == "completed" for m in self.measures.values()):
+            return "awaiting_closure"
+        if self.measures:
+            return "rectifying"
+        return "assigned" if self.deadline is not None else "registered"
+
+    def reads(self, who: str) -> bool:
+        """Supervisors and inspectors read every issue; an agency one its unit is responsible
+        for, owns a measure of, or was urged on."""
+        unit = UNIT_OF[who]
+        return ROLE[who] != "agency" or (
+            unit in self.units or any(m["unit"] == unit for m in self.measures.values())
+            or any(u["unit"] == unit for u in self.urgings))
+
+    def refusals(self, who: str, *, before_load: set[Refusal] | None = None,
+                 authority: Callable[[], set[Refusal]], rules: Callable[[], set[Refusal]]) -> set[Refusal]:
+        """What may refuse a command. An issue the actor may not read is not there for them,
+        whatever else is wrong with the command (only a check of its own input may come
+        first); who may act is decided before the issue's state is looked at; then every
+        rule the command breaks is a reason the ledger may give."""
+        first = before_load or set()
+        if not self.reads(who):
+            return {Refusal.NOT_FOUND, *first}
+        return {*first, *(authority() or rules())}
+
+    def supervisor(self, who: str) -> set[Refusal]:
+        return set() if ROLE[who] == "supervisor" else {Refusal.FORBIDDEN}
+
+    def is_open(self) -> set[Refusal]:
+        return {Refusal.STATE} if self.closed else set()
+
+    def note(self, kind: str, who: str, **refs: Any) -> None:
+        self.entries.append({"type": kind, "author": who, **refs})
+
+    def seen(self) -> dict[str, Any]:
+        """The model in the shape of the ledger's answer (see ``seen`` below)."""
+        return {
+            "version": len(self.entries), "status": self.status(), "duty": self.duty,
+            "lead_unit": self.units[0], "co_units": self.units[1:], "contact_person": self.contact_person,
+            "deadline": self.deadline,
+            "measures": {k: (m["unit"], m["text"], m["status"], [p["summary"] for p in m["progress"]],
+                             m["completion_summary"]) for k, m in self.measures.items()},
+            "urgings": [(u["unit"], u["message"], u["reply_by"]) for u in self.urgings],
+            "extensions": list(self.extensions),
+            "evaluations": {y: (e["grade"], e["score"], e["findings"]) for y, e in self.evaluations.items()},
+            "corrections": self.corrections,
+        }
+
+
+def seen(answer: dict[str, Any]) -> dict[str, Any]:
+    """The parts of the ledger's answer for an issue (GET /api/v1/issues/{id}) the model holds."""
+    return {
+        "version": answer["version"], "status": answer["status"], "duty": answer["duty"],
+        "lead_unit": answer["lead_unit"], "co_units": answer["co_units"],
+        "contact_person": answer["contact_person"], "deadline": answer["deadline"],
+        "measures": {m["measure_id"]: (m["unit"], m["text"], m["status"], [p["summary"] for p in m["progress"]],
+                                       m["completion_summary"]) for m in answer["measures"]},
+        "urgings": [(u["unit"], u["message"], u["reply_by"]) for u in answer["urgings"]],
+        "extensions": [(e["previous"], e["deadline"]) for e in answer["extensions"]],
+        "evaluations": {e["year"]: (e["grade"], e["score"], e["findings"]) for e in answer["evaluations"]},
+        "corrections": len(answer["corrections"]),
+    }
+
+
+# ---- the machine --------------------------------------------------------------------
 
 
 def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
@@ -44,12 +186,17 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
         def teardown(self) -> None:
             self.services.close()
 
-        def attempt(self, call) -> None:  # type: ignore[no-untyped-def]
+        def attempt(self, call: Callable[[], object], why: set[Refusal], then: Callable[[], None]) -> None:
+            """Runs the command; ``why`` is what the model would refuse it for (empty: it
+            accepts), ``then`` what the model does when it accepts."""
             before_log = self.ledger.recorder.max_notification_id()
             before = self.services.issues.issue(self.issue)
             try:
                 call()
-            except (DomainError, ApplicationError):
+            except (DomainError, ApplicationError) as error:
+                rule = getattr(error, "rule", "")
+                assert why, f"the ledger refused ({rule}) a command the rules accept"
+                assert refusal_of(error) in why, f"refused for {rule}; the rules refuse it for {why}"
                 assert self.ledger.recorder.max_notification_id() == before_log
                 assert self.services.issues.issue(self.issue).__dict__ == before.__dict__
                 return
@@ -74,37 +221,146 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
         def complete(self, who: str, measure: str) -> None:
             self.attempt(lambda: self.services.issues.complete_measure(self.cmd(who), self.issue, measure, summary="done"))
 
-        @rule(who=WHO, unit=UNIT, offset=st.integers(-5, 30))
+            why = m.refusals(
+                who, before_load={Refusal.FORBIDDEN} if len(owner) != 1 else set(), authority=may,
+                rules=lambda: m.is_open() | ({Refusal.INVALID} if not text.strip() else set()))
+            self.attempt(lambda: self.ledger.adopt_measure(self.cmd(who), self.issue, unit=unit, text=text, due=None),
+                         why, adopted)
+
+        def measure_refusals(self, who: str, measure: str) -> set[Refusal]:
+            m = self.model
+            if measure not in m.measures:
+                return {Refusal.NOT_FOUND}
+            if ROLE[who] != "agency" or UNIT_OF[who] not in m.units or m.measures[measure]["unit"] != UNIT_OF[who]:
+                return {Refusal.FORBIDDEN}
+            return set()
+
+        def by_owner(self, who: str, measure: str, owner: bool) -> str:
+            """The clerk of the measure's unit, when ``owner`` and there is one."""
+            unit = self.model.measures.get(measure, {}).get("unit")
+            return next((name for name, u in UNIT_OF.items() if owner and u == unit and name in CLERKS), who)
+
+        @rule(who=AGENCY, measure=MEASURE, owner=st.booleans(), text=TEXT)
+        def progress(self, who: str, measure: str, owner: bool, text: str) -> None:
+            m, who = self.model, self.by_owner(who, measure, owner)
+
+            def reported() -> None:
+                m.measures[measure]["progress"].append({"summary": text, "version": len(m.entries) + 1})
+                m.note("ProgressReported", who, measure=measure)
+
+            why = m.refusals(who, authority=lambda: self.measure_refusals(who, measure), rules=lambda: (
+                m.is_open() | ({Refusal.STATE} if m.measures[measure]["status"] == "completed" else set())
+                | ({Refusal.INVALID} if not text.strip() else set())))
+            self.attempt(lambda: self.ledger.report_progress(self.cmd(who), self.issue, measure, summary=text,
+                                                             evidence=[]), why, reported)
+
+        @rule(who=AGENCY, measure=MEASURE, owner=st.booleans())
+        def complete(self, who: str, measure: str, owner: bool) -> None:
+            m, who = self.model, self.by_owner(who, measure, owner)
+
+            def completed() -> None:
+                m.measures[measure].update(status="completed", completion_summary="done")
+                m.note("MeasureCompleted", who, measure=measure)
+
+            why = m.refusals(who, authority=lambda: self.measure_refusals(who, measure), rules=lambda: (
+                m.is_open() | ({Refusal.STATE} if m.measures[measure]["status"] == "completed" else set())))
+            self.attempt(lambda: self.ledger.complete_measure(self.cmd(who), self.issue, measure, summary="done"),
+                         why, completed)
+
+        @rule(who=SUPERVISOR, unit=UNIT, offset=st.integers(-5, 30))
         def urge(self, who: str, unit: str, offset: int) -> None:
+            m, target = self.model, expand(unit)
             reply = self.clock.now.date() + timedelta(days=offset)
             self.attempt(lambda: self.services.issues.urge(self.cmd(who), self.issue, unit=unit, message="m", reply_by=reply))
 
-        @rule(who=WHO, lead=UNIT, days=st.integers(1, 200))
+            def urged() -> None:
+                m.urgings.append({"unit": target[0], "message": "m", "reply_by": reply})
+                m.note("Urged", who, urging=len(m.urgings) - 1)
+
+            why = m.refusals(
+                who, before_load={Refusal.FORBIDDEN} if len(target) != 1 else set(),
+                authority=lambda: m.supervisor(who),
+                rules=lambda: m.is_open() | ({Refusal.INVALID} if target[0] not in m.units else set())
+                | ({Refusal.INVALID} if reply < self.clock.now.date() else set()))
+            self.attempt(lambda: self.ledger.urge(self.cmd(who), self.issue, unit=unit, message="m", reply_by=reply),
+                         why, urged)
+
+        @rule(who=SUPERVISOR, lead=UNIT, days=st.integers(1, 200))
         def assign(self, who: str, lead: str, days: int) -> None:
+            m = self.model
             deadline = self.clock.now.date() + timedelta(days=days)
             self.attempt(lambda: self.services.issues.assign_issue(self.cmd(who), self.issue, lead_unit=lead, co_units=["司法所"],
                                                           contact_person="x", deadline=deadline, nodes=[]))
 
-        @rule(who=WHO, days=st.integers(-30, 200))
+            def assigned() -> None:
+                m.units, m.contact_person, m.deadline = units, "x", deadline
+                m.note("Assigned", who)
+
+            # Every unit that owns a measure stays responsible for the issue.
+            keeps_owners = {mm["unit"] for mm in m.measures.values()} <= set(units)
+            why = m.refusals(who, authority=lambda: m.supervisor(who),
+                             rules=lambda: m.is_open() | (set() if keeps_owners else {Refusal.STATE}))
+            self.attempt(lambda: self.ledger.assign_issue(self.cmd(who), self.issue, lead_unit=lead,
+                                                          co_units=["司法所"], contact_person="x",
+                                                          deadline=deadline, nodes=[]), why, assigned)
+
+        @rule(who=SUPERVISOR, days=st.integers(-30, 200))
         def extend(self, who: str, days: int) -> None:
+            m = self.model
             deadline = date(2019, 6, 30) + timedelta(days=days)
             self.attempt(lambda: self.services.issues.extend_deadline(self.cmd(who), self.issue, deadline=deadline, reason="r"))
 
-        @rule(who=WHO, year=st.integers(2019, 2021), grade=st.sampled_from(["优秀", "合格", "差"]), score=st.integers(-5, 105))
+            def extended() -> None:
+                assert m.deadline is not None
+                m.extensions.append((m.deadline, deadline))
+                m.deadline = deadline
+                m.note("DeadlineExtended", who)
+
+            def rules() -> set[Refusal]:
+                if m.deadline is None:  # only an assignment sets the first deadline
+                    return m.is_open() | {Refusal.STATE}
+                return m.is_open() | ({Refusal.INVALID} if deadline <= m.deadline else set())
+
+            why = m.refusals(who, authority=lambda: m.supervisor(who), rules=rules)
+            self.attempt(lambda: self.ledger.extend_deadline(self.cmd(who), self.issue, deadline=deadline, reason="r"),
+                         why, extended)
+
+        @rule(who=SUPERVISOR, year=st.integers(2019, 2021), grade=st.sampled_from(["优秀", "合格", "差"]),
+              score=st.integers(-5, 105))
         def evaluate(self, who: str, year: int, grade: str, score: int) -> None:
             self.attempt(lambda: self.services.issues.evaluate_issue(self.cmd(who), self.issue, year=year, grade=grade,
                                                             score=score, findings=""))
 
-        @rule(who=WHO)
+        @rule(who=SUPERVISOR)
         def close(self, who: str) -> None:
             self.attempt(lambda: self.services.issues.close_issue(self.cmd(who), self.issue, summary="s"))
 
-        @rule(who=WHO, reason=TEXT)
+            def closed() -> None:
+                m.closed = True
+                m.note("Closed", who)
+
+            # Closed once every measure is done, and only then (an issue without one cannot close).
+            why = m.refusals(who, authority=lambda: m.supervisor(who), rules=lambda: m.is_open() | (
+                {Refusal.STATE} if not m.measures or any(mm["status"] == "open" for mm in m.measures.values())
+                else set()))
+            self.attempt(lambda: self.ledger.close_issue(self.cmd(who), self.issue, summary="s"), why, closed)
+
+        @rule(who=SUPERVISOR, reason=TEXT)
         def reopen(self, who: str, reason: str) -> None:
             self.attempt(lambda: self.services.issues.reopen_issue(self.cmd(who), self.issue, reason=reason))
 
-        @rule(who=WHO, back=st.integers(0, 6), field=st.sampled_from(["duty", "text", "summary", "score", "reason"]))
-        def correct(self, who: str, back: int, field: str) -> None:
+            def reopened() -> None:
+                m.closed = False
+                m.note("Reopened", who)
+
+            why = m.refusals(who, authority=lambda: m.supervisor(who), rules=lambda: (
+                ({Refusal.STATE} if not m.closed else set()) | ({Refusal.INVALID} if not reason.strip() else set())))
+            self.attempt(lambda: self.ledger.reopen_issue(self.cmd(who), self.issue, reason=reason), why, reopened)
+
+        @rule(who=SUPERVISOR, back=st.integers(0, 60), fits=st.booleans(),
+              other=st.sampled_from(["duty", "text", "summary", "score", "reason"]))
+        def correct(self, who: str, back: int, fits: bool, other: str) -> None:
+            m = self.model
             positions = sorted(self.ledger.index.positions(self.issue).values())
             position = positions[max(0, len(positions) - 1 - back)]
             value = 77 if field == "score" else "更正"
@@ -112,7 +368,7 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
                                                                  changes={field: value}, reason="r"))
 
         @invariant()
-        def reloaded_equals_live_and_version_counts_events(self) -> None:
+        def the_ledger_answers_what_the_rules_hold(self) -> None:
             if not hasattr(self, "issue"):
                 return
             reloaded = self.services.issues.issue(self.issue)
@@ -121,7 +377,7 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
             assert reloaded.version == len(stored)
 
     IssueMachine.TestCase.settings = settings(
-        max_examples=12, stateful_step_count=25, deadline=None,
+        max_examples=15, stateful_step_count=40, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     IssueMachine.TestCase().runTest()
@@ -142,5 +398,5 @@ def seed_again(services: bootstrap.Services) -> District:
     return district
 
 
-def test_random_issue_commands_keep_store_and_aggregate_in_step(settings) -> None:  # type: ignore[no-untyped-def]
+def test_random_issue_commands_follow_the_rules(settings) -> None:  # type: ignore[no-untyped-def]
     run_machine(settings)

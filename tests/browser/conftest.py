@@ -22,7 +22,8 @@ CHROMIUM = Path(os.environ.get("CARELEDGER_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 REQUIRE_BROWSER = os.environ.get("CARELEDGER_REQUIRE_BROWSER", "") not in ("", "0", "no")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# `make screenshots` points this at docs/screenshots; a test run writes to its own temporary folder.
+SCREENSHOTS = os.environ.get("CARELEDGER_SCREENSHOTS", "")
 
 
 def unavailable(reason: str) -> None:
@@ -92,6 +93,15 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+@pytest.fixture(scope="session")
+def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., None]:
+    """Saves a page as ``{name}.png``: into docs/screenshots only for `make screenshots`, so
+    that a test run leaves the tracked files alone."""
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(page: Any, name: str, *, full_page: bool = True) -> None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+        assert (folder / f"{name}.png").stat().st_size > 0
+
+    return save

@@ -1,6 +1,7 @@
 """The dashboard in a real browser on the demo district: the supervision office's way to its
 overdue issues, a timeline replayed at an earlier date, the evaluation and its .xlsx, and an
-agency refused another unit's issue. Each page is saved to docs/screenshots/."""
+agency refused another unit's issue. Each page is saved as a screenshot (docs/screenshots/ by
+`make screenshots`)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ def sign_in(page: Any, demo: Demo, role: str, start: str = "/") -> None:
     page.wait_for_url(re.compile(re.escape(demo.base_url + start) + "$"))
 
 
-def test_supervisor_finds_overdue_issues_replays_one_and_downloads_the_evaluation(page: Any, demo: Demo,
-                                                                                  tmp_path: Path) -> None:
+def test_supervisor_finds_overdue_issues_replays_one_and_downloads_the_evaluation(
+        page: Any, demo: Demo, tmp_path: Path, screenshot: Callable[..., None]) -> None:
     page.goto(demo.base_url + "/")
     screenshot(page, "signin")
     sign_in(page, demo, "supervisor")
@@ -92,7 +93,8 @@ def test_supervisor_finds_overdue_issues_replays_one_and_downloads_the_evaluatio
     screenshot(page, "audit", full_page=False)  # the first screen: a hundred log rows follow
 
 
-def test_an_agency_gets_the_404_page_for_another_units_issue(page: Any, demo: Demo) -> None:
+def test_an_agency_gets_the_404_page_for_another_units_issue(page: Any, demo: Demo,
+                                                             screenshot: Callable[..., None]) -> None:
     sign_in(page, demo, "agency_legal_services")  # 公共法律服务管理科; issue 1 is 普法科's and the offices'
     other = issue_id(plan_id(PLAN_NUMBER), 1)
     answer = page.goto(f"{demo.base_url}/issues/{other}")

@@ -3,14 +3,16 @@ machine, renders the OpenAPI 3.1 document with every operation and its Chinese s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from tests.browser.conftest import Demo, screenshot
+from tests.browser.conftest import Demo
 
 
-def test_docs_render_every_operation_of_the_openapi_document_offline(page: Any, demo: Demo) -> None:
+def test_docs_render_every_operation_of_the_openapi_document_offline(page: Any, demo: Demo,
+                                                                   screenshot: Callable[..., None]) -> None:
     document = httpx.get(f"{demo.base_url}/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     expected = {(method.upper(), path): operation["summary"]

@@ -66,14 +66,6 @@ def problem_list(tmp_path: Path) -> Path:
     return path
 
 
-def merkle_caught_up(settings) -> None:  # type: ignore[no-untyped-def]
-    services = bootstrap.build(settings)
-    try:
-        services.merkle.catch_up()
-    finally:
-        services.close()
-
-
 def test_the_import_report_is_a_chinese_table_whose_long_cells_stay_whole_at_80_columns(  # type: ignore[no-untyped-def]
     cli_env, tmp_path  # noqa: F811
 ) -> None:

@@ -115,7 +115,10 @@ def test_after_erasure_a_legacy_case_keeps_its_clear_birth_date_only_in_its_orig
     log is append-only, so erasure cannot remove it there. It is in no snapshot and no answer."""
     # Here, not at the top: that module takes this one's values.
     from tests.e2e.test_legacy_birth_date import (
-        LEGACY_BIRTH, LEGACY_CORRECTED_BIRTH, legacy_case, shows_a_legacy_date,
+        LEGACY_BIRTH,
+        LEGACY_CORRECTED_BIRTH,
+        legacy_case,
+        shows_a_legacy_date,
     )
 
     ledger = services.ledger

@@ -36,9 +36,9 @@ from application.access import Actor
 from domain.base import Stamp, recording_at
 from domain.idempotency import CommandAnswer, is_keyed
 from infrastructure.idempotency_key import IdempotencyKeyError, load_idempotency_key
-from infrastructure.verify import verify_log
 from infrastructure.keyring import Keyring
 from infrastructure.merkle_store import merkle_store_for
+from infrastructure.verify import verify_log
 from interfaces import bootstrap
 from interfaces.http.app import create_app
 from projections.merkle_log import KEPT_TOPIC, leaf_fields_of, leaf_of

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from structlog.testing import capture_logs
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District

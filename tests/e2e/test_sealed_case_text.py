@@ -4,7 +4,7 @@ sealed still loads, projects and counts ages from its clear date."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 import pytest

@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from eventsourcing.persistence import Tracking
 
 from infrastructure.brief_cache import BriefCache

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-
 from application.errors import ConcurrentWrite
 from application.audit import AuditTrail
 from application.commands import CommandRunner

@@ -26,7 +26,7 @@ from infrastructure.view_runner import pull
 from interfaces import bootstrap, demo_district
 from interfaces.http.app import create_app
 from projections.views import LedgerViews
-from tests.backends import database_url, scratch_database, settings_for
+from tests.backends import scratch_database, settings_for
 from tests.district import District
 
 CARELEDGER = str(Path(sys.executable).with_name("careledger"))
@@ -126,8 +126,9 @@ def test_the_project_process_resumes_after_sigkill_without_counting_twice_and_st
 ) -> None:
     if backend != "postgres":
         pytest.skip("a separate follower process is for PostgreSQL; SQLite serves and follows in one")
-    from tests.integration.test_views import fresh_store, new_issue, play
     import random
+
+    from tests.integration.test_views import fresh_store, new_issue, play
 
     settings, ledger = services.settings, district.ledger
     rng = random.Random(11)

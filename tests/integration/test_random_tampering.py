@@ -20,8 +20,7 @@ from collections import Counter as Tally
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from tests.integration.merkle_logs import SmallLog, record_events, small_log
 from tests.integration.test_tamper import rebuild_leaves_as_an_intruder, verify

@@ -51,7 +51,7 @@ def snapshot_versions(ledger: Ledger, aggregate_id: UUID) -> list[int]:
 def moments(ledger: Ledger, aggregate_id: UUID) -> list[datetime]:
     """Every recorded time of the history, a moment between each two, and one before all."""
     times = sorted({e.timestamp for e in ledger.repository.event_store.get(aggregate_id)})
-    between = [a + (b - a) / 2 for a, b in zip(times, times[1:])]
+    between = [a + (b - a) / 2 for a, b in zip(times, times[1:], strict=False)]
     return [times[0] - timedelta(seconds=1), *times, *between, times[-1] + timedelta(days=1)]
 
 

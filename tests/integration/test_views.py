@@ -19,25 +19,23 @@ import pytest
 from eventsourcing.persistence import Tracking
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from openpyxl import load_workbook
 
 from application.errors import Forbidden, NotFound
+from application.ledger import Command
 from domain.base import DomainError
 from domain.plan import plan_id
 from infrastructure.view_runner import (
     Views,
     ViewsNotReady,
+    briefs_as_of,
     build_views,
     pull,
-    briefs_as_of,
     rebuild,
 )
 from infrastructure.view_store import view_store_for
-from interfaces.http import problems
-from interfaces.http import views as views_http
+from interfaces.http import problems, views as views_http
 from projections import cases, folds, queries
 from projections.indicators import Thresholds
 from projections.issues import state_of_aggregate, state_of_summary
@@ -102,7 +100,9 @@ def play(district: District, issue: Any, ops: list[tuple[str, int, int]], rng: r
     owners = {"pf": "pf-clerk", "sfs-cq": "cq-clerk", "sfs-zml": "zml-clerk"}
     for op, a, b in ops:
         now = clock()
-        back = (lambda who, now=now, b=b: district.cmd(who, occurred_at=now - timedelta(days=b)))
+        def back(who: str, now: datetime = now, b: int = b) -> Command:
+            return district.cmd(who, occurred_at=now - timedelta(days=b))
+
         try:
             current = district.issues.issue(issue)
             measures = list(current.measures)
@@ -311,7 +311,7 @@ def test_killing_the_subscription_runner_and_starting_it_again_matches_a_rebuild
     first.kill()
     first.wait()
     reached = views.position()
-    assert 0 < reached
+    assert reached > 0
     second = start()
     try:
         views.pulls = False  # only the runner writes now

@@ -612,7 +612,7 @@ def test_a_birth_date_correction_comes_with_the_sealed_person_and_agrees_with_it
             case, InvalidCommand, "birth_date_agrees_with_month",
             lambda: case.correct(stamp(), corrected_version=1, position=1,
                                  changes={"birth_month": "2015-07", "sealed": OTHER_SEALED},
-                                 sealed_reason=REASON, birth_date=wrong),
+                                 sealed_reason=REASON, birth_date=wrong),  # noqa: B023 — called at once
         )
 
 

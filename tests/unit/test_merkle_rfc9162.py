@@ -12,8 +12,7 @@ import hashlib
 from uuid import UUID
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from projections import merkle
 from tests.rfc9162 import rfc_leaf, rfc_mth, rfc_verify_consistency, rfc_verify_inclusion

@@ -8,8 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from application.ledger import DateAsISO
 from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
@@ -35,7 +34,7 @@ def exact(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return list(a) == list(b) and all(exact(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(exact(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(exact(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 
