@@ -92,7 +92,7 @@ class Accounts:
             others: list[LedgerAggregate] = [issued]
             if unit_name is not None and not self.ledger.exists(unit_id(unit)):
                 others.append(Unit.register(stamp, code=unit, name=unit_name))
-            return user, others, {"token_id": str(issued.id), "expires_at": issued.expires_at.isoformat()}
+            return user, others, {"token_id": str(issued.id), "expires_at": issued.expiry(self.identity.token_lifetime).isoformat()}
 
         accepted = self.runner.run(cmd, act)
         if not made:
@@ -110,7 +110,7 @@ class Accounts:
                 raise RuleViolated("token_only_for_active_user", "该用户已停用，不能签发令牌")
             issued, token = self.identity.new_token(stamp, owner)
             made.append(token)
-            return issued, [], {"user_id": str(owner.id), "expires_at": issued.expiry(self.ledger.token_lifetime).isoformat()}
+            return issued, [], {"user_id": str(owner.id), "expires_at": issued.expiry(self.identity.token_lifetime).isoformat()}
 
         accepted = self.runner.run(cmd, act)
         if not made:

@@ -121,7 +121,7 @@ def _checked_personal(kind: str, personal: dict[str, Any], current: dict[str, An
         if merged.get("phone") is not None and not _PHONE.fullmatch(merged["phone"]):
             raise invalid
         return merged
-    for name, value in personal.items():
+    for value in personal.values():
         if not isinstance(value, str) or not value.strip() or len(value) > 5000:
             raise invalid
     return dict(personal)

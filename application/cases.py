@@ -279,7 +279,7 @@ class Cases:
         return [
             {"user": e.user, "unit": e.unit, "role": e.role, "endpoint": e.endpoint, "at": e.occurred_at}
             for e in self.ledger.repository.event_store.get(access_log_id(case))
-            if isinstance(e, CaseAccessLog.PersonalDataRead)
+            if isinstance(e, CaseAccessLog.PersonalDataRead)  # type: ignore[attr-defined]
         ]
 
     def case_history(self, actor: Actor, case: UUID) -> list[dict[str, Any]]:

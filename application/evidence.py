@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from application.access import AGENCY, SUPERVISOR, Actor
 from application.errors import ApplicationError, NotFound
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from domain.case import ChildCase
-from domain.free_text import check_free_text
 from domain.evidence import MAX_EVIDENCE_NAME
+from domain.free_text import check_free_text
 from domain.issue import RectificationIssue
 
 if TYPE_CHECKING:
@@ -190,7 +192,7 @@ class Evidence:
             raise NotFound("没有这个佐证材料", rule="evidence_exists")
         sha256 = sha256.lower()
         for aggregate_id in self.store.references(sha256):
-            aggregate = self.ledger.repository.get(aggregate_id)
+            aggregate: Aggregate = self.ledger.repository.get(aggregate_id)
             found = None
             if isinstance(aggregate, RectificationIssue) and POLICY.may_read_issue(actor, aggregate):
                 found = self._open(sha256, None, None)

@@ -10,6 +10,7 @@ from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
 
 from application.access import Actor
 from application.errors import Unauthenticated
@@ -77,7 +78,7 @@ class Identity:
         if known is not None and self.ledger.versions.latest_versions([user]) == {user: known[0]}:
             return known[1]
         try:
-            found = self.ledger.repository.get(user)
+            found: Aggregate = self.ledger.repository.get(user)
         except AggregateNotFoundError:
             raise Unauthenticated("用户不存在") from None
         if not isinstance(found, User) or not found.active:

@@ -212,7 +212,7 @@ class Issues:
 
     def issue_ids(self) -> list[UUID]:
         """Every registered issue, in registration order."""
-        return self.ledger.created_ids(RectificationIssue.Registered)
+        return self.ledger.created_ids(RectificationIssue.Registered)  # type: ignore[attr-defined]
 
     def read_issue(self, actor: Actor, issue: UUID, *, as_of: datetime | None = None) -> RectificationIssue:
         """The issue now or at ``as_of``, for a reader of it (application.read_policy); who

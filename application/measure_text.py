@@ -4,8 +4,7 @@ and joined back for export."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-
+from collections.abc import Callable, Sequence
 
 _MARKER = re.compile(
     r"(?P<circled>[\u2460-\u2473])"
@@ -57,7 +56,7 @@ def split_measures(text: str) -> list[str]:
 
 
 # The numbering styles a joined cell may use, most familiar first.
-_NUMBERINGS = (
+_NUMBERINGS: tuple[tuple[str, Callable[[int], str]], ...] = (
     ("dun", lambda n: f"{n}、"),
     ("paren", lambda n: f"（{n}）"),
     ("dot", lambda n: f"{n}."),

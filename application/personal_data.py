@@ -4,7 +4,7 @@ application.ports.PersonalDataSeals)."""
 
 from __future__ import annotations
 
-from typing import Final, Self
+from typing import Final
 
 
 class Erased:

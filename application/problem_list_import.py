@@ -11,8 +11,8 @@ from eventsourcing.application import AggregateNotFoundError
 
 from application.access import SUPERVISOR, Actor
 from application.problem_list import ProblemRow, read_problem_list
-from application.unit_resolution import UnitDirectory
 from application.read_policy import POLICY
+from application.unit_resolution import UnitDirectory
 from domain.issue import RectificationIssue, issue_id
 from domain.registry import Unit, UnitGroup
 
@@ -87,7 +87,7 @@ def plan_issues_for_export(issues: Issues, plan: UUID, reader: Actor) -> list[di
     issues.plan(plan)
     ledger = issues.ledger
     names = {code: name for name, code in unit_directory(ledger).units.items()}
-    found = sorted((i for i in ledger.registered(RectificationIssue.Registered)
+    found = sorted((i for i in ledger.registered(RectificationIssue.Registered)  # type: ignore[attr-defined]
                     if isinstance(i, RectificationIssue) and i.plan_id == plan
                     and POLICY.may_read_issue(reader, i)), key=lambda i: i.seq)
     rows = []

@@ -11,7 +11,6 @@ from functools import cached_property
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class _Ref:
     """A responsible unit as the list names it: a unit, or every member of a group."""
@@ -85,7 +84,7 @@ class UnitDirectory:
         """What a measure's text may name to be owned: each unit's name, and 各X for every
         group with members among ``codes`` (standing for those members)."""
         present = set(codes)
-        labels = [(self.name_of(code), (code,)) for code in dict.fromkeys(codes)]
+        labels: list[tuple[str, tuple[str, ...]]] = [(self.name_of(code), (code,)) for code in dict.fromkeys(codes)]
         for group, members in self.groups.items():
             owners = tuple(m for m in dict.fromkeys(members) if m in present)
             if owners:

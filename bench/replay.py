@@ -118,7 +118,7 @@ def run(backend: str, reps: int, intervals: tuple[int | None, ...] = INTERVALS) 
                 for _ in range(reps):
                     for k, m in enumerate(moments):
                         raw = raw_events(s, conn, table_name, issue)
-                        took = _t(lambda: services.issues.issue(issue, as_of=m))
+                        took = _t(lambda m=m: services.issues.issue(issue, as_of=m))
                         raws.append(raw)
                         times[k].append(took)
                         ratios[k].append(took / raw)

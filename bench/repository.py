@@ -17,7 +17,6 @@ def main() -> None:
     from eventsourcing.application import project_aggregate
 
     from application.commands import Command
-
     from application.ledger import _fold
     from domain.plan import plan_id
     from interfaces import demo_district

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 

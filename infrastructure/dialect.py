@@ -28,7 +28,6 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.rows import tuple_row
 
-
 # The words above: (SQLite's, PostgreSQL's).
 WORDS = {
     "bigint": ("INTEGER", "bigint"),

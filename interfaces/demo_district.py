@@ -16,11 +16,10 @@ from uuid import UUID
 
 from application.access import Actor
 from application.accounts import Accounts
-from domain.base import LedgerAggregate, Stamp
-from domain.registry import User, user_id
 from application.commands import SYSTEM, Command
 from application.issues import Issues
 from application.ledger import Ledger
+from domain.base import LedgerAggregate, Stamp
 from domain.plan import plan_id
 from domain.registry import User, user_id
 

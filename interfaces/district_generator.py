@@ -38,8 +38,8 @@ from domain.guardianship import GUARDIANSHIPS
 from domain.issue import RectificationIssue
 from domain.mandatory_report import NATURES, REPORTERS
 from domain.plan import plan_id
-from infrastructure.sealing import seal
 from domain.referral import SERVICE_KINDS
+from infrastructure.sealing import seal
 from interfaces.demo_district import JOINT_MEETING_UNITS, JUSTICE_BUREAU_UNITS
 
 if TYPE_CHECKING:

@@ -18,8 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.issue import MEASURE_COMPLETED
-from projections import cases
-from projections import indicators as ind
+from projections import cases, indicators as ind
 from projections.indicators import Thresholds, day_of
 from projections.issues import status_of
 from projections.kept import Kept, Summary, contribution, whole

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-
 from typing import TYPE_CHECKING, Any
 
 from application.access import Actor

@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from infrastructure.settings import Settings
 from infrastructure.database_probe import postgres_conninfo
+from infrastructure.settings import Settings
 
 
 def scan_store(settings: Settings, needle: str) -> list[str]:

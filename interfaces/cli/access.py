@@ -13,8 +13,8 @@ from uuid import UUID
 import typer
 from rich.console import Console
 
-from application.errors import ApplicationError
 from application.commands import SYSTEM, Command
+from application.errors import ApplicationError
 from domain.base import DomainError
 from domain.registry import user_id
 from infrastructure.settings import Settings

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from application.access import Actor
-from application.errors import ApplicationError, NotFound, Unauthenticated
 from application.commands import SYSTEM, Command
+from application.errors import ApplicationError, NotFound, Unauthenticated
 from domain.base import DomainError
 from infrastructure.database_probe import DatabaseUnavailable
 from infrastructure.settings import Settings

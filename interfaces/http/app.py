@@ -13,9 +13,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from infrastructure.database_probe import START_WAIT_SECONDS, DatabaseUnavailable, wait_for_database
 from infrastructure.settings import Settings
 from interfaces import bootstrap
-from interfaces.logging import RequestId
 from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
+from interfaces.logging import RequestId
 from interfaces.web import site as dashboard
 
 log = structlog.get_logger("careledger.http")

@@ -11,12 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from application.access import Actor
-from application.errors import Unauthenticated
 from application.commands import Command
+from application.errors import Unauthenticated
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
 from interfaces.http import formats
 from interfaces.http.inputs import moment_or_day_end
+
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]

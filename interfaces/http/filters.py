@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from application.errors import NotFound
 from application.commands import SYSTEM
+from application.errors import NotFound
 from application.issues import Issues
 from application.ledger import Ledger
-from application.registry import Registry
 from application.problem_list_import import unit_directory
+from application.registry import Registry
 from domain.base import InvalidCommand
 from domain.plan import Plan
 from domain.registry import user_id

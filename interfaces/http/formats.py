@@ -68,7 +68,7 @@ def _refused_class(multiline: bool) -> str:
                if unicodedata.category(chr(cp)) in REFUSED_CATEGORIES - {"Cs"}
                and not (multiline and chr(cp) in KEPT_IN_TEXT | {"\r"})]
     runs, start = [], refused[0]
-    for previous, cp in zip(refused, [*refused[1:], -1]):
+    for previous, cp in zip(refused, [*refused[1:], -1], strict=True):
         if cp != previous + 1:
             runs.append(_escape(start) if start == previous else f"{_escape(start)}-{_escape(previous)}")
             start = cp

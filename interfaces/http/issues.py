@@ -18,6 +18,8 @@ from infrastructure.spreadsheets.views_export import content_disposition, downlo
 from interfaces.http import filters, schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.problems import refused_by
+from projections import issues as issue_fold
+from projections.indicators import day_of
 
 router = APIRouter(prefix="/api/v1", tags=["整改问题"])
 

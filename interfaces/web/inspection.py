@@ -20,16 +20,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from application.access import Actor
-from application.errors import NotFound
 from application.commands import SYSTEM
+from application.errors import NotFound
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from domain.issue import issue_id
 from domain.plan import plan_id
 from infrastructure.spreadsheets.views_export import content_disposition
 from interfaces.bootstrap import Services
-from interfaces.http import audit as audit_api
-from interfaces.http import filters
+from interfaces.http import audit as audit_api, filters
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
 from interfaces.web import event_kinds, present, replay

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -22,9 +21,9 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from application.sessions import csrf_token
 from application.errors import ApplicationError, Forbidden, NotFound, Unauthenticated
 from application.read_policy import POLICY
+from application.sessions import csrf_token
 from domain.base import InvalidCommand, RuleViolated
 from infrastructure.jobs import Job, OneAtATime
 from infrastructure.view_runner import ViewsNotReady

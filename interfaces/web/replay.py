@@ -14,8 +14,7 @@ from typing import Any
 from domain.case import ChildCase
 from domain.issue import RectificationIssue
 from interfaces.web import present
-from projections.cases import CATEGORY_LABELS
-from projections.cases import STATUS_LABELS as CASE_STATUS_LABELS
+from projections.cases import CATEGORY_LABELS, STATUS_LABELS as CASE_STATUS_LABELS
 
 Facts = dict[str, str]
 ABSENT = "（无）"

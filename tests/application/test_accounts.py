@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from application.errors import Forbidden, NotFound, Unauthenticated
 from application.commands import Command
+from application.errors import Forbidden, NotFound, Unauthenticated
 from domain.base import RuleViolated
 from domain.registry import Token, token_digest, user_id
 from tests.district import Clock, District

@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from application.errors import ApplicationError
 from application.commands import Command
+from application.errors import ApplicationError
 from application.ledger import Ledger
 from domain.base import DomainError
 from interfaces import bootstrap
@@ -149,7 +149,7 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
             fresh = not self.ledger.recorder.max_notification_id()
             self.district = seed(self.services) if fresh else seed_again(self.services)
             self.case = self.services.cases.register_case(
-                self.district.cmd("cq-clerk"), street="s", community="c", household_local=local,
+                self.district.cmd(REGISTERING), street="s", community="c", household_local=local,
                 birth_date=BIRTH, person={"name": NAME, "id_number": valid_id()}).id
             self.model = CaseModel(household_local=local, registering_unit=UNIT_OF[REGISTERING])
 
@@ -201,18 +201,26 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
         @rule(who=INVOLVED, left=st.booleans(), categories=CATEGORY)
         def classify(self, who: str, left: bool, categories: list[str]) -> None:
             self.attempt(lambda: self.services.cases.classify_case(self.cmd(who), self.case, left_behind=left,
-                                                           categories=categories, evidence=[]))
+                                                           categories=categories, evidence=[]),
+                         self.assess(who, left, categories, first=True), self.assessed(left, categories))
 
         @rule(who=INVOLVED, left=st.booleans(), categories=CATEGORY)
         def reassess(self, who: str, left: bool, categories: list[str]) -> None:
             self.attempt(lambda: self.services.cases.reassess_case(self.cmd(who), self.case, left_behind=left,
-                                                           categories=categories, evidence=[]))
+                                                           categories=categories, evidence=[]),
+                         self.assess(who, left, categories, first=False), self.assessed(left, categories))
 
         @rule(who=INVOLVED, minutes=st.integers(0, 120))
         def report(self, who: str, minutes: int) -> None:
-            at = self.clock.now - timedelta(minutes=minutes)
+            m, at = self.model, self.clock.now - timedelta(minutes=minutes)
+
+            def filed() -> None:
+                m.reports[f"MR{len(m.reports) + 1}"] = {"accepted": False, "dispatched": False}
+
+            why = m.refusals(who, authority=lambda: m.involved(who), rules=m.is_open)
             self.attempt(lambda: self.services.cases.file_mandatory_report(self.cmd(who, occurred_at=at), self.case,
-                                                                   reporter="school", nature="abuse", details=None))
+                                                                   reporter="school", nature="abuse", details=None),
+                         why, filed)
 
         def report_refusals(self, who: str, report: str, state: Callable[[dict[str, bool]], bool]) -> set[Refusal]:
             m = self.model
@@ -226,15 +234,22 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
 
         @rule(who=INVOLVED, n=N)
         def accept(self, who: str, n: int) -> None:
-            self.attempt(lambda: self.services.cases.accept_report(self.cmd(who), self.case, f"MR{n}"))
+            report = f"MR{n}"
+            why = self.report_refusals(who, report, lambda r: r["accepted"])  # accepted once
+            self.attempt(lambda: self.services.cases.accept_report(self.cmd(who), self.case, report), why,
+                         lambda: self.model.reports[report].update(accepted=True))
 
         @rule(who=INVOLVED, n=N)
         def dispatch(self, who: str, n: int) -> None:
-            self.attempt(lambda: self.services.cases.dispatch_police(self.cmd(who), self.case, f"MR{n}"))
+            report = f"MR{n}"
+            # The police are dispatched once, on an accepted report.
+            why = self.report_refusals(who, report, lambda r: not r["accepted"] or r["dispatched"])
+            self.attempt(lambda: self.services.cases.dispatch_police(self.cmd(who), self.case, report), why,
+                         lambda: self.model.reports[report].update(dispatched=True))
 
         @rule(who=SUPERVISOR, unit=st.sampled_from(["gf", "pf"]))
         def refer(self, who: str, unit: str) -> None:
-            self.attempt(lambda: self.services.cases.refer_case(self.cmd(who), self.case, unit=unit, duty="法律援助"))
+            m = self.model
 
             def referred() -> None:
                 m.referrals[f"RF{len(m.referrals) + 1}"] = {"unit": unit, "duty": "法律援助", "status": "open"}
@@ -247,7 +262,7 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
             why = m.refusals(who, authority=authority, rules=lambda: m.is_open() | (
                 {Refusal.STATE} if any(r["unit"] == unit and r["duty"] == "法律援助" and r["status"] == "open"
                                        for r in m.referrals.values()) else set()))
-            self.attempt(lambda: self.ledger.refer_case(self.cmd(who), self.case, unit=unit, duty="法律援助"),
+            self.attempt(lambda: self.services.cases.refer_case(self.cmd(who), self.case, unit=unit, duty="法律援助"),
                          why, referred)
 
         def referral_refusals(self, who: str, referral: str, state: Callable[[dict[str, str]], bool],
@@ -264,20 +279,27 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
 
         @rule(who=st.one_of(st.just("gf-clerk"), WHO), n=N)
         def serve(self, who: str, n: int) -> None:
+            referral = f"RF{n}"
+
+            def served() -> None:
+                self.model.services += 1
+
+            # A service answers an open referral to the serving unit.
+            why = self.referral_refusals(who, referral, lambda r: r["status"] != "open" or r["unit"] != UNIT_OF[who])
             self.attempt(lambda: self.services.cases.provide_service(self.cmd(who), self.case, kind="legal_aid",
-                                                             referral_id=f"RF{n}", notes=None))
+                                                             referral_id=referral, notes=None), why, served)
 
         @rule(who=INVOLVED, n=N, outcome=st.sampled_from(["completed", "withdrawn", "bogus"]))
         def end_referral(self, who: str, n: int, outcome: str) -> None:
             referral = f"RF{n}"
             why = self.referral_refusals(who, referral, lambda r: r["status"] != "open",
                                          invalid=outcome not in REFERRAL_OUTCOMES)
-            self.attempt(lambda: self.ledger.close_referral(self.cmd(who), self.case, referral, outcome=outcome),
+            self.attempt(lambda: self.services.cases.close_referral(self.cmd(who), self.case, referral, outcome=outcome),
                          why, lambda: self.model.referrals[referral].update(status="closed"))
 
         @rule(who=SUPERVISOR, reason=st.sampled_from(["aged_16", "moved_away"]))
         def close(self, who: str, reason: str) -> None:
-            self.attempt(lambda: self.services.cases.close_case(self.cmd(who), self.case, reason=reason))
+            m = self.model
 
             def closed() -> None:
                 m.closed, m.closure_reason = True, reason
@@ -286,22 +308,22 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
             why = m.refusals(who, authority=lambda: m.supervisor(who), rules=lambda: m.is_open() | (
                 {Refusal.STATE} if m.open_referral_units() else set()) | (
                 {Refusal.STATE} if reason == "aged_16" and under_16(m.born(), self.clock.now) else set()))
-            self.attempt(lambda: self.ledger.close_case(self.cmd(who), self.case, reason=reason), why, closed)
+            self.attempt(lambda: self.services.cases.close_case(self.cmd(who), self.case, reason=reason), why, closed)
 
         @rule(who=SUPERVISOR)
         def reopen(self, who: str) -> None:
-            self.attempt(lambda: self.services.cases.reopen_case(self.cmd(who), self.case, reason="复查"))
+            m = self.model
 
             def reopened() -> None:
                 m.closed, m.closure_reason = False, None
 
             why = m.refusals(who, authority=lambda: m.supervisor(who),
                              rules=lambda: set() if m.closed else {Refusal.STATE})
-            self.attempt(lambda: self.ledger.reopen_case(self.cmd(who), self.case, reason="复查"), why, reopened)
+            self.attempt(lambda: self.services.cases.reopen_case(self.cmd(who), self.case, reason="复查"), why, reopened)
 
         @rule(who=SUPERVISOR)
         def erase(self, who: str) -> None:
-            self.attempt(lambda: self.services.cases.erase_personal_data(self.cmd(who), self.case, reason="期满"))
+            m = self.model
 
             def erased() -> None:
                 m.erased = True
@@ -309,11 +331,19 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
             # Once, and on a closed case too: the end of the work is when erasure usually comes.
             why = m.refusals(who, authority=lambda: m.supervisor(who),
                              rules=lambda: {Refusal.STATE} if m.erased else set())
-            self.attempt(lambda: self.ledger.erase_personal_data(self.cmd(who), self.case, reason="期满"), why, erased)
+            self.attempt(lambda: self.services.cases.erase_personal_data(self.cmd(who), self.case, reason="期满"), why, erased)
 
         @rule(who=INVOLVED)
         def visit(self, who: str) -> None:
-            self.attempt(lambda: self.services.cases.visit_case(self.cmd(who), self.case, notes="走访"))
+            m = self.model
+
+            def visited() -> None:
+                m.visits += 1
+
+            # The visit's notes are personal data, and none is recorded once the case's key is gone.
+            why = m.refusals(who, authority=lambda: m.involved(who),
+                             rules=lambda: m.is_open() | ({Refusal.STATE} if m.erased else set()))
+            self.attempt(lambda: self.services.cases.visit_case(self.cmd(who), self.case, notes="走访"), why, visited)
 
         @invariant()
         def the_ledger_answers_what_the_rules_hold(self) -> None:

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from application.errors import Forbidden, NotFound
 from application.commands import Command
+from application.errors import Forbidden, NotFound
 from domain.base import InvalidCommand, RuleViolated
 from tests.district import District
 

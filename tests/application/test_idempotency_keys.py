@@ -7,10 +7,8 @@ import os
 
 import pytest
 
-from application.commands import Command
-
 from application.audit import AuditTrail
-from application.commands import CommandRunner
+from application.commands import Command, CommandRunner
 from application.issues import Issues
 from application.ledger import Ledger
 from application.registry import Registry

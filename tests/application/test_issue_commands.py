@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from application.errors import Forbidden, IdempotencyKeyReused, NotFound, VersionMismatch
 from application.commands import Command
+from application.errors import Forbidden, IdempotencyKeyReused, NotFound, VersionMismatch
 from domain.base import InvalidCommand, RuleViolated
 from domain.plan import plan_id
 from tests.district import District

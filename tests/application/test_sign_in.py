@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from application.sessions import SignInRefused, session_digest
 from application.commands import SYSTEM, Command
+from application.sessions import SignInRefused, session_digest
 from domain.base import InvalidCommand
 from domain.registry import user_id
 from tests.district import Clock, District

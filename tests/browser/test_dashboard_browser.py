@@ -6,6 +6,7 @@ agency refused another unit's issue. Each page is saved as a screenshot (docs/sc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from domain.issue import issue_id
 from domain.plan import plan_id
 from interfaces.demo_district import PLAN_NUMBER, SHANGHAI
-from tests.browser.conftest import Demo, screenshot
+from tests.browser.conftest import Demo
 
 
 def sign_in(page: Any, demo: Demo, role: str, start: str = "/") -> None:

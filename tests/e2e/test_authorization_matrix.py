@@ -34,7 +34,6 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from application.commands import SYSTEM, Command
-
 from application.ledger import Ledger
 from domain.registry import user_id
 from interfaces.web.inspection import router as inspection

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from application.errors import ConcurrentWrite
 from application.commands import SYSTEM, Command
+from application.errors import ConcurrentWrite
 from domain.registry import SignInLock, Token, user_id
 from interfaces import bootstrap
 from interfaces.http.app import create_app

@@ -13,7 +13,13 @@ from fastapi.testclient import TestClient
 from domain.case import ChildCase
 from tests.district import District
 from tests.e2e.test_dashboard_http import (  # noqa: F401 — the fixture is used by name
-    CHILD_ADDRESS, CHILD_NAME, History, history, page, sign_in, valid_id,
+    CHILD_ADDRESS,
+    CHILD_NAME,
+    History,
+    history,
+    page,
+    sign_in,
+    valid_id,
 )
 from tests.rfc9162 import rfc_verify_consistency, rfc_verify_inclusion
 

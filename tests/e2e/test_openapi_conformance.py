@@ -35,9 +35,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis.strategies._internal import regex as hypothesis_regex
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis.strategies._internal import regex as hypothesis_regex
 from schemathesis.config import SchemathesisConfig
 from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES
 from schemathesis.engine import events, from_schema

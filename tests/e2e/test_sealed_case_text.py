@@ -14,8 +14,8 @@ from stdnum.cn import ric
 from domain.base import Stamp, recording_at
 from domain.case import ChildCase, new_case_number
 from tests.district import District
-from tests.e2e.test_evidence_files import stored
 from tests.e2e.test_erasure_dump import BIRTH, ID_NUMBER, NAME, PHONE
+from tests.e2e.test_evidence_files import stored
 from tests.unit.test_free_text import ID_NUMBER as OTHER_ID
 
 BORN_2012 = "2012-05-15"  # OTHER_ID's birth date

@@ -31,7 +31,6 @@ from application.personal_data import ERASED
 from domain.base import Stamp, recording_at
 from domain.case import ChildCase, case_id, new_case_number
 from domain.person import check_person
-from infrastructure.sealing import CaseKeyExists, CaseKeys, seal, unseal
 from infrastructure.case_keys import (
     KeyWrap,
     MasterKeyError,
@@ -39,6 +38,7 @@ from infrastructure.case_keys import (
     SQLiteCaseKeys,
     load_master_key,
 )
+from infrastructure.sealing import CaseKeyExists, CaseKeys, seal, unseal
 from tests.backends import require_postgres, scratch_database, scratch_schema
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from application.errors import ConcurrentWrite, VersionMismatch
 from application.commands import Command
+from application.errors import ConcurrentWrite, VersionMismatch
 from domain.plan import plan_id
 from tests.district import District
 

@@ -8,9 +8,9 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from application.errors import ConcurrentWrite
 from application.audit import AuditTrail
 from application.commands import CommandRunner
+from application.errors import ConcurrentWrite
 from application.issues import Issues
 from application.ledger import Ledger
 from application.registry import Registry

@@ -9,10 +9,10 @@ import psycopg
 from psycopg import sql
 from typer.testing import CliRunner
 
-from infrastructure.merkle_store import merkle_store_for
-from infrastructure.snapshot_check import snapshot_check
 from infrastructure.database_probe import postgres_conninfo
 from infrastructure.findings import Discrepancy, Verification
+from infrastructure.merkle_store import merkle_store_for
+from infrastructure.snapshot_check import snapshot_check
 from infrastructure.verify import verify_log
 from tests.district import Clock, District
 from tests.e2e.test_cli import cli_env  # noqa: F401 — the fixture

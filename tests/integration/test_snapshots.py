@@ -12,7 +12,6 @@ from uuid import UUID
 import pytest
 
 from application.errors import NotFound
-from application.commands import Command
 from application.ledger import Ledger
 from domain.case import ChildCase
 from domain.issue import RectificationIssue

@@ -19,10 +19,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from infrastructure.database_probe import database_answers, postgres_conninfo
 from interfaces import bootstrap
-from infrastructure.database_probe import postgres_conninfo
 from interfaces.http.app import create_app
-from infrastructure.database_probe import database_answers
 from tests.backends import scratch_schema, settings_for
 from tests.district import seed
 

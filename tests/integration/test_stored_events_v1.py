@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.cli.main import app as cli
 from interfaces.http.app import create_app
-from infrastructure.settings import Settings
 from tests.events import stored_event_topics
 from tests.fixtures.make_events_v1 import HERE, SCHEMA, key_files, postgres_settings, sqlite_settings
 
@@ -37,7 +37,7 @@ def restore_dump(db_url: str, schema: str) -> None:
 @pytest.fixture
 def stored(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
     """A copy of the fixture: the key files (0600, as the server keeps them) and the database."""
-    for name, path in key_files(HERE).items():
+    for path in key_files(HERE).values():
         shutil.copyfile(path, tmp_path / path.name)
         (tmp_path / path.name).chmod(0o600)
     if backend == "sqlite":

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.signing import TreeHeadSigner
 from infrastructure.findings import Discrepancy, Verification
+from infrastructure.signing import TreeHeadSigner
 from infrastructure.verify import verify_log
 from projections.merkle_log import TreeHead
 from tests.backends import scratch_schema
