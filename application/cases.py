@@ -27,8 +27,9 @@ from application.read_policy import POLICY
 from application.registry import Registry
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
-from domain.case import ChildCase, case_id, new_case_number
+from domain.case import ChildCase
 from domain.case_access import CaseAccessLog, access_log_id
+from domain.case_personal import case_id, check_registration, new_case_number
 from domain.person import check_person
 
 CASE = "儿童个案"
@@ -82,7 +83,7 @@ class Cases:
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             case = case_id(number)
-            ChildCase.check_registration(
+            check_registration(
                 stamp, street=street, community=community, household_local=household_local,
                 birth_date=birth_date, registering_unit=cmd.actor.unit,
             )

@@ -10,7 +10,6 @@ only the opaque ``sealed`` text, and the year and month of birth.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -19,9 +18,9 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain import assessment, case_personal, evaluation, guardianship, mandatory_report, referral
-from domain.base import LedgerAggregate, RuleViolated, Stamp, check_code, check_text, found, ledger_id, versioned
+from domain.base import LedgerAggregate, RuleViolated, Stamp, check_code, check_text, found, versioned
 from domain.case_corrections import CORRECTIONS, checked_changes
-from domain.case_personal import check_new_personal_data, month_of
+from domain.case_personal import case_id, check_new_personal_data, month_of
 from domain.correction import CorrectableAggregate, record
 from domain.free_text import check_free_text
 from domain.person import beijing_day, is_under
@@ -30,22 +29,9 @@ CLOSURE_REASONS = ("aged_16", "parents_returned", "moved_away", "hardship_resolv
 OPEN, CLOSED = "open", "closed"
 
 
-def case_id(case_number: str) -> UUID:
-    """One case per case number: the store's key refuses a second."""
-    return ledger_id("case", case_number)
-
-
-def new_case_number(year: int) -> str:
-    """Random, so the number says nothing of the child's name, ID number, address or order."""
-    return f"ET{year:04d}-" + "".join(secrets.choice(case_personal.CROCKFORD) for _ in range(8))
-
-
-@versioned(
-    Registered=1, Classified=1, Reassessed=1, GuardianshipRecorded=1, MandatoryReportFiled=1,
-    ReportAccepted=1, PoliceDispatched=1, Referred=1, ReferralClosed=1, ServiceProvided=2,
-    Visited=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, PersonalDataErased=1,
-    EntryCorrected=1,
-)
+@versioned(Registered=1, Classified=1, Reassessed=1, GuardianshipRecorded=1, MandatoryReportFiled=1,
+           ReportAccepted=1, PoliceDispatched=1, Referred=1, ReferralClosed=1, ServiceProvided=2, Visited=1,
+           EvaluatedAtYearEnd=1, Closed=1, Reopened=1, PersonalDataErased=1, EntryCorrected=1)
 class ChildCase(CorrectableAggregate):
     closed_rule = "closed_case_takes_only_reopening_evaluation_correction"
     closed_noun = "个案已结案"
@@ -67,7 +53,7 @@ class ChildCase(CorrectableAggregate):
         household_local: bool, birth_date: date, registering_unit: str, sealed: str,
     ) -> ChildCase:
         case_personal.check_case_number(case_number)
-        cls.check_registration(
+        case_personal.check_registration(
             stamp, street=street, community=community, household_local=household_local,
             birth_date=birth_date, registering_unit=registering_unit,
         )
@@ -79,14 +65,6 @@ class ChildCase(CorrectableAggregate):
             household_local=household_local, birth_date=None, birth_month=month_of(birth_date),
             registering_unit=registering_unit, sealed=sealed,
         )
-
-    @staticmethod
-    def check_registration(stamp: Stamp, *, street: str, community: str, household_local: bool,
-                           birth_date: date, registering_unit: str) -> None:
-        """The registration rules that need no sealed text: the application runs them before
-        it makes the case's key, so a refused registration leaves no key behind."""
-        case_personal.check_clear_fields(street, community, household_local, registering_unit)
-        case_personal.check_birth_date(birth_date, beijing_day(stamp.occurred_at))
 
     @event("Registered")
     def __init__(

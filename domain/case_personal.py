@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import calendar
 import re
+import secrets
 from datetime import date
+from uuid import UUID
 
-from domain.base import InvalidCommand, RuleViolated, check_text
+from domain.base import InvalidCommand, RuleViolated, Stamp, check_text, ledger_id
 from domain.free_text import check_free_text
-from domain.person import is_under
+from domain.person import beijing_day, is_under
 
 # Sealed text as application.personal_data writes it: a version tag, then base64url.
 SEALED_PREFIX = "sealed.v1."
@@ -114,3 +116,21 @@ def age_basis(clear: date | None, month: str, opened: date | None) -> date:
         return check_month_agrees(opened, month)
     year, number = (int(part) for part in month.split("-"))
     return date(year, number, calendar.monthrange(year, number)[1])
+
+
+def case_id(case_number: str) -> UUID:
+    """One case per case number: the store's key refuses a second."""
+    return ledger_id("case", case_number)
+
+
+def new_case_number(year: int) -> str:
+    """Random, so the number says nothing of the child's name, ID number, address or order."""
+    return f"ET{year:04d}-" + "".join(secrets.choice(CROCKFORD) for _ in range(8))
+
+
+def check_registration(stamp: Stamp, *, street: str, community: str, household_local: bool,
+                       birth_date: date, registering_unit: str) -> None:
+    """The registration rules that need no sealed text: the application runs them before
+    it makes the case's key, so a refused registration leaves no key behind."""
+    check_clear_fields(street, community, household_local, registering_unit)
+    check_birth_date(birth_date, beijing_day(stamp.occurred_at))

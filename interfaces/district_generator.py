@@ -32,7 +32,8 @@ from application.commands import SYSTEM, Command
 from application.rubric import RUBRIC_VERSION
 from domain.assessment import CATEGORIES
 from domain.base import LedgerAggregate, Stamp, recording_at
-from domain.case import CLOSURE_REASONS, ChildCase, new_case_number
+from domain.case import CLOSURE_REASONS, ChildCase
+from domain.case_personal import new_case_number
 from domain.evaluation import GRADES
 from domain.guardianship import GUARDIANSHIPS
 from domain.issue import RectificationIssue
@@ -206,7 +207,7 @@ class DistrictGenerator:
         number = new_case_number(self.now.year)
         today = self.now.date()
         birth = today - timedelta(days=self.rng.randint(365, 15 * 365))
-        from domain.case import case_id
+        from domain.case_personal import case_id
 
         cid = case_id(number)
         key = self.services.case_keys.create(cid)

@@ -12,7 +12,8 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from domain.base import Stamp, recording_at
-from domain.case import ChildCase, new_case_number
+from domain.case import ChildCase
+from domain.case_personal import new_case_number
 from tests.district import District
 from tests.e2e.test_erasure_dump import ID_NUMBER, NAME
 from tests.integration.test_snapshot_check import verify

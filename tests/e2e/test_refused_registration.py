@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.case import case_id, new_case_number
+from domain.case_personal import case_id, new_case_number
 from tests.district import District
 from tests.e2e.test_erasure_dump import ID_NUMBER, NAME, bearer
 

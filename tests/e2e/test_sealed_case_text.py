@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from stdnum.cn import ric
 
 from domain.base import Stamp, recording_at
-from domain.case import ChildCase, new_case_number
+from domain.case import ChildCase
+from domain.case_personal import new_case_number
 from tests.district import District
 from tests.e2e.test_erasure_dump import BIRTH, ID_NUMBER, NAME, PHONE
 from tests.e2e.test_evidence_files import stored

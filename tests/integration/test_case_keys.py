@@ -29,7 +29,8 @@ from psycopg_pool import ConnectionPool
 
 from application.personal_data import ERASED
 from domain.base import Stamp, recording_at
-from domain.case import ChildCase, case_id, new_case_number
+from domain.case import ChildCase
+from domain.case_personal import case_id, new_case_number
 from domain.person import check_person
 from infrastructure.case_keys import (
     KeyWrap,

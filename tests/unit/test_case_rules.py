@@ -11,8 +11,8 @@ import pytest
 
 from domain.assessment import CATEGORIES
 from domain.base import DomainError, InvalidCommand, RuleViolated, Stamp, recording_at
-from domain.case import ChildCase, case_id, new_case_number
-from domain.case_personal import SEALED_PREFIX
+from domain.case import ChildCase
+from domain.case_personal import SEALED_PREFIX, case_id, new_case_number
 
 T0 = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 SEALED = SEALED_PREFIX + "A" * 64

@@ -71,7 +71,7 @@ def test_a_correction_of_a_closure_changes_nothing_once_the_issue_is_reopened() 
         made = RectificationIssue.register(stamp(), plan_id=uuid4(), seq=1, duty="职责", problem="问题",
                                            units=["pf"], remarks="")
         made.adopt_measure(stamp("pf"), owner="pf", text="措施", due=None)
-        made.complete_measure(stamp("pf"), measure_id="M1", summary="已完成")
+        made.complete_measure(stamp("pf"), measure_id="M1", summary="已完成", evidence=[])
         made.close(stamp(), summary="已整改")
         made.reopen(stamp(), reason="复查未通过")
         made.correct(stamp(), corrected_version=4, position=4, changes={"summary": "新销号"}, reason="更正")
