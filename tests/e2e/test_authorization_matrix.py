@@ -48,6 +48,7 @@ S, H = "S", "H"
 
 PROBLEM_LIST = "序号,责任单位,工作职责,存在问题,整改措施,备注\n1,常青花园司法所,职责,问题,1、措施,\n".encode()
 ORIGIN = {"Origin": "http://testserver"}
+EVIDENCE = b"\x89PNG\r\n\x1a\n" + b"matrix"  # recognised as PNG by its first bytes
 
 # What a list or view shows of the world: its issue, the issue's problem text, the lead unit's row
 # (by code in the API, by name on the pages), the case's number, the case's street.
@@ -64,6 +65,8 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
     ("GET", "/api/v1/issues", None, "", (S, S, 403, S, S, S, H, 401), ISSUE),
     ("GET", "/api/v1/issues?unit=sfs-cq", None, "", (S, S, 403, S, S, S, H, 401), ISSUE),
     ("GET", "/api/v1/issues/{issue}", None, "", (200, 200, 403, 200, 200, 200, 404, 401), ""),
+    # A file is read by whoever reads an entry that names it (here the issue's progress report).
+    ("GET", "/api/v1/evidence/{evidence}", None, "", (200, 200, 403, 200, 200, 200, 404, 401), ""),
     ("GET", "/api/v1/issues/{issue}?as_of=2019-03-01", None, "", (200, 200, 403, 200, 200, 200, 404, 401), ""),
     ("GET", "/api/v1/issues/{issue}/events", None, "", (200, 200, 403, 200, 200, 200, 404, 401), ""),
     ("GET", "/api/v1/cases/{case}", None, "", (200, 200, 403, 200, 404, 200, 404, 401), ""),
@@ -114,6 +117,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
      (201, 403, 403, 403, 403, 403, 403, 401), ""),
     ("POST", "/api/v1/plans/{plan}/problem-list?dry_run=true", "problem-list", "",
      (200, 403, 403, 403, 403, 403, 403, 401), ""),
+    ("POST", "/api/v1/evidence", "evidence file", "", (201, 403, 403, 201, 201, 201, 201, 401), ""),
     ("POST", "/api/v1/issues", {"plan_id": "{plan}", "seq": 9000, "duty": "职责", "problem": "问题",
                                 "units": ["sfs-cq"]}, "", (201, 403, 403, 403, 403, 403, 403, 401), ""),
     ("POST", "/api/v1/issues/{issue}/assignment", {"lead_unit": "sfs-cq", "contact_person": "张三",
@@ -204,6 +208,7 @@ class World:
     referral: str
     progress_pos: int
     report_pos: int
+    evidence: str  # the sha256 of a file the progress report names
     user: str  # a user of sfs-cq made for this world
     token: str  # the id of a second token of cq-clerk's ("own"), made for this world
 
@@ -228,7 +233,11 @@ class Builder:
         district.issues.urge(cmd("supervisor"), issue.id, unit="gf", message="请配合", reply_by=date(2019, 3, 15))
         district.issues.assign_issue(cmd("supervisor"), issue.id, lead_unit="sfs-cq", co_units=["pf"], contact_person="张三",
                             deadline=date(2019, 12, 31), nodes=[])
-        progress = district.issues.report_progress(cmd("cq-clerk"), issue.id, measure, summary="进展", evidence=[])
+        shown = district.evidence.upload(self.d.actors["cq-clerk"], content=EVIDENCE + str(self.seq).encode(),
+                                         name="现场照片.png")
+        named = [{"name": shown.name, "sha256": shown.sha256}]
+        progress = district.evidence.naming([shown.sha256], issue.id, lambda: district.issues.report_progress(
+            cmd("cq-clerk"), issue.id, measure, summary="进展", evidence=named))
         case = district.cases.register_case(cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
                                     birth_date=BIRTH, person={"name": NAME, "id_number": valid_id()})
         from datetime import datetime, timezone
@@ -256,7 +265,8 @@ class Builder:
             steps[preparation]()
         return World(plan=str(self.plan), issue=str(issue.id), problem=problem, measure=measure, case=str(case.id),
                      case_number=case.extra["case_number"], report=report.extra["report_id"], referral=referral_id,
-                     progress_pos=progress.position, report_pos=report.position, user=str(target.user_id),
+                     progress_pos=progress.position, report_pos=report.position, evidence=shown.sha256,
+                     user=str(target.user_id),
                      token=str(token.accepted.id))
 
 
@@ -278,6 +288,8 @@ def _send(client: TestClient, district: District, column: str, method: str, path
     headers = {"Authorization": f"Bearer {district.tokens[who]}"} if who else {}
     if body == "problem-list":
         return client.post(path, headers=headers, files={"file": ("list.csv", io.BytesIO(PROBLEM_LIST), "text/csv")})
+    if body == "evidence file":
+        return client.post(path, headers=headers, files={"file": ("照片.png", io.BytesIO(EVIDENCE), "image/png")})
     if body == "new case":
         body = {"street": "走马岭", "community": "走马岭社区", "household_local": False, "birth_date": BIRTH.isoformat(),
                 "person": {"name": NAME, "id_number": valid_id()}}
@@ -303,7 +315,7 @@ def _route(path: str) -> str:
     for name, param in (("{plan}", "{plan_id}"), ("{issue}", "{issue_id}"), ("{case}", "{case_id}"),
                         ("{measure}", "{measure_id}"), ("{report}", "{report_id}"),
                         ("{referral}", "{referral_id}"), ("2019.xlsx", "{year}.xlsx"),
-                        ("{user}", "{user_id}"), ("{token}", "{token_id}")):
+                        ("{user}", "{user_id}"), ("{token}", "{token_id}"), ("{evidence}", "{sha256}")):
         path = path.replace(name, param)
     if path.endswith("/evaluation/2019"):
         path = path.replace("2019", "{year}")
