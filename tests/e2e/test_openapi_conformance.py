@@ -112,7 +112,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     services = bootstrap.build(settings_for("sqlite", tmp_path_factory.mktemp("conformance"), None, None),
                                clock=Clock(START))
     try:
-        district = seed(services.ledger)
+        district = seed(services)
         district.accounts = services.accounts
         app = create_app(services=services)
         with TestClient(app, raise_server_exceptions=False) as client:
