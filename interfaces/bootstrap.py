@@ -28,6 +28,7 @@ from infrastructure.audit_store import AuditStore
 from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_master_key
 from infrastructure.database_probe import START_WAIT_SECONDS, check_database, postgres_conninfo, wait_for_database
 from infrastructure.evidence_files import EvidenceFiles
+from infrastructure.findings import Verification
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.keyring import Keyring
 from infrastructure.merkle_store import merkle_store_for
@@ -35,7 +36,7 @@ from infrastructure.sealing import CaseKeySeals
 from infrastructure.settings import Settings
 from infrastructure.signing import TreeHeadSigner
 from infrastructure.snapshot_check import snapshot_check
-from infrastructure.verify import Verification, verify_log
+from infrastructure.verify import verify_log
 from infrastructure.view_runner import Views, build_views
 from projections.audit_index import AuditIndexProjection
 from projections.merkle_log import MerkleLogProjection, MerkleLogRunner, TreeHead

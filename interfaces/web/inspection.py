@@ -98,7 +98,7 @@ def audit(
     late: bool = False, after: Annotated[int, Query(ge=0, le=audit_api.MAX_POSITION)] = 0,
 ) -> Response:
     POLICY.require_audit(caller)
-    filters.recorder_unit(svc.ledger, unit or None)
+    filters.recorder_unit(svc.registry, unit or None)
     filters.recorder_user(svc.ledger, user or None)
     chosen = event_kinds.parse_kind(kind) if kind else None
     if kind and chosen is None:

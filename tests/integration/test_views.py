@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from openpyxl import load_workbook
 
+from application.commands import Command
 from application.errors import Forbidden, NotFound
-from application.ledger import Command
 from domain.base import DomainError
 from domain.plan import plan_id
 from infrastructure.view_runner import (
