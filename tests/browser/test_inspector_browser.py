@@ -1,16 +1,17 @@
 """An inspector in a real browser on the demo district: the audit trail narrowed by a unit's
 name, a closed issue replayed as of a date before its closure and compared with after it,
 a view's changes, the tree head downloaded; every page at a phone's width (390 px) without
-horizontal scrolling. Each page is saved to docs/screenshots/."""
+horizontal scrolling. Each page is saved as a screenshot (docs/screenshots/ by `make screenshots`)."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import Demo, screenshot
+from tests.browser.conftest import Demo
 from tests.browser.test_dashboard_browser import sign_in
 
 PHONE = {"width": 390, "height": 844}
@@ -24,7 +25,7 @@ def fits_a_phone(page: Any) -> None:
 
 
 def test_an_inspector_replays_a_closed_issue_before_its_closure_and_filters_the_audit_by_a_unit_name(
-    page: Any, demo: Demo, tmp_path: Path
+    page: Any, demo: Demo, tmp_path: Path, screenshot: Callable[..., None]
 ) -> None:
     sign_in(page, demo, "inspector", "/audit")
 
@@ -41,7 +42,8 @@ def test_an_inspector_replays_a_closed_issue_before_its_closure_and_filters_the_
     page.select_option("select[name='kind']", label="销号")
     page.click("form.filters[action='/audit'] button[type='submit']")
     page.wait_for_url(re.compile(r"kind=RectificationIssue\.Closed"))
-    closed = page.locator("table.audit tbody tr")
+    # The demo closes issue 3 in 2019; the rest of that plan in January 2020, this year's later.
+    closed = page.locator("table.audit tbody tr", has_text="2019-")
     assert closed.count() == 1 and "督查督办-李敏" in closed.inner_text()
 
     closed.locator("a.replay-link").click()
