@@ -36,9 +36,10 @@ class EvidenceOut(BaseModel):
 def upload(
     caller: ActorDep, svc: ServicesDep,
     file: Annotated[UploadFile, File(description="PDF、JPG、PNG、DOCX 或 XLSX 文件")],
-    # A form field is absent or a string: the schema says so, with no `null` a form cannot send.
-    case_id: Annotated[UUID | None, Form(description="儿童个案的材料：以该儿童的密钥加密保存"),
-                       WithJsonSchema({"type": "string", "format": "uuid"})] = None,
+    # A form field is absent or a string, never `null`; an empty one counts as absent.
+    case_id: Annotated[UUID | None, Form(description="儿童个案的材料：以该儿童的密钥加密保存；空值等于不填"),
+                       WithJsonSchema({"anyOf": [{"type": "string", "format": "uuid"},
+                                                 {"type": "string", "maxLength": 0}]})] = None,
 ) -> Any:
     content = file.file.read(svc.evidence.max_bytes + 1)
     return svc.evidence.upload(caller, content=content, name=file.filename, case_id=case_id).answer()
