@@ -17,6 +17,7 @@ from domain.mandatory_report import NATURES, REPORTERS
 from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from domain.referral import SERVICE_KINDS
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
+from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, line
 from interfaces.http.problems import refused_by
 from interfaces.http.schemas import UNIT_NAME, Accepted, Body, CorrectionIn, EvaluationIn, HistoryEntry
@@ -228,14 +229,16 @@ def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
     return svc.ledger.unit_names.annotate(svc.cases.case_access_log(caller, case_id))
 
 
-@router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别")
+@router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别",
+             responses=EVIDENCE_IS_STORED)
 def classify(case_id: UUID, body: FirstClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.classify_case(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
         categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
 
-@router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估")
+@router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估",
+             responses=EVIDENCE_IS_STORED)
 def reassess(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.reassess_case(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,

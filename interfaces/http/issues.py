@@ -17,6 +17,7 @@ from infrastructure.spreadsheets.problem_list_export import problem_list_workboo
 from infrastructure.spreadsheets.views_export import content_disposition, download_names
 from interfaces.http import filters, schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
+from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.problems import refused_by
 from projections import issues as issue_fold
 from projections.indicators import day_of
@@ -172,7 +173,7 @@ def adopt_measure(issue_id: UUID, body: s.MeasureIn, cmd: CommandDep, svc: Servi
 
 
 @router.post("/issues/{issue_id}/measures/{measure_id}/progress", response_model=s.Accepted, **CREATED,
-             summary="报送阶段性进展")
+             responses=EVIDENCE_IS_STORED, summary="报送阶段性进展")
 def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
     return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.issues.report_progress(
@@ -181,7 +182,7 @@ def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: Co
 
 
 @router.post("/issues/{issue_id}/measures/{measure_id}/completion", response_model=s.Accepted, **CREATED,
-             summary="整改措施办结")
+             responses=EVIDENCE_IS_STORED, summary="整改措施办结")
 def complete_measure(issue_id: UUID, measure_id: str, body: s.CompletionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
     return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.issues.complete_measure(

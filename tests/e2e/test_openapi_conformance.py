@@ -5,10 +5,11 @@ document must say what the server enforces (formats and bounds of parameters, he
 bodies, every status an operation answers, 405 with Allow).
 
 One setting differs from the defaults, and a check of ours takes back what it gives away:
-``positive_data_acceptance`` also takes 412 and 422 from a request the schema allows, which
-some rules refuse by what the ledger holds, not by the request's shape: a version that is no
-longer current, a unit that is not registered, a tree larger than the log, a time after now —
-or by what no schema can state (an ID number's check digit). ``refused_only_by_a_declared_rule``
+``positive_data_acceptance`` also takes 412, 413, 415 and 422 from a request the schema allows,
+which some rules refuse by what the ledger holds, not by the request's shape: a version that is
+no longer current, a unit that is not registered, a tree larger than the log, a time after now —
+or by what no schema can state (an ID number's check digit, a file's type read from its content,
+its size against the configured limit). ``refused_only_by_a_declared_rule``
 passes such an answer only when the operation's document declares its rule (``x-rules`` of
 that status, problems.refused_by): a refusal the document does not announce fails the run.
 
@@ -56,6 +57,8 @@ SEED = os.environ.get("CARELEDGER_CONFORMANCE_SEED", "19")
 DOCUMENT = create_app(settings_for("sqlite", Path(tempfile.gettempdir()), None, None)).openapi()
 OPERATIONS = [(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item]
 ADMIN_PATHS = ("/api/v1/users", "/api/v1/tokens")
+# The statuses positive_data_acceptance is told to take, each only from a rule the operation declares.
+REFUSALS_BY_RULE = (412, 413, 415, 422)
 
 
 def declared_rules(case: Any, status: int) -> dict[str, str]:
@@ -66,7 +69,7 @@ def declared_rules(case: Any, status: int) -> dict[str, str]:
 def refused_only_by_a_declared_rule(ctx: Any, response: Any, case: Any) -> bool | None:
     meta = case.meta
     if (meta is None or not meta.generation.mode.is_positive or is_unexpected_http_status_case(case)
-            or response.status_code not in (412, 422)):
+            or response.status_code not in REFUSALS_BY_RULE):
         return None
     try:
         problem = json.loads(response.content)
@@ -137,7 +140,7 @@ def conformance_config(token: str, known: dict[str, Any]) -> SchemathesisConfig:
         "checks": {
             "enabled": True,
             "positive_data_acceptance": {
-                "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "412", "422"]},
+                "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, *map(str, REFUSALS_BY_RULE)]},
         },
         "generation": {"max-examples": EXAMPLES},
         # Four in five requests name an object that exists; the rest are drawn (and meet 404).
