@@ -72,6 +72,10 @@ EVERYTHING = ReadScope()
 class Policy:
     """Every read and write rule, per object, in one place."""
 
+    def reads_ledger(self, actor: Actor) -> bool:
+        """Whether the actor reads issues, cases and views at all (within its scope)."""
+        return actor.role in (*READS_EVERYTHING, AGENCY)
+
     def scope(self, actor: Actor) -> ReadScope:
         """What the actor's lists, views and exports hold; admins are refused them."""
         if actor.role in READS_EVERYTHING:
@@ -108,11 +112,18 @@ class Policy:
         if actor.role not in READS_EVERYTHING:
             raise Forbidden("当前角色无权查看个人信息查阅记录", rule="role_may_not_read_access_log")
 
-    def require_audit(self, actor: Actor) -> None:
+    def reads_audit(self, actor: Actor) -> bool:
         """The global log's metadata (positions, types, recorders, units, times, leaf hashes)
         and the Merkle proofs: supervisors, inspectors and admins."""
-        if actor.role not in (*READS_EVERYTHING, ADMIN):
+        return actor.role in (*READS_EVERYTHING, ADMIN)
+
+    def require_audit(self, actor: Actor) -> None:
+        if not self.reads_audit(actor):
             raise Forbidden("当前角色无权查看审计日志", rule="role_may_not_read_audit")
+
+    def administers(self, actor: Actor) -> bool:
+        """Users, tokens and the registry's administration."""
+        return actor.role == ADMIN
 
     def reads_audit_content(self, actor: Actor) -> bool:
         """The stored event itself (the leaf object: issue texts, a case's street and birth

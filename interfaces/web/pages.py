@@ -59,8 +59,11 @@ ERROR_TITLES = {400: "请求有误", 403: "无权查看", 404: "未找到", 409:
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     caller = getattr(request.state, "actor", None)
     session = request.cookies.get(COOKIE, "")
+    # What the page offers follows the policy that answers the request (application.read_policy).
+    may = {"ledger": POLICY.reads_ledger(caller), "audit": POLICY.reads_audit(caller),
+           "administer": POLICY.administers(caller)} if caller else {}
     return templates.TemplateResponse(
-        request, name, {"actor": caller, "path": request.url.path,
+        request, name, {"actor": caller, "may": may, "path": request.url.path,
                         "csrf": csrf_token(session) if session else "", **context},
         status_code=status, headers=HEADERS,
     )
