@@ -107,7 +107,8 @@ def media_type_of(content: bytes) -> str | None:
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 names = set(archive.namelist())
-        except (zipfile.BadZipFile, ValueError):
+        except (zipfile.BadZipFile, ValueError, NotImplementedError, EOFError):
+            # NotImplementedError: a zip that claims a version or method zipfile cannot read.
             return None
         if "[Content_Types].xml" in names:
             return next((kind for part, kind in _OFFICE_PARTS.items() if part in names), None)
@@ -173,11 +174,18 @@ class Evidence:
             where = "该个案" if case_id is not None else "佐证材料库"
             raise InvalidCommand("evidence_is_stored", f"{where}中没有摘要为 {unknown[0]} 的文件，请先上传")
 
-    def naming(self, digests: Sequence[str], aggregate_id: UUID, command: Callable[[], T],
+    def naming(self, actor: Actor, digests: Sequence[str], aggregate_id: UUID, command: Callable[[], T],
                *, case_id: UUID | None = None) -> T:
         """Runs ``command``, which names these stored files in an entry of ``aggregate_id``
         (a child's files: those uploaded for that case), then records that it does, which is
         what lets that entry's readers download them. Unknown digests refuse it unsent."""
+        if digests:
+            # Refused as a read would be first: otherwise the store's answer would tell someone
+            # who may not read the case whether a file of known content is among its files.
+            if case_id is not None:
+                POLICY.require_case(actor, self.ledger.load(ChildCase, aggregate_id, "儿童个案"))
+            else:
+                POLICY.require_issue(actor, self.ledger.load(RectificationIssue, aggregate_id, "整改问题"))
         self._require_stored(digests, case_id)
         answer = command()
         for digest in digests:

@@ -232,7 +232,7 @@ def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
 @router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别",
              responses=EVIDENCE_IS_STORED)
 def classify(case_id: UUID, body: FirstClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.classify_case(
+    return svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: svc.cases.classify_case(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
         categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
@@ -240,7 +240,7 @@ def classify(case_id: UUID, body: FirstClassificationIn, cmd: CommandDep, svc: S
 @router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估",
              responses=EVIDENCE_IS_STORED)
 def reassess(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.reassess_case(
+    return svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: svc.cases.reassess_case(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
         categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 
@@ -283,7 +283,7 @@ def close_referral(case_id: UUID, referral_id: str, body: ReferralClosureIn, cmd
 
 @router.post("/{case_id}/services", response_model=ServiceAccepted, status_code=201, summary="登记关爱服务或救助")
 def service(case_id: UUID, body: ServiceIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.evidence), case_id, lambda: svc.cases.provide_service(
+    return svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: svc.cases.provide_service(
         with_time(cmd, body.occurred_at), case_id, kind=body.kind, referral_id=body.referral_id, notes=body.notes,
         evidence=body.evidence), case_id=case_id).answer()
 
@@ -321,6 +321,6 @@ def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> A
     "个人信息删除后，更正理由以明文保存，不得含身份证号码或手机号码。",
 )
 def correct(case_id: UUID, body: CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.changes.get("evidence")), case_id, lambda: svc.cases.correct_case_entry(
+    return svc.evidence.naming(cmd.actor, named_digests(body.changes.get("evidence")), case_id, lambda: svc.cases.correct_case_entry(
         with_time(cmd, body.occurred_at), case_id, position=body.position, changes=body.changes, reason=body.reason,
     ), case_id=case_id).answer()

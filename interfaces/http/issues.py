@@ -176,7 +176,7 @@ def adopt_measure(issue_id: UUID, body: s.MeasureIn, cmd: CommandDep, svc: Servi
              responses=EVIDENCE_IS_STORED, summary="报送阶段性进展")
 def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
-    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.issues.report_progress(
+    return svc.evidence.naming(cmd.actor, named_digests(evidence), issue_id, lambda: svc.issues.report_progress(
         with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
     )).answer()
 
@@ -185,7 +185,7 @@ def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: Co
              responses=EVIDENCE_IS_STORED, summary="整改措施办结")
 def complete_measure(issue_id: UUID, measure_id: str, body: s.CompletionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
-    return svc.evidence.naming(named_digests(evidence), issue_id, lambda: svc.issues.complete_measure(
+    return svc.evidence.naming(cmd.actor, named_digests(evidence), issue_id, lambda: svc.issues.complete_measure(
         with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
     )).answer()
 
@@ -224,7 +224,7 @@ def reopen(issue_id: UUID, body: s.ReopeningIn, cmd: CommandDep, svc: ServicesDe
 
 @router.post("/issues/{issue_id}/corrections", response_model=s.Accepted, **CREATED, summary="更正记录")
 def correct(issue_id: UUID, body: s.CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(named_digests(body.changes.get("evidence")), issue_id, lambda: svc.issues.correct_issue_entry(
+    return svc.evidence.naming(cmd.actor, named_digests(body.changes.get("evidence")), issue_id, lambda: svc.issues.correct_issue_entry(
         with_time(cmd, body.occurred_at), issue_id, position=body.position, changes=body.changes,
         reason=body.reason,
     )).answer()

@@ -236,7 +236,7 @@ class Builder:
         shown = district.evidence.upload(self.d.actors["cq-clerk"], content=EVIDENCE + str(self.seq).encode(),
                                          name="现场照片.png")
         named = [{"name": shown.name, "sha256": shown.sha256}]
-        progress = district.evidence.naming([shown.sha256], issue.id, lambda: district.issues.report_progress(
+        progress = district.evidence.naming(district.actors["cq-clerk"], [shown.sha256], issue.id, lambda: district.issues.report_progress(
             cmd("cq-clerk"), issue.id, measure, summary="进展", evidence=named))
         case = district.cases.register_case(cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
                                     birth_date=BIRTH, person={"name": NAME, "id_number": valid_id()})

@@ -41,6 +41,15 @@ def an_office_file(main_part: str) -> bytes:
     return out.getvalue()
 
 
+def a_zip_of_a_later_version() -> bytes:
+    """An Office-shaped zip whose directory claims version 14.0 to extract: zipfile refuses to
+    read it (NotImplementedError), which must be a 415, not a 500."""
+    content = bytearray(an_office_file("word/document.xml"))
+    entry = content.find(b"PK\x01\x02")
+    content[entry + 6:entry + 8] = (140).to_bytes(2, "little")
+    return bytes(content)
+
+
 def upload(client: TestClient, headers: dict[str, str], content: bytes, name: str = "材料.pdf",
            case_id: str | None = None) -> Any:
     data = {"case_id": case_id} if case_id else None
@@ -103,7 +112,8 @@ def test_a_file_is_typed_by_its_content_not_its_name(client: TestClient, distric
     evidence_dir = services.settings.evidence_dir
     before = files_in(evidence_dir)
     for content, name in [(b"<html>not a pdf</html>", "a.pdf"), (an_office_file("other.xml"), "a.docx"),
-                          (b"PK\x03\x04broken", "a.xlsx"), (b"MZ\x90\x00", "a.png")]:
+                          (b"PK\x03\x04broken", "a.xlsx"), (b"MZ\x90\x00", "a.png"),
+                          (a_zip_of_a_later_version(), "a.docx")]:
         refused = upload(client, pf, content, name)
         assert refused.status_code == 415, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
@@ -218,3 +228,18 @@ def test_verify_names_altered_and_missing_files(  # type: ignore[no-untyped-def]
     assert (document["evidence_files"]["altered"], document["evidence_files"]["missing"]) == ([altered], [missing])
     table = CliRunner().invoke(cli, ["verify"], env={"COLUMNS": "200"})
     assert "被改动的材料" in table.stdout and "缺失的材料" in table.stdout
+
+
+def test_naming_a_file_in_a_case_one_may_not_read_is_the_404_of_the_case_whatever_the_store_holds(
+    client: TestClient, district: District, case: str
+) -> None:
+    """The store is not asked before the case is: a unit that may not read the case cannot
+    learn from the answer whether a file of known content is among the child's files."""
+    held = stored(client, bearer(district, "cq-clerk"), case_id=case)
+    outsider = bearer(district, "zml-clerk")
+    answers = [client.post(f"/api/v1/cases/{case}/classifications", headers=outsider,
+                           json={"left_behind": True, "evidence": [digest]})
+               for digest in (held, hashlib.sha256(b"never uploaded").hexdigest())]
+    assert [a.status_code for a in answers] == [404, 404], [a.text for a in answers]
+    assert answers[0].json()["rule"] == answers[1].json()["rule"]
+
