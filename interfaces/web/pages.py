@@ -29,7 +29,7 @@ from infrastructure.jobs import Job, OneAtATime
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
-from interfaces.web import event_kinds, present
+from interfaces.web import event_kinds, offers, present
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -199,6 +199,9 @@ def issue(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep, 
         "id": issue_id, "issue": present.issue_state(state, names), "as_of": present.day_of(when),
         "timeline": present.timeline(entries, svc.settings.late_entry_days, names),
         "late_entry_days": svc.settings.late_entry_days,
+        # Forms act on the issue as it is now: none while replaying a past moment.
+        "offers": offers.on_issue(caller, state) if when is None else [],
+        "done": request.query_params.get("done", "")[:10],
     })
 
 

@@ -10,12 +10,10 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from application.commands import SYSTEM, Command
 from domain.plan import plan_id
-from domain.registry import user_id
 from tests.district import Clock, District
+from tests.pages import ORIGIN, page, rows_with, session_csrf, sign_in
 
-ORIGIN = {"Origin": "http://testserver"}
 CHILD_NAME = "王小明"
 CHILD_ADDRESS = "某路1号"
 
@@ -64,42 +62,18 @@ def history(district: District, clock: Clock, services) -> History:  # type: ign
     return History(overdue, other, late.version, correction.version)
 
 
-PASSWORD = "a password long enough"
 
 
-def give_password(district: District, who: str) -> None:
-    if not district.ledger.repository.get(user_id(who)).has_password:
-        district.accounts.set_password(Command(SYSTEM), who, PASSWORD)
 
 
-def form_csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
-def sign_in(client: TestClient, district: District, who: str) -> None:
-    give_password(district, who)
-    csrf = form_csrf(client.get("/signin").text)
-    answer = client.post("/signin", data={"username": who, "password": PASSWORD, "csrf": csrf, "next": "/"},
-                         headers=ORIGIN, follow_redirects=False)
-    assert answer.status_code == 303, answer.text
 
 
-def session_csrf(client: TestClient) -> str:
-    """The CSRF token of the session's forms, as the page with the sign-out form carries it."""
-    return form_csrf(client.get("/evaluation").text)
 
 
-def page(client: TestClient, path: str, status: int = 200) -> str:
-    answer = client.get(path)
-    assert answer.status_code == status, (path, answer.status_code, answer.text[:500])
-    assert answer.headers["content-type"].startswith("text/html")
-    return answer.text
 
 
-def rows_with(html: str, css_class: str) -> list[str]:
-    return re.findall(rf'<tr class="{css_class}">(.*?)</tr>', html, re.DOTALL)
 
 
 # ---- signing in ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from interfaces import bootstrap
 from interfaces.http.app import create_app
 from interfaces.http.deps import COOKIE
 from tests.district import Clock, District
-from tests.e2e.test_dashboard_http import ORIGIN, PASSWORD, form_csrf, give_password, session_csrf, sign_in
+from tests.pages import ORIGIN, PASSWORD, form_csrf, give_password, session_csrf, sign_in
 
 
 def log_size(district: District) -> int:

@@ -17,10 +17,9 @@ from tests.e2e.test_dashboard_http import (  # noqa: F401 — the fixture is use
     CHILD_NAME,
     History,
     history,
-    page,
-    sign_in,
     valid_id,
 )
+from tests.pages import page, sign_in
 from tests.rfc9162 import rfc_verify_consistency, rfc_verify_inclusion
 
 

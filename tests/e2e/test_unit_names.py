@@ -254,7 +254,7 @@ def test_a_plan_number_with_characters_file_systems_refuse_is_made_safe(
 def test_the_audit_page_names_the_unit_of_each_entry_and_lists_units_by_name(
     client: TestClient, district: District, recorded: dict[str, Any]
 ) -> None:
-    from tests.e2e.test_dashboard_http import page, sign_in
+    from tests.pages import page, sign_in
 
     sign_in(client, district, "inspector")
     html = page(client, "/audit?kind=RectificationIssue.Urged")
@@ -263,7 +263,7 @@ def test_the_audit_page_names_the_unit_of_each_entry_and_lists_units_by_name(
 
 
 def test_the_admin_page_names_each_users_unit_beside_its_code(client: TestClient, district: District) -> None:
-    from tests.e2e.test_dashboard_http import page, sign_in
+    from tests.pages import page, sign_in
 
     sign_in(client, district, "admin")
     html = page(client, "/admin")

@@ -1,0 +1,34 @@
+"""The forms a page offers its reader: those application.read_policy lets them send on what
+the page shows (a form not offered is refused the same way if sent anyway)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from application.access import Actor
+from application.errors import Forbidden
+from application.read_policy import POLICY
+from domain.issue import RectificationIssue
+
+Offer = tuple[str, str]  # (label, path of the form's page)
+
+
+def permits(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except Forbidden:
+        return False
+    return True
+
+
+def on_issue(actor: Actor, issue: RectificationIssue) -> list[Offer]:
+    found: list[Offer] = []
+    if permits(lambda: POLICY.may_adopt_measure(actor, issue, actor.unit)):
+        found.append(("制定整改措施", f"/issues/{issue.id}/measures/new"))
+    for measure in issue.measures.values():
+        if measure["status"] != "completed" and permits(
+                lambda m=measure: POLICY.may_act_on_measure(actor, issue, str(m["unit"]))):
+            path = f"/issues/{issue.id}/measures/{measure['measure_id']}"
+            found.append((f"报送进展（措施 {measure['measure_id']}）", f"{path}/progress"))
+            found.append((f"报告办结（措施 {measure['measure_id']}）", f"{path}/completion"))
+    return found
