@@ -31,7 +31,6 @@ from application.errors import ConcurrentWrite, IdempotencyKeyReused, VersionMis
 from domain.base import InvalidCommand, RuleViolated
 from interfaces.http import formats
 from interfaces.http.validation_messages import field_path, message
-from interfaces.web import event_kinds
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -127,16 +126,11 @@ def checked(sent: Sent, model: type[M], *, flags: Iterable[str] = (), **given: A
         return None
 
 
-def stale_form(sent: Sent, history: list[dict[str, Any]], since: int,
-               names: Callable[[str], str] | None = None) -> None:
-    """A form drawn from version ``since``: the entries recorded after it, labelled."""
-    sent.refuse(WHOLE_FORM, f"{STALE}：您打开表单后又有 {sum(1 for e in history if e['version'] > since)} 条新记录，"
-                            "请核对下列变化后重新提交。")
-    sent.changed = [
-        {"label": event_kinds.event_label(e["type"]), "version": e["version"], "recorder": e.get("recorder", ""),
-         "unit": names(e.get("unit", "")) if names else e.get("unit", ""), "recorded_at": e.get("recorded_at")}
-        for e in history if e["version"] > since
-    ]
+def stale_form(sent: Sent, timeline: list[dict[str, Any]], since: int) -> None:
+    """A form drawn from version ``since``: the entries recorded after it (``timeline`` as
+    present.timeline shapes them, labelled and named)."""
+    sent.changed = [e for e in timeline if e["version"] > since]
+    sent.refuse(WHOLE_FORM, f"{STALE}：您打开表单后又有 {len(sent.changed)} 条新记录，请核对下列变化后重新提交。")
 
 
 async def act(
@@ -145,7 +139,7 @@ async def act(
     *,
     done: Callable[[Accepted], str],
     again: Callable[[Sent, int], Response],
-    history: Callable[[], list[dict[str, Any]]] | None = None,
+    timeline: Callable[[], list[dict[str, Any]]] | None = None,
     fields: Mapping[str, str] | None = None,
 ) -> Response:
     """Runs the command (when the form had no errors) and answers: on to ``done`` (303), or
@@ -155,8 +149,8 @@ async def act(
     try:
         accepted = await run_in_threadpool(command)
     except VersionMismatch as stale:
-        if history is not None:
-            stale_form(sent, await run_in_threadpool(history), stale.expected)
+        if timeline is not None:
+            stale_form(sent, await run_in_threadpool(timeline), stale.expected)
         else:
             sent.refuse(WHOLE_FORM, f"{STALE}，请刷新后重新填写。")
         return again(sent, 409)

@@ -4,6 +4,7 @@ sends, through application.issues.Issues."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from domain.issue import RectificationIssue
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
-from interfaces.web import attachments, forms
+from interfaces.web import attachments, forms, present
 from interfaces.web.pages import PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -32,8 +33,9 @@ def _page(request: Request, svc: Services, issue: RectificationIssue, kind: str,
     }, status)
 
 
-def _history(svc: Services, caller: Actor, issue_id: UUID) -> Any:
-    return lambda: svc.issues.issue_history(caller, issue_id)
+def _timeline(svc: Services, caller: Actor, issue_id: UUID) -> Callable[[], list[dict[str, Any]]]:
+    return lambda: present.timeline(svc.issues.issue_history(caller, issue_id), svc.settings.late_entry_days,
+                                    svc.ledger.unit_names)
 
 
 def _back(issue_id: UUID) -> Any:
@@ -59,7 +61,7 @@ async def adopt(request: Request, issue_id: UUID, caller: ActorDep, svc: Service
                                         text=body.text, due=body.due)
 
     return await forms.act(
-        sent, command, done=_back(issue_id), history=_history(svc, caller, issue_id),
+        sent, command, done=_back(issue_id), timeline=_timeline(svc, caller, issue_id),
         again=lambda f, status: _page(request, svc, issue, "measure", f, status),
     )
 
@@ -111,6 +113,6 @@ async def report(request: Request, issue_id: UUID, measure_id: str, step: str, c
 
     return await forms.act(
         sent, attachments.naming(svc, sent, evidence, issue_id, command),
-        done=_back(issue_id), history=_history(svc, caller, issue_id),
+        done=_back(issue_id), timeline=_timeline(svc, caller, issue_id),
         again=lambda f, status: _page(request, svc, issue, step, f, status, measure=measure),
     )
