@@ -85,3 +85,14 @@ def other_worker(settings, clock: Clock) -> Iterator[TestClient]:  # type: ignor
             yield other
     finally:
         built.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests run only when asked for by name (`-m slow`, as `make crash-test` does): some
+    stop the shared PostgreSQL server, which a test run of one file must never do by surprise."""
+    if "slow" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow (make crash-test)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
