@@ -44,7 +44,8 @@ def replicated(pair: Pair, tmp_path: Path) -> Iterator[tuple[TestClient, Distric
         services = bootstrap.build(settings, clock=Clock(START))
         try:
             district = seed(services)
-            with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
+            with TestClient(create_app(services=services), raise_server_exceptions=False,
+                            client=("127.0.0.1", 50000)) as client:  # /metrics answers loopback
                 yield client, district, pair
         finally:
             services.close()
@@ -100,6 +101,7 @@ def test_views_audit_and_proofs_are_read_from_the_standby_once_it_holds_the_posi
     assert after["behind"] == before["behind"] and after["down"] == before["down"]
     ready = client.get("/readyz").json()
     assert ready["replica"]["state"] == "up" and ready["replica"]["standby"] is True
+    assert "careledger_read_replica_up 1.0" in client.get("/metrics").text
 
 
 def test_a_read_asking_for_a_position_the_lagging_standby_lacks_waits_then_answers_from_the_primary(replicated) -> None:  # type: ignore[no-untyped-def]
@@ -153,5 +155,6 @@ def test_with_the_standby_stopped_every_read_answers_from_the_primary_and_the_pr
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["status"] == "ready" and ready.json()["replica"]["state"] == "down"
+        assert "careledger_read_replica_up 0.0" in client.get("/metrics").text
     finally:
         pair.standby.start()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import OperationalError
 
-from infrastructure.read_replica import ReadRouter
+from infrastructure.read_replica import ReadRouter, replica_datastore
+from infrastructure.settings import Settings
 
 
 class Ticks:
@@ -68,3 +70,15 @@ def test_a_standby_behind_the_position_asked_is_given_the_wait_then_the_primary_
     looks.clear()
     assert reads.read(behind, lambda: "standby", lambda: "primary") == "primary"
     assert len(looks) == 1
+
+
+def test_a_read_replica_is_only_a_postgresql_standby_of_a_postgresql_primary(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    standby = "postgresql://careledger@standby:5432/careledger"
+    with pytest.raises(ValueError, match="needs a PostgreSQL"):
+        replica_datastore(Settings(database_url=f"sqlite:///{tmp_path / 'x.sqlite'}", read_database_url=standby))
+    with pytest.raises(ValueError, match="must be"):
+        replica_datastore(Settings(database_url=standby, read_database_url=f"sqlite:///{tmp_path / 'x.sqlite'}"))
+    made = replica_datastore(Settings(database_url="postgresql://careledger@primary/careledger",
+                                      read_database_url=standby, database_schema="d420112"))
+    assert made.schema == "d420112"  # the primary's schema, on the standby
+    made.close()
