@@ -23,6 +23,7 @@ from typing import Any
 from application.read_policy import EVERYTHING, ReadScope
 from infrastructure.brief_cache import BriefCache
 from infrastructure.read_replica import ReadRouter
+from infrastructure.recorders import PostgresLedgerRecorder
 from infrastructure.view_runner import Views
 from infrastructure.view_store import PostgresViewStore
 from projections.views import Summary
@@ -32,10 +33,14 @@ _NEEDED: ContextVar[int | None] = ContextVar("careledger_replica_needed", defaul
 
 def replica_views(primary: Views, router: ReadRouter) -> Views:
     """Views over the standby's copy of the view tables: answering only, never following
-    (nothing is created or written there: a standby is read-only)."""
+    (nothing is created or written there: a standby is read-only). A view as of a past
+    moment replays the events after its checkpoint from the standby's copy of the log too;
+    whether the copy has processed a position is still asked of the primary's log (the
+    ledger's), which holds every event between."""
     store = PostgresViewStore(router.datastore)
+    log = PostgresLedgerRecorder(router.datastore, events_table_name=primary.ledger.recorder.events_table_name)
     return Views(ledger=primary.ledger, store=store, thresholds=primary.thresholds,
-                 wait_seconds=primary.wait_seconds, pulls=False,
+                 wait_seconds=primary.wait_seconds, pulls=False, log=log,
                  cache=BriefCache(store) if primary.cache is not None else None)
 
 
