@@ -41,10 +41,16 @@ def _as_postgres(*args: str | Path, timeout: float = 60) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Ports free now, all different (held open together while they are picked)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass
@@ -97,8 +103,9 @@ class Pair:
 def primary_and_standby(database: str = "careledger") -> Iterator[Pair]:
     root = Path(tempfile.mkdtemp(prefix="careledger-standby-"))
     shutil.chown(root, "postgres", "postgres")
-    primary = Server(root / "primary", _free_port(), root)
-    standby = Server(root / "standby", _free_port(), root)
+    primary_port, standby_port = _free_ports(2)
+    primary = Server(root / "primary", primary_port, root)
+    standby = Server(root / "standby", standby_port, root)
     started: list[Server] = []
     try:
         _as_postgres(BIN / "initdb", "-D", primary.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
