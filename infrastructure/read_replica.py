@@ -6,8 +6,9 @@ and the Merkle log as the primary's followers wrote them, a moment later. A read
 a position (read-your-writes: ``min_position``, a page after its reader's write) is answered
 by the standby only once the standby's copy has reached that position; it waits for that
 up to ``CARELEDGER_READ_REPLICA_WAIT_SECONDS`` and then reads the primary. A standby that
-fails a read (stopped, unreachable, a query cancelled by a recovery conflict) is left alone
-for ``CARELEDGER_READ_REPLICA_RETRY_SECONDS``, its reads going to the primary meanwhile.
+fails a read (stopped, unreachable) is left alone for
+``CARELEDGER_READ_REPLICA_RETRY_SECONDS``, its reads going to the primary meanwhile; a query
+it cancels for a conflict with replay is answered by the primary alone.
 Writes, and the followers that fold the log, only ever use the primary.
 """
 
@@ -54,6 +55,13 @@ def replica_datastore(settings: Settings) -> PostgresDatastore:
     )
 
 
+def _cancelled_by_replay(error: BaseException) -> bool:
+    """A standby cancels a query that conflicts with replay as a serialization failure
+    (SQLSTATE 40001); the library raises it wrapped."""
+    cause = error if isinstance(error, psycopg.Error) else error.__cause__
+    return getattr(cause, "sqlstate", None) == "40001"
+
+
 class ReadRouter:
     """Chooses, read by read, between the standby and the primary, and counts the choices."""
 
@@ -75,6 +83,11 @@ class ReadRouter:
         return self._clock() >= self._down_until
 
     def failed(self, error: BaseException) -> None:
+        if _cancelled_by_replay(error):
+            # The standby is up: replay cancelled this one query (a row it read was vacuumed
+            # on the primary). This read goes to the primary; the next is tried here again.
+            logger.info("read replica query cancelled by replay; this read goes to the primary")
+            return
         with self._lock:
             self._down_until = self._clock() + self.retry_seconds
             self.last_failure = type(error).__name__

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg.errors
 import pytest
 from eventsourcing.persistence import OperationalError
 
@@ -45,6 +46,20 @@ def test_a_standby_that_fails_a_read_is_answered_by_the_primary_and_left_alone_u
     clock.now = 5.0
     assert reads.read(lambda: True, lambda: "standby", lambda: "primary") == "standby"
     assert reads.reads == {"replica": 1, "behind": 0, "down": 2}
+
+
+def test_a_query_cancelled_by_replay_goes_to_the_primary_without_resting_the_standby() -> None:
+    reads = router(Ticks())
+
+    def cancelled() -> str:
+        try:
+            raise psycopg.errors.SerializationFailure("canceling statement due to conflict with recovery")
+        except psycopg.Error as error:
+            raise OperationalError(str(error)) from error  # as the library wraps it
+
+    assert reads.read(lambda: True, cancelled, lambda: "primary") == "primary"
+    assert reads.available()
+    assert reads.read(lambda: True, lambda: "standby", lambda: "primary") == "standby"
 
 
 def test_a_standby_that_fails_while_being_checked_counts_as_down_not_behind() -> None:
