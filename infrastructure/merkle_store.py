@@ -109,6 +109,16 @@ class MerkleStore(MerkleLogStore):
                 [(s.level, s.index, s.hash) for s in subtrees],
             )
 
+    def mark(self) -> tuple[int, int]:
+        """The position folded in and the size of the latest signed head (0 before any): what
+        a copy of these tables must have reached to answer as this one does (a head is added
+        in a transaction of its own, after the leaves it covers)."""
+        with self.db.transaction(commit=False) as c:
+            row = c.execute("SELECT position, (SELECT max(tree_size) FROM {p}merkle_heads) FROM {p}merkle_tracking "
+                            "WHERE name=?", (TRACKING_NAME,)).fetchone()
+        assert row is not None, "create_tables() makes the tracking row"
+        return int(row[0]), int(row[1] or 0)
+
     def add_head(self, head: TreeHead) -> None:
         with self.db.transaction(commit=True) as c:
             c.execute(
@@ -191,6 +201,6 @@ class MerkleStore(MerkleLogStore):
         return found
 
 
-def merkle_store_for(datastore: SQLiteDatastore | PostgresDatastore) -> MerkleLogStore:
+def merkle_store_for(datastore: SQLiteDatastore | PostgresDatastore) -> MerkleStore:
     """The store for whichever datastore the application's recorder uses."""
     return MerkleStore(datastore)

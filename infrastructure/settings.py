@@ -15,6 +15,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARELEDGER_", extra="ignore")
 
     database_url: str = "sqlite:///./var/careledger.sqlite"
+    # A PostgreSQL hot standby of database_url (streaming replication): the views, the audit
+    # index and the Merkle proofs are read there (infrastructure.read_replica); writes and
+    # the followers stay on database_url. Unset: everything reads database_url.
+    read_database_url: str | None = None
+    # How long a read that needs a position (min_position, a page after a write) waits for
+    # the standby to have replayed it before the primary answers it.
+    read_replica_wait_seconds: float = Field(default=1.0, ge=0)
+    # After the standby fails a read, the primary answers for this long before it is tried again.
+    read_replica_retry_seconds: float = Field(default=5.0, gt=0)
     signing_key_file: Path = Path("./var/signing-key.pem")
     data_key_file: Path = Path("./var/data-key")
     # Keys the fingerprints of commands sent with an Idempotency-Key; created on first start.

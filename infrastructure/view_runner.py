@@ -75,6 +75,9 @@ class Views:
     # The live briefs held in memory (infrastructure.brief_cache), or None to read them
     # from the store for every view.
     cache: BriefCache | None = None
+    # Where a view as of a past moment reads the events after its checkpoint: the ledger's
+    # own recorder, or a standby's copy of the log (infrastructure.replica_views).
+    log: Any = None
 
     def __post_init__(self) -> None:
         self.projection = LedgerViews(view=self.store)
@@ -195,7 +198,7 @@ class Views:
     def briefs(self, as_of: datetime | None = None, kinds: tuple[str, ...] | None = None) -> list[Summary]:
         """What the views and lists read (folds.brief), now or as of a past moment."""
         if as_of is not None:
-            return briefs_as_of(self.ledger, self.store, as_of, kinds, self.cache)
+            return briefs_as_of(self.ledger, self.store, as_of, kinds, self.cache, log=self.log)
         return self.cache.briefs(kinds)[1] if self.cache else self.store.all_briefs(kinds)
 
     def readable_briefs(self, scope: ReadScope, kinds: tuple[str, ...] | None = None,
@@ -311,13 +314,14 @@ def pull(
 
 def briefs_as_of(
     ledger: Ledger, store: ViewStore, as_of: datetime, kinds: tuple[str, ...] | None = None,
-    cache: BriefCache | None = None,
+    cache: BriefCache | None = None, *, log: Any = None,
 ) -> list[Summary]:
     """The briefs (of ``kinds``, default all) from the events recorded up to ``as_of``: the
     briefs at the nearest checkpoint at or before it; then, for the aggregates whose events
     follow until the first event recorded after ``as_of``, their summaries at the checkpoint
     with those events folded in, briefed again. With a ``cache`` of the live briefs, those
-    not changed since the checkpoint are taken from it, and only the others are read."""
+    not changed since the checkpoint are taken from it, and only the others are read. The
+    events come from ``log`` when given (a standby's copy of the log), else the ledger's."""
     moment = as_of.timestamp()
     position, held = None, None
     if cache is not None:
@@ -334,7 +338,7 @@ def briefs_as_of(
     events = []
     cursor = position or 0
     while True:
-        page = ledger.recorder.select_notifications(cursor + 1, BATCH, topics=topics)
+        page = (log or ledger.recorder).select_notifications(cursor + 1, BATCH, topics=topics)
         if not page:
             break
         stop = False

@@ -31,7 +31,10 @@ from infrastructure.evidence_files import EvidenceFiles
 from infrastructure.findings import Verification
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.keyring import Keyring
-from infrastructure.merkle_store import merkle_store_for
+from infrastructure.merkle_store import MerkleStore, merkle_store_for
+from infrastructure.read_replica import ReadRouter, replica_datastore
+from infrastructure.replica_stores import RoutedAuditStore, RoutedMerkleStore
+from infrastructure.replica_views import RoutedViews, replica_views
 from infrastructure.sealing import CaseKeySeals
 from infrastructure.settings import Settings
 from infrastructure.signing import TreeHeadSigner
@@ -58,11 +61,14 @@ class Services:
     cases: Cases
     evidence: Evidence
     trail: AuditTrail
-    views: Views
+    # With CARELEDGER_READ_DATABASE_URL, RoutedViews: answers from the standby, following on the primary.
+    views: Views | RoutedViews
     signer: TreeHeadSigner
     merkle: MerkleLogProjection
     merkle_reader: MerkleLogReader
     audit: AuditIndexProjection
+    # The standby the views, the audit index and the proofs are read from (None: no replica).
+    read_replica: ReadRouter | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
@@ -152,8 +158,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     registry = Registry(runner)
     identity = Identity(ledger, token_days=settings.token_days)
     trail = AuditTrail(ledger)
-    views = build_views(ledger, settings, pulls=not follows_externally(settings))
-    closers.append(views.stop)
+    primary_views = build_views(ledger, settings, pulls=not follows_externally(settings))
+    closers.append(primary_views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
     merkle_store = merkle_store_for(datastore)
     audit_store = AuditStore(datastore)
@@ -162,6 +168,16 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         merkle_store.create_tables()
         audit_store.create_tables()
         access_store.create_tables()
+    views: Views | RoutedViews = primary_views
+    read_replica, audit_reads, merkle_reads = None, audit_store, merkle_store
+    if settings.read_database_url:
+        # The standby's copies of the same tables, read only (nothing is created there).
+        read_replica = ReadRouter(replica_datastore(settings), wait_seconds=settings.read_replica_wait_seconds,
+                                  retry_seconds=settings.read_replica_retry_seconds)
+        closers.append(read_replica.close)
+        views = RoutedViews(primary_views, replica_views(primary_views, read_replica), read_replica)
+        audit_reads = RoutedAuditStore(audit_store, AuditStore(read_replica.datastore), read_replica)
+        merkle_reads = RoutedMerkleStore(merkle_store, MerkleStore(read_replica.datastore), read_replica)
     accounts = Accounts(runner, identity, registry, access_store)
     sessions = Sessions(
         runner, identity, access_store, session_idle=timedelta(minutes=settings.session_idle_minutes),
@@ -172,7 +188,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     merkle = MerkleLogProjection(ledger.recorder, merkle_store, sign=signer.sign)
     audit = AuditIndexProjection(
         lambda start, limit: ledger.recorder.select_notifications(start, limit),
-        ledger.mapper.to_domain_event, audit_store,
+        ledger.mapper.to_domain_event, audit_reads,
     )
     cases = Cases(runner, registry, trail)
     evidence = Evidence(ledger, cases, case_keys.get, EvidenceFiles(settings.evidence_dir),
@@ -180,6 +196,6 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     return Services(
         settings=settings, ledger=ledger, case_keys=case_keys, runner=runner, registry=registry, identity=identity,
         accounts=accounts, sessions=sessions, issues=Issues(runner, registry, trail), cases=cases, evidence=evidence,
-        trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_store),
-        audit=audit, closers=closers,
+        trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_reads),
+        audit=audit, read_replica=read_replica, closers=closers,
     )

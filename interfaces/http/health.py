@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from infrastructure.database_probe import database_answers
+from infrastructure.replica_views import RoutedViews
 from interfaces.http.deps import ServicesDep
 from interfaces.http.problems import problem
 
@@ -18,7 +19,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="数据库可达、视图已跟上")
+@router.get("/readyz", summary="数据库可达、视图已跟上；有只读副本时报告其状态（副本不可用不算未就绪）")
 def readyz(svc: ServicesDep) -> Any:
     bound = svc.settings.ready_max_lag
     if not database_answers(svc.settings):
@@ -32,4 +33,9 @@ def readyz(svc: ServicesDep) -> Any:
         return problem(503, "views_stopped", "视图更新已停止，请查看日志")
     if lag > bound:
         return problem(503, "views_lagging", f"视图落后日志超过 {bound} 条")
-    return {"status": "ready", "position": position, "views_lag": lag}
+    ready: dict[str, Any] = {"status": "ready", "position": position, "views_lag": lag}
+    if isinstance(svc.views, RoutedViews):
+        # Reported, never failing: with the standby down or behind, its reads go to the
+        # primary, so the process still answers everything (docs/OPERATIONS.md).
+        ready["replica"] = svc.views.status()
+    return ready

@@ -38,6 +38,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from infrastructure.replica_views import RoutedViews
 from interfaces.http.problems import NO_SUCH_PATH, problem, responses
 from projections.merkle_log import parse_head_timestamp
 
@@ -143,6 +144,25 @@ class LedgerGauges(Collector):
             yield up
             return
         yield from (up, lag, age, behind)
+        if isinstance(svc.views, RoutedViews):
+            try:
+                gauges = list(_replica_gauges(svc.views))
+            except Exception:  # noqa: BLE001 — the primary failed meanwhile: reported at the next scrape
+                gauges = []
+            yield from gauges
+
+
+def _replica_gauges(views: RoutedViews) -> Iterator[GaugeMetricFamily]:
+    """The standby's state as /readyz reports it (its failure is the standby's, not the scrape's)."""
+    state = views.status()
+    up = GaugeMetricFamily("careledger_read_replica_up", "1 when the read replica answered this scrape")
+    up.add_metric([], 1 if state["state"] == "up" else 0)
+    yield up
+    if "views_behind" in state:
+        behind = GaugeMetricFamily("careledger_read_replica_views_behind_events",
+                                   "Log positions the replica's copy of the views trails the primary's")
+        behind.add_metric([], state["views_behind"])
+        yield behind
 
 
 # A request carrying any of these came through a proxy: its client address is whatever
