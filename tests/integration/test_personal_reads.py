@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -20,7 +18,7 @@ from application.commands import SYSTEM, Command
 from interfaces import bootstrap
 from tests.application.test_child_cases import BIRTH
 from tests.backends import scratch_database, settings_for
-from tests.integration.test_operations import CARELEDGER, env_for, free_port, poll
+from tests.integration.test_operations import env_for, poll, serving
 
 READS = int(os.environ.get("CARELEDGER_PERSONAL_READS", "1000"))
 # The reads must be done by then, so a server that stops answering fails the test instead of
@@ -48,36 +46,6 @@ def seeded_case(settings) -> tuple[dict[str, str], str]:  # type: ignore[no-unty
     finally:
         services.close()
     return tokens, str(case.id)
-
-
-@contextmanager
-def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The server, logging to a file: with test_operations.serving's pipes, which nobody reads,
-    about 300 requests' access log filled them (64 KiB), every worker blocked writing its log
-    and the reads stopped being answered."""
-    port = free_port()
-    log = cwd / f"serve-{port}.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen([CARELEDGER, "serve", "--port", str(port), *args], env=env, cwd=cwd,
-                                   stdout=output, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        poll(up, 90, "the server to answer")
-        yield base, process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        finally:
-            process.kill()
 
 
 def workers_of(server: int) -> list[int]:
