@@ -17,14 +17,13 @@ With ``--url`` it measures an existing store (written by bench.generate, its key
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
-from bench.common import Scratch, build_services, chosen_store, ms, percentile, progress, store_arguments, table
+from bench.common import Scratch, build_services, chosen_store, ms, percentile, progress, store_parser, table
 
 
 def measure(s: Scratch, size: int | None, queries: int) -> None:
@@ -133,8 +132,7 @@ def measure(s: Scratch, size: int | None, queries: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="audit benchmark")
-    store_arguments(parser)
+    parser = store_parser("audit benchmark")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     with chosen_store(args, "audit") as (s, events):

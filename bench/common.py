@@ -251,12 +251,15 @@ def build_services(s: Scratch, size: int | None = None, label: str = "") -> Any:
 # ---- the store a benchmark measures ------------------------------------------------------
 
 
-def store_arguments(parser: argparse.ArgumentParser) -> None:
-    """A scratch store of ``--events`` generated events on ``--backend``, or an existing one."""
+def store_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark that measures a store: a scratch one of ``--events``
+    generated events on ``--backend``, or an existing one."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--url", help="an existing store written by bench.generate (nothing is generated)")
     parser.add_argument("--keys", type=Path, help="with --url: the directory of its signing-key.pem and data-key")
+    return parser
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ With ``--url`` it measures an existing store (written by bench.generate, its key
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import time
 from typing import Any
@@ -34,7 +33,7 @@ from bench.common import (
     rate,
     ratio,
     repeat,
-    store_arguments,
+    store_parser,
     table,
 )
 
@@ -134,8 +133,7 @@ def measure(s: Scratch, reps: int, size: int | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="verify benchmark")
-    store_arguments(parser)
+    parser = store_parser("verify benchmark")
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     with chosen_store(args, "verify") as (s, events):
