@@ -180,7 +180,12 @@ class StoredEvents(Protocol):
 def leaf_fields_of(notification: Any) -> dict[str, Any]:
     """The leaf object of a stored notification (the library's ``Notification``), as the
     audit log publishes it for outsiders to re-encode."""
-    return merkle.leaf_fields(
+    return merkle.leaf_fields(*_leaf_parts(notification))
+
+
+def _leaf_parts(notification: Any) -> tuple[UUID, int, str, bytes, int]:
+    """What a leaf holds of a stored notification, in the order the leaf encoding takes it."""
+    return (
         UUID(str(notification.originator_id)),
         notification.originator_version,
         notification.topic,
@@ -232,13 +237,7 @@ def withheld(notification: Any) -> bool:
 
 def leaf_of(notification: Any) -> bytes:
     """The leaf hash of a stored notification."""
-    return merkle.stored_leaf_hash(
-        UUID(str(notification.originator_id)),
-        notification.originator_version,
-        notification.topic,
-        bytes(notification.state),
-        notification.id,
-    )
+    return merkle.stored_leaf_hash(*_leaf_parts(notification))
 
 
 # ---- the projection ------------------------------------------------------------------
