@@ -21,7 +21,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -243,25 +243,18 @@ def leaf_of(notification: Any) -> bytes:
 # ---- the projection ------------------------------------------------------------------
 
 
+@dataclass(eq=False)
 class MerkleLogProjection:
     """Folds stored events into leaves, then signs a head for the tree they make."""
 
-    def __init__(
-        self,
-        events: StoredEvents,
-        store: MerkleLogStore,
-        *,
-        sign: Callable[[bytes], bytes],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        batch_size: int = 500,
-    ) -> None:
-        self.events = events
-        self.store = store
-        self.sign = sign
-        self.clock = clock
-        self.batch_size = batch_size
-        # One folder at a time in this process; other processes are kept out by LogMoved.
-        self._lock = threading.Lock()
+    events: StoredEvents
+    store: MerkleLogStore
+    _: KW_ONLY
+    sign: Callable[[bytes], bytes]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    batch_size: int = 500
+    # One folder at a time in this process; other processes are kept out by LogMoved.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def catch_up(self) -> TreeHead | None:
         """Folds in every event stored so far and answers the latest signed head."""
