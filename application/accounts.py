@@ -18,6 +18,7 @@ from application.access import ADMIN, Actor
 from application.commands import Accepted, Command, CommandRunner, secret_shown_once
 from application.errors import Forbidden, NotFound
 from application.identity import Identity
+from application.ledger import Ledger
 from application.ports import AccessStore
 from application.read_policy import POLICY
 from application.registry import Registry
@@ -49,15 +50,19 @@ class IssuedToken:
     token: str
 
 
+@dataclass(eq=False)
 class Accounts:
-    def __init__(
-        self, runner: CommandRunner, identity: Identity, registry: Registry, store: AccessStore
-    ) -> None:
-        self.runner = runner
-        self.ledger = runner.ledger
-        self.identity = identity
-        self.registry = registry
-        self.store = store
+    """Users and their bearer tokens: the administrator's commands, and each request's check
+    of its token."""
+
+    runner: CommandRunner
+    identity: Identity
+    registry: Registry
+    store: AccessStore
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.runner.ledger
 
     def _admin(self, actor: Actor) -> None:
         POLICY.require_role(actor, ADMIN, doing="管理用户和令牌", rule="administer")

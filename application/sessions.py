@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -16,6 +16,7 @@ from application.access import Actor
 from application.commands import SYSTEM, Command, CommandRunner
 from application.errors import ConcurrentWrite, NotFound, Unauthenticated
 from application.identity import Identity
+from application.ledger import Ledger
 from application.ports import AccessStore
 from domain.base import LedgerAggregate, Stamp
 from domain.registry import SignInLock, User, user_id
@@ -60,19 +61,21 @@ class Throttle:
     lock: timedelta = timedelta(minutes=15)
 
 
+@dataclass(eq=False)
 class Sessions:
-    def __init__(
-        self, runner: CommandRunner, identity: Identity, store: AccessStore, *,
-        session_idle: timedelta = timedelta(minutes=30), session_lifetime: timedelta = timedelta(hours=12),
-        throttle: Throttle = Throttle(),
-    ) -> None:
-        self.runner = runner
-        self.ledger = runner.ledger
-        self.identity = identity
-        self.store = store
-        self.session_idle = session_idle
-        self.session_lifetime = session_lifetime
-        self.throttle = throttle
+    """Signing in with a password, and the dashboard sessions it opens."""
+
+    runner: CommandRunner
+    identity: Identity
+    store: AccessStore
+    _: KW_ONLY
+    session_idle: timedelta = timedelta(minutes=30)
+    session_lifetime: timedelta = timedelta(hours=12)
+    throttle: Throttle = Throttle()
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.runner.ledger
 
     def _user(self, user: UUID) -> User:
         return self.ledger.load(User, user, "用户")

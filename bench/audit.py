@@ -17,20 +17,13 @@ With ``--url`` it measures an existing store (written by bench.generate, its key
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from bench.common import Scratch, build_services, generate, ms, percentile, progress, scratch, table
-
-
-def existing(url: str, keys: Path) -> Scratch:
-    dbname = url.rsplit("/", 1)[-1] if url.startswith("postgresql") else ""
-    return Scratch("postgres" if dbname else "sqlite", url, keys, dbname)
+from bench.common import Scratch, build_services, chosen_store, ms, percentile, progress, store_parser, table
 
 
 def measure(s: Scratch, size: int | None, queries: int) -> None:
@@ -39,11 +32,9 @@ def measure(s: Scratch, size: int | None, queries: int) -> None:
 
     rng = random.Random(3)
     rows: list[list[Any]] = []
-    services = build_services(s)
+    services = build_services(s, size, f"audit {s.backend}")
     try:
         ledger = services.ledger
-        if size:
-            generate(services, size, f"audit {s.backend}")
         t0 = time.perf_counter()
         services.audit.catch_up()
         services.merkle.catch_up()
@@ -141,18 +132,11 @@ def measure(s: Scratch, size: int | None, queries: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="audit benchmark")
-    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
-    parser.add_argument("--events", type=int, default=100_000)
+    parser = store_parser("audit benchmark")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--url", help="an existing store written by bench.generate (nothing is generated)")
-    parser.add_argument("--keys", type=Path, help="with --url: the directory of its signing-key.pem and data-key")
     args = parser.parse_args()
-    if args.url:
-        measure(existing(args.url, args.keys), None, args.queries)
-        return
-    with scratch(args.backend, "audit") as s:
-        measure(s, args.events, args.queries)
+    with chosen_store(args, "audit") as (s, events):
+        measure(s, events, args.queries)
 
 
 if __name__ == "__main__":

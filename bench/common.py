@@ -6,6 +6,7 @@ same scratch database, so the noise of a shared two-core machine cancels as far 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -233,7 +234,41 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def build_services(s: Scratch) -> Any:
+def build_services(s: Scratch, size: int | None = None, label: str = "") -> Any:
+    """The store's services; with ``size``, that many events generated into it first."""
     from interfaces.bootstrap import build
 
-    return build(s.settings())
+    services = build(s.settings())
+    if size:
+        try:
+            generate(services, size, label)
+        except BaseException:
+            services.close()
+            raise
+    return services
+
+
+# ---- the store a benchmark measures ------------------------------------------------------
+
+
+def store_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark that measures a store: a scratch one of ``--events``
+    generated events on ``--backend``, or an existing one."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--url", help="an existing store written by bench.generate (nothing is generated)")
+    parser.add_argument("--keys", type=Path, help="with --url: the directory of its signing-key.pem and data-key")
+    return parser
+
+
+@contextlib.contextmanager
+def chosen_store(args: argparse.Namespace, label: str) -> Iterator[tuple[Scratch, int | None]]:
+    """The store the arguments name, and how many events to generate into it (None: an
+    existing store, measured as it is)."""
+    if args.url:
+        dbname = args.url.rsplit("/", 1)[-1] if args.url.startswith("postgresql") else ""
+        yield Scratch("postgres" if dbname else "sqlite", args.url, args.keys, dbname), None
+        return
+    with scratch(args.backend, label) as s:
+        yield s, args.events

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -80,6 +80,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def send(sig: signal.Signals, pids: Iterable[int], reached: list[int] | None = None) -> list[int]:
+    """Sends ``sig`` to each process still there; answers those it reached, also appended to
+    ``reached`` one by one, so that a caller resuming them in ``finally`` misses none."""
+    reached = [] if reached is None else reached
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            continue
+        reached.append(pid)
+    return reached
 
 
 def children(pid: int) -> list[int]:
@@ -302,22 +315,12 @@ class Run:
             backends = [row[0] for row in conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (self.db,))]
         worker = workers_of(self.server.pid)[0]
-        stopped = []
-        for pid in [worker, *backends]:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-                stopped.append(pid)
-            except ProcessLookupError:
-                pass
+        stopped = send(signal.SIGSTOP, [worker, *backends])
         say(f"SIGSTOP API worker {worker} and {len(stopped) - 1} PostgreSQL backends for {self.args.pause}s")
         try:
             time.sleep(self.args.pause)  # the length of the fault, not a wait for anything
         finally:
-            for pid in stopped:
-                try:
-                    os.kill(pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
+            send(signal.SIGCONT, stopped)
         self.events.append(f"SIGSTOP API worker and {len(stopped) - 1} PostgreSQL backends of the run's "
                            f"database for {self.args.pause}s, then SIGCONT")
         say(self.events[-1])
@@ -338,20 +341,11 @@ class Run:
             self.pause_began = time.monotonic()
             os.kill(postmaster, signal.SIGSTOP)
             stopped.append(postmaster)
-            for pid in children(postmaster):
-                try:
-                    os.kill(pid, signal.SIGSTOP)
-                    stopped.append(pid)
-                except ProcessLookupError:
-                    pass
+            send(signal.SIGSTOP, children(postmaster), stopped)
             say(f"SIGSTOP PostgreSQL: postmaster {postmaster} and {len(stopped) - 1} processes for {seconds:g}s")
             self.probe_until(self.pause_began + seconds)
         finally:
-            for pid in reversed(stopped):  # the postmaster last: its children are running when it is
-                try:
-                    os.kill(pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
+            send(signal.SIGCONT, reversed(stopped))  # the postmaster last: its children are running when it is
             self.pause_ended = time.monotonic()
             watchdog.kill()
             watchdog.wait()

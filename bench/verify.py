@@ -19,14 +19,23 @@ With ``--url`` it measures an existing store (written by bench.generate, its key
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import time
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from bench.common import Scratch, build_services, generate, median, progress, rate, ratio, repeat, scratch, table
+from bench.common import (
+    Scratch,
+    build_services,
+    chosen_store,
+    median,
+    progress,
+    rate,
+    ratio,
+    repeat,
+    store_parser,
+    table,
+)
 
 PAGE = 1000
 
@@ -58,21 +67,14 @@ def raw_hash(s: Scratch, table_name: str, how: str) -> float:
         conn.close()
 
 
-def existing(url: str, keys: Path) -> Scratch:
-    dbname = url.rsplit("/", 1)[-1] if url.startswith("postgresql") else ""
-    return Scratch("postgres" if dbname else "sqlite", url, keys, dbname)
-
-
 def measure(s: Scratch, reps: int, size: int | None) -> None:
     from infrastructure.keyring import Keyring
     from infrastructure.merkle_store import merkle_store_for
     from infrastructure.verify import verify_log
 
-    services = build_services(s)
+    services = build_services(s, size, f"verify {s.backend}")
     try:
         ledger = services.ledger
-        if size:
-            generate(services, size, f"verify {s.backend}")
         t0 = time.perf_counter()
         before = services.merkle.store.progress().tree_size
         services.merkle.catch_up()
@@ -131,18 +133,11 @@ def measure(s: Scratch, reps: int, size: int | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="verify benchmark")
-    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
-    parser.add_argument("--events", type=int, default=100_000)
+    parser = store_parser("verify benchmark")
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--url", help="an existing store written by bench.generate (nothing is generated)")
-    parser.add_argument("--keys", type=Path, help="with --url: the directory of its signing-key.pem and data-key")
     args = parser.parse_args()
-    if args.url:
-        measure(existing(args.url, args.keys), args.reps, None)
-        return
-    with scratch(args.backend, "verify") as s:
-        measure(s, args.reps, args.events)
+    with chosen_store(args, "verify") as (s, events):
+        measure(s, args.reps, events)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from functools import partial
 from typing import Any
 
 import structlog
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from interfaces.asgi import HttpMiddleware
 
 _RENDER = structlog.processors.JSONRenderer(serializer=partial(json.dumps, ensure_ascii=False))
 
@@ -108,17 +110,11 @@ def sanitised_request_id(given: bytes) -> str | None:
     return _DIGITS_OR_GENERATED.sub(_masked, printable)
 
 
-class RequestId:
+class RequestId(HttpMiddleware):
     """Binds a request id (the client's X-Request-ID, sanitised, else a new one) to every log line,
     and answers it in the response's X-Request-ID."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers", [])).get(b"x-request-id", b"")
         request_id = sanitised_request_id(given) or secrets.token_hex(8)
         structlog.contextvars.clear_contextvars()

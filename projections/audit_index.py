@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -105,22 +105,16 @@ def row_of(position: int, topic: str, domain_event: Any) -> AuditRow:
     )
 
 
+@dataclass(eq=False)
 class AuditIndexProjection:
     """Pulls stored notifications after the indexed position, decodes their stamps, stores rows."""
 
-    def __init__(
-        self,
-        select_notifications: Callable[[int, int], Sequence[Any]],
-        decode: Callable[[Any], Any],
-        store: AuditIndexStore,
-        *,
-        batch_size: int = 500,
-    ) -> None:
-        self.select_notifications = select_notifications
-        self.decode = decode
-        self.store = store
-        self.batch_size = batch_size
-        self._lock = threading.Lock()
+    select_notifications: Callable[[int, int], Sequence[Any]]
+    decode: Callable[[Any], Any]
+    store: AuditIndexStore
+    _: KW_ONLY
+    batch_size: int = 500
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def catch_up(self) -> int:
         with self._lock:

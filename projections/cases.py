@@ -7,7 +7,6 @@ pseudonymous case number, street and community, codes, units and times only.
 
 from __future__ import annotations
 
-import copy
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from domain.assessment import CATEGORIES
 from domain.case import ChildCase
 from domain.case_corrections import CORRECTIONS
+from projections.continued import continued
 from projections.indicators import Thresholds, day_of, response_hours
 from projections.kept import contribution
 
@@ -69,9 +69,7 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
             "entries": {},
         }
     else:
-        if summary is None:
-            raise ValueError(f"{kind} before Registered")
-        s = summary if in_place else copy.deepcopy(summary)
+        s = continued(summary, kind, in_place=in_place)
     version = e.originator_version
     entry: dict[str, Any] = {"type": kind, "unit": e.unit, "recorded_at": _iso(e.timestamp),
                              "occurred_at": _iso(e.occurred_at)}

@@ -10,12 +10,12 @@ events know: when each entry was recorded and the time its recorder claimed for 
 
 from __future__ import annotations
 
-import copy
 from datetime import date, datetime
 from typing import Any
 
 from domain.issue import MEASURE_COMPLETED, MEASURE_OPEN, RectificationIssue
 from domain.issue_corrections import CORRECTIONS
+from projections.continued import continued
 from projections.indicators import day_of, lateness_days
 
 KIND = "issue"
@@ -78,9 +78,7 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
             "lateness": {},
         }
     else:
-        if summary is None:
-            raise ValueError(f"{kind} before Registered")
-        s = summary if in_place else copy.deepcopy(summary)
+        s = continued(summary, kind, in_place=in_place)
     version = e.originator_version
     entry: dict[str, Any] = {
         "type": kind,

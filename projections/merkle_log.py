@@ -21,7 +21,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -180,7 +180,12 @@ class StoredEvents(Protocol):
 def leaf_fields_of(notification: Any) -> dict[str, Any]:
     """The leaf object of a stored notification (the library's ``Notification``), as the
     audit log publishes it for outsiders to re-encode."""
-    return merkle.leaf_fields(
+    return merkle.leaf_fields(*_leaf_parts(notification))
+
+
+def _leaf_parts(notification: Any) -> tuple[UUID, int, str, bytes, int]:
+    """What a leaf holds of a stored notification, in the order the leaf encoding takes it."""
+    return (
         UUID(str(notification.originator_id)),
         notification.originator_version,
         notification.topic,
@@ -232,37 +237,24 @@ def withheld(notification: Any) -> bool:
 
 def leaf_of(notification: Any) -> bytes:
     """The leaf hash of a stored notification."""
-    return merkle.stored_leaf_hash(
-        UUID(str(notification.originator_id)),
-        notification.originator_version,
-        notification.topic,
-        bytes(notification.state),
-        notification.id,
-    )
+    return merkle.stored_leaf_hash(*_leaf_parts(notification))
 
 
 # ---- the projection ------------------------------------------------------------------
 
 
+@dataclass(eq=False)
 class MerkleLogProjection:
     """Folds stored events into leaves, then signs a head for the tree they make."""
 
-    def __init__(
-        self,
-        events: StoredEvents,
-        store: MerkleLogStore,
-        *,
-        sign: Callable[[bytes], bytes],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        batch_size: int = 500,
-    ) -> None:
-        self.events = events
-        self.store = store
-        self.sign = sign
-        self.clock = clock
-        self.batch_size = batch_size
-        # One folder at a time in this process; other processes are kept out by LogMoved.
-        self._lock = threading.Lock()
+    events: StoredEvents
+    store: MerkleLogStore
+    _: KW_ONLY
+    sign: Callable[[bytes], bytes]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    batch_size: int = 500
+    # One folder at a time in this process; other processes are kept out by LogMoved.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def catch_up(self) -> TreeHead | None:
         """Folds in every event stored so far and answers the latest signed head."""

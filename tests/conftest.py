@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def services(settings, clock: Clock) -> Iterator[bootstrap.Services]:  # type: ignore[no-untyped-def]
-    built = bootstrap.build(settings, clock=clock)
-    try:
+    with closing(bootstrap.build(settings, clock=clock)) as built:
         yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture

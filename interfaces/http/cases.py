@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from application.commands import Accepted as CommandAccepted, Command
 from application.evidence import named_digests
 from domain.assessment import CATEGORIES
 from domain.case import CLOSURE_REASONS, ChildCase
@@ -16,6 +18,7 @@ from domain.guardianship import GUARDIANSHIPS
 from domain.mandatory_report import NATURES, REPORTERS
 from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from domain.referral import SERVICE_KINDS
+from interfaces.bootstrap import Services
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, line
@@ -232,15 +235,20 @@ def access_log(case_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
 @router.post("/{case_id}/classifications", response_model=Accepted, status_code=201, summary="认定类别",
              responses=EVIDENCE_IS_STORED)
 def classify(case_id: UUID, body: FirstClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: svc.cases.classify_case(
-        with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
-        categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
+    return _assessing(svc.cases.classify_case, case_id, body, cmd, svc)
 
 
 @router.post("/{case_id}/reassessments", response_model=Accepted, status_code=201, summary="重新评估",
              responses=EVIDENCE_IS_STORED)
 def reassess(case_id: UUID, body: ClassificationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: svc.cases.reassess_case(
+    return _assessing(svc.cases.reassess_case, case_id, body, cmd, svc)
+
+
+def _assessing(
+    command: Callable[..., CommandAccepted], case_id: UUID, body: ClassificationIn, cmd: Command, svc: Services,
+) -> Any:
+    """A classification or reassessment: the categories and the stored files it names."""
+    return svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: command(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
         categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
 

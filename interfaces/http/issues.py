@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
+from application.commands import Accepted, Command
 from application.evidence import named_digests
 from application.problem_list_import import import_problem_list, plan_issues_for_export
 from application.read_policy import POLICY
@@ -15,6 +17,7 @@ from domain.issue import STATUSES, RectificationIssue
 from infrastructure.spreadsheets.grid import read_grid
 from infrastructure.spreadsheets.problem_list_export import problem_list_workbook
 from infrastructure.spreadsheets.views_export import content_disposition, download_names
+from interfaces.bootstrap import Services
 from interfaces.http import filters, schemas as s
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.evidence import EVIDENCE_IS_STORED
@@ -175,17 +178,22 @@ def adopt_measure(issue_id: UUID, body: s.MeasureIn, cmd: CommandDep, svc: Servi
 @router.post("/issues/{issue_id}/measures/{measure_id}/progress", response_model=s.Accepted, **CREATED,
              responses=EVIDENCE_IS_STORED, summary="报送阶段性进展")
 def report_progress(issue_id: UUID, measure_id: str, body: s.ProgressIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
-    return svc.evidence.naming(cmd.actor, named_digests(evidence), issue_id, lambda: svc.issues.report_progress(
-        with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
-    )).answer()
+    return _naming_evidence(svc.issues.report_progress, issue_id, measure_id, body, cmd, svc)
 
 
 @router.post("/issues/{issue_id}/measures/{measure_id}/completion", response_model=s.Accepted, **CREATED,
              responses=EVIDENCE_IS_STORED, summary="整改措施办结")
 def complete_measure(issue_id: UUID, measure_id: str, body: s.CompletionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return _naming_evidence(svc.issues.complete_measure, issue_id, measure_id, body, cmd, svc)
+
+
+def _naming_evidence(
+    command: Callable[..., Accepted], issue_id: UUID, measure_id: str, body: s.ProgressIn | s.CompletionIn,
+    cmd: Command, svc: Services,
+) -> Any:
+    """A measure's progress or completion: a summary and the stored files it names."""
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
-    return svc.evidence.naming(cmd.actor, named_digests(evidence), issue_id, lambda: svc.issues.complete_measure(
+    return svc.evidence.naming(cmd.actor, named_digests(evidence), issue_id, lambda: command(
         with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
     )).answer()
 

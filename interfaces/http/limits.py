@@ -9,18 +9,17 @@ import json
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interfaces.asgi import HttpMiddleware
+
 log = structlog.get_logger("careledger.http")
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(send)
@@ -60,22 +59,14 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         log.info("request_refused", status=413, rule="body_too_large", max_bytes=self.max_bytes)
-        body = json.dumps(
-            {"type": "/problems/body-too-large", "title": "请求体过大", "status": 413,
-             "detail": f"请求体不能超过 {self.max_bytes} 字节", "rule": "body_too_large"},
-            ensure_ascii=False,
-        ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _send_problem(send, 413, "body_too_large", "请求体过大", f"请求体不能超过 {self.max_bytes} 字节")
 
 
 class _TooLarge(Exception):
     pass
 
 
-class RequestDeadline:
+class RequestDeadline(HttpMiddleware):
     """A request whose answer has not started within ``seconds`` is answered 504 (problem+json).
 
     The handler is not stopped (a thread blocked on the database cannot be): it finishes behind
@@ -84,13 +75,10 @@ class RequestDeadline:
     """
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
+        super().__init__(app)
         self.seconds = seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = abandoned = False
 
         async def guarded(message: Message) -> None:
@@ -109,16 +97,24 @@ class RequestDeadline:
         abandoned = True
         task.add_done_callback(_finished_late)
         log.warning("request_deadline_passed", status=504, rule="answer_within_deadline", seconds=self.seconds)
-        body = json.dumps(
-            {"type": "/problems/answer-within-deadline", "title": "处理超时", "status": 504,
-             "detail": f"请求未能在 {self.seconds:g} 秒内完成；命令可能已被记录，请用同一 Idempotency-Key 重试",
-             "rule": "answer_within_deadline"},
-            ensure_ascii=False,
-        ).encode()
-        await send({"type": "http.response.start", "status": 504,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _send_problem(
+            send, 504, "answer_within_deadline", "处理超时",
+            f"请求未能在 {self.seconds:g} 秒内完成；命令可能已被记录，请用同一 Idempotency-Key 重试",
+        )
+
+
+async def _send_problem(send: Send, status: int, rule: str, title: str, detail: str) -> None:
+    """A problem+json answer (RFC 9457) sent by the middleware itself, no handler having
+    answered; its type is the rule's name in the problems' path form."""
+    body = json.dumps(
+        {"type": f"/problems/{rule.replace('_', '-')}", "title": title, "status": status,
+         "detail": detail, "rule": rule},
+        ensure_ascii=False,
+    ).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _finished_late(task: asyncio.Future[None]) -> None:

@@ -36,9 +36,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from infrastructure.replica_views import RoutedViews
+from interfaces.asgi import HttpMiddleware
 from interfaces.http.problems import NO_SUCH_PATH, problem, responses
 from projections.merkle_log import parse_head_timestamp
 
@@ -66,16 +67,10 @@ def command_name(route: str) -> str:
     return literal[-1] if literal else route
 
 
-class Metrics:
+class Metrics(HttpMiddleware):
     """Counts every HTTP answer by route template and status; accepted and refused commands."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500
         problem = bytearray()
         is_problem = False

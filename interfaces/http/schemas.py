@@ -83,10 +83,9 @@ class ProgressIn(Body):
     occurred_at: Moment | None = None
 
 
-class CompletionIn(Body):
-    summary: RequiredText
-    evidence: list[Evidence] = Field(default_factory=list, max_length=100)
-    occurred_at: Moment | None = None
+# A measure's completion states what a progress report does: a summary, its evidence, when.
+class CompletionIn(ProgressIn):
+    pass
 
 
 class UrgingIn(Body):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -20,36 +21,25 @@ from tests.district import Clock, District
 @pytest.fixture
 def other_worker(settings, clock: Clock) -> Iterator[bootstrap.Services]:  # type: ignore[no-untyped-def]
     """A second serving process on the same database (its own application, caches and pool)."""
-    built = bootstrap.build(settings, clock=clock)
-    try:
+    with closing(bootstrap.build(settings, clock=clock)) as built:
         yield built
-    finally:
-        built.close()
 
 
 def _token_id(token: str):  # type: ignore[no-untyped-def]
     return Token.create_id(digest=token_digest(token))
 
 
-def test_a_revoked_token_is_refused_on_the_very_next_request_of_the_same_worker(district: District) -> None:
-    token = district.tokens["pf-clerk"]
-    accounts = district.accounts
-    assert accounts.authenticate(token).name == "pf-clerk"
-    assert accounts.authenticate(token).name == "pf-clerk"  # now remembered by this worker
-    accounts.revoke_token(district.cmd("admin"), _token_id(token))
-    with pytest.raises(Unauthenticated):
-        district.identity.authenticate(token)
-
-
-def test_a_token_revoked_by_one_worker_is_refused_by_another_on_its_next_request(
-    district: District, other_worker: bootstrap.Services,
+@pytest.mark.parametrize("asked", ["the_revoking_worker", "another_worker"])
+def test_a_revoked_token_is_refused_on_the_very_next_request_of_every_worker(
+    district: District, services: bootstrap.Services, request: pytest.FixtureRequest, asked: str,
 ) -> None:
+    worker = services if asked == "the_revoking_worker" else request.getfixturevalue("other_worker")
     token = district.tokens["pf-clerk"]
-    assert other_worker.accounts.authenticate(token).name == "pf-clerk"
-    assert other_worker.accounts.authenticate(token).name == "pf-clerk"  # remembered by the other worker
+    assert worker.accounts.authenticate(token).name == "pf-clerk"
+    assert worker.accounts.authenticate(token).name == "pf-clerk"  # now remembered by that worker
     district.accounts.revoke_token(district.cmd("admin"), _token_id(token))
     with pytest.raises(Unauthenticated):
-        other_worker.accounts.authenticate(token)
+        worker.accounts.authenticate(token)
 
 
 def test_a_user_deactivated_by_one_worker_is_refused_by_another_and_restored_by_reactivation(

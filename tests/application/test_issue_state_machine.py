@@ -55,6 +55,23 @@ def refusal_of(error: Exception) -> Refusal:
     return next(refusal for kind, refusal in kinds if isinstance(error, kind))
 
 
+def accepted_as_the_model_says(ledger: Ledger, call: Callable[[], object], why: set[Refusal]) -> bool:
+    """Runs the command; ``why`` is what the model would refuse it for (empty: it accepts).
+    A refusal must be one the model gives and store nothing; True when the ledger accepted
+    it, for the model to do the same."""
+    before_log = ledger.recorder.max_notification_id()
+    try:
+        call()
+    except (DomainError, ApplicationError) as error:
+        rule = getattr(error, "rule", "")
+        assert why, f"the ledger refused ({rule}) a command the rules accept"
+        assert refusal_of(error) in why, f"refused for {rule}; the rules refuse it for {why}"
+        assert ledger.recorder.max_notification_id() == before_log
+        return False
+    assert not why, f"the ledger accepted a command the rules refuse ({why})"
+    return True
+
+
 ROLE = {name: role for name, _unit, role in USERS}
 UNIT_OF = {name: unit for name, unit, _role in USERS}
 GROUPS = {"司法所": ["sfs-cq", "sfs-zml"]}  # a group names every member unit, in registration order
@@ -188,19 +205,9 @@ def run_machine(app_settings) -> None:  # type: ignore[no-untyped-def]
             self.services.close()
 
         def attempt(self, call: Callable[[], object], why: set[Refusal], then: Callable[[], None]) -> None:
-            """Runs the command; ``why`` is what the model would refuse it for (empty: it
-            accepts), ``then`` what the model does when it accepts."""
-            before_log = self.ledger.recorder.max_notification_id()
-            try:
-                call()
-            except (DomainError, ApplicationError) as error:
-                rule = getattr(error, "rule", "")
-                assert why, f"the ledger refused ({rule}) a command the rules accept"
-                assert refusal_of(error) in why, f"refused for {rule}; the rules refuse it for {why}"
-                assert self.ledger.recorder.max_notification_id() == before_log
-                return
-            assert not why, f"the ledger accepted a command the rules refuse ({why})"
-            then()
+            """``then``: what the model does when it accepts."""
+            if accepted_as_the_model_says(self.ledger, call, why):
+                then()
 
         def cmd(self, who: str) -> Command:
             return self.district.cmd(who)

@@ -56,6 +56,19 @@ def district_with_a_plan(settings) -> None:  # type: ignore[no-untyped-def]
         services.close()
 
 
+def seeded_district(settings, *, logged: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Seeds the district into the CLI's store (its Merkle log caught up when ``logged``);
+    answers the log's size."""
+    services = bootstrap.build(settings)
+    try:
+        seed(services)
+        if logged:
+            services.merkle.catch_up()
+        return int(services.ledger.recorder.max_notification_id() or 0)
+    finally:
+        services.close()
+
+
 def problem_list(tmp_path: Path) -> Path:
     """One row for the unit with the long name, one refused for the mobile number in it."""
     grid = [[TITLE], list(HEADER),
@@ -98,13 +111,7 @@ def test_the_import_report_is_a_chinese_table_whose_long_cells_stay_whole_at_80_
 def test_verify_tells_the_same_facts_as_a_table_and_as_json_and_exits_1_naming_the_first_bad_position(  # type: ignore[no-untyped-def]
     cli_env  # noqa: F811
 ) -> None:
-    services = bootstrap.build(cli_env)
-    try:
-        seed(services)
-        size = services.ledger.recorder.max_notification_id()
-        services.merkle.catch_up()
-    finally:
-        services.close()
+    size = seeded_district(cli_env, logged=True)
 
     table = run("verify")
     assert table.exit_code == output.OK, table.output
@@ -127,12 +134,7 @@ def test_verify_tells_the_same_facts_as_a_table_and_as_json_and_exits_1_naming_t
 def test_rebuild_reports_the_views_positions_and_time_with_its_progress_on_standard_error(  # type: ignore[no-untyped-def]
     cli_env  # noqa: F811
 ) -> None:
-    services = bootstrap.build(cli_env)
-    try:
-        seed(services)
-        size = services.ledger.recorder.max_notification_id()
-    finally:
-        services.close()
+    size = seeded_district(cli_env)
     table = run("rebuild")
     assert table.exit_code == output.OK, table.output
     assert "视图重建" in table.stdout and re.search(rf"日志位置\s*│\s*{size}\s", table.stdout)

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+import pytest
 from fastapi.testclient import TestClient
 
 from domain.base import Stamp, recording_at
@@ -91,11 +92,17 @@ def test_the_audit_log_publishes_a_legacy_clear_birth_date_event_by_its_hash_alo
     assert result.intact, result.summary()
 
 
+@pytest.fixture
+def snapshotting_ledger(services: Any) -> Any:
+    """The ledger, snapshotting cases and issues every 4 versions."""
+    snapshotting(services.ledger, 4)
+    return services.ledger
+
+
 def test_erasure_deletes_a_cases_snapshots_and_none_holding_a_clear_date_are_taken_again(
-    client: TestClient, district: District, services: Any
+    client: TestClient, district: District, services: Any, snapshotting_ledger: Any
 ) -> None:
-    ledger = services.ledger
-    snapshotting(ledger, 4)
+    ledger = snapshotting_ledger
     case = legacy_case(ledger)
     path = f"/api/v1/cases/{case.id}"
     for _ in range(6):
@@ -118,10 +125,9 @@ def test_erasure_deletes_a_cases_snapshots_and_none_holding_a_clear_date_are_tak
 
 
 def test_erasure_deletes_the_snapshots_of_a_sealed_case_too(
-    client: TestClient, district: District, services: Any
+    client: TestClient, district: District, services: Any, snapshotting_ledger: Any
 ) -> None:
-    ledger = services.ledger
-    snapshotting(ledger, 4)
+    ledger = snapshotting_ledger
     registered = client.post("/api/v1/cases", headers=bearer(district, "cq-clerk"), json={
         "street": "s街", "community": "c", "household_local": True, "birth_date": "2013-09-17",
         "person": {"name": NAME, "id_number": ID_NUMBER}}).json()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,17 @@ def postgres_datastore(url: str, schema: str, **options: Any) -> PostgresDatasto
                              schema=schema, **options)
 
 
+@contextmanager
+def postgres_store(url: str) -> Iterator[tuple[str, AuditStore]]:
+    """An audit store with its tables made, in a scratch schema (named beside it)."""
+    with scratch_schema(url) as schema:
+        datastore = postgres_datastore(url, schema)
+        built = AuditStore(datastore)
+        built.create_tables()
+        yield schema, built
+        datastore.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditIndexStore]:
     if request.param == "sqlite":
@@ -84,13 +96,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditIndex
         yield built
         datastore.close()
         return
-    url = request.getfixturevalue("postgres_database")
-    with scratch_schema(url) as schema:
-        datastore = postgres_datastore(url, schema)
-        built = AuditStore(datastore)
-        built.create_tables()
+    with postgres_store(request.getfixturevalue("postgres_database")) as (_schema, built):
         yield built
-        datastore.close()
 
 
 def fill(store: AuditIndexStore, rows: list[AuditRow]) -> None:
@@ -178,10 +185,7 @@ def test_a_start_does_not_wait_for_the_index_a_catch_up_is_writing(
 
 @pytest.mark.postgres
 def test_making_the_tables_adds_a_missing_index_and_drops_a_retired_one(postgres_database: str) -> None:
-    with scratch_schema(postgres_database) as schema:
-        datastore = postgres_datastore(postgres_database, schema)
-        store = AuditStore(datastore)
-        store.create_tables()
+    with postgres_store(postgres_database) as (schema, store):
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute(f'DROP INDEX "{schema}".audit_index_unit_type')
             conn.execute(f'CREATE INDEX audit_index_recorded_at ON "{schema}".audit_index (recorded_at, position)')
@@ -190,15 +194,11 @@ def test_making_the_tables_adds_a_missing_index_and_drops_a_retired_one(postgres
             names = {r[0] for r in conn.execute(
                 "SELECT indexname FROM pg_indexes WHERE schemaname=%s AND tablename='audit_index'", (schema,))}
         assert "audit_index_unit_type" in names and "audit_index_recorded_at" not in names
-        datastore.close()
 
 
 @pytest.mark.postgres
 def test_a_grown_index_gets_planner_statistics_without_autovacuum(postgres_database: str) -> None:
-    with scratch_schema(postgres_database) as schema:
-        datastore = postgres_datastore(postgres_database, schema)
-        store = AuditStore(datastore)
-        store.create_tables()
+    with postgres_store(postgres_database) as (schema, store):
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             # So that only the store can have analysed it.
             conn.execute(f'ALTER TABLE "{schema}".audit_index SET (autovacuum_enabled = false)')
@@ -215,4 +215,3 @@ def test_a_grown_index_gets_planner_statistics_without_autovacuum(postgres_datab
         where = AuditFilter(unit="u1", recorded_from=START + timedelta(minutes=100),
                             recorded_to=START + timedelta(minutes=700))
         assert [r.position for r in store.query(where)] == expected(rows, where)
-        datastore.close()

@@ -24,9 +24,10 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder
 from psycopg_pool import ConnectionPool
 
+from application.ledger import DateAsISO
 from application.personal_data import ERASED
 from domain.base import Stamp, recording_at
 from domain.case import ChildCase
@@ -54,17 +55,6 @@ BACKENDS = [
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("postgres-pool", marks=pytest.mark.postgres),
 ]
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 class CaseStore(Application[UUID]):

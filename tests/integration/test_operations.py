@@ -230,13 +230,18 @@ def free_port() -> int:
 
 @contextmanager
 def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The server, logging to a file: with pipes nobody reads, about 300 requests' access log
+    filled them (64 KiB), every worker blocked writing its log and requests stopped being
+    answered (test_personal_reads makes that many)."""
     port = free_port()
-    process = subprocess.Popen([CARELEDGER, "serve", "--port", str(port), *args], env=env, cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = cwd / f"serve-{port}.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen([CARELEDGER, "serve", "--port", str(port), *args], env=env, cwd=cwd,
+                                   stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
         try:
             return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:

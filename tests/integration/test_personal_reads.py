@@ -9,8 +9,8 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -20,7 +20,7 @@ from application.commands import SYSTEM, Command
 from interfaces import bootstrap
 from tests.application.test_child_cases import BIRTH
 from tests.backends import scratch_database, settings_for
-from tests.integration.test_operations import CARELEDGER, env_for, free_port, poll
+from tests.integration.test_operations import env_for, poll, serving
 
 READS = int(os.environ.get("CARELEDGER_PERSONAL_READS", "1000"))
 # The reads must be done by then, so a server that stops answering fails the test instead of
@@ -50,34 +50,16 @@ def seeded_case(settings) -> tuple[dict[str, str], str]:  # type: ignore[no-unty
     return tokens, str(case.id)
 
 
-@contextmanager
-def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The server, logging to a file: with test_operations.serving's pipes, which nobody reads,
-    about 300 requests' access log filled them (64 KiB), every worker blocked writing its log
-    and the reads stopped being answered."""
-    port = free_port()
-    log = cwd / f"serve-{port}.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen([CARELEDGER, "serve", "--port", str(port), *args], env=env, cwd=cwd,
-                                   stdout=output, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+# A scratch database's URL, its settings, the users' tokens and the id of the case it holds.
+Seeded = tuple[str, Any, dict[str, str], str]
 
-    def up() -> bool:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
 
-    try:
-        poll(up, 90, "the server to answer")
-        yield base, process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        finally:
-            process.kill()
+@pytest.fixture
+def seeded(tmp_path: Path, postgres_database: str) -> Iterator[Seeded]:
+    """A scratch database holding one case, registered and referred."""
+    with scratch_database() as url:
+        settings = settings_for("postgres", tmp_path, url, "public")
+        yield url, settings, *seeded_case(settings)
 
 
 def workers_of(server: int) -> list[int]:
@@ -91,35 +73,33 @@ def workers_of(server: int) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_every_read_of_personal_fields_is_an_access_log_entry_a_killed_worker_included(
-    tmp_path: Path, postgres_database: str,
+    tmp_path: Path, seeded: Seeded,
 ) -> None:
-    with scratch_database() as url:
-        settings = settings_for("postgres", tmp_path, url, "public")
-        tokens, case = seeded_case(settings)
-        env = env_for(settings, CARELEDGER_FOLLOWERS="external")
-        reads = attempts = 0
-        with serving(env, tmp_path, "--workers", "2") as (base, process):
-            poll(lambda: len(workers_of(process.pid)) >= 2, 60, "two workers")
-            gf = {"Authorization": f"Bearer {tokens['gf-clerk']}"}
-            killed = False
-            began = time.monotonic()
-            give_up = began + READS_WITHIN_SECONDS
-            while reads < READS:
-                assert time.monotonic() < give_up, f"{reads} of {READS} reads in {READS_WITHIN_SECONDS}s"
-                if reads == READS // 2 and not killed:
-                    os.kill(workers_of(process.pid)[0], signal.SIGKILL)
-                    killed = True
-                attempts += 1
-                try:  # a new connection each time, so both workers (and the killed one) answer some
-                    answer = httpx.get(f"{base}/api/v1/cases/{case}", headers=gf, timeout=10)
-                except httpx.HTTPError:
-                    continue
-                if answer.status_code == 200:
-                    assert answer.json()["personal"]["person"]["name"] == NAME
-                    reads += 1
-            log = httpx.get(f"{base}/api/v1/cases/{case}/access-log",
-                            headers={"Authorization": f"Bearer {tokens['inspector']}"}, timeout=30).json()
-            took = time.monotonic() - began
+    _url, settings, tokens, case = seeded
+    env = env_for(settings, CARELEDGER_FOLLOWERS="external")
+    reads = attempts = 0
+    with serving(env, tmp_path, "--workers", "2") as (base, process):
+        poll(lambda: len(workers_of(process.pid)) >= 2, 60, "two workers")
+        gf = {"Authorization": f"Bearer {tokens['gf-clerk']}"}
+        killed = False
+        began = time.monotonic()
+        give_up = began + READS_WITHIN_SECONDS
+        while reads < READS:
+            assert time.monotonic() < give_up, f"{reads} of {READS} reads in {READS_WITHIN_SECONDS}s"
+            if reads == READS // 2 and not killed:
+                os.kill(workers_of(process.pid)[0], signal.SIGKILL)
+                killed = True
+            attempts += 1
+            try:  # a new connection each time, so both workers (and the killed one) answer some
+                answer = httpx.get(f"{base}/api/v1/cases/{case}", headers=gf, timeout=10)
+            except httpx.HTTPError:
+                continue
+            if answer.status_code == 200:
+                assert answer.json()["personal"]["person"]["name"] == NAME
+                reads += 1
+        log = httpx.get(f"{base}/api/v1/cases/{case}/access-log",
+                        headers={"Authorization": f"Bearer {tokens['inspector']}"}, timeout=30).json()
+        took = time.monotonic() - began
     entries = [e for e in log if e["user"] == "gf-clerk"]
     print(f"personal reads: {reads} shown, {attempts} attempts, {len(entries)} access-log entries, "
           f"reads took {took:.0f}s")  # for the record (-s)
@@ -131,22 +111,20 @@ def test_every_read_of_personal_fields_is_an_access_log_entry_a_killed_worker_in
 
 @pytest.mark.postgres
 def test_after_erasure_a_dump_of_the_whole_database_holds_no_name_or_id_number(
-    tmp_path: Path, postgres_database: str,
+    seeded: Seeded,
 ) -> None:
-    with scratch_database() as url:
-        settings = settings_for("postgres", tmp_path, url, "public")
-        tokens, case = seeded_case(settings)
-        services = bootstrap.build(settings)
-        try:
-            shown = services.cases.read_case(services.identity.authenticate(tokens["gf-clerk"]), UUID(case),
-                                     endpoint="test")
-            assert shown[1] is not None and shown[1]["person"]["name"] == NAME
-            services.cases.erase_personal_data(Command(services.identity.authenticate(tokens["supervisor"])),
-                                       UUID(case), reason="期满")
-        finally:
-            services.close()
-        dump = subprocess.run(["pg_dump", "--format=plain", "--inserts", url], capture_output=True, check=True,
-                              timeout=120).stdout
+    url, settings, tokens, case = seeded
+    services = bootstrap.build(settings)
+    try:
+        shown = services.cases.read_case(services.identity.authenticate(tokens["gf-clerk"]), UUID(case),
+                                         endpoint="test")
+        assert shown[1] is not None and shown[1]["person"]["name"] == NAME
+        services.cases.erase_personal_data(Command(services.identity.authenticate(tokens["supervisor"])),
+                                           UUID(case), reason="期满")
+    finally:
+        services.close()
+    dump = subprocess.run(["pg_dump", "--format=plain", "--inserts", url], capture_output=True, check=True,
+                          timeout=120).stdout
     assert len(dump) > 10_000
     for secret in (NAME, ID_NUMBER, "欧阳大明"):
         for form in (secret.encode(), secret.encode("unicode_escape"), secret.encode().hex().encode(),

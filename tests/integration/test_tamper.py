@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.findings import Discrepancy, Verification
+from infrastructure.findings import Discrepancy, Finding, Verification
 from infrastructure.signing import TreeHeadSigner
 from infrastructure.verify import verify_log
 from projections.merkle_log import TreeHead
@@ -38,6 +38,13 @@ def verify(log: SmallLog, outside_head: TreeHead | None = None) -> Verification:
     return verify_log(
         log.recorder, log.store, log.signer.public_key, outside_head=outside_head, batch_size=5
     )
+
+
+def found(log: SmallLog, outside_head: TreeHead | None = None) -> Finding:
+    """What verification finds in a tampered log: something, always."""
+    finding = verify(log, outside_head).finding
+    assert finding is not None
+    return finding
 
 
 def rebuild_leaves_as_an_intruder(log: SmallLog, keep_heads_below: int | None = None) -> None:
@@ -82,13 +89,8 @@ def test_a_changed_byte_in_a_state_is_caught_at_its_position(log: SmallLog) -> N
         position,
     )
 
-    finding = verify(log).finding
-    assert finding is not None
-    assert (finding.kind, finding.position, finding.leaf_index) == (
-        Discrepancy.EVENT_CHANGED,
-        position,
-        4,
-    )
+    finding = found(log)
+    assert (finding.kind, finding.position, finding.leaf_index) == (Discrepancy.EVENT_CHANGED, position, 4)
 
 
 def test_a_changed_topic_is_caught_at_its_position(log: SmallLog) -> None:
@@ -98,8 +100,7 @@ def test_a_changed_topic_is_caught_at_its_position(log: SmallLog) -> None:
         f"WHERE {log.position_column}=?",
         position,
     )
-    finding = verify(log).finding
-    assert finding is not None
+    finding = found(log)
     assert (finding.kind, finding.position) == (Discrepancy.EVENT_CHANGED, position)
 
 
@@ -107,13 +108,8 @@ def test_a_changed_topic_is_caught_at_its_position(log: SmallLog) -> None:
 def test_a_deleted_event_is_caught_at_its_position(log: SmallLog, index: int) -> None:
     position = log.positions()[index]
     log.sql(f"DELETE FROM {log.events_table} WHERE {log.position_column}=?", position)
-    finding = verify(log).finding
-    assert finding is not None
-    assert (finding.kind, finding.position, finding.leaf_index) == (
-        Discrepancy.EVENT_DELETED,
-        position,
-        index,
-    )
+    finding = found(log)
+    assert (finding.kind, finding.position, finding.leaf_index) == (Discrepancy.EVENT_DELETED, position, index)
 
 
 def test_an_event_inserted_into_history_is_caught_at_its_position(log: SmallLog) -> None:
@@ -140,8 +136,7 @@ def test_an_event_inserted_into_history_is_caught_at_its_position(log: SmallLog)
         b'{"by":1000,"note":"x"}',
         position,
     )
-    finding = verify(log).finding
-    assert finding is not None
+    finding = found(log)
     assert (finding.kind, finding.position) == (Discrepancy.EVENT_CHANGED, position)
 
 
@@ -154,13 +149,8 @@ def test_an_event_inserted_before_the_first_is_caught_at_its_position(log: Small
         originator_id,
         b"{}",
     )
-    finding = verify(log).finding
-    assert finding is not None
-    assert (finding.kind, finding.position, finding.leaf_index) == (
-        Discrepancy.EVENT_INSERTED,
-        0,
-        0,
-    )
+    finding = found(log)
+    assert (finding.kind, finding.position, finding.leaf_index) == (Discrepancy.EVENT_INSERTED, 0, 0)
 
 
 def test_two_swapped_events_are_caught_at_the_first(log: SmallLog) -> None:
@@ -170,21 +160,15 @@ def test_two_swapped_events_are_caught_at_the_first(log: SmallLog) -> None:
     log.sql(f"UPDATE {log.events_table} SET {column} = -1 WHERE {column}=?", first)
     log.sql(f"UPDATE {log.events_table} SET {column} = ? WHERE {column}=?", first, second)
     log.sql(f"UPDATE {log.events_table} SET {column} = ? WHERE {column}=-1", second)
-    finding = verify(log).finding
-    assert finding is not None
+    finding = found(log)
     assert (finding.kind, finding.position) == (Discrepancy.EVENT_CHANGED, first)
 
 
 def test_a_rewritten_leaf_is_caught_at_its_position(log: SmallLog) -> None:
     position = log.positions()[9]
     log.sql("UPDATE merkle_leaves SET leaf_hash=? WHERE leaf_index=9", b"\x00" * 32)
-    finding = verify(log).finding
-    assert finding is not None
-    assert (finding.kind, finding.position, finding.leaf_index) == (
-        Discrepancy.EVENT_CHANGED,
-        position,
-        9,
-    )
+    finding = found(log)
+    assert (finding.kind, finding.position, finding.leaf_index) == (Discrepancy.EVENT_CHANGED, position, 9)
 
 
 def test_events_and_leaves_rewritten_together_are_caught_by_the_signed_heads(log: SmallLog) -> None:
@@ -195,32 +179,21 @@ def test_events_and_leaves_rewritten_together_are_caught_by_the_signed_heads(log
         position,
     )
     rebuild_leaves_as_an_intruder(log)
-    finding = verify(log).finding
-    assert finding is not None
+    finding = found(log)
     # A head was signed after every event, so the range the heads leave is one event.
     assert finding.kind == Discrepancy.HEAD_ROOT
-    assert (finding.position, finding.through_position, finding.leaf_index) == (
-        position,
-        position,
-        5,
-    )
+    assert (finding.position, finding.through_position, finding.leaf_index) == (position, position, 5)
 
 
 def test_a_rewritten_subtree_is_caught(log: SmallLog) -> None:
     log.sql("UPDATE merkle_nodes SET hash=? WHERE level=2 AND node_index=1", b"\x01" * 32)
-    finding = verify(log).finding
-    assert finding is not None
-    assert (finding.kind, finding.position, finding.leaf_index) == (
-        Discrepancy.NODE,
-        log.positions()[4],
-        4,
-    )
+    finding = found(log)
+    assert (finding.kind, finding.position, finding.leaf_index) == (Discrepancy.NODE, log.positions()[4], 4)
 
 
 def test_a_head_rewritten_without_the_key_is_caught_by_its_signature(log: SmallLog) -> None:
     log.sql("UPDATE merkle_heads SET root_hash=? WHERE tree_size=8", b"\x02" * 32)
-    finding = verify(log).finding
-    assert finding is not None
+    finding = found(log)
     assert (finding.kind, finding.position) == (Discrepancy.HEAD_SIGNATURE, log.positions()[7])
 
 
@@ -238,8 +211,7 @@ def test_a_rewritten_head_table_is_caught_against_an_outside_head(log: SmallLog)
     rebuild_leaves_as_an_intruder(log, keep_heads_below=7)
 
     assert verify(log).intact, "without an outside head the rewrite is consistent"
-    finding = verify(log, outside_head=outside).finding
-    assert finding is not None
+    finding = found(log, outside_head=outside)
     assert finding.kind == Discrepancy.OUTSIDE_HEAD
     # The last head before the change still holds, so the change lies between it and the
     # end of the outside head.
@@ -255,8 +227,7 @@ def test_a_log_cut_short_is_caught_against_an_outside_head(log: SmallLog) -> Non
     rebuild_leaves_as_an_intruder(log)
 
     assert verify(log).intact
-    finding = verify(log, outside_head=outside).finding
-    assert finding is not None
+    finding = found(log, outside_head=outside)
     assert (finding.kind, finding.position) == (Discrepancy.EVENT_DELETED, positions[9] + 1)
 
 

@@ -423,16 +423,23 @@ def test_evaluation_figures_for_a_hand_built_year(views: Views, year_2019: dict[
     ]
 
 
-def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
-    views: Views, year_2019: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def checkpointing(monkeypatch: pytest.MonkeyPatch, *, every: int, rebuild_batch: int, batch: int | None = None) -> None:
+    """A checkpoint every ``every`` positions and rebuilds of ``rebuild_batch`` events (and
+    live batches of ``batch``), so that a small history holds several checkpoints."""
     import infrastructure.view_runner as runner
     import projections.views as pv
 
+    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", every)
+    monkeypatch.setattr(runner, "REBUILD_BATCH", rebuild_batch)
+    if batch is not None:
+        monkeypatch.setattr(runner, "BATCH", batch)
+
+
+def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
+    views: Views, year_2019: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ledger = views.ledger
-    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 3)
-    monkeypatch.setattr(runner, "BATCH", 2)
-    monkeypatch.setattr(runner, "REBUILD_BATCH", 2)
+    checkpointing(monkeypatch, every=3, rebuild_batch=2, batch=2)
     rebuild(ledger)  # live view again, now with a checkpoint every 3 positions
     before = views.summaries()
     moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
@@ -600,12 +607,8 @@ def _history_recorded_out_of_order(district: District, clock) -> None:  # type: 
 def test_a_checkpoint_versions_exactly_the_summaries_changed_since_the_previous_one(
     views: Views, year_2019: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import infrastructure.view_runner as runner
-    import projections.views as pv
-
     ledger = views.ledger
-    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 3)
-    monkeypatch.setattr(runner, "REBUILD_BATCH", 2)
+    checkpointing(monkeypatch, every=3, rebuild_batch=2)
     rebuild(ledger)
     marks, versions = _marks_and_versions(views.store)
     assert len(marks) >= 3
@@ -628,12 +631,8 @@ def test_a_checkpoint_versions_exactly_the_summaries_changed_since_the_previous_
 def test_as_of_counts_every_recorded_time_since_the_previous_checkpoint(
     views: Views, district: District, clock, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
-    import infrastructure.view_runner as runner
-    import projections.views as pv
-
     _history_recorded_out_of_order(district, clock)
-    monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 4)
-    monkeypatch.setattr(runner, "REBUILD_BATCH", 1)
+    checkpointing(monkeypatch, every=4, rebuild_batch=1)
     rebuild(views.ledger)  # one event a batch: most batches between checkpoints lie before 2021
     late = datetime(2021, 6, 1, 2, tzinfo=UTC).timestamp()
     assert views.store.last_checkpoint()[1] >= late  # type: ignore[index]

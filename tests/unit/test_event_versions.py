@@ -47,26 +47,21 @@ def test_an_aggregate_whose_new_event_is_not_versioned_is_refused() -> None:
             def note(self, *, user: str, unit: str, occurred_at: datetime) -> None: ...
 
 
-def test_a_new_version_without_its_upcaster_is_refused() -> None:
-    with pytest.raises(TypeError, match="upcast_v1_v2"):
-        @versioned(Kept=2)
+@pytest.mark.parametrize(("declared", "upcaster", "refusal"), [
+    pytest.param(2, False, "upcast_v1_v2", id="a_new_version_without_its_upcaster"),
+    pytest.param(1, True, "class_version 1", id="a_version_other_than_the_one_its_class_declares"),
+])
+def test_an_event_of_version_2_is_refused_without_its_upcaster_or_declared_as_another_version(
+    declared: int, upcaster: bool, refusal: str,
+) -> None:
+    with pytest.raises(TypeError, match=refusal):
+        @versioned(Kept=declared)
         class Note(LedgerAggregate):
             class Kept(LedgerAggregate.Event):
                 class_version = 2
-
-            @event(Kept)
-            def keep(self, *, user: str, unit: str, occurred_at: datetime) -> None: ...
-
-
-def test_a_version_must_match_the_one_its_class_declares() -> None:
-    with pytest.raises(TypeError, match="class_version 1"):
-        @versioned(Kept=1)
-        class Note(LedgerAggregate):
-            class Kept(LedgerAggregate.Event):
-                class_version = 2
-
-                @staticmethod
-                def upcast_v1_v2(state: dict[str, Any]) -> None: ...
+                if upcaster:
+                    @staticmethod
+                    def upcast_v1_v2(state: dict[str, Any]) -> None: ...
 
             @event(Kept)
             def keep(self, *, user: str, unit: str, occurred_at: datetime) -> None: ...
