@@ -16,8 +16,8 @@ from application.errors import Forbidden, NotFound
 from application.read_policy import POLICY
 from domain.base import InvalidCommand, RuleViolated
 from domain.plan import plan_id
-from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from projections.todo import pending_extension_requests
+from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import Clock, District
 
 
