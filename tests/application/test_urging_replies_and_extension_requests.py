@@ -278,3 +278,50 @@ def test_a_command_answer_kept_under_an_idempotency_key_carries_the_new_ids(dist
     first = district.issues.request_extension(cmd, issue, deadline=date(2019, 9, 30), reason="会签")
     again = district.issues.request_extension(cmd, issue, deadline=date(2019, 9, 30), reason="会签")
     assert first == again and again.extra == {"request_id": "ER1"}
+
+
+def test_the_views_fold_replies_requests_and_acceptances_to_what_the_aggregates_hold(
+    district: District, issue: UUID, case: UUID,
+) -> None:
+    from projections import cases as case_fold, issues as issue_fold
+
+    urging = urge(district, issue)
+    district.issues.reply_to_urging(district.cmd("cq-clerk"), issue, urging, message="已部署")
+    request = district.issues.request_extension(district.cmd("pf-clerk"), issue, deadline=date(2019, 9, 30),
+                                                reason="会签").extra["request_id"]
+    district.issues.decide_extension(district.cmd("supervisor"), issue, request, approved=True, reason="同意")
+    district.issues.request_extension(district.cmd("cq-clerk"), issue, deadline=date(2019, 12, 31), reason="再议")
+    referral = district.cases.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助").extra["referral_id"]
+    district.cases.accept_referral(district.cmd("gf-clerk"), case, referral)
+
+    def folded(fold: Any, aggregate: UUID) -> dict[str, Any]:
+        summary = None
+        for event in district.ledger.repository.event_store.get(aggregate):
+            summary = fold(summary, event)
+        return summary  # type: ignore[return-value]
+
+    summary = folded(issue_fold.fold, issue)
+    assert issue_fold.state_of_summary(summary) == issue_fold.state_of_aggregate(district.issues.issue(issue))
+    assert summary["deadline"] == "2019-09-30"
+    assert [r["status"] for r in issue_fold.brief(summary)["extension_requests"].values()] == ["approved", "pending"]
+    case_summary = folded(case_fold.fold, case)
+    assert case_fold.state_of_summary(case_summary) == case_fold.state_of_aggregate(district.cases.case(case))
+    assert case_fold.brief(case_summary)["referrals"][referral]["accepted_at"] is not None
+
+
+def test_a_snapshot_of_an_issue_and_a_case_with_replies_requests_and_acceptances_folds_back_the_same(
+    district: District, issue: UUID, case: UUID,
+) -> None:
+    from domain.base import LedgerSnapshot
+
+    urging = urge(district, issue)
+    urge(district, issue, unit="pf")  # one replied, one not: urgings of two shapes
+    district.issues.reply_to_urging(district.cmd("cq-clerk"), issue, urging, message="已部署")
+    district.issues.request_extension(district.cmd("pf-clerk"), issue, deadline=date(2019, 9, 30), reason="会签")
+    referral = district.cases.refer_case(district.cmd("supervisor"), case, unit="gf", duty="法律援助").extra["referral_id"]
+    district.cases.refer_case(district.cmd("supervisor"), case, unit="pf", duty="普法")
+    district.cases.accept_referral(district.cmd("gf-clerk"), case, referral)
+    for aggregate in (district.issues.issue(issue), district.cases.case(case)):
+        mapper = district.ledger.mapper
+        restored = mapper.to_domain_event(mapper.to_stored_event(LedgerSnapshot.take(aggregate))).mutate(None)
+        assert vars(restored) == vars(aggregate)
