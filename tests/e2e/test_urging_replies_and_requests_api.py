@@ -168,6 +168,7 @@ def test_the_referred_unit_takes_the_case_on_and_the_case_and_the_ledger_show_wh
 
     accepted = client.get(f"/api/v1/cases/{case}", headers=bearer(district, "cq-clerk")).json()["referrals"][0]
     assert (accepted["acceptance"], accepted["seconds_to_acceptance"]) == ("accepted", 3 * 3600)
+    assert (accepted["accepted_by"], accepted["accepted_by_name"]) == ("gf", "公共法律服务管理科")
     ledger = client.get(f"/api/v1/views/ledger?min_position={taken.json()['position']}",
                         headers=bearer(district, "supervisor")).json()
     row = next(r for r in ledger["sections"]["转介与响应"]["rows"] if r["referral_id"] == referral)
