@@ -73,15 +73,15 @@ async def command(
     expected = None
     if if_match is not None:
         expected = int(if_match.strip(' \t"W/'))  # its shape checked already (formats.IF_MATCH)
-    fingerprint = ""
-    if idempotency_key is not None:
-        body = await _body_or_form(request)
-        # A plain digest, so it never leaves this request: the ledger keeps only its HMAC
-        # under the server's idempotency key (and compares it with answers kept before that).
-        fingerprint = hashlib.sha256(
-            request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
-        ).hexdigest()
+    fingerprint = await request_fingerprint(request) if idempotency_key is not None else ""
     return Command(actor=caller, expected_version=expected, idempotency_key=idempotency_key, fingerprint=fingerprint)
+
+
+async def request_fingerprint(request: Request) -> str:
+    """A plain digest of the request, so it never leaves it: the ledger keeps only its HMAC
+    under the server's idempotency key (and compares it with answers kept before that)."""
+    body = await _body_or_form(request)
+    return hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()
 
 
 async def _body_or_form(request: Request) -> bytes:

@@ -13,7 +13,6 @@ beside its field; refusals of access (401, 403, 404) stay the pages' own (pages.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from application.commands import Accepted, Command
 from application.errors import ConcurrentWrite, IdempotencyKeyReused, VersionMismatch
 from domain.base import InvalidCommand, RuleViolated
 from interfaces.http import formats
+from interfaces.http.deps import request_fingerprint
 from interfaces.http.validation_messages import field_path, message
 
 M = TypeVar("M", bound=BaseModel)
@@ -86,22 +86,8 @@ async def _command(request: Request, caller: Actor, form: FormData) -> Command:
     key = once if isinstance(once, str) and _ONCE.fullmatch(once) else None
     version = form.get("version")
     expected = int(version) if isinstance(version, str) and version.isdigit() and len(version) < 10 else None
-    fingerprint = ""
-    if key is not None:
-        # The same form sent twice digests alike; the session's CSRF token is no part of it.
-        digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
-        for name, value in form.multi_items():
-            if name == "csrf":
-                continue
-            digest.update(hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest())
-            if isinstance(value, UploadFile):
-                content = await value.read()
-                await value.seek(0)
-                digest.update(hashlib.sha256((value.filename or "").encode("utf-8", "surrogatepass")).digest())
-                digest.update(hashlib.sha256(content).digest())
-            else:
-                digest.update(hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest())
-        fingerprint = digest.hexdigest()
+    # The same form sent twice digests alike (its CSRF token is the session's, so alike too).
+    fingerprint = await request_fingerprint(request) if key is not None else ""
     return Command(actor=caller, expected_version=expected, idempotency_key=key, fingerprint=fingerprint)
 
 
