@@ -159,12 +159,13 @@ class Accounts:
         return self.runner.run(cmd, act)
 
     def change(self, cmd: Command, user: UUID, *, role: str | None = None, unit: str | None = None) -> Accepted:
+        """A user's new role or unit; with an expected version, refused if the user changed since."""
         self._admin(cmd.actor)
         if unit is not None:
             self.registry.unit(unit)
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            target = self._user(user)
+            target = self.runner.load_to_change(cmd, User, user, "用户", lambda _actor, _user: None)  # role checked above
             if role is not None:
                 target.change_role(stamp, role=role)
             if unit is not None:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from interfaces.http.deps import ActorDep, CommandDep, ServicesDep
-from interfaces.http.inputs import Code, Name
+from interfaces.http.inputs import Code, Name, RequiredText
 from interfaces.http.schemas import UNIT_NAME, Accepted, Body
 
 router = APIRouter(prefix="/api/v1", tags=["用户和令牌"])
@@ -33,6 +33,28 @@ class UserIn(Body):
     name: Name
     unit: Code
     role: Role
+
+
+class UserChange(Body):
+    """A user's role and unit, as Accounts.change takes them (the admin's form sends both)."""
+
+    role: Role
+    unit: Code
+
+
+class UnitIn(Body):
+    """A unit as `careledger units add CODE NAME [--group GROUP]` registers it."""
+
+    code: Code
+    name: Name
+    group: Code | None = None
+
+
+class DutyIn(Body):
+    """One duty of a unit's catalogue (职责清单): its number within the unit, and its text."""
+
+    duty_id: Code
+    text: RequiredText
 
 
 class UserOut(BaseModel):
