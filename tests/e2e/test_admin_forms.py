@@ -10,7 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.registry import Unit, User, UnitGroup, group_id, unit_id, user_id
+from domain.registry import Unit, UnitGroup, User, group_id, unit_id, user_id
 from tests.district import District
 from tests.pages import ORIGIN, field_error, hidden_fields, page, session_csrf, sign_in, submit
 
