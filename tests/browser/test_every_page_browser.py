@@ -92,6 +92,11 @@ class Filler:
             "referral_id": lambda: [next(iter(self.case().referrals))],
             "year": lambda: ["2019"],
         }
+        # A parameter of another name ({item}) is named by the part of the path before it.
+        self.after_segment = {"issues": "issue_id", "measures": "measure_id", "urgings": "urging_id",
+                              "extension-requests": "request_id", "plans": "plan_id", "users": "user_id",
+                              "units": "code", "cases": "case_id", "mandatory-reports": "report_id",
+                              "referrals": "referral_id", "evaluation": "year"}
         # Pages that need a query to show anything (path → query, with {names} filled as above).
         self.queries = {
             "/replay/issue": "id={issue_id}", "/replay/case": "id={case_id}",
@@ -162,11 +167,17 @@ class Filler:
             cases = [self.svc.ledger.repository.get(made.id)]
         return cases[0]  # type: ignore[no-any-return]
 
+    def _by_segment(self, template: str, name: str) -> Callable[[], list[str]] | None:
+        before = template.split(f"/{{{name}}}")[0].rsplit("/", 1)[-1]
+        known = self.after_segment.get(before)
+        return self.by_name[known] if known else None
+
     def alternatives(self, template: str, route: APIRoute) -> Iterator[list[str]]:
         """The paths to visit the route at (a parameter may have several values, as {step}),
         for each issue it may be tried on in turn (a route on no issue: once)."""
         names = [p.name for p in route.dependant.path_params]
-        unknown = [n for n in names if n not in self.by_name]
+        fills = {name: self.by_name.get(name) or self._by_segment(template, name) for name in names}
+        unknown = [name for name, fill in fills.items() if fill is None]
         if unknown:
             pytest.fail(f"{template}: no value for the path parameter(s) {unknown}; add them to Filler.by_name",
                         pytrace=False)
@@ -182,8 +193,9 @@ class Filler:
             for name in re.findall(r"{(\w+)}", query):
                 filled = filled.replace(f"{{{name}}}", self.by_name[name]()[0])
             paths = [template]
-            for name in names:
-                paths = [p.replace(f"{{{name}}}", value) for p in paths for value in self.by_name[name]()]
+            for name, fill in fills.items():
+                assert fill is not None
+                paths = [p.replace(f"{{{name}}}", value) for p in paths for value in fill()]
             yield [f"{p}?{filled}" if filled else p for p in paths]
         self.chosen = 0
 
