@@ -159,8 +159,11 @@ class Accounts:
         return self.runner.run(cmd, act)
 
     def change(self, cmd: Command, user: UUID, *, role: str | None = None, unit: str | None = None) -> Accepted:
-        """A user's new role or unit; with an expected version, refused if the user changed since."""
+        """A user's new role or unit; with an expected version, refused if the user changed since.
+        An admin keeps their own role, as they keep their own access: none could undo the loss."""
         self._admin(cmd.actor)
+        if user == cmd.actor.user_id and role not in (None, ADMIN):
+            raise Forbidden("不能取消自己的管理员角色", rule="admin_may_not_demote_self")
         if unit is not None:
             self.registry.unit(unit)
 

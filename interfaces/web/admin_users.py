@@ -28,7 +28,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 # Where a service's refusal of what was typed stands on the form.
 FIELDS = {"user_name_unique": "name", "user_needs_name": "name", FREE_TEXT: "name",
-          "unit_exists": "unit", "role_is_known": "role"}
+          "unit_exists": "unit", "role_is_known": "role", "admin_may_not_demote_self": "role"}
 
 
 def unit_choices(svc: Services, caller: Actor) -> list[tuple[str, str]]:

@@ -147,6 +147,18 @@ def test_a_users_role_and_unit_change_once_however_often_the_form_is_sent(
     assert "已保存" in shown and "变更用户角色" in shown and "变更用户所属单位" in shown
 
 
+def test_an_admin_cannot_take_their_own_admin_role_and_is_told_beside_the_role(
+        client: TestClient, district: District) -> None:
+    sign_in(client, district, "admin")
+    form = f"/admin/users/{user_id('admin')}"
+    before = log_size(district)
+    answer = submit(client, form, form, {"role": "agency", "unit": "bgs"})
+    assert answer.status_code == 409 and field_error(answer.text, "role") == "不能取消自己的管理员角色"
+    assert log_size(district) == before
+    assert submit(client, form, form, {"role": "admin", "unit": "pf"}).status_code == 303  # a new unit is fine
+    assert district.ledger.repository.get(user_id("admin")).unit_code == "pf"
+
+
 def test_a_change_drawn_before_the_user_was_deactivated_says_so_and_stores_nothing(
         client: TestClient, district: District) -> None:
     sign_in(client, district, "admin")

@@ -153,6 +153,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
      (403, 403, 201, 403, 403, 403, 403, 401), ""),
     ("POST", "/api/v1/users/{user}/deactivation", {}, "", (403, 403, 201, 403, 403, 403, 403, 401), ""),
     ("POST", "/api/v1/users/{user}/activation", {}, "user deactivated", (403, 403, 201, 403, 403, 403, 403, 401), ""),
+    ("POST", "/api/v1/users/{user}/changes", {"role": "inspector"}, "", (403, 403, 201, 403, 403, 403, 403, 401), ""),
     ("POST", "/api/v1/users/{user}/tokens", {}, "", (403, 403, 201, 403, 403, 403, 403, 401), ""),
     # the world's token is the lead clerk's own: its owner may revoke it, nobody else but an admin
     ("DELETE", "/api/v1/tokens/{token}", None, "", (404, 404, 204, 204, 404, 404, 404, 401), ""),
