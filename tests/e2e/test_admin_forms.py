@@ -210,3 +210,14 @@ def test_the_admin_pages_are_linked_from_one_another_and_list_the_registry(
     assert 'href="/admin/units/sfs-cq"' in units
     assert len(district.ledger.registered(UnitGroup.Founded)) == 1  # type: ignore[attr-defined]
     assert len(district.ledger.registered(User.Enrolled)) == 7  # type: ignore[attr-defined]
+
+
+def test_a_registered_unit_joins_a_group_from_its_page_as_units_add_with_group_does(
+        client: TestClient, district: District) -> None:
+    sign_in(client, district, "admin")
+    html = page(client, "/admin/units/gf")
+    joined = submit(client, "/admin/units/gf", "/admin/units", {"group": "法律服务"})
+    assert joined.status_code == 303 and joined.headers["location"].startswith("/admin/units/gf?done=")
+    assert district.registry.unit("gf").groups == ["法律服务"] and district.registry.unit("gf").name == "公共法律服务管理科"
+    assert district.registry.units(["法律服务"]) == ["gf"]
+    assert "法律服务" in page(client, "/admin/units/gf") and "加入单位组" in html
