@@ -164,12 +164,16 @@ class Accounts:
         return self.runner.run(cmd, act)
 
     def change(self, cmd: Command, user: UUID, *, role: str | None = None, unit: str | None = None) -> Accepted:
+        """A user's new role or unit; with an expected version, refused if the user changed since.
+        An admin keeps their own role, as they keep their own access: none could undo the loss."""
         self._admin(cmd.actor)
+        if user == cmd.actor.user_id and role not in (None, ADMIN):
+            raise Forbidden("不能取消自己的管理员角色", rule="admin_may_not_demote_self")
         if unit is not None:
             self.registry.unit(unit)
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            target = self._user(user)
+            target = self.runner.load_to_change(cmd, User, user, "用户", lambda _actor, _user: None)  # role checked above
             if role is not None:
                 target.change_role(stamp, role=role)
             if unit is not None:

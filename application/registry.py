@@ -4,10 +4,10 @@ tokens) is application.accounts; signing in by token is application.identity."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from application.access import ADMIN
+from application.access import ADMIN, Actor
 from application.commands import Accepted, Command, CommandRunner
 from application.errors import Forbidden, NotFound
 from application.read_policy import POLICY
@@ -45,14 +45,27 @@ class Registry:
         return self.runner.run(cmd, act)
 
     def define_duty(self, cmd: Command, *, unit: str, duty_id: str, text: str) -> Accepted:
+        """Adds ``duty_id`` to the unit's duty catalogue, or gives it a new text. With an
+        expected version (a form drawn from the catalogue), a unit changed since is refused:
+        two admins numbering a new duty alike must not overwrite each other's."""
         POLICY.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            target = self.unit(unit)
+            target = self.runner.load_to_change(
+                cmd, Unit, unit_id(unit), "单位", lambda _actor, _unit: None)  # the role was checked above
             target.define_duty(stamp, duty_id=duty_id, text=text)
             return target, [], {}
 
         return self.runner.run(cmd, act)
+
+    def catalogue(self, actor: Actor) -> list[dict[str, Any]]:
+        """Every unit, in registration order, with its groups and its duty catalogue (职责清单)
+        and the version a form drawn from it expects: what an admin keeps."""
+        POLICY.require_role(actor, ADMIN, doing="管理单位和用户", rule="administer")
+        return [
+            {"code": u.code, "name": u.name, "groups": list(u.groups), "duties": dict(u.duties), "version": u.version}
+            for u in cast(list[Unit], self.ledger.registered(Unit.Registered))  # type: ignore[attr-defined]
+        ]
 
     def units(self, codes: Iterable[str]) -> list[str]:
         """Unit codes, with each group code expanded to its members; unknown codes refused."""

@@ -8,10 +8,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from interfaces.http.deps import ActorDep, CommandDep, ServicesDep
-from interfaces.http.inputs import Code, Name
+from interfaces.http.inputs import Code, Name, RequiredText
 from interfaces.http.schemas import UNIT_NAME, Accepted, Body
 
 router = APIRouter(prefix="/api/v1", tags=["用户和令牌"])
@@ -33,6 +34,38 @@ class UserIn(Body):
     name: Name
     unit: Code
     role: Role
+
+
+class UserChange(Body):
+    """A user's new role, unit or both, as Accounts.change takes them (the admin's form sends both)."""
+
+    # The document says what the check below refuses: at least one of the two, neither null.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [{"required": ["role"]},
+                                                                          {"required": ["unit"]}]})
+
+    role: Role | SkipJsonSchema[None] = None
+    unit: Code | SkipJsonSchema[None] = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UserChange:
+        if self.role is None and self.unit is None:
+            raise ValueError("须给出 role 或 unit")
+        return self
+
+
+class UnitIn(Body):
+    """A unit as `careledger units add CODE NAME [--group GROUP]` registers it."""
+
+    code: Code
+    name: Name
+    group: Code | None = None
+
+
+class DutyIn(Body):
+    """One duty of a unit's catalogue (职责清单): its number within the unit, and its text."""
+
+    duty_id: Code
+    text: RequiredText
 
 
 class UserOut(BaseModel):
@@ -98,6 +131,12 @@ def deactivate(user_id: UUID, cmd: CommandDep, svc: ServicesDep) -> Any:
 @router.post("/users/{user_id}/activation", response_model=Accepted, **CREATED, summary="恢复停用的用户（管理员）")
 def activate(user_id: UUID, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.accounts.reactivate(cmd, user_id).answer()
+
+
+@router.post("/users/{user_id}/changes", response_model=Accepted, **CREATED,
+             summary="变更用户的角色或所属单位（管理员）")
+def change_user(user_id: UUID, body: UserChange, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.accounts.change(cmd, user_id, role=body.role, unit=body.unit).answer()
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="令牌列表（管理员；从不返回令牌本身）")

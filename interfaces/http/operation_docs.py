@@ -22,6 +22,9 @@ DESCRIPTIONS: dict[str, str] = {
     "POST /api/v1/users": "管理员创建用户（name、unit、role），并签发第一个令牌；令牌只在这次应答中出现一次。",
     "POST /api/v1/users/{user_id}/deactivation": "管理员停用用户：其全部令牌在下一次请求即得到 401，仪表盘会话立即结束。每次变更都是用户聚合的一条事件。" ,
     "POST /api/v1/users/{user_id}/activation": "管理员恢复停用的用户；其未过期、未吊销的令牌重新可用。",
+    "POST /api/v1/users/{user_id}/changes": (
+        "管理员变更用户的角色 role 和/或所属单位 unit（已登记单位的代码）：立即生效，该用户的令牌和会话此后以新的"
+        "角色和单位办理；与原值相同的部分不记录。If-Match 给出用户的当前版本时，期间被他人变更则 412。" + _COMMAND),
     "GET /api/v1/tokens": "管理员列出令牌（可按 user 筛选）：id、所属用户、签发时间、到期时间、最近使用时间；从不返回令牌本身。",
     "POST /api/v1/users/{user_id}/tokens": "管理员为用户签发新令牌（默认 90 天到期）；令牌只在这次应答中出现一次。",
     "DELETE /api/v1/tokens/{token_id}": "管理员或令牌所有者吊销令牌：返回 204，该令牌下一次请求即得到 401；他人的令牌得到 404。",

@@ -1,21 +1,50 @@
 """The admin's page of users and tokens: list (never a secret), issue a token (shown once),
-revoke it, deactivate and reactivate a user. Plain forms, each with the session's CSRF token."""
+revoke it, deactivate and reactivate a user. Plain forms, each with the session's CSRF token.
+A user's own page and the new-user form are admin_users; units and duties admin_units."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Collection
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from application.commands import Command
+from application.errors import Forbidden, NotFound
+from domain.base import InvalidCommand, RuleViolated
+from domain.registry import ROLES
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.web.pages import PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+ROLE_LABELS = {"agency": "成员单位", "supervisor": "督查督办", "inspector": "检查人员", "admin": "管理员"}
+ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
+
+T = TypeVar("T")
+
+
+def beside_fields(command: Callable[[], T], rules: Collection[str]) -> Callable[[], T]:
+    """A refusal of what was typed, which the services raise as the API's 403 (a name taken,
+    a code that is a group's) or 404 (a unit not registered): on a form it stands beside its
+    field, what was typed kept (409, 422). Refusals of access stay the 403 and 404 pages."""
+
+    def run() -> T:
+        try:
+            return command()
+        except Forbidden as refused:
+            if refused.rule in rules:
+                raise RuleViolated(refused.rule, refused.message) from None
+            raise
+        except NotFound as missing:
+            if missing.rule in rules:
+                raise InvalidCommand(missing.rule, missing.message) from None
+            raise
+
+    return run
 
 
 def _page(request: Request, svc: Any, caller: Any, issued: dict[str, Any] | None = None) -> Response:
@@ -23,7 +52,7 @@ def _page(request: Request, svc: Any, caller: Any, issued: dict[str, Any] | None
     tokens = sorted(svc.accounts.tokens(caller), key=lambda t: (t["user"], t["created_at"]))
     if issued is not None:
         issued["user"] = next(u["name"] for u in users if u["user_id"] == issued["user_id"])
-    return render(request, "admin.html", {"users": users, "tokens": tokens, "issued": issued})
+    return render(request, "admin.html", {"users": users, "tokens": tokens, "issued": issued, "roles": ROLE_LABELS})
 
 
 def _then_back(act: Callable[[], Any]) -> Response:

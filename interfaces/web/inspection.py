@@ -26,6 +26,7 @@ from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from domain.issue import issue_id
 from domain.plan import plan_id
+from domain.registry import unit_id, user_id
 from infrastructure.spreadsheets.views_export import content_disposition
 from interfaces.bootstrap import Services
 from interfaces.http import audit as audit_api, filters
@@ -83,6 +84,12 @@ def unit_choices(svc: Services, names: present.Names) -> list[tuple[str, str]]:
     return [(SYSTEM.unit, "系统（命令行、初始化）"), *((code, names(code)) for code in codes)]
 
 
+def registry_names(units: list[tuple[str, str]], users: list[tuple[str, str]]) -> dict[UUID, str]:
+    """The name of each unit and user by its aggregate's id, for the rows of the registry's
+    own events (a unit registered, a user given a role), which would otherwise say whose not."""
+    return {**{unit_id(code): name for code, name in units}, **{user_id(name): name for name, _ in users}}
+
+
 def user_choices(svc: Services) -> list[tuple[str, str]]:
     # Recorders' names are the audit trail's own metadata: whoever reads it reads them.
     return [(SYSTEM.name, "系统"), *((name, name) for name in registered(svc, "User", "Enrolled", "name"))]
@@ -120,12 +127,13 @@ def audit(
     proved = {p for p, leaf in leaves.items() if head is not None and leaf.leaf_index < head.tree_size}
     names = unit_names(request, svc)
     query = {k: v for k, v in request.query_params.items() if k != "after"}
+    units, users = unit_choices(svc, names), user_choices(svc)
     return render(request, "audit.html", {
         "rows": rows, "head": head.as_json() if head else None, "proved": proved,
         "verification": verifications(request).latest,
         "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": names,
         "next_after": rows[-1].position if len(rows) == where.limit else None,
-        "units": unit_choices(svc, names), "users": user_choices(svc), "kinds": event_kinds.kind_choices(),
+        "units": units, "users": users, "kinds": event_kinds.kind_choices(), "named": registry_names(units, users),
     })
 
 

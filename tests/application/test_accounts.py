@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from application.commands import Command
-from application.errors import Forbidden, NotFound, Unauthenticated
+from application.errors import Forbidden, NotFound, Unauthenticated, VersionMismatch
 from domain.base import RuleViolated
 from domain.registry import Token, token_digest, user_id
 from tests.district import Clock, District
@@ -120,3 +120,32 @@ def test_the_token_list_says_which_tokens_have_expired(district: District, clock
     clock.advance(days=3651)
     listed = district.accounts.tokens(district.actors["admin"])
     assert listed and all(t["expired"] for t in listed)
+
+
+def test_a_change_or_a_duty_sent_against_an_older_version_is_refused_and_stores_nothing(district: District) -> None:
+    target = user_id("pf-clerk")
+    version = district.ledger.repository.get(target).version
+    district.accounts.deactivate(district.cmd("admin"), target)
+    unit_version = district.registry.unit("gf").version
+    district.registry.define_duty(district.cmd("admin"), unit="gf", duty_id="D1", text="法律援助")
+    before = _log_size(district)
+    with pytest.raises(VersionMismatch):
+        district.accounts.change(district.cmd("admin", expected_version=version), target, role="inspector")
+    with pytest.raises(VersionMismatch):
+        district.registry.define_duty(district.cmd("admin", expected_version=unit_version), unit="gf", duty_id="D1",
+                                      text="法律咨询")
+    assert _log_size(district) == before
+    assert district.accounts.change(district.cmd("admin", expected_version=version + 1), target,
+                                    role="inspector").version == version + 2
+
+
+def test_an_admin_keeps_their_own_admin_role_and_only_an_admin_reads_the_catalogue(district: District) -> None:
+    before = _log_size(district)
+    with pytest.raises(Forbidden, match="不能取消自己的管理员角色"):
+        district.accounts.change(district.cmd("admin"), user_id("admin"), role="supervisor")
+    assert _log_size(district) == before
+    with pytest.raises(Forbidden):
+        district.registry.catalogue(district.actors["supervisor"])
+    catalogue = district.registry.catalogue(district.actors["admin"])
+    assert [u["code"] for u in catalogue] == ["pf", "gf", "bgs", "sfs-cq", "sfs-zml"]
+    assert catalogue[3]["groups"] == ["司法所"] and catalogue[0]["duties"] == {}

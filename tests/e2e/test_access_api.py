@@ -97,3 +97,31 @@ def test_unknown_users_and_tokens_are_404(client: TestClient, district: District
     assert client.delete(f"/api/v1/tokens/{missing}", headers=admin).status_code == 404
     assert client.post("/api/v1/users", json={"name": "y", "unit": "nowhere", "role": "agency"},
                        headers=admin).status_code == 404
+
+
+def test_an_admin_changes_a_users_role_and_unit_and_the_next_request_acts_with_them(
+    client: TestClient, district: District, services,  # type: ignore[no-untyped-def]
+) -> None:
+    admin, target = bearer(district.tokens["admin"]), user_id("zml-clerk")
+    before = client.get("/api/v1/users", headers=admin).json()
+    version = next(u["version"] for u in before if u["name"] == "zml-clerk")
+    changed = client.post(f"/api/v1/users/{target}/changes", json={"role": "inspector", "unit": "bgs"},
+                          headers={**admin, "If-Match": f'"{version}"'})
+    assert changed.status_code == 201, changed.text
+    assert changed.json()["version"] == version + 2
+    me = client.get("/api/v1/me", headers=bearer(district.tokens["zml-clerk"])).json()
+    assert (me["role"], me["unit"]) == ("inspector", "bgs")
+    kinds = [e["type"] for e in services.trail.history(target)]
+    assert kinds[-2:] == ["RoleChanged", "UnitChanged"]
+
+    log = services.ledger.recorder.max_notification_id()
+    stale = client.post(f"/api/v1/users/{target}/changes", json={"role": "agency"},
+                        headers={**admin, "If-Match": f'"{version}"'})
+    assert stale.status_code == 412 and stale.json()["rule"] == "if_match_version"
+    assert client.post(f"/api/v1/users/{target}/changes", json={}, headers=admin).status_code == 422
+    assert client.post(f"/api/v1/users/{target}/changes", json={"unit": "nowhere"}, headers=admin).status_code == 404
+    assert client.post(f"/api/v1/users/{target}/changes", json={"role": "admin"},
+                       headers=bearer(district.tokens["supervisor"])).status_code == 403
+    assert client.post(f"/api/v1/users/{user_id('admin')}/changes", json={"role": "agency"},
+                       headers=admin).status_code == 403  # an admin keeps their own role
+    assert services.ledger.recorder.max_notification_id() == log

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 
 from domain.case import ChildCase
+from domain.registry import user_id
 from tests.district import District
 from tests.e2e.test_dashboard_http import (  # noqa: F401 — the fixture is used by name
     CHILD_ADDRESS,
@@ -190,3 +191,16 @@ def test_the_tree_head_and_proofs_download_as_named_files_that_verify(client: Te
     for path in ("/audit/tree-head.json", "/audit/proofs/inclusion.json?position=1", "/audit/public-key.pem",
                  f"/audit/proofs/consistency.json?first=1&second={size}"):
         page(client, path, 403)
+
+
+def test_a_registry_entry_names_its_unit_or_user_and_leads_to_that_objects_entries(
+        client: TestClient, district: District, history: History) -> None:
+    sign_in(client, district, "inspector")
+    units = page(client, "/audit?kind=Unit.Registered")
+    assert re.findall(r'<span class="named">([^<]+)</span>', units) == [
+        "普法和依法治理科", "公共法律服务管理科", "办公室", "常青花园司法所", "走马岭司法所"]
+    clerk = str(user_id("pf-clerk"))
+    assert f'href="/audit?aggregate={clerk}"' in page(client, "/audit?kind=User.Enrolled")
+    own = page(client, f"/audit?aggregate={clerk}")
+    assert kinds_of(own) == ["登记用户"]
+    assert set(re.findall(r'<span class="named">([^<]+)</span>', own)) == {"pf-clerk"}

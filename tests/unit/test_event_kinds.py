@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import re
+
 from eventsourcing.domain import CanMutateAggregate
 
-import domain.case
-import domain.case_access
-import domain.idempotency
-import domain.issue
-import domain.plan
-import domain.registry  # noqa: F401 — every aggregate imported, so every subclass is found
+import domain
 from domain.base import LedgerAggregate
 from interfaces.web.event_kinds import AGGREGATE_LABELS, EVENT_KINDS, event_label, kind_choices, parse_kind
 from projections.audit_index import known_event_types
 
 
 def stored_kinds() -> set[tuple[str, str]]:
+    """(aggregate, event) of every event class of every aggregate in domain/: every module of
+    the package imported, so an aggregate added in a new module is found too."""
+    for module in pkgutil.walk_packages(domain.__path__, "domain."):
+        importlib.import_module(module.name)
     kinds, pending = set(), list(LedgerAggregate.__subclasses__())
     while pending:
         cls = pending.pop()
@@ -46,3 +49,11 @@ def test_a_kind_travels_as_aggregate_dot_event_and_only_known_ones_parse() -> No
     values = [value for _, value, _ in kind_choices()]
     assert "ChildCase.Referred" in values and all(parse_kind(v) for v in values)
     assert parse_kind("Unit.Urged") is None and parse_kind("Urged") is None
+
+
+def test_every_label_is_chinese_and_no_registration_reads_as_an_issues() -> None:
+    for (aggregate, event), label in EVENT_KINDS.items():
+        assert re.search(r"[\u4e00-\u9fff]", label) and not re.search(r"[A-Za-z]", label), (aggregate, event, label)
+        if aggregate != "RectificationIssue":
+            assert "问题" not in label, (aggregate, event, label)
+    assert all(re.search(r"[\u4e00-\u9fff]", label) for label in AGGREGATE_LABELS.values())
