@@ -129,6 +129,67 @@ def _rebuild_row(s: Scratch, ledger: Any, upto: int, whole: bool, reps: int, reb
             ratio(lib_rate, raw_rate), rate(rb_rate), ratio(rb_rate, raw_rate), f"{peak / 2**20:.0f}"], note
 
 
+def per_event(ledger: Any, count: int) -> float:
+    """Positions/s folding one event a transaction, as the library's ProjectionRunner did
+    for `careledger project` before its follower batched (process_event per notification),
+    over the first ``count`` of the views' events, into a scratch generation."""
+    import uuid
+
+    from eventsourcing.persistence import Tracking
+
+    from infrastructure.view_store import view_store_for
+    from projections.views import LedgerViews
+
+    fresh = view_store_for(ledger, generation=f"bench-{uuid.uuid4().hex[:8]}")
+    try:
+        projection = LedgerViews(view=fresh)
+        page = ledger.recorder.select_notifications(1, count, topics=LedgerViews.topics)
+        start = time.perf_counter()
+        for n in page:
+            projection.process_event(ledger.mapper.to_domain_event(n), Tracking(ledger.name, n.id))
+        return page[-1].id / (time.perf_counter() - start)
+    finally:
+        fresh.clear()
+
+
+def follower(ledger: Any, upto: int) -> float:
+    """Seconds for the follower `careledger project` runs (Views.start: woken by each commit,
+    folding in batches) to bring a fresh generation from nothing to ``upto``."""
+    import uuid
+
+    from infrastructure.view_runner import Views
+    from infrastructure.view_store import view_store_for
+    from projections.indicators import Thresholds
+
+    fresh = view_store_for(ledger, generation=f"bench-{uuid.uuid4().hex[:8]}")
+    views = Views(ledger, fresh, Thresholds())
+    try:
+        start = time.perf_counter()
+        views.start()
+        while not views.has_processed(upto):
+            if views.error is not None:
+                raise views.error
+            time.sleep(0.005)  # a benchmark's poll, not a test's synchronisation
+        return time.perf_counter() - start
+    finally:
+        views.stop()
+        fresh.clear()
+
+
+def _follower_row(s: Scratch, ledger: Any, upto: int, reps: int) -> tuple[list[Any], str]:
+    table_name = events_table(ledger)
+    raw, followed, single = [], [], []
+    for _ in range(reps):  # interleaved: the machine's load moves both sides together
+        raw.append(raw_read_until(s, table_name, upto))
+        followed.append(follower(ledger, upto))
+        single.append(per_event(ledger, 2000))
+    raw_rate, follow_rate, single_rate = upto / median(raw), upto / median(followed), median(single)
+    load = os.getloadavg()[0]
+    note = f"{upto:,}: raw {raw_rate:,.0f}/s follower {follow_rate:,.0f}/s one a transaction {single_rate:,.0f}/s"
+    return [f"{upto:,}", rate(raw_rate), rate(single_rate), ratio(single_rate, raw_rate), rate(follow_rate),
+            ratio(follow_rate, raw_rate), f"{load:.1f}"], note
+
+
 def _as_of_rows(s: Scratch, services: Any, total: int, middle: datetime, reps: int) -> list[list[Any]]:
     """Each whole view as of ``middle``, from the live views (complete, with checkpoints)."""
     from infrastructure.view_runner import VIEW_NAMES
@@ -149,6 +210,7 @@ def run(backend: str, sizes: list[int], reps: int, rebuild_reps: int | None = No
         database: str | None = None, keys: str | None = None, as_of: list[datetime] | None = None) -> None:
     rebuild_reps = rebuild_reps or reps
     rows: list[list[Any]] = []
+    follow_rows: list[list[Any]] = []
     as_of_rows: list[list[Any]] = []
     if database is not None:
         from pathlib import Path
@@ -162,6 +224,9 @@ def run(backend: str, sizes: list[int], reps: int, rebuild_reps: int | None = No
                 row, note = _rebuild_row(s, ledger, size, size == total, reps, rebuild_reps)
                 rows.append(row)
                 progress(f"views {database} {note}")
+            row, note = _follower_row(s, ledger, total, reps)
+            follow_rows.append(row)
+            progress(f"views {database} {note}")
             services.views.catch_up()
             first = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(1, 1)[0]).timestamp
             last = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(total, 1)[0]).timestamp
@@ -184,6 +249,9 @@ def run(backend: str, sizes: list[int], reps: int, rebuild_reps: int | None = No
                     row, note = _rebuild_row(s, ledger, total, True, reps, rebuild_reps)
                     rows.append(row)
                     progress(f"views {backend} {note}")
+                    row, note = _follower_row(s, ledger, total, reps)
+                    follow_rows.append(row)
+                    progress(f"views {backend} {note}")
                 services.views.catch_up()
                 middle = gen.now - (gen.now - datetime(2019, 3, 1, tzinfo=timezone.utc)) / 2
                 as_of_rows += _as_of_rows(s, services, total, middle, reps)
@@ -201,6 +269,20 @@ def run(backend: str, sizes: list[int], reps: int, rebuild_reps: int | None = No
          "keeps only the batch and the summaries it touches, not the log.",
          "the library's read+decode is the rebuild's ceiling in one Python process: the fold cannot be faster "
          "than decoding its input."],
+    )
+    table(
+        f"View follower catch-up, {backend}" + (f" (database {database})" if database else ""),
+        ["log positions", "raw read ev/s", "one event a transaction, positions/s", "ratio",
+         "follower (batched), positions/s", "ratio to raw (target ≥ 0.5×)", "load average (1 min)"],
+        follow_rows,
+        [f"medians of {reps}, each repetition a raw read, a follower catch-up and the one-a-transaction "
+         "fold in turn (interleaved).",
+         "follower: the views' follower of `careledger project` and of a serving process (Views.start: "
+         "woken by each commit on PostgreSQL, folding up to FOLLOW_BATCH events a transaction with its "
+         "position) taking a fresh generation from nothing to the end of the log.",
+         "one event a transaction: process_event per notification over the first 2,000 of the views' "
+         "events, what the library's ProjectionRunner did for `careledger project` before (the baseline "
+         "of the change)."],
     )
     table(
         f"A whole view as of a past date, {backend}",

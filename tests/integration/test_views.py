@@ -278,20 +278,18 @@ def test_a_stopped_puller_resumes_without_counting_twice(services, district: Dis
 
 
 RUNNER = """
-import sys, time
+import threading
 from infrastructure.settings import Settings
-from infrastructure.view_runner import subscription_runner
-with subscription_runner(Settings()) as runner:
-    print("started", flush=True)
-    runner.run_forever()
+from interfaces import bootstrap
+bootstrap.run_followers(Settings(), threading.Event())
 """
 
 
-def test_killing_the_subscription_runner_and_starting_it_again_matches_a_rebuild(
+def test_killing_the_follower_process_and_starting_it_again_matches_a_rebuild(
     backend: str, services, district: District, views: Views, tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     if backend != "postgres":
-        pytest.skip("the subscription runner follows PostgreSQL; SQLite pulls")
+        pytest.skip("a separate follower process is for PostgreSQL; SQLite serves its views in-process")
     ledger, settings = district.ledger, services.settings
     rng = random.Random(3)
     issues = [new_issue(district) for _ in range(4)]
@@ -299,7 +297,10 @@ def test_killing_the_subscription_runner_and_starting_it_again_matches_a_rebuild
         play(district, issue, [(rng.choice(["adopt", "progress", "complete", "urge"]), rng.randint(0, 30), 0) for _ in range(30)], rng)
     last = ledger.recorder.max_notification_id()
     env = {**os.environ, "CARELEDGER_DATABASE_URL": settings.database_url,
-           "CARELEDGER_DATABASE_SCHEMA": settings.database_schema, "PYTHONPATH": os.getcwd()}
+           "CARELEDGER_DATABASE_SCHEMA": settings.database_schema, "CARELEDGER_FOLLOWERS": "external",
+           "CARELEDGER_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "CARELEDGER_DATA_KEY_FILE": str(settings.data_key_file),
+           "CARELEDGER_IDEMPOTENCY_KEY_FILE": str(settings.idempotency_key_file), "PYTHONPATH": os.getcwd()}
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-c", RUNNER], env=env, stdout=subprocess.PIPE)
