@@ -12,12 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from eventsourcing.persistence import Tracking
 
 from application.ledger import Ledger
 from application.read_policy import EVERYTHING, ReadScope
@@ -25,6 +22,7 @@ from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.log_notices import listen
 from infrastructure.settings import Settings
+from infrastructure.view_pull import BATCH, Progress, pull
 from infrastructure.view_store import view_store_for
 from projections import cases as case_fold, folds, issues as issue_fold, queries
 from projections.indicators import Thresholds, day_of
@@ -33,7 +31,6 @@ from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, 
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500
 # A rebuild writes each batch's changed summaries once, so larger batches write less; the
 # batch's decoded events and touched summaries are all it holds, so memory stays flat.
 REBUILD_BATCH = 5000
@@ -53,9 +50,6 @@ VIEW_KINDS: dict[str, tuple[str, ...]] = {
     "evaluation": ("plan", "issue", "case"),
     "ledger": ("case",),
 }
-
-# progress(done, total) during a rebuild or a long catch-up
-Progress = Callable[[int, int], None]
 
 
 class ViewsNotReady(Exception):
@@ -285,42 +279,6 @@ def readable(scope: ReadScope, brief: Summary) -> bool:
     if brief["kind"] == case_fold.KIND:
         return scope.reads_case(brief["registering_unit"], brief["referrals"].values())
     return True
-
-
-def pull(
-    ledger: Ledger,
-    projection: LedgerViews,
-    *,
-    until: int | None = None,
-    progress: Progress | None = None,
-    lock: threading.Lock | None = None,
-    batch: int = BATCH,
-) -> int:
-    """Folds the log into ``projection`` from its tracked position, ``batch`` events at a
-    time, each batch in one transaction with its position. Answers how many events it applied."""
-    if lock is not None:
-        with lock:
-            return pull(ledger, projection, until=until, progress=progress, batch=batch)
-    recorder, name = ledger.recorder, ledger.name
-    end = ledger.recorder.max_notification_id() or 0
-    if until is not None:
-        end = min(end, until)
-    applied = 0
-    while True:
-        reached = projection.view.max_tracking_id(name) or 0
-        if reached >= end:
-            break
-        page = recorder.select_notifications(reached + 1, batch, stop=end, topics=LedgerViews.topics)
-        if not page:
-            break
-        pairs = [(ledger.mapper.to_domain_event(n), Tracking(name, n.id)) for n in page]
-        try:
-            applied += projection.process_batch(pairs)
-        except ConcurrentProcessing:
-            continue
-        if progress is not None:
-            progress(page[-1].id, end)
-    return applied
 
 
 def briefs_as_of(

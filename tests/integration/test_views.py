@@ -277,6 +277,36 @@ def test_a_stopped_puller_resumes_without_counting_twice(services, district: Dis
     assert again.position() == ids[-1]
 
 
+def test_a_batch_whose_write_loses_to_another_processor_is_dropped_with_the_batch_folded_on_it(
+    services, district: District, views: Views,  # type: ignore[no-untyped-def]
+) -> None:
+    rng = random.Random(11)
+    for _ in range(3):
+        play(district, new_issue(district), [(rng.choice(["adopt", "progress", "complete", "urge"]),
+                                              rng.randint(0, 30), 0) for _ in range(20)], rng)
+    ledger = district.ledger
+    ids = [n.id for n in topic_notifications(ledger)]
+    raced = fresh_store(ledger, "raced")
+    other = view_store_for(ledger, generation=raced.generation)  # a second processor, same view
+    put, calls = raced.put, []
+
+    def put_after_the_other_moved_on(*args: Any, **kwargs: Any) -> None:
+        calls.append(args[1].notification_id)
+        if len(calls) == 2:  # the second batch's write: the other processor commits first
+            pull(ledger, LedgerViews(view=other), until=ids[len(ids) * 2 // 3], batch=7)
+        put(*args, **kwargs)
+
+    raced.put = put_after_the_other_moved_on  # type: ignore[method-assign]
+    pull(ledger, LedgerViews(view=raced), batch=5)
+    # That write was refused, so on PostgreSQL the third batch (folded onto it while it was
+    # being written) was never written: the fold went on from where the other stopped.
+    assert calls[2] > ids[len(ids) * 2 // 3]
+    clean = fresh_store(ledger, "clean")
+    pull(ledger, LedgerViews(view=clean))
+    assert raced.all_summaries() == clean.all_summaries()
+    assert raced.max_tracking_id(ledger.name) == ids[-1]
+
+
 RUNNER = """
 import threading
 from infrastructure.settings import Settings
