@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from interfaces.http.deps import ActorDep, CommandDep, ServicesDep
+from interfaces.http.deps import ActorDep, CommandDep, ServicesDep, created
 from interfaces.http.inputs import Code, Name
 from interfaces.http.schemas import UNIT_NAME, Accepted, Body
 
@@ -92,12 +92,12 @@ def create_user(body: UserIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 @router.post("/users/{user_id}/deactivation", response_model=Accepted, **CREATED,
              summary="停用用户：其全部令牌和会话立即失效（管理员）")
 def deactivate(user_id: UUID, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.accounts.deactivate(cmd, user_id).answer()
+    return created(svc.accounts.deactivate(cmd, user_id))
 
 
 @router.post("/users/{user_id}/activation", response_model=Accepted, **CREATED, summary="恢复停用的用户（管理员）")
 def activate(user_id: UUID, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.accounts.reactivate(cmd, user_id).answer()
+    return created(svc.accounts.reactivate(cmd, user_id))
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="令牌列表（管理员；从不返回令牌本身）")
