@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from bench.common import Scratch, build_services, generate, ms, percentile, progress, scratch, table
+from bench.common import Scratch, build_services, figure, generate, ms, percentile, progress, scratch, table
 
 
 def existing(url: str, keys: Path) -> Scratch:
@@ -125,6 +125,7 @@ def measure(s: Scratch, size: int | None, queries: int) -> None:
                          "yes" if p99 < 0.050 else "**no**"])
             progress(f"audit {s.backend}: {name} p50 {percentile(lat, 50) * 1000:.1f} p99 {p99 * 1000:.1f} ms")
         conn.close()
+        figure(f"audit queries, {s.backend}, worst p99", seconds=worst, goal="< 0.05", met=worst < 0.05)
     finally:
         services.close()
     table(
