@@ -306,7 +306,9 @@ def application_layer(s: Scratch, token: str, issues: list[str], clients: int, i
 
     def factory(proc: int, thread: int) -> Op:
         if proc not in built:
-            built[proc] = build(s.settings())
+            # The tables exist (prepare_issues): two processes creating them at once collide
+            # in PostgreSQL's catalogue ("tuple concurrently updated").
+            built[proc] = build(s.settings().model_copy(update={"create_tables": False}))
         services = built[proc]
         actor = services.identity.authenticate(token)
         writer = proc * clients + thread
