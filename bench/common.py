@@ -194,6 +194,7 @@ def write_header(command: str) -> None:
     benchmarks' sections, e.g. bench/pages.py's "Dashboard pages") is kept; the rest is the
     last run of `make bench`."""
     v = versions()
+    measured = commit()  # before this run rewrites the document
     kept = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     kept = kept.split(MARK)[0].rstrip() + "\n\n"
     lines = [
@@ -214,7 +215,7 @@ def write_header(command: str) -> None:
     ]
     DOC.write_text(kept + "\n".join(lines) + "\n")
     FIGURES.write_text(json.dumps({
-        "run": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command, "commit": commit(),
+        "run": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command, "commit": measured,
         "machine": machine(), "versions": v, "figures": [],
     }, ensure_ascii=False, indent=1) + "\n")
 
