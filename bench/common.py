@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -23,6 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "BENCHMARKS.md"
+# The same run's figures for a script to read: one entry per figure against its goal.
+FIGURES = ROOT / "docs" / "benchmarks.json"
 PG_ADMIN = os.environ.get("BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 BACKENDS = ("postgres", "sqlite")
 
@@ -192,6 +195,7 @@ def write_header(command: str) -> None:
     benchmarks' sections, e.g. bench/pages.py's "Dashboard pages") is kept; the rest is the
     last run of `make bench`."""
     v = versions()
+    measured = commit()  # before this run rewrites the document
     kept = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     kept = kept.split(MARK)[0].rstrip() + "\n\n"
     lines = [
@@ -211,6 +215,40 @@ def write_header(command: str) -> None:
         "",
     ]
     DOC.write_text(kept + "\n".join(lines) + "\n")
+    FIGURES.write_text(json.dumps({
+        "run": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": command, "commit": measured,
+        "machine": machine(), "versions": v, "figures": [],
+    }, ensure_ascii=False, indent=1) + "\n")
+
+
+def commit() -> str:
+    """The commit measured, with "+changes" when the worktree differs from it."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
+def figure(name: str, *, goal: str, met: bool, ratio: float | None = None, seconds: float | None = None,
+           **extra: Any) -> None:
+    """Adds one figure to docs/benchmarks.json: a ``ratio`` (of the path to its baseline,
+    measured side by side) or ``seconds``, the ``goal`` it is held to (e.g. ">= 0.5",
+    "< 0.05") and whether it is ``met``; with the 1-minute load average beside it."""
+    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {"figures": []}
+    entry: dict[str, Any] = {"name": name}
+    if ratio is not None:
+        entry["ratio"] = round(ratio, 3)
+    if seconds is not None:
+        entry["seconds"] = round(seconds, 4)
+    entry.update(goal=goal, met=bool(met), load=round(os.getloadavg()[0], 1), **extra)
+    data["figures"].append(entry)
+    FIGURES.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str] = ()) -> str:

@@ -7,7 +7,8 @@ events again and compares the fold with every snapshot at the snapshot's version
 same state, of the same class, at a version the events reach.
 
 Each aggregate is folded once, snapshot to snapshot: events after its last snapshot are
-not read. The first snapshot that differs is reported by aggregate id and version only
+not read. Aggregates are read CHUNK at a time, their snapshots in one query and their events
+in another: one query per snapshot was most of `careledger verify`'s time. The first snapshot that differs is reported by aggregate id and version only
 (an id is no personal data; the state may hold sealed personal fields and is never
 shown).
 """
@@ -19,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import EventStore
+from eventsourcing.persistence import EventStore, StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from infrastructure.dialect import Database
@@ -48,19 +49,60 @@ def check_snapshots(
     snapshots: EventStore[UUID], events: EventStore[UUID], ids: Iterator[UUID] | list[UUID]
 ) -> Finding | None:
     """The first snapshot of these aggregates that its events do not reproduce, if any."""
-    for aggregate_id in ids:
-        folded: Any = None
-        version: int | None = None
-        for snapshot in snapshots.get(aggregate_id):
-            for domain_event in events.get(aggregate_id, gt=version, lte=snapshot.originator_version):
-                folded = domain_event.mutate(folded)
-            version = snapshot.originator_version
-            if _differs(folded, snapshot):
-                return Finding(
-                    Discrepancy.SNAPSHOT_CHANGED, None, None,
-                    f"the snapshot of aggregate {aggregate_id} at version {version} is not what its "
-                    "events fold to: the snapshot was changed or forged",
-                )
+    wanted = list(ids)
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        taken = _stored(snapshots, chunk)
+        folds = _stored(events, chunk, bounded_by=snapshots.recorder)
+        for aggregate_id in chunk:
+            found = _first_differing(aggregate_id, taken.get(aggregate_id, []), folds.get(aggregate_id, []))
+            if found is not None:
+                return found
+    return None
+
+
+# Aggregates read together: two queries for these many, not two an aggregate and one a snapshot.
+CHUNK = 200
+
+
+def _stored(store: EventStore[UUID], ids: list[UUID], bounded_by: Any = None) -> dict[UUID, list[Any]]:
+    """The domain events of ``ids`` in ``store``, by aggregate, in version order; with
+    ``bounded_by`` (the snapshots' recorder), only up to each aggregate's last snapshot."""
+    recorder = store.recorder
+    db = Database(recorder.datastore)
+    among, params = db.dialect.among("e.originator_id", [db.dialect.uuid_param(i) for i in ids])
+    tables = {"events": recorder.events_table_name}  # type: ignore[attr-defined]
+    bound = ""
+    if bounded_by is not None:
+        tables["snapshots"] = bounded_by.events_table_name
+        bound = (" AND e.originator_version <= (SELECT max(s.originator_version) FROM {snapshots} AS s "
+                 "WHERE s.originator_id = e.originator_id)")
+    found: dict[UUID, list[Any]] = {}
+    with db.read() as c:
+        c.execute("SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {events} AS e "
+                  f"WHERE {among}{bound} ORDER BY e.originator_id, e.originator_version", params, **tables)
+        rows = c.fetchall()
+    for row in rows:
+        aggregate_id = db.dialect.uuid(row[0])
+        stored = StoredEvent(originator_id=aggregate_id, originator_version=row[1], topic=row[2], state=bytes(row[3]))
+        found.setdefault(aggregate_id, []).append(store.mapper.to_domain_event(stored))
+    return found
+
+
+def _first_differing(aggregate_id: UUID, taken: list[Any], events: list[Any]) -> Finding | None:
+    folded: Any = None
+    remaining = iter(events)
+    pending = next(remaining, None)
+    for snapshot in taken:
+        while pending is not None and pending.originator_version <= snapshot.originator_version:
+            folded = pending.mutate(folded)
+            pending = next(remaining, None)
+        if _differs(folded, snapshot):
+            return Finding(
+                Discrepancy.SNAPSHOT_CHANGED, None, None,
+                f"the snapshot of aggregate {aggregate_id} at version {snapshot.originator_version} is not what "
+                "its events fold to: the snapshot was changed or forged",
+            )
     return None
 
 

@@ -1,10 +1,8 @@
 """Keeping the views up to date, answering them now or as of a past moment, rebuilding them.
 
-- ``Views.catch_up`` pulls the notification log from the tracked position in batches
-  (SQLite, and the in-process fallback on PostgreSQL); ``Views.start`` runs it on a
-  background thread.
-- ``subscription_runner`` is the library's ProjectionRunner following the log by
-  subscription, for a separate long-lived process on PostgreSQL.
+- ``Views.catch_up`` pulls the notification log from the tracked position in batches;
+  ``Views.start`` runs it on a background thread, woken by each commit on PostgreSQL
+  (infrastructure.log_notices): in a serving process, or alone in `careledger project`.
 - ``rebuild`` folds the whole log into a new generation and promotes it when complete;
   the live view answers until then.
 """
@@ -14,20 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import ProjectionRunner
 
 from application.ledger import Ledger
 from application.read_policy import EVERYTHING, ReadScope
 from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
+from infrastructure.log_notices import listen
 from infrastructure.settings import Settings
-from infrastructure.view_store import PostgresViewStore, view_store_for
+from infrastructure.view_pull import BATCH, Progress, pull
+from infrastructure.view_store import view_store_for
 from projections import cases as case_fold, folds, issues as issue_fold, queries, todo
 from projections.indicators import Thresholds, day_of
 from projections.kept import Kept
@@ -35,10 +31,14 @@ from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, 
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500
 # A rebuild writes each batch's changed summaries once, so larger batches write less; the
 # batch's decoded events and touched summaries are all it holds, so memory stays flat.
 REBUILD_BATCH = 5000
+# The follower's batches: one event a transaction (the library's ProjectionRunner) kept up
+# with a few hundred positions/s; a batch reads each summary and writes it once, however
+# many of its events the batch holds. Behind, it folds large batches; keeping up, each
+# wake-up folds the few events committed since the last.
+FOLLOW_BATCH = REBUILD_BATCH
 VIEW_NAMES = ("supervision", "units", "evaluation", "ledger")
 # The views whose rows are units' (counts per unit): an agency reads its own unit's row;
 # the others' rows are per issue or per case, and it reads those of its issues and cases.
@@ -52,9 +52,6 @@ VIEW_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 TODO_KINDS = (issue_fold.KIND, case_fold.KIND)
-
-# progress(done, total) during a rebuild or a long catch-up
-Progress = Callable[[int, int], None]
 
 
 class ViewsNotReady(Exception):
@@ -72,7 +69,7 @@ class Views:
     store: ViewStore
     thresholds: Thresholds
     wait_seconds: float = 5.0
-    # False when a separate process (subscription_runner) follows the log on PostgreSQL.
+    # False when a separate process (`careledger project`) follows the log on PostgreSQL.
     pulls: bool = True
     # The live briefs held in memory (infrastructure.brief_cache), or None to read them
     # from the store for every view.
@@ -87,6 +84,7 @@ class Views:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
         self.error: BaseException | None = None
         # Answers of views now, by (name, year, reading unit or None for all): the day and
         # briefs' version they were computed for, and the answer (shared, never changed).
@@ -147,18 +145,27 @@ class Views:
                 delay = min(delay * 2, 0.2)
 
     def start(self, interval: float = 1.0) -> None:
-        """Follows the log on a background thread (the server does this)."""
+        """Follows the log on a background thread (a serving process, or `careledger
+        project`): each wake-up folds what was recorded since the views' position, in
+        batches of up to FOLLOW_BATCH events. On PostgreSQL every commit wakes it; on SQLite
+        it looks every ``interval`` (and at most that long after a lost notice on PostgreSQL)."""
         if self._thread is not None:
             return
 
+        def failed(error: BaseException) -> None:
+            if self.error is None:
+                self.error = error
+
+        self._listener = listen(self.ledger.recorder, self._wake, self._stopping, failed)
+
         def loop() -> None:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and self.error is None:
                 try:
-                    self.catch_up()
+                    pull(self.ledger, self.projection, lock=self._lock, batch=FOLLOW_BATCH)
                 except ConcurrentProcessing:
                     pass
                 except BaseException as error:  # noqa: BLE001 — kept for /readyz, not swallowed
-                    self.error = error
+                    failed(error)
                     return
                 self._wake.wait(interval)
                 self._wake.clear()
@@ -187,9 +194,10 @@ class Views:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                thread.join(timeout=10)
+        self._thread = self._listener = None
 
     # ---- answering --------------------------------------------------------------------
 
@@ -282,42 +290,6 @@ def readable(scope: ReadScope, brief: Summary) -> bool:
     if brief["kind"] == case_fold.KIND:
         return scope.reads_case(brief["registering_unit"], brief["referrals"].values())
     return True
-
-
-def pull(
-    ledger: Ledger,
-    projection: LedgerViews,
-    *,
-    until: int | None = None,
-    progress: Progress | None = None,
-    lock: threading.Lock | None = None,
-    batch: int = BATCH,
-) -> int:
-    """Folds the log into ``projection`` from its tracked position, ``batch`` events at a
-    time, each batch in one transaction with its position. Answers how many events it applied."""
-    if lock is not None:
-        with lock:
-            return pull(ledger, projection, until=until, progress=progress, batch=batch)
-    recorder, name = ledger.recorder, ledger.name
-    end = ledger.recorder.max_notification_id() or 0
-    if until is not None:
-        end = min(end, until)
-    applied = 0
-    while True:
-        reached = projection.view.max_tracking_id(name) or 0
-        if reached >= end:
-            break
-        page = recorder.select_notifications(reached + 1, batch, stop=end, topics=LedgerViews.topics)
-        if not page:
-            break
-        pairs = [(ledger.mapper.to_domain_event(n), Tracking(name, n.id)) for n in page]
-        try:
-            applied += projection.process_batch(pairs)
-        except ConcurrentProcessing:
-            continue
-        if progress is not None:
-            progress(page[-1].id, end)
-    return applied
 
 
 def briefs_as_of(
@@ -415,17 +387,4 @@ def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Vi
         ),
         wait_seconds=settings.min_position_wait_seconds,
         pulls=pulls,
-    )
-
-
-def subscription_runner(settings: Settings) -> ProjectionRunner[Ledger, PostgresViewStore]:
-    """The library's runner following the log by subscription (PostgreSQL only); use as a
-    context manager and ``run_forever()`` in its own process."""
-    if not settings.is_postgres:
-        raise ValueError("the subscription runner needs PostgreSQL; SQLite views pull")
-    return ProjectionRunner(
-        application_class=Ledger,
-        projection_class=LedgerViews,
-        view_class=PostgresViewStore,
-        env=settings.eventsourcing_env(),
     )

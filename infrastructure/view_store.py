@@ -25,11 +25,11 @@ past moment replays from the start of the log (same answer, slower).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteRecorder
@@ -66,12 +66,14 @@ BRIEF = "CAST(brief AS TEXT), CASE WHEN brief IS NULL THEN CAST(data AS TEXT) EN
 
 
 def _dump(summary: Summary) -> str:
-    return json.dumps(summary, ensure_ascii=False, sort_keys=True)
+    # orjson: the stdlib's encoder was a tenth of a catch-up's time (UTF-8 as it is, like
+    # ensure_ascii=False; keys sorted as before).
+    return orjson.dumps(summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _json(value: Summary | str) -> Summary:
-    # PostgreSQL's jsonb arrives decoded, SQLite's text does not.
-    return json.loads(value) if isinstance(value, str) else value
+    # PostgreSQL's jsonb arrives decoded unless read as text, SQLite's text does not.
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def _brief(brief: Summary | str | None, data: Summary | str | None) -> Summary:
@@ -127,7 +129,8 @@ class _ViewTables(ViewStore):
         return " AND " + among, params
 
     def get_summaries(self, ids: Iterable[str]) -> dict[str, Summary]:
-        rows = self._for_ids("SELECT id, data FROM {{p}}view_summaries WHERE generation=? AND {among}",
+        # As text, decoded by orjson: psycopg's jsonb loader is the stdlib's, twice as slow.
+        rows = self._for_ids("SELECT id, CAST(data AS TEXT) FROM {{p}}view_summaries WHERE generation=? AND {among}",
                              (self.generation,), ids)
         return {row[0]: _json(row[1]) for row in rows}
 
@@ -164,11 +167,11 @@ class _ViewTables(ViewStore):
         return None if row is None else str(row[0])
 
     def put(self, summaries: dict[str, Summary], tracking: Tracking, *, expected: int | None,
-            max_recorded: float | None = None, checkpoint: bool = False) -> None:
+            max_recorded: float | None = None, checkpoint: bool = False, encoded: Any = None) -> None:
         g, position = self.generation, tracking.notification_id
         # Serialised before the transaction opens: it must not sit idle while Python works
         # (the library's PostgreSQL sessions end after 5 s idle in a transaction).
-        batch = self._batch(summaries)
+        batch = self.encode(summaries) if encoded is None else encoded
         with self.db.transaction(commit=True) as c:
             if expected is None:
                 c.execute("INSERT INTO {p}view_tracking VALUES (?,?,?) ON CONFLICT DO NOTHING",
@@ -203,10 +206,6 @@ class _ViewTables(ViewStore):
                     "DO UPDATE SET max_recorded=excluded.max_recorded",
                     (position, g),
                 )
-
-    def _batch(self, summaries: dict[str, Summary]) -> Any:
-        """The summaries and their briefs as ``_store`` writes them."""
-        raise NotImplementedError
 
     def _store(self, c: Cursor, batch: Any, position: int) -> None:
         """Upserts the batch's summaries at ``position`` and marks them changed."""
@@ -260,7 +259,7 @@ class _ViewTables(ViewStore):
 
 
 class SQLiteViewStore(_ViewTables, SQLiteRecorder):
-    def _batch(self, summaries: dict[str, Summary]) -> list[tuple[str, Any, str, str]]:
+    def encode(self, summaries: dict[str, Summary]) -> list[tuple[str, Any, str, str]]:
         return [(key, s.get("kind"), _dump(s), _dump(folds.brief(s))) for key, s in summaries.items()]
 
     def _store(self, c: Cursor, batch: list[tuple[str, Any, str, str]], position: int) -> None:
@@ -279,7 +278,7 @@ class PostgresViewStore(_ViewTables, PostgresTrackingRecorder):
     """A PostgresTrackingRecorder (so the library's ProjectionRunner can build and wait on
     it) whose tracking lives in ``view_tracking`` rather than the library's table."""
 
-    def _batch(self, summaries: dict[str, Summary]) -> str:
+    def encode(self, summaries: dict[str, Summary]) -> str:
         # One JSON array: psycopg adapts a text[] parameter element by element in Python
         # (most of a batch's time), while one string goes as it is.
         return "[" + ",".join(f"[{_dump(s)},{_dump(folds.brief(s))}]" for s in summaries.values()) + "]"

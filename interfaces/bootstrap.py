@@ -103,13 +103,11 @@ def follows_externally(settings: Settings) -> bool:
 
 
 def run_followers(settings: Settings, stopping: threading.Event, *, interval: float = 0.5) -> None:
-    """`careledger project`: keeps the views (the library's subscription runner on PostgreSQL,
-    the pull thread on SQLite), the Merkle log and the audit index caught up until
-    ``stopping`` is set. Every follower resumes from the position it stored with its last
-    batch, so a process killed at any point starts again where it stopped. A follower's
-    error ends the process (raised here), to be restarted by its supervisor."""
-    from infrastructure.view_runner import subscription_runner
-
+    """`careledger project`: keeps the views (woken by each commit on PostgreSQL, folding in
+    batches: infrastructure.view_runner.Views.start), the Merkle log and the audit index
+    caught up until ``stopping`` is set. Every follower resumes from the position it stored
+    with its last batch, so a process killed at any point starts again where it stopped. A
+    follower's error ends the process (raised here), to be restarted by its supervisor."""
     log = structlog.get_logger("careledger.project")
     # Restarted by its supervisor while the database restarts, it waits for it, as API workers do.
     wait_for_database(settings, START_WAIT_SECONDS,
@@ -117,9 +115,7 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
     with ExitStack() as stack:
         services = build(settings)
         stack.callback(services.close)
-        views_runner = stack.enter_context(subscription_runner(settings)) if settings.is_postgres else None
-        if views_runner is None:
-            services.views.start(interval=interval)
+        services.views.start(interval=interval)
         merkle_runner = MerkleLogRunner(services.merkle, interval=interval).start()
         stack.callback(merkle_runner.stop)
         log.info("followers_started", backend="postgresql" if settings.is_postgres else "sqlite")
@@ -129,12 +125,7 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
                 raise services.views.error
             if merkle_runner.error is not None:
                 raise merkle_runner.error
-            if views_runner is not None:
-                views_runner.run_forever(timeout=interval)  # raises the runner's error, if any
-                if views_runner.is_interrupted.is_set() and not stopping.is_set():
-                    raise RuntimeError("the views runner stopped")
-            else:
-                stopping.wait(interval)
+            stopping.wait(interval)
         log.info("followers_stopping")
 
 

@@ -56,6 +56,7 @@ class ViewStore(TrackingRecorder, ABC):
         expected: int | None,
         max_recorded: float | None = None,
         checkpoint: bool = False,
+        encoded: Any = None,
     ) -> None:
         """Stores the summaries and moves tracking from ``expected`` to ``tracking`` in one
         transaction, or raises ConcurrentProcessing (storing nothing) if the view's
@@ -63,7 +64,12 @@ class ViewStore(TrackingRecorder, ABC):
         (epoch seconds) of the batch's events; the store keeps the latest of all batches.
         With ``checkpoint`` the transaction also keeps a checkpoint at this position: a
         version of each summary changed since the previous checkpoint, and the latest
-        recorded time of any event up to here."""
+        recorded time of any event up to here. ``encoded``: the summaries as ``encode``
+        answered them, when the caller encoded them already (the summaries may change since)."""
+
+    @abstractmethod
+    def encode(self, summaries: dict[str, Summary]) -> Any:
+        """The summaries (and their briefs) as ``put`` writes them."""
 
     @abstractmethod
     def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
@@ -144,8 +150,19 @@ class LedgerViews(Projection[ViewStore]):
         todo = [(e, t) for e, t in pairs if expected is None or t.notification_id > expected]
         if not todo:
             return 0
-        # Loaded for this batch alone, so the fold may change them in place.
-        current = self.view.get_summaries({str(e.originator_id) for e, _ in todo})
+        changed, latest = self.fold(todo, {})
+        last = todo[-1][1]
+        self.view.put(changed, last, expected=expected, max_recorded=latest,
+                      checkpoint=crosses_checkpoint(expected, last.notification_id))
+        return len(todo)
+
+    def fold(self, todo: Sequence[tuple[Any, Tracking]], held: dict[str, Summary]) -> tuple[dict[str, Summary], float]:
+        """Folds ``todo`` onto the summaries it touches, taken from ``held`` (a batch folded
+        but perhaps not yet committed) or else read from the store; changes them in place.
+        Answers the summaries changed and the latest recorded time of the events."""
+        wanted = {str(e.originator_id) for e, _ in todo}
+        current = {key: held[key] for key in wanted if key in held}
+        current.update(self.view.get_summaries(wanted - current.keys()))
         changed: dict[str, Summary] = {}
         latest = 0.0
         for domain_event, _ in todo:
@@ -154,10 +171,12 @@ class LedgerViews(Projection[ViewStore]):
             latest = max(latest, domain_event.timestamp.timestamp())
             if folded is not None:
                 current[key] = changed[key] = folded
-        last = todo[-1][1]
-        checkpoint = (expected or 0) // CHECKPOINT_EVERY < last.notification_id // CHECKPOINT_EVERY
-        self.view.put(changed, last, expected=expected, max_recorded=latest, checkpoint=checkpoint)
-        return len(todo)
+        return changed, latest
+
+
+def crosses_checkpoint(expected: int | None, position: int) -> bool:
+    """Whether a batch moving the view from ``expected`` to ``position`` keeps a checkpoint."""
+    return (expected or 0) // CHECKPOINT_EVERY < position // CHECKPOINT_EVERY
 
 
 def replay(

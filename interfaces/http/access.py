@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from interfaces.http.deps import ActorDep, CommandDep, ServicesDep
+from interfaces.http.deps import ActorDep, CommandDep, ServicesDep, created
 from interfaces.http.inputs import Code, Name, RequiredText
 from interfaces.http.schemas import UNIT_NAME, Accepted, Body
 
@@ -125,18 +125,18 @@ def create_user(body: UserIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 @router.post("/users/{user_id}/deactivation", response_model=Accepted, **CREATED,
              summary="停用用户：其全部令牌和会话立即失效（管理员）")
 def deactivate(user_id: UUID, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.accounts.deactivate(cmd, user_id).answer()
+    return created(svc.accounts.deactivate(cmd, user_id))
 
 
 @router.post("/users/{user_id}/activation", response_model=Accepted, **CREATED, summary="恢复停用的用户（管理员）")
 def activate(user_id: UUID, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.accounts.reactivate(cmd, user_id).answer()
+    return created(svc.accounts.reactivate(cmd, user_id))
 
 
 @router.post("/users/{user_id}/changes", response_model=Accepted, **CREATED,
              summary="变更用户的角色或所属单位（管理员）")
 def change_user(user_id: UUID, body: UserChange, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.accounts.change(cmd, user_id, role=body.role, unit=body.unit).answer()
+    return created(svc.accounts.change(cmd, user_id, role=body.role, unit=body.unit))
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="令牌列表（管理员；从不返回令牌本身）")

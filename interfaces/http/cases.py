@@ -20,7 +20,7 @@ from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from domain.referral import SERVICE_KINDS
 from domain.referral_acceptance import shown as shown_referral
 from interfaces.bootstrap import Services
-from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
+from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, created, with_time
 from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, line
 from interfaces.http.problems import refused_by
@@ -253,15 +253,15 @@ def _assessing(
     command: Callable[..., CommandAccepted], case_id: UUID, body: ClassificationIn, cmd: Command, svc: Services,
 ) -> Any:
     """A classification or reassessment: the categories and the stored files it names."""
-    return svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: command(
+    return created(svc.evidence.naming(cmd.actor, named_digests(body.evidence), case_id, lambda: command(
         with_time(cmd, body.occurred_at), case_id, left_behind=body.left_behind,
-        categories=list(body.categories), evidence=body.evidence), case_id=case_id).answer()
+        categories=list(body.categories), evidence=body.evidence), case_id=case_id))
 
 
 @router.post("/{case_id}/guardianship", response_model=Accepted, status_code=201, summary="登记监护情况")
 def guardianship(case_id: UUID, body: GuardianshipIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.cases.record_guardianship(with_time(cmd, body.occurred_at), case_id, arrangement=body.arrangement,
-                                         guardian=body.guardian.model_dump()).answer()
+    return created(svc.cases.record_guardianship(with_time(cmd, body.occurred_at), case_id, arrangement=body.arrangement,
+                                         guardian=body.guardian.model_dump()))
 
 
 @router.post("/{case_id}/mandatory-reports", response_model=ReportAccepted, status_code=201, summary="登记强制报告")
@@ -299,8 +299,8 @@ def accept_referral(case_id: UUID, referral_id: str, body: ReportStepIn, cmd: Co
 @router.post("/{case_id}/referrals/{referral_id}/closure", response_model=Accepted, status_code=201,
              summary="结束转介")
 def close_referral(case_id: UUID, referral_id: str, body: ReferralClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.cases.close_referral(with_time(cmd, body.occurred_at), case_id, referral_id[:16],
-                                     outcome=body.outcome).answer()
+    return created(svc.cases.close_referral(with_time(cmd, body.occurred_at), case_id, referral_id[:16],
+                                     outcome=body.outcome))
 
 
 @router.post("/{case_id}/services", response_model=ServiceAccepted, status_code=201, summary="登记关爱服务或救助")
@@ -312,28 +312,28 @@ def service(case_id: UUID, body: ServiceIn, cmd: CommandDep, svc: ServicesDep) -
 
 @router.post("/{case_id}/visits", response_model=Accepted, status_code=201, summary="走访")
 def visit(case_id: UUID, body: VisitIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.cases.visit_case(with_time(cmd, body.occurred_at), case_id, notes=body.notes).answer()
+    return created(svc.cases.visit_case(with_time(cmd, body.occurred_at), case_id, notes=body.notes))
 
 
 @router.post("/{case_id}/evaluations", response_model=Accepted, status_code=201, summary="年终考核")
 def evaluate(case_id: UUID, body: EvaluationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.cases.evaluate_case(with_time(cmd, body.occurred_at), case_id, year=body.year, grade=body.grade,
-                                    score=body.score, findings=body.findings).answer()
+    return created(svc.cases.evaluate_case(with_time(cmd, body.occurred_at), case_id, year=body.year, grade=body.grade,
+                                    score=body.score, findings=body.findings))
 
 
 @router.post("/{case_id}/closure", response_model=Accepted, status_code=201, summary="结案")
 def close(case_id: UUID, body: CaseClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.cases.close_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+    return created(svc.cases.close_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason))
 
 
 @router.post("/{case_id}/reopening", response_model=Accepted, status_code=201, summary="重新打开")
 def reopen(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.cases.reopen_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+    return created(svc.cases.reopen_case(with_time(cmd, body.occurred_at), case_id, reason=body.reason))
 
 
 @router.post("/{case_id}/erasure", response_model=Accepted, status_code=201, summary="删除个人信息（销毁密钥）")
 def erase(case_id: UUID, body: ReasonIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.cases.erase_personal_data(with_time(cmd, body.occurred_at), case_id, reason=body.reason).answer()
+    return created(svc.cases.erase_personal_data(with_time(cmd, body.occurred_at), case_id, reason=body.reason))
 
 
 @router.post(

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from application.access import Actor
-from application.commands import Command
+from application.commands import Accepted, Command
 from application.errors import Unauthenticated
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
@@ -19,7 +20,9 @@ from interfaces.http import formats
 from interfaces.http.inputs import moment_or_day_end
 
 
-def services(request: Request) -> Services:
+# `async def`, as every dependency here that does not block: FastAPI sends a plain `def`
+# dependency to the threadpool, a thread hop for an attribute read on every request.
+async def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -110,7 +113,7 @@ DayOrMoment = Query(pattern=formats.DAY_OR_MOMENT, max_length=40,
                     description="ISO 8601 日期（指当天北京时间结束时）或时间（不带时区按北京时间），1990–2100 年")
 
 
-def as_of(as_of: Annotated[str | None, DayOrMoment] = None) -> datetime | None:
+async def as_of(as_of: Annotated[str | None, DayOrMoment] = None) -> datetime | None:
     if as_of is None:
         return None
     try:
@@ -120,6 +123,14 @@ def as_of(as_of: Annotated[str | None, DayOrMoment] = None) -> datetime | None:
 
 
 AsOfDep = Annotated[datetime | None, Depends(as_of)]
+
+
+def created(accepted: Accepted) -> JSONResponse:
+    """A command's 201 answer (schemas.Accepted: id, version, position), encoded once. Returned
+    as a dict, FastAPI would validate it against the response model, serialise that, and then
+    encode the result again; the route's response_model still documents it."""
+    return JSONResponse({"id": str(accepted.id), "version": accepted.version, "position": accepted.position},
+                        status_code=201)
 
 
 def with_time(cmd: Command, occurred_at: datetime | None) -> Command:

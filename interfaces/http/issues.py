@@ -20,7 +20,7 @@ from infrastructure.spreadsheets.problem_list_export import problem_list_workboo
 from infrastructure.spreadsheets.views_export import content_disposition, download_names
 from interfaces.bootstrap import Services
 from interfaces.http import filters, schemas as s
-from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
+from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, created, with_time
 from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.problems import refused_by
 from projections import issues as issue_fold
@@ -61,9 +61,9 @@ def describe_issue(issue: RectificationIssue) -> dict[str, Any]:
 
 @router.post("/plans", response_model=s.Accepted, **CREATED, summary="登记实施方案")
 def register_plan(body: s.PlanIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.issues.register_plan(
+    return created(svc.issues.register_plan(
         cmd, number=body.number, title=body.title, issuer_unit=body.issuer_unit, year=body.year
-    ).answer()
+    ))
 
 
 @router.get("/plans/{plan_id}", response_model=s.PlanOut, summary="查看实施方案")
@@ -164,10 +164,10 @@ def issue_events(issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Any:
 
 @router.post("/issues/{issue_id}/assignment", response_model=s.Accepted, **CREATED, summary="交办")
 def assign(issue_id: UUID, body: s.AssignmentIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.issues.assign_issue(
+    return created(svc.issues.assign_issue(
         with_time(cmd, body.occurred_at), issue_id, lead_unit=body.lead_unit, co_units=body.co_units,
         contact_person=body.contact_person, deadline=body.deadline, nodes=body.nodes,
-    ).answer()
+    ))
 
 
 @router.post("/issues/{issue_id}/measures", response_model=s.MeasureAccepted, **CREATED, summary="制定整改措施")
@@ -195,16 +195,16 @@ def _naming_evidence(
 ) -> Any:
     """A measure's progress or completion: a summary and the stored files it names."""
     evidence = [{"name": e.name, "sha256": e.sha256.lower()} for e in body.evidence]
-    return svc.evidence.naming(cmd.actor, named_digests(evidence), issue_id, lambda: command(
+    return created(svc.evidence.naming(cmd.actor, named_digests(evidence), issue_id, lambda: command(
         with_time(cmd, body.occurred_at), issue_id, measure_id[:32], summary=body.summary, evidence=evidence,
-    )).answer()
+    )))
 
 
 @router.post("/issues/{issue_id}/urgings", response_model=s.UrgingAccepted, **CREATED, summary="催办")
 def urge(issue_id: UUID, body: s.UrgingIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.issues.urge(
+    return created(svc.issues.urge(
         with_time(cmd, body.occurred_at), issue_id, unit=body.unit, message=body.message, reply_by=body.reply_by
-    ).answer()
+    ))
 
 
 @router.post("/issues/{issue_id}/urgings/{urging_id}/reply", response_model=s.UrgingReplyAccepted, **CREATED,
@@ -243,32 +243,32 @@ def decide_extension(issue_id: UUID, request_id: str, body: s.ExtensionDecisionI
 @router.post("/issues/{issue_id}/deadline-extensions", response_model=s.Accepted, **CREATED, summary="延期",
              responses=_LATER_DEADLINE)
 def extend_deadline(issue_id: UUID, body: s.ExtensionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.issues.extend_deadline(
+    return created(svc.issues.extend_deadline(
         with_time(cmd, body.occurred_at), issue_id, deadline=body.deadline, reason=body.reason
-    ).answer()
+    ))
 
 
 @router.post("/issues/{issue_id}/evaluations", response_model=s.Accepted, **CREATED, summary="年终考核")
 def evaluate(issue_id: UUID, body: s.EvaluationIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.issues.evaluate_issue(
+    return created(svc.issues.evaluate_issue(
         with_time(cmd, body.occurred_at), issue_id, year=body.year, grade=body.grade, score=body.score,
         findings=body.findings,
-    ).answer()
+    ))
 
 
 @router.post("/issues/{issue_id}/closure", response_model=s.Accepted, **CREATED, summary="销号")
 def close(issue_id: UUID, body: s.ClosureIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.issues.close_issue(with_time(cmd, body.occurred_at), issue_id, summary=body.summary).answer()
+    return created(svc.issues.close_issue(with_time(cmd, body.occurred_at), issue_id, summary=body.summary))
 
 
 @router.post("/issues/{issue_id}/reopening", response_model=s.Accepted, **CREATED, summary="重新打开")
 def reopen(issue_id: UUID, body: s.ReopeningIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.issues.reopen_issue(with_time(cmd, body.occurred_at), issue_id, reason=body.reason).answer()
+    return created(svc.issues.reopen_issue(with_time(cmd, body.occurred_at), issue_id, reason=body.reason))
 
 
 @router.post("/issues/{issue_id}/corrections", response_model=s.Accepted, **CREATED, summary="更正记录")
 def correct(issue_id: UUID, body: s.CorrectionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return svc.evidence.naming(cmd.actor, named_digests(body.changes.get("evidence")), issue_id, lambda: svc.issues.correct_issue_entry(
+    return created(svc.evidence.naming(cmd.actor, named_digests(body.changes.get("evidence")), issue_id, lambda: svc.issues.correct_issue_entry(
         with_time(cmd, body.occurred_at), issue_id, position=body.position, changes=body.changes,
         reason=body.reason,
-    )).answer()
+    )))

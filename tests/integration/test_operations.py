@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,6 +153,13 @@ def test_the_project_process_resumes_after_sigkill_without_counting_twice_and_st
 
     second = start()
     try:
+        # The followers fold in batches now: the first process may have folded everything
+        # before its SIGKILL, so the second is caught up at once; its SIGTERM must wait until
+        # it has started (its handler is set by then), or it ends it as a bare signal would.
+        started = threading.Thread(target=lambda: _read_until(second, b"followers_started"), daemon=True)
+        started.start()
+        started.join(timeout=60)
+        assert not started.is_alive(), "the second follower process did not start"
         poll(lambda: services.merkle.store.progress().position == last
              and services.audit.store.position() == last and services.views.has_processed(last),
              60, "the second follower process to catch up")
@@ -178,6 +186,14 @@ def test_the_project_process_resumes_after_sigkill_without_counting_twice_and_st
     # Merkle log: every event a leaf once, and the whole log verifies
     verified = subprocess.run([CARELEDGER, "verify"], env=env, capture_output=True, cwd=tmp_path, timeout=120)
     assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+
+
+def _read_until(process: subprocess.Popen[bytes], mark: bytes) -> None:
+    """Reads ``process``'s standard error until a line holding ``mark`` (or its end)."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if mark in line:
+            return
 
 
 # ---- /readyz when PostgreSQL goes away -----------------------------------------------

@@ -277,21 +277,49 @@ def test_a_stopped_puller_resumes_without_counting_twice(services, district: Dis
     assert again.position() == ids[-1]
 
 
+def test_a_batch_whose_write_loses_to_another_processor_is_dropped_with_the_batch_folded_on_it(
+    services, district: District, views: Views,  # type: ignore[no-untyped-def]
+) -> None:
+    rng = random.Random(11)
+    for _ in range(3):
+        play(district, new_issue(district), [(rng.choice(["adopt", "progress", "complete", "urge"]),
+                                              rng.randint(0, 30), 0) for _ in range(20)], rng)
+    ledger = district.ledger
+    ids = [n.id for n in topic_notifications(ledger)]
+    raced = fresh_store(ledger, "raced")
+    other = view_store_for(ledger, generation=raced.generation)  # a second processor, same view
+    put, calls = raced.put, []
+
+    def put_after_the_other_moved_on(*args: Any, **kwargs: Any) -> None:
+        calls.append(args[1].notification_id)
+        if len(calls) == 2:  # the second batch's write: the other processor commits first
+            pull(ledger, LedgerViews(view=other), until=ids[len(ids) * 2 // 3], batch=7)
+        put(*args, **kwargs)
+
+    raced.put = put_after_the_other_moved_on  # type: ignore[method-assign]
+    pull(ledger, LedgerViews(view=raced), batch=5)
+    # That write was refused, so on PostgreSQL the third batch (folded onto it while it was
+    # being written) was never written: the fold went on from where the other stopped.
+    assert calls[2] > ids[len(ids) * 2 // 3]
+    clean = fresh_store(ledger, "clean")
+    pull(ledger, LedgerViews(view=clean))
+    assert raced.all_summaries() == clean.all_summaries()
+    assert raced.max_tracking_id(ledger.name) == ids[-1]
+
+
 RUNNER = """
-import sys, time
+import threading
 from infrastructure.settings import Settings
-from infrastructure.view_runner import subscription_runner
-with subscription_runner(Settings()) as runner:
-    print("started", flush=True)
-    runner.run_forever()
+from interfaces import bootstrap
+bootstrap.run_followers(Settings(), threading.Event())
 """
 
 
-def test_killing_the_subscription_runner_and_starting_it_again_matches_a_rebuild(
+def test_killing_the_follower_process_and_starting_it_again_matches_a_rebuild(
     backend: str, services, district: District, views: Views, tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     if backend != "postgres":
-        pytest.skip("the subscription runner follows PostgreSQL; SQLite pulls")
+        pytest.skip("a separate follower process is for PostgreSQL; SQLite serves its views in-process")
     ledger, settings = district.ledger, services.settings
     rng = random.Random(3)
     issues = [new_issue(district) for _ in range(4)]
@@ -299,7 +327,10 @@ def test_killing_the_subscription_runner_and_starting_it_again_matches_a_rebuild
         play(district, issue, [(rng.choice(["adopt", "progress", "complete", "urge"]), rng.randint(0, 30), 0) for _ in range(30)], rng)
     last = ledger.recorder.max_notification_id()
     env = {**os.environ, "CARELEDGER_DATABASE_URL": settings.database_url,
-           "CARELEDGER_DATABASE_SCHEMA": settings.database_schema, "PYTHONPATH": os.getcwd()}
+           "CARELEDGER_DATABASE_SCHEMA": settings.database_schema, "CARELEDGER_FOLLOWERS": "external",
+           "CARELEDGER_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "CARELEDGER_DATA_KEY_FILE": str(settings.data_key_file),
+           "CARELEDGER_IDEMPOTENCY_KEY_FILE": str(settings.idempotency_key_file), "PYTHONPATH": os.getcwd()}
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-c", RUNNER], env=env, stdout=subprocess.PIPE)
