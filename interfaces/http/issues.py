@@ -202,9 +202,9 @@ def _naming_evidence(
 
 @router.post("/issues/{issue_id}/urgings", response_model=s.UrgingAccepted, **CREATED, summary="催办")
 def urge(issue_id: UUID, body: s.UrgingIn, cmd: CommandDep, svc: ServicesDep) -> Any:
-    return created(svc.issues.urge(
+    return svc.issues.urge(
         with_time(cmd, body.occurred_at), issue_id, unit=body.unit, message=body.message, reply_by=body.reply_by
-    ))
+    ).answer()
 
 
 @router.post("/issues/{issue_id}/urgings/{urging_id}/reply", response_model=s.UrgingReplyAccepted, **CREATED,
