@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from infrastructure.jobs import OneAtATime
 from interfaces.web import admin, inspection, measure_forms, pages, signin
+from interfaces.web import overdue_urgings, plan_forms, supervision_forms, year_end
 
 
 def install(app: FastAPI) -> None:
@@ -20,4 +21,8 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(inspection.router)
     app.include_router(measure_forms.router)
+    app.include_router(plan_forms.router)
+    app.include_router(supervision_forms.router)
+    app.include_router(overdue_urgings.router)
+    app.include_router(year_end.router)
     app.include_router(pages.router)
