@@ -10,8 +10,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from infrastructure.jobs import OneAtATime
-from interfaces.web import admin, inspection, measure_forms, pages, signin
-from interfaces.web import overdue_urgings, plan_forms, supervision_forms, year_end
+from interfaces.web import (
+    admin,
+    inspection,
+    measure_forms,
+    overdue_urgings,
+    pages,
+    plan_forms,
+    signin,
+    supervision_forms,
+    year_end,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -74,16 +74,23 @@ def evaluation_context(svc: Services, caller: Actor, issue: RectificationIssue, 
             "facts": _issue_facts(brief, year) if brief else None, "row": _unit_row(svc, caller, year, unit)}
 
 
-def _plans(svc: Services, caller: Actor) -> dict[str, str]:
-    return {p["id"]: p["number"] for p in svc.views.readable_briefs(POLICY.scope(caller), kinds=("plan",))}
+def _in_year(brief: dict[str, Any], plan_year: int, year: int) -> bool:
+    """An issue the year's evaluation is about: of a plan issued by then, and graded that year,
+    still open, or with work completed that year (an issue closed in an earlier year is not)."""
+    if plan_year > year:
+        return False
+    if str(year) in brief["evaluations"] or not brief["closed"]:
+        return True
+    return any((ind.measure_done_on(m) or date.min).year == year for m in brief["measures"].values())
 
 
 def _unit_issues(svc: Services, caller: Actor, unit: str, year: int) -> list[dict[str, Any]]:
-    plans = _plans(svc, caller)
-    found = [b for b in caught_up(svc).views.readable_briefs(POLICY.scope(caller), kinds=("issue",))
-             if ind.graded_unit(b) == unit]
-    found.sort(key=lambda b: (plans.get(b["plan_id"], ""), b["seq"]))
-    return [{"id": b["id"], "plan": plans.get(b["plan_id"], ""), "seq": b["seq"], "problem": b["problem"],
+    briefs = caught_up(svc).views.readable_briefs(POLICY.scope(caller), kinds=("issue", "plan"))
+    plans = {b["id"]: (b["number"], int(b["year"])) for b in briefs if b["kind"] == "plan"}
+    found = [b for b in briefs if b["kind"] == "issue" and ind.graded_unit(b) == unit
+             and _in_year(b, plans.get(b["plan_id"], ("", year))[1], year)]
+    found.sort(key=lambda b: (plans.get(b["plan_id"], ("", 0))[0], b["seq"]))
+    return [{"id": b["id"], "plan": plans.get(b["plan_id"], ("", 0))[0], "seq": b["seq"], "problem": b["problem"],
              "version": b["version"], **_issue_facts(b, year)} for b in found]
 
 
