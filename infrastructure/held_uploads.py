@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 from uuid import UUID
 
 from infrastructure.evidence_files import _write
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# A preview nobody confirmed within a day is abandoned: the sender's next upload removes it.
+KEPT_SECONDS = 24 * 3600
 
 
 class HeldUploadFiles:
@@ -34,6 +37,7 @@ class HeldUploadFiles:
         sha256 = hashlib.sha256(content).hexdigest()
         path = self._path(owner, sha256)
         assert path is not None
+        self._forget_abandoned(path.parent)
         _write(path, content)
         _write(path.with_name(sha256 + ".json"), json.dumps({"name": name}, ensure_ascii=False).encode())
         return sha256
@@ -56,3 +60,12 @@ class HeldUploadFiles:
             return
         for part in (path.with_name(sha256 + ".json"), path):
             part.unlink(missing_ok=True)
+
+    def _forget_abandoned(self, folder: Path) -> None:
+        stale = time.time() - KEPT_SECONDS
+        for old in folder.glob("*"):
+            try:
+                if old.stat().st_mtime < stale:
+                    old.unlink(missing_ok=True)
+            except OSError:
+                continue  # removed meanwhile by another request of the same user

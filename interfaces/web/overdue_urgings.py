@@ -1,7 +1,8 @@
 """Urging every overdue unit at once (催办全部逾期单位): the one form of the overdue list. It
 sends, for each overdue issue and unit ticked, the command ``POST /api/v1/issues/{id}/urgings``
 sends (application.issues.Issues.urge). Each urging keeps its own answer under the form's key
-and the pair it urges, so the form sent twice urges nobody twice."""
+and the pair it urges, so the form sent twice urges nobody twice, and one sent again after a
+refusal part-way (a concurrent write) urges only those the first sending did not reach."""
 
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ async def urge_overdue(request: Request, caller: ActorDep, svc: ServicesDep) -> 
     chosen = [offered[k] for k in dict.fromkeys(sent.typed["pairs"]) if k in offered]
     if not chosen:
         sent.refuse("pairs", "请至少选择一个逾期单位")
-    body = forms.checked(sent, s.UrgingIn, unit="placeholder")
+    # Each urging's body as the API's model reads it; the message and date are common to all.
+    bodies = [forms.checked(sent, s.UrgingIn, unit=p["unit"]) for p in chosen or [{"unit": caller.unit}]]
+    body = bodies[0]
     if sent.errors or body is None:
         return _page(request, svc, caller, sent, 422, shown)
 

@@ -87,7 +87,7 @@ def may(caller: Actor, form: Form) -> None:
     POLICY.require_role(caller, SUPERVISOR, doing=form.doing, rule=form.rule)
 
 
-def _context(svc: Services, issue: RectificationIssue, form: Form, request: Request,
+def _context(request: Request, svc: Services, caller: Actor, issue: RectificationIssue, form: Form,
              sent: forms.Sent | None) -> dict[str, Any]:
     names = svc.ledger.unit_names
     more: dict[str, Any] = {"responsible": [(u, names(u)) for u in issue.units]}
@@ -98,16 +98,16 @@ def _context(svc: Services, issue: RectificationIssue, form: Form, request: Requ
         more["node_slots"] = nodes + [""] * max(2, 4 - len(nodes))
     if form.template == "evaluate":
         year = (sent.typed.get("year") if sent else None) or request.query_params.get("year")
-        more.update(evaluation_context(svc, request.state.actor, issue, year))
+        more.update(evaluation_context(svc, caller, issue, year))
     return more
 
 
-def _page(request: Request, svc: Services, issue: RectificationIssue, form: Form, sent: forms.Sent | None,
-          status: int = 200) -> Response:
+def _page(request: Request, svc: Services, caller: Actor, issue: RectificationIssue, form: Form,
+          sent: forms.Sent | None, status: int = 200) -> Response:
     names = svc.ledger.unit_names
     return render(request, f"work/{form.template}.html", {
         "issue": issue, "lead": names(issue.lead_unit) if issue.lead_unit else "", "form": sent,
-        **_context(svc, issue, form, request, sent),
+        **_context(request, svc, caller, issue, form, sent),
     }, status)
 
 
@@ -122,7 +122,7 @@ def _routes(form: Form) -> None:
     def show(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
         issue = svc.issues.read_issue(caller, issue_id)
         may(caller, form)
-        return _page(request, svc, issue, form, None)
+        return _page(request, svc, caller, issue, form, None)
 
     async def send(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
         issue = svc.issues.read_issue(caller, issue_id)
@@ -138,7 +138,7 @@ def _routes(form: Form) -> None:
                                             svc.settings.late_entry_days, svc.ledger.unit_names)
         return await forms.act(
             sent, command, done=_done(svc, issue, form, getattr(body, "year", None)), timeline=timeline,
-            again=lambda f, status: _page(request, svc, issue, form, f, status), fields=form.fields,
+            again=lambda f, status: _page(request, svc, caller, issue, form, f, status), fields=form.fields,
         )
 
     path = f"/issues/{{issue_id}}/{form.path}"
