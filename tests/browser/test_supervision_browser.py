@@ -118,6 +118,15 @@ def test_a_problem_list_goes_from_upload_to_year_end_grade_and_closure(
     assert page.locator("h1 .status").inner_text() == "已销号"
     assert page.locator("ul.offers >> text=重新打开").count() == 1
 
+    # The office's other pages: the plans, the overdue list with its one form, urging one unit.
+    for path in ("/plans", "/issues?overdue=true", "/overdue/urgings", f"/issues/{issue_id}/reopening"):
+        page.goto(demo.base_url + path)
+        assert page.locator("form.work").count() >= 1, path
+        fits(page, width)
+    assert page.locator("form.urge-all").count() == 0  # on the reopening page: the overdue form stays on its list
+    page.goto(demo.base_url + "/issues?overdue=true")
+    assert page.locator("form.urge-all input[name='pairs']").count() >= 2  # the demo's two overdue issues
+
     page.goto(f"{demo.base_url}/evaluation/{today.year}/report?unit=dxh-pfk")
     assert "按期整改到位" in page.locator("article.report").inner_text()
     fits(page, width)
