@@ -96,7 +96,7 @@ def issue_overdue_days(issue: dict[str, Any], today: date) -> int:
 
 
 def overdue_units(issue: dict[str, Any], today: date) -> list[str]:
-    """D10 Who is late on an issue (whom 催办 presses): each unit owning an open measure past
+    """D11 Who is late on an issue (whom 催办 presses): each unit owning an open measure past
     its due date; when none does but the issue is past its deadline with the work not done,
     its lead unit (else its first responsible unit). In the order of the measures."""
     late = [m["unit"] for m in issue["measures"].values() if measure_overdue_days(issue, m, today) > 0]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from application.access import SUPERVISOR, Actor
 from application.errors import Forbidden
 from application.read_policy import POLICY
+from domain.extension_request import PENDING
 from domain.issue import AWAITING_CLOSURE, RectificationIssue
 
 Offer = tuple[str, str]  # (label, path of the form's page)
@@ -46,6 +47,9 @@ def supervisor_on_issue(actor: Actor, issue: RectificationIssue) -> list[Offer]:
     found = [("交办", f"{base}/assignment"), ("催办", f"{base}/urgings")]
     if issue.deadline is not None:
         found.append(("延期", f"{base}/deadline-extensions"))
+    found.extend((f"审批延期申请（{r['request_id']}，申请延至 {r['deadline']}）",
+                  f"{base}/extension-requests/{r['request_id']}/decision")
+                 for r in issue.extension_requests.values() if r["status"] == PENDING)
     found.append(("年终考核", f"{base}/evaluations"))
     if issue.status == AWAITING_CLOSURE:
         found.append(("核查销号", f"{base}/closure"))

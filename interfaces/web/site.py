@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from infrastructure.jobs import OneAtATime
 from interfaces.web import (
     admin,
+    extension_decision_forms,
     inspection,
     measure_forms,
     overdue_urgings,
@@ -34,4 +35,5 @@ def install(app: FastAPI) -> None:
     app.include_router(supervision_forms.router)
     app.include_router(overdue_urgings.router)
     app.include_router(year_end.router)
+    app.include_router(extension_decision_forms.router)
     app.include_router(pages.router)

@@ -256,3 +256,26 @@ def test_other_roles_are_refused_the_supervision_forms_and_store_nothing(
     assert upload.status_code == 403
     assert log_size(district) == before
     assert not list((district.settings.evidence_dir / "held").glob("*/*"))
+
+
+def test_a_units_extension_request_is_decided_once_from_its_form(
+        client: TestClient, district: District, issue: UUID) -> None:
+    asked = district.issues.request_extension(district.cmd("gf-clerk"), issue, deadline=date(2019, 9, 30),
+                                              reason="需与区法院会签")
+    request_id = asked.answer()["request_id"]
+    form = f"/issues/{issue}/extension-requests/{request_id}/decision"
+    sign_in(client, district, "supervisor")
+    assert f'href="{form}"' in page(client, f"/issues/{issue}")
+    before = log_size(district)
+    blank = submit(client, form, form, {"approved": "true", "reason": ""})
+    assert blank.status_code == 422 and field_error(blank.text, "reason") and log_size(district) == before
+    envelope = hidden_fields(page(client, form), form)
+    sent = [submit(client, form, form, {"approved": "true", "reason": "同意会签延期"}, envelope=envelope)
+            for _ in range(2)]
+    assert [a.status_code for a in sent] == [303, 303]
+    assert len(events(district, issue, "ExtensionDecided")) == 1
+    assert district.issues.issue(issue).deadline == date(2019, 9, 30)
+    assert f'href="{form}"' not in page(client, f"/issues/{issue}")  # decided: no longer offered
+    client.cookies.clear()
+    sign_in(client, district, "gf-clerk")
+    page(client, form, 403)
