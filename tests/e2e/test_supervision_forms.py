@@ -279,3 +279,19 @@ def test_a_units_extension_request_is_decided_once_from_its_form(
     client.cookies.clear()
     sign_in(client, district, "gf-clerk")
     page(client, form, 403)
+
+
+def test_a_refused_row_is_previewed_with_its_reason_and_place_never_its_text(
+        client: TestClient, district: District, plan: UUID) -> None:
+    rows = [list(r) for r in SOURCE_ROWS]
+    rows[1][3] = "监护人电话13800138000未接通"
+    rows[2][1] = "区气象局"
+    sign_in(client, district, "supervisor")
+    shown = preview(client, plan, as_csv(source_layout(rows), "utf-8"))
+    assert shown.status_code == 200
+    assert shown.text.count('class="refused overdue"') == 2 and shown.text.count('class="would_create"') == 2
+    assert "13800138000" not in shown.text and "手机号码" in shown.text
+    assert "见原文件第" in shown.text
+    action = f"/plans/{plan}/problem-list"
+    answer = client.post(action, data=hidden_fields(shown.text, action), headers=ORIGIN, follow_redirects=False)
+    assert answer.headers["location"] == f"/plans/{plan}?imported=2"
