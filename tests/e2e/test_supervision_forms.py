@@ -295,3 +295,19 @@ def test_a_refused_row_is_previewed_with_its_reason_and_place_never_its_text(
     action = f"/plans/{plan}/problem-list"
     answer = client.post(action, data=hidden_fields(shown.text, action), headers=ORIGIN, follow_redirects=False)
     assert answer.headers["location"] == f"/plans/{plan}?imported=2"
+
+
+def test_a_grade_above_what_the_record_supports_stands_out_on_the_unit_page(
+        client: TestClient, district: District, issue: UUID) -> None:
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请报送", reply_by=date(2019, 3, 15))
+    district.issues.complete_measure(district.cmd("pf-clerk"), issue, "M1", summary="已印发")  # on time
+    sign_in(client, district, "supervisor")
+    unit_page = page(client, "/evaluation/2019/units/pf")
+    assert "最高 良好（当年被催办）" in unit_page
+    assert re.search(r'<option value="良好" selected>', unit_page)  # preselected at what the record supports
+    action = f"/issues/{issue}/evaluations"
+    sent = client.post(action, data={**hidden_fields(unit_page, action), "grade": "优秀", "score": "95"},
+                       headers=ORIGIN, follow_redirects=False)
+    assert sent.status_code == 303
+    after = page(client, sent.headers["location"])
+    assert "存疑" in after and "依据记录最高为良好" in after
