@@ -111,7 +111,7 @@ def _page(request: Request, svc: Services, caller: Actor, issue: RectificationIs
     }, status)
 
 
-def _done(svc: Services, issue: RectificationIssue, form: Form, year: int | None) -> Callable[[Accepted], str]:
+def _done(issue: RectificationIssue, form: Form, year: int | None) -> Callable[[Accepted], str]:
     if form.template == "evaluate" and year is not None:
         unit = graded_unit_of(issue)
         return lambda accepted: f"/evaluation/{year}/units/{unit}?done={issue.seq}#issue-{issue.id}"
@@ -137,7 +137,7 @@ def _routes(form: Form) -> None:
         timeline = lambda: present.timeline(svc.issues.issue_history(caller, issue_id),  # noqa: E731
                                             svc.settings.late_entry_days, svc.ledger.unit_names)
         return await forms.act(
-            sent, command, done=_done(svc, issue, form, getattr(body, "year", None)), timeline=timeline,
+            sent, command, done=_done(issue, form, getattr(body, "year", None)), timeline=timeline,
             again=lambda f, status: _page(request, svc, caller, issue, form, f, status), fields=form.fields,
         )
 
