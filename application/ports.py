@@ -108,3 +108,19 @@ class AccessStore(Protocol):
     def touch_token(self, token_id: UUID, now: datetime) -> None: ...
 
     def tokens_last_used(self) -> dict[UUID, datetime]: ...
+
+
+class HeldUploads(Protocol):
+    """A problem list previewed and not yet confirmed, kept for the one user who uploaded it
+    by the SHA-256 of its content: a page's confirmation names the digest, so what is
+    imported is exactly what was previewed (a form without script cannot send the file twice)."""
+
+    def hold(self, owner: UUID, name: str, content: bytes) -> str:
+        """Keeps the upload; answers its SHA-256 (lower-case hex)."""
+        ...
+
+    def held(self, owner: UUID, sha256: str) -> tuple[str, bytes] | None:
+        """The name and content ``owner`` uploaded under that digest; None if not (or no longer) kept."""
+        ...
+
+    def release(self, owner: UUID, sha256: str) -> None: ...

@@ -21,6 +21,7 @@ from application.evidence import Evidence
 from application.identity import Identity
 from application.issues import Issues
 from application.ledger import Ledger
+from application.ports import HeldUploads
 from application.registry import Registry
 from application.sessions import Sessions, Throttle
 from infrastructure.access_store import AccessStore
@@ -29,6 +30,7 @@ from infrastructure.case_keys import PostgresCaseKeys, SQLiteCaseKeys, load_mast
 from infrastructure.database_probe import START_WAIT_SECONDS, check_database, postgres_conninfo, wait_for_database
 from infrastructure.evidence_files import EvidenceFiles
 from infrastructure.findings import Verification
+from infrastructure.held_uploads import HeldUploadFiles
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.keyring import Keyring
 from infrastructure.merkle_store import MerkleStore, merkle_store_for
@@ -67,6 +69,8 @@ class Services:
     merkle: MerkleLogProjection
     merkle_reader: MerkleLogReader
     audit: AuditIndexProjection
+    # Problem lists previewed on a page, kept until confirmed (interfaces.web.plan_forms).
+    held_uploads: HeldUploads
     # The standby the views, the audit index and the proofs are read from (None: no replica).
     read_replica: ReadRouter | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
@@ -188,5 +192,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         settings=settings, ledger=ledger, case_keys=case_keys, runner=runner, registry=registry, identity=identity,
         accounts=accounts, sessions=sessions, issues=Issues(runner, registry, trail), cases=cases, evidence=evidence,
         trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_reads),
-        audit=audit, read_replica=read_replica, closers=closers,
+        audit=audit, held_uploads=HeldUploadFiles(settings.evidence_dir), read_replica=read_replica, closers=closers,
     )

@@ -94,6 +94,16 @@ def issue_overdue_days(issue: dict[str, Any], today: date) -> int:
     return max([own, *(measure_overdue_days(issue, m, today) for m in issue["measures"].values())])
 
 
+
+def overdue_units(issue: dict[str, Any], today: date) -> list[str]:
+    """D11 Who is late on an issue (whom 催办 presses): each unit owning an open measure past
+    its due date; when none does but the issue is past its deadline with the work not done,
+    its lead unit (else its first responsible unit). In the order of the measures."""
+    late = [m["unit"] for m in issue["measures"].values() if measure_overdue_days(issue, m, today) > 0]
+    if not late and issue_overdue_days(issue, today) > 0:
+        late = [issue["lead_unit"] or issue["units"][0]]
+    return list(dict.fromkeys(late))
+
 def last_progress(issue: dict[str, Any]) -> dict[str, Any] | None:
     """The latest progress report or completion of any measure, by claimed time."""
     reports = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from application.access import Actor
+from application.access import SUPERVISOR, Actor
 from application.errors import Forbidden
 from application.read_policy import POLICY
-from domain.issue import RectificationIssue
+from domain.extension_request import PENDING
+from domain.issue import AWAITING_CLOSURE, RectificationIssue
 
 Offer = tuple[str, str]  # (label, path of the form's page)
 
@@ -31,4 +32,25 @@ def on_issue(actor: Actor, issue: RectificationIssue) -> list[Offer]:
             path = f"/issues/{issue.id}/measures/{measure['measure_id']}"
             found.append((f"报送进展（措施 {measure['measure_id']}）", f"{path}/progress"))
             found.append((f"报告办结（措施 {measure['measure_id']}）", f"{path}/completion"))
+    found.extend(supervisor_on_issue(actor, issue))
+    return found
+
+
+# The supervision office's forms on an issue (interfaces.web.supervision_forms): asked of the
+# policy as application.issues asks it; which of 销号 and 重新打开 follows the issue's state.
+def supervisor_on_issue(actor: Actor, issue: RectificationIssue) -> list[Offer]:
+    if not permits(lambda: POLICY.require_role(actor, SUPERVISOR, doing="交办", rule="assign")):
+        return []
+    base = f"/issues/{issue.id}"
+    if issue.closed:
+        return [("重新打开", f"{base}/reopening"), ("年终考核", f"{base}/evaluations")]
+    found = [("交办", f"{base}/assignment"), ("催办", f"{base}/urgings")]
+    if issue.deadline is not None:
+        found.append(("延期", f"{base}/deadline-extensions"))
+    found.extend((f"审批延期申请（{r['request_id']}，申请延至 {r['deadline']}）",
+                  f"{base}/extension-requests/{r['request_id']}/decision")
+                 for r in issue.extension_requests.values() if r["status"] == PENDING)
+    found.append(("年终考核", f"{base}/evaluations"))
+    if issue.status == AWAITING_CLOSURE:
+        found.append(("核查销号", f"{base}/closure"))
     return found

@@ -30,6 +30,7 @@ from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
 from interfaces.web import event_kinds, offers, present
+from interfaces.web.overdue import pairs as overdue_pairs, urges
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -188,6 +189,8 @@ def issues(
     scope = POLICY.scope(caller)
     where = present.IssueFilter(plan=plan or None, unit=unit or None, status=status or None, overdue=overdue)
     shaped = present.issue_list(current_view(svc, "supervision", scope=scope), where, unit_names(request, svc), page)
+    # The overdue list's one form (interfaces.web.overdue_urgings): urge every overdue unit at once.
+    shaped["urge_overdue"] = overdue_pairs(svc, caller) if overdue and urges(caller) else None
     return render(request, "issues.html", shaped)
 
 

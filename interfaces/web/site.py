@@ -10,7 +10,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from infrastructure.jobs import OneAtATime
-from interfaces.web import admin, admin_units, admin_users, inspection, measure_forms, pages, signin
+from interfaces.web import (
+    admin,
+    admin_units,
+    admin_users,
+    extension_decision_forms,
+    inspection,
+    measure_forms,
+    overdue_urgings,
+    pages,
+    plan_forms,
+    signin,
+    supervision_forms,
+    year_end,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -22,4 +35,9 @@ def install(app: FastAPI) -> None:
     app.include_router(measure_forms.router)
     app.include_router(admin_users.router)
     app.include_router(admin_units.router)
+    app.include_router(plan_forms.router)
+    app.include_router(supervision_forms.router)
+    app.include_router(overdue_urgings.router)
+    app.include_router(year_end.router)
+    app.include_router(extension_decision_forms.router)
     app.include_router(pages.router)
