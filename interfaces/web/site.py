@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from infrastructure.jobs import OneAtATime
-from interfaces.web import admin, inspection, measure_forms, pages, signin
+from interfaces.web import admin, inspection, measure_forms, pages, reply_forms, signin, todo
 
 
 def install(app: FastAPI) -> None:
@@ -20,4 +20,6 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(inspection.router)
     app.include_router(measure_forms.router)
+    app.include_router(todo.router)
+    app.include_router(reply_forms.router)
     app.include_router(pages.router)
