@@ -52,7 +52,7 @@ class ReferralAcceptance(_Base):
         def apply(self, aggregate: Any) -> None:
             aggregate._note_entry("ReferralAccepted", self.user, self.unit, referral_id=self.referral_id)
             aggregate.referrals[self.referral_id].update(
-                accepted_at=self.occurred_at, accepted_by=self.user,
+                accepted_at=self.occurred_at, accepted_by=self.unit,
                 seconds_to_acceptance=self.seconds_since_referral,
             )
 
