@@ -28,7 +28,7 @@ from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
-from projections import cases as case_fold, folds, issues as issue_fold, queries, todo, todo_measures
+from projections import cases as case_fold, folds, issues as issue_fold, queries, todo
 from projections.indicators import Thresholds, day_of
 from projections.kept import Kept
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
@@ -212,19 +212,6 @@ class Views:
         reads: urgings awaiting its reply, its pending extension requests, referrals to it
         awaiting acceptance. As of the views' position: ``wait_for`` first to read one's writes."""
         return todo.for_unit(self.readable_briefs(scope, TODO_KINDS), unit, day_of(self.ledger.clock()))  # type: ignore[arg-type]
-
-    def unit_todo(self, scope: ReadScope, unit: str) -> dict[str, Any]:
-        """The whole of ``unit``'s to-do page (the page's five lists, projections.todo and
-        projections.todo_measures), among what ``scope`` reads, with the plans' numbers, the
-        day and the horizon of "due soon". As ``to_do``, as of the views' position."""
-        briefs = self.readable_briefs(scope, ("plan", *TODO_KINDS))
-        today = day_of(self.ledger.clock())
-        assert today is not None
-        return {
-            **todo.for_unit(briefs, unit, today), **todo_measures.for_unit(briefs, unit, today, self.thresholds),
-            "plans": {b["id"]: b["number"] for b in briefs if b["kind"] == "plan"},
-            "today": today.isoformat(), "due_soon_days": self.thresholds.due_soon_days,
-        }
 
     def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None,
              scope: ReadScope = EVERYTHING) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 issues it is responsible for that it has not yet answered with a measure of its own.
 
 Pure functions over briefs (projections.folds.brief), as projections.todo: give them the
-briefs the reader's scope reads (``Views.unit_todo`` in infrastructure.view_runner). The dates
+briefs the reader's scope reads (``Views.readable_briefs`` in infrastructure.view_runner,
+filtered by application.read_policy like every list and view); ``page`` answers the whole
+to-do, projections.todo's lists included. The dates
 are the indicators' own (projections.indicators): a measure falls due on its own date, else on
 the issue's deadline (D1); it is overdue as D4 counts it; "soon" is the views' horizon
 (``Thresholds.due_soon_days``, the setting ``due_soon_days``). A closed issue waits on nobody.
@@ -15,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from domain.issue import MEASURE_COMPLETED
-from projections import indicators as ind
+from projections import indicators as ind, todo
 from projections.indicators import Thresholds
 
 Brief = dict[str, Any]
@@ -67,4 +69,18 @@ def for_unit(briefs: list[Brief], unit: str, today: date, thresholds: Thresholds
     return {
         "measures_due": measures_due(briefs, unit, today, thresholds),
         "issues_without_measure": issues_without_own_measure(briefs, unit),
+    }
+
+
+# The kinds of brief the page reads: the plans name the issues' plans by their numbers.
+KINDS = ("plan", "issue", "case")
+
+
+def page(briefs: list[Brief], unit: str, today: date, thresholds: Thresholds) -> dict[str, Any]:
+    """The whole of ``unit``'s to-do page: the five lists, the plans' numbers by id, the day
+    and the horizon of "due soon"."""
+    return {
+        **todo.for_unit(briefs, unit, today), **for_unit(briefs, unit, today, thresholds),
+        "plans": {b["id"]: b["number"] for b in briefs if b["kind"] == "plan"},
+        "today": today.isoformat(), "due_soon_days": thresholds.due_soon_days,
     }
