@@ -181,3 +181,18 @@ def test_an_extension_request_keeps_what_was_typed_when_its_deadline_is_not_late
     requests = district.issues.read_issue(district.actors["pf-clerk"], work.shared).extension_requests
     assert [(r["unit"], r["deadline"]) for r in requests.values()] == [("pf", date(2019, 7, 31))]
     assert "2019-07-31" in page(client, "/todo")
+
+
+def test_the_issue_page_offers_the_urged_unit_its_reply_and_a_responsible_unit_an_extension(
+        client: TestClient, district: District, work: Work) -> None:
+    reply = f"/issues/{work.pf_soon}/urgings/{work.urging}/reply"
+    sign_in(client, district, "pf-clerk")
+    offered = links(page(client, f"/issues/{work.pf_soon}"))
+    assert reply in offered and f"/issues/{work.pf_soon}/extension-requests" in offered
+    submit(client, reply, reply, {"message": "已部署"})
+    assert reply not in links(page(client, f"/issues/{work.pf_soon}"))  # replied: nothing more to send
+    client.cookies.clear()
+    sign_in(client, district, "gf-clerk")  # the shared issue's lead unit, never urged on it
+    offered = links(page(client, f"/issues/{work.shared}"))
+    assert f"/issues/{work.shared}/extension-requests" in offered
+    assert not any("/urgings/" in link for link in offered)
