@@ -123,6 +123,7 @@ def test_an_agencys_pages_fit_a_phone(browser: Any, demo: Demo, screenshot: Call
         screenshot(page, "agency-extension-phone")
         page.click("form.work button[type='submit']")
         page.wait_for_url(re.compile(rf"/issues/{current_issue(1)}\?done=\d+"))
+        no_sideways_scroll(page)  # the issue page every form leads back to
         page.goto(demo.base_url + "/todo")
         assert later in page.locator("table.todo-extensions").inner_text()
         no_sideways_scroll(page)
