@@ -130,6 +130,15 @@ class Policy:
         date, sealed fields as ciphertext): supervisors and inspectors, not admins."""
         return actor.role in READS_EVERYTHING
 
+    def keeps_unit_todo(self, actor: Actor) -> bool:
+        """A 待办 page of what waits on one unit (its measures, urgings, referrals): the staff
+        of a responsible unit, whose page it is after signing in."""
+        return actor.role == AGENCY
+
+    def require_unit_todo(self, actor: Actor) -> None:
+        if not self.keeps_unit_todo(actor):
+            raise Forbidden("待办页面供责任单位使用", rule="unit_todo_for_agencies")
+
 
     # ---- writes ----------------------------------------------------------------------
 

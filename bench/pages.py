@@ -65,6 +65,34 @@ def pages(issue: str | None = None, back: str = "2019-04-20", year: int = 2019) 
     ]
 
 
+# A responsible unit's pages, asked as a user of the unit owning an open measure (the 待办 and
+# the measure's forms; the forms' pages, not their posts).
+AGENCY = "责任单位："
+
+
+def agency_pages(issue: str, measure_id: str) -> list[tuple[str, str]]:
+    path = f"/issues/{issue}/measures"
+    return [(f"{AGENCY}待办", "/todo"), (f"{AGENCY}制定整改措施", f"{path}/new"),
+            (f"{AGENCY}报送进展", f"{path}/{measure_id}/progress"), (f"{AGENCY}报告办结", f"{path}/{measure_id}/completion")]
+
+
+def open_measure(services: bootstrap.Services) -> tuple[str, str, str]:
+    """The first open measure of an open issue: (issue id, measure id, its unit)."""
+    from domain.issue import MEASURE_COMPLETED
+
+    services.views.catch_up()
+    return next((b["id"], m["measure_id"], m["unit"]) for b in services.views.briefs(kinds=("issue",))
+                if not b["closed"] for m in b["measures"].values() if m["status"] != MEASURE_COMPLETED)
+
+
+def agency_token(services: bootstrap.Services, unit: str) -> str:
+    """A user of ``unit`` enrolled for the run (one event), whose token asks the agency's pages."""
+    from application.commands import SYSTEM, Command
+
+    return services.accounts.add_user(Command(SYSTEM), name=f"责任单位-测速-{os.getpid()}", unit=unit,
+                                      role="agency").token
+
+
 def machine() -> str:
     cpu = cpu_name()
     return f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
@@ -143,14 +171,15 @@ def generated_pages(services: bootstrap.Services) -> list[tuple[str, str]]:
 
 
 def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | None = None,
-            warmup: int = 2, before: Callable[[httpx.Client], None] | None = None) -> list[tuple[str, str, float, float]]:
+            warmup: int = 2, before: Callable[[httpx.Client], None] | None = None,
+            home: tuple[str, str] = ("/", "督查督办总览")) -> list[tuple[str, str, float, float]]:
     results = []
     # Pages take a bearer token as the API does (the sign-in form wants a password, and its
     # argon2id hash is not what this measures).
     with httpx.Client(base_url=base, timeout=600, follow_redirects=True,
                       headers={"Authorization": f"Bearer {token}"}) as client:
-        signed = client.get("/")
-        if signed.status_code != 200 or "督查督办总览" not in signed.text:
+        signed = client.get(home[0])
+        if signed.status_code != 200 or home[1] not in signed.text:
             raise SystemExit(f"sign-in failed: {signed.status_code}")
         for label, path in paths or pages():
             for _ in range(warmup):  # warm-up: first-use caches (unit names, templates)
@@ -176,7 +205,8 @@ def record(results: list[tuple[str, str, float, float]], count: int, where: str 
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         (f"Command: `{command}` ({where or 'demo district, SQLite'}, one "
-         "uvicorn process on loopback, signed in as 督查督办"
+         "uvicorn process on loopback, signed in as 督查督办, and as a user of the unit of an open "
+         f"measure for the pages marked {AGENCY}"
          + ("; one urging written through the API before each timed request" if writes else "") + ")."),
         f"Machine: {machine()}.",
         "",
@@ -226,6 +256,9 @@ def main() -> None:
                 where = f"{args.database} (PostgreSQL, {total:,} events from bench.generate)"
             before = urging_each_time(open_issue(services), tokens["supervisor"]) if args.write_between else None
             results = measure(base, tokens["supervisor"], args.requests, paths, args.warmup, before)
+            issue, measure_id, unit = open_measure(services)
+            results += measure(base, agency_token(services, unit), args.requests, agency_pages(issue, measure_id),
+                               args.warmup, before, home=("/todo", "待办"))
         finally:
             server.should_exit = True
             thread.join(timeout=10)

@@ -15,6 +15,9 @@ from infrastructure.settings import Settings
 
 SERVER_URL = os.environ.get("CARELEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("CARELEDGER_REQUIRE_POSTGRES", "") not in ("", "0", "no")
+# What a test of behaviour runs on (the parameters of tests/conftest.py's backend fixture and
+# of tests/browser/conftest.py's demo).
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def postgres_reachable() -> bool:

@@ -9,10 +9,8 @@ from fastapi.testclient import TestClient
 
 from interfaces import bootstrap
 from interfaces.http.app import create_app
-from tests.backends import REQUIRE_POSTGRES, require_postgres, scratch_database, scratch_schema, settings_for
+from tests.backends import BACKENDS, REQUIRE_POSTGRES, require_postgres, scratch_database, scratch_schema, settings_for
 from tests.district import START, Clock, District, seed
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from application.errors import Forbidden
 from application.read_policy import POLICY
 from domain.extension_request import PENDING
 from domain.issue import AWAITING_CLOSURE, RectificationIssue
+from domain.urging import urging_id
 
 Offer = tuple[str, str]  # (label, path of the form's page)
 
@@ -32,6 +33,12 @@ def on_issue(actor: Actor, issue: RectificationIssue) -> list[Offer]:
             path = f"/issues/{issue.id}/measures/{measure['measure_id']}"
             found.append((f"报送进展（措施 {measure['measure_id']}）", f"{path}/progress"))
             found.append((f"报告办结（措施 {measure['measure_id']}）", f"{path}/completion"))
+    # A responsible unit's answers to the office (interfaces.web.reply_forms).
+    for urging in [] if issue.closed else issue.urgings:
+        if urging.get("replied_at") is None and permits(lambda u=urging: POLICY.may_reply_to_urging(actor, str(u["unit"]))):
+            found.append((f"回复催办（{urging['reply_by']} 前）", f"/issues/{issue.id}/urgings/{urging_id(urging)}/reply"))
+    if not issue.closed and issue.deadline is not None and permits(lambda: POLICY.may_request_extension(actor, issue)):
+        found.append(("申请延期", f"/issues/{issue.id}/extension-requests"))
     found.extend(supervisor_on_issue(actor, issue))
     return found
 

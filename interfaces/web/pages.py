@@ -62,7 +62,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     session = request.cookies.get(COOKIE, "")
     # What the page offers follows the policy that answers the request (application.read_policy).
     may = {"ledger": POLICY.reads_ledger(caller), "audit": POLICY.reads_audit(caller),
-           "administer": POLICY.administers(caller)} if caller else {}
+           "administer": POLICY.administers(caller), "todo": POLICY.keeps_unit_todo(caller)} if caller else {}
     return templates.TemplateResponse(
         request, name, {"actor": caller, "may": may, "path": request.url.path,
                         "csrf": csrf_token(session) if session else "", **context},
@@ -105,7 +105,9 @@ class PageRoute(APIRoute):
                 return await handle(request)
             except Unauthenticated:
                 here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/signin?next={quote(here)}", status_code=303)
+                # The front page is no page of its own to come back to: the sign-in leads to
+                # the caller's start (a responsible unit's to-do, signin._landing).
+                return RedirectResponse(f"/signin?next={quote(here)}" if here != "/" else "/signin", status_code=303)
             except Forbidden as refused:
                 return error_page(request, 403, refused.message)
             except NotFound as missing:

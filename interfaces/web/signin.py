@@ -17,6 +17,8 @@ import structlog
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from application.access import Actor
+from application.read_policy import POLICY
 from application.sessions import SignInRefused
 from interfaces.http.deps import COOKIE, ServicesDep
 from interfaces.http.metrics import SIGN_IN_FAILURES
@@ -29,6 +31,19 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 # Holds the sign-in form's CSRF token until the form is posted (double submit).
 FORM_COOKIE = "careledger_signin"
 FORM_COOKIE_SECONDS = 3600
+
+
+def _asked(next_page: str | None) -> str:
+    """The page the sign-in form will lead to, kept empty when none was asked for."""
+    return safe_next(next_page) if next_page else ""
+
+
+def _landing(actor: Actor, asked: str) -> str:
+    """Where a sign-in leads: the page asked for; none (the sign-in page opened by itself), the
+    caller's own start: a responsible unit's to-do, else the overview."""
+    if asked:
+        return safe_next(asked)
+    return "/todo" if POLICY.keeps_unit_todo(actor) else "/"
 
 
 def _secure(request: Request) -> bool:
@@ -51,14 +66,14 @@ def _refuse(request: Request, reason: str) -> None:
 
 @router.get("/signin")
 def signin_form(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
-    return _form(request, safe_next(next), None)
+    return _form(request, _asked(next), None)
 
 
 @router.post("/signin")
 def signin(
     request: Request, svc: ServicesDep,
     username: Annotated[str, Form(max_length=200)] = "", password: Annotated[str, Form(max_length=1024)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "", next: Annotated[str, Form(max_length=500)] = "/",
+    csrf: Annotated[str, Form(max_length=200)] = "", next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     if not same_origin(request):
         _refuse(request, "cross_origin")
@@ -66,20 +81,20 @@ def signin(
     expected = request.cookies.get(FORM_COOKIE, "")
     if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         _refuse(request, "csrf")
-        return _form(request, safe_next(next), "登录页已失效，请重新输入。", 403)
+        return _form(request, _asked(next), "登录页已失效，请重新输入。", 403)
     address = request.client.host if request.client else ""
     try:
         signed_in = svc.sessions.sign_in(username.strip(), password, address)
     except SignInRefused as refused:
         _refuse(request, refused.reason)
-        answer = _form(request, safe_next(next), refused.message, 429 if refused.reason == "locked" else 401)
+        answer = _form(request, _asked(next), refused.message, 429 if refused.reason == "locked" else 401)
         if refused.locked_until is not None:
             wait = max(1, int((refused.locked_until - svc.ledger.clock()).total_seconds()))
             answer.headers["Retry-After"] = str(wait)
         return answer
     svc.sessions.sign_out(request.cookies.get(COOKIE, ""))  # a session the browser held before ends
     log.info("signed_in", user_id=str(signed_in.actor.user_id))
-    answer = RedirectResponse(safe_next(next), status_code=303)
+    answer = RedirectResponse(_landing(signed_in.actor, next), status_code=303)
     answer.set_cookie(COOKIE, signed_in.session_id, httponly=True, samesite="lax", path="/",
                       secure=_secure(request))
     answer.delete_cookie(FORM_COOKIE, path="/signin", httponly=True, samesite="strict", secure=_secure(request))

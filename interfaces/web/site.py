@@ -20,8 +20,10 @@ from interfaces.web import (
     overdue_urgings,
     pages,
     plan_forms,
+    reply_forms,
     signin,
     supervision_forms,
+    todo,
     year_end,
 )
 
@@ -40,4 +42,6 @@ def install(app: FastAPI) -> None:
     app.include_router(overdue_urgings.router)
     app.include_router(year_end.router)
     app.include_router(extension_decision_forms.router)
+    app.include_router(todo.router)
+    app.include_router(reply_forms.router)
     app.include_router(pages.router)

@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from typing import Any
 import pytest
 import uvicorn
 
+from infrastructure.settings import Settings
 from interfaces import bootstrap, demo_district
 from interfaces.http.app import create_app
-from tests.backends import settings_for
+from tests.backends import BACKENDS, scratch_schema, settings_for
 from tests.serving import wait_until_healthy
 
 CHROMIUM = Path(os.environ.get("CARELEDGER_CHROMIUM", "/usr/bin/chromium"))
@@ -39,11 +41,26 @@ class Demo:
     tokens: dict[str, str]
     services: bootstrap.Services
     sign_ins: dict[str, str]  # {role}_user and {role}_password, as `serve --demo` prints them
+    backend: str = "sqlite"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    services = bootstrap.build(settings_for("sqlite", tmp_path_factory.mktemp("demo"), None, None))
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo district served on each backend, once per test module: the PostgreSQL one in
+    a schema of the run's own database (tests/conftest.py's ``postgres_database``, made and
+    dropped by the run), dropped when the module's tests are done."""
+    with ExitStack() as cleanup:
+        folder = tmp_path_factory.mktemp("demo")
+        if request.param == "sqlite":
+            settings = settings_for("sqlite", folder, None, None)
+        else:
+            db_url = request.getfixturevalue("postgres_database")
+            settings = settings_for("postgres", folder, db_url, cleanup.enter_context(scratch_schema(db_url)))
+        yield from _served(settings, str(request.param))
+
+
+def _served(settings: Settings, backend: str) -> Iterator[Demo]:
+    services = bootstrap.build(settings)
     tokens = demo_district.load(services)
     sign_ins = demo_district.sign_ins(services.accounts)
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -55,7 +72,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base_url, thread.is_alive)
-        yield Demo(base_url, tokens, services, sign_ins)
+        yield Demo(base_url, tokens, services, sign_ins, backend)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -63,7 +80,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         services.close()
 
 
-@pytest.fixture(scope="module")
+# One chromium for the whole run: each module's demo is served twice (once per backend), the
+# browser need not start again for each.
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import Error, sync_playwright

@@ -96,7 +96,7 @@ def test_supervisor_finds_overdue_issues_replays_one_and_downloads_the_evaluatio
 
 def test_an_agency_gets_the_404_page_for_another_units_issue(page: Any, demo: Demo,
                                                              screenshot: Callable[..., None]) -> None:
-    sign_in(page, demo, "agency_legal_services")  # 公共法律服务管理科; issue 1 is 普法科's and the offices'
+    sign_in(page, demo, "agency_legal_services", "/issues")  # 公共法律服务管理科; issue 1 is 普法科's and the offices'
     other = issue_id(plan_id(PLAN_NUMBER), 1)
     answer = page.goto(f"{demo.base_url}/issues/{other}")
     assert answer is not None and answer.status == 404  # the same page as for an issue that does not exist

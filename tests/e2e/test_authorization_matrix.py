@@ -102,6 +102,8 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
     ("GET", "/issues/{issue}?as_of=2019-03-01", None, "", (200, 200, 403, 200, 200, 200, 404, 303), ""),
     ("GET", "/evaluation?year=2019", None, "", (S, S, 403, S, H, H, H, 303), LEAD_NAME),
     ("GET", "/ledger", None, "", (S, S, 403, S, H, S, H, 303), STREET),
+    # A unit's to-do: agencies' only, each its own unit's (tests/e2e/test_agency_todo.py).
+    ("GET", "/todo", None, "", (403, 403, 403, 200, 200, 200, 200, 303), ""),
     ("GET", "/audit", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
     ("GET", "/audit/verify", None, "", (200, 200, 200, 403, 403, 403, 403, 303), ""),
     ("POST", "/audit/verify", "page form", "", (303, 303, 303, 403, 403, 403, 403, 403), ""),

@@ -79,7 +79,7 @@ def history(district: District, clock: Clock, services) -> History:  # type: ign
 # ---- signing in ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/issues?overdue=true", "/evaluation", "/ledger", "/audit",
+@pytest.mark.parametrize("path", ["/issues?overdue=true", "/evaluation", "/ledger", "/audit",
                                   "/issues/00000000-0000-0000-0000-000000000000"])
 def test_a_page_without_sign_in_redirects_to_sign_in_and_back(client: TestClient, district: District, path: str) -> None:
     answer = client.get(path, follow_redirects=False)

@@ -1,0 +1,118 @@
+"""A responsible unit's answers to the supervision office on an issue: reply to an urging, ask
+for a later deadline. Each sends the command its API endpoint sends
+(``POST /api/v1/issues/{id}/urgings/{urging_id}/reply``, ``POST /api/v1/issues/{id}/extension-requests``),
+through application.issues.Issues."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from application.access import Actor
+from application.commands import Accepted
+from application.errors import NotFound
+from application.read_policy import POLICY
+from domain.issue import RectificationIssue
+from interfaces.bootstrap import Services
+from interfaces.http import schemas as s
+from interfaces.http.deps import ActorDep, ServicesDep, with_time
+from interfaces.web import forms, present
+from interfaces.web.pages import PageRoute, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+# The rules whose message belongs beside one field rather than above the form.
+REPLY_FIELDS = {"reply_needs_message": "message", "reply_not_before_urging": "occurred_at"}
+EXTENSION_FIELDS = {"extension_moves_deadline_later": "deadline", "extension_needs_reason": "reason"}
+
+
+def _page(request: Request, svc: Services, issue: RectificationIssue, kind: str, form: forms.Sent | None,
+          status: int = 200, **more: Any) -> Response:
+    names = svc.ledger.unit_names
+    return render(request, f"work/{kind}.html", {
+        "issue": issue, "lead": names(issue.lead_unit) if issue.lead_unit else "", "form": form, **more,
+    }, status)
+
+
+def _act(request: Request, svc: Services, caller: Actor, issue: RectificationIssue, kind: str, sent: forms.Sent,
+         command: Callable[[], Accepted], fields: dict[str, str], **more: Any) -> Awaitable[Response]:
+    issue_id = issue.id
+    return forms.act(
+        sent, command, fields=fields,
+        done=lambda accepted: f"/issues/{issue_id}?done={accepted.version}#v{accepted.version}",
+        timeline=lambda: present.timeline(svc.issues.issue_history(caller, issue_id), svc.settings.late_entry_days,
+                                          svc.ledger.unit_names),
+        again=lambda f, status: _page(request, svc, issue, kind, f, status, **more),
+    )
+
+
+# ---- 回复催办 -----------------------------------------------------------------------------
+
+
+def _urging(svc: Services, caller: Actor, issue_id: UUID, urging_id: str) -> tuple[RectificationIssue, dict[str, Any]]:
+    issue = svc.issues.read_issue(caller, issue_id)
+    try:
+        urging = dict(issue.urging(urging_id[:16]))
+    except LookupError:
+        raise NotFound("该问题没有这次催办", rule="urging_exists") from None
+    POLICY.may_reply_to_urging(caller, str(urging["unit"]))
+    return issue, {**urging, "urging_id": urging_id[:16]}
+
+
+@router.get("/issues/{issue_id}/urgings/{urging_id}/reply")
+def reply_form(request: Request, issue_id: UUID, urging_id: str, caller: ActorDep, svc: ServicesDep) -> Response:
+    issue, urging = _urging(svc, caller, issue_id, urging_id)
+    return _page(request, svc, issue, "reply", None, urging=urging)
+
+
+@router.post("/issues/{issue_id}/urgings/{urging_id}/reply")
+async def reply(request: Request, issue_id: UUID, urging_id: str, caller: ActorDep, svc: ServicesDep) -> Response:
+    issue, urging = _urging(svc, caller, issue_id, urging_id)
+    sent = await forms.receive(request, caller)
+    body = forms.checked(sent, s.UrgingReplyIn)
+
+    def command() -> Accepted:
+        assert body is not None  # forms.act sends nothing while the form has errors
+        return svc.issues.reply_to_urging(with_time(sent.command, body.occurred_at), issue_id, urging["urging_id"],
+                                          message=body.message)
+
+    return await _act(request, svc, caller, issue, "reply", sent, command, REPLY_FIELDS, urging=urging)
+
+
+# ---- 申请延期 -----------------------------------------------------------------------------
+
+
+def _extendable(svc: Services, caller: Actor, issue_id: UUID) -> RectificationIssue:
+    issue = svc.issues.read_issue(caller, issue_id)
+    POLICY.may_request_extension(caller, issue)
+    return issue
+
+
+def _requests(svc: Services, issue: RectificationIssue) -> list[dict[str, Any]]:
+    names = svc.ledger.unit_names
+    return [{**r, "unit_name": names(str(r["unit"]))} for r in issue.extension_requests.values()]
+
+
+@router.get("/issues/{issue_id}/extension-requests")
+def extension_form(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
+    issue = _extendable(svc, caller, issue_id)
+    return _page(request, svc, issue, "extension", None, requests=_requests(svc, issue))
+
+
+@router.post("/issues/{issue_id}/extension-requests")
+async def request_extension(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
+    issue = _extendable(svc, caller, issue_id)
+    sent = await forms.receive(request, caller)
+    body = forms.checked(sent, s.ExtensionIn)
+
+    def command() -> Accepted:
+        assert body is not None  # forms.act sends nothing while the form has errors
+        return svc.issues.request_extension(with_time(sent.command, body.occurred_at), issue_id,
+                                            deadline=body.deadline, reason=body.reason)
+
+    return await _act(request, svc, caller, issue, "extension", sent, command, EXTENSION_FIELDS,
+                      requests=_requests(svc, issue))

@@ -1,0 +1,55 @@
+"""A responsible unit's 待办 page: what waits on the caller's unit now, each row with the link to
+the form that settles it. Read from the views: projections.todo_measures.page (with
+projections.todo's lists) over the briefs application.read_policy lets the caller read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from application.read_policy import POLICY
+from interfaces.http.deps import ActorDep, ServicesDep
+from interfaces.web.pages import PageRoute, caught_up, render
+from projections import todo_measures
+from projections.indicators import day_of
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+PATH = "/todo"
+
+
+def shaped(found: dict[str, Any]) -> dict[str, Any]:
+    """Each row labelled with its plan's number and given the links that settle it."""
+    plans: dict[str, str] = found["plans"]
+
+    def on_issue(row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "plan": plans.get(row["plan_id"], ""), "href": f"/issues/{row['issue_id']}"}
+
+    measures = []
+    for row in map(on_issue, found["measures_due"]):
+        path = f"{row['href']}/measures/{row['measure_id']}"
+        measures.append({**row, "progress": f"{path}/progress", "completion": f"{path}/completion",
+                         "extension": f"{row['href']}/extension-requests"})
+    urgings = [{**row, "reply": f"{row['href']}/urgings/{row['urging_id']}/reply"}
+               for row in map(on_issue, found["urgings_awaiting_reply"])]
+    unanswered = [{**row, "adopt": f"{row['href']}/measures/new"} for row in map(on_issue, found["issues_without_measure"])]
+    extensions = list(map(on_issue, found["pending_extension_requests"]))
+    referrals = [{**row, "href": f"/cases/{row['case_id']}"} for row in found["referrals_awaiting_acceptance"]]
+    return {
+        "measures": measures, "urgings": urgings, "unanswered": unanswered, "extensions": extensions,
+        "referrals": referrals, "today": found["today"], "due_soon_days": found["due_soon_days"],
+        "waiting": len(measures) + len(urgings) + len(unanswered) + len(referrals),
+    }
+
+
+@router.get(PATH)
+def todo(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    POLICY.require_unit_todo(caller)
+    views = caught_up(svc).views
+    today = day_of(svc.ledger.clock())
+    assert today is not None
+    briefs = views.readable_briefs(POLICY.scope(caller), todo_measures.KINDS)
+    found = todo_measures.page(briefs, caller.unit, today, views.thresholds)
+    return render(request, "todo.html", {**shaped(found), "unit_name": svc.ledger.unit_names(caller.unit)})
