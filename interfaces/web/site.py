@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from infrastructure.jobs import OneAtATime
-from interfaces.web import admin, inspection, measure_forms, pages, signin
+from interfaces.web import admin, case_forms, case_pages, inspection, measure_forms, pages, signin
 
 
 def install(app: FastAPI) -> None:
@@ -20,4 +20,7 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(inspection.router)
     app.include_router(measure_forms.router)
+    # The forms first: /cases/new before the page /cases/{case_id}.
+    app.include_router(case_forms.router)
+    app.include_router(case_pages.router)
     app.include_router(pages.router)
