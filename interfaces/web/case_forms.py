@@ -147,6 +147,13 @@ STEPS = [
 CONFIRM = "confirm"
 
 
+def _units(svc: Services) -> list[str]:
+    # Every registered unit, from the audit index (inspection.registered), caught up first so
+    # that a unit registered a moment ago is offered.
+    svc.audit.catch_up()
+    return inspection.registered(svc, "Unit", "Registered", "code")
+
+
 def _choices(svc: Services, case: ChildCase) -> dict[str, Any]:
     names = svc.ledger.unit_names
     return {
@@ -157,19 +164,17 @@ def _choices(svc: Services, case: ChildCase) -> dict[str, Any]:
         "kinds": case_present.choices(case_present.SERVICE_LABELS),
         "closures": case_present.choices(case_present.CLOSURE_LABELS),
         "outcomes": case_present.choices(case_present.OUTCOME_LABELS),
-        "units": [(code, names(code)) for code in inspection.registered(svc, "Unit", "Registered", "code")],
+        "units": [(code, names(code)) for code in _units(svc)],
         "referrals": [(r["referral_id"], f"{r['referral_id']} {names(r['unit'])}：{r['duty']}")
                       for r in case.referrals.values() if r["status"] == "open"],
     }
 
 
-def _page(request: Request, svc: Services, case: ChildCase, step: Step, item: str | None,
+def _page(request: Request, case: ChildCase, step: Step, item: str | None, shown: dict[str, Any],
           form: forms.Sent | None, status: int = 200) -> Response:
     return render(request, "work/case_step.html", {
-        "case": case, "facts": case_present.case_state(case, svc.ledger.unit_names), "step": step.path,
-        "title": step.title + (f" {item}" if item else ""), "item": item,
-        "action": f"/cases/{case.id}/{step.path.replace('{item}', item or '')}", "form": form,
-        **_choices(svc, case),
+        "case": case, "step": step.path, "title": step.title + (f" {item}" if item else ""), "item": item,
+        "action": f"/cases/{case.id}/{step.path.replace('{item}', item or '')}", "form": form, **shown,
     }, status)
 
 
@@ -178,25 +183,27 @@ def _timeline(svc: Services, caller: Actor, case_id: UUID) -> Callable[[], list[
                                          svc.ledger.unit_names)
 
 
-def _open(svc: Services, caller: Actor, case_id: UUID, step: Step, item: str | None) -> ChildCase:
+def _open(svc: Services, caller: Actor, case_id: UUID, step: Step,
+          item: str | None) -> tuple[ChildCase, dict[str, Any]]:
+    """The case, once the reader may send this form on it, and what its page shows."""
     case = svc.cases.case(case_id)
     POLICY.require_case(caller, case)
     offers.require_case_step(caller, case, step.path, item)
     held = case.reports if step.path.startswith("mandatory-reports/") else case.referrals
     if item is not None and item not in held:
         raise NotFound("该个案没有这份强制报告" if held is case.reports else "该个案没有这项转介", rule="item_exists")
-    return case
+    return case, {"facts": case_present.case_state(case, svc.ledger.unit_names), **_choices(svc, case)}
 
 
 async def _show(request: Request, svc: Services, caller: Actor, case_id: UUID, step: Step,
                 item: str | None) -> Response:
-    case = await run_in_threadpool(_open, svc, caller, case_id, step, item)
-    return _page(request, svc, case, step, item, None)
+    case, shown = await run_in_threadpool(_open, svc, caller, case_id, step, item)
+    return _page(request, case, step, item, shown, None)
 
 
 async def _send(request: Request, svc: Services, caller: Actor, case_id: UUID, step: Step,
                 item: str | None) -> Response:
-    case = await run_in_threadpool(_open, svc, caller, case_id, step, item)
+    case, shown = await run_in_threadpool(_open, svc, caller, case_id, step, item)
     sent = await forms.receive(request, caller, lists=step.lists)
     evidence = await attachments.stored(sent, svc, case_id=case_id) if step.files else []
     digests = [e["sha256"] for e in evidence]
@@ -218,7 +225,7 @@ async def _send(request: Request, svc: Services, caller: Actor, case_id: UUID, s
     return await forms.act(
         sent, attachments.naming(svc, sent, evidence, case_id, command, case_id=case_id) if step.files else command,
         done=_done(case_id), timeline=_timeline(svc, caller, case_id), fields={**OCCURRED, **step.fields},
-        again=lambda f, status: _page(request, svc, case, step, item, f, status),
+        again=lambda f, status: _page(request, case, step, item, shown, f, status),
     )
 
 
