@@ -25,8 +25,7 @@ from application.errors import NotFound
 from application.read_policy import POLICY
 from domain.case import ChildCase
 from interfaces.bootstrap import Services
-from interfaces.http import cases as api
-from interfaces.http import schemas
+from interfaces.http import cases as api, schemas
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
 from interfaces.web import attachments, case_present, forms, inspection, offers
 from interfaces.web.pages import PageRoute, render
