@@ -200,6 +200,9 @@ def test_personal_fields_are_shown_after_a_reason_is_recorded_and_only_to_those_
     log = district.cases.case_access_log(district.actors["inspector"], case)
     assert len(log) == before + 1 and log[-1]["reason"] == "办理转介需核实住址" and log[-1]["user"] == "supervisor"
     assert "办理转介需核实住址" in page(client, f"/cases/{case}")  # the access log on the case page
+    api_log = client.get(f"/api/v1/cases/{case}/access-log",
+                         headers={"Authorization": f"Bearer {district.tokens['inspector']}"}).json()
+    assert api_log[-1]["reason"] == "办理转介需核实住址" and api_log[-1]["endpoint"] == reveal
     no_personal_data(repr(logs))
 
 
