@@ -46,6 +46,12 @@ def no_personal_data(text: str) -> None:
         assert needle not in text, needle
 
 
+def outside_the_fields(html: str) -> str:
+    """The page without what its form's fields hold (what was typed, shown back to its typist)."""
+    html = re.sub(r'<input type="[a-z-]+" name="[a-z_]+" value="[^"]*"', "", html)
+    return re.sub(r"(<textarea[^>]*>).*?</textarea>", r"\1", html, flags=re.DOTALL)
+
+
 def test_the_case_list_shows_what_the_reader_may_read_and_no_personal_field(
         client: TestClient, district: District, case: UUID) -> None:
     sign_in(client, district, "cq-clerk")
@@ -80,8 +86,7 @@ def test_a_registration_is_recorded_once_and_a_refused_one_keeps_what_was_typed_
     assert size(district) == before
     for refused in (wrong, blank):
         # What was typed is in the form's own fields, and nowhere else on the page.
-        outside = re.sub(r'<input type="[a-z-]+" name="[a-z_]+" value="[^"]*"', "", refused.text)
-        no_personal_data(outside)
+        no_personal_data(outside_the_fields(refused.text))
         assert f'name="address" value="{ADDRESS}"' in refused.text
     no_personal_data(repr(logs))
     first = submit(client, form, form, typed, envelope=envelope)
@@ -246,3 +251,50 @@ def test_the_supervisor_closes_evaluates_and_reopens_and_the_case_replays_as_of_
     client.cookies.clear()
     sign_in(client, district, "cq-clerk")
     page(client, close, 403)  # only the supervision office closes a case
+
+
+# (who, form, what is typed, the event it records): each form sent twice with one rendering's key.
+ONCE = [
+    ("cq-clerk", "guardianship", {"arrangement": "statutory", "name": GUARDIAN, "relation": "父亲", "phone": PHONE},
+     "GuardianshipRecorded"),
+    ("cq-clerk", "classifications", {"left_behind": "true"}, "Classified"),
+    ("cq-clerk", "referrals", {"unit": "gf", "duty": "法律援助"}, "Referred"),
+    ("cq-clerk", "visits", {"notes": f"{NAME}在家"}, "Visited"),
+    ("supervisor", "evaluations", {"year": "2019", "grade": "合格", "score": "70"}, "EvaluatedAtYearEnd"),
+    ("supervisor", "closure", {"reason": "moved_away"}, "Closed"),
+]
+
+
+@pytest.mark.parametrize(("who", "form", "typed", "kind"), ONCE, ids=[row[1] for row in ONCE])
+def test_each_case_form_sent_twice_records_once(
+        client: TestClient, district: District, case: UUID, who: str, form: str, typed: dict[str, str],
+        kind: str) -> None:
+    sign_in(client, district, who)
+    path = f"/cases/{case}/{form}"
+    assert f'href="{path}"' in page(client, f"/cases/{case}")  # offered to this reader
+    envelope = hidden_fields(page(client, path), path)
+    sent = [submit(client, path, path, typed, envelope=envelope) for _ in range(2)]
+    assert [a.status_code for a in sent] == [303, 303] and sent[0].headers["location"] == sent[1].headers["location"]
+    assert len(entries(district, case, kind)) == 1
+    no_personal_data(page(client, sent[0].headers["location"]))
+
+
+def test_refused_forms_show_personal_data_only_in_their_own_fields_and_log_none(
+        client: TestClient, district: District, case: UUID) -> None:
+    sign_in(client, district, "cq-clerk")
+    before = size(district)
+    guardianship, report = f"/cases/{case}/guardianship", f"/cases/{case}/mandatory-reports"
+    with capture_logs() as logs:
+        bad_phone = submit(client, guardianship, guardianship,
+                           {"arrangement": "statutory", "name": GUARDIAN, "phone": f"{PHONE}x"})
+        no_time = submit(client, report, report, {"reporter": "school", "nature": "abuse", "details": f"{NAME}受伤"})
+        future = submit(client, report, report, {"reporter": "school", "nature": "abuse", "details": f"{NAME}受伤",
+                                                 "occurred_at": "2030-01-01T08:00"})
+    assert bad_phone.status_code == no_time.status_code == future.status_code == 422
+    assert field_error(bad_phone.text, "phone") and field_error(no_time.text, "occurred_at")
+    assert "将来" in field_error(future.text, "occurred_at")
+    assert f'value="{GUARDIAN}"' in bad_phone.text and f"{NAME}受伤</textarea>" in future.text
+    for refused in (bad_phone, no_time, future):
+        no_personal_data(outside_the_fields(refused.text))
+    no_personal_data(repr(logs))
+    assert size(district) == before
