@@ -46,9 +46,13 @@ def sign_out(page: Any) -> None:
     page.wait_for_url(re.compile(r"/signin"))
 
 
-def minutes_ago(minutes: int) -> str:
-    """A datetime-local value: Beijing time, to the minute."""
-    return (datetime.now(SHANGHAI) - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+# When the school reported, in Beijing time to the minute: the police's times count from it.
+REPORTED = (datetime.now(SHANGHAI) - timedelta(hours=3)).replace(second=0, microsecond=0)
+
+
+def reported_plus(minutes: int) -> str:
+    """A datetime-local value ``minutes`` after the report."""
+    return (REPORTED + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
 
 
 def offer(page: Any, label: str) -> None:
@@ -89,7 +93,7 @@ def test_a_mandatory_report_from_the_school_to_police_dispatch_referral_and_serv
     page.select_option("select[name='reporter']", label="中小学校")
     page.select_option("select[name='nature']", label="实际无人监护")
     page.fill("textarea[name='details']", f"{NAME}连续三天独自在家")
-    page.fill("input[name='occurred_at']", minutes_ago(120))
+    page.fill("input[name='occurred_at']", reported_plus(0))
     fits_a_phone(page)
     submit(page)
     assert "中小学校报告实际无人监护" in page.locator("ol.timeline").inner_text()
@@ -111,10 +115,10 @@ def test_a_mandatory_report_from_the_school_to_police_dispatch_referral_and_serv
     sign_in(page, demo, POLICE[0], "/cases")
     page.click(f"a.case-link:has-text('{case_number}')")
     offer(page, "受理强制报告 MR1")
-    page.fill("input[name='occurred_at']", minutes_ago(110))
+    page.fill("input[name='occurred_at']", reported_plus(10))
     submit(page)
     offer(page, "登记出警 MR1")
-    page.fill("input[name='occurred_at']", minutes_ago(100))
+    page.fill("input[name='occurred_at']", reported_plus(20))
     fits_a_phone(page)
     submit(page)
     report = page.locator("table.reports tbody tr").inner_text()
