@@ -132,6 +132,7 @@ def test_reads_of_personal_fields_stored_before_reasons_were_kept_read_as_versio
     finally:
         services.close()
 
+
 def test_completions_and_services_stored_before_they_named_evidence_read_as_version_2(stored: Settings) -> None:
     services = bootstrap.build(stored)
     try:
@@ -152,4 +153,3 @@ def test_completions_and_services_stored_before_they_named_evidence_read_as_vers
         assert [s["evidence"] for s in case.services] == [[]]
     finally:
         services.close()
-
