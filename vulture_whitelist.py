@@ -38,6 +38,12 @@ co_unit_names
 modified_at
 measures_total
 issuer_unit_name
+replied_by
+reply_late
+requested_at
+decided_at
+decided_by
+decision_reason
 rows_read
 
 # a dataclass field read by templates (jobs.Job.started_at)

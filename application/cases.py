@@ -158,6 +158,14 @@ class Cases:
 
         return self._change(cmd, case, self._involved(cmd), change)
 
+    def accept_referral(self, cmd: Command, case: UUID, referral_id: str) -> Accepted:
+        def authorise(c: ChildCase) -> None:
+            self._referral(c, referral_id)
+            POLICY.may_accept_referral(cmd.actor, c.referral(referral_id)["unit"])
+
+        return self._change(cmd, case, authorise, lambda c, s: {
+            "seconds_since_referral": c.accept_referral(s, referral_id=referral_id)})
+
     def provide_service(self, cmd: Command, case: UUID, *, kind: str, referral_id: str | None,
                         notes: str | None, evidence: Sequence[str] = ()) -> Accepted:
         def change(c: ChildCase, s: Stamp) -> dict[str, Any]:

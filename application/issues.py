@@ -153,7 +153,7 @@ class Issues:
         )
         return self._change(
             cmd, issue, self._supervisor(cmd, "催办", "urge"),
-            lambda i, s: i.urge(s, target=target, message=message, reply_by=reply_by),
+            lambda i, s: {"urging_id": i.urge(s, target=target, message=message, reply_by=reply_by)},
         )
 
     def extend_deadline(self, cmd: Command, issue: UUID, *, deadline: date, reason: str) -> Accepted:
@@ -161,6 +161,34 @@ class Issues:
             cmd, issue, self._supervisor(cmd, "延期", "extend"),
             lambda i, s: i.extend_deadline(s, deadline=deadline, reason=reason),
         )
+
+    def reply_to_urging(self, cmd: Command, issue: UUID, urging_id: str, *, message: str) -> Accepted:
+        def authorise(i: RectificationIssue) -> None:
+            try:
+                urged = str(i.urging(urging_id)["unit"])
+            except LookupError:
+                raise NotFound("该问题没有这次催办", rule="urging_exists") from None
+            POLICY.may_reply_to_urging(cmd.actor, urged)
+
+        return self._change(cmd, issue, authorise, lambda i, s: {
+            "late": i.reply_to_urging(s, urging_id=urging_id, message=message)})
+
+    def request_extension(self, cmd: Command, issue: UUID, *, deadline: date, reason: str) -> Accepted:
+        return self._change(
+            cmd, issue, lambda i: POLICY.may_request_extension(cmd.actor, i),
+            lambda i, s: {"request_id": i.request_extension(s, deadline=deadline, reason=reason)},
+        )
+
+    def decide_extension(self, cmd: Command, issue: UUID, request_id: str, *, approved: bool, reason: str) -> Accepted:
+        def authorise(i: RectificationIssue) -> None:
+            POLICY.require_role(cmd.actor, SUPERVISOR, doing="审批延期申请", rule="decide_extension")
+            try:
+                i.extension_request(request_id)
+            except LookupError:
+                raise NotFound("该问题没有这项延期申请", rule="extension_request_exists") from None
+
+        return self._change(cmd, issue, authorise, lambda i, s: i.decide_extension(
+            s, request_id=request_id, approved=approved, reason=reason))
 
     def evaluate_issue(
         self, cmd: Command, issue: UUID, *, year: int, grade: str, score: float, findings: str

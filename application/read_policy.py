@@ -161,6 +161,19 @@ class Policy:
         if actor.role == AGENCY and not issue.is_responsible(actor.unit):
             raise Forbidden("本单位不是该问题的责任单位", rule="agency_acts_only_on_own_issues")
 
+    def may_reply_to_urging(self, actor: Actor, urged_unit: str) -> None:
+        """An urging is answered by the staff of the unit urged, and by nobody else."""
+        if actor.role != AGENCY or actor.unit != urged_unit:
+            raise Forbidden("只有被催办的单位可以回复该催办", rule="only_urged_unit_replies")
+
+    def may_request_extension(self, actor: Actor, issue: RectificationIssue) -> None:
+        if actor.role != AGENCY or not issue.is_responsible(actor.unit):
+            raise Forbidden("只有该问题的责任单位可以申请延期", rule="only_responsible_unit_requests_extension")
+
+    def may_accept_referral(self, actor: Actor, referred_unit: str) -> None:
+        if actor.role != AGENCY or actor.unit != referred_unit:
+            raise Forbidden("只有被转介的单位可以接收该转介", rule="only_referred_unit_accepts")
+
     def require_involved(self, actor: Actor, case: ChildCase) -> None:
         """Supervisors, the registering unit, and units the case is referred to (open referral)."""
         if actor.role == SUPERVISOR:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain import assessment, case_personal, evaluation, guardianship, mandatory_report, referral
+from domain import assessment, case_personal, evaluation, guardianship, mandatory_report, referral, referral_acceptance
 from domain.base import LedgerAggregate, RuleViolated, Stamp, check_code, check_text, found, versioned
 from domain.case_corrections import CORRECTIONS, checked_changes
 from domain.case_personal import case_id, check_new_personal_data, month_of
@@ -31,8 +31,8 @@ OPEN, CLOSED = "open", "closed"
 
 @versioned(Registered=1, Classified=1, Reassessed=1, GuardianshipRecorded=1, MandatoryReportFiled=1,
            ReportAccepted=1, PoliceDispatched=1, Referred=1, ReferralClosed=1, ServiceProvided=2, Visited=1,
-           EvaluatedAtYearEnd=1, Closed=1, Reopened=1, PersonalDataErased=1, EntryCorrected=1)
-class ChildCase(CorrectableAggregate):
+           EvaluatedAtYearEnd=1, Closed=1, Reopened=1, PersonalDataErased=1, EntryCorrected=1, ReferralAccepted=1)
+class ChildCase(referral_acceptance.ReferralAcceptance, CorrectableAggregate):
     closed_rule = "closed_case_takes_only_reopening_evaluation_correction"
     closed_noun = "个案已结案"
     # Version 2 of the state (snapshots): each service keeps its evidence.

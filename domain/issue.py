@@ -12,8 +12,10 @@ from domain import evaluation, issue_corrections
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, found, ledger_id, versioned
 from domain.correction import CorrectableAggregate, record
 from domain.evidence import checked_evidence
+from domain.extension_request import ExtensionRequests
 from domain.free_text import check_free_text
 from domain.issue_corrections import CORRECTIONS
+from domain.urging import UrgingReplies, urging_id
 
 # Status values are identifiers; their Chinese labels live with the views.
 REGISTERED, ASSIGNED, RECTIFYING, AWAITING_CLOSURE, CLOSED = (
@@ -35,8 +37,9 @@ def issue_id(plan_id: UUID, seq: int) -> UUID:
 @versioned(
     Registered=1, Assigned=1, MeasureAdopted=1, ProgressReported=1, MeasureCompleted=2,
     DeadlineExtended=1, Urged=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, EntryCorrected=1,
+    UrgingReplied=1, ExtensionRequested=1, ExtensionDecided=1,
 )
-class RectificationIssue(CorrectableAggregate):
+class RectificationIssue(UrgingReplies, ExtensionRequests, CorrectableAggregate):
     closed_rule = "closed_issue_takes_only_reopening_evaluation_correction"
     closed_noun = "问题已销号"
     # Version 2 of the state (snapshots): each measure keeps its completion evidence.
@@ -343,7 +346,7 @@ class RectificationIssue(CorrectableAggregate):
         )
         self.deadline = deadline
 
-    def urge(self, stamp: Stamp, *, target: str, message: str, reply_by: date) -> None:
+    def urge(self, stamp: Stamp, *, target: str, message: str, reply_by: date) -> str:
         self._must_be_open("催办")
         if not self.is_responsible(target):
             raise InvalidCommand("urge_a_responsible_unit", "只能向该问题的责任单位催办")
@@ -351,6 +354,7 @@ class RectificationIssue(CorrectableAggregate):
             raise InvalidCommand("reply_by_not_in_past", "回复期限不能早于今天")
         check_free_text("催办内容", message)
         self._urged(**stamp.fields(), target=target, message=message, reply_by=reply_by)
+        return urging_id(self.urgings[-1])
 
     @event("Urged")
     def _urged(

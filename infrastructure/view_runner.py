@@ -28,7 +28,7 @@ from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.settings import Settings
 from infrastructure.view_store import PostgresViewStore, view_store_for
-from projections import cases as case_fold, folds, issues as issue_fold, queries
+from projections import cases as case_fold, folds, issues as issue_fold, queries, todo
 from projections.indicators import Thresholds, day_of
 from projections.kept import Kept
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
@@ -50,6 +50,8 @@ VIEW_KINDS: dict[str, tuple[str, ...]] = {
     "evaluation": ("plan", "issue", "case"),
     "ledger": ("case",),
 }
+
+TODO_KINDS = (issue_fold.KIND, case_fold.KIND)
 
 # progress(done, total) during a rebuild or a long catch-up
 Progress = Callable[[int, int], None]
@@ -204,6 +206,12 @@ class Views:
         every other brief (plans): what an actor's lists and views are made of."""
         found = self.briefs(as_of, kinds)
         return found if scope.everything else [b for b in found if readable(scope, b)]
+
+    def to_do(self, scope: ReadScope, unit: str) -> dict[str, list[dict[str, Any]]]:
+        """What waits on ``unit`` now (projections.todo), among the issues and cases ``scope``
+        reads: urgings awaiting its reply, its pending extension requests, referrals to it
+        awaiting acceptance. As of the views' position: ``wait_for`` first to read one's writes."""
+        return todo.for_unit(self.readable_briefs(scope, TODO_KINDS), unit, day_of(self.ledger.clock()))  # type: ignore[arg-type]
 
     def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None,
              scope: ReadScope = EVERYTHING) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from domain.assessment import CATEGORIES
 from domain.case import ChildCase
 from domain.case_corrections import CORRECTIONS
+from domain.referral_acceptance import ACCEPTED, AWAITING_ACCEPTANCE, NOT_ACCEPTED, acceptance
 from projections.indicators import Thresholds, day_of, response_hours
 from projections.kept import contribution
 
@@ -26,7 +27,7 @@ EVENT_CLASSES = (
     ChildCase.MandatoryReportFiled, ChildCase.ReportAccepted, ChildCase.PoliceDispatched,
     ChildCase.Referred, ChildCase.ReferralClosed, ChildCase.ServiceProvided, ChildCase.Visited,
     ChildCase.EvaluatedAtYearEnd, ChildCase.Closed, ChildCase.Reopened, ChildCase.PersonalDataErased,
-    ChildCase.EntryCorrected,
+    ChildCase.EntryCorrected, ChildCase.ReferralAccepted,
 )
 TOPICS = tuple(f"{cls.__module__}:{cls.__qualname__}" for cls in EVENT_CLASSES)
 
@@ -43,6 +44,7 @@ SERVICE_LABELS = {
     "emergency_protection": "应急处置", "other": "其他",
 }
 STATUS_LABELS = {"open": "在册", "closed": "已结案"}
+ACCEPTANCE_LABELS = {AWAITING_ACCEPTANCE: "待接收", ACCEPTED: "已接收", NOT_ACCEPTED: "未接收即结束"}
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -94,6 +96,9 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
         s["referrals"][e.referral_id] = {"unit": e.to_unit, "duty": e.duty, "status": "open",
                                          "referred_at": _iso(e.occurred_at), "closed_at": None,
                                          "outcome": None, "first_service_at": None}
+    elif kind == "ReferralAccepted":
+        entry["referral_id"] = e.referral_id
+        s["referrals"][e.referral_id]["accepted_at"] = _iso(e.occurred_at)
     elif kind == "ReferralClosed":
         s["referrals"][e.referral_id].update(status="closed", closed_at=_iso(e.occurred_at), outcome=e.outcome)
     elif kind == "ServiceProvided":
@@ -135,7 +140,8 @@ def state_of_summary(s: Summary) -> dict[str, Any]:
     return {
         "case_number": s["case_number"], "street": s["street"], "status": "closed" if s["closed"] else "open",
         "categories": categories_of(s), "version": s["version"],
-        "referrals": {k: (r["unit"], r["status"], r["first_service_at"]) for k, r in s["referrals"].items()},
+        "referrals": {k: (r["unit"], r["status"], r["first_service_at"], r.get("accepted_at"))
+                      for k, r in s["referrals"].items()},
         "services": [(x["unit"], x["kind"]) for x in s["services"]],
         "reports": {k: (r["accepted_by"], r["dispatched_by"]) for k, r in s["reports"].items()},
     }
@@ -150,7 +156,8 @@ def state_of_aggregate(case: ChildCase) -> dict[str, Any]:
         "referrals": {
             k: (r["unit"], r["status"],
                 _iso(next((x["occurred_at"] for x in case.services
-                           if x["referral_id"] == k and x["seconds_since_referral"] is not None), None)))
+                           if x["referral_id"] == k and x["seconds_since_referral"] is not None), None)),
+                _iso(r.get("accepted_at")))
             for k, r in case.referrals.items()
         },
         "services": [(x["unit"], x["kind"]) for x in case.services],
@@ -175,7 +182,8 @@ def brief(s: Summary) -> Summary:
                         "accepted_by": r["accepted_by"], "dispatched_at": r["dispatched_at"],
                         "dispatched_by": r["dispatched_by"]} for k, r in s["reports"].items()},
         "referrals": {k: {"unit": r["unit"], "duty": r["duty"], "status": r["status"],
-                          "referred_at": r["referred_at"], "first_service_at": r["first_service_at"]}
+                          "referred_at": r["referred_at"], "first_service_at": r["first_service_at"],
+                          "accepted_at": r.get("accepted_at")}
                       for k, r in s["referrals"].items()},
         "services": [{"unit": x["unit"], "kind": x["kind"]} for x in s["services"]],
         "visits": [] if latest_visit is None else [latest_visit],
@@ -243,7 +251,8 @@ def _ledger_part(s: Summary, today: date, thresholds: Thresholds) -> tuple[
             "case_number": s["case_number"], "referral_id": rid, "unit": r["unit"], "duty": r["duty"],
             "referred_at": r["referred_at"], "status": "未结束" if r["status"] == "open" else "已结束",
             "first_service_at": r["first_service_at"], "hours_to_first_service": hours,
-            "days_waiting": waiting,
+            "days_waiting": waiting, "acceptance": ACCEPTANCE_LABELS[acceptance(r)],
+            "accepted_at": r.get("accepted_at"), "hours_to_acceptance": response_hours(r["referred_at"], r.get("accepted_at")),
         })
     problems = health_problems(s, today, thresholds)
     health = ({"case_number": s["case_number"], "street": s["street"],
@@ -280,7 +289,8 @@ def ledger_view(cases: list[Summary], now: datetime, thresholds: Thresholds, kep
             "转介与响应": {"columns": _cols([
                 ("case_number", "个案编号"), ("referral_id", "转介编号"), ("unit", "接收单位"), ("duty", "职责"),
                 ("referred_at", "转介时间"), ("status", "状态"), ("first_service_at", "首次服务时间"),
-                ("hours_to_first_service", "响应时长（小时）"), ("days_waiting", "已等待天数")]),
+                ("hours_to_first_service", "响应时长（小时）"), ("days_waiting", "已等待天数"),
+                ("acceptance", "接收情况"), ("accepted_at", "接收时间"), ("hours_to_acceptance", "接收用时（小时）")]),
                 "rows": referrals},
             "关爱服务": {"columns": _cols([("unit", "服务单位"), ("kind", "服务类型"), ("count", "次数")]),
                      "rows": [{"unit": u, "kind": SERVICE_LABELS.get(k, k), "count": n}

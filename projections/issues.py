@@ -14,6 +14,7 @@ import copy
 from datetime import date, datetime
 from typing import Any
 
+from domain.extension_request import APPROVED, PENDING, REFUSED
 from domain.issue import MEASURE_COMPLETED, MEASURE_OPEN, RectificationIssue
 from domain.issue_corrections import CORRECTIONS
 from projections.indicators import day_of, lateness_days
@@ -33,6 +34,9 @@ EVENT_CLASSES = (
     RectificationIssue.Closed,
     RectificationIssue.Reopened,
     RectificationIssue.EntryCorrected,
+    RectificationIssue.UrgingReplied,
+    RectificationIssue.ExtensionRequested,
+    RectificationIssue.ExtensionDecided,
 )
 TOPICS = tuple(f"{cls.__module__}:{cls.__qualname__}" for cls in EVENT_CLASSES)
 
@@ -134,6 +138,21 @@ def fold(summary: Summary | None, e: Any, *, in_place: bool = False) -> Summary:
              "reply_by": _iso(e.reply_by), "occurred_at": _iso(e.occurred_at),
              "recorded_at": _iso(e.timestamp)}
         )
+    elif kind == "UrgingReplied":
+        entry["urging_id"] = e.urging_id
+        for urging in s["urgings"]:
+            if str(urging["version"]) == e.urging_id:
+                urging.update(reply=e.message, replied_at=_iso(e.occurred_at), reply_late=e.late)
+    elif kind == "ExtensionRequested":
+        entry["request_id"] = e.request_id
+        s.setdefault("extension_requests", {})[e.request_id] = {
+            "request_id": e.request_id, "unit": e.unit, "deadline": _iso(e.deadline), "previous": s["deadline"],
+            "reason": e.reason, "requested_at": _iso(e.occurred_at), "status": PENDING, "decided_at": None,
+        }
+    elif kind == "ExtensionDecided":
+        entry["request_id"] = e.request_id
+        s["extension_requests"][e.request_id].update(
+            status=APPROVED if e.approved else REFUSED, decided_at=_iso(e.occurred_at))
     elif kind == "EvaluatedAtYearEnd":
         entry["year"] = e.year
         s["evaluations"][str(e.year)] = {
@@ -187,7 +206,15 @@ def brief(s: Summary) -> Summary:
                 "progress": [max(m["progress"], key=lambda p: p["occurred_at"])] if m["progress"] else []}
             for k, m in s["measures"].items()
         },
-        "urgings": [{"unit": u["unit"], "occurred_at": u["occurred_at"]} for u in s["urgings"]],
+        # What the urgings' replies and the extension requests need (projections.todo); a brief
+        # stored before they were kept lacks them until its issue changes or the views are rebuilt.
+        "urgings": [{"unit": u["unit"], "occurred_at": u["occurred_at"], "urging_id": str(u["version"]),
+                     "message": u["message"], "reply_by": u["reply_by"], "replied_at": u.get("replied_at"),
+                     "reply_late": u.get("reply_late")} for u in s["urgings"]],
+        "extension_requests": {
+            k: {"unit": r["unit"], "deadline": r["deadline"], "requested_at": r["requested_at"], "status": r["status"]}
+            for k, r in s.get("extension_requests", {}).items()
+        },
         "evaluations": {y: {"grade": v["grade"]} for y, v in s["evaluations"].items()},
         "lateness": lateness,
     }
@@ -221,7 +248,9 @@ def state_of_summary(s: Summary) -> dict[str, Any]:
                 "completed_at": m["completed_at"], "progress": [p["summary"] for p in m["progress"]]}
             for k, m in s["measures"].items()
         },
-        "urgings": [(u["unit"], u["reply_by"], u["message"]) for u in s["urgings"]],
+        "urgings": [(u["unit"], u["reply_by"], u["message"], u.get("replied_at")) for u in s["urgings"]],
+        "extension_requests": {k: (r["unit"], r["deadline"], r["status"])
+                               for k, r in s.get("extension_requests", {}).items()},
         "evaluations": {k: (v["grade"], v["score"]) for k, v in s["evaluations"].items()},
     }
 
@@ -239,6 +268,8 @@ def state_of_aggregate(issue: RectificationIssue) -> dict[str, Any]:
                 "progress": [p["summary"] for p in m["progress"]]}
             for k, m in issue.measures.items()
         },
-        "urgings": [(u["unit"], _iso(u["reply_by"]), u["message"]) for u in issue.urgings],
+        "urgings": [(u["unit"], _iso(u["reply_by"]), u["message"], _iso(u.get("replied_at"))) for u in issue.urgings],
+        "extension_requests": {k: (r["unit"], _iso(r["deadline"]), r["status"])
+                               for k, r in issue.extension_requests.items()},
         "evaluations": {str(k): (v["grade"], v["score"]) for k, v in issue.evaluations.items()},
     }

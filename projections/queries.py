@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.issue import MEASURE_COMPLETED
+from domain.urging import AWAITING_REPLY, REPLIED_LATE, REPLIED_ON_TIME, reply_status
 from projections import cases, indicators as ind
 from projections.indicators import Thresholds, day_of
 from projections.issues import status_of
@@ -32,7 +33,9 @@ SUPERVISION_COLUMNS = [
     ("plan", "实施方案"), ("seq", "序号"), ("problem", "存在问题"), ("lead_unit", "牵头单位"),
     ("co_units", "配合单位"), ("measures_adopted", "整改措施数"), ("measures_done", "已完成措施数"),
     ("last_progress_at", "最近进展时间"), ("last_progress", "最近进展"), ("deadline", "整改期限"),
-    ("days_overdue", "逾期天数"), ("urgings", "催办次数"), ("status", "状态"), ("light", "红黄绿灯"),
+    ("days_overdue", "逾期天数"), ("urgings", "催办次数"), ("urgings_awaiting_reply", "待回复催办"),
+    ("urgings_replied_on_time", "按期回复催办"), ("urgings_replied_late", "逾期回复催办"),
+    ("status", "状态"), ("light", "红黄绿灯"),
     ("node_missed", "未按期报送的节点"), ("id", "问题编号"),
 ]
 DUE_SOON_COLUMNS = [
@@ -122,6 +125,8 @@ def _supervision_row(
         "deadline": s["deadline"],
         "days_overdue": ind.issue_overdue_days(s, today),
         "urgings": len(s["urgings"]),
+        **{f"urgings_{status}": sum(1 for u in s["urgings"] if reply_status(u) == status)
+           for status in (AWAITING_REPLY, REPLIED_ON_TIME, REPLIED_LATE)},
         "status": STATUS_LABELS[status_of(s)],
         "light": ind.light(s, today, thresholds),
         "node_missed": ind.node_missed(s, today),

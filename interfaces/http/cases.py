@@ -16,6 +16,7 @@ from domain.guardianship import GUARDIANSHIPS
 from domain.mandatory_report import NATURES, REPORTERS
 from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from domain.referral import SERVICE_KINDS
+from domain.referral_acceptance import shown as shown_referral
 from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, with_time
 from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, line
@@ -105,6 +106,10 @@ class ReferralAccepted(Accepted):
     referral_id: str
 
 
+class ReferralTakenOn(Accepted):
+    seconds_since_referral: int = Field(description="自转介至接收的秒数")
+
+
 class ReferralClosureIn(Body):
     outcome: Literal["completed", "withdrawn"]
     occurred_at: Moment | None = None
@@ -190,7 +195,7 @@ def describe_case(case: ChildCase) -> dict[str, Any]:
         "status": case.status,
         "left_behind": case.left_behind,
         "categories": case.categories,
-        "referrals": list(case.referrals.values()),
+        "referrals": [shown_referral(r) for r in case.referrals.values()],
         "reports": [_without_sealed(r) for r in case.reports.values()],
         "services": [_without_sealed(s) for s in case.services],
         "visits": len(case.visits),
@@ -273,6 +278,15 @@ def dispatch(case_id: UUID, report_id: str, body: ReportStepIn, cmd: CommandDep,
 @router.post("/{case_id}/referrals", response_model=ReferralAccepted, status_code=201, summary="转介")
 def refer(case_id: UUID, body: ReferralIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.cases.refer_case(with_time(cmd, body.occurred_at), case_id, unit=body.unit, duty=body.duty).answer()
+
+
+@router.post("/{case_id}/referrals/{referral_id}/acceptance", response_model=ReferralTakenOn, status_code=201,
+             summary="接收转介", responses=refused_by(
+                 409, only_referred_unit_accepts="不是转介给本单位的", referral_accepted_once="该转介已接收",
+                 only_open_referral_accepted="该转介已结束",
+                 acceptance_not_before_referral="occurred_at 早于转介时间"))
+def accept_referral(case_id: UUID, referral_id: str, body: ReportStepIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.cases.accept_referral(with_time(cmd, body.occurred_at), case_id, referral_id[:16]).answer()
 
 
 @router.post("/{case_id}/referrals/{referral_id}/closure", response_model=Accepted, status_code=201,

@@ -12,6 +12,7 @@ from application.evidence import named_digests
 from application.problem_list_import import import_problem_list, plan_issues_for_export
 from application.read_policy import POLICY
 from domain.issue import STATUSES, RectificationIssue
+from domain.urging import shown as shown_urgings
 from infrastructure.spreadsheets.grid import read_grid
 from infrastructure.spreadsheets.problem_list_export import problem_list_workbook
 from infrastructure.spreadsheets.views_export import content_disposition, download_names
@@ -45,8 +46,9 @@ def describe_issue(issue: RectificationIssue) -> dict[str, Any]:
         "deadline": issue.deadline,
         "nodes": issue.nodes,
         "measures": list(issue.measures.values()),
-        "urgings": issue.urgings,
+        "urgings": shown_urgings(issue.urgings),
         "extensions": issue.extensions,
+        "extension_requests": list(issue.extension_requests.values()),
         "evaluations": [issue.evaluations[y] for y in sorted(issue.evaluations)],
         "corrections": issue.corrections,
         "recorded_at": issue.created_on,
@@ -190,14 +192,48 @@ def complete_measure(issue_id: UUID, measure_id: str, body: s.CompletionIn, cmd:
     )).answer()
 
 
-@router.post("/issues/{issue_id}/urgings", response_model=s.Accepted, **CREATED, summary="催办")
+@router.post("/issues/{issue_id}/urgings", response_model=s.UrgingAccepted, **CREATED, summary="催办")
 def urge(issue_id: UUID, body: s.UrgingIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.issues.urge(
         with_time(cmd, body.occurred_at), issue_id, unit=body.unit, message=body.message, reply_by=body.reply_by
     ).answer()
 
 
-@router.post("/issues/{issue_id}/deadline-extensions", response_model=s.Accepted, **CREATED, summary="延期")
+@router.post("/issues/{issue_id}/urgings/{urging_id}/reply", response_model=s.UrgingReplyAccepted, **CREATED,
+             summary="回复催办", responses=refused_by(
+                 409, only_urged_unit_replies="不是被催办的单位", urging_replied_once="该催办已回复",
+                 reply_not_before_urging="occurred_at 早于催办时间"))
+def reply_to_urging(issue_id: UUID, urging_id: str, body: s.UrgingReplyIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.issues.reply_to_urging(with_time(cmd, body.occurred_at), issue_id, urging_id[:16],
+                                      message=body.message).answer()
+
+
+# A deadline asked for or granted must be later than the one in force: what the ledger holds.
+_LATER_DEADLINE = refused_by(422, extension_moves_deadline_later="deadline 不晚于当前的整改期限")
+
+
+@router.post("/issues/{issue_id}/extension-requests", response_model=s.ExtensionRequestAccepted, **CREATED,
+             summary="申请延期", responses={**_LATER_DEADLINE, **refused_by(
+                 409, extension_needs_a_deadline="问题尚未交办、没有整改期限",
+                 one_pending_extension_request_per_unit="本单位已有一项延期申请尚待审批")})
+def request_extension(issue_id: UUID, body: s.ExtensionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
+    return svc.issues.request_extension(
+        with_time(cmd, body.occurred_at), issue_id, deadline=body.deadline, reason=body.reason
+    ).answer()
+
+
+@router.post("/issues/{issue_id}/extension-requests/{request_id}/decision", response_model=s.Accepted, **CREATED,
+             summary="审批延期申请", responses={**_LATER_DEADLINE, **refused_by(
+                 409, extension_request_decided_once="该延期申请已审批",
+                 extension_needs_a_deadline="问题没有整改期限")})
+def decide_extension(issue_id: UUID, request_id: str, body: s.ExtensionDecisionIn, cmd: CommandDep,
+                     svc: ServicesDep) -> Any:
+    return svc.issues.decide_extension(with_time(cmd, body.occurred_at), issue_id, request_id[:16],
+                                       approved=body.approved, reason=body.reason).answer()
+
+
+@router.post("/issues/{issue_id}/deadline-extensions", response_model=s.Accepted, **CREATED, summary="延期",
+             responses=_LATER_DEADLINE)
 def extend_deadline(issue_id: UUID, body: s.ExtensionIn, cmd: CommandDep, svc: ServicesDep) -> Any:
     return svc.issues.extend_deadline(
         with_time(cmd, body.occurred_at), issue_id, deadline=body.deadline, reason=body.reason

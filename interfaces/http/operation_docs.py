@@ -50,6 +50,18 @@ DESCRIPTIONS: dict[str, str] = {
     "POST /api/v1/issues/{issue_id}/measures/{measure_id}/progress": "措施的责任单位报送阶段性进展 summary，可附佐证材料（已上传文件的 sha256 和名称）。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/measures/{measure_id}/completion": "措施的责任单位报告措施办结 summary，可附佐证材料（已上传文件的 sha256 和名称）。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/urgings": "督查督办向一个责任单位催办，并给出回复期限 reply_by；返回 urging_id。" + _COMMAND,
+    "POST /api/v1/issues/{issue_id}/urgings/{urging_id}/reply": (
+        "被催办单位回复催办 message；urging_id 是催办时返回的编号（即该催办事件的版本号）。回复日期（北京时间，按 occurred_at）"
+        "晚于回复期限 reply_by 的记为逾期回复，应答中 late 为 true。每次催办只能回复一次，只有被催办单位可以回复。" + _COMMAND
+    ),
+    "POST /api/v1/issues/{issue_id}/extension-requests": (
+        "责任单位申请把整改期限延至 deadline，须写明理由 reason；返回 request_id。问题须已有整改期限，新期限须晚于当前期限，"
+        "同一单位有待审批的申请时不能再申请。" + _COMMAND
+    ),
+    "POST /api/v1/issues/{issue_id}/extension-requests/{request_id}/decision": (
+        "督查督办审批延期申请：approved 为是否批准，须写明理由 reason。批准即把整改期限延至所申请的日期（同时记一条延期记录，"
+        "督查督办台账的期限随之改变）；已审批的申请不能再审批。" + _COMMAND
+    ),
     "POST /api/v1/issues/{issue_id}/deadline-extensions": "督查督办把已交办问题的整改期限延后，须写明理由。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/evaluations": "督查督办作年终考核：年度 year、等次 grade（优秀、良好、合格或不合格）、分数 score（0–100）和考核意见 findings。" + _COMMAND,
     "POST /api/v1/issues/{issue_id}/closure": "督查督办核实整改到位后销号；有未办结措施时不能销号。" + _COMMAND,
@@ -70,6 +82,10 @@ DESCRIPTIONS: dict[str, str] = {
     "POST /api/v1/cases/{case_id}/mandatory-reports/{report_id}/acceptance": "记录强制报告的受理时间，并返回自报告起的响应时长。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/mandatory-reports/{report_id}/dispatch": "记录出警时间，并返回自报告起的响应时长。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/referrals": "把个案转介给一个单位 unit 承担某项职责 duty；被转介单位此后可读其个人信息。返回 referral_id。" + _COMMAND,
+    "POST /api/v1/cases/{case_id}/referrals/{referral_id}/acceptance": (
+        "被转介单位接收转介（只有该单位、只能一次），返回自转介至接收的秒数 seconds_since_referral；个案的转介列表和信息台账"
+        "随之显示已接收及接收时间。" + _COMMAND
+    ),
     "POST /api/v1/cases/{case_id}/referrals/{referral_id}/closure": "结束一次转介：完成或撤回。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/services": "登记为儿童提供的关爱服务或救助（种类 kind，可关联转介 referral_id，可附该个案已上传材料的 sha256 列表 evidence）；关联转介时返回自转介起的时长。" + _COMMAND,
     "POST /api/v1/cases/{case_id}/visits": "登记一次走访。" + _COMMAND,

@@ -96,6 +96,29 @@ class UrgingIn(Body):
     occurred_at: Moment | None = None
 
 
+class UrgingAccepted(Accepted):
+    urging_id: str = Field(description="催办编号：该催办事件在本问题中的版本号")
+
+
+class UrgingReplyIn(Body):
+    message: RequiredText
+    occurred_at: Moment | None = None
+
+
+class UrgingReplyAccepted(Accepted):
+    late: bool = Field(description="回复晚于回复期限 reply_by（按北京时间的日期）")
+
+
+class ExtensionRequestAccepted(Accepted):
+    request_id: str
+
+
+class ExtensionDecisionIn(Body):
+    approved: bool
+    reason: RequiredText
+    occurred_at: Moment | None = None
+
+
 class ExtensionIn(Body):
     deadline: Day
     reason: RequiredText
@@ -147,11 +170,32 @@ class MeasureOut(BaseModel):
 
 
 class UrgingOut(BaseModel):
+    urging_id: str
     unit: str
     unit_name: str = Field(description=UNIT_NAME)
     message: str
     reply_by: date
     occurred_at: datetime
+    reply_status: Literal["awaiting_reply", "replied_on_time", "replied_late"] = Field(
+        description="待回复、按期回复或逾期回复")
+    reply: str | None = None
+    replied_at: datetime | None = None
+    replied_by: str | None = None
+    reply_late: bool | None = None
+
+
+class ExtensionRequestOut(BaseModel):
+    request_id: str
+    unit: str
+    unit_name: str = Field(description=UNIT_NAME)
+    deadline: date = Field(description="申请延至的期限")
+    previous: date = Field(description="申请时的整改期限")
+    reason: str
+    requested_at: datetime
+    status: Literal["pending", "approved", "refused"] = Field(description="待审批、已批准或未批准")
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
 
 
 class ExtensionOut(BaseModel):
@@ -198,6 +242,7 @@ class IssueOut(BaseModel):
     measures: list[MeasureOut]
     urgings: list[UrgingOut]
     extensions: list[ExtensionOut]
+    extension_requests: list[ExtensionRequestOut]
     evaluations: list[EvaluationOut]
     corrections: list[CorrectionOut]
     recorded_at: datetime = Field(description="登记时间（服务器时钟）")

@@ -136,6 +136,13 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
      (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/deadline-extensions", {"deadline": "2020-06-30", "reason": "工作量大"}, "",
      (201, 403, 403, 403, 403, 403, 404, 401), ""),
+    # gf was urged: it alone answers, though no longer responsible for the issue
+    ("POST", "/api/v1/issues/{issue}/urgings/{urging}/reply", {"message": "已部署"}, "",
+     (403, 403, 403, 403, 403, 201, 404, 401), ""),
+    ("POST", "/api/v1/issues/{issue}/extension-requests", {"deadline": "2020-06-30", "reason": "工作量大"}, "",
+     (403, 403, 403, 201, 201, 403, 404, 401), ""),
+    ("POST", "/api/v1/issues/{issue}/extension-requests/{request}/decision", {"approved": True, "reason": "同意"},
+     "extension requested", (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/evaluations", {"year": 2019, "grade": "良好", "score": 85}, "",
      (201, 403, 403, 403, 403, 403, 404, 401), ""),
     ("POST", "/api/v1/issues/{issue}/closure", {"summary": "已整改"}, "measure completed",
@@ -179,6 +186,8 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
      (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/referrals", {"unit": "pf", "duty": "普法宣传"}, "",
      (201, 403, 403, 201, 404, 403, 404, 401), ""),
+    ("POST", "/api/v1/cases/{case}/referrals/{referral}/acceptance", {}, "",
+     (403, 403, 403, 403, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/referrals/{referral}/closure", {"outcome": "completed"}, "",
      (201, 403, 403, 201, 404, 201, 404, 401), ""),
     ("POST", "/api/v1/cases/{case}/services", {"kind": "legal_aid"}, "",
@@ -214,6 +223,8 @@ class World:
     evidence: str  # the sha256 of a file the progress report names
     user: str  # a user of sfs-cq made for this world
     token: str  # the id of a second token of cq-clerk's ("own"), made for this world
+    urging: str  # gf's urging
+    request: str  # the id a first extension request of the issue gets
 
 
 class Builder:
@@ -233,7 +244,8 @@ class Builder:
                                       units=["sfs-cq", "pf", "gf"], measures=[("sfs-cq", "措施", date(2019, 6, 30))],
                                       remarks="")
         measure = issue.extra["measure_ids"][0]
-        district.issues.urge(cmd("supervisor"), issue.id, unit="gf", message="请配合", reply_by=date(2019, 3, 15))
+        urging = district.issues.urge(cmd("supervisor"), issue.id, unit="gf", message="请配合",
+                                      reply_by=date(2019, 3, 15)).extra["urging_id"]
         district.issues.assign_issue(cmd("supervisor"), issue.id, lead_unit="sfs-cq", co_units=["pf"], contact_person="张三",
                             deadline=date(2019, 12, 31), nodes=[])
         shown = district.evidence.upload(self.d.actors["cq-clerk"], content=EVIDENCE + str(self.seq).encode(),
@@ -259,6 +271,8 @@ class Builder:
             "referral closed": lambda: district.cases.close_referral(cmd("supervisor"), case.id, referral_id,
                                                              outcome="completed"),
             "user deactivated": lambda: self.d.accounts.deactivate(cmd("admin"), target.user_id),
+            "extension requested": lambda: district.issues.request_extension(
+                cmd("cq-clerk"), issue.id, deadline=date(2020, 3, 31), reason="会签"),
             "case closed": lambda: (steps["referral closed"](),
                                     district.cases.close_case(cmd("supervisor"), case.id, reason="hardship_resolved")),
         }
@@ -270,7 +284,7 @@ class Builder:
                      case_number=case.extra["case_number"], report=report.extra["report_id"], referral=referral_id,
                      progress_pos=progress.position, report_pos=report.position, evidence=shown.sha256,
                      user=str(target.user_id),
-                     token=str(token.accepted.id))
+                     token=str(token.accepted.id), urging=urging, request="ER1")
 
 
 def _fill(value: Any, world: World) -> Any:
@@ -318,6 +332,7 @@ def _route(path: str) -> str:
     for name, param in (("{plan}", "{plan_id}"), ("{issue}", "{issue_id}"), ("{case}", "{case_id}"),
                         ("{measure}", "{measure_id}"), ("{report}", "{report_id}"),
                         ("{referral}", "{referral_id}"), ("2019.xlsx", "{year}.xlsx"),
+                        ("{urging}", "{urging_id}"), ("{request}", "{request_id}"),
                         ("{user}", "{user_id}"), ("{token}", "{token_id}"), ("{evidence}", "{sha256}")):
         path = path.replace(name, param)
     if path.endswith("/evaluation/2019"):

@@ -46,7 +46,8 @@ def bearer(district: District, who: str) -> dict[str, str]:
 
 
 def existing_objects(client: TestClient, district: District, plan_number: int = 1) -> dict[str, Any]:
-    """A plan, an issue of sfs-cq with a measure, a case with a report and a referral."""
+    """A plan, an issue of sfs-cq with a measure, assigned, urged and with a pending extension request,
+    a case with a report and a referral."""
     sup, cq = bearer(district, "supervisor"), bearer(district, "cq-clerk")
     plan = client.post("/api/v1/plans", headers=sup, json={
         "number": f"汉司〔2019〕{plan_number}号", "title": "整改方案", "issuer_unit": "bgs", "year": 2019}).json()["id"]
@@ -54,6 +55,13 @@ def existing_objects(client: TestClient, district: District, plan_number: int = 
         "plan_id": plan, "seq": 1, "duty": "职责", "problem": "问题", "units": ["sfs-cq"],
         "measures": [{"unit": "sfs-cq", "text": "措施"}]})
     assert issue.status_code == 201, issue.text
+    issue_path = f"/api/v1/issues/{issue.json()['id']}"
+    assigned = client.post(f"{issue_path}/assignment", headers=sup, json={
+        "lead_unit": "sfs-cq", "contact_person": "张三", "deadline": "2019-12-31"})
+    urged = client.post(f"{issue_path}/urgings", headers=sup, json={
+        "unit": "sfs-cq", "message": "请加快", "reply_by": "2019-12-31"})
+    asked = client.post(f"{issue_path}/extension-requests", headers=cq, json={"deadline": "2020-06-30", "reason": "会签"})
+    assert (assigned.status_code, urged.status_code, asked.status_code) == (201, 201, 201), asked.text
     case = client.post("/api/v1/cases", headers=cq, json={
         "street": "常青花园", "community": "常青一社区", "household_local": True,
         "birth_date": BIRTH.isoformat(), "person": {"name": NAME, "id_number": valid_id()}}).json()["id"]
@@ -63,6 +71,7 @@ def existing_objects(client: TestClient, district: District, plan_number: int = 
     assert report.status_code == 201 and referral.status_code == 201, (report.text, referral.text)
     return {
         "plan_id": plan, "issue_id": issue.json()["id"], "measure_id": issue.json()["measure_ids"][0],
+        "urging_id": urged.json()["urging_id"], "request_id": asked.json()["request_id"],
         "case_id": case, "report_id": report.json()["report_id"], "referral_id": referral.json()["referral_id"],
         "year": 2019,
     }

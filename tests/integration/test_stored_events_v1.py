@@ -65,8 +65,20 @@ def cli_env(stored: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return stored
 
 
-def test_the_fixture_holds_every_stored_event_class(backend: str) -> None:
-    assert set(MANIFEST[backend]["topics"]) == stored_event_topics()
+# Event classes added after the fixture was made: no ledger stored them before, so there is
+# nothing older of theirs to read. Named here, so a new class is added on purpose (a later
+# fixture, events_v2, would hold them).
+NEWER_THAN_V1 = {
+    "domain.issue:RectificationIssue.UrgingReplied",
+    "domain.issue:RectificationIssue.ExtensionRequested",
+    "domain.issue:RectificationIssue.ExtensionDecided",
+    "domain.case:ChildCase.ReferralAccepted",
+}
+
+
+def test_the_fixture_holds_every_stored_event_class_but_those_added_after_it(backend: str) -> None:
+    assert set(MANIFEST[backend]["topics"]) == stored_event_topics() - NEWER_THAN_V1
+    assert stored_event_topics() >= NEWER_THAN_V1
 
 
 def test_every_aggregate_of_the_old_ledger_replays(stored: Settings) -> None:
@@ -151,5 +163,33 @@ def test_completions_and_services_stored_before_they_named_evidence_read_as_vers
         assert service.evidence == [] and service.kind == "legal_aid"  # type: ignore[attr-defined]
         case = services.ledger.repository.get(given[0].originator_id)
         assert [s["evidence"] for s in case.services] == [[]]
+    finally:
+        services.close()
+
+
+def test_urgings_stored_before_replies_existed_are_named_by_their_version_and_take_a_reply(stored: Settings) -> None:
+    from domain.base import Stamp, recording_at
+    from domain.urging import AWAITING_REPLY, REPLIED_LATE, reply_status, shown
+
+    services = bootstrap.build(stored)
+    try:
+        urged = [n for n in services.ledger.recorder.select_notifications(1, 10**6)
+                 if n.topic == "domain.issue:RectificationIssue.Urged"]
+        assert len(urged) == 2
+        replied = 0
+        for stored_event in urged:
+            issue = services.ledger.repository.get(stored_event.originator_id)
+            urging = issue.urging(str(stored_event.originator_version))
+            assert shown([urging])[0]["urging_id"] == str(stored_event.originator_version)
+            assert reply_status(urging) == AWAITING_REPLY
+            if issue.closed:
+                continue
+            now = services.ledger.clock()
+            with recording_at(now):
+                stamp = Stamp.make(user="fixture-clerk", unit=urging["unit"], recorded_at=now)
+                assert issue.reply_to_urging(stamp, urging_id=str(stored_event.originator_version), message="已办理")
+            assert reply_status(issue.urging(str(stored_event.originator_version))) == REPLIED_LATE
+            replied += 1
+        assert replied
     finally:
         services.close()
