@@ -127,6 +127,8 @@ STEPS = [
          lambda svc, cmd, case, item, b, _ev: svc.cases.dispatch_police(_t(cmd, b), case, item)),
     Step("referrals", "转介", api.ReferralIn, lambda svc, cmd, case, _i, b, _ev: svc.cases.refer_case(
         _t(cmd, b), case, unit=b.unit, duty=b.duty), fields={"referral_has_one_unit": "unit"}),
+    Step("referrals/{item}/acceptance", "接收转介", api.ReportStepIn,
+         lambda svc, cmd, case, item, b, _ev: svc.cases.accept_referral(_t(cmd, b), case, item)),
     Step("referrals/{item}/closure", "结束转介", api.ReferralClosureIn, lambda svc, cmd, case, item, b, _ev: svc.cases.close_referral(
         _t(cmd, b), case, item, outcome=b.outcome)),
     Step("services", "登记关爱服务", api.ServiceIn, lambda svc, cmd, case, _i, b, ev: svc.cases.provide_service(
@@ -187,10 +189,10 @@ def _open(svc: Services, caller: Actor, case_id: UUID, step: Step,
     """The case, once the reader may send this form on it, and what its page shows."""
     case = svc.cases.case(case_id)
     POLICY.require_case(caller, case)
-    offers.require_case_step(caller, case, step.path, item)
     held = case.reports if step.path.startswith("mandatory-reports/") else case.referrals
     if item is not None and item not in held:
         raise NotFound("该个案没有这份强制报告" if held is case.reports else "该个案没有这项转介", rule="item_exists")
+    offers.require_case_step(caller, case, step.path, item)
     return case, {"facts": case_present.case_state(case, svc.ledger.unit_names), **_choices(svc, case)}
 
 

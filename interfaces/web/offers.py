@@ -54,6 +54,8 @@ CASE_STEPS: dict[str, Callable[[Actor, ChildCase, str | None], None]] = {
     "mandatory-reports/{item}/acceptance": _involved,
     "mandatory-reports/{item}/dispatch": _involved,
     "referrals": lambda actor, case, _item: POLICY.may_refer(actor, case),
+    "referrals/{item}/acceptance": lambda actor, case, item: POLICY.may_accept_referral(
+        actor, case.referral(item or "")["unit"]),
     "referrals/{item}/closure": _involved,
     "services": _involved,
     "visits": _involved,
@@ -84,6 +86,8 @@ def on_case(actor: Actor, case: ChildCase) -> list[Offer]:
                 wanted.append((f"登记出警 {r['report_id']}", "mandatory-reports/{item}/dispatch", r["report_id"]))
         wanted.append(("转介", "referrals", None))
         for r in case.referrals.values():
+            if r["status"] == "open" and r.get("accepted_at") is None:
+                wanted.append((f"接收转介 {r['referral_id']}", "referrals/{item}/acceptance", r["referral_id"]))
             if r["status"] == "open":
                 wanted.append((f"结束转介 {r['referral_id']}", "referrals/{item}/closure", r["referral_id"]))
         wanted += [("登记关爱服务", "services", None), ("登记走访", "visits", None), ("结案", "closure", None)]

@@ -1,5 +1,6 @@
 """A mandatory report in a real browser on the demo district, from the school that files it to
-the police who accept it and go out, the referral to legal aid and the service given, and
+the police who take the referral on, accept the report and go out, the referral to legal aid
+taken on and the service given, and
 the supervision office reading the child's personal fields with a reason, which the case's
 access log then shows. Each page also at a phone's width (390 px) without horizontal
 scrolling; screenshots as the other browser tests take them."""
@@ -114,6 +115,8 @@ def test_a_mandatory_report_from_the_school_to_police_dispatch_referral_and_serv
     # The police: accept the report and go out, each with its time.
     sign_in(page, demo, POLICE[0], "/cases")
     page.click(f"a.case-link:has-text('{case_number}')")
+    offer(page, "接收转介 RF1")
+    submit(page)
     offer(page, "受理强制报告 MR1")
     page.fill("input[name='occurred_at']", reported_plus(10))
     submit(page)
@@ -128,6 +131,9 @@ def test_a_mandatory_report_from_the_school_to_police_dispatch_referral_and_serv
     # Legal aid: the service, with a file sealed under the child's key.
     sign_in_demo(page, demo, "agency_legal_services", "/cases")
     page.click(f"a.case-link:has-text('{case_number}')")
+    offer(page, "接收转介 RF2")
+    submit(page)
+    assert page.locator("table.referrals tbody tr").last.locator("td[data-label='接收时间']").inner_text() != "未接收"
     offer(page, "登记关爱服务")
     page.select_option("select[name='kind']", label="法律援助")
     page.select_option("select[name='referral_id']", value="RF2")

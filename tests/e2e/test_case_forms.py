@@ -298,3 +298,22 @@ def test_refused_forms_show_personal_data_only_in_their_own_fields_and_log_none(
         no_personal_data(outside_the_fields(refused.text))
     no_personal_data(repr(logs))
     assert size(district) == before
+
+
+def test_the_referred_unit_alone_accepts_its_referral_once(
+        client: TestClient, district: District, case: UUID) -> None:
+    district.cases.refer_case(district.cmd("cq-clerk"), case, unit="gf", duty="法律援助")
+    accept = f"/cases/{case}/referrals/RF1/acceptance"
+    sign_in(client, district, "cq-clerk")  # the registering unit referred it; it does not take it on
+    assert accept not in page(client, f"/cases/{case}")
+    page(client, accept, 403)
+    client.cookies.clear()
+    sign_in(client, district, "gf-clerk")
+    assert f'href="{accept}"' in page(client, f"/cases/{case}")
+    early = submit(client, accept, accept, {"occurred_at": "2019-03-01T08:00"})  # the referral came at 17:00
+    assert early.status_code == 409 and "接收时间不能早于转介时间" in field_error(early.text, "occurred_at")
+    envelope = hidden_fields(page(client, accept), accept)
+    sent = [submit(client, accept, accept, {}, envelope=envelope) for _ in range(2)]
+    assert [a.status_code for a in sent] == [303, 303] and len(entries(district, case, "ReferralAccepted")) == 1
+    shown = page(client, sent[0].headers["location"])
+    assert "接收转介" in shown and f'href="{accept}"' not in shown
