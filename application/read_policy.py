@@ -107,6 +107,12 @@ class Policy:
             return True
         return actor.role == AGENCY and case.is_referred_to(actor.unit)
 
+    def require_personal(self, actor: Actor, case: ChildCase) -> None:
+        """Asked for on purpose (the dashboard's 查看个人信息): refused, not left out."""
+        self.require_case(actor, case)
+        if not self.may_read_personal(actor, case):
+            raise Forbidden("当前角色或单位无权查看该儿童的个人信息", rule="role_may_not_read_personal_data")
+
     def require_access_log(self, actor: Actor) -> None:
         """Who read a child's personal fields: supervisors and inspectors."""
         if actor.role not in READS_EVERYTHING:

@@ -171,6 +171,7 @@ def brief(s: Summary) -> Summary:
     latest_visit = max(s["visits"], key=lambda v: datetime.fromisoformat(v["occurred_at"]), default=None)
     return {
         "kind": KIND, "id": s["id"], "case_number": s["case_number"], "street": s["street"],
+        "community": s["community"],
         "registering_unit": s["registering_unit"], "registered_at": s["registered_at"],
         "closed": s["closed"], "version": s["version"],
         "assessments": {} if current is None else {current: s["assessments"][current]},

@@ -178,6 +178,7 @@ class AccessEntry(BaseModel):
     role: str
     endpoint: str
     at: datetime
+    reason: str | None = Field(default=None, description="查阅人填写的理由（工作台查看个人信息时必填；此前的查阅没有）")
 
 
 def _without_sealed(item: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from application.access import SUPERVISOR, Actor
 from application.errors import Forbidden
 from application.read_policy import POLICY
+from domain.case import ChildCase
 from domain.extension_request import PENDING
 from domain.issue import AWAITING_CLOSURE, RectificationIssue
 from domain.urging import urging_id
@@ -61,3 +62,69 @@ def supervisor_on_issue(actor: Actor, issue: RectificationIssue) -> list[Offer]:
     if issue.status == AWAITING_CLOSURE:
         found.append(("核查销号", f"{base}/closure"))
     return found
+
+
+# ---- a child case's forms: the check each one's service makes, asked before it is offered ----
+
+def _involved(actor: Actor, case: ChildCase, _item: str | None) -> None:
+    POLICY.require_involved(actor, case)
+
+
+def _supervisor(doing: str, rule: str) -> Callable[[Actor, ChildCase, str | None], None]:
+    return lambda actor, _case, _item: POLICY.require_role(actor, SUPERVISOR, doing=doing, rule=rule)
+
+
+# Keyed by the form's path under /cases/{id}/ ("{item}" for a report's or referral's id).
+CASE_STEPS: dict[str, Callable[[Actor, ChildCase, str | None], None]] = {
+    "classifications": _involved,
+    "reassessments": _involved,
+    "guardianship": _involved,
+    "mandatory-reports": _involved,
+    "mandatory-reports/{item}/acceptance": _involved,
+    "mandatory-reports/{item}/dispatch": _involved,
+    "referrals": lambda actor, case, _item: POLICY.may_refer(actor, case),
+    "referrals/{item}/acceptance": lambda actor, case, item: POLICY.may_accept_referral(
+        actor, case.referral(item or "")["unit"]),
+    "referrals/{item}/closure": _involved,
+    "services": _involved,
+    "visits": _involved,
+    "evaluations": _supervisor("年终考核", "evaluate"),
+    "closure": _supervisor("结案", "close_case"),
+    "reopening": _supervisor("重新打开", "reopen_case"),
+    "erasure": _supervisor("删除个人信息", "erase"),
+}
+
+
+def require_case_step(actor: Actor, case: ChildCase, step: str, item: str | None = None) -> None:
+    """Forbidden when the service would refuse ``actor`` the form's command on ``case``."""
+    CASE_STEPS[step](actor, case, item)
+
+
+def on_case(actor: Actor, case: ChildCase) -> list[Offer]:
+    """The forms of the case page: those the reader may send, and that the case's state
+    leaves something to do with (the service decides again when one is sent)."""
+    wanted: list[tuple[str, str, str | None]] = []
+    if not case.closed:
+        wanted.append(("重新评估" if case.assessments else "认定类别",
+                       "reassessments" if case.assessments else "classifications", None))
+        wanted += [("强制报告", "mandatory-reports", None), ("记录监护情况", "guardianship", None)]
+        for r in case.reports.values():
+            if r["accepted_at"] is None:
+                wanted.append((f"受理强制报告 {r['report_id']}", "mandatory-reports/{item}/acceptance", r["report_id"]))
+            elif r["dispatched_at"] is None:
+                wanted.append((f"登记出警 {r['report_id']}", "mandatory-reports/{item}/dispatch", r["report_id"]))
+        wanted.append(("转介", "referrals", None))
+        for r in case.referrals.values():
+            if r["status"] == "open" and r.get("accepted_at") is None:
+                wanted.append((f"接收转介 {r['referral_id']}", "referrals/{item}/acceptance", r["referral_id"]))
+            if r["status"] == "open":
+                wanted.append((f"结束转介 {r['referral_id']}", "referrals/{item}/closure", r["referral_id"]))
+        wanted += [("登记关爱服务", "services", None), ("登记走访", "visits", None), ("结案", "closure", None)]
+    else:
+        wanted.append(("重新打开", "reopening", None))
+    wanted.append(("年度评估", "evaluations", None))
+    if not case.erased:
+        wanted.append(("删除个人信息", "erasure", None))
+    return [(label, f"/cases/{case.id}/{step.replace('{item}', item or '')}")
+            for label, step, item in wanted
+            if permits(lambda s=step, i=item: require_case_step(actor, case, s, i))]  # type: ignore[misc]

@@ -14,6 +14,8 @@ from interfaces.web import (
     admin,
     admin_units,
     admin_users,
+    case_forms,
+    case_pages,
     extension_decision_forms,
     inspection,
     measure_forms,
@@ -44,4 +46,7 @@ def install(app: FastAPI) -> None:
     app.include_router(extension_decision_forms.router)
     app.include_router(todo.router)
     app.include_router(reply_forms.router)
+    # The forms first: /cases/new before the page /cases/{case_id}.
+    app.include_router(case_forms.router)
+    app.include_router(case_pages.router)
     app.include_router(pages.router)

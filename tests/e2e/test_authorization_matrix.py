@@ -117,6 +117,9 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int | str, ...], str]] = [
     ("GET", "/replay/case?id={case}", None, "", (200, 200, 403, 200, 404, 200, 404, 303), ""),
     ("GET", "/replay/view?name=units&since=2019-01-01", None, "", (S, S, 403, S, H, H, H, 303), LEAD_NAME),
     ("GET", "/signin", None, "", (200, 200, 200, 200, 200, 200, 200, 200), ""),
+    ("GET", "/cases", None, "", (S, S, 403, S, H, S, H, 303), CASE),
+    ("GET", "/cases/{case}", None, "", (200, 200, 403, 200, 404, 200, 404, 303), ""),
+    ("GET", "/cases/{case}?as_of=2019-03-01", None, "", (200, 200, 403, 200, 404, 200, 404, 303), ""),
     # ---- writes: plans and issues ------------------------------------------------------------------
     ("POST", "/api/v1/plans", {"number": "汉司〔2019〕9号", "title": "方案", "issuer_unit": "bgs", "year": 2019}, "",
      (201, 403, 403, 403, 403, 403, 403, 401), ""),

@@ -129,6 +129,22 @@ def test_the_old_ledger_rebuilds_its_views_verifies_and_serves(cli_env: Settings
         services.close()
 
 
+def test_reads_of_personal_fields_stored_before_reasons_were_kept_read_as_version_2_without_one(
+        stored: Settings) -> None:
+    services = bootstrap.build(stored)
+    try:
+        reads = [n for n in services.ledger.recorder.select_notifications(1, 10**6)
+                 if n.topic == "domain.case_access:CaseAccessLog.PersonalDataRead"]
+        assert reads and not any(b"class_version" in n.state for n in reads)  # stored as version 1
+        for stored_read in reads:
+            read = services.ledger.mapper.to_domain_event(stored_read)
+            assert read.reason is None and read.endpoint  # type: ignore[attr-defined]
+            log = services.ledger.repository.get(stored_read.originator_id)
+            assert log.read_count >= 1
+    finally:
+        services.close()
+
+
 def test_completions_and_services_stored_before_they_named_evidence_read_as_version_2(stored: Settings) -> None:
     services = bootstrap.build(stored)
     try:
