@@ -237,7 +237,7 @@ class Views:
                 self._restarts_seen = self.cache.restarts
             kept = self._answers.get((name, year, scope.unit))
             if kept is None or kept[0] != (today, current):
-                version, briefs = self.cache.briefs(kinds)
+                version, briefs = self.cache.held(kinds)  # as just refreshed: no second read
                 if not scope.everything:
                     briefs = [b for b in briefs if readable(scope, b)]
                 # A brief's part is the same whoever reads it: an agency's answer reuses the

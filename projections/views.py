@@ -72,6 +72,11 @@ class ViewStore(TrackingRecorder, ABC):
         must take in. Batches commit in position order, so none is skipped."""
 
     @abstractmethod
+    def changes_since(self, position: int | None) -> tuple[str | None, Iterator[tuple[str, int | None, Summary]]]:
+        """The epoch and ``briefs_since(position)``, read in one statement (one snapshot:
+        no promotion can fall between them)."""
+
+    @abstractmethod
     def epoch(self) -> str | None:
         """Changes whenever this generation's summaries are replaced at once (promote), so
         a copy held elsewhere knows to start again."""

@@ -243,17 +243,21 @@ def test_a_refresh_that_fails_midway_reads_everything_the_next_time(
         district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
                              reply_by=district.ledger.clock().date() + timedelta(days=5))
         views.catch_up()  # one batch each: three positions past what the cache holds
-    real = views.store.briefs_since
+    real = views.store.changes_since
 
     def breaks_after_one(position):  # type: ignore[no-untyped-def]
-        rows = sorted(real(position), key=lambda row: -(row[1] or 0))  # the newest first
-        yield rows[0]
-        raise ConnectionError("the database went away")
+        epoch, rows = real(position)
 
-    monkeypatch.setattr(views.store, "briefs_since", breaks_after_one)
+        def newest_then_gone():  # type: ignore[no-untyped-def]
+            yield sorted(rows, key=lambda row: -(row[1] or 0))[0]
+            raise ConnectionError("the database went away")
+
+        return epoch, newest_then_gone()
+
+    monkeypatch.setattr(views.store, "changes_since", breaks_after_one)
     with pytest.raises(ConnectionError):
         cache.briefs()
-    monkeypatch.setattr(views.store, "briefs_since", real)
+    monkeypatch.setattr(views.store, "changes_since", real)
     urged = {b["id"]: len(b["urgings"]) for b in cache.briefs(("issue",))[1]}
     assert [urged[str(issue)] for issue in issues] == [1, 1, 1]
     assert by_id(views.briefs()) == by_id(views.store.all_briefs())
