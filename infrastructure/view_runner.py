@@ -241,9 +241,9 @@ class Views:
                 if not scope.everything:
                     briefs = [b for b in briefs if readable(scope, b)]
                 # A brief's part is the same whoever reads it: an agency's answer reuses the
-                # parts computed for the district's (views of an agency's rows are per issue
-                # or per case, so no sum over all of them is kept: Kept.whole).
-                computed = self._compute(name, briefs, now, year, self._kept)
+                # parts computed for the district's; the sums over chunks of briefs are the
+                # reader's own (Kept.scoped), as an agency's chunks hold fewer briefs.
+                computed = self._compute(name, briefs, now, year, self._kept.scoped(scope.unit))
                 kept = ((today, version), self._named(computed, self._named_rows.setdefault((name, year, scope.unit), {})))
                 self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
