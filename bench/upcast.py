@@ -141,7 +141,7 @@ def _replays(s: Scratch, ledger: Any, variants: dict[str, UUID], reps: int) -> l
         for _ in range(reps):
             raws.append(raw_events(s, conn, table_name, variants["as written"]))
             for label, issue in variants.items():
-                times[label].append(_t(lambda issue=issue: states.__setitem__(label, ledger.repository.get(issue))))
+                times[label].append(_t(lambda issue=issue, label=label: states.__setitem__(label, ledger.repository.get(issue))))
             base = times["as written"][-1]
             for label in variants:
                 ratios[label].append(times[label][-1] / base)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date, datetime
 from itertools import chain, groupby
 from operator import itemgetter
-from datetime import date, datetime
 from typing import Any, TypeVar
 
 from domain.issue import MEASURE_COMPLETED

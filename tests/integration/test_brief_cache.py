@@ -175,6 +175,7 @@ def test_a_view_is_recomputed_when_its_own_kinds_change_and_only_then(services, 
 def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
     services, district: District, monkeypatch  # type: ignore[no-untyped-def]
 ) -> None:
+    import infrastructure.past_briefs as past_briefs
     import infrastructure.view_runner as runner
     import projections.views as pv
     from infrastructure.view_runner import briefs_as_of
@@ -182,6 +183,7 @@ def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
 
     monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 7)
     monkeypatch.setattr(runner, "BATCH", 3)
+    monkeypatch.setattr(past_briefs, "PAGE", 3)  # the replay after the checkpoint reads several pages
     views = views_of(services)
     rng = random.Random(5)
     issues: list[Any] = []
@@ -202,6 +204,11 @@ def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
             from_cache = by_id(views.briefs(as_of=moment, kinds=kinds))
             assert from_cache == by_id(briefs_as_of(district.ledger, views.store, moment, kinds))
             assert from_cache == by_id(briefs_as_of(district.ledger, empty, moment, kinds))
+    for moment in moments + moments[::-1]:  # asked again: the briefs and parts kept serve it
+        for name in VIEW_KINDS:
+            briefs = briefs_as_of(district.ledger, empty, moment, VIEW_KINDS[name])
+            fresh = views._named(views._compute(name, briefs, moment, 2019, None))
+            assert _answer(views.view(name, as_of=moment, year=2019)) == _answer(fresh)
     assert views.cache is not None
     position = views.store.checkpoint_position(moments[2].timestamp())
     assert position is not None

@@ -426,12 +426,14 @@ def test_evaluation_figures_for_a_hand_built_year(views: Views, year_2019: dict[
 def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
     views: Views, year_2019: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import infrastructure.past_briefs as past_briefs
     import infrastructure.view_runner as runner
     import projections.views as pv
 
     ledger = views.ledger
     monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 3)
     monkeypatch.setattr(runner, "BATCH", 2)
+    monkeypatch.setattr(past_briefs, "PAGE", 2)  # the replay after the checkpoint reads several pages
     monkeypatch.setattr(runner, "REBUILD_BATCH", 2)
     rebuild(ledger)  # live view again, now with a checkpoint every 3 positions
     before = views.summaries()
