@@ -258,6 +258,17 @@ class Views:
         answer["position"] = self.position() if as_of is None else None
         return answer
 
+    def evaluated_years(self, scope: ReadScope = EVERYTHING) -> list[int]:
+        """The years any issue ``scope`` reads was graded in, now (the evaluation page's
+        choices), its parts kept as the views' are."""
+        if self.cache is None:
+            return queries.evaluated_years(self.readable_briefs(scope, ("issue",)))
+        self.cache.refresh(("issue",))
+        briefs = self.cache.held(("issue",))[1]
+        if not scope.everything:
+            briefs = [b for b in briefs if readable(scope, b)]
+        return queries.evaluated_years(briefs, self._kept.scoped(scope.unit))
+
     def _named(self, answer: dict[str, Any], memo: Memo | None = None) -> dict[str, Any]:
         # Names are added when an answer is computed, not per request; the rows the parts
         # kept (projections.kept.Kept) are shared, so named copies are made, reused while they last.

@@ -66,6 +66,9 @@ def of_kind(summaries: Iterable[Summary], kind: str) -> list[Summary]:
 
 def by_kind(summaries: Iterable[Summary]) -> dict[str, list[Summary]]:
     """The summaries split by kind, in one pass (a view at 10⁶ events reads 40,000)."""
+    grouped = getattr(summaries, "by_kind", None)
+    if grouped is not None:  # the brief cache's lists come already split (infrastructure.brief_cache)
+        return defaultdict(list, grouped)
     found: dict[str, list[Summary]] = defaultdict(list)
     # Grouped in C: the briefs come kind by kind, so this is a few runs, not 40,000 appends.
     for kind, run in groupby(summaries, key=itemgetter("kind")):
@@ -262,6 +265,13 @@ def evaluation(
     if now is not None:
         answer.update(_moment(now))
     return answer
+
+
+def evaluated_years(summaries: list[Summary], kept: Kept | None = None) -> list[int]:
+    """The years any of the issues was graded in (the choices of the evaluation page)."""
+    parts = chunked_parts(kept, "evaluated years", by_kind(summaries)["issue"], None,
+                          lambda chunk: {int(y) for s in chunk for y in s["evaluations"]})
+    return sorted(set().union(*parts))
 
 
 def _evaluation_counts(

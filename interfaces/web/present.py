@@ -8,7 +8,7 @@ the views answer only the rows application.read_policy lets the reader read.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -229,10 +229,6 @@ def day_of(as_of: datetime | None) -> str:
 
 
 # ---- year-end evaluation --------------------------------------------------------------
-
-
-def evaluated_years(summaries: Iterable[dict[str, Any]]) -> list[int]:
-    return sorted({int(y) for s in summaries if s.get("kind") == "issue" for y in s.get("evaluations", {})})
 
 
 def evaluation(view: dict[str, Any], names: Names) -> dict[str, Any]:
