@@ -16,7 +16,7 @@ from domain.assessment import CATEGORIES
 from domain.case import ChildCase
 from domain.case_corrections import CORRECTIONS
 from projections.indicators import Thresholds, day_of, response_hours
-from projections.kept import chunked_parts, contribution
+from projections.kept import Rows, chunked_parts, contribution
 
 KIND = "case"
 Summary = dict[str, Any]
@@ -271,15 +271,16 @@ def ledger_view(cases: list[Summary], now: datetime, thresholds: Thresholds, kep
         return table, referrals, services, health
 
     table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    referrals, services, health = [], Counter[tuple[str, str]](), []
+    referral_parts, services, health = [], Counter[tuple[str, str]](), []
     # In case number order, a chunk at a time (projections.kept: one chunk again after a write).
     for part_table, part_referrals, part_services, part_health in chunked_parts(
             kept, "ledger", cases, (today, thresholds), chunk, lambda c: (c["case_number"], c["id"])):
         for key, counts in part_table.items():
             table[key].update(counts)
-        referrals.extend(part_referrals)
+        referral_parts.append(part_referrals)
         services.update(part_services)
         health.extend(part_health)
+    referrals = Rows(referral_parts)
     order = {c: i for i, c in enumerate(("left_behind", *CATEGORIES, "unclassified"))}
     rows = [
         {"street": street, "category": CATEGORY_LABELS[category], "open": counts["open"],

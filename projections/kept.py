@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Hashable
-from itertools import compress
+from itertools import chain, compress
 from typing import Any, TypeVar
 
 Summary = dict[str, Any]
@@ -123,6 +123,16 @@ class _Order:
 
 def _same(kept: list[Summary], summaries: list[Summary]) -> bool:
     return len(kept) == len(summaries) and all(map(operator.is_, kept, summaries))
+
+
+class Rows(list[dict[str, Any]]):
+    """A view's rows made of chunks' rows (``parts``, the lists kept with each chunk): a
+    caller copying the rows (names added, application.unit_names) copies a chunk's again
+    only when it is another list."""
+
+    def __init__(self, parts: list[list[dict[str, Any]]]) -> None:
+        super().__init__(chain.from_iterable(parts))
+        self.parts = parts
 
 
 def contribution(kept: Kept | None, part: str, s: Summary, inputs: Any, compute: Callable[[], T]) -> T:

@@ -23,7 +23,7 @@ from domain.issue import MEASURE_COMPLETED
 from projections import cases, indicators as ind
 from projections.indicators import Thresholds, day_of
 from projections.issues import status_of
-from projections.kept import Kept, Summary, chunked_parts, contribution, whole
+from projections.kept import Kept, Rows, Summary, chunked_parts, contribution, whole
 
 T = TypeVar("T")
 
@@ -116,7 +116,7 @@ def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds,
 
     parts = chunked_parts(kept, "supervision", kinds["issue"], (today, thresholds, plans), chunk_rows,
                           _issue_order(plans))
-    rows = _flat([part[0] for part in parts])
+    rows = Rows([part[0] for part in parts])
     soon = sorted(_flat([part[1] for part in parts]),
                   key=lambda r: (r["due"], r["plan"], r["seq"], r["measure_id"] or ""))
     return {
