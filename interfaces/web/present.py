@@ -258,9 +258,24 @@ def year_choices(evaluated: list[int], today: date) -> list[int]:
 # ---- child information ledger: counts only ---------------------------------------------
 
 
+# The last ledger's shaped statistics, by the identity of the sections they were made from:
+# the views keep an answer until a case changes (infrastructure.view_runner), and summing
+# its tens of thousands of referral rows again for every request would be most of the page.
+_LEDGER_SHAPED: list[tuple[Any, Names, dict[str, Any]]] = []
+
+
 def child_ledger(view: dict[str, Any], names: Names) -> dict[str, Any]:
     """Statistics of the information ledger. Case numbers are pseudonymous, but a page of
     them is still a list of children: this page shows only counts and durations."""
+    sections = view["sections"]
+    if _LEDGER_SHAPED and _LEDGER_SHAPED[0][0] is sections and _LEDGER_SHAPED[0][1] is names:
+        return {**_LEDGER_SHAPED[0][2], "today": view["today"]}
+    shaped = _child_ledger(view, names)
+    _LEDGER_SHAPED[:] = [(sections, names, shaped)]
+    return shaped
+
+
+def _child_ledger(view: dict[str, Any], names: Names) -> dict[str, Any]:
     sections = view["sections"]
     by_unit: dict[str, dict[str, Any]] = {}
     for r in sections["转介与响应"]["rows"]:
