@@ -28,6 +28,7 @@ def main() -> None:
     steps = [
         ["bench.append", "--backend", "both"],
         ["bench.replay", "--backend", "both"],
+        ["bench.upcast", "--backend", "both"],
         ["bench.repository"],
         ["bench.views", "--backend", "postgres", "--sizes", views_sizes, *views_reps],
         ["bench.audit", "--backend", "postgres", "--events", events],
