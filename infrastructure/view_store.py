@@ -145,19 +145,6 @@ class _ViewTables(ViewStore):
                       (self.generation, *args))
             return [_brief(*row) for row in c.fetchall()]
 
-    def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
-        # Two statements, not one with "IS NULL OR": a prepared plan must use the index.
-        after, args = ("", []) if position is None else (" AND position > ?", [position])
-        with self.db.transaction(commit=False) as c:
-            c.execute(f"SELECT id, position, {BRIEF} FROM {{p}}view_summaries WHERE generation=?{after}",
-                      (self.generation, *args))
-            # As text, decoded only as the caller takes each, after the transaction ends (the
-            # caller's work must not hold it open): all of them decoded at once would double
-            # the memory the caller needs.
-            rows = c.fetchall()
-        for row in rows:
-            yield row[0], row[1], _brief(row[2], row[3])
-
     def changes_since(self, position: int | None) -> tuple[str | None, Iterator[tuple[str, int | None, Summary]]]:
         # One statement, so one snapshot: the epoch and the rows cannot straddle a promotion,
         # and a page's refresh is one round trip (not a transaction of three statements).
