@@ -115,15 +115,40 @@ class UnitNames:
             else:
                 columns.append(column)
         pairs = [(k, name_key(k)) for k in keys]
-        rows = []
-        for row in table["rows"]:
+
+        def named(row: Mapping[str, Any]) -> dict[str, Any]:
+            copy = dict(row)
+            for key, name in pairs:
+                value = row.get(key)
+                copy[name] = self.names_of(value) if value is not None else None
+            return copy
+
+        rows: list[dict[str, Any]] = []
+        # Rows made of kept chunks (projections.kept.Rows): one named copy per chunk list,
+        # reused while the chunk is the same list, so a view recomputed after one write
+        # copies one chunk's rows, not 19,000.
+        parts: list[Any] | None = getattr(table["rows"], "parts", None)
+        for part in parts or []:
+            if not part:
+                continue
+            # A chunk is known by its first row's id (an issue's) or object: a chunk with one
+            # row changed is the same chunk, its other rows' copies reused one by one.
+            head = ("chunk", part[0].get("id") or id(part[0]))
+            kept = previous.get(head)
+            if kept is None or kept[0] is not part:
+                before = kept[2] if kept is not None else {}
+                by_row, copies = {}, []
+                for row in part:
+                    found = before.get(id(row))
+                    found = by_row[id(row)] = found if found is not None and found[0] is row else (row, named(row))
+                    copies.append(found[1])
+                kept = (part, copies, by_row)
+            fresh[head] = kept
+            rows.extend(kept[1])
+        for row in table["rows"] if parts is None else []:
             kept = previous.get(id(row))
             if kept is None or kept[0] is not row:
-                named = dict(row)
-                for key, name in pairs:
-                    value = row.get(key)
-                    named[name] = self.names_of(value) if value is not None else None
-                kept = (row, named)
+                kept = (row, named(row))
             fresh[id(row)] = kept
             rows.append(kept[1])
         return {**table, "columns": columns, "rows": rows}
@@ -149,5 +174,6 @@ class UnitNames:
         return named
 
 
-# A row's identity → (the row, its named copy); the row is held so its id is not reused.
-Memo = dict[int, tuple[Mapping[str, Any], dict[str, Any]]]
+# A row's identity → (the row, its named copy), or a chunk's list of rows → (the list, its
+# named rows); what is keyed is held, so its id is not reused.
+Memo = dict[Any, tuple[Any, ...]]

@@ -1,4 +1,4 @@
-"""Times each dashboard page on the demo district: the median of 20 requests over HTTP.
+"""Times each dashboard page on the demo district: median, p90 and p99 of 20 requests over HTTP.
 
     .venv/bin/python bench/pages.py [--requests 20] [--no-record]
     .venv/bin/python bench/pages.py --database views_1m --keys DIR [--requests 5]
@@ -8,8 +8,9 @@ process, as `make run` does), signs in as the supervision office, and asks each 
 turn. With ``--database`` it serves instead an existing PostgreSQL database written by
 bench.generate (``--keys``: the directory of its key files), after enrolling a supervisor
 there (two events) and catching the views up; the pages then name one of its issues and its
-first year. The result is appended to docs/BENCHMARKS.md under "Dashboard pages". Target:
-every page's median under 300 ms.
+first year. The workbench's forms are asked by an agency user of the unit owning the
+issue's open measure M1 (enrolled there too). The result is appended to docs/BENCHMARKS.md
+under "Dashboard pages". Target (issue 20): every page's p99 under 150 ms at 10⁶ events.
 """
 
 from __future__ import annotations
@@ -34,16 +35,26 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import MARK, cpu_name
-from domain.issue import issue_id
+from bench.common import MARK, cpu_name, percentile
+from domain.issue import MEASURE_OPEN, issue_id
 from domain.plan import plan_id
 from infrastructure.settings import Settings
 from interfaces import bootstrap, demo_district
 from interfaces.http.app import create_app
 
-TARGET_MS = 300
+TARGET_MS = 150
 HEADING = "## Dashboard pages"
 RECORD = ROOT / "docs" / "BENCHMARKS.md"
+
+
+# The workbench's forms, asked as the agency owning the issue's measure M1.
+AGENCY = "agency"
+DEMO_AGENCY_UNIT = next(unit for key, _, unit, _ in demo_district.DEMO_USERS if key == AGENCY)
+
+
+def workbench(issue: str) -> list[tuple[str, str, str]]:
+    return [("待办", "/todo", AGENCY), ("制定整改措施表单", f"/issues/{issue}/measures/new", AGENCY),
+            ("报送进展表单 M1", f"/issues/{issue}/measures/M1/progress", AGENCY)]
 
 
 def pages(issue: str | None = None, back: str = "2019-04-20", year: int = 2019) -> list[tuple[str, str]]:
@@ -63,34 +74,6 @@ def pages(issue: str | None = None, back: str = "2019-04-20", year: int = 2019) 
         (f"问题比较 {back} 至今", f"/replay/issue?id={overdue}&since={back}"),
         (f"视图比较 {back} 至今", f"/replay/view?name=units&since={back}"),
     ]
-
-
-# A responsible unit's pages, asked as a user of the unit owning an open measure (the 待办 and
-# the measure's forms; the forms' pages, not their posts).
-AGENCY = "责任单位："
-
-
-def agency_pages(issue: str, measure_id: str) -> list[tuple[str, str]]:
-    path = f"/issues/{issue}/measures"
-    return [(f"{AGENCY}待办", "/todo"), (f"{AGENCY}制定整改措施", f"{path}/new"),
-            (f"{AGENCY}报送进展", f"{path}/{measure_id}/progress"), (f"{AGENCY}报告办结", f"{path}/{measure_id}/completion")]
-
-
-def open_measure(services: bootstrap.Services) -> tuple[str, str, str]:
-    """The first open measure of an open issue: (issue id, measure id, its unit)."""
-    from domain.issue import MEASURE_COMPLETED
-
-    services.views.catch_up()
-    return next((b["id"], m["measure_id"], m["unit"]) for b in services.views.briefs(kinds=("issue",))
-                if not b["closed"] for m in b["measures"].values() if m["status"] != MEASURE_COMPLETED)
-
-
-def agency_token(services: bootstrap.Services, unit: str) -> str:
-    """A user of ``unit`` enrolled for the run (one event), whose token asks the agency's pages."""
-    from application.commands import SYSTEM, Command
-
-    return services.accounts.add_user(Command(SYSTEM), name=f"责任单位-测速-{os.getpid()}", unit=unit,
-                                      role="agency").token
 
 
 def machine() -> str:
@@ -113,6 +96,9 @@ def serve(workdir: Path, database: str | None = None) -> tuple[str, dict[str, st
         enrolment = services.accounts.add_user(Command(SYSTEM), name=f"督查督办-测速-{os.getpid()}", unit="dxh-bgs", role="supervisor")
         tokens = {"supervisor": enrolment.token}
         services.views.catch_up()
+        unit = worked_issue(services)["measures"]["M1"]["unit"]
+        tokens[AGENCY] = services.accounts.add_user(Command(SYSTEM), name=f"责任单位-测速-{os.getpid()}", unit=unit,
+                                                    role="agency").token
     else:
         tokens = demo_district.load(services)
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -161,6 +147,15 @@ def open_issue(services: bootstrap.Services) -> dict[str, Any]:
     return next(b for b in services.views.briefs(kinds=("issue",)) if not b["closed"] and b["units"])
 
 
+def worked_issue(services: bootstrap.Services, unit: str | None = None) -> dict[str, Any]:
+    """An issue still open whose measure M1 is open too (of ``unit`` when given): the
+    workbench's forms act on it."""
+    services.views.catch_up()
+    return next(b for b in services.views.briefs(kinds=("issue",))
+                if not b["closed"] and b["measures"].get("M1", {}).get("status") == MEASURE_OPEN
+                and unit in (None, b["measures"]["M1"]["unit"]))
+
+
 def generated_pages(services: bootstrap.Services) -> list[tuple[str, str]]:
     """The pages for a generated district: its first issue with measures, half a year on."""
     from datetime import date, timedelta
@@ -170,53 +165,59 @@ def generated_pages(services: bootstrap.Services) -> list[tuple[str, str]]:
     return pages(chosen["id"], (registered + timedelta(days=180)).isoformat(), registered.year)
 
 
-def measure(base: str, token: str, count: int, paths: list[tuple[str, str]] | None = None,
-            warmup: int = 2, before: Callable[[httpx.Client], None] | None = None,
-            home: tuple[str, str] = ("/", "督查督办总览")) -> list[tuple[str, str, float, float]]:
+Result = tuple[str, str, float, float, float]
+
+
+def measure(base: str, tokens: dict[str, str], count: int, paths: list[tuple[str, ...]] | None = None,
+            warmup: int = 2, before: Callable[[httpx.Client], None] | None = None) -> list[Result]:
+    """Each page's median, p90 and p99 (nearest rank) of ``count`` requests."""
     results = []
     # Pages take a bearer token as the API does (the sign-in form wants a password, and its
     # argon2id hash is not what this measures).
     with httpx.Client(base_url=base, timeout=600, follow_redirects=True,
-                      headers={"Authorization": f"Bearer {token}"}) as client:
-        signed = client.get(home[0])
-        if signed.status_code != 200 or home[1] not in signed.text:
+                      headers={"Authorization": f"Bearer {tokens['supervisor']}"}) as client:
+        signed = client.get("/")
+        if signed.status_code != 200 or "督查督办总览" not in signed.text:
             raise SystemExit(f"sign-in failed: {signed.status_code}")
-        for label, path in paths or pages():
+        for label, path, *who in paths or pages():
+            headers = {"Authorization": f"Bearer {tokens[who[0]]}"} if who else None
             for _ in range(warmup):  # warm-up: first-use caches (unit names, templates)
-                client.get(path).raise_for_status()
+                client.get(path, headers=headers).raise_for_status()
             times = []
             for _ in range(count):
                 if before is not None:
                     before(client)
                 started = time.perf_counter()
-                client.get(path).raise_for_status()
+                client.get(path, headers=headers).raise_for_status()
                 times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            results.append((label, path, statistics.median(times), times[int(0.9 * (len(times) - 1))]))
-            print(f"{label} {path}: median {results[-1][2]:,.0f} ms", file=sys.stderr, flush=True)
+            results.append((label, path, statistics.median(times), percentile(times, 90), percentile(times, 99)))
+            print(f"{label} {path}: median {results[-1][2]:,.0f} ms, p99 {results[-1][4]:,.0f} ms",
+                  file=sys.stderr, flush=True)
     return results
 
 
-def record(results: list[tuple[str, str, float, float]], count: int, where: str | None = None,
-           writes: bool = False) -> str:
+def record(results: list[Result], count: int, where: str | None = None, writes: bool = False) -> str:
     command = (f".venv/bin/python bench/pages.py --requests {count}" + (f" --database {where.split()[0]}" if where else "")
                + (" --write-between" if writes else ""))
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         (f"Command: `{command}` ({where or 'demo district, SQLite'}, one "
-         "uvicorn process on loopback, signed in as 督查督办, and as a user of the unit of an open "
-         f"measure for the pages marked {AGENCY}"
+         "uvicorn process on loopback, signed in as 督查督办"
          + ("; one urging written through the API before each timed request" if writes else "") + ")."),
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}; load average {load()} at the end (2 CPUs shared with other engineers' work).",
         "",
-        f"| page | path | median ms | p90 ms | under {TARGET_MS} ms |",
-        "|---|---|---:|---:|---|",
-        *(f"| {label} | `{path}` | {median:.1f} | {p90:.1f} | {'yes' if median < TARGET_MS else 'NO'} |"
-          for label, path, median, p90 in results),
+        f"| page | path | median ms | p90 ms | p99 ms | p99 under {TARGET_MS} ms |",
+        "|---|---|---:|---:|---:|---|",
+        *(f"| {label} | `{path}` | {median:.1f} | {p90:.1f} | {p99:.1f} | {'yes' if p99 < TARGET_MS else 'NO'} |"
+          for label, path, median, p90, p99 in results),
         "",
     ]
     return "\n".join(lines)
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def append(block: str) -> None:
@@ -250,15 +251,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="careledger-bench-") as workdir:
         base, tokens, server, thread, services = serve(Path(args.keys or workdir), args.database)
         try:
-            paths = generated_pages(services) if args.database else None
+            paths: list[tuple[str, ...]] = list(generated_pages(services) if args.database else pages())
+            # The demo's agency user is 普法科's; a generated district's was enrolled for its issue.
+            paths += workbench(worked_issue(services, None if args.database else DEMO_AGENCY_UNIT)["id"])
             if args.database:
                 total = services.ledger.recorder.max_notification_id() or 0
                 where = f"{args.database} (PostgreSQL, {total:,} events from bench.generate)"
             before = urging_each_time(open_issue(services), tokens["supervisor"]) if args.write_between else None
-            results = measure(base, tokens["supervisor"], args.requests, paths, args.warmup, before)
-            issue, measure_id, unit = open_measure(services)
-            results += measure(base, agency_token(services, unit), args.requests, agency_pages(issue, measure_id),
-                               args.warmup, before, home=("/todo", "待办"))
+            results = measure(base, tokens, args.requests, paths, args.warmup, before)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
@@ -267,7 +267,7 @@ def main() -> None:
     print(block)
     if not args.no_record:
         append(block)
-    slow = [label for label, _, median, _ in results if median >= TARGET_MS]
+    slow = [label for label, _, _, _, p99 in results if p99 >= TARGET_MS]
     if slow:
         print(f"over {TARGET_MS} ms: {'、'.join(slow)}", file=sys.stderr)
 

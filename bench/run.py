@@ -29,6 +29,7 @@ def main() -> None:
     steps = [
         ["bench.append", "--backend", "both"] + ([] if big else ["--reps", "3"]),
         ["bench.replay", "--backend", "both"],
+        ["bench.upcast", "--backend", "both"],
         ["bench.repository"],
         ["bench.views", "--backend", "postgres", "--sizes", views_sizes, *views_reps],
         ["bench.audit", "--backend", "postgres", "--events", events],

@@ -87,6 +87,9 @@ class RoutedViews:
                         as_of: datetime | None = None) -> list[Summary]:
         return self._read(lambda views: views.readable_briefs(scope, kinds, as_of))  # type: ignore[no-any-return]
 
+    def evaluated_years(self, scope: ReadScope = EVERYTHING) -> list[int]:
+        return self._read(lambda views: views.evaluated_years(scope))  # type: ignore[no-any-return]
+
     def briefs(self, as_of: datetime | None = None, kinds: tuple[str, ...] | None = None) -> list[Summary]:
         return self._read(lambda views: views.briefs(as_of, kinds))  # type: ignore[no-any-return]
 

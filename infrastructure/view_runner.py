@@ -21,13 +21,14 @@ from application.read_policy import EVERYTHING, ReadScope
 from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.log_notices import listen
+from infrastructure.past_briefs import PastBriefs, briefs_as_of
 from infrastructure.settings import Settings
 from infrastructure.view_pull import BATCH, Progress, pull
 from infrastructure.view_store import view_store_for
 from projections import cases as case_fold, folds, issues as issue_fold, queries, todo
 from projections.indicators import Thresholds, day_of
 from projections.kept import Kept
-from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore, replay
+from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,10 @@ class Views:
         # The named copies of the rows of each answer kept (application.unit_names.Memo).
         self._named_rows: dict[tuple[str, int | None, str | None], Memo] = {}
         self._restarts_seen = 0
+        # Views as of a past moment: the briefs of the last moments asked, and the parts of
+        # the views computed from them (apart from the live ones: another day, other parts).
+        self._past = PastBriefs()
+        self._past_kept = Kept()
 
     @property
     def application_name(self) -> str:
@@ -208,7 +213,9 @@ class Views:
     def briefs(self, as_of: datetime | None = None, kinds: tuple[str, ...] | None = None) -> list[Summary]:
         """What the views and lists read (folds.brief), now or as of a past moment."""
         if as_of is not None:
-            return briefs_as_of(self.ledger, self.store, as_of, kinds, self.cache, log=self.log)
+            if self.cache is None:
+                return briefs_as_of(self.ledger, self.store, as_of, kinds, log=self.log)
+            return self._past.get(self.ledger, self.store, as_of, kinds, self.cache, log=self.log)
         return self.cache.briefs(kinds)[1] if self.cache else self.store.all_briefs(kinds)
 
     def readable_briefs(self, scope: ReadScope, kinds: tuple[str, ...] | None = None,
@@ -238,7 +245,8 @@ class Views:
             return {**whole, "rows": [r for r in whole["rows"] if scope.reads_unit_row(r["unit"])]}
         now = as_of or self.ledger.clock()
         if as_of is not None or self.cache is None:
-            answer = self._named(self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, None))
+            kept = self._past_kept.scoped(scope.unit) if as_of is not None and self.cache is not None else None
+            answer = self._named(self._compute(name, self.readable_briefs(scope, VIEW_KINDS[name], as_of), now, year, kept))
         else:
             # A view now depends on the briefs of its kinds and the day only
             # (projections.queries): the answer computed once serves every request until
@@ -253,18 +261,29 @@ class Views:
                 self._restarts_seen = self.cache.restarts
             kept = self._answers.get((name, year, scope.unit))
             if kept is None or kept[0] != (today, current):
-                version, briefs = self.cache.briefs(kinds)
+                version, briefs = self.cache.held(kinds)  # as just refreshed: no second read
                 if not scope.everything:
                     briefs = [b for b in briefs if readable(scope, b)]
                 # A brief's part is the same whoever reads it: an agency's answer reuses the
-                # parts computed for the district's (views of an agency's rows are per issue
-                # or per case, so no sum over all of them is kept: Kept.whole).
-                computed = self._compute(name, briefs, now, year, self._kept)
+                # parts computed for the district's; the sums over chunks of briefs are the
+                # reader's own (Kept.scoped), as an agency's chunks hold fewer briefs.
+                computed = self._compute(name, briefs, now, year, self._kept.scoped(scope.unit))
                 kept = ((today, version), self._named(computed, self._named_rows.setdefault((name, year, scope.unit), {})))
                 self._answers[(name, year, scope.unit)] = kept
             answer = {**kept[1], "as_of": now.isoformat()}
         answer["position"] = self.position() if as_of is None else None
         return answer
+
+    def evaluated_years(self, scope: ReadScope = EVERYTHING) -> list[int]:
+        """The years any issue ``scope`` reads was graded in, now (the evaluation page's
+        choices), its parts kept as the views' are."""
+        if self.cache is None:
+            return queries.evaluated_years(self.readable_briefs(scope, ("issue",)))
+        self.cache.refresh(("issue",))
+        briefs = self.cache.held(("issue",))[1]
+        if not scope.everything:
+            briefs = [b for b in briefs if readable(scope, b)]
+        return queries.evaluated_years(briefs, self._kept.scoped(scope.unit))
 
     def _named(self, answer: dict[str, Any], memo: Memo | None = None) -> dict[str, Any]:
         # Names are added when an answer is computed, not per request; the rows the parts
@@ -292,50 +311,6 @@ def readable(scope: ReadScope, brief: Summary) -> bool:
     return True
 
 
-def briefs_as_of(
-    ledger: Ledger, store: ViewStore, as_of: datetime, kinds: tuple[str, ...] | None = None,
-    cache: BriefCache | None = None, *, log: Any = None,
-) -> list[Summary]:
-    """The briefs (of ``kinds``, default all) from the events recorded up to ``as_of``: the
-    briefs at the nearest checkpoint at or before it; then, for the aggregates whose events
-    follow until the first event recorded after ``as_of``, their summaries at the checkpoint
-    with those events folded in, briefed again. With a ``cache`` of the live briefs, those
-    not changed since the checkpoint are taken from it, and only the others are read. The
-    events come from ``log`` when given (a standby's copy of the log), else the ledger's."""
-    moment = as_of.timestamp()
-    position, held = None, None
-    if cache is not None:
-        position = store.checkpoint_position(moment)
-        if position is not None:
-            held = cache.unchanged_since(position, folds.KINDS if kinds is None else kinds)
-    if held is not None and position is not None:
-        unchanged, changed = held
-        start = unchanged + store.briefs_at(position, changed)
-    else:
-        found = store.checkpoint_before(moment, kinds)
-        position, start = found if found else (None, [])
-    topics = folds.topics_of(kinds)
-    events = []
-    cursor = position or 0
-    while True:
-        page = (log or ledger.recorder).select_notifications(cursor + 1, BATCH, topics=topics)
-        if not page:
-            break
-        stop = False
-        for n in page:
-            domain_event = ledger.mapper.to_domain_event(n)
-            if domain_event.timestamp.timestamp() > moment:
-                stop = True
-                break
-            events.append(domain_event)
-        if stop:
-            break
-        cursor = page[-1].id
-    touched = {str(e.originator_id) for e in events}
-    replayed = replay(list(store.versions_at(position, touched).values()) if position is not None else [], events)
-    briefs = {b["id"]: b for b in start}
-    briefs.update((s["id"], folds.brief(s)) for s in replayed)
-    return [briefs[key] for key in sorted(briefs)]
 
 
 def rebuild(

@@ -107,7 +107,7 @@ class _ViewTables(ViewStore):
                           "(generation, position)", prepare=False)
 
     def max_tracking_id(self, application_name: str) -> int | None:
-        with self.db.transaction(commit=False) as c:
+        with self.db.read() as c:
             row = c.execute("SELECT notification_id FROM {p}view_tracking WHERE generation=? AND application_name=?",
                             (self.generation, application_name)).fetchone()
         return None if row is None else int(row[0])
@@ -148,21 +148,21 @@ class _ViewTables(ViewStore):
                       (self.generation, *args))
             return [_brief(*row) for row in c.fetchall()]
 
-    def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
-        # Two statements, not one with "IS NULL OR": a prepared plan must use the index.
+    def changes_since(self, position: int | None) -> tuple[str | None, Iterator[tuple[str, int | None, Summary]]]:
+        # One statement, so one snapshot: the epoch and the rows cannot straddle a promotion,
+        # and a page's refresh is one round trip (not a transaction of three statements).
         after, args = ("", []) if position is None else (" AND position > ?", [position])
-        with self.db.transaction(commit=False) as c:
-            c.execute(f"SELECT id, position, {BRIEF} FROM {{p}}view_summaries WHERE generation=?{after}",
-                      (self.generation, *args))
-            # As text, decoded only as the caller takes each, after the transaction ends (the
-            # caller's work must not hold it open): all of them decoded at once would double
-            # the memory the caller needs.
+        with self.db.read() as c:
+            c.execute("SELECT NULL, NULL, (SELECT epoch FROM {p}view_epochs WHERE generation=?), NULL UNION ALL "
+                      f"SELECT id, position, {BRIEF} FROM {{p}}view_summaries WHERE generation=?{after}",
+                      (self.generation, self.generation, *args))
             rows = c.fetchall()
-        for row in rows:
-            yield row[0], row[1], _brief(row[2], row[3])
+        epoch = next((row[2] for row in rows if row[0] is None), None)
+        return (None if epoch is None else str(epoch),
+                ((row[0], row[1], _brief(row[2], row[3])) for row in rows if row[0] is not None))
 
     def epoch(self) -> str | None:
-        with self.db.transaction(commit=False) as c:
+        with self.db.read() as c:
             row = c.execute("SELECT epoch FROM {p}view_epochs WHERE generation=?", (self.generation,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -222,7 +222,7 @@ class _ViewTables(ViewStore):
             return position, [_brief(r[0], r[1]) for r in c.fetchall()]
 
     def checkpoint_position(self, moment: float) -> int | None:
-        with self.db.transaction(commit=False) as c:
+        with self.db.read() as c:
             row = c.execute("SELECT position FROM {p}view_marks WHERE generation=? AND max_recorded<=? "
                             "ORDER BY position DESC LIMIT 1", (self.generation, moment)).fetchone()
         return None if row is None else int(row[0])

@@ -17,7 +17,7 @@ from domain.case_corrections import CORRECTIONS
 from domain.referral_acceptance import ACCEPTED, AWAITING_ACCEPTANCE, NOT_ACCEPTED, acceptance
 from projections.continued import continued
 from projections.indicators import Thresholds, day_of, response_hours
-from projections.kept import contribution
+from projections.kept import Rows, chunked_parts, contribution
 
 KIND = "case"
 Summary = dict[str, Any]
@@ -262,17 +262,33 @@ def ledger_view(cases: list[Summary], now: datetime, thresholds: Thresholds, kep
     """The information ledger; ``kept`` (projections.kept.Kept) reuses each case's part."""
     today = day_of(now)
     assert today is not None
+
+    def chunk(cases: list[Summary]) -> tuple[dict[tuple[str, str], Counter[str]], list[dict[str, Any]],
+                                             Counter[tuple[str, str]], list[dict[str, Any]]]:
+        table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        referrals, services, health = [], Counter[tuple[str, str]](), []
+        for s in cases:
+            status, categories, rows, provided, problems = contribution(
+                kept, "ledger", s, (today, thresholds), lambda: _ledger_part(s, today, thresholds))
+            for category in categories:
+                table[(s["street"], category)][status] += 1
+            referrals.extend(rows)
+            services.update(provided)
+            if problems is not None:
+                health.append(problems)
+        return table, referrals, services, health
+
     table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    referrals, services, health = [], Counter(), []
-    for s in sorted(cases, key=lambda c: c["case_number"]):
-        status, categories, rows, provided, problems = contribution(
-            kept, "ledger", s, (today, thresholds), lambda: _ledger_part(s, today, thresholds))
-        for category in categories:
-            table[(s["street"], category)][status] += 1
-        referrals.extend(rows)
-        services.update(provided)
-        if problems is not None:
-            health.append(problems)
+    referral_parts, services, health = [], Counter[tuple[str, str]](), []
+    # In case number order, a chunk at a time (projections.kept: one chunk again after a write).
+    for part_table, part_referrals, part_services, part_health in chunked_parts(
+            kept, "ledger", cases, (today, thresholds), chunk, lambda c: (c["case_number"], c["id"])):
+        for key, counts in part_table.items():
+            table[key].update(counts)
+        referral_parts.append(part_referrals)
+        services.update(part_services)
+        health.extend(part_health)
+    referrals = Rows(referral_parts)
     order = {c: i for i, c in enumerate(("left_behind", *CATEGORIES, "unclassified"))}
     rows = [
         {"street": street, "category": CATEGORY_LABELS[category], "open": counts["open"],

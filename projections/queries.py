@@ -15,14 +15,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from itertools import chain, groupby
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from domain.issue import MEASURE_COMPLETED
 from domain.urging import AWAITING_REPLY, REPLIED_LATE, REPLIED_ON_TIME, reply_status
 from projections import cases, indicators as ind
 from projections.indicators import Thresholds, day_of
 from projections.issues import status_of
-from projections.kept import Kept, Summary, contribution, whole
+from projections.kept import Kept, Rows, Summary, chunked_parts, contribution, whole
+
+T = TypeVar("T")
 
 STATUS_LABELS = {
     "registered": "已登记", "assigned": "已交办", "rectifying": "整改中",
@@ -65,9 +69,13 @@ def of_kind(summaries: Iterable[Summary], kind: str) -> list[Summary]:
 
 def by_kind(summaries: Iterable[Summary]) -> dict[str, list[Summary]]:
     """The summaries split by kind, in one pass (a view at 10⁶ events reads 40,000)."""
+    grouped = getattr(summaries, "by_kind", None)
+    if grouped is not None:  # the brief cache's lists come already split (infrastructure.brief_cache)
+        return defaultdict(list, grouped)
     found: dict[str, list[Summary]] = defaultdict(list)
-    for s in summaries:
-        found[s["kind"]].append(s)
+    # Grouped in C: the briefs come kind by kind, so this is a few runs, not 40,000 appends.
+    for kind, run in groupby(summaries, key=itemgetter("kind")):
+        found[kind].extend(run)
     return found
 
 
@@ -75,9 +83,14 @@ def _plans(kinds: dict[str, list[Summary]]) -> dict[str, str]:
     return {p["id"]: p["number"] for p in kinds["plan"]}
 
 
-def _issues(kinds: dict[str, list[Summary]], plans: dict[str, str]) -> list[Summary]:
-    """Issues in the order of the plans' numbers and their own sequence numbers."""
-    return sorted(kinds["issue"], key=lambda s: (plans.get(s["plan_id"], s["plan_id"]), s["seq"]))
+def _issue_order(plans: dict[str, str]) -> Any:
+    """Issues in the order of the plans' numbers and their own sequence numbers (the id
+    only tells apart what nothing else does, and lets a kept order check it)."""
+    return lambda s: (plans.get(s["plan_id"], s["plan_id"]), s["seq"], s["id"])
+
+
+def _flat(parts: list[list[T]]) -> list[T]:
+    return list(chain.from_iterable(parts))
 
 
 def _moment(now: datetime) -> dict[str, Any]:
@@ -93,14 +106,22 @@ def supervision(summaries: list[Summary], now: datetime, thresholds: Thresholds,
     assert today is not None
     kinds = by_kind(summaries)
     plans = _plans(kinds)
-    rows, soon = [], []
-    for s in _issues(kinds, plans):
-        plan = plans.get(s["plan_id"], s["plan_id"])
-        row, items = contribution(kept, "supervision", s, (today, thresholds, plan),
-                                  lambda: _supervision_row(s, plan, today, thresholds))
-        rows.append(row)
-        soon.extend(items)
-    soon.sort(key=lambda r: (r["due"], r["plan"], r["seq"], r["measure_id"] or ""))
+
+    def chunk_rows(chunk: list[Summary]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rows, soon = [], []
+        for s in chunk:
+            plan = plans.get(s["plan_id"], s["plan_id"])
+            row, items = contribution(kept, "supervision", s, (today, thresholds, plan),
+                                      lambda: _supervision_row(s, plan, today, thresholds))
+            rows.append(row)
+            soon.extend(items)
+        return rows, soon
+
+    parts = chunked_parts(kept, "supervision", kinds["issue"], (today, thresholds, plans), chunk_rows,
+                          _issue_order(plans))
+    rows = Rows([part[0] for part in parts])
+    soon = sorted(_flat([part[1] for part in parts]),
+                  key=lambda r: (r["due"], r["plan"], r["seq"], r["measure_id"] or ""))
     return {
         **_moment(now),
         "columns": columns(SUPERVISION_COLUMNS), "rows": rows,
@@ -144,14 +165,25 @@ def units(summaries: list[Summary], now: datetime, kept: Kept | None = None) -> 
     urgings it received (all time)."""
     today = day_of(now)
     assert today is not None
+
+    def chunk_counts(chunk: list[Summary]) -> dict[str, dict[str, int]]:
+        table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(UNIT_COUNTS, 0))
+        for s in chunk:
+            for unit, counts in contribution(kept, "units", s, today, lambda: _unit_counts(s, today)):
+                _add(table[unit], counts)
+        return table
+
     table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(UNIT_COUNTS, 0))
-    for s in by_kind(summaries)["issue"]:
-        for unit, counts in contribution(kept, "units", s, today, lambda: _unit_counts(s, today)):
-            row = table[unit]
-            for key, value in counts.items():
-                row[key] += value
+    for part in chunked_parts(kept, "units", by_kind(summaries)["issue"], today, chunk_counts):
+        for unit, counts in part.items():
+            _add(table[unit], counts)
     rows = [{"unit": unit, **row} for unit, row in sorted(table.items())]
     return {**_moment(now), "columns": columns(UNIT_COLUMNS), "rows": rows}
+
+
+def _add(row: dict[str, int], counts: dict[str, int]) -> None:
+    for key, value in counts.items():
+        row[key] += value
 
 
 def _unit_counts(s: Summary, today: date) -> list[tuple[str, dict[str, int]]]:
@@ -184,23 +216,34 @@ def evaluation(
     blank = lambda: {  # noqa: E731
         **dict.fromkeys(EVALUATION_COUNTS, 0), "case_responses": 0, "response": [], "grades": [], "flags": [],
     }
-    table: dict[str, dict[str, Any]] = defaultdict(blank)
     kinds = by_kind(summaries)
     plans = _plans(kinds)
-    for s in _issues(kinds, plans):
-        plan = plans.get(s["plan_id"], "")
-        counts, graded = contribution(kept, "evaluation", s, (year, thresholds, plan),
-                                      lambda: _evaluation_counts(s, year, thresholds, f"{plan}第{s['seq']}项"))
-        for unit, row_counts in counts:
+
+    def chunk_counts(chunk: list[Summary]) -> dict[str, dict[str, Any]]:
+        table: dict[str, dict[str, Any]] = defaultdict(blank)
+        for s in chunk:
+            plan = plans.get(s["plan_id"], "")
+            counts, graded = contribution(kept, "evaluation", s, (year, thresholds, plan),
+                                          lambda: _evaluation_counts(s, year, thresholds, f"{plan}第{s['seq']}项"))
+            for unit, row_counts in counts:
+                _add(table[unit], row_counts)
+            if graded is not None:
+                unit, grade, flag = graded
+                row = table[unit]
+                row["grades"].append(grade)
+                if flag:
+                    row["flags"].append(flag)
+        return table
+
+    table: dict[str, dict[str, Any]] = defaultdict(blank)
+    # Chunks in issue order, so each unit's grades are listed in that order.
+    for part in chunked_parts(kept, f"evaluation {year}", kinds["issue"], (year, thresholds, plans), chunk_counts,
+                              _issue_order(plans)):
+        for unit, found in part.items():
             row = table[unit]
-            for key, value in row_counts.items():
-                row[key] += value
-        if graded is not None:
-            unit, grade, flag = graded
-            row = table[unit]
-            row["grades"].append(grade)
-            if flag:
-                row["flags"].append(flag)
+            _add(row, {k: found[k] for k in EVALUATION_COUNTS})
+            row["grades"].extend(found["grades"])
+            row["flags"].extend(found["flags"])
     cases = kinds["case"]
     for unit, (count, hours) in whole(kept, "responses", cases, year, lambda: _responses(cases, year, kept)).items():
         row = table[unit]
@@ -227,6 +270,13 @@ def evaluation(
     if now is not None:
         answer.update(_moment(now))
     return answer
+
+
+def evaluated_years(summaries: list[Summary], kept: Kept | None = None) -> list[int]:
+    """The years any of the issues was graded in (the choices of the evaluation page)."""
+    parts = chunked_parts(kept, "evaluated years", by_kind(summaries)["issue"], None,
+                          lambda chunk: {int(y) for s in chunk for y in s["evaluations"]})
+    return sorted(set().union(*parts))
 
 
 def _evaluation_counts(
@@ -258,10 +308,17 @@ def _evaluation_counts(
 
 def _responses(cases: list[Summary], year: int, kept: Kept | None) -> dict[str, tuple[int, list[float]]]:
     """Per unit, over every case: the responses asked of it in ``year`` and their hours."""
+
+    def chunk_responses(chunk: list[Summary]) -> list[tuple[str, float | None]]:
+        found: list[tuple[str, float | None]] = []
+        for case in chunk:
+            found.extend(contribution(kept, "responses", case, year, lambda: case_responses(case, year)))
+        return found
+
     counts: dict[str, int] = defaultdict(int)
     hours_of: dict[str, list[float]] = defaultdict(list)
-    for case in cases:
-        for unit, hours in contribution(kept, "responses", case, year, lambda: case_responses(case, year)):
+    for part in chunked_parts(kept, f"responses {year}", cases, year, chunk_responses):
+        for unit, hours in part:
             counts[unit] += 1
             if hours is not None:
                 hours_of[unit].append(hours)

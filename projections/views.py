@@ -72,10 +72,11 @@ class ViewStore(TrackingRecorder, ABC):
         """The summaries (and their briefs) as ``put`` writes them."""
 
     @abstractmethod
-    def briefs_since(self, position: int | None) -> Iterator[tuple[str, int | None, Summary]]:
-        """(id, position, brief) of every summary last changed by a batch after
-        ``position`` (every summary when None): what a copy of the briefs held since then
-        must take in. Batches commit in position order, so none is skipped."""
+    def changes_since(self, position: int | None) -> tuple[str | None, Iterator[tuple[str, int | None, Summary]]]:
+        """The epoch, and (id, position, brief) of every summary last changed by a batch
+        after ``position`` (every summary when None), read in one statement (one snapshot:
+        no promotion can fall between them): what a copy of the briefs held since then must
+        take in. Batches commit in position order, so none is skipped."""
 
     @abstractmethod
     def epoch(self) -> str | None:

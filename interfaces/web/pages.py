@@ -216,7 +216,7 @@ def evaluation(
     year: Annotated[int | None, Query(ge=1949, le=2200)] = None,
 ) -> Response:
     scope = POLICY.scope(caller)
-    evaluated = present.evaluated_years(caught_up(svc).views.readable_briefs(scope, kinds=("issue",)))
+    evaluated = caught_up(svc).views.evaluated_years(scope)
     today = svc.ledger.clock().astimezone(present.BEIJING).date()
     # Without a year, the latest one graded: that is the evaluation the office is looking at.
     chosen = year or max(evaluated, default=today.year)

@@ -8,7 +8,7 @@ the views answer only the rows application.read_policy lets the reader read.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -121,7 +121,8 @@ def issue_list(
     """The issues of the view that pass the filter, a page of ISSUES_PER_PAGE at a time (a
     district's thousands of issues do not belong on one page)."""
     mine = supervision["rows"]
-    matched = [r for r in mine if where.keeps(r)]
+    # At 10⁶ events a district has 19,000 issues: no per-row work the page does not need.
+    matched = [r for r in mine if where.keeps(r)] if where != IssueFilter() else mine
     pages = max(1, -(-len(matched) // ISSUES_PER_PAGE))
     page = min(max(1, page), pages)
     shown = matched[(page - 1) * ISSUES_PER_PAGE:page * ISSUES_PER_PAGE]
@@ -131,7 +132,9 @@ def issue_list(
          "is_overdue": r["days_overdue"] > 0}
         for r in shown
     ]
-    units = sorted({u for r in mine for u in units_of(r)})
+    # Rows share a few lead units and co-unit lists: each distinct one is split once.
+    units = sorted({r["lead_unit"] for r in mine if r["lead_unit"]}
+                   | {u for co in {r["co_units"] for r in mine} if co for u in co.split("、") if u})
     query = {k: v for k, v in (("plan", where.plan), ("unit", where.unit), ("status", where.status),
                                ("overdue", "true" if where.overdue else None)) if v}
     link = lambda n: "/issues?" + urlencode({**query, "page": n})  # noqa: E731
@@ -228,10 +231,6 @@ def day_of(as_of: datetime | None) -> str:
 # ---- year-end evaluation --------------------------------------------------------------
 
 
-def evaluated_years(summaries: Iterable[dict[str, Any]]) -> list[int]:
-    return sorted({int(y) for s in summaries if s.get("kind") == "issue" for y in s.get("evaluations", {})})
-
-
 def evaluation(view: dict[str, Any], names: Names) -> dict[str, Any]:
     rows = [
         {**r, "name": names(r["unit"]),
@@ -259,9 +258,24 @@ def year_choices(evaluated: list[int], today: date) -> list[int]:
 # ---- child information ledger: counts only ---------------------------------------------
 
 
+# The last ledger's shaped statistics, by the identity of the sections they were made from:
+# the views keep an answer until a case changes (infrastructure.view_runner), and summing
+# its tens of thousands of referral rows again for every request would be most of the page.
+_LEDGER_SHAPED: list[tuple[Any, Names, dict[str, Any]]] = []
+
+
 def child_ledger(view: dict[str, Any], names: Names) -> dict[str, Any]:
     """Statistics of the information ledger. Case numbers are pseudonymous, but a page of
     them is still a list of children: this page shows only counts and durations."""
+    sections = view["sections"]
+    if _LEDGER_SHAPED and _LEDGER_SHAPED[0][0] is sections and _LEDGER_SHAPED[0][1] is names:
+        return {**_LEDGER_SHAPED[0][2], "today": view["today"]}
+    shaped = _child_ledger(view, names)
+    _LEDGER_SHAPED[:] = [(sections, names, shaped)]
+    return shaped
+
+
+def _child_ledger(view: dict[str, Any], names: Names) -> dict[str, Any]:
     sections = view["sections"]
     by_unit: dict[str, dict[str, Any]] = {}
     for r in sections["转介与响应"]["rows"]:

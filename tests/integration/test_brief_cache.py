@@ -14,7 +14,7 @@ from eventsourcing.persistence import Tracking
 from infrastructure.brief_cache import BriefCache
 from infrastructure.view_runner import VIEW_KINDS, Views, build_views, pull, rebuild
 from infrastructure.view_store import view_store_for
-from projections import folds
+from projections import folds, kept as kept_module
 from projections.views import LIVE, LedgerViews
 from tests.district import District
 from tests.integration.test_views import by_id, new_issue, play
@@ -26,7 +26,12 @@ def views_of(services) -> Views:  # type: ignore[no-untyped-def]
     return built
 
 
-def test_the_cache_follows_every_change_and_equals_the_store(services, district: District) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("chunk", [256, 2], ids=["one-chunk", "chunks-of-two"])
+def test_the_cache_follows_every_change_and_equals_the_store(services, district: District, chunk: int,  # type: ignore[no-untyped-def]
+                                                             monkeypatch) -> None:
+    # With chunks of about two issues, a change lands in one chunk among several, an issue
+    # added cuts a chunk, and the sums of the chunks kept must still equal a fresh view.
+    monkeypatch.setattr(kept_module, "CHUNK", chunk)
     views = views_of(services)
     assert views.cache is not None
     rng = random.Random(11)
@@ -47,6 +52,13 @@ def test_the_cache_follows_every_change_and_equals_the_store(services, district:
             district.ledger.clock.advance(days=45)  # type: ignore[attr-defined]
         for name in VIEW_KINDS:
             assert _answer(views.view(name, year=2019)) == _answer(fresh_view(views, name))
+    year = district.ledger.clock().year
+    for issue in issues:  # one write at a time, the same day and plans: one chunk summed again
+        district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
+                             reply_by=district.ledger.clock().date() + timedelta(days=5))
+        views.catch_up()
+        for name in VIEW_KINDS:
+            assert _answer(views.view(name, year=year)) == _answer(fresh_view(views, name, year))
 
 
 def fresh_view(views: Views, name: str, year: int = 2019) -> dict[str, Any]:
@@ -163,6 +175,7 @@ def test_a_view_is_recomputed_when_its_own_kinds_change_and_only_then(services, 
 def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
     services, district: District, monkeypatch  # type: ignore[no-untyped-def]
 ) -> None:
+    import infrastructure.past_briefs as past_briefs
     import infrastructure.view_runner as runner
     import projections.views as pv
     from infrastructure.view_runner import briefs_as_of
@@ -170,6 +183,7 @@ def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
 
     monkeypatch.setattr(pv, "CHECKPOINT_EVERY", 7)
     monkeypatch.setattr(runner, "BATCH", 3)
+    monkeypatch.setattr(past_briefs, "PAGE", 3)  # the replay after the checkpoint reads several pages
     views = views_of(services)
     rng = random.Random(5)
     issues: list[Any] = []
@@ -190,6 +204,11 @@ def test_a_view_as_of_a_past_moment_from_the_cache_equals_one_from_the_log(
             from_cache = by_id(views.briefs(as_of=moment, kinds=kinds))
             assert from_cache == by_id(briefs_as_of(district.ledger, views.store, moment, kinds))
             assert from_cache == by_id(briefs_as_of(district.ledger, empty, moment, kinds))
+    for moment in moments + moments[::-1]:  # asked again: the briefs and parts kept serve it
+        for name in VIEW_KINDS:
+            briefs = briefs_as_of(district.ledger, empty, moment, VIEW_KINDS[name])
+            fresh = views._named(views._compute(name, briefs, moment, 2019, None))
+            assert _answer(views.view(name, as_of=moment, year=2019)) == _answer(fresh)
     assert views.cache is not None
     position = views.store.checkpoint_position(moments[2].timestamp())
     assert position is not None
@@ -243,17 +262,21 @@ def test_a_refresh_that_fails_midway_reads_everything_the_next_time(
         district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请加快",
                              reply_by=district.ledger.clock().date() + timedelta(days=5))
         views.catch_up()  # one batch each: three positions past what the cache holds
-    real = views.store.briefs_since
+    real = views.store.changes_since
 
     def breaks_after_one(position):  # type: ignore[no-untyped-def]
-        rows = sorted(real(position), key=lambda row: -(row[1] or 0))  # the newest first
-        yield rows[0]
-        raise ConnectionError("the database went away")
+        epoch, rows = real(position)
 
-    monkeypatch.setattr(views.store, "briefs_since", breaks_after_one)
+        def newest_then_gone():  # type: ignore[no-untyped-def]
+            yield sorted(rows, key=lambda row: -(row[1] or 0))[0]
+            raise ConnectionError("the database went away")
+
+        return epoch, newest_then_gone()
+
+    monkeypatch.setattr(views.store, "changes_since", breaks_after_one)
     with pytest.raises(ConnectionError):
         cache.briefs()
-    monkeypatch.setattr(views.store, "briefs_since", real)
+    monkeypatch.setattr(views.store, "changes_since", real)
     urged = {b["id"]: len(b["urgings"]) for b in cache.briefs(("issue",))[1]}
     assert [urged[str(issue)] for issue in issues] == [1, 1, 1]
     assert by_id(views.briefs()) == by_id(views.store.all_briefs())

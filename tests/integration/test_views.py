@@ -471,6 +471,9 @@ def test_as_of_replays_from_a_checkpoint_without_touching_the_live_view(
 ) -> None:
     ledger = views.ledger
     checkpointing(monkeypatch, every=3, rebuild_batch=2, batch=2)
+    import infrastructure.past_briefs as past_briefs
+
+    monkeypatch.setattr(past_briefs, "PAGE", 2)  # the replay after the checkpoint reads several pages
     rebuild(ledger)  # live view again, now with a checkpoint every 3 positions
     before = views.summaries()
     moment = datetime(2019, 7, 10, 12, tzinfo=UTC)
