@@ -19,8 +19,8 @@ from domain.issue import RectificationIssue
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
-from interfaces.web import forms, present
-from interfaces.web.pages import PageRoute, render
+from interfaces.web import forms, issue_form
+from interfaces.web.pages import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -38,11 +38,8 @@ def _request(svc: Services, caller: Actor, issue_id: UUID, request_id: str) -> t
 
 def _page(request: Request, svc: Services, issue: RectificationIssue, asked: dict[str, Any],
           sent: forms.Sent | None, status: int = 200) -> Response:
-    names = svc.ledger.unit_names
-    return render(request, "work/decide_extension.html", {
-        "issue": issue, "lead": names(issue.lead_unit) if issue.lead_unit else "", "form": sent,
-        "asked": {**asked, "unit_name": names(asked["unit"])}, "choices": CHOICES,
-    }, status)
+    return issue_form.page(request, svc, issue, "decide_extension", sent, status, choices=CHOICES,
+                           asked={**asked, "unit_name": svc.ledger.unit_names(asked["unit"])})
 
 
 @router.get("/issues/{issue_id}/extension-requests/{request_id}/decision")
@@ -63,9 +60,7 @@ async def decide(request: Request, issue_id: UUID, request_id: str, caller: Acto
                                            asked["request_id"], approved=body.approved, reason=body.reason)
 
     return await forms.act(
-        sent, command, done=lambda accepted: f"/issues/{issue_id}?done={accepted.version}#v{accepted.version}",
-        timeline=lambda: present.timeline(svc.issues.issue_history(caller, issue_id), svc.settings.late_entry_days,
-                                          svc.ledger.unit_names),
+        sent, command, done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
         again=lambda f, status: _page(request, svc, issue, asked, f, status),
         fields={"decision_needs_reason": "reason", "extension_moves_deadline_later": "approved"},
     )

@@ -4,7 +4,6 @@ sends, through application.issues.Issues."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -19,34 +18,23 @@ from domain.issue import RectificationIssue
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
-from interfaces.web import attachments, forms, present
-from interfaces.web.pages import PageRoute, render
+from interfaces.web import attachments, forms, issue_form
+from interfaces.web.pages import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-def _page(request: Request, svc: Services, issue: RectificationIssue, kind: str, form: forms.Sent | None,
-          status: int = 200, **more: Any) -> Response:
-    names = svc.ledger.unit_names
-    return render(request, f"work/{kind}.html", {
-        "issue": issue, "lead": names(issue.lead_unit) if issue.lead_unit else "", "form": form, **more,
-    }, status)
 
 
-def _timeline(svc: Services, caller: Actor, issue_id: UUID) -> Callable[[], list[dict[str, Any]]]:
-    return lambda: present.timeline(svc.issues.issue_history(caller, issue_id), svc.settings.late_entry_days,
-                                    svc.ledger.unit_names)
 
 
-def _back(issue_id: UUID) -> Any:
-    return lambda accepted: f"/issues/{issue_id}?done={accepted.version}#v{accepted.version}"
 
 
 @router.get("/issues/{issue_id}/measures/new")
 def adopt_form(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
     issue = svc.issues.read_issue(caller, issue_id)
     POLICY.may_adopt_measure(caller, issue, caller.unit)
-    return _page(request, svc, issue, "measure", None)
+    return issue_form.page(request, svc, issue, "measure", None)
 
 
 @router.post("/issues/{issue_id}/measures/new")
@@ -61,8 +49,8 @@ async def adopt(request: Request, issue_id: UUID, caller: ActorDep, svc: Service
                                         text=body.text, due=body.due)
 
     return await forms.act(
-        sent, command, done=_back(issue_id), timeline=_timeline(svc, caller, issue_id),
-        again=lambda f, status: _page(request, svc, issue, "measure", f, status),
+        sent, command, done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
+        again=lambda f, status: issue_form.page(request, svc, issue, "measure", f, status),
     )
 
 
@@ -93,7 +81,7 @@ def report_form(request: Request, issue_id: UUID, measure_id: str, step: str, ca
                 svc: ServicesDep) -> Response:
     _step(step)
     issue, measure = _measure(svc, caller, issue_id, measure_id)
-    return _page(request, svc, issue, step, None, measure=measure)
+    return issue_form.page(request, svc, issue, step, None, measure=measure)
 
 
 @router.post("/issues/{issue_id}/measures/{measure_id}/{step}")
@@ -113,6 +101,6 @@ async def report(request: Request, issue_id: UUID, measure_id: str, step: str, c
 
     return await forms.act(
         sent, attachments.naming(svc, sent, evidence, issue_id, command),
-        done=_back(issue_id), timeline=_timeline(svc, caller, issue_id),
-        again=lambda f, status: _page(request, svc, issue, step, f, status, measure=measure),
+        done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
+        again=lambda f, status: issue_form.page(request, svc, issue, step, f, status, measure=measure),
     )

@@ -20,8 +20,8 @@ from domain.issue import RectificationIssue
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
-from interfaces.web import forms, present
-from interfaces.web.pages import PageRoute, render
+from interfaces.web import forms, issue_form
+from interfaces.web.pages import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -30,12 +30,6 @@ REPLY_FIELDS = {"reply_needs_message": "message", "reply_not_before_urging": "oc
 EXTENSION_FIELDS = {"extension_moves_deadline_later": "deadline", "extension_needs_reason": "reason"}
 
 
-def _page(request: Request, svc: Services, issue: RectificationIssue, kind: str, form: forms.Sent | None,
-          status: int = 200, **more: Any) -> Response:
-    names = svc.ledger.unit_names
-    return render(request, f"work/{kind}.html", {
-        "issue": issue, "lead": names(issue.lead_unit) if issue.lead_unit else "", "form": form, **more,
-    }, status)
 
 
 def _act(request: Request, svc: Services, caller: Actor, issue: RectificationIssue, kind: str, sent: forms.Sent,
@@ -43,10 +37,8 @@ def _act(request: Request, svc: Services, caller: Actor, issue: RectificationIss
     issue_id = issue.id
     return forms.act(
         sent, command, fields=fields,
-        done=lambda accepted: f"/issues/{issue_id}?done={accepted.version}#v{accepted.version}",
-        timeline=lambda: present.timeline(svc.issues.issue_history(caller, issue_id), svc.settings.late_entry_days,
-                                          svc.ledger.unit_names),
-        again=lambda f, status: _page(request, svc, issue, kind, f, status, **more),
+        done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
+        again=lambda f, status: issue_form.page(request, svc, issue, kind, f, status, **more),
     )
 
 
@@ -66,7 +58,7 @@ def _urging(svc: Services, caller: Actor, issue_id: UUID, urging_id: str) -> tup
 @router.get("/issues/{issue_id}/urgings/{urging_id}/reply")
 def reply_form(request: Request, issue_id: UUID, urging_id: str, caller: ActorDep, svc: ServicesDep) -> Response:
     issue, urging = _urging(svc, caller, issue_id, urging_id)
-    return _page(request, svc, issue, "reply", None, urging=urging)
+    return issue_form.page(request, svc, issue, "reply", None, urging=urging)
 
 
 @router.post("/issues/{issue_id}/urgings/{urging_id}/reply")
@@ -100,7 +92,7 @@ def _requests(svc: Services, issue: RectificationIssue) -> list[dict[str, Any]]:
 @router.get("/issues/{issue_id}/extension-requests")
 def extension_form(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
     issue = _extendable(svc, caller, issue_id)
-    return _page(request, svc, issue, "extension", None, requests=_requests(svc, issue))
+    return issue_form.page(request, svc, issue, "extension", None, requests=_requests(svc, issue))
 
 
 @router.post("/issues/{issue_id}/extension-requests")

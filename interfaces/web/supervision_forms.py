@@ -21,8 +21,8 @@ from domain.issue import RectificationIssue
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
-from interfaces.web import forms, present
-from interfaces.web.pages import PageRoute, render
+from interfaces.web import forms, issue_form
+from interfaces.web.pages import PageRoute
 from interfaces.web.plan_forms import unit_choices
 from interfaces.web.year_end import evaluation_context, graded_unit_of
 
@@ -104,18 +104,15 @@ def _context(request: Request, svc: Services, caller: Actor, issue: Rectificatio
 
 def _page(request: Request, svc: Services, caller: Actor, issue: RectificationIssue, form: Form,
           sent: forms.Sent | None, status: int = 200) -> Response:
-    names = svc.ledger.unit_names
-    return render(request, f"work/{form.template}.html", {
-        "issue": issue, "lead": names(issue.lead_unit) if issue.lead_unit else "", "form": sent,
-        **_context(request, svc, caller, issue, form, sent),
-    }, status)
+    return issue_form.page(request, svc, issue, form.template, sent, status,
+                           **_context(request, svc, caller, issue, form, sent))
 
 
 def _done(issue: RectificationIssue, form: Form, year: int | None) -> Callable[[Accepted], str]:
     if form.template == "evaluate" and year is not None:
         unit = graded_unit_of(issue)
         return lambda accepted: f"/evaluation/{year}/units/{unit}?done={issue.seq}#issue-{issue.id}"
-    return lambda accepted: f"/issues/{issue.id}?done={accepted.version}#v{accepted.version}"
+    return issue_form.back_to(issue.id)
 
 
 def _routes(form: Form) -> None:
@@ -134,10 +131,9 @@ def _routes(form: Form) -> None:
             assert body is not None  # forms.act sends nothing while the form has errors
             return form.send(svc, with_time(sent.command, body.occurred_at), issue_id, body)  # type: ignore[attr-defined]
 
-        timeline = lambda: present.timeline(svc.issues.issue_history(caller, issue_id),  # noqa: E731
-                                            svc.settings.late_entry_days, svc.ledger.unit_names)
         return await forms.act(
-            sent, command, done=_done(issue, form, getattr(body, "year", None)), timeline=timeline,
+            sent, command, done=_done(issue, form, getattr(body, "year", None)),
+            timeline=issue_form.timeline(svc, caller, issue_id),
             again=lambda f, status: _page(request, svc, caller, issue, form, f, status), fields=form.fields,
         )
 
