@@ -267,4 +267,4 @@ def test_the_admin_page_names_each_users_unit_beside_its_code(client: TestClient
 
     sign_in(client, district, "admin")
     html = page(client, "/admin")
-    assert f"<td>pf-clerk</td><td>{NAMES['pf']} <small>pf</small></td>" in html
+    assert re.search(rf'>pf-clerk</a></td>\s*<td data-label="单位">{NAMES["pf"]} <small>pf</small></td>', html)
