@@ -73,6 +73,9 @@ def pages(issue: str | None = None, back: str = "2019-04-20", year: int = 2019) 
         ("历史回看", "/replay"),
         (f"问题比较 {back} 至今", f"/replay/issue?id={overdue}&since={back}"),
         (f"视图比较 {back} 至今", f"/replay/view?name=units&since={back}"),
+        ("实施方案", "/plans"),
+        (f"年终考核报告 {year}", f"/evaluation/{year}/report"),
+        ("个案列表", "/cases"),
     ]
 
 
