@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timezone
 from typing import Any, Protocol, TypeVar, cast
@@ -110,6 +111,10 @@ class Ledger(Application[UUID]):
         self.group_commit = GroupCommit(self._commit)
         # The one code → name lookup of every answer, export, view and page.
         self.unit_names = UnitNames(lambda code: self.load(Unit, unit_id(code), "单位"))
+        # Ids of the aggregates each kind of creation event made, and the position read up to:
+        # the log only grows, and commits in position order, so later reads scan only what is new.
+        self._created: dict[tuple[str, ...], tuple[int, list[UUID]]] = {}
+        self._created_lock = threading.Lock()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, with concurrent saves committed together (group_commit)."""
@@ -233,16 +238,25 @@ class Ledger(Application[UUID]):
         return aggregate
 
     def created_ids(self, *created: type) -> list[UUID]:
-        """Ids of every aggregate created by one of these events, in log order (a topic-filtered scan)."""
-        topics = [f"{c.__module__}:{c.__qualname__}" for c in created]
-        ids: list[UUID] = []
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=500, topics=topics)
-            ids.extend(cast(UUID, n.originator_id) for n in page)
-            if len(page) < 500:
-                return ids
-            start = page[-1].id + 1
+        """Ids of every aggregate created by one of these events, in log order (a topic-filtered
+        scan of what was recorded since the last call: a page that lists the units of a
+        district of a million events must not read them all each time)."""
+        topics = tuple(f"{c.__module__}:{c.__qualname__}" for c in created)
+        with self._created_lock:
+            reached, known = self._created.get(topics, (0, []))
+            ids = list(known)
+            end = self.recorder.max_notification_id() or 0
+            start = reached + 1
+            while start <= end:
+                page = self.recorder.select_notifications(start=start, limit=500, stop=end, topics=list(topics))
+                ids.extend(cast(UUID, n.originator_id) for n in page)
+                if len(page) < 500:
+                    break
+                start = page[-1].id + 1
+            # Read up to ``end`` even where no creation event lies near it: the next call
+            # starts there, not at the last match (which may be a million positions back).
+            self._created[topics] = (end, ids)
+            return list(ids)
 
     def registered(self, *created: type) -> list[Aggregate]:
         """The aggregates created by one of these events, as they are now."""
