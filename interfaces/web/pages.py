@@ -29,7 +29,7 @@ from infrastructure.jobs import Job, OneAtATime
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
-from interfaces.web import event_kinds, offers, present
+from interfaces.web import corrections, event_kinds, offers, present
 from interfaces.web.overdue import pairs as overdue_pairs, urges
 
 HERE = Path(__file__).parent
@@ -200,9 +200,12 @@ def issues(
 def issue(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep) -> Response:
     state, entries = svc.issues.issue_as_of(caller, issue_id, when)
     names = unit_names(request, svc)
+    timeline = present.timeline(entries, svc.settings.late_entry_days, names)
+    if when is None:  # corrections act on the issue as it is now
+        corrections.with_links(caller, state, timeline, entries)
     return render(request, "issue.html", {
         "id": issue_id, "issue": present.issue_state(state, names), "as_of": present.day_of(when),
-        "timeline": present.timeline(entries, svc.settings.late_entry_days, names),
+        "timeline": timeline,
         "late_entry_days": svc.settings.late_entry_days,
         # Forms act on the issue as it is now: none while replaying a past moment.
         "offers": offers.on_issue(caller, state) if when is None else [],

@@ -16,6 +16,7 @@ from interfaces.web import (
     admin_users,
     case_forms,
     case_pages,
+    correction_forms,
     extension_decision_forms,
     inspection,
     measure_forms,
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(inspection.router)
     app.include_router(measure_forms.router)
+    app.include_router(correction_forms.router)
     app.include_router(admin_users.router)
     app.include_router(admin_units.router)
     app.include_router(plan_forms.router)
