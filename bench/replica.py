@@ -72,6 +72,13 @@ def fill(pair: Pair, keys: Path, events: int) -> None:
     pair.replayed(timeout=120)
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 @contextmanager
 def serving(settings: Settings) -> Iterator[tuple[str, dict[str, str], bootstrap.Services]]:
     services = bootstrap.build(settings)
@@ -87,10 +94,10 @@ def serving(settings: Settings) -> Iterator[tuple[str, dict[str, str], bootstrap
     base = f"http://127.0.0.1:{listening.getsockname()[1]}"
     try:
         deadline = time.monotonic() + 15
-        while httpx.get(f"{base}/healthz", timeout=5).status_code != 200:
+        while not _answers(f"{base}/healthz"):
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not answer /healthz within 15 s")
-            time.sleep(0.05)  # bounded poll for the server to answer
+            time.sleep(0.05)  # bounded poll for the server to start listening
         yield base, {"supervisor": enrolled.token}, services
     finally:
         server.should_exit = True
@@ -143,31 +150,34 @@ class Urgings:
         return rate, percentile([t * 1000 for t in self.times], 99), self.failed
 
 
-def pages_timed(base: str, token: str, paths: list[tuple[str, str]], count: int) -> list[Result]:
-    results = []
+def pages_timed(base: str, token: str, paths: list[tuple[str, str]], count: int) -> tuple[list[Result], int]:
+    """Each page's median, p90 and p99 of ``count`` requests, and how many answered other than
+    200 (a 503: the views did not reach the reader's position within the wait)."""
+    results, refused = [], 0
     with httpx.Client(base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"}) as client:
         for label, path in paths:
             for _ in range(2):  # first-use caches (unit names, templates)
-                client.get(path).raise_for_status()
+                client.get(path)
             times = []
             for _ in range(count):
                 begun = time.perf_counter()
-                client.get(path).raise_for_status()
+                refused += client.get(path).status_code != 200
                 times.append((time.perf_counter() - begun) * 1000)
             results.append((label, path, statistics.median(times), percentile(times, 90), percentile(times, 99)))
-    return results
+    return results, refused
 
 
 def run_one(settings: Settings, requests: int, clients: int) -> dict[str, Any]:
     with serving(settings) as (base, tokens, services):
         paths = [(label, path) for label, path in generated_pages(services)
                  if not path.endswith(".xlsx") and "/replay" not in path]
-        quiet = pages_timed(base, tokens["supervisor"], paths, requests)
+        quiet, quiet_refused = pages_timed(base, tokens["supervisor"], paths, requests)
         issues = [b for b in services.views.briefs(kinds=("issue",)) if not b["closed"] and b["units"]][:200]
         with Urgings(base, tokens["supervisor"], issues, clients) as writes:
-            busy = pages_timed(base, tokens["supervisor"], paths, requests)
+            busy, busy_refused = pages_timed(base, tokens["supervisor"], paths, requests)
         routed = dict(services.read_replica.reads) if services.read_replica is not None else {}
-        return {"quiet": quiet, "busy": busy, "writes": writes.figures(), "routed": routed}
+        return {"quiet": quiet, "busy": busy, "writes": writes.figures(), "routed": routed,
+                "refused": (quiet_refused, busy_refused), "lag": services.views.lag()}
 
 
 def block(events: int, requests: int, clients: int, alone: dict[str, Any], replica: dict[str, Any]) -> str:
@@ -195,6 +205,11 @@ def block(events: int, requests: int, clients: int, alone: dict[str, Any], repli
         "|---|---:|---:|---:|",
         f"| primary alone | {rate_a:.0f} | {p99_a:.0f} | {refused_a} |",
         f"| with the standby | {rate_r:.0f} | {p99_r:.0f} | {refused_r} |",
+        "",
+        f"Pages answered other than 200 (503: the views had not reached the reader's position within "
+        f"CARELEDGER_MIN_POSITION_WAIT_SECONDS), quiet / under writes: primary alone {alone['refused'][0]} / "
+        f"{alone['refused'][1]}, with the standby {replica['refused'][0]} / {replica['refused'][1]} "
+        f"of {requests * len(rows)} each; the views' lag after the writes stopped: {alone['lag']:,} / {replica['lag']:,} positions.",
         "",
         f"Where the reads with the standby went (the read router's counts): {', '.join(f'{k} {v:,}' for k, v in sorted(replica['routed'].items()))}.",
         "",
