@@ -20,6 +20,7 @@ from infrastructure.database_probe import DatabaseUnavailable
 from infrastructure.settings import Settings
 from interfaces import bootstrap, demo_district
 from interfaces.cli import output
+from interfaces.cli.districts import DistrictOption, settings_for
 from interfaces.logging import configure, log_config
 
 
@@ -198,11 +199,12 @@ def units_add(
 def users_add(
     name: str,
     unit: Annotated[str, typer.Option(help="所属单位代码")],
-    role: Annotated[str, typer.Option(help="agency、supervisor、inspector 或 admin")],
+    role: Annotated[str, typer.Option(help="agency、supervisor、inspector、admin 或 province_inspector（省级督查，仅省级）")],
     as_json: output.JsonFlag = False,
+    district: DistrictOption = None,
 ) -> None:
     """创建用户；最后一行打印其令牌，仅此一次（--json 时为 token 字段）。"""
-    services = bootstrap.build(Settings())
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
     except (DomainError, ApplicationError) as exc:
@@ -359,6 +361,7 @@ def verify(
     old_public_key: Annotated[list[Path] | None, typer.Option(
         "--old-public-key", help="轮换前的公钥 PEM 文件或其目录（可重复）：旧树头用它核验")] = None,
     as_json: output.JsonFlag = False,
+    district: DistrictOption = None,
 ) -> None:
     """核验整个日志：重算每个叶子和根，核对每个签名树头，并按摘要核对每个佐证材料文件；完好退出码 0，被篡改退出码 1（指明首个异常位置或缺失、被改动的文件）。"""
     import json
@@ -375,8 +378,7 @@ def verify(
         except (OSError, ValueError) as exc:
             err.print(f"无法读取外部树头：{exc}")
             raise typer.Exit(code=output.USAGE) from None
-    settings = Settings()
-    services = bootstrap.build(settings)
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         total = services.ledger.recorder.max_notification_id() or 0
         with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
@@ -396,9 +398,10 @@ def verify(
     raise typer.Exit(code=output.OK if result.intact and files.intact else output.FOUND)
 
 
-from interfaces.cli import access, operations  # noqa: E402 — registers migrate, project, admin, tokens
+from interfaces.cli import access, districts, operations  # noqa: E402 — registers migrate, project, admin, tokens
 
 operations.register(app)
+districts.register(app)
 access.register(app, users_app)
 output.document_exit_codes(app)
 

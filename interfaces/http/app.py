@@ -75,7 +75,7 @@ def create_app(
     app.include_router(issues.router, responses=problems.API_RESPONSES)
     app.include_router(cases.router, responses=problems.API_RESPONSES)
     app.include_router(views.router, responses=problems.API_RESPONSES)
-    app.include_router(audit.router, responses=problems.API_RESPONSES)
+    app.include_router(audit.own_router, responses=problems.API_RESPONSES)
     if settings.is_postgres:
         # A province inspector's reading of a district's audit trail (SQLite serves one district).
         app.include_router(audit.district_router, responses=problems.API_RESPONSES)

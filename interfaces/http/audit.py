@@ -27,7 +27,7 @@ from projections.merkle_proofs import BadTreeSize, NotLogged
 # The routes, mounted twice below: at /api/v1/audit for the caller's own district (or the
 # province), and under /api/v1/districts/{district}/ for a province inspector reading a
 # district's (interfaces.http.deps.services chooses that district's services).
-routes = APIRouter()
+router = APIRouter()
 
 # Positions and sizes fit a signed 64-bit column, and a JSON number read as a double: larger are refused.
 MAX_POSITION = 2**53 - 1
@@ -125,7 +125,7 @@ Text64 = Annotated[str | None, Query(max_length=64)]
 UNIT_IS_KNOWN = {"unit_is_known": "unit 不是已登记的单位代码（或 system）"}
 
 
-@routes.get("/events", response_model=list[AuditEvent], summary="全局事件日志（按位置顺序，after 分页）",
+@router.get("/events", response_model=list[AuditEvent], summary="全局事件日志（按位置顺序，after 分页）",
             responses=refused_by(422, **UNIT_IS_KNOWN, user_is_known="user 不是已登记的用户名",
                                  type_is_known="type 不是已知的事件类型"))
 def audit_events(
@@ -151,7 +151,7 @@ def audit_events(
     return _events(svc, where, caller)
 
 
-@routes.get("/late-entries", response_model=list[AuditEvent], summary="迟报或倒填的记录（声称发生时间远早于登记时间）",
+@router.get("/late-entries", response_model=list[AuditEvent], summary="迟报或倒填的记录（声称发生时间远早于登记时间）",
             responses=refused_by(422, **UNIT_IS_KNOWN))
 def late_entries(
     caller: ActorDep,
@@ -168,7 +168,7 @@ def late_entries(
                    caller)
 
 
-@routes.get("/tree-head", response_model=TreeHeadOut, summary="最新的签名树头")
+@router.get("/tree-head", response_model=TreeHeadOut, summary="最新的签名树头")
 def tree_head(_: ActorDep, svc: ServicesDep) -> Any:
     head = svc.merkle.catch_up()
     if head is None:
@@ -176,12 +176,12 @@ def tree_head(_: ActorDep, svc: ServicesDep) -> Any:
     return head.as_json()
 
 
-@routes.get("/public-key", response_class=PlainTextResponse, summary="签署树头的 Ed25519 公钥（PEM）")
+@router.get("/public-key", response_class=PlainTextResponse, summary="签署树头的 Ed25519 公钥（PEM）")
 def public_key(_: ActorDep, svc: ServicesDep) -> str:
     return svc.signer.public_key_pem()
 
 
-@routes.get("/proofs/inclusion", response_model=InclusionOut, summary="包含证明（RFC 9162）", responses=refused_by(
+@router.get("/proofs/inclusion", response_model=InclusionOut, summary="包含证明（RFC 9162）", responses=refused_by(
     422, tree_size_fits="tree_size 大于已入树的事件数，或小于 position"))
 def inclusion(
     caller: ActorDep, svc: ServicesDep, position: Annotated[int, Query(ge=1, le=MAX_POSITION)],
@@ -197,7 +197,7 @@ def inclusion(
         raise InvalidCommand("tree_size_fits", f"树的大小不合适：{bad}") from None
 
 
-@routes.get("/proofs/consistency", response_model=ConsistencyOut, summary="一致性证明（RFC 9162）", responses=refused_by(
+@router.get("/proofs/consistency", response_model=ConsistencyOut, summary="一致性证明（RFC 9162）", responses=refused_by(
     422, tree_sizes_fit="second 大于已入树的事件数，或 first 大于 second"))
 def consistency(
     caller: ActorDep, svc: ServicesDep, first: Annotated[int, Query(ge=1, le=MAX_POSITION)], second: Annotated[int, Query(ge=1, le=MAX_POSITION)],
@@ -214,8 +214,8 @@ def _district(district: Annotated[str, Path(pattern=r"^[1-9][0-9]{5}$", descript
     """Documents the path's district; interfaces.http.deps.services reads it."""
 
 
-router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
-router.include_router(routes)
+own_router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
+own_router.include_router(router)
 district_router = APIRouter(prefix="/api/v1/districts/{district}/audit", tags=["省级督查"],
                             dependencies=[Depends(_district)])
-district_router.include_router(routes)
+district_router.include_router(router)

@@ -21,7 +21,6 @@ from interfaces.deployment import Deployment, district_of
 from interfaces.http import formats
 from interfaces.http.inputs import moment_or_day_end
 
-
 # The dashboard's session: a random id whose digest the sessions table keeps (never a token).
 COOKIE = "careledger_session"
 
