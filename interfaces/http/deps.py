@@ -17,6 +17,7 @@ from application.errors import Forbidden, NotFound, Unauthenticated
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from interfaces.bootstrap import Services
+from infrastructure.districts import CODE
 from interfaces.deployment import Deployment, district_of
 from interfaces.http import formats
 from interfaces.http.inputs import moment_or_day_end
@@ -74,8 +75,8 @@ async def services(request: Request) -> Services:
     issued_in = district_of(_credential(request)[1])
     own = place.services_for(issued_in) or place.province
     named = request.path_params.get("district")
-    if named is None:
-        return own
+    if named is None or not CODE.fullmatch(named):
+        return own  # a malformed code is refused by the path's own check (422) before the handler
     caller = await _authenticate(request, own)
     if issued_in is not None:
         raise Forbidden("区县用户只能查看本区县的审计日志", rule="province_inspector_reads_districts")

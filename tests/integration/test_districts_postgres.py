@@ -178,7 +178,14 @@ def test_the_province_inspector_reads_a_districts_audit_trail_but_no_content(pro
         refused = client.get("/api/v1/districts/420113/audit/events", headers=as_(province, code, "inspector"))
         assert refused.status_code == 403
     assert client.get("/api/v1/districts/429999/audit/events", headers=own).status_code == 404
-    assert client.get("/api/v1/districts/420113/audit/events").status_code == 401
+    assert client.get("/api/v1/districts/42011x/audit/events", headers=own).status_code == 422
+    documented = [path for path in client.get("/openapi.json").json()["paths"] if path.startswith("/api/v1/districts/")]
+    assert len(documented) == 6
+    for path in documented:
+        asked = path.replace("{district}", "420113") + "?position=1&first=1&second=2"
+        assert client.get(asked, headers=own).status_code == 200, path
+        assert client.get(asked, headers=as_(province, "420113", "supervisor")).status_code == 403, path
+        assert client.get(asked).status_code == 401, path
 
 
 @pytest.fixture
