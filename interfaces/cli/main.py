@@ -183,9 +183,10 @@ def units_add(
     code: str,
     name: str,
     group: Annotated[str | None, typer.Option(help="加入单位组（首次使用时创建，组代码即组名，如 司法所）")] = None,
+    district: DistrictOption = None,
 ) -> None:
     """登记成员单位（按代码幂等）。"""
-    services = bootstrap.build(Settings())
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         accepted = services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
         console.print(f"单位 {code} 已登记（版本 {accepted.version}，位置 {accepted.position}）")
@@ -265,6 +266,7 @@ def rebuild(
     view: Annotated[str | None, typer.Argument(help="supervision、units、evaluation 或 ledger；省略则全部")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 时间或日期：只计算该时点的视图（输出 JSON），不改动存储")] = None,
     as_json: output.JsonFlag = False,
+    district: DistrictOption = None,
 ) -> None:
     """从事件日志重建视图（进度条在标准错误上）；运行中的服务在新视图完成前继续使用旧视图。"""
     import time
@@ -279,7 +281,7 @@ def rebuild(
         err.print(f"没有名为 {view} 的视图；可选：{'、'.join(VIEW_NAMES)}")
         raise typer.Exit(code=output.USAGE)
     moment = moment_or_day_end(as_of) if as_of else None
-    services = bootstrap.build(Settings())
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         if moment is not None:
             # The views themselves are the answer: too wide for a table, so JSON with or without --json.

@@ -16,8 +16,8 @@ from application.commands import Accepted, Command
 from application.errors import Forbidden, NotFound, Unauthenticated
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
-from interfaces.bootstrap import Services
 from infrastructure.districts import CODE
+from interfaces.bootstrap import Services
 from interfaces.deployment import Deployment, district_of
 from interfaces.http import formats
 from interfaces.http.inputs import moment_or_day_end

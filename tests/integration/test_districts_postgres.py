@@ -172,7 +172,8 @@ def test_the_province_inspector_reads_a_districts_audit_trail_but_no_content(pro
     assert head == client.get("/api/v1/audit/tree-head", headers=as_(province, "420113", "inspector")).json()
     # Nothing of the ledger itself, and nothing to do.
     assert client.get("/api/v1/issues", headers=own).status_code == 403
-    assert client.post("/api/v1/cases", headers=own, json={}).status_code in (403, 422)
+    assert client.post("/api/v1/plans", headers=own, json={
+        "number": "鄂民[2019]1号", "title": "方案", "issuer_unit": "prov", "year": 2019}).status_code == 403
     # A district's users have no such path, not even for their own district.
     for code in ("420112", "420113"):
         refused = client.get("/api/v1/districts/420113/audit/events", headers=as_(province, code, "inspector"))
@@ -205,6 +206,10 @@ def test_districts_are_listed_added_once_and_bad_codes_refused(province: Provinc
     assert runner.invoke(cli, ["districts", "add", "420113", "别的名字"]).exit_code == 4
     assert runner.invoke(cli, ["districts", "add", "42011", "短"]).exit_code == 4
     assert runner.invoke(cli, ["verify", "--district", "429999"]).exit_code == 4
+    # A province inspector is the province's user, never a district's.
+    made = runner.invoke(cli, ["users", "add", "区里的省督查", "--unit", "bgs", "--role", "province_inspector",
+                               "--district", "420113"])
+    assert made.exit_code == 4 and "province_inspector_in_province" in made.output
     issued = runner.invoke(cli, ["tokens", "issue", "pf-clerk", "--district", "420112"])
     assert issued.exit_code == 0, issued.output
     token = issued.output.strip().splitlines()[-1]
