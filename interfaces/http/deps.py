@@ -6,6 +6,7 @@ import hashlib
 from datetime import datetime
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -76,6 +77,8 @@ async def services(request: Request) -> Services:
     own = place.services_for(issued_in) or place.province
     named = request.path_params.get("district")
     if named is None or not CODE.fullmatch(named):
+        if own.district is not None:
+            structlog.contextvars.bind_contextvars(district=own.district)  # every line of the request names it
         return own  # a malformed code is refused by the path's own check (422) before the handler
     caller = await _authenticate(request, own)
     if issued_in is not None:
@@ -85,6 +88,7 @@ async def services(request: Request) -> Services:
     if target is None:
         raise NotFound("没有这个区县", rule="district_exists")
     request.state.district_reader = caller
+    structlog.contextvars.bind_contextvars(district=named)
     return target
 
 
