@@ -6,6 +6,8 @@ one district, and refuses to add one: tests/e2e/test_cli.py)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,7 @@ from typer.testing import CliRunner
 
 from application.commands import SYSTEM, Command
 from infrastructure.settings import Settings
+from interfaces import bootstrap
 from interfaces.cli.main import app as cli
 from interfaces.deployment import Deployment, add_district, build_deployment
 from interfaces.http.app import create_app
@@ -187,6 +190,31 @@ def test_the_province_inspector_reads_a_districts_audit_trail_but_no_content(pro
         assert client.get(asked, headers=own).status_code == 200, path
         assert client.get(asked, headers=as_(province, "420113", "supervisor")).status_code == 403, path
         assert client.get(asked).status_code == 401, path
+
+
+def test_one_follower_process_keeps_every_districts_logs(province: Province) -> None:
+    every = province.deployment.districts
+    for code, services in every.items():
+        services.registry.add_unit(Command(SYSTEM), code=f"new-{code}", name="新单位", group=None)
+
+    def behind() -> list[str]:
+        return [code for code, services in every.items()
+                if {services.audit.store.position(), services.merkle.store.progress().position}
+                != {services.ledger.recorder.max_notification_id()}]
+
+    assert behind() == list(every)
+    stopping = threading.Event()
+    follower = threading.Thread(target=bootstrap.run_followers, args=(province.settings, stopping),
+                                kwargs={"interval": 0.05})
+    follower.start()
+    try:
+        deadline = time.monotonic() + 30
+        while behind() and time.monotonic() < deadline:
+            stopping.wait(0.05)  # polls the condition; the follower's own interval paces it
+    finally:
+        stopping.set()
+        follower.join(timeout=30)
+    assert behind() == [] and not follower.is_alive()
 
 
 @pytest.fixture
