@@ -89,11 +89,10 @@ def signin(
         return _form(request, _asked(next), "登录页已失效，请重新输入。", 403)
     place = deployment(request)
     # The district chosen only says where to look the user up: its name and password decide.
-    chosen = place.services_for(district or None)
-    if chosen is None:
+    svc = place.services_for(district or None)
+    if svc is None:
         _refuse(request, "unknown_district")
         return _form(request, _asked(next), "没有这个区县。", 401)
-    svc = chosen
     address = request.client.host if request.client else ""
     try:
         signed_in = svc.sessions.sign_in(username.strip(), password, address)
@@ -108,7 +107,7 @@ def signin(
     before = place.services_for(district_of(held))
     if before is not None:
         before.sessions.sign_out(held)  # a session the browser held before ends
-    log.info("signed_in", user_id=str(signed_in.actor.user_id))
+    log.info("signed_in", user_id=str(signed_in.actor.user_id), **({"district": svc.district} if svc.district else {}))
     answer = RedirectResponse(_landing(signed_in.actor, next), status_code=303)
     answer.set_cookie(COOKIE, signed_in.session_id, httponly=True, samesite="lax", path="/",
                       secure=_secure(request))
