@@ -73,12 +73,8 @@ class Deployment:
 
 
 def registered(settings: Settings) -> list[District]:
-    if not settings.is_postgres:
-        return []
-    table = DistrictTable(settings)
-    if settings.create_tables:
-        table.create_table()
-    return table.all()
+    """The districts of a PostgreSQL deployment (its table is made by the first `districts add`)."""
+    return DistrictTable(settings).all() if settings.is_postgres else []
 
 
 def build_deployment(
