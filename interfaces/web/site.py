@@ -34,6 +34,7 @@ from interfaces.web import (
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="web-static")
     app.state.web_verifications = OneAtATime(lambda: datetime.now(UTC), name="careledger-verify")
+    app.state.district_verifications = {}  # code → its own job (pages.verifications)
     app.include_router(signin.router)
     app.include_router(admin.router)
     app.include_router(inspection.router)
