@@ -310,3 +310,15 @@ def chosen_store(args: argparse.Namespace, label: str) -> Iterator[tuple[Scratch
         return
     with scratch(args.backend, label) as s:
         yield s, args.events
+
+
+def append_under(heading: str, intro: str, text: str) -> None:
+    """``text`` at the end of docs/BENCHMARKS.md's section ``heading`` (made, with ``intro``,
+    at the end of the file when missing): for the benches run by hand, not by make bench."""
+    doc = DOC.read_text()
+    if heading not in doc:
+        doc = doc.rstrip("\n") + f"\n\n{heading}\n\n{intro}\n"
+    start = doc.index(heading) + len(heading)
+    following = doc.find("\n## ", start)
+    end = len(doc) if following < 0 else following + 1
+    DOC.write_text(doc[:end].rstrip("\n") + "\n\n" + text + ("\n" + doc[end:] if end < len(doc) else ""))

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from application.commands import SYSTEM, Command
-from bench.common import percentile
+from bench.common import append_under, percentile
 from bench.pages import Result, generated_pages, load, machine
 from infrastructure.settings import Settings
 from interfaces import bootstrap
@@ -50,7 +50,6 @@ from interfaces.http.app import create_app
 from tests.standby import Pair, primary_and_standby, unavailable
 
 HEADING = "## Read replica"
-RECORD = ROOT / "docs" / "BENCHMARKS.md"
 
 
 def settings_for(keys: Path, url: str, read_url: str | None = None) -> Settings:
@@ -80,15 +79,11 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[tuple[str, dict[str, str], bootstrap.Services]]:
-    services = bootstrap.build(settings)
-    enrolled = services.accounts.add_user(Command(SYSTEM), name=f"督查督办-测速-{os.getpid()}-{time.monotonic_ns()}",
-                                          unit="dxh-bgs", role="supervisor")
-    services.start_followers()
-    services.views.catch_up()
+def listening_on(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port in this process; its base URL."""
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(services=services), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{listening.getsockname()[1]}"
@@ -98,18 +93,32 @@ def serving(settings: Settings) -> Iterator[tuple[str, dict[str, str], bootstrap
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not answer /healthz within 15 s")
             time.sleep(0.05)  # bounded poll for the server to start listening
-        yield base, {"supervisor": enrolled.token}, services
+        yield base
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[tuple[str, dict[str, str], bootstrap.Services]]:
+    services = bootstrap.build(settings)
+    try:
+        enrolled = services.accounts.add_user(Command(SYSTEM), name=f"督查督办-测速-{os.getpid()}-{time.monotonic_ns()}",
+                                              unit="dxh-bgs", role="supervisor")
+        services.start_followers()
+        services.views.catch_up()
+        with listening_on(create_app(services=services)) as base:
+            yield base, {"supervisor": enrolled.token}, services
+    finally:
         services.close()
 
 
 class Urgings:
-    """``clients`` threads posting urgings, round robin over open issues, until stopped."""
+    """``clients`` threads posting urgings until stopped: client n as ``targets[n % len]``'s
+    supervisor (a token), round robin over that target's open issues."""
 
-    def __init__(self, base: str, token: str, issues: list[dict[str, Any]], clients: int) -> None:
-        self.base, self.token, self.issues, self.clients = base, token, issues, clients
+    def __init__(self, base: str, targets: list[tuple[str, list[dict[str, Any]]]], clients: int) -> None:
+        self.base, self.targets, self.clients = base, targets, clients
         self.stopping = threading.Event()
         self.times: list[float] = []
         self.failed = 0
@@ -118,11 +127,11 @@ class Urgings:
 
     def _post(self, n: int) -> None:
         reply_by = (date.today() + timedelta(days=7)).isoformat()
-        headers = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.base, timeout=60, headers=headers) as client:
+        token, issues = self.targets[n % len(self.targets)]
+        with httpx.Client(base_url=self.base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
             i = n
             while not self.stopping.is_set():
-                issue = self.issues[i % len(self.issues)]
+                issue = issues[i % len(issues)]
                 i += self.clients
                 begun = time.perf_counter()
                 answer = client.post(f"/api/v1/issues/{issue['id']}/urgings",
@@ -173,7 +182,7 @@ def run_one(settings: Settings, requests: int, clients: int) -> dict[str, Any]:
                  if not path.endswith(".xlsx") and "/replay" not in path]
         quiet, quiet_refused = pages_timed(base, tokens["supervisor"], paths, requests)
         issues = [b for b in services.views.briefs(kinds=("issue",)) if not b["closed"] and b["units"]][:200]
-        with Urgings(base, tokens["supervisor"], issues, clients) as writes:
+        with Urgings(base, [(tokens["supervisor"], issues)], clients) as writes:
             busy, busy_refused = pages_timed(base, tokens["supervisor"], paths, requests)
         routed = dict(services.read_replica.reads) if services.read_replica is not None else {}
         return {"quiet": quiet, "busy": busy, "writes": writes.figures(), "routed": routed,
@@ -216,17 +225,6 @@ def block(events: int, requests: int, clients: int, alone: dict[str, Any], repli
     ])
 
 
-def append(text: str) -> None:
-    doc = RECORD.read_text()
-    if HEADING not in doc:
-        doc = doc.rstrip("\n") + f"\n\n{HEADING}\n\nRun by `bench/replica.py` (issue 21): the same pages and " \
-            "writes served from the primary alone and with `CARELEDGER_READ_DATABASE_URL`.\n"
-    start = doc.index(HEADING) + len(HEADING)
-    following = doc.find("\n## ", start)
-    end = len(doc) if following < 0 else following + 1
-    RECORD.write_text(doc[:end].rstrip("\n") + "\n\n" + text + ("\n" + doc[end:] if end < len(doc) else ""))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
@@ -245,7 +243,8 @@ def main() -> None:
     text = block(args.events, args.requests, args.clients, alone, replica)
     print(text)
     if not args.no_record:
-        append(text)
+        append_under(HEADING, "Run by `bench/replica.py` (issue 21): the same pages and writes served from the "
+                     "primary alone and with `CARELEDGER_READ_DATABASE_URL`.", text)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,9 @@ class Server:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def start(self) -> None:
+    def start(self, more: str = "") -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.socket_dir} "
-                   "-c fsync=off -c full_page_writes=off")
+                   f"-c fsync=off -c full_page_writes=off {more}")
         _as_postgres(BIN / "pg_ctl", "-D", self.data, "-l", self.data / "server.log", "-o", options, "-w", "start")
 
     def stop(self) -> None:
@@ -99,6 +99,31 @@ class Pair:
             conn.execute(statement)
 
 
+def _initdb(server: Server) -> None:
+    _as_postgres(BIN / "initdb", "-D", server.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
+                 "--locale=C.UTF-8")
+
+
+@contextmanager
+def own_server(more: str = "") -> Iterator[Server]:
+    """A throwaway server alone (``more``: its extra ``-c`` settings), for a bench that needs
+    settings the shared server does not have (bench/districts.py: more connections)."""
+    root = Path(tempfile.mkdtemp(prefix="careledger-server-"))
+    shutil.chown(root, "postgres", "postgres")
+    server = Server(root / "data", _free_ports(1)[0], root)
+    try:
+        _initdb(server)
+        server.start(more)
+        yield server
+    finally:
+        if server.running():
+            try:
+                server.stop()
+            except subprocess.SubprocessError:
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @contextmanager
 def primary_and_standby(database: str = "careledger") -> Iterator[Pair]:
     root = Path(tempfile.mkdtemp(prefix="careledger-standby-"))
@@ -108,8 +133,7 @@ def primary_and_standby(database: str = "careledger") -> Iterator[Pair]:
     standby = Server(root / "standby", standby_port, root)
     started: list[Server] = []
     try:
-        _as_postgres(BIN / "initdb", "-D", primary.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
-                     "--locale=C.UTF-8")
+        _initdb(primary)
         primary.start()
         started.append(primary)
         with psycopg.connect(primary.url("postgres"), autocommit=True) as conn:
