@@ -1,0 +1,158 @@
+"""The provincial roll-up's follower and its reader.
+
+``RollupFollower`` follows every district's notification log in one loop: a batch of one
+district at a time, the districts in turn, so that one district far behind does not hold
+up the others' figures. Each batch is folded (projections.rollup) onto the states it
+touches and written with the district's new position in one transaction
+(infrastructure.rollup_store), so a follower killed at any point starts again exactly
+after its last committed batch; a batch at or before the stored position changes nothing.
+
+``ProvincialRollup`` answers the roll-up now or as of a past moment from the store alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from infrastructure.rollup_store import RollupMoved, RollupStore, Summary, Tracked, Version
+from projections import rollup
+
+logger = logging.getLogger(__name__)
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class DistrictLog:
+    """Where a district's events are read: its recorder's ``select_notifications`` and its
+    mapper's ``to_domain_event``."""
+
+    select: Callable[..., Sequence[Any]]
+    decode: Callable[[Any], Any]
+
+    @classmethod
+    def of(cls, ledger: Any) -> DistrictLog:
+        return cls(ledger.recorder.select_notifications, ledger.mapper.to_domain_event)
+
+
+@dataclass(eq=False)
+class RollupFollower:
+    store: RollupStore
+    logs: Mapping[str, DistrictLog]
+    batch: int = BATCH
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    error: BaseException | None = field(default=None, init=False)
+
+    def catch_up(self) -> int:
+        """Folds every district's log to its end, a batch of each in turn. Answers how many
+        events it folded."""
+        folded = 0
+        with self._lock:
+            behind = sorted(self.logs)
+            while behind and not self._stopping.is_set():
+                still = []
+                for district in behind:
+                    page, applied = self._step(district)
+                    folded += applied
+                    if page >= self.batch:
+                        still.append(district)
+                behind = still
+        return folded
+
+    def _step(self, district: str) -> tuple[int, int]:
+        """One batch of ``district``: (notifications read, events folded)."""
+        while True:
+            tracked = self.store.tracked(district)
+            page = self.logs[district].select(tracked.position + 1, self.batch, topics=rollup.TOPICS)
+            if not page:
+                return 0, 0
+            try:
+                return len(page), self.process(district, page, tracked)
+            except RollupMoved:
+                continue  # another follower moved the district: on from where it is now
+
+    def process(self, district: str, notifications: Sequence[Any], tracked: Tracked | None = None) -> int:
+        """Folds ``notifications`` (in position order) of ``district`` after its stored
+        position, and stores them with the position of the last, in one transaction.
+        Answers how many were folded (0 when all were folded before)."""
+        tracked = tracked or self.store.tracked(district)
+        todo = [n for n in notifications if n.id > tracked.position]
+        if not todo:
+            return 0
+        decode = self.logs[district].decode
+        events = [(n.id, decode(n)) for n in todo]
+        held = self.store.states(district, {str(e.originator_id) for _, e in events})
+        changed: dict[str, tuple[Summary, Summary]] = {}
+        versions: list[Version] = []
+        recorded_max = tracked.recorded_max
+        for position, e in events:
+            recorded_max = max(recorded_max, e.timestamp.timestamp())
+            key = str(e.originator_id)
+            current = held.get(key)
+            state = rollup.fold(current[0] if current else None, e, in_place=True)
+            if state is None:
+                continue
+            brief = rollup.brief(state)
+            if current is None or current[1] != brief:
+                versions.append(Version(key, position, recorded_max, brief))
+            held[key] = changed[key] = (state, brief)
+        self.store.put(district, expected=tracked, position=todo[-1].id, recorded_max=recorded_max,
+                       states=changed, versions=versions)
+        return len(todo)
+
+    def start(self, interval: float = 1.0) -> None:
+        """Follows on a background thread, looking every ``interval`` seconds (a serving
+        process or `careledger project`). An error stops it and is kept in ``error``."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stopping.is_set():
+                try:
+                    self.catch_up()
+                except BaseException as error:  # noqa: BLE001 — kept for the caller, not swallowed
+                    self.error = error
+                    logger.exception("rollup_follower_failed")
+                    return
+                self._stopping.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="careledger-rollup", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+@dataclass
+class ProvincialRollup:
+    """The roll-up as the province reads it: ``districts`` are listed even before their
+    first event is folded."""
+
+    store: RollupStore
+    clock: Callable[[], datetime]
+    districts: Iterable[str] = ()
+
+    def answer(self, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
+        briefs, tracked = self.store.briefs(None if as_of is None else as_of.timestamp())
+        for code in self.districts:
+            briefs.setdefault(code, [])
+        answer = rollup.table(briefs, as_of or self.clock(), year)
+        # How far each district's log was folded: a figure as of a moment after a district's
+        # ``followed_until`` may still grow when the follower catches up.
+        answer["districts"] = {
+            code: {"position": t.position,
+                   "followed_until": datetime.fromtimestamp(t.recorded_max, UTC).isoformat()
+                   if t.recorded_max else None}
+            for code, t in sorted(tracked.items())
+        }
+        return answer

@@ -1,0 +1,301 @@
+"""The provincial roll-up over three districts on one PostgreSQL server: each district's
+figures equal its own views' (now and as of a past moment), exactly once across a stop,
+and nothing personal in the province's tables.
+
+PostgreSQL only by nature: districts are schemas of one database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from domain.plan import plan_id
+from infrastructure.rollup import DistrictLog, ProvincialRollup, RollupFollower
+from infrastructure.rollup_store import RollupStore
+from interfaces import bootstrap
+from projections import rollup
+from tests.backends import scratch_schema, settings_for
+from tests.district import START, Clock, District, seed
+
+pytestmark = pytest.mark.postgres
+
+CODES = ("d01", "d02", "d03")
+NAME, BIRTH = "王小明", date(2012, 5, 15)
+CLERKS = {"pf": "pf-clerk", "gf": "gf-clerk", "sfs-cq": "cq-clerk", "sfs-zml": "zml-clerk"}
+# The kinds of tests/district.py's units: a unit in a group is of the group's kind.
+KINDS = {"pf": "普法和依法治理科", "gf": "公共法律服务管理科", "bgs": "办公室", "sfs-cq": "司法所", "sfs-zml": "司法所"}
+PAST = datetime(2019, 7, 15, 4, tzinfo=UTC)
+
+
+def valid_id() -> str:
+    from stdnum.cn import ric
+
+    body = "11010520120515341"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def at(clock: Clock, y: int, m: int, d: int, hour: int = 2) -> datetime:
+    clock.now = datetime(y, m, d, hour, tzinfo=UTC)
+    return clock.now
+
+
+@pytest.fixture(scope="module")
+def deployment(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Three districts and the province, each a schema of one database, with the history
+    below written once for the module; the province's answer now is taken halfway."""
+    clock = Clock(START)
+    root = tmp_path_factory.mktemp("province")
+    with ExitStack() as stack:
+        built = {}
+        for code in (*CODES, "province"):
+            schema = stack.enter_context(scratch_schema(postgres_database))
+            (root / code).mkdir()
+            settings = settings_for("postgres", root / code, postgres_database, schema).model_copy(update={"pool_size": 2})
+            services = bootstrap.build(settings, clock=clock)
+            stack.callback(services.close)
+            built[code] = services
+        province = built.pop("province")
+        store = RollupStore(province.ledger.recorder.datastore)
+        store.create_tables()
+        written = {"districts": {code: seed(s) for code, s in built.items()}, "province": province, "store": store,
+                   "clock": clock}
+        written.update(history(written, clock, follow=follower(written)))
+        yield written
+
+
+@pytest.fixture
+def province(deployment: dict[str, Any]) -> dict[str, Any]:
+    """The deployment with nothing folded yet in the province's tables."""
+    for code in CODES:
+        deployment["store"].forget(code)
+    return deployment
+
+
+def follower(deployment: dict[str, Any], batch: int = 2000) -> RollupFollower:
+    # A new store object each time: a restarted process holds nothing of the last.
+    store = RollupStore(deployment["province"].ledger.recorder.datastore)
+    logs = {code: DistrictLog.of(d.ledger) for code, d in deployment["districts"].items()}
+    return RollupFollower(store, logs, batch=batch)
+
+
+def reader(deployment: dict[str, Any]) -> ProvincialRollup:
+    return ProvincialRollup(deployment["store"], deployment["province"].ledger.clock, CODES)
+
+
+def first_half(d: District, clock: Clock, n: int) -> dict[str, Any]:
+    """Up to the past moment: n + 2 issues with measures, one done on time, an urging, a
+    case whose mandatory report is accepted and dispatched n hours apart."""
+    sup = d.cmd("supervisor")
+    at(clock, 2019, 3, 1)
+    d.issues.register_plan(sup, number=f"P{n}", title="方案", issuer_unit="bgs", year=2019)
+    issues = []
+    for seq in range(1, n + 3):
+        units = [["pf"], ["gf"], ["sfs-cq", "sfs-zml"], ["gf", "pf"]][(seq + n) % 4]
+        issue = d.issues.register_issue(sup, plan=plan_id(f"P{n}"), seq=seq, duty="职责", problem=f"问题{seq}",
+                                        units=units).id
+        d.issues.assign_issue(sup, issue, lead_unit=units[0], co_units=units[1:], contact_person="甲",
+                              deadline=date(2019, 4 + seq, 28), nodes=[])
+        clerk = d.cmd(CLERKS[units[-1]])
+        m1 = d.issues.adopt_measure(clerk, issue, unit=units[-1], text="措施一", due=date(2019, 4 + seq, 15)).extra["measure_id"]
+        m2 = d.issues.adopt_measure(clerk, issue, unit=units[-1], text="措施二", due=None).extra["measure_id"]
+        issues.append((issue, units[-1], m1, m2))
+    at(clock, 2019, 5, 10)
+    first, owner, m1, m2 = issues[0]
+    d.issues.complete_measure(d.cmd(CLERKS[owner]), first, m1, summary="按期完成")
+    case = d.cases.register_case(d.cmd("cq-clerk"), street="常青花园", community="常青一社区", household_local=True,
+                                 birth_date=BIRTH, person={"name": NAME, "id_number": valid_id()}).id
+    report = d.cases.file_mandatory_report(d.cmd("cq-clerk"), case, reporter="school", nature="unattended",
+                                           details=None).extra["report_id"]
+    clock.advance(hours=n)
+    d.cases.accept_report(d.cmd("supervisor"), case, report)
+    clock.advance(hours=n)
+    d.cases.dispatch_police(d.cmd("cq-clerk"), case, report)
+    at(clock, 2019, 7, 1)
+    second, owner2, _, _ = issues[1]
+    urging = d.issues.urge(sup, second, unit=owner2, message="请加快", reply_by=date(2019, 7, 10)).extra["urging_id"]
+    return {"issues": issues, "case": case, "urging": urging}
+
+
+def second_half(d: District, clock: Clock, n: int, made: dict[str, Any]) -> None:
+    """After the past moment: the rest of the first issue done late and it is closed, the
+    urging answered, the case referred and served."""
+    first, owner, _, m2 = made["issues"][0]
+    second, owner2, _, _ = made["issues"][1]
+    at(clock, 2019, 8, 1)
+    d.issues.complete_measure(d.cmd(CLERKS[owner]), first, m2, summary="逾期完成")
+    d.issues.close_issue(d.cmd("supervisor"), first, summary="核验销号")
+    d.issues.reply_to_urging(d.cmd(CLERKS[owner2]), second, made["urging"], message="已整改")
+    referral = d.cases.refer_case(d.cmd("supervisor"), made["case"], unit="gf", duty="法律援助").extra["referral_id"]
+    clock.advance(hours=3 * n)
+    d.cases.provide_service(d.cmd("gf-clerk"), made["case"], kind="legal_aid", referral_id=referral, notes=None)
+
+
+def history(deployment: dict[str, Any], clock: Clock, *, follow: RollupFollower) -> dict[str, Any]:
+    """Both halves in every district, the districts' writes interleaved; the province's
+    answer now is taken just after the first half when ``follow`` is given."""
+    districts = deployment["districts"]
+    made = {code: first_half(d, clock, n) for n, (code, d) in enumerate(sorted(districts.items()), start=1)}
+    at(clock, 2019, 7, 15, 4)
+    follow.catch_up()
+    before = reader(deployment).answer()
+    for n, (code, d) in enumerate(sorted(districts.items()), start=1):
+        second_half(d, clock, n, made[code])
+    at(clock, 2019, 9, 1)
+    return {"before": before}
+
+
+def from_views(d: District, as_of: datetime | None, year: int) -> dict[str, Counter[str]]:
+    """A district's figures by kind, from its own views and its registry."""
+    d.views.catch_up()
+    kinds = {u["code"]: (u["groups"][0] if u["groups"] else u["name"]) for u in d.registry.catalogue(d.actors["admin"])}
+    assert kinds == KINDS
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in d.views.view("units", as_of=as_of)["rows"]:
+        row = found[kinds[r["unit"]]]
+        for ours, theirs in (("measures_open", "open"), ("measures_overdue", "overdue"), ("done_on_time", "done_on_time"),
+                             ("done_late", "done_late"), ("urgings", "urgings")):
+            row[ours] += r[theirs]
+    total: Counter[str] = Counter()
+    for r in d.views.view("supervision", as_of=as_of)["rows"]:
+        row = found[kinds[r["lead_unit"]]]
+        row["issues_open"] += r["status"] != "已销号"
+        row["issues_overdue"] += r["days_overdue"] > 0
+        total["urgings_awaiting_reply"] += r["urgings_awaiting_reply"]
+    for r in d.views.view("evaluation", as_of=as_of, year=year)["rows"]:
+        row = found[kinds[r["unit"]]]
+        row["measures_due_in_year"] += r["measures_due"]
+        row["done_on_time_in_year"] += r["done_on_time"]
+        row["case_responses"] += r["case_responses"]
+        if r["case_response_hours"] is not None:
+            row["response_units"] += 1
+            row["case_response_hours"] = r["case_response_hours"]
+    found["__total__"] = total
+    return found
+
+
+FIGURES = ("issues_open", "issues_overdue", "measures_open", "measures_overdue", "done_on_time", "done_late",
+           "urgings", "measures_due_in_year", "done_on_time_in_year", "case_responses")
+
+
+def check_agrees(answer: dict[str, Any], districts: dict[str, District], as_of: datetime | None) -> None:
+    rows = answer["rows"]
+    for code, d in districts.items():
+        expected = from_views(d, as_of, answer["year"])
+        ours = {r["kind"]: r for r in rows if r["district"] == code and r["kind"] is not None}
+        for kind in set(expected) - {"__total__"} | set(ours):
+            got = ours.get(kind, dict.fromkeys(FIGURES, 0))
+            assert {f: got[f] for f in FIGURES} == {f: expected[kind][f] for f in FIGURES}, (code, kind)
+            if expected[kind]["response_units"] == 1:  # one unit's mean: the evaluation view's own
+                assert got["case_response_hours"] == expected[kind]["case_response_hours"], (code, kind)
+        total = next(r for r in rows if r["district"] == code and r["kind"] is None)
+        assert total["urgings_awaiting_reply"] == expected["__total__"]["urgings_awaiting_reply"]
+
+
+def test_each_districts_figures_are_its_own_views_figures_now_and_as_of_a_past_moment(
+    province: dict[str, Any],
+) -> None:
+    follower(province).catch_up()
+    now = reader(province).answer()
+    districts = province["districts"]
+    check_agrees(now, districts, None)
+    past = reader(province).answer(as_of=PAST)
+    check_agrees(past, districts, PAST)
+    # As of the moment it was taken, the answer of that moment is given again.
+    assert past["rows"] == province["before"]["rows"]
+    assert now["rows"] != past["rows"]
+    # What was written: the districts differ (d01 has 3 issues, d03 5), and the figures moved.
+    totals = {r["district"]: r for r in now["rows"] if r["kind"] is None}
+    assert [totals[c]["issues_open"] for c in CODES] == [2, 3, 4]
+    assert [totals[c]["done_late"] for c in CODES] == [1, 1, 1]
+    assert [totals[c]["urgings_awaiting_reply"] for c in CODES] == [0, 0, 0]
+    past_totals = {r["district"]: r for r in past["rows"] if r["kind"] is None}
+    assert [past_totals[c]["urgings_awaiting_reply"] for c in CODES] == [1, 1, 1]
+    # Acceptance (by 办公室) and dispatch (by a 司法所) n hours after the report, in district n.
+    by_kind = {(r["district"], r["kind"]): r for r in now["rows"]}
+    assert [by_kind[(c, "办公室")]["report_acceptance_hours"] for c in CODES] == [1.0, 2.0, 3.0]
+    assert [by_kind[(c, "司法所")]["police_dispatch_hours"] for c in CODES] == [2.0, 4.0, 6.0]
+    assert [by_kind[(c, "公共法律服务管理科")]["referral_service_hours"] for c in CODES] == [3.0, 6.0, 9.0]
+    assert by_kind[("d01", "司法所")]["units"] == 2
+    province = now["rows"][-1]
+    assert (province["district"], province["kind"]) == (None, None)
+    assert province["report_acceptance_hours"] == 2.0
+    assert province["issues_open"] == 9 and province["on_time_rate"] is not None
+
+
+def test_a_follower_stopped_between_batches_resumes_exactly_once(province: dict[str, Any]) -> None:
+    deployment = province
+    first = follower(deployment, batch=7)
+    # A few batches of two districts, then the process "dies": nothing else is kept.
+    for code in ("d02", "d01", "d02"):
+        first._step(code)
+    tracked = {code: first.store.tracked(code).position for code in CODES}
+    assert tracked["d02"] > tracked["d01"] > 0 and tracked["d03"] == 0
+    again = follower(deployment, batch=7)
+    assert again.catch_up() > 0
+    # Replaying a batch already folded changes nothing.
+    log = deployment["districts"]["d02"].ledger
+    page = log.recorder.select_notifications(1, 7, topics=rollup.TOPICS)
+    before = again.store.briefs()
+    assert again.process("d02", page) == 0
+    assert again.store.briefs() == before
+    # The same as a fold from nothing of every district's log.
+    for code, d in deployment["districts"].items():
+        events = [d.ledger.mapper.to_domain_event(n) for n in d.ledger.recorder.select_notifications(
+            1, 100_000, topics=rollup.TOPICS)]
+        scratch = sorted((rollup.brief(s) for s in rollup.replay(events).values()), key=lambda b: (b["kind"], b["id"]))
+        assert before[0][code] == scratch
+        assert before[1][code].position == max(
+            n.id for n in d.ledger.recorder.select_notifications(1, 100_000, topics=rollup.TOPICS))
+    fresh = follower(deployment)
+    assert fresh.catch_up() == 0
+    assert reader(deployment).answer()["rows"] == rollup.table(
+        {code: briefs for code, briefs in before[0].items()}, deployment["clock"]())["rows"]
+
+
+def test_a_batch_that_fails_inside_its_transaction_stores_nothing(province: dict[str, Any]) -> None:
+    deployment = province
+    follow = follower(deployment, batch=10)
+    follow._step("d01")
+    before = follow.store.briefs()
+    tracked = follow.store.tracked("d01")
+    log = deployment["districts"]["d01"].ledger
+    page = log.recorder.select_notifications(tracked.position + 1, 10, topics=rollup.TOPICS)
+    # Rows already where the batch writes its versions: their insert fails after the position
+    # and the states were written, in the same transaction.
+    store = deployment["store"]
+    with store.db.transaction(commit=True) as c:
+        for n in page:
+            c.execute("INSERT INTO {p}rollup_versions VALUES (?,?,?,?,?::jsonb)",
+                      ("d01", str(log.mapper.to_domain_event(n).originator_id), n.id, 0.0, "{}"))
+    with pytest.raises(IntegrityError):
+        follow._step("d01")
+    assert follow.store.tracked("d01") == tracked
+    after = follow.store.briefs()
+    assert after[0]["d01"] == before[0]["d01"]
+    with store.db.transaction(commit=True) as c:
+        c.execute("DELETE FROM {p}rollup_versions WHERE recorded_max=0 AND district='d01'")
+    follow.catch_up()
+    assert follow.store.tracked("d01").position > tracked.position
+
+
+def test_the_provinces_tables_hold_nothing_personal(province: dict[str, Any]) -> None:
+    deployment = province
+    follower(deployment).catch_up()
+    with deployment["store"].db.transaction(commit=False) as c:
+        text = " ".join(str(row[0]) for table in ("rollup_state", "rollup_versions")
+                        for row in c.execute(f"SELECT CAST(t AS TEXT) FROM {{p}}{table} AS t").fetchall())
+    assert NAME not in text and valid_id() not in text and BIRTH.isoformat() not in text
+    assert "2019-05" in text  # the tables were read: the report's times are there
+
+
+def test_a_district_not_yet_followed_is_listed_with_nothing(province: dict[str, Any]) -> None:
+    answer = reader(province).answer(as_of=START + timedelta(days=1))
+    assert [r["district"] for r in answer["rows"] if r["kind"] is None] == [*CODES, None]
+    assert answer["districts"] == {}
