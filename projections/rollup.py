@@ -73,17 +73,33 @@ COLUMNS = [
 
 def fold(state: Summary | None, e: Any, *, in_place: bool = False) -> Summary | None:
     """The state after ``e`` (None when the roll-up takes no such event)."""
-    if issues.handles(e):
+    kind = _KIND_OF.get(type(e))
+    if kind is None:
+        kind = _KIND_OF[type(e)] = _kind_of(e)
+    if kind == issues.KIND:
         return issues.fold(state, e, in_place=in_place)
-    if cases.handles(e):
+    if kind == cases.KIND:
         return cases.fold(state, e, in_place=in_place)
-    if isinstance(e, Unit.Registered):  # type: ignore[attr-defined]
+    if kind == "Registered":
         return {"kind": UNIT_KIND, "id": str(e.originator_id), "code": e.code, "name": e.name, "groups": []}
-    if isinstance(e, Unit.JoinedGroup) and state is not None:  # type: ignore[attr-defined]
+    if kind == "JoinedGroup" and state is not None:
         s = state if in_place else {**state, "groups": list(state["groups"])}
         s["groups"].append(e.group)
         return s
     return None
+
+
+# Which fold takes an event, by its class: the library's isinstance checks against an
+# aggregate's event class were a sixth of a catch-up's time.
+_KIND_OF: dict[type, str] = {}
+
+
+def _kind_of(e: Any) -> str:
+    if issues.handles(e):
+        return issues.KIND
+    if cases.handles(e):
+        return cases.KIND
+    return next((cls.__name__ for cls in UNIT_EVENTS if isinstance(e, cls)), "")
 
 
 def replay(events: Iterable[Any]) -> dict[str, Summary]:
