@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -135,24 +135,23 @@ class RollupFollower:
 
 @dataclass
 class ProvincialRollup:
-    """The roll-up as the province reads it: ``districts`` are listed even before their
-    first event is folded."""
+    """The roll-up as the province reads it. ``names``: every district's code and name (区县
+    名称), listed even before its first event is folded."""
 
     store: RollupStore
     clock: Callable[[], datetime]
-    districts: Iterable[str] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def answer(self, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
         briefs, tracked = self.store.briefs(None if as_of is None else as_of.timestamp())
-        for code in self.districts:
+        for code in self.names:
             briefs.setdefault(code, [])
-        answer = rollup.table(briefs, as_of or self.clock(), year)
+        answer = rollup.table(briefs, as_of or self.clock(), year, self.names)
         # How far each district's log was folded: a figure as of a moment after a district's
         # ``followed_until`` may still grow when the follower catches up.
         answer["districts"] = {
             code: {"position": t.position,
-                   "followed_until": datetime.fromtimestamp(t.recorded_max, UTC).isoformat()
-                   if t.recorded_max else None}
+                   "followed_until": datetime.fromtimestamp(t.recorded_max, UTC).isoformat() if t.recorded_max else None}
             for code, t in sorted(tracked.items())
         }
         return answer

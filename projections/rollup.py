@@ -54,7 +54,7 @@ HOURS_OF = {
     "referral_service_hours": (cases.REFERRAL,),
 }
 COLUMNS = [
-    ("district", "区"), ("kind", "单位类别"), ("units", "单位数"),
+    ("district", "区县代码"), ("district_name", "区县"), ("kind", "单位类别"), ("units", "单位数"),
     ("issues_open", "未销号问题"), ("issues_overdue", "逾期问题"),
     ("measures_open", "未完成措施"), ("measures_overdue", "逾期措施"),
     ("done_on_time", "按期完成措施"), ("done_late", "逾期完成措施"),
@@ -201,10 +201,10 @@ def _mean(hours: list[float]) -> float | None:
     return round(sum(sorted(hours)) / len(hours), 2) if hours else None
 
 
-def _row(district: str | None, kind: str | None, counts: dict[str, Any]) -> dict[str, Any]:
+def _row(district: str | None, name: str | None, kind: str | None, counts: dict[str, Any]) -> dict[str, Any]:
     hours = counts["hours"]
     return {
-        "district": district, "kind": kind, "units": counts["units"], **{k: counts[k] for k in COUNTS},
+        "district": district, "district_name": name, "kind": kind, "units": counts["units"], **{k: counts[k] for k in COUNTS},
         "on_time_rate": ind.on_time_rate(counts["done_on_time_in_year"], counts["measures_due_in_year"]),
         **{key: _mean([h for what in tags for h in hours[what]]) for key, tags in HOURS_OF.items()},
     }
@@ -220,10 +220,11 @@ def _sum(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def table(districts: Mapping[str, Sequence[Summary]], now: datetime, year: int | None = None) -> dict[str, Any]:
-    """The roll-up as of ``now``: for each district (in code order) a row per kind of unit
-    (in label order), then the district's total (``kind`` None); last the province's total
-    (``district`` and ``kind`` None). Response times and the on-time rate are of ``year``
+def table(districts: Mapping[str, Sequence[Summary]], now: datetime, year: int | None = None,
+          names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The roll-up as of ``now``: for each district (in code order, named by ``names``) a
+    row per kind of unit (in label order), then the district's total (``kind`` None); last
+    the province's total (``district`` and ``kind`` None). Response times and the on-time rate are of ``year``
     (default: the year of ``now``, in Shanghai)."""
     today = day_of(now)
     assert today is not None
@@ -232,9 +233,10 @@ def table(districts: Mapping[str, Sequence[Summary]], now: datetime, year: int |
     totals = []
     for code in sorted(districts):
         figures = district_figures(districts[code], now, year)
-        rows.extend(_row(code, kind, figures[kind]) for kind in sorted(figures))
+        name = (names or {}).get(code, code)
+        rows.extend(_row(code, name, kind, figures[kind]) for kind in sorted(figures))
         totals.append(_sum(figures.values()))
-        rows.append(_row(code, None, totals[-1]))
-    rows.append(_row(None, None, _sum(totals)))
+        rows.append(_row(code, name, None, totals[-1]))
+    rows.append(_row(None, None, None, _sum(totals)))
     return {"as_of": now.isoformat(), "today": today.isoformat(), "year": year,
             "columns": queries.columns(COLUMNS), "rows": rows}

@@ -20,6 +20,7 @@ from domain.plan import plan_id
 from infrastructure.rollup import DistrictLog, ProvincialRollup, RollupFollower
 from infrastructure.rollup_store import RollupStore
 from interfaces import bootstrap
+from interfaces.province_rollup import build_rollup
 from projections import rollup
 from tests.backends import scratch_schema, settings_for
 from tests.district import START, Clock, District, seed
@@ -62,10 +63,11 @@ def deployment(postgres_database: str, tmp_path_factory: pytest.TempPathFactory)
             stack.callback(services.close)
             built[code] = services
         province = built.pop("province")
-        store = RollupStore(province.ledger.recorder.datastore)
-        store.create_tables()
-        written = {"districts": {code: seed(s) for code, s in built.items()}, "province": province, "store": store,
-                   "clock": clock}
+        assert build_rollup(province, {}) is None  # a lone district has no roll-up
+        wired = build_rollup(province, built, {c: f"{c}区" for c in CODES})
+        assert wired is not None
+        written = {"districts": {code: seed(s) for code, s in built.items()}, "province": province,
+                   "store": wired.follower.store, "reader": wired.reader, "clock": clock}
         written.update(history(written, clock, follow=follower(written)))
         yield written
 
@@ -86,7 +88,7 @@ def follower(deployment: dict[str, Any], batch: int = 2000) -> RollupFollower:
 
 
 def reader(deployment: dict[str, Any]) -> ProvincialRollup:
-    return ProvincialRollup(deployment["store"], deployment["province"].ledger.clock, CODES)
+    return deployment["reader"]  # type: ignore[no-any-return]
 
 
 def first_half(d: District, clock: Clock, n: int) -> dict[str, Any]:
@@ -256,7 +258,7 @@ def test_a_follower_stopped_between_batches_resumes_exactly_once(province: dict[
     fresh = follower(deployment)
     assert fresh.catch_up() == 0
     assert reader(deployment).answer()["rows"] == rollup.table(
-        {code: briefs for code, briefs in before[0].items()}, deployment["clock"]())["rows"]
+        dict(before[0]), deployment["clock"](), names=reader(deployment).names)["rows"]
 
 
 def test_a_batch_that_fails_inside_its_transaction_stores_nothing(province: dict[str, Any]) -> None:
