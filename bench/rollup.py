@@ -91,7 +91,7 @@ def main() -> None:
                 start = time.perf_counter()
                 follower.catch_up()
                 catch_ups.append(time.perf_counter() - start)
-            reader = ProvincialRollup(store, lambda: datetime.now(UTC), codes)
+            reader = ProvincialRollup(store, lambda: datetime.now(UTC), {code: code for code in codes})
             now = median([timed(reader.answer) for _ in range(args.reps)])
             middle = START + (datetime.fromtimestamp(store.tracked(codes[0]).recorded_max, UTC) - START) / 2
             past = median([timed(lambda: reader.answer(as_of=middle)) for _ in range(args.reps)])

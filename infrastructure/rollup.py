@@ -24,7 +24,9 @@ from projections import rollup
 
 logger = logging.getLogger(__name__)
 
-BATCH = 2000
+# A batch writes each state it touches once, however many of its events touch it: larger
+# batches write less (as the views' follower's, infrastructure.view_runner.FOLLOW_BATCH).
+BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class RollupFollower:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    # Per district, the position of the last batch this catch-up stored and the states it
+    # wrote: the next batch takes them from here rather than reading them back.
+    _held: dict[str, tuple[int, dict[str, tuple[Summary, Summary]]]] = field(default_factory=dict, init=False,
+                                                                             repr=False)
     error: BaseException | None = field(default=None, init=False)
 
     def catch_up(self) -> int:
@@ -64,6 +70,8 @@ class RollupFollower:
                     if page >= self.batch:
                         still.append(district)
                 behind = still
+            # Held only while catching up: a serving process keeps no district's states.
+            self._held.clear()
         return folded
 
     def _step(self, district: str) -> tuple[int, int]:
@@ -88,7 +96,12 @@ class RollupFollower:
             return 0
         decode = self.logs[district].decode
         events = [(n.id, decode(n)) for n in todo]
-        held = self.store.states(district, {str(e.originator_id) for _, e in events})
+        wanted = {str(e.originator_id) for _, e in events}
+        # Taken out: the fold below changes them in place, so if this batch is not stored
+        # they no longer hold what the store does.
+        position, kept = self._held.pop(district, (None, {}))
+        held = {key: kept[key] for key in wanted & kept.keys()} if position == tracked.position else {}
+        held.update(self.store.states(district, wanted - held.keys()))
         changed: dict[str, tuple[Summary, Summary]] = {}
         versions: list[Version] = []
         recorded_max = tracked.recorded_max
@@ -105,6 +118,7 @@ class RollupFollower:
             held[key] = changed[key] = (state, brief)
         self.store.put(district, expected=tracked, position=todo[-1].id, recorded_max=recorded_max,
                        states=changed, versions=versions)
+        self._held[district] = (todo[-1].id, changed)
         return len(todo)
 
     def start(self, interval: float = 1.0) -> None:

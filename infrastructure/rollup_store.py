@@ -36,10 +36,10 @@ Summary = dict[str, Any]
 CREATE = (
     "CREATE TABLE IF NOT EXISTS {p}rollup_tracking (district text PRIMARY KEY, position bigint NOT NULL, "
     "recorded_max double precision NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {p}rollup_state (district text, id text, kind text, state jsonb, brief jsonb, "
+    "CREATE TABLE IF NOT EXISTS {p}rollup_state (district text, id text, kind text, state text, brief text, "
     "position bigint, PRIMARY KEY (district, id))",
     "CREATE TABLE IF NOT EXISTS {p}rollup_versions (district text, id text, position bigint, "
-    "recorded_max double precision, brief jsonb, PRIMARY KEY (district, id, position))",
+    "recorded_max double precision, brief text, PRIMARY KEY (district, id, position))",
 )
 TABLES = ("rollup_tracking", "rollup_state", "rollup_versions")
 
@@ -89,7 +89,7 @@ class RollupStore:
         if not wanted:
             return {}
         with self.db.read() as c:
-            c.execute("SELECT id, CAST(state AS TEXT), CAST(brief AS TEXT) FROM {p}rollup_state "
+            c.execute("SELECT id, state, brief FROM {p}rollup_state "
                       "WHERE district=? AND id = ANY(?)", (district, wanted))
             return {row[0]: (orjson.loads(row[1]), orjson.loads(row[2])) for row in c.fetchall()}
 
@@ -112,7 +112,7 @@ class RollupStore:
             if states:
                 c.execute(
                     "INSERT INTO {p}rollup_state (district, id, kind, state, brief, position) "
-                    "SELECT ?, e->>0, e->>1, e->2, e->3, ? FROM jsonb_array_elements(?::jsonb) AS e "
+                    "SELECT ?, e->>0, e->>1, e->>2, e->>3, ? FROM json_array_elements(?::json) AS e "
                     "ON CONFLICT (district, id) DO UPDATE SET kind=excluded.kind, state=excluded.state, "
                     "brief=excluded.brief, position=excluded.position",
                     (district, position, encoded_states),
@@ -120,8 +120,8 @@ class RollupStore:
             if versions:
                 c.execute(
                     "INSERT INTO {p}rollup_versions (district, id, position, recorded_max, brief) "
-                    "SELECT ?, e->>0, (e->>1)::bigint, (e->>2)::double precision, e->3 "
-                    "FROM jsonb_array_elements(?::jsonb) AS e",
+                    "SELECT ?, e->>0, (e->>1)::bigint, (e->>2)::double precision, e->>3 "
+                    "FROM json_array_elements(?::json) AS e",
                     (district, encoded_versions),
                 )
 
@@ -129,10 +129,10 @@ class RollupStore:
         """Every district's briefs (now, or as of the epoch second ``as_of``) and where each
         district's following stands, read in one statement (one snapshot)."""
         if as_of is None:
-            rows = "SELECT district, CAST(brief AS TEXT), NULL, NULL FROM {p}rollup_state"
+            rows = "SELECT district, brief, NULL, NULL FROM {p}rollup_state"
             args: tuple[Any, ...] = ()
         else:
-            rows = ("SELECT district, CAST(brief AS TEXT), NULL, NULL FROM (SELECT DISTINCT ON (district, id) "
+            rows = ("SELECT district, brief, NULL, NULL FROM (SELECT DISTINCT ON (district, id) "
                     "district, brief FROM {p}rollup_versions WHERE recorded_max <= ? "
                     "ORDER BY district, id, position DESC) AS v")
             args = (as_of,)

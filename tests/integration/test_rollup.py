@@ -274,7 +274,7 @@ def test_a_batch_that_fails_inside_its_transaction_stores_nothing(province: dict
     store = deployment["store"]
     with store.db.transaction(commit=True) as c:
         for n in page:
-            c.execute("INSERT INTO {p}rollup_versions VALUES (?,?,?,?,?::jsonb)",
+            c.execute("INSERT INTO {p}rollup_versions VALUES (?,?,?,?,?)",
                       ("d01", str(log.mapper.to_domain_event(n).originator_id), n.id, 0.0, "{}"))
     with pytest.raises(IntegrityError):
         follow._step("d01")
