@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,42 +59,72 @@ class RollupFollower:
 
     def catch_up(self) -> int:
         """Folds every district's log to its end, a batch of each in turn. Answers how many
-        events it folded."""
+        events it folded. A batch is written on another thread while the next district's is
+        read and folded (the write is mostly the server's work, on the other core); a
+        district's next batch waits for its last to commit."""
         folded = 0
-        with self._lock:
-            behind = sorted(self.logs)
-            while behind and not self._stopping.is_set():
-                still = []
-                for district in behind:
-                    page, applied = self._step(district)
-                    folded += applied
-                    if page >= self.batch:
-                        still.append(district)
-                behind = still
-            # Held only while catching up: a serving process keeps no district's states.
-            self._held.clear()
+        with self._lock, ThreadPoolExecutor(1, thread_name_prefix="careledger-rollup-write") as writer:
+            pending: dict[str, tuple[Future[None], int]] = {}
+            try:
+                behind = sorted(self.logs)
+                while behind and not self._stopping.is_set():
+                    still = []
+                    for district in behind:
+                        folded += self._settle(pending, district)
+                        if self._step(district, writer, pending) >= self.batch:
+                            still.append(district)
+                    behind = still
+                for district in list(pending):
+                    folded += self._settle(pending, district)
+            finally:
+                # Held only while catching up: a serving process keeps no district's states.
+                self._held.clear()
         return folded
 
-    def _step(self, district: str) -> tuple[int, int]:
-        """One batch of ``district``: (notifications read, events folded)."""
-        while True:
-            tracked = self.store.tracked(district)
-            page = self.logs[district].select(tracked.position + 1, self.batch, topics=rollup.TOPICS)
-            if not page:
-                return 0, 0
-            try:
-                return len(page), self.process(district, page, tracked)
-            except RollupMoved:
-                continue  # another follower moved the district: on from where it is now
+    def _settle(self, pending: dict[str, tuple[Future[None], int]], district: str) -> int:
+        """Waits for the district's batch being written: answers its events, 0 if another
+        follower moved the district first (its states are then no longer held)."""
+        if district not in pending:
+            return 0
+        future, count = pending.pop(district)
+        try:
+            future.result()
+        except BaseException:
+            self._held.pop(district, None)
+            if isinstance(future.exception(), RollupMoved):
+                return 0
+            raise
+        return count
+
+    def _step(self, district: str, writer: ThreadPoolExecutor, pending: dict[str, tuple[Future[None], int]]) -> int:
+        """Reads and folds one batch of ``district`` and hands its write to ``writer``;
+        answers how many notifications it read."""
+        tracked = self.store.tracked(district)
+        page = self.logs[district].select(tracked.position + 1, self.batch, topics=rollup.TOPICS)
+        folded = self._fold(district, page, tracked)
+        if folded is not None:
+            pending[district] = (writer.submit(self._put, district, tracked, *folded), len(folded[0]))
+        return len(page)
 
     def process(self, district: str, notifications: Sequence[Any], tracked: Tracked | None = None) -> int:
         """Folds ``notifications`` (in position order) of ``district`` after its stored
         position, and stores them with the position of the last, in one transaction.
         Answers how many were folded (0 when all were folded before)."""
-        tracked = tracked or self.store.tracked(district)
+        with self._lock:
+            tracked = tracked or self.store.tracked(district)
+            folded = self._fold(district, notifications, tracked)
+            if folded is None:
+                return 0
+            self._put(district, tracked, *folded)
+            return len(folded[0])
+
+    def _fold(self, district: str, notifications: Sequence[Any], tracked: Tracked) -> tuple[
+            list[Any], float, dict[str, tuple[Summary, Summary]], list[Version]] | None:
+        """The batch's notifications after ``tracked``, the latest recorded time, the states
+        it changed and the versions of their briefs (None when nothing is after ``tracked``)."""
         todo = [n for n in notifications if n.id > tracked.position]
         if not todo:
-            return 0
+            return None
         decode = self.logs[district].decode
         events = [(n.id, decode(n)) for n in todo]
         wanted = {str(e.originator_id) for _, e in events}
@@ -116,10 +147,19 @@ class RollupFollower:
             if current is None or current[1] != brief:
                 versions.append(Version(key, position, recorded_max, brief))
             held[key] = changed[key] = (state, brief)
-        self.store.put(district, expected=tracked, position=todo[-1].id, recorded_max=recorded_max,
-                       states=changed, versions=versions)
+        # Held for the district's next batch, which is folded only once this one is stored
+        # (a failed write drops them: _settle).
         self._held[district] = (todo[-1].id, changed)
-        return len(todo)
+        return todo, recorded_max, changed, versions
+
+    def _put(self, district: str, tracked: Tracked, todo: list[Any], recorded_max: float,
+             changed: dict[str, tuple[Summary, Summary]], versions: list[Version]) -> None:
+        try:
+            self.store.put(district, expected=tracked, position=todo[-1].id, recorded_max=recorded_max,
+                           states=changed, versions=versions)
+        except BaseException:
+            self._held.pop(district, None)
+            raise
 
     def start(self, interval: float = 1.0) -> None:
         """Follows on a background thread, looking every ``interval`` seconds (a serving

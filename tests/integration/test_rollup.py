@@ -7,6 +7,7 @@ PostgreSQL only by nature: districts are schemas of one database.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -85,6 +86,12 @@ def follower(deployment: dict[str, Any], batch: int = 2000) -> RollupFollower:
     store = RollupStore(deployment["province"].ledger.recorder.datastore)
     logs = {code: DistrictLog.of(d.ledger) for code, d in deployment["districts"].items()}
     return RollupFollower(store, logs, batch=batch)
+
+
+def one_batch(follow: RollupFollower, code: str) -> int:
+    """One batch of a district, as the follower reads it, folded and stored."""
+    tracked = follow.store.tracked(code)
+    return follow.process(code, follow.logs[code].select(tracked.position + 1, follow.batch, topics=rollup.TOPICS))
 
 
 def reader(deployment: dict[str, Any]) -> ProvincialRollup:
@@ -236,7 +243,7 @@ def test_a_follower_stopped_between_batches_resumes_exactly_once(province: dict[
     first = follower(deployment, batch=7)
     # A few batches of two districts, then the process "dies": nothing else is kept.
     for code in ("d02", "d01", "d02"):
-        first._step(code)
+        one_batch(first, code)
     tracked = {code: first.store.tracked(code).position for code in CODES}
     assert tracked["d02"] > tracked["d01"] > 0 and tracked["d03"] == 0
     again = follower(deployment, batch=7)
@@ -264,7 +271,7 @@ def test_a_follower_stopped_between_batches_resumes_exactly_once(province: dict[
 def test_a_batch_that_fails_inside_its_transaction_stores_nothing(province: dict[str, Any]) -> None:
     deployment = province
     follow = follower(deployment, batch=10)
-    follow._step("d01")
+    one_batch(follow, "d01")
     before = follow.store.briefs()
     tracked = follow.store.tracked("d01")
     log = deployment["districts"]["d01"].ledger
@@ -277,7 +284,7 @@ def test_a_batch_that_fails_inside_its_transaction_stores_nothing(province: dict
             c.execute("INSERT INTO {p}rollup_versions VALUES (?,?,?,?,?)",
                       ("d01", str(log.mapper.to_domain_event(n).originator_id), n.id, 0.0, "{}"))
     with pytest.raises(IntegrityError):
-        follow._step("d01")
+        one_batch(follow, "d01")
     assert follow.store.tracked("d01") == tracked
     after = follow.store.briefs()
     assert after[0]["d01"] == before[0]["d01"]
@@ -301,3 +308,30 @@ def test_a_district_not_yet_followed_is_listed_with_nothing(province: dict[str, 
     answer = reader(province).answer(as_of=START + timedelta(days=1))
     assert [r["district"] for r in answer["rows"] if r["kind"] is None] == [*CODES, None]
     assert answer["districts"] == {}
+
+
+def test_two_followers_at_once_fold_each_event_once(province: dict[str, Any]) -> None:
+    followers = [follower(province, batch=5) for _ in range(2)]
+    threads = [threading.Thread(target=f.catch_up) for f in followers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    briefs, tracked = province["store"].briefs()
+    for code, d in province["districts"].items():
+        events = [d.ledger.mapper.to_domain_event(n) for n in d.ledger.recorder.select_notifications(
+            1, 100_000, topics=rollup.TOPICS)]
+        assert briefs[code] == sorted((rollup.brief(s) for s in rollup.replay(events).values()),
+                                      key=lambda b: (b["kind"], b["id"]))
+    # The same dated briefs, row for row, as one follower alone writes.
+    together = versions(province["store"])
+    for code in CODES:
+        province["store"].forget(code)
+    follower(province).catch_up()
+    assert versions(province["store"]) == together
+
+
+def versions(store: RollupStore) -> list[Any]:
+    with store.db.transaction(commit=False) as c:
+        return c.execute("SELECT district, id, position, recorded_max, brief FROM {p}rollup_versions "
+                         "ORDER BY district, id, position").fetchall()
