@@ -98,10 +98,13 @@ class RollupFollower:
 
     def _step(self, district: str, writer: ThreadPoolExecutor, pending: dict[str, tuple[Future[None], int]]) -> int:
         """Reads and folds one batch of ``district`` and hands its write to ``writer``;
-        answers how many notifications it read."""
+        answers how many notifications it read (``batch`` when another follower moved it)."""
         tracked = self.store.tracked(district)
         page = self.logs[district].select(tracked.position + 1, self.batch, topics=rollup.TOPICS)
-        folded = self._fold(district, page, tracked)
+        try:
+            folded = self._fold(district, page, tracked)
+        except RollupMoved:
+            return self.batch  # behind still: on from where the other follower left it, next round
         if folded is not None:
             pending[district] = (writer.submit(self._put, district, tracked, *folded), len(folded[0]))
         return len(page)
@@ -132,7 +135,11 @@ class RollupFollower:
         # they no longer hold what the store does.
         position, kept = self._held.pop(district, (None, {}))
         held = {key: kept[key] for key in wanted & kept.keys()} if position == tracked.position else {}
-        held.update(self.store.states(district, wanted - held.keys()))
+        stored, found = self.store.states(district, wanted - held.keys())
+        if stored != tracked.position:
+            # Another follower stored a batch since ``tracked`` was read: these states are past it.
+            raise RollupMoved(district)
+        held.update(found)
         changed: dict[str, tuple[Summary, Summary]] = {}
         versions: list[Version] = []
         recorded_max = tracked.recorded_max

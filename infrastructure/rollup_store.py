@@ -83,15 +83,16 @@ class RollupStore:
                             (district,)).fetchone()
         return Tracked(0, 0.0) if row is None else Tracked(int(row[0]), float(row[1]))
 
-    def states(self, district: str, ids: Iterable[str]) -> dict[str, tuple[Summary, Summary]]:
-        """The (state, brief) of each of ``ids`` the district has folded."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return {}
+    def states(self, district: str, ids: Iterable[str]) -> tuple[int, dict[str, tuple[Summary, Summary]]]:
+        """The district's position and the (state, brief) of each of ``ids`` it has folded,
+        read in one statement (one snapshot: the states are those of that position)."""
         with self.db.read() as c:
-            c.execute("SELECT id, state, brief FROM {p}rollup_state "
-                      "WHERE district=? AND id = ANY(?)", (district, wanted))
-            return {row[0]: (orjson.loads(row[1]), orjson.loads(row[2])) for row in c.fetchall()}
+            c.execute("SELECT NULL, CAST(position AS TEXT), NULL FROM {p}rollup_tracking WHERE district=? UNION ALL "
+                      "SELECT id, state, brief FROM {p}rollup_state WHERE district=? AND id = ANY(?)",
+                      (district, district, sorted(set(ids))))
+            rows = c.fetchall()
+        position = next((int(row[1]) for row in rows if row[0] is None), 0)
+        return position, {row[0]: (orjson.loads(row[1]), orjson.loads(row[2])) for row in rows if row[0] is not None}
 
     def put(self, district: str, *, expected: Tracked, position: int, recorded_max: float,
             states: dict[str, tuple[Summary, Summary]], versions: Sequence[Version]) -> None:
