@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.plan import plan_id
 from infrastructure.rollup import DistrictLog, ProvincialRollup, RollupFollower
-from infrastructure.rollup_store import RollupStore
+from infrastructure.rollup_store import RollupMoved, RollupStore
 from interfaces import bootstrap
 from interfaces.province_rollup import build_rollup
 from projections import rollup
@@ -312,11 +312,20 @@ def test_a_district_not_yet_followed_is_listed_with_nothing(province: dict[str, 
 
 def test_two_followers_at_once_fold_each_event_once(province: dict[str, Any]) -> None:
     followers = [follower(province, batch=5) for _ in range(2)]
-    threads = [threading.Thread(target=f.catch_up) for f in followers]
+    failed: list[BaseException] = []
+
+    def run(f: RollupFollower) -> None:
+        try:
+            f.catch_up()
+        except BaseException as error:  # noqa: BLE001 — the assertion below reports it
+            failed.append(error)
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in followers]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert failed == []
     briefs, tracked = province["store"].briefs()
     for code, d in province["districts"].items():
         events = [d.ledger.mapper.to_domain_event(n) for n in d.ledger.recorder.select_notifications(
@@ -335,3 +344,15 @@ def versions(store: RollupStore) -> list[Any]:
     with store.db.transaction(commit=False) as c:
         return c.execute("SELECT district, id, position, recorded_max, brief FROM {p}rollup_versions "
                          "ORDER BY district, id, position").fetchall()
+
+
+def test_a_batch_folded_after_another_follower_moved_the_district_stores_nothing(province: dict[str, Any]) -> None:
+    first, second = follower(province, batch=10), follower(province, batch=10)
+    code = CODES[0]
+    stale = first.store.tracked(code)
+    page = first.logs[code].select(stale.position + 1, 10, topics=rollup.TOPICS)
+    assert second.process(code, page) == len(page)
+    moved, before = first.store.tracked(code), first.store.briefs()
+    with pytest.raises(RollupMoved):
+        first.process(code, page, stale)  # read its position before the other stored the batch
+    assert first.store.tracked(code) == moved and first.store.briefs() == before
