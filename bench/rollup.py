@@ -1,8 +1,9 @@
 """The provincial roll-up's catch-up rate: one follower over N districts' logs, from nothing.
 
 N districts, each a PostgreSQL schema of one scratch database with its own generated
-history (bench.generate's district, extended until it holds M issues), and the province's
-schema; then, measured:
+history (bench.generate's district: M issues with their history, about 50 events an issue
+with the cases beside them, as in its 10⁶-event district), and the province's schema;
+then, measured:
 
 - library read (the baseline): every district's log read with the roll-up's topics and each
   notification decoded to a domain event, as the follower reads it;
@@ -47,6 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--districts", type=int, default=3)
     parser.add_argument("--issues", type=int, default=50, help="issues per district (cases come with them)")
+    parser.add_argument("--events-per-issue", type=int, default=50,
+                        help="events per issue (cases' included): ~50 in bench.generate's 10⁶-event district")
     parser.add_argument("--batch", type=int, default=BATCH, help="the follower's batch")
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
@@ -58,7 +61,7 @@ def main() -> None:
                 conn.execute(f'CREATE SCHEMA "{schema}"')
         built: dict[str, Any] = {}
         try:
-            generated = 0
+            generated, issues, cases = 0, 0, 0
             t0 = time.perf_counter()
             for code in codes:
                 (s.directory / code).mkdir()
@@ -69,9 +72,11 @@ def main() -> None:
                        for key in ("signing_key_file", "data_key_file", "idempotency_key_file")}})
                 services = built[code] = build(settings)
                 gen = DistrictGenerator(services, batch=100)
+                gen.extend(args.issues * args.events_per_issue)
                 while len(gen.issue_ids) < args.issues:
                     gen.extend(gen.written + 1000)
                 generated += gen.written
+                issues, cases = issues + len(gen.issue_ids), cases + len(gen.case_ids)
                 progress(f"{code}: {gen.written:,} events, {len(gen.issue_ids):,} issues, {len(gen.case_ids):,} cases")
             progress(f"generated {generated:,} events in {time.perf_counter() - t0:.0f} s")
             province = build(s.settings().model_copy(update={"database_schema": "province", "pool_size": 2}))
@@ -97,7 +102,8 @@ def main() -> None:
             past = median([timed(lambda: reader.answer(as_of=middle)) for _ in range(args.reps)])
             read, caught = median(reads), median(catch_ups)
             # Printed, not appended to docs/BENCHMARKS.md (bench.common.table): the lead records it.
-            print(f"## Provincial roll-up: {args.districts} districts × {args.issues} issues, {positions:,} positions "
+            print(f"## Provincial roll-up: {args.districts} districts ({args.districts} × ≥{args.issues} issues: "
+                  f"{issues:,} issues, {cases:,} cases), {positions:,} positions "
                   f"(PostgreSQL, batch {args.batch}, medians of {args.reps})\n\n"
                   "| what | seconds | positions/s | × library read |\n|---|---|---|---|\n"
                   f"| library read of the roll-up's topics, decoded | {read:.2f} | {rate(positions / read)} | 1.00× |\n"
