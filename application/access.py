@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 AGENCY, SUPERVISOR, INSPECTOR, ADMIN = "agency", "supervisor", "inspector", "admin"
+PROVINCE_INSPECTOR = "province_inspector"
 
 
 @dataclass(frozen=True)

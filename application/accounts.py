@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
-from application.access import ADMIN, Actor
+from application.access import ADMIN, PROVINCE_INSPECTOR, Actor
 from application.commands import Accepted, Command, CommandRunner, secret_shown_once
 from application.errors import Forbidden, NotFound
 from application.identity import Identity
@@ -84,6 +84,7 @@ class Accounts:
         ``unit_name``, a unit not registered yet is registered in the same save (the first
         administrator's), so a refused user leaves no unit behind."""
         POLICY.require_role(cmd.actor, ADMIN, doing="管理单位和用户", rule="administer")
+        self._role_of_this_store(role)
         if unit_name is None:
             self.registry.unit(unit)
         made: list[tuple[Token, str]] = []
@@ -104,6 +105,12 @@ class Accounts:
             raise secret_shown_once()
         issued, token = made[-1]
         return Enrolment(user_id=accepted.id, token=token, token_id=issued.id, accepted=accepted)
+
+    def _role_of_this_store(self, role: str) -> None:
+        """A province inspector is a user of the province's own store, never of a district's
+        (whose credentials carry the district's prefix)."""
+        if role == PROVINCE_INSPECTOR and self.identity.credential_prefix:
+            raise InvalidCommand("province_inspector_in_province", "省级督查只能在省级（部署自己的模式）中创建")
 
     def issue_token(self, cmd: Command, user: UUID) -> IssuedToken:
         self._admin(cmd.actor)
@@ -169,6 +176,8 @@ class Accounts:
         self._admin(cmd.actor)
         if user == cmd.actor.user_id and role not in (None, ADMIN):
             raise Forbidden("不能取消自己的管理员角色", rule="admin_may_not_demote_self")
+        if role is not None:
+            self._role_of_this_store(role)
         if unit is not None:
             self.registry.unit(unit)
 

@@ -30,8 +30,13 @@ class _SignedIn:
 
 
 class Identity:
-    def __init__(self, ledger: Ledger, *, token_days: int = 90) -> None:
+    def __init__(self, ledger: Ledger, *, token_days: int = 90, credential_prefix: str = "") -> None:
         self.ledger = ledger
+        # A district's tokens and session ids begin with its code and a dot ("420112."), so
+        # that a deployment of several districts knows which district's store to look a
+        # credential up in (interfaces.deployment); the digest covers the prefix, so a secret
+        # copied under another district's prefix is found nowhere. Empty for a lone district.
+        self.credential_prefix = credential_prefix
         self.token_lifetime = timedelta(days=token_days)
         self._signed_in: dict[str, _SignedIn] = {}
         self._users: dict[UUID, tuple[int, Actor]] = {}
@@ -91,7 +96,7 @@ class Identity:
 
     def new_token(self, stamp: Stamp, user: User) -> tuple[Token, str]:
         """A fresh bearer token for ``user`` (256 bits), and the aggregate that keeps its digest."""
-        token = secrets.token_urlsafe(32)
+        token = self.credential_prefix + secrets.token_urlsafe(32)
         issued = Token.issue(stamp, digest=token_digest(token), user_id=user.id,
                              expires_at=stamp.recorded_at + self.token_lifetime)
         return issued, token

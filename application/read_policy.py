@@ -8,6 +8,9 @@ An agency reads an issue its unit is party to (leads it, shares it, owns one of 
 was urged on it) and a case its unit registered or has a referral for (open or ended); its
 views and exports hold only those rows. Supervisors and inspectors read everything. Admins
 read the registry, access and audit metadata: never issues, cases, views or personal fields.
+A province inspector (a user of a province deployment's own schema) reads the audit metadata of
+the province and of every district (interfaces.deployment): never the events' content, issues,
+cases, views or personal fields, and does nothing.
 
 Two kinds of refusal, on purpose:
 - an object the actor's unit is not party to reads as missing (NotFound, 404), the same
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from application.access import ADMIN, AGENCY, INSPECTOR, SUPERVISOR, Actor
+from application.access import ADMIN, AGENCY, INSPECTOR, PROVINCE_INSPECTOR, SUPERVISOR, Actor
 from application.errors import Forbidden, NotFound
 from domain.case import ChildCase
 from domain.issue import RectificationIssue
@@ -82,6 +85,9 @@ class Policy:
             return EVERYTHING
         if actor.role == AGENCY:
             return ReadScope(actor.unit)
+        if actor.role == PROVINCE_INSPECTOR:
+            raise Forbidden("省级督查只能查看各区县的审计元数据，不能查看整改问题、个案和台账",
+                            rule="province_inspector_reads_audit_metadata_only")
         raise Forbidden("管理员只能查看单位、用户、访问和审计元数据，不能查看整改问题、个案和台账",
                         rule="admin_reads_registry_and_audit_metadata_only")
 
@@ -120,12 +126,21 @@ class Policy:
 
     def reads_audit(self, actor: Actor) -> bool:
         """The global log's metadata (positions, types, recorders, units, times, leaf hashes)
-        and the Merkle proofs: supervisors, inspectors and admins."""
-        return actor.role in (*READS_EVERYTHING, ADMIN)
+        and the Merkle proofs: supervisors, inspectors, admins and province inspectors."""
+        return actor.role in (*READS_EVERYTHING, ADMIN, PROVINCE_INSPECTOR)
 
     def require_audit(self, actor: Actor) -> None:
         if not self.reads_audit(actor):
             raise Forbidden("当前角色无权查看审计日志", rule="role_may_not_read_audit")
+
+    def reads_districts_audit(self, actor: Actor) -> bool:
+        """Another district's audit metadata, named by its code: the province inspector only
+        (each district's own users read their own district's, signed in there)."""
+        return actor.role == PROVINCE_INSPECTOR
+
+    def require_districts_audit(self, actor: Actor) -> None:
+        if not self.reads_districts_audit(actor):
+            raise Forbidden("只有省级督查可以查看各区县的审计日志", rule="province_inspector_reads_districts")
 
     def administers(self, actor: Actor) -> bool:
         """Users, tokens and the registry's administration."""

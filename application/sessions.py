@@ -105,7 +105,7 @@ class Sessions:
         self.store.clear_failures(name_key)
         # Here, not before every attempt: a flood of refused attempts writes nothing more.
         self.forget_expired()
-        session_id = secrets.token_urlsafe(32)  # 256 bits
+        session_id = self.identity.credential_prefix + secrets.token_urlsafe(32)  # 256 bits
         self.store.open_session(session_digest(session_id), user.id, now)
         return SignedIn(session_id, self.identity.user_actor(user.id))
 

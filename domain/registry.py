@@ -11,7 +11,9 @@ from eventsourcing.domain import event
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, ledger_id, versioned
 from domain.free_text import check_free_text
 
-ROLES = ("agency", "supervisor", "inspector", "admin")
+# province_inspector (省级督查): a user of a province deployment's own schema, who reads every
+# district's audit trail (interfaces.deployment) and nothing of its content.
+ROLES = ("agency", "supervisor", "inspector", "admin", "province_inspector")
 
 
 def unit_id(code: str) -> UUID:

@@ -73,6 +73,9 @@ class Services:
     held_uploads: HeldUploads
     # The standby the views, the audit index and the proofs are read from (None: no replica).
     read_replica: ReadRouter | None = None
+    # The district's code when one deployment serves several (interfaces.deployment); None for
+    # the deployment's own schema (a lone district, or the province).
+    district: str | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def start_followers(self) -> None:
@@ -116,19 +119,28 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
     # Restarted by its supervisor while the database restarts, it waits for it, as API workers do.
     wait_for_database(settings, START_WAIT_SECONDS,
                       retrying=lambda unavailable: log.warning("database_unavailable_at_start", reason=unavailable.line))
+    from interfaces.deployment import build_deployment  # it builds on this module
+
     with ExitStack() as stack:
-        services = build(settings)
-        stack.callback(services.close)
-        services.views.start(interval=interval)
-        merkle_runner = MerkleLogRunner(services.merkle, interval=interval).start()
-        stack.callback(merkle_runner.stop)
-        log.info("followers_started", backend="postgresql" if settings.is_postgres else "sqlite")
+        deployment = build_deployment(settings)
+        stack.callback(deployment.close)
+        # Every district's followers in this one process: one view thread and one Merkle
+        # thread per district, and the audit indexes caught up in turn.
+        every = deployment.every()
+        merkle_runners = []
+        for services in every:
+            services.views.start(interval=interval)
+            merkle_runners.append(MerkleLogRunner(services.merkle, interval=interval).start())
+            stack.callback(merkle_runners[-1].stop)
+        log.info("followers_started", backend="postgresql" if settings.is_postgres else "sqlite",
+                 districts=len(deployment.districts))
         while not stopping.is_set():
-            services.audit.catch_up()
-            if services.views.error is not None:
-                raise services.views.error
-            if merkle_runner.error is not None:
-                raise merkle_runner.error
+            for services, merkle_runner in zip(every, merkle_runners, strict=True):
+                services.audit.catch_up()
+                if services.views.error is not None:
+                    raise services.views.error
+                if merkle_runner.error is not None:
+                    raise merkle_runner.error
             stopping.wait(interval)
         log.info("followers_stopping")
 
@@ -143,7 +155,12 @@ def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> SQL
     return SQLiteCaseKeys(settings.eventsourcing_env()["SQLITE_DBNAME"], master)
 
 
-def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Services:
+def build(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None, district: str | None = None,
+) -> Services:
+    """Everything of one store. ``district``: the code of a district of a deployment of several
+    (its settings name its schema and keys: interfaces.deployment), which begins its
+    credentials."""
     settings = settings or Settings()
     check_database(settings)  # a wrong URL fails here at once, not as a pool timeout
     closers: list[Callable[[], Any]] = []
@@ -151,7 +168,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     ledger = Ledger(settings.eventsourcing_env(), clock=clock, seals=CaseKeySeals(case_keys))
     runner = CommandRunner(ledger, HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)))
     registry = Registry(runner)
-    identity = Identity(ledger, token_days=settings.token_days)
+    identity = Identity(ledger, token_days=settings.token_days, credential_prefix=f"{district}." if district else "")
     trail = AuditTrail(ledger)
     primary_views = build_views(ledger, settings, pulls=not follows_externally(settings))
     closers.append(primary_views.stop)
@@ -192,5 +209,6 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         settings=settings, ledger=ledger, case_keys=case_keys, runner=runner, registry=registry, identity=identity,
         accounts=accounts, sessions=sessions, issues=Issues(runner, registry, trail), cases=cases, evidence=evidence,
         trail=trail, views=views, signer=signer, merkle=merkle, merkle_reader=MerkleLogReader(merkle_reads),
-        audit=audit, held_uploads=HeldUploadFiles(settings.evidence_dir), read_replica=read_replica, closers=closers,
+        audit=audit, held_uploads=HeldUploadFiles(settings.evidence_dir), read_replica=read_replica, district=district,
+        closers=closers,
     )

@@ -20,6 +20,7 @@ from infrastructure.database_probe import DatabaseUnavailable
 from infrastructure.settings import Settings
 from interfaces import bootstrap, demo_district
 from interfaces.cli import output
+from interfaces.cli.districts import DistrictOption, settings_for
 from interfaces.logging import configure, log_config
 
 
@@ -182,9 +183,10 @@ def units_add(
     code: str,
     name: str,
     group: Annotated[str | None, typer.Option(help="加入单位组（首次使用时创建，组代码即组名，如 司法所）")] = None,
+    district: DistrictOption = None,
 ) -> None:
     """登记成员单位（按代码幂等）。"""
-    services = bootstrap.build(Settings())
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         accepted = services.registry.add_unit(Command(SYSTEM), code=code, name=name, group=group)
         console.print(f"单位 {code} 已登记（版本 {accepted.version}，位置 {accepted.position}）")
@@ -198,11 +200,12 @@ def units_add(
 def users_add(
     name: str,
     unit: Annotated[str, typer.Option(help="所属单位代码")],
-    role: Annotated[str, typer.Option(help="agency、supervisor、inspector 或 admin")],
+    role: Annotated[str, typer.Option(help="agency、supervisor、inspector、admin 或 province_inspector（省级督查，仅省级）")],
     as_json: output.JsonFlag = False,
+    district: DistrictOption = None,
 ) -> None:
     """创建用户；最后一行打印其令牌，仅此一次（--json 时为 token 字段）。"""
-    services = bootstrap.build(Settings())
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         enrolment = services.accounts.add_user(Command(SYSTEM), name=name, unit=unit, role=role)
     except (DomainError, ApplicationError) as exc:
@@ -263,6 +266,7 @@ def rebuild(
     view: Annotated[str | None, typer.Argument(help="supervision、units、evaluation 或 ledger；省略则全部")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 时间或日期：只计算该时点的视图（输出 JSON），不改动存储")] = None,
     as_json: output.JsonFlag = False,
+    district: DistrictOption = None,
 ) -> None:
     """从事件日志重建视图（进度条在标准错误上）；运行中的服务在新视图完成前继续使用旧视图。"""
     import time
@@ -277,7 +281,7 @@ def rebuild(
         err.print(f"没有名为 {view} 的视图；可选：{'、'.join(VIEW_NAMES)}")
         raise typer.Exit(code=output.USAGE)
     moment = moment_or_day_end(as_of) if as_of else None
-    services = bootstrap.build(Settings())
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         if moment is not None:
             # The views themselves are the answer: too wide for a table, so JSON with or without --json.
@@ -359,6 +363,7 @@ def verify(
     old_public_key: Annotated[list[Path] | None, typer.Option(
         "--old-public-key", help="轮换前的公钥 PEM 文件或其目录（可重复）：旧树头用它核验")] = None,
     as_json: output.JsonFlag = False,
+    district: DistrictOption = None,
 ) -> None:
     """核验整个日志：重算每个叶子和根，核对每个签名树头，并按摘要核对每个佐证材料文件；完好退出码 0，被篡改退出码 1（指明首个异常位置或缺失、被改动的文件）。"""
     import json
@@ -375,8 +380,7 @@ def verify(
         except (OSError, ValueError) as exc:
             err.print(f"无法读取外部树头：{exc}")
             raise typer.Exit(code=output.USAGE) from None
-    settings = Settings()
-    services = bootstrap.build(settings)
+    services = bootstrap.build(settings_for(district), district=district)
     try:
         total = services.ledger.recorder.max_notification_id() or 0
         with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
@@ -396,9 +400,10 @@ def verify(
     raise typer.Exit(code=output.OK if result.intact and files.intact else output.FOUND)
 
 
-from interfaces.cli import access, operations  # noqa: E402 — registers migrate, project, admin, tokens
+from interfaces.cli import access, districts, operations  # noqa: E402 — registers migrate, project, admin, tokens
 
 operations.register(app)
+districts.register(app)
 access.register(app, users_app)
 output.document_exit_codes(app)
 

@@ -13,6 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from infrastructure.database_probe import START_WAIT_SECONDS, DatabaseUnavailable, wait_for_database
 from infrastructure.settings import Settings
 from interfaces import bootstrap
+from interfaces.deployment import Deployment, build_deployment
 from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
 from interfaces.logging import RequestId
@@ -26,27 +27,37 @@ def _still_waiting(unavailable: DatabaseUnavailable) -> None:
     log.warning("database_unavailable_at_start", reason=unavailable.line)
 
 
+def _serve(app: FastAPI, deployment: Deployment) -> None:
+    app.state.deployment = deployment
+    # The province's (or the lone district's) services: what needs no sign-in is answered from them.
+    app.state.services = deployment.province
+
+
 def create_app(
-    settings: Settings | None = None, *, services: bootstrap.Services | None = None
+    settings: Settings | None = None, *, services: bootstrap.Services | None = None,
+    deployment: Deployment | None = None,
 ) -> FastAPI:
-    settings = services.settings if services else (settings or Settings())
+    """``services`` (one store) or ``deployment`` (a province's and its districts') given are
+    the caller's to close; else the lifespan builds the deployment from ``settings``."""
+    if deployment is None and services is not None:
+        deployment = Deployment(services)
+    settings = deployment.province.settings if deployment else (settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = services is None
+        owned = deployment is None
         if owned:
             # Its server started already (`careledger serve` probed the database): uvicorn restarts
             # a killed worker, perhaps while the database restarts, and a worker that fails to
             # start makes uvicorn stop the whole server.
             await asyncio.to_thread(wait_for_database, settings, START_WAIT_SECONDS, retrying=_still_waiting)
-        app.state.services = services or bootstrap.build(settings)
-        if owned:
-            app.state.services.start_followers()
+            _serve(app, build_deployment(settings))
+            app.state.deployment.start_followers()
         try:
             yield
         finally:
             if owned:
-                app.state.services.close()
+                app.state.deployment.close()
 
     app = FastAPI(
         title="careledger 留守儿童关爱保护和困境儿童保障工作台账",
@@ -55,8 +66,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    if services is not None:
-        app.state.services = services
+    if deployment is not None:
+        _serve(app, deployment)
     problems.install(app)
     docs.install(app)
     app.include_router(health.router, responses=problems.responses(503))
@@ -64,7 +75,10 @@ def create_app(
     app.include_router(issues.router, responses=problems.API_RESPONSES)
     app.include_router(cases.router, responses=problems.API_RESPONSES)
     app.include_router(views.router, responses=problems.API_RESPONSES)
-    app.include_router(audit.router, responses=problems.API_RESPONSES)
+    app.include_router(audit.own_router, responses=problems.API_RESPONSES)
+    if settings.is_postgres:
+        # A province inspector's reading of a district's audit trail (SQLite serves one district).
+        app.include_router(audit.district_router, responses=problems.API_RESPONSES)
     app.include_router(access.router, responses=problems.API_RESPONSES)
     app.include_router(evidence.router, responses=problems.API_RESPONSES)
     # The dashboard's pages last: their paths are outside /api, so none shadows an API route.

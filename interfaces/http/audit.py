@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -24,7 +24,10 @@ from projections.audit_index import AuditFilter
 from projections.merkle_log import leaf_fields_of, withheld
 from projections.merkle_proofs import BadTreeSize, NotLogged
 
-router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
+# The routes, mounted twice below: at /api/v1/audit for the caller's own district (or the
+# province), and under /api/v1/districts/{district}/ for a province inspector reading a
+# district's (interfaces.http.deps.services chooses that district's services).
+router = APIRouter()
 
 # Positions and sizes fit a signed 64-bit column, and a JSON number read as a double: larger are refused.
 MAX_POSITION = 2**53 - 1
@@ -205,3 +208,14 @@ def consistency(
         return svc.merkle_reader.consistency_proof(first, second).as_json()
     except BadTreeSize as bad:
         raise InvalidCommand("tree_sizes_fit", f"树的大小不合适：{bad}") from None
+
+
+def _district(district: Annotated[str, Path(pattern=r"^[1-9][0-9]{5}$", description="区县的 6 位行政区划代码")]) -> None:
+    """Documents the path's district; interfaces.http.deps.services reads it."""
+
+
+own_router = APIRouter(prefix="/api/v1/audit", tags=["审计"])
+own_router.include_router(router)
+district_router = APIRouter(prefix="/api/v1/districts/{district}/audit", tags=["省级督查"],
+                            dependencies=[Depends(_district)])
+district_router.include_router(router)

@@ -6,6 +6,7 @@ import hashlib
 from datetime import datetime
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -13,21 +14,14 @@ from starlette.datastructures import UploadFile
 
 from application.access import Actor
 from application.commands import Accepted, Command
-from application.errors import Unauthenticated
+from application.errors import Forbidden, NotFound, Unauthenticated
+from application.read_policy import POLICY
 from domain.base import InvalidCommand
+from infrastructure.districts import CODE
 from interfaces.bootstrap import Services
+from interfaces.deployment import Deployment, district_of
 from interfaces.http import formats
 from interfaces.http.inputs import moment_or_day_end
-
-
-# `async def`, as every dependency here that does not block: FastAPI sends a plain `def`
-# dependency to the threadpool, a thread hop for an attribute read on every request.
-async def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
-
-
-ServicesDep = Annotated[Services, Depends(services)]
-
 
 # The dashboard's session: a random id whose digest the sessions table keeps (never a token).
 COOKIE = "careledger_session"
@@ -44,18 +38,67 @@ def cookie_signs_in(request: Request) -> bool:
     return request.method in ("GET", "HEAD") and path.endswith(".xlsx")
 
 
-async def actor(request: Request, svc: ServicesDep) -> Actor:
+def _credential(request: Request) -> tuple[str, str]:
+    """("bearer", token), ("session", id) or ("", "")."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        # Checked against the store on every request, so a revoked token or a deactivated
-        # user is refused by every worker at once.
-        found = await run_in_threadpool(svc.accounts.authenticate, token.strip())
-    else:
-        session = request.cookies.get(COOKIE, "") if cookie_signs_in(request) else ""
-        if not session:
-            raise Unauthenticated("需要 Authorization: Bearer 令牌")
-        found = await run_in_threadpool(svc.sessions.session_actor, session)
+        return "bearer", token.strip()
+    session = request.cookies.get(COOKIE, "") if cookie_signs_in(request) else ""
+    return ("session", session) if session else ("", "")
+
+
+def deployment(request: Request) -> Deployment:
+    return request.app.state.deployment  # type: ignore[no-any-return]
+
+
+async def _authenticate(request: Request, svc: Services) -> Actor:
+    kind, credential = _credential(request)
+    if not credential:
+        raise Unauthenticated("需要 Authorization: Bearer 令牌")
+    # Checked against the store on every request, so a revoked token or a deactivated
+    # user is refused by every worker at once.
+    if kind == "bearer":
+        return await run_in_threadpool(svc.accounts.authenticate, credential)
+    return await run_in_threadpool(svc.sessions.session_actor, credential)
+
+
+# `async def`, as every dependency here that does not block: FastAPI sends a plain `def`
+# dependency to the threadpool, a thread hop for an attribute read on every request.
+async def services(request: Request) -> Services:
+    """The services of the district the caller's credential was issued in (its prefix), the
+    deployment's own for a credential without one or none at all. The prefix only chooses
+    where the credential is looked up: `actor` then finds it there or answers 401, so a
+    request reaches no district's data but the one its user belongs to. Under
+    /api/v1/districts/{district}/ a province inspector, signed in with the province's own
+    credential, reads the district named."""
+    place = deployment(request)
+    issued_in = district_of(_credential(request)[1])
+    own = place.services_for(issued_in) or place.province
+    named = request.path_params.get("district")
+    if named is None or not CODE.fullmatch(named):
+        if own.district is not None:
+            structlog.contextvars.bind_contextvars(district=own.district)  # every line of the request names it
+        return own  # a malformed code is refused by the path's own check (422) before the handler
+    caller = await _authenticate(request, own)
+    if issued_in is not None:
+        raise Forbidden("区县用户只能查看本区县的审计日志", rule="province_inspector_reads_districts")
+    POLICY.require_districts_audit(caller)
+    target = place.districts.get(named)
+    if target is None:
+        raise NotFound("没有这个区县", rule="district_exists")
+    request.state.district_reader = caller
+    structlog.contextvars.bind_contextvars(district=named)
+    return target
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def actor(request: Request, svc: ServicesDep) -> Actor:
+    found = getattr(request.state, "district_reader", None)  # signed in by `services`, in the province
+    if found is None:
+        found = await _authenticate(request, svc)
     request.state.actor = found
     return found
 

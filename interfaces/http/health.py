@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from infrastructure.database_probe import database_answers
 from infrastructure.replica_views import RoutedViews
-from interfaces.http.deps import ServicesDep
+from interfaces.bootstrap import Services
+from interfaces.http.deps import deployment
 from interfaces.http.problems import problem
 
 router = APIRouter(tags=["运行状态"])
@@ -20,10 +21,26 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="数据库可达、视图已跟上；有只读副本时报告其状态（副本不可用不算未就绪）")
-def readyz(svc: ServicesDep) -> Any:
-    bound = svc.settings.ready_max_lag
-    if not database_answers(svc.settings):
+def readyz(request: Request) -> Any:
+    place = deployment(request)
+    # One server holds every district's schema: one probe answers for all.
+    if not database_answers(place.province.settings):
         return problem(503, "database_unreachable", "数据库不可达")
+    answers: list[Any] = []
+    for svc in place.every():
+        answer = _ready(svc)
+        if not isinstance(answer, dict):
+            return answer
+        answers.append(answer)
+    ready = answers[0]
+    if place.districts:
+        # Every district's own log and views: the process is ready when all of them are.
+        ready["districts"] = dict(zip(place.districts, answers[1:], strict=True))
+    return ready
+
+
+def _ready(svc: Services) -> Any:
+    bound = svc.settings.ready_max_lag
     try:
         position = svc.ledger.recorder.max_notification_id() or 0
         lag = svc.views.lag(bound + 1)

@@ -130,11 +130,19 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+# A province inspector's reading of one district's audit trail (PostgreSQL deployments of several districts).
+DISTRICT_AUDIT = "/api/v1/districts/{district}/audit"
+
+
 def describe(openapi: dict[str, Any]) -> dict[str, Any]:
     """Fills in each operation's description from the table (a handler's own wins)."""
     for path, operations in openapi.get("paths", {}).items():
         for method, operation in operations.items():
             said = DESCRIPTIONS.get(f"{method.upper()} {path}")
+            if path.startswith(DISTRICT_AUDIT):
+                own = DESCRIPTIONS.get(f"{method.upper()} /api/v1/audit{path.removeprefix(DISTRICT_AUDIT)}")
+                said = own and ("省级督查（以省级令牌）查看区县 district 的同一内容，不含事件本身（leaf 为 null）；"
+                                "区县用户得到 403，未登记的区县 404。原文：" + own)
             if said and not operation.get("description"):
                 operation["description"] = said
     return openapi

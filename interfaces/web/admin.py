@@ -21,7 +21,8 @@ from interfaces.web.pages import PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-ROLE_LABELS = {"agency": "成员单位", "supervisor": "督查督办", "inspector": "检查人员", "admin": "管理员"}
+ROLE_LABELS = {"agency": "成员单位", "supervisor": "督查督办", "inspector": "检查人员", "admin": "管理员",
+               "province_inspector": "省级督查"}
 ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
 
 T = TypeVar("T")

@@ -130,7 +130,7 @@ def audit(
     units, users = unit_choices(svc, names), user_choices(svc)
     return render(request, "audit.html", {
         "rows": rows, "head": head.as_json() if head else None, "proved": proved,
-        "verification": verifications(request).latest,
+        "verification": verifications(request, svc).latest,
         "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": names,
         "next_after": rows[-1].position if len(rows) == where.limit else None,
         "units": units, "users": users, "kinds": event_kinds.kind_choices(), "named": registry_names(units, users),

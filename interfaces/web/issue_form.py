@@ -27,9 +27,13 @@ def page(request: Request, svc: Services, issue: RectificationIssue, template: s
     }, status)
 
 
+def shaped(svc: Services, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An issue's entries as its timeline shows them."""
+    return present.timeline(entries, svc.settings.late_entry_days, svc.ledger.unit_names)
+
+
 def timeline(svc: Services, caller: Actor, issue_id: UUID) -> Callable[[], list[dict[str, Any]]]:
-    return lambda: present.timeline(svc.issues.issue_history(caller, issue_id), svc.settings.late_entry_days,
-                                    svc.ledger.unit_names)
+    return lambda: shaped(svc, svc.issues.issue_history(caller, issue_id))
 
 
 def back_to(issue_id: UUID) -> Callable[[Accepted], str]:

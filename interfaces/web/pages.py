@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -29,7 +30,7 @@ from infrastructure.jobs import Job, OneAtATime
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
-from interfaces.web import event_kinds, offers, present
+from interfaces.web import corrections, event_kinds, offers, present
 from interfaces.web.overdue import pairs as overdue_pairs, urges
 
 HERE = Path(__file__).parent
@@ -200,9 +201,12 @@ def issues(
 def issue(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep, when: AsOfDep) -> Response:
     state, entries = svc.issues.issue_as_of(caller, issue_id, when)
     names = unit_names(request, svc)
+    timeline = present.timeline(entries, svc.settings.late_entry_days, names)
+    if when is None:  # corrections act on the issue as it is now
+        corrections.with_links(caller, state, timeline, entries)
     return render(request, "issue.html", {
         "id": issue_id, "issue": present.issue_state(state, names), "as_of": present.day_of(when),
-        "timeline": present.timeline(entries, svc.settings.late_entry_days, names),
+        "timeline": timeline,
         "late_entry_days": svc.settings.late_entry_days,
         # Forms act on the issue as it is now: none while replaying a past moment.
         "offers": offers.on_issue(caller, state) if when is None else [],
@@ -233,8 +237,15 @@ def child_ledger(request: Request, caller: ActorDep, svc: ServicesDep) -> Respon
                                                                 unit_names(request, svc)))
 
 
-def verifications(request: Request) -> OneAtATime:
-    return request.app.state.web_verifications  # type: ignore[no-any-return]
+def verifications(request: Request, svc: Services) -> OneAtATime:
+    """The dashboard's verification job of the caller's district: each district's own, so no
+    district sees another's progress or finding."""
+    if svc.district is None:
+        return request.app.state.web_verifications  # type: ignore[no-any-return]
+    jobs: dict[str, OneAtATime] = request.app.state.district_verifications
+    if svc.district not in jobs:
+        jobs[svc.district] = OneAtATime(lambda: datetime.now(UTC), name=f"careledger-verify-{svc.district}")
+    return jobs[svc.district]
 
 
 def _verify_whole_log(svc: Services) -> Callable[[Callable[[int], None]], dict[str, Any]]:
@@ -253,12 +264,12 @@ def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
     leads to it: the answer comes at once, and /audit/verify shows the progress."""
     POLICY.require_audit(caller)
     total = svc.ledger.recorder.max_notification_id() or 0
-    verifications(request).start(_verify_whole_log(svc), by=caller.name, total=total)
+    verifications(request, svc).start(_verify_whole_log(svc), by=caller.name, total=total)
     return RedirectResponse("/audit/verify", status_code=303)
 
 
 @router.get("/audit/verify")
-def verification(request: Request, caller: ActorDep) -> Response:
+def verification(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
     POLICY.require_audit(caller)
-    job: Job | None = verifications(request).latest
+    job: Job | None = verifications(request, svc).latest
     return render(request, "verify.html", {"job": job, "refresh": job is not None and job.running})

@@ -20,7 +20,8 @@ from fastapi.responses import RedirectResponse, Response
 from application.access import Actor
 from application.read_policy import POLICY
 from application.sessions import SignInRefused
-from interfaces.http.deps import COOKIE, ServicesDep
+from interfaces.deployment import district_of
+from interfaces.http.deps import COOKIE, ServicesDep, deployment
 from interfaces.http.metrics import SIGN_IN_FAILURES
 from interfaces.web.pages import PageRoute, error_page, render, safe_next, same_origin
 
@@ -50,9 +51,12 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _form(request: Request, next_page: str, refused: str | None, status: int = 200) -> Response:
+def _form(request: Request, next_page: str, refused: str | None, status: int = 200, district: str = "") -> Response:
     token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
-    answer = render(request, "signin.html", {"next": next_page, "refused": refused, "form_csrf": token}, status)
+    # A deployment of several districts asks which one (or the province: 省级) the user belongs to.
+    choices = sorted(deployment(request).names.items())
+    answer = render(request, "signin.html", {"next": next_page, "refused": refused, "form_csrf": token,
+                                             "districts": choices, "district": district}, status)
     answer.set_cookie(FORM_COOKIE, token, max_age=FORM_COOKIE_SECONDS, path="/signin", httponly=True,
                       samesite="strict", secure=_secure(request))
     return answer
@@ -71,9 +75,10 @@ def signin_form(request: Request, next: Annotated[str | None, Query(max_length=5
 
 @router.post("/signin")
 def signin(
-    request: Request, svc: ServicesDep,
+    request: Request,
     username: Annotated[str, Form(max_length=200)] = "", password: Annotated[str, Form(max_length=1024)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "", next: Annotated[str, Form(max_length=500)] = "",
+    district: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     if not same_origin(request):
         _refuse(request, "cross_origin")
@@ -82,18 +87,27 @@ def signin(
     if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         _refuse(request, "csrf")
         return _form(request, _asked(next), "登录页已失效，请重新输入。", 403)
+    place = deployment(request)
+    # The district chosen only says where to look the user up: its name and password decide.
+    svc = place.services_for(district or None)
+    if svc is None:
+        _refuse(request, "unknown_district")
+        return _form(request, _asked(next), "没有这个区县。", 401)
     address = request.client.host if request.client else ""
     try:
         signed_in = svc.sessions.sign_in(username.strip(), password, address)
     except SignInRefused as refused:
         _refuse(request, refused.reason)
-        answer = _form(request, _asked(next), refused.message, 429 if refused.reason == "locked" else 401)
+        answer = _form(request, _asked(next), refused.message, 429 if refused.reason == "locked" else 401, district)
         if refused.locked_until is not None:
             wait = max(1, int((refused.locked_until - svc.ledger.clock()).total_seconds()))
             answer.headers["Retry-After"] = str(wait)
         return answer
-    svc.sessions.sign_out(request.cookies.get(COOKIE, ""))  # a session the browser held before ends
-    log.info("signed_in", user_id=str(signed_in.actor.user_id))
+    held = request.cookies.get(COOKIE, "")
+    before = place.services_for(district_of(held))
+    if before is not None:
+        before.sessions.sign_out(held)  # a session the browser held before ends
+    log.info("signed_in", user_id=str(signed_in.actor.user_id), **({"district": svc.district} if svc.district else {}))
     answer = RedirectResponse(_landing(signed_in.actor, next), status_code=303)
     answer.set_cookie(COOKIE, signed_in.session_id, httponly=True, samesite="lax", path="/",
                       secure=_secure(request))

@@ -16,6 +16,7 @@ from interfaces.web import (
     admin_users,
     case_forms,
     case_pages,
+    correction_forms,
     extension_decision_forms,
     inspection,
     measure_forms,
@@ -33,10 +34,12 @@ from interfaces.web import (
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="web-static")
     app.state.web_verifications = OneAtATime(lambda: datetime.now(UTC), name="careledger-verify")
+    app.state.district_verifications = {}  # code → its own job (pages.verifications)
     app.include_router(signin.router)
     app.include_router(admin.router)
     app.include_router(inspection.router)
     app.include_router(measure_forms.router)
+    app.include_router(correction_forms.router)
     app.include_router(admin_users.router)
     app.include_router(admin_units.router)
     app.include_router(plan_forms.router)

@@ -73,6 +73,18 @@ def test_an_agency_settles_its_todo_in_the_browser(page: Any, demo: Demo, screen
     reported = entries(demo, 1, "ProgressReported")[-1]
     assert [f["name"] for f in reported["fields"]["evidence"]] == ["普法计划（征求意见稿）.pdf"]
 
+    # A slip in what was just reported is corrected from the entry itself; the entry stays.
+    page.locator(f"li#v{reported['version']} a.correct").click()
+    page.wait_for_url(re.compile(rf"/corrections/new\?version={reported['version']}$"))
+    page.fill("textarea[name='new_summary']", "专题普法计划已征求意见，修改稿已报分管领导审定。")
+    page.fill("textarea[name='reason']", "审定已完成，原文写成“报”")
+    screenshot(page, "agency-correction")
+    page.click("form.work button[type='submit']")
+    page.wait_for_url(re.compile(rf"/issues/{current_issue(1)}\?done=\d+"))
+    corrected = entries(demo, 1, "EntryCorrected")[-1]["fields"]
+    assert corrected["corrected_version"] == reported["version"]
+    assert corrected["changes"] == {"summary": "专题普法计划已征求意见，修改稿已报分管领导审定。"}
+
     page.click("nav >> text=待办")
     page.wait_for_url("**/todo")
     page.locator("table.todo-measures tbody tr", has_text=problem(3)).locator("a.completion").click()

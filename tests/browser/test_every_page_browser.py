@@ -101,6 +101,8 @@ class Filler:
         self.queries = {
             "/replay/issue": "id={issue_id}", "/replay/case": "id={case_id}",
             "/audit/proofs/inclusion.json": "position=1", "/audit/proofs/consistency.json": "first=1&second=2",
+            # An issue's first entry (its registration): the supervision office may correct it.
+            "/issues/{issue_id}/corrections/new": "version=1",
         }
 
     def actor(self, key: str) -> Any:

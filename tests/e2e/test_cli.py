@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import openpyxl
 import psycopg
@@ -148,3 +149,12 @@ def test_export_without_out_writes_a_file_named_for_the_view_year_and_beijing_da
     written = sorted(p.name for p in tmp_path.glob("*.xlsx"))
     assert written in ([f"年终考核_2019_{before}.xlsx"], [f"年终考核_2019_{after}.xlsx"])
     assert openpyxl.load_workbook(tmp_path / written[0]).active.max_row >= 1
+
+
+def test_districts_add_on_sqlite_refuses_and_stores_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARELEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'db' / 'careledger.sqlite'}")
+    monkeypatch.setenv("CARELEDGER_SIGNING_KEY_FILE", str(tmp_path / "keys" / "signing-key.pem"))
+    answer = runner.invoke(app, ["districts", "add", "420112", "东西湖区"])
+    assert answer.exit_code == 4
+    assert "SQLite" in answer.output and "PostgreSQL" in answer.output
+    assert list(tmp_path.iterdir()) == []

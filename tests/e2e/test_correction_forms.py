@@ -1,0 +1,113 @@
+"""Correcting an earlier entry of an issue from its page (更正记录), on both backends: who is
+offered the form, what it appends, and what it refuses without storing anything."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.plan import plan_id
+from tests.district import District
+from tests.pages import field_error, hidden_fields, page, sign_in, submit
+
+
+@pytest.fixture
+def issue(district: District) -> UUID:
+    cmd = district.cmd
+    district.issues.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
+    made = district.issues.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=1, duty="法治宣传教育",
+                                          problem="普法有待加强", units=["pf"], measures=[("pf", "纳入考核标准", None)])
+    district.issues.assign_issue(cmd("supervisor"), made.id, lead_unit="pf", co_units=[], contact_person="陈静",
+                                 deadline=date(2019, 12, 31), nodes=[date(2019, 6, 30)])
+    district.issues.report_progress(cmd("pf-clerk"), made.id, "M1", summary="已起草考核标", evidence=[])
+    return made.id
+
+
+def _version_of(district: District, issue: UUID, kind: str) -> int:
+    entries = district.issues.issue_history(district.actors["supervisor"], issue)
+    return next(e["version"] for e in entries if e["type"] == kind)
+
+
+def test_the_clerk_who_wrote_an_entry_is_offered_its_correction_and_no_one_elses(
+        client: TestClient, district: District, issue: UUID) -> None:
+    progress = _version_of(district, issue, "ProgressReported")
+    assigned = _version_of(district, issue, "Assigned")
+    sign_in(client, district, "pf-clerk")
+    html = page(client, f"/issues/{issue}")
+    assert f'href="/issues/{issue}/corrections/new?version={progress}"' in html
+    assert f"/corrections/new?version={assigned}" not in html  # the supervision office wrote it
+    page(client, f"/issues/{issue}/corrections/new?version={assigned}", 403)
+    client.cookies.clear()
+    sign_in(client, district, "supervisor")
+    html = page(client, f"/issues/{issue}")
+    assert f"/corrections/new?version={assigned}" in html and f"/corrections/new?version={progress}" in html
+
+
+def test_a_correction_appends_one_entry_with_only_the_changed_field_and_the_original_stays(
+        client: TestClient, district: District, issue: UUID) -> None:
+    progress = _version_of(district, issue, "ProgressReported")
+    sign_in(client, district, "pf-clerk")
+    form = f"/issues/{issue}/corrections/new?version={progress}"
+    shown = page(client, form)
+    assert 'name="new_summary"' in shown and "已起草考核标</textarea>" in shown
+    envelope = hidden_fields(shown, form)
+    sent = [submit(client, form, form, {"new_summary": "已起草考核标准", "reason": "漏字"}, envelope=envelope)
+            for _ in range(2)]
+    assert [a.status_code for a in sent] == [303, 303]  # the second finds the first's answer
+    entries = district.issues.issue_history(district.actors["pf-clerk"], issue)
+    corrections = [e for e in entries if e["type"] == "EntryCorrected"]
+    assert len(corrections) == 1
+    assert corrections[0]["fields"]["changes"] == {"summary": "已起草考核标准"}
+    assert corrections[0]["fields"]["corrected_version"] == progress
+    original = next(e for e in entries if e["version"] == progress)
+    assert original["fields"]["summary"] == "已起草考核标"
+    # The form drawn again shows the value as corrected.
+    assert "已起草考核标准</textarea>" in page(client, form)
+
+
+def test_a_form_with_nothing_changed_or_no_reason_is_refused_and_nothing_is_stored(
+        client: TestClient, district: District, issue: UUID) -> None:
+    progress = _version_of(district, issue, "ProgressReported")
+    sign_in(client, district, "pf-clerk")
+    form = f"/issues/{issue}/corrections/new?version={progress}"
+    before = district.ledger.recorder.max_notification_id()
+    unchanged = submit(client, form, form, {"reason": "核对"})
+    assert unchanged.status_code == 422 and "没有改动" in unchanged.text
+    no_reason = submit(client, form, form, {"new_summary": "已起草考核标准", "reason": ""})
+    assert no_reason.status_code == 422
+    assert field_error(no_reason.text, "reason")
+    assert "已起草考核标准" in no_reason.text  # what was typed is kept
+    bad_time = submit(client, form, form, {"new_occurred_at": "明天", "reason": "时间有误"})
+    assert bad_time.status_code == 422 and field_error(bad_time.text, "new_occurred_at")
+    assert district.ledger.recorder.max_notification_id() == before
+
+
+def test_a_correction_sent_after_another_entry_says_so_and_stores_nothing(
+        client: TestClient, district: District, issue: UUID) -> None:
+    progress = _version_of(district, issue, "ProgressReported")
+    sign_in(client, district, "pf-clerk")
+    form = f"/issues/{issue}/corrections/new?version={progress}"
+    envelope = hidden_fields(page(client, form), form)
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请尽快", reply_by=date(2019, 3, 31))
+    before = district.ledger.recorder.max_notification_id()
+    answer = submit(client, form, form, {"new_summary": "已起草考核标准", "reason": "漏字"}, envelope=envelope)
+    assert answer.status_code == 409 and "此记录已被他人更新" in answer.text
+    assert district.ledger.recorder.max_notification_id() == before
+
+
+def test_a_supervisor_corrects_an_assignments_deadline_and_nodes_as_dates(
+        client: TestClient, district: District, issue: UUID) -> None:
+    assigned = _version_of(district, issue, "Assigned")
+    sign_in(client, district, "supervisor")
+    form = f"/issues/{issue}/corrections/new?version={assigned}"
+    shown = page(client, form)
+    assert 'value="2019-12-31"' in shown and 'value="2019-06-30"' in shown
+    answer = submit(client, form, form, {"new_deadline": "2020-01-31", "new_nodes": "2019-06-30、2019-09-30",
+                                         "reason": "按区政府批复调整"})
+    assert answer.status_code == 303, answer.text[:500]
+    issue_now = district.issues.read_issue(district.actors["supervisor"], issue)
+    assert issue_now.deadline == date(2020, 1, 31)
+    assert issue_now.nodes == [date(2019, 6, 30), date(2019, 9, 30)]

@@ -1,0 +1,265 @@
+"""One deployment, three districts on one PostgreSQL server (interfaces.deployment): each
+district's users read only its own ledger, a credential works only in the district it was
+issued in, verification and erasure are per district, and the province inspector reads a
+district's audit metadata but never its content. PostgreSQL only by nature (SQLite serves
+one district, and refuses to add one: tests/e2e/test_cli.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from application.commands import SYSTEM, Command
+from infrastructure.settings import Settings
+from interfaces import bootstrap
+from interfaces.cli.main import app as cli
+from interfaces.deployment import Deployment, add_district, build_deployment
+from interfaces.http.app import create_app
+from tests.application.test_child_cases import BIRTH, NAME, valid_id
+from tests.backends import require_postgres, scratch_database, scratch_schema, settings_for
+from tests.district import START, Clock, District, seed
+from tests.pages import ORIGIN, PASSWORD, form_csrf
+
+CODES = {"420112": "东西湖区", "420113": "汉南区", "420114": "蔡甸区"}
+runner = CliRunner()
+
+pytestmark = pytest.mark.postgres
+
+
+@dataclass
+class Province:
+    settings: Settings
+    deployment: Deployment
+    client: TestClient
+    districts: dict[str, District]
+    inspector_token: str
+    issues: dict[str, str] = field(default_factory=dict)
+    cases: dict[str, str] = field(default_factory=dict)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def as_(province: Province, code: str, who: str) -> dict[str, str]:
+    return bearer(province.districts[code].tokens[who])
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
+    require_postgres()
+    with scratch_database() as url, scratch_schema(url) as schema:
+        settings = settings_for("postgres", tmp_path_factory.mktemp("province"), url, schema)
+        for code, name in CODES.items():
+            add_district(settings, code, name)
+        deployment = build_deployment(settings, clock=Clock(START))
+        try:
+            districts = {code: seed(deployment.districts[code]) for code in CODES}
+            inspector = deployment.province.accounts.add_user(
+                Command(SYSTEM), name="省督查", unit="prov", role="province_inspector", unit_name="省民政厅")
+            with TestClient(create_app(deployment=deployment), raise_server_exceptions=False) as client:
+                province = Province(settings, deployment, client, districts, inspector.token)
+                for code in CODES:
+                    _record(province, code)
+                yield province
+        finally:
+            deployment.close()
+
+
+def _record(province: Province, code: str) -> None:
+    """One issue and one case in the district, with the plan's number its own (ids of plans
+    and issues follow from their numbers: the same number in two districts would give the
+    same id, and a 404 would prove nothing)."""
+    client, sup = province.client, as_(province, code, "supervisor")
+    plan = client.post("/api/v1/plans", headers=sup, json={
+        "number": f"{CODES[code]}政办[2019]6号", "title": "实施方案", "issuer_unit": "bgs", "year": 2019})
+    assert plan.status_code == 201, plan.text
+    issue = client.post("/api/v1/issues", headers=sup, json={
+        "plan_id": plan.json()["id"], "seq": 1, "duty": "法治宣传教育", "problem": f"{CODES[code]}有待加强",
+        "units": ["pf", "司法所"], "measures": ["纳入考核标准"], "remarks": ""})
+    assert issue.status_code == 201, issue.text
+    case = client.post("/api/v1/cases", headers=as_(province, code, "cq-clerk"), json={
+        "street": f"{CODES[code]}街道", "community": "常青一社区", "household_local": True, "birth_date": BIRTH.isoformat(),
+        "person": {"name": NAME, "id_number": valid_id(), "address": "某路1号", "guardian": "王大明"}})
+    assert case.status_code == 201, case.text
+    province.issues[code], province.cases[code] = issue.json()["id"], case.json()["id"]
+
+
+def _listed(answer: Any) -> set[str]:
+    body = answer.json()
+    rows = body if isinstance(body, list) else body.get("items", body.get("rows", []))
+    return {row["id"] for row in rows}
+
+
+def test_each_district_reads_only_its_own_issues_and_cases(province: Province) -> None:
+    client = province.client
+    for code in CODES:
+        others = [other for other in CODES if other != code]
+        for who in ("supervisor", "pf-clerk"):
+            listed = client.get("/api/v1/issues", headers=as_(province, code, who))
+            assert listed.status_code == 200, listed.text
+            assert _listed(listed) == {province.issues[code]}
+            for other in others:
+                assert client.get(f"/api/v1/issues/{province.issues[other]}",
+                                  headers=as_(province, code, who)).status_code == 404
+        for other in others:
+            assert client.get(f"/api/v1/cases/{province.cases[other]}",
+                              headers=as_(province, code, "supervisor")).status_code == 404
+        ledger = client.get("/api/v1/views/ledger", headers=as_(province, code, "supervisor")).text
+        assert f"{CODES[code]}街道" in ledger
+        assert not any(CODES[other] in ledger for other in others)
+        assert not any(CODES[other] in client.get(f"/api/v1/issues/{province.issues[code]}",
+                                                  headers=as_(province, code, "supervisor")).text for other in others)
+
+
+def test_a_token_under_another_districts_prefix_or_none_is_refused(province: Province) -> None:
+    token = province.districts["420112"].tokens["supervisor"]
+    assert token.startswith("420112.")
+    secret = token.removeprefix("420112.")
+    assert province.client.get("/api/v1/me", headers=bearer(token)).json()["name"] == "supervisor"
+    for forged in ("420113." + secret, "420114." + secret, secret, "999999." + secret):
+        answer = province.client.get("/api/v1/issues", headers=bearer(forged))
+        assert answer.status_code == 401, forged
+
+
+def test_a_dashboard_sign_in_chooses_its_district_and_its_session_stays_there(province: Province) -> None:
+    district = province.districts["420113"]
+    district.accounts.set_password(Command(SYSTEM), "supervisor", PASSWORD)
+    with TestClient(province.client.app, raise_server_exceptions=False) as browser:
+        form = browser.get("/signin").text
+        assert "汉南区（420113）" in form and 'name="district"' in form
+        signed = browser.post("/signin", data={"username": "supervisor", "password": PASSWORD, "csrf": form_csrf(form),
+                                               "district": "420113", "next": "/issues"},
+                              headers=ORIGIN, follow_redirects=False)
+        assert signed.status_code == 303, signed.text
+        session = browser.cookies.get("careledger_session")
+        assert session is not None and session.startswith("420113.")
+        page = browser.get("/issues").text
+        assert CODES["420113"] in page and CODES["420112"] not in page
+        # The same user name and password in another district signs nobody in there.
+        refused = browser.post("/signin", data={"username": "supervisor", "password": PASSWORD,
+                                                "csrf": form_csrf(browser.get("/signin").text), "district": "420112"},
+                               headers=ORIGIN, follow_redirects=False)
+        assert refused.status_code == 401
+
+
+def test_erasure_in_one_district_leaves_the_others_cases_readable(province: Province) -> None:
+    client = province.client
+    erased = client.post(f"/api/v1/cases/{province.cases['420114']}/erasure",
+                         headers=as_(province, "420114", "supervisor"), json={"reason": "期满"})
+    assert erased.status_code == 201, erased.text
+    gone = client.get(f"/api/v1/cases/{province.cases['420114']}", headers=as_(province, "420114", "supervisor"))
+    assert gone.status_code == 200 and NAME not in gone.text
+    for code in ("420112", "420113"):
+        kept = client.get(f"/api/v1/cases/{province.cases[code]}", headers=as_(province, code, "supervisor"))
+        assert kept.json()["personal"]["person"]["name"] == NAME
+
+
+def test_the_province_inspector_reads_a_districts_audit_trail_but_no_content(province: Province) -> None:
+    client, own = province.client, bearer(province.inspector_token)
+    events = client.get("/api/v1/districts/420113/audit/events?limit=1000", headers=own)
+    assert events.status_code == 200, events.text
+    rows = events.json()
+    mine = client.get("/api/v1/audit/events?limit=1000", headers=as_(province, "420113", "inspector")).json()
+    assert [r["position"] for r in rows] == [r["position"] for r in mine] and len(rows) > 10
+    assert all(r["leaf"] is None for r in rows) and NAME not in events.text and "有待加强" not in events.text
+    head = client.get("/api/v1/districts/420113/audit/tree-head", headers=own).json()
+    assert head == client.get("/api/v1/audit/tree-head", headers=as_(province, "420113", "inspector")).json()
+    # Nothing of the ledger itself, and nothing to do.
+    assert client.get("/api/v1/issues", headers=own).status_code == 403
+    assert client.post("/api/v1/plans", headers=own, json={
+        "number": "鄂民[2019]1号", "title": "方案", "issuer_unit": "prov", "year": 2019}).status_code == 403
+    # A district's users have no such path, not even for their own district.
+    for code in ("420112", "420113"):
+        refused = client.get("/api/v1/districts/420113/audit/events", headers=as_(province, code, "inspector"))
+        assert refused.status_code == 403
+    assert client.get("/api/v1/districts/429999/audit/events", headers=own).status_code == 404
+    assert client.get("/api/v1/districts/42011x/audit/events", headers=own).status_code == 422
+    documented = [path for path in client.get("/openapi.json").json()["paths"] if path.startswith("/api/v1/districts/")]
+    assert len(documented) == 6
+    for path in documented:
+        asked = path.replace("{district}", "420113") + "?position=1&first=1&second=2"
+        assert client.get(asked, headers=own).status_code == 200, path
+        assert client.get(asked, headers=as_(province, "420113", "supervisor")).status_code == 403, path
+        assert client.get(asked).status_code == 401, path
+
+
+def test_one_follower_process_keeps_every_districts_logs(province: Province) -> None:
+    every = province.deployment.districts
+    for code, services in every.items():
+        services.registry.add_unit(Command(SYSTEM), code=f"new-{code}", name="新单位", group=None)
+
+    def behind() -> list[str]:
+        return [code for code, services in every.items()
+                if {services.audit.store.position(), services.merkle.store.progress().position}
+                != {services.ledger.recorder.max_notification_id()}]
+
+    assert behind() == list(every)
+    stopping = threading.Event()
+    follower = threading.Thread(target=bootstrap.run_followers, args=(province.settings, stopping),
+                                kwargs={"interval": 0.05})
+    follower.start()
+    try:
+        deadline = time.monotonic() + 30
+        while behind() and time.monotonic() < deadline:
+            stopping.wait(0.05)  # polls the condition; the follower's own interval paces it
+    finally:
+        stopping.set()
+        follower.join(timeout=30)
+    assert behind() == [] and not follower.is_alive()
+
+
+@pytest.fixture
+def cli_env(province: Province, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = province.settings
+    for name, value in (("DATABASE_URL", s.database_url), ("DATABASE_SCHEMA", s.database_schema),
+                        ("SIGNING_KEY_FILE", s.signing_key_file), ("DATA_KEY_FILE", s.data_key_file),
+                        ("IDEMPOTENCY_KEY_FILE", s.idempotency_key_file), ("EVIDENCE_DIR", s.evidence_dir)):
+        monkeypatch.setenv(f"CARELEDGER_{name}", str(value))
+
+
+def test_districts_are_listed_added_once_and_bad_codes_refused(province: Province, cli_env: None) -> None:
+    listed = runner.invoke(cli, ["districts", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert '"420113"' in listed.output and "汉南区" in listed.output
+    assert runner.invoke(cli, ["districts", "add", "420113", "汉南区"]).exit_code == 0
+    assert runner.invoke(cli, ["districts", "add", "420113", "别的名字"]).exit_code == 4
+    assert runner.invoke(cli, ["districts", "add", "42011", "短"]).exit_code == 4
+    assert runner.invoke(cli, ["verify", "--district", "429999"]).exit_code == 4
+    # A province inspector is the province's user, never a district's.
+    made = runner.invoke(cli, ["users", "add", "区里的省督查", "--unit", "bgs", "--role", "province_inspector",
+                               "--district", "420113"])
+    assert made.exit_code == 4 and "province_inspector_in_province" in made.output
+    issued = runner.invoke(cli, ["tokens", "issue", "pf-clerk", "--district", "420112"])
+    assert issued.exit_code == 0, issued.output
+    token = issued.output.strip().splitlines()[-1]
+    assert token.startswith("420112.")
+    assert province.client.get("/api/v1/me", headers=bearer(token)).json()["name"] == "pf-clerk"
+
+
+def test_verify_per_district_finds_a_tampered_event_in_its_district_only(province: Province, cli_env: None) -> None:
+    for services in province.deployment.districts.values():
+        services.merkle.catch_up()
+    for code in CODES:
+        assert runner.invoke(cli, ["verify", "--district", code]).exit_code == 0, code
+    recorder = province.deployment.districts["420113"].ledger.recorder
+    table = f'"d420113".{recorder.events_table_name}'  # type: ignore[attr-defined]
+    with psycopg.connect(province.settings.database_url, autocommit=True) as conn:
+        before = conn.execute(f"SELECT state FROM {table} WHERE notification_id = 3").fetchone()[0]  # noqa: S608
+        conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = 3", (bytes(before) + b" ",))  # noqa: S608
+        try:
+            found = runner.invoke(cli, ["verify", "--district", "420113", "--json"])
+            assert found.exit_code == 1 and '"intact": false' in found.output, found.output
+            for code in ("420112", "420114"):
+                assert runner.invoke(cli, ["verify", "--district", code]).exit_code == 0, code
+        finally:
+            conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = 3", (before,))  # noqa: S608
+
