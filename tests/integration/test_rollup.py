@@ -8,27 +8,34 @@ PostgreSQL only by nature: districts are schemas of one database.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
+from fastapi.testclient import TestClient
 
+from application.commands import SYSTEM, Command
 from domain.plan import plan_id
 from infrastructure.rollup import DistrictLog, ProvincialRollup, RollupFollower
 from infrastructure.rollup_store import RollupMoved, RollupStore
 from interfaces import bootstrap
+from interfaces.deployment import Deployment, add_district, build_deployment
+from interfaces.http.app import create_app
 from interfaces.province_rollup import build_rollup
 from projections import rollup
 from tests.backends import scratch_schema, settings_for
 from tests.district import START, Clock, District, seed
+from tests.pages import ORIGIN, PASSWORD, form_csrf
 
 pytestmark = pytest.mark.postgres
 
-CODES = ("d01", "d02", "d03")
+CODES = ("420101", "420102", "420103")
 NAME, BIRTH = "王小明", date(2012, 5, 15)
 CLERKS = {"pf": "pf-clerk", "gf": "gf-clerk", "sfs-cq": "cq-clerk", "sfs-zml": "zml-clerk"}
 # The kinds of tests/district.py's units: a unit in a group is of the group's kind.
@@ -56,20 +63,26 @@ def deployment(postgres_database: str, tmp_path_factory: pytest.TempPathFactory)
     root = tmp_path_factory.mktemp("province")
     with ExitStack() as stack:
         built = {}
-        for code in (*CODES, "province"):
+        for code in ("province", *CODES):
             schema = stack.enter_context(scratch_schema(postgres_database))
             (root / code).mkdir()
             settings = settings_for("postgres", root / code, postgres_database, schema).model_copy(update={"pool_size": 2})
-            services = bootstrap.build(settings, clock=clock)
+            # A district's credentials begin with its code (interfaces.deployment routes by them).
+            services = bootstrap.build(settings, clock=clock, district=None if code == "province" else code)
             stack.callback(services.close)
             built[code] = services
         province = built.pop("province")
         assert build_rollup(province, {}) is None  # a lone district has no roll-up
-        wired = build_rollup(province, built, {c: f"{c}区" for c in CODES})
+        names = {c: f"{c}区" for c in CODES}
+        wired = build_rollup(province, built, names)
         assert wired is not None
+        place = Deployment(province, built, names, wired)
         written = {"districts": {code: seed(s) for code, s in built.items()}, "province": province,
-                   "store": wired.follower.store, "reader": wired.reader, "clock": clock}
+                   "store": wired.follower.store, "reader": wired.reader, "clock": clock, "deployment": place}
         written.update(history(written, clock, follow=follower(written)))
+        for role in ("province_inspector", "supervisor", "admin"):
+            written[role] = province.accounts.add_user(Command(SYSTEM), name=f"省{role}", unit="prov", role=role,
+                                                       unit_name="省民政厅").token
         yield written
 
 
@@ -219,7 +232,7 @@ def test_each_districts_figures_are_its_own_views_figures_now_and_as_of_a_past_m
     # As of the moment it was taken, the answer of that moment is given again.
     assert past["rows"] == province["before"]["rows"]
     assert now["rows"] != past["rows"]
-    # What was written: the districts differ (d01 has 3 issues, d03 5), and the figures moved.
+    # What was written: the districts differ (420101 has 3 issues, 420103 5), and the figures moved.
     totals = {r["district"]: r for r in now["rows"] if r["kind"] is None}
     assert [totals[c]["issues_open"] for c in CODES] == [2, 3, 4]
     assert [totals[c]["done_late"] for c in CODES] == [1, 1, 1]
@@ -231,7 +244,7 @@ def test_each_districts_figures_are_its_own_views_figures_now_and_as_of_a_past_m
     assert [by_kind[(c, "办公室")]["report_acceptance_hours"] for c in CODES] == [1.0, 2.0, 3.0]
     assert [by_kind[(c, "司法所")]["police_dispatch_hours"] for c in CODES] == [2.0, 4.0, 6.0]
     assert [by_kind[(c, "公共法律服务管理科")]["referral_service_hours"] for c in CODES] == [3.0, 6.0, 9.0]
-    assert by_kind[("d01", "司法所")]["units"] == 2
+    assert by_kind[("420101", "司法所")]["units"] == 2
     province = now["rows"][-1]
     assert (province["district"], province["kind"]) == (None, None)
     assert province["report_acceptance_hours"] == 2.0
@@ -242,17 +255,17 @@ def test_a_follower_stopped_between_batches_resumes_exactly_once(province: dict[
     deployment = province
     first = follower(deployment, batch=7)
     # A few batches of two districts, then the process "dies": nothing else is kept.
-    for code in ("d02", "d01", "d02"):
+    for code in ("420102", "420101", "420102"):
         one_batch(first, code)
     tracked = {code: first.store.tracked(code).position for code in CODES}
-    assert tracked["d02"] > tracked["d01"] > 0 and tracked["d03"] == 0
+    assert tracked["420102"] > tracked["420101"] > 0 and tracked["420103"] == 0
     again = follower(deployment, batch=7)
     assert again.catch_up() > 0
     # Replaying a batch already folded changes nothing.
-    log = deployment["districts"]["d02"].ledger
+    log = deployment["districts"]["420102"].ledger
     page = log.recorder.select_notifications(1, 7, topics=rollup.TOPICS)
     before = again.store.briefs()
-    assert again.process("d02", page) == 0
+    assert again.process("420102", page) == 0
     assert again.store.briefs() == before
     # The same as a fold from nothing of every district's log.
     for code, d in deployment["districts"].items():
@@ -271,10 +284,10 @@ def test_a_follower_stopped_between_batches_resumes_exactly_once(province: dict[
 def test_a_batch_that_fails_inside_its_transaction_stores_nothing(province: dict[str, Any]) -> None:
     deployment = province
     follow = follower(deployment, batch=10)
-    one_batch(follow, "d01")
+    one_batch(follow, "420101")
     before = follow.store.briefs()
-    tracked = follow.store.tracked("d01")
-    log = deployment["districts"]["d01"].ledger
+    tracked = follow.store.tracked("420101")
+    log = deployment["districts"]["420101"].ledger
     page = log.recorder.select_notifications(tracked.position + 1, 10, topics=rollup.TOPICS)
     # Rows already where the batch writes its versions: their insert fails after the position
     # and the states were written, in the same transaction.
@@ -282,16 +295,16 @@ def test_a_batch_that_fails_inside_its_transaction_stores_nothing(province: dict
     with store.db.transaction(commit=True) as c:
         for n in page:
             c.execute("INSERT INTO {p}rollup_versions VALUES (?,?,?,?,?)",
-                      ("d01", str(log.mapper.to_domain_event(n).originator_id), n.id, 0.0, "{}"))
+                      ("420101", str(log.mapper.to_domain_event(n).originator_id), n.id, 0.0, "{}"))
     with pytest.raises(IntegrityError):
-        one_batch(follow, "d01")
-    assert follow.store.tracked("d01") == tracked
+        one_batch(follow, "420101")
+    assert follow.store.tracked("420101") == tracked
     after = follow.store.briefs()
-    assert after[0]["d01"] == before[0]["d01"]
+    assert after[0]["420101"] == before[0]["420101"]
     with store.db.transaction(commit=True) as c:
-        c.execute("DELETE FROM {p}rollup_versions WHERE recorded_max=0 AND district='d01'")
+        c.execute("DELETE FROM {p}rollup_versions WHERE recorded_max=0 AND district='420101'")
     follow.catch_up()
-    assert follow.store.tracked("d01").position > tracked.position
+    assert follow.store.tracked("420101").position > tracked.position
 
 
 def test_the_provinces_tables_hold_nothing_personal(province: dict[str, Any]) -> None:
@@ -346,6 +359,49 @@ def versions(store: RollupStore) -> list[Any]:
                          "ORDER BY district, id, position").fetchall()
 
 
+def test_the_province_reads_the_rollup_by_api_and_page_and_a_districts_users_are_refused(
+    province: dict[str, Any],
+) -> None:
+    follower(province).catch_up()
+    with TestClient(create_app(deployment=province["deployment"]), raise_server_exceptions=False) as client:
+        def get(path: str, token: str | None) -> Any:
+            return client.get(path, headers={"Authorization": f"Bearer {token}"} if token else {})
+
+        for role in ("province_inspector", "supervisor", "admin"):
+            answer = get("/api/v1/province/rollup", province[role])
+            assert answer.status_code == 200, (role, answer.text)
+        assert answer.json()["rows"] == reader(province).answer()["rows"]
+        past = get("/api/v1/province/rollup?as_of=2019-07-15", province["province_inspector"]).json()
+        # The end of 15 July in Shanghai: after the past moment of the history, before its second half.
+        assert past["rows"] == province["before"]["rows"] and past["as_of"] == "2019-07-15T15:59:59.999999+00:00"
+        assert get("/api/v1/province/rollup?as_of=2019-07-15&year=2018", province["province_inspector"]).json()[
+            "year"] == 2018
+        bad = get("/api/v1/province/rollup?as_of=yesterday", province["province_inspector"])
+        assert bad.status_code in (400, 422) and bad.headers["content-type"].startswith("application/problem+json")
+        assert get("/api/v1/province/rollup", None).status_code == 401
+        for code, district in province["districts"].items():
+            for who in ("supervisor", "inspector", "admin", "pf-clerk"):
+                refused = get("/api/v1/province/rollup", district.tokens[who])
+                assert refused.status_code == 403, (code, who, refused.text)
+                assert get("/province", district.tokens[who]).status_code == 403
+        page = get("/province?as_of=2019-07-15", province["province_inspector"])
+        assert page.status_code == 200 and "<script" not in page.text
+        for code in CODES:
+            assert f"{code}区" in page.text
+        assert "全省督查汇总" in page.text and "截至 2019-07-15 日终" in page.text and "司法所" in page.text
+        assert NAME not in page.text and NAME not in answer.text
+
+    # Signed in on the dashboard, a province inspector starts at the roll-up.
+    province["province"].accounts.set_password(Command(SYSTEM), "省province_inspector", PASSWORD)
+    with TestClient(create_app(deployment=province["deployment"]), raise_server_exceptions=False) as browser:
+        form = browser.get("/signin").text
+        signed = browser.post("/signin", data={"username": "省province_inspector", "password": PASSWORD,
+                                               "csrf": form_csrf(form), "district": ""},
+                              headers=ORIGIN, follow_redirects=False)
+        assert (signed.status_code, signed.headers["location"]) == (303, "/province")
+        assert "全省汇总" in browser.get("/province").text
+
+
 def test_a_batch_folded_after_another_follower_moved_the_district_stores_nothing(province: dict[str, Any]) -> None:
     first, second = follower(province, batch=10), follower(province, batch=10)
     code = CODES[0]
@@ -356,3 +412,33 @@ def test_a_batch_folded_after_another_follower_moved_the_district_stores_nothing
     with pytest.raises(RollupMoved):
         first.process(code, page, stale)  # read its position before the other stored the batch
     assert first.store.tracked(code) == moved and first.store.briefs() == before
+
+
+def test_careledger_project_keeps_the_rollup_of_the_registered_districts(
+    postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with scratch_schema(postgres_database) as schema:
+        settings = settings_for("postgres", tmp_path_factory.mktemp("project"), postgres_database, schema)
+        add_district(settings, "420199", "测试区")
+        place = build_deployment(settings)
+        stopping = threading.Event()
+        try:
+            assert place.rollup is not None and list(place.rollup.follower.logs) == ["420199"]
+            district = seed(place.districts["420199"])
+            sup = district.cmd("supervisor")
+            district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+            end = district.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责", problem="问题",
+                                                 units=["pf"]).position
+            follows = threading.Thread(target=bootstrap.run_followers, args=(settings, stopping), kwargs={"interval": 0.05})
+            follows.start()
+            deadline = time.monotonic() + 30
+            while place.rollup.follower.store.tracked("420199").position < end and time.monotonic() < deadline:
+                stopping.wait(0.05)  # the process is another thread: its progress is only seen in the store
+            assert place.rollup.reader.answer()["districts"]["420199"]["position"] == end
+        finally:
+            stopping.set()
+            place.close()
+        follows.join(timeout=30)
+        assert not follows.is_alive()
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            conn.execute('DROP SCHEMA IF EXISTS "d420199" CASCADE')
