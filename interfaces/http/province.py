@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,22 +11,23 @@ from application.errors import NotFound
 from application.read_policy import POLICY
 from interfaces.bootstrap import Services
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep, deployment
+from interfaces.province_rollup import Rollup
 
 router = APIRouter(prefix="/api/v1/province", tags=["全省督查汇总"])
 
 Year = Annotated[int | None, Query(ge=1949, le=2200, description="按期完成率和个案响应时长的年度（默认 as_of 所在年度）")]
 
 
-def rollup(request: Request, caller: Actor, svc: Services, as_of: datetime | None, year: int | None) -> dict[str, Any]:
-    """The roll-up for a caller of the province's own store (a district's user is refused:
-    its credential chose its district's services); the pages answer it too."""
+def readable(request: Request, caller: Actor, svc: Services) -> Rollup | None:
+    """The deployment's roll-up, for a caller of the province's own store (a district's user
+    is refused: its credential chose its district's services); None without districts."""
     POLICY.require_rollup(caller, of_province=svc.district is None)
-    wired = deployment(request).rollup
-    if wired is None:
-        raise NotFound("本部署没有登记区县，没有全省督查汇总", rule="province_has_districts")
-    return wired.reader.answer(as_of, year)
+    return deployment(request).rollup
 
 
 @router.get("/rollup", summary="全省督查汇总：各区县、各类单位的未销号和逾期问题、催办、按期完成率、个案响应时长")
 def province_rollup(request: Request, caller: ActorDep, svc: ServicesDep, as_of: AsOfDep, year: Year = None) -> Any:
-    return rollup(request, caller, svc, as_of, year)
+    wired = readable(request, caller, svc)
+    if wired is None:
+        raise NotFound("本部署没有登记区县，没有全省督查汇总", rule="province_has_districts")
+    return wired.reader.answer(as_of, year)

@@ -1,5 +1,6 @@
 """全省督查汇总 (/province): the province's roll-up as a page, a table per district by kind of
-unit, through the same read rule and the same answer as GET /api/v1/province/rollup."""
+unit, through the same read rule and the same answer as GET /api/v1/province/rollup (a
+deployment without districts shows that it has none, where the API answers 404)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
-from interfaces.http.province import rollup
+from interfaces.http.province import readable
 from interfaces.web.pages import PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -35,5 +36,8 @@ def shaped(answer: dict[str, Any], as_of_day: str | None) -> dict[str, Any]:
 
 @router.get("/province")
 def province(request: Request, caller: ActorDep, svc: ServicesDep, as_of: AsOfDep) -> Response:
-    answer = rollup(request, caller, svc, as_of, None)
+    wired = readable(request, caller, svc)
+    if wired is None:  # a lone district: the page says there is no district to sum
+        return render(request, "province.html", {"districts": [], "province": None, "as_of_day": None})
+    answer = wired.reader.answer(as_of)
     return render(request, "province.html", shaped(answer, answer["today"] if as_of is not None else None))
