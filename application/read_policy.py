@@ -9,8 +9,8 @@ was urged on it) and a case its unit registered or has a referral for (open or e
 views and exports hold only those rows. Supervisors and inspectors read everything. Admins
 read the registry, access and audit metadata: never issues, cases, views or personal fields.
 A province inspector (a user of a province deployment's own schema) reads the audit metadata of
-the province and of every district (interfaces.deployment): never the events' content, issues,
-cases, views or personal fields, and does nothing.
+the province and of every district (interfaces.deployment) and the province's roll-up: never the
+events' content, issues, cases, views or personal fields, and does nothing.
 
 Two kinds of refusal, on purpose:
 - an object the actor's unit is not party to reads as missing (NotFound, 404), the same
@@ -141,6 +141,16 @@ class Policy:
     def require_districts_audit(self, actor: Actor) -> None:
         if not self.reads_districts_audit(actor):
             raise Forbidden("只有省级督查可以查看各区县的审计日志", rule="province_inspector_reads_districts")
+
+    def reads_rollup(self, actor: Actor, *, of_province: bool) -> bool:
+        """The province's roll-up (counts and response times per district and kind of unit,
+        nothing personal): the province inspector, and the supervisors, inspectors and admins
+        of the province's own store (``of_province``: signed in there); never a district's users."""
+        return of_province and actor.role in (PROVINCE_INSPECTOR, *READS_EVERYTHING, ADMIN)
+
+    def require_rollup(self, actor: Actor, *, of_province: bool) -> None:
+        if not self.reads_rollup(actor, of_province=of_province):
+            raise Forbidden("只有省级用户可以查看全省督查汇总", rule="province_reads_rollup")
 
     def administers(self, actor: Actor) -> bool:
         """Users, tokens and the registry's administration."""

@@ -132,9 +132,15 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
             services.views.start(interval=interval)
             merkle_runners.append(MerkleLogRunner(services.merkle, interval=interval).start())
             stack.callback(merkle_runners[-1].stop)
+        rollup = deployment.rollup
+        if rollup is not None:  # the province's roll-up: one thread over every district's log
+            rollup.follower.start(interval=interval)
+            stack.callback(rollup.follower.stop)
         log.info("followers_started", backend="postgresql" if settings.is_postgres else "sqlite",
                  districts=len(deployment.districts))
         while not stopping.is_set():
+            if rollup is not None and rollup.follower.error is not None:
+                raise rollup.follower.error
             for services, merkle_runner in zip(every, merkle_runners, strict=True):
                 services.audit.catch_up()
                 if services.views.error is not None:

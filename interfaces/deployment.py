@@ -23,7 +23,8 @@ from datetime import datetime
 
 from infrastructure.districts import CODE, District, DistrictTable
 from infrastructure.settings import Settings
-from interfaces.bootstrap import Services, build
+from interfaces.bootstrap import Services, build, follows_externally
+from interfaces.province_rollup import Rollup, build_rollup
 
 
 def district_settings(settings: Settings, district: District) -> Settings:
@@ -53,6 +54,8 @@ class Deployment:
     districts: dict[str, Services] = field(default_factory=dict)
     # code → the district's name (区县名称), for the sign-in page's choice.
     names: dict[str, str] = field(default_factory=dict)
+    # The province's roll-up over every district (interfaces.province_rollup); None without districts.
+    rollup: Rollup | None = None
 
     def services_for(self, code: str | None) -> Services | None:
         """The district's services; the province's for None; None for a code not registered."""
@@ -66,8 +69,13 @@ class Deployment:
     def start_followers(self) -> None:
         for services in self.every():
             services.start_followers()
+        # Kept by `careledger project` when it keeps the views (interfaces.bootstrap.run_followers).
+        if self.rollup is not None and not follows_externally(self.province.settings):
+            self.rollup.follower.start()
 
     def close(self) -> None:
+        if self.rollup is not None:
+            self.rollup.follower.stop()
         for services in reversed(self.every()):
             services.close()
 
@@ -90,6 +98,7 @@ def build_deployment(
             deployment.districts[district.code] = build(district_settings(settings, district), clock=clock,
                                                         district=district.code)
             deployment.names[district.code] = district.name
+        deployment.rollup = build_rollup(own, deployment.districts, deployment.names)
     except BaseException:
         for services in list(deployment.districts.values()) + ([] if province is not None else [own]):
             services.close()

@@ -195,16 +195,27 @@ def responses(s: Summary, year: int) -> list[tuple[str, float | None]]:
     """E6 per unit: each referral made in ``year`` (hours to the referred unit's first
     service for it), and each mandatory report filed in ``year`` (hours to its acceptance,
     for the accepting unit, and to police dispatch, for the dispatching unit)."""
-    found: list[tuple[str, float | None]] = []
+    return [(unit, hours) for unit, _, hours in tagged_responses(s, year)]
+
+
+# What a response answered (tagged_responses): a referral's first service, a mandatory
+# report's acceptance, the police dispatched to it.
+REFERRAL, ACCEPTANCE, DISPATCH = "referral", "acceptance", "dispatch"
+
+
+def tagged_responses(s: Summary, year: int) -> list[tuple[str, str, float | None]]:
+    """E6 as ``responses``, each response with what it answered (the provincial roll-up
+    shows them apart: projections.rollup)."""
+    found: list[tuple[str, str, float | None]] = []
     for r in s["referrals"].values():
         if day_of(r["referred_at"]).year == year:  # type: ignore[union-attr]
-            found.append((r["unit"], response_hours(r["referred_at"], r["first_service_at"])))
+            found.append((r["unit"], REFERRAL, response_hours(r["referred_at"], r["first_service_at"])))
     for r in s["reports"].values():
         if day_of(r["reported_at"]).year == year:  # type: ignore[union-attr]
             if r["accepted_by"]:
-                found.append((r["accepted_by"], response_hours(r["reported_at"], r["accepted_at"])))
+                found.append((r["accepted_by"], ACCEPTANCE, response_hours(r["reported_at"], r["accepted_at"])))
             if r["dispatched_by"]:
-                found.append((r["dispatched_by"], response_hours(r["reported_at"], r["dispatched_at"])))
+                found.append((r["dispatched_by"], DISPATCH, response_hours(r["reported_at"], r["dispatched_at"])))
     return found
 
 

@@ -14,7 +14,7 @@ from infrastructure.database_probe import START_WAIT_SECONDS, DatabaseUnavailabl
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.deployment import Deployment, build_deployment
-from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, views
+from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, province, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
 from interfaces.logging import RequestId
 from interfaces.web import site as dashboard
@@ -79,6 +79,7 @@ def create_app(
     if settings.is_postgres:
         # A province inspector's reading of a district's audit trail (SQLite serves one district).
         app.include_router(audit.district_router, responses=problems.API_RESPONSES)
+    app.include_router(province.router, responses=problems.API_RESPONSES)
     app.include_router(access.router, responses=problems.API_RESPONSES)
     app.include_router(evidence.router, responses=problems.API_RESPONSES)
     # The dashboard's pages last: their paths are outside /api, so none shadows an API route.

@@ -17,7 +17,7 @@ import structlog
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from application.access import Actor
+from application.access import PROVINCE_INSPECTOR, Actor
 from application.read_policy import POLICY
 from application.sessions import SignInRefused
 from interfaces.deployment import district_of
@@ -41,9 +41,12 @@ def _asked(next_page: str | None) -> str:
 
 def _landing(actor: Actor, asked: str) -> str:
     """Where a sign-in leads: the page asked for; none (the sign-in page opened by itself), the
-    caller's own start: a responsible unit's to-do, else the overview."""
+    caller's own start: a responsible unit's to-do, a province inspector's roll-up, else the
+    overview."""
     if asked:
         return safe_next(asked)
+    if actor.role == PROVINCE_INSPECTOR:
+        return "/province"
     return "/todo" if POLICY.keeps_unit_todo(actor) else "/"
 
 

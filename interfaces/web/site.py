@@ -23,6 +23,7 @@ from interfaces.web import (
     overdue_urgings,
     pages,
     plan_forms,
+    province,
     reply_forms,
     signin,
     supervision_forms,
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
     app.include_router(extension_decision_forms.router)
     app.include_router(todo.router)
     app.include_router(reply_forms.router)
+    app.include_router(province.router)
     # The forms first: /cases/new before the page /cases/{case_id}.
     app.include_router(case_forms.router)
     app.include_router(case_pages.router)
