@@ -12,7 +12,7 @@ end of a committed batch (exactly once).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import partial
@@ -65,28 +65,46 @@ def _fold_from_stored(
     expected = view.max_tracking_id(name)
     pending: tuple[Future[None], int] | None = None
     held: dict[str, Summary] = {}
-    while (expected or 0) < end:
-        page = ledger.recorder.select_notifications((expected or 0) + 1, batch, stop=end, topics=LedgerViews.topics)
-        if not page:
-            break
-        todo = [(ledger.mapper.to_domain_event(n), Tracking(name, n.id)) for n in page]
-        changed, latest = projection.fold(todo, held)
-        last = todo[-1][1]
+    read, decode, topics = _reader(ledger), ledger.mapper.to_domain_event, _TOPICS
+    first = (expected or 0) + 1
+    while first <= end:
+        # ``batch`` positions a read: the events of other topics (a few) are skipped here.
+        last_asked = min(end, first + batch - 1)
+        rows = [row for row in read(first, last_asked) if row.topic in topics]
+        first = last_asked + 1
+        if not rows:
+            continue
+        events, position = list(map(decode, rows)), rows[-1].id
+        changed, latest = projection.fold(events, held)
         # Encoded here, before the next batch's fold changes these summaries in place.
-        write = partial(view.put, changed, last, expected=expected, max_recorded=latest,
-                        checkpoint=crosses_checkpoint(expected, last.notification_id), encoded=view.encode(changed))
+        write = partial(view.put, changed, Tracking(name, position), expected=expected, max_recorded=latest,
+                        checkpoint=crosses_checkpoint(expected, position), encoded=view.encode(changed))
         if pending is not None:
             pending[0].result()  # this batch was folded on it: it must have committed
             applied[0] += pending[1]
             pending = None
         if writer is None:
             write()
-            applied[0] += len(todo)
+            applied[0] += len(events)
         else:
-            pending = (writer.submit(write), len(todo))
-        held, expected = changed, last.notification_id
+            pending = (writer.submit(write), len(events))
+        held, expected = changed, position
         if progress is not None:
-            progress(last.notification_id, end)
+            progress(position, end)
     if pending is not None:
         pending[0].result()
         applied[0] += pending[1]
+
+
+_TOPICS = frozenset(LedgerViews.topics)
+
+
+def _reader(ledger: Any) -> Callable[[int, int], Sequence[Any]]:
+    """The stored events at positions first..last (careledger's recorders read them by
+    position range, infrastructure.recorders.stored_between); the library's notifications
+    for any other recorder."""
+    recorder = ledger.recorder
+    between = getattr(recorder, "stored_between", None)
+    if between is not None:
+        return between  # type: ignore[no-any-return]
+    return lambda first, last: recorder.select_notifications(first, last - first + 1, stop=last)
