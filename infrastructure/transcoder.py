@@ -8,10 +8,11 @@ tagged values (dates, ids, the snapshots' columns) come back exactly as before. 
 string whose transcoding is one of the library's plain ones (a datetime, a date, a UUID)
 is converted without the hook's lookups: most of an event's objects are such tags.
 
-Whatever orjson refuses and the stdlib accepts (NaN, integers beyond 64 bits, lone
-surrogates) takes the library's own path, so no stored state decodes differently or
-stops decoding. Encoding is the library's, unchanged: the bytes hashed into the Merkle
-log are written by it alone.
+Whatever orjson refuses and the stdlib accepts (NaN, lone surrogates) takes the library's
+own path, and so does any state holding a number with a fraction or an exponent: orjson
+gives an integer beyond 64 bits as a float, where the stdlib keeps it exact, and nothing
+careledger stores has floats. So no stored state decodes differently or stops decoding.
+Encoding is the library's, unchanged: the bytes hashed into the Merkle log are its own.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _PLAIN: dict[type[Transcoding], Callable[[str], Any]] = {
 }
 
 
+class _LibraryPath(Exception):
+    """The state holds a float: decoded by the library's own transcoder instead."""
+
+
 class FastJSONTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
@@ -50,14 +55,16 @@ class FastJSONTranscoder(JSONTranscoder):
     def decode(self, data: bytes) -> Any:
         try:
             value = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            kind = type(value)
+            if kind is dict:
+                return self._objects_in(value)
+            if kind is list:
+                self._lists_in(value)
+            elif kind is float:
+                raise _LibraryPath
+            return value
+        except (orjson.JSONDecodeError, _LibraryPath):
             return super().decode(data)
-        kind = type(value)
-        if kind is dict:
-            return self._objects_in(value)
-        if kind is list:
-            self._lists_in(value)
-        return value
 
     def _objects_in(self, obj: dict[str, Any]) -> Any:
         strings = self._strings
@@ -70,19 +77,27 @@ class FastJSONTranscoder(JSONTranscoder):
                         obj[key] = strings[name](data)
                         continue
                 obj[key] = self._objects_in(value)
-            elif kind is list and value:
-                self._lists_in(value)
+            elif kind is list:
+                if value:
+                    self._lists_in(value)
+            elif kind is float:
+                raise _LibraryPath
         # The library's hook: a {"_type_", "_data_"} pair becomes its value, other objects stay.
         return self._decode_obj(obj) if len(obj) == 2 else obj
 
     def _lists_in(self, items: list[Any]) -> None:
         if len(items) > 8:
             kinds = set(map(type, items))
+            if float in kinds:
+                raise _LibraryPath
             if dict not in kinds and list not in kinds:
                 return  # a snapshot's long columns of strings and numbers: nothing to walk
         for index, value in enumerate(items):
             kind = type(value)
             if kind is dict:
                 items[index] = self._objects_in(value)
-            elif kind is list and value:
-                self._lists_in(value)
+            elif kind is list:
+                if value:
+                    self._lists_in(value)
+            elif kind is float:
+                raise _LibraryPath

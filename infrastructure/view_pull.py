@@ -12,7 +12,7 @@ end of a committed batch (exactly once).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import partial
@@ -65,10 +65,11 @@ def _fold_from_stored(
     expected = view.max_tracking_id(name)
     pending: tuple[Future[None], int] | None = None
     held: dict[str, Summary] = {}
-    read, decode, topics = _reader(ledger), ledger.mapper.to_domain_event, _TOPICS
+    read, decode, topics = ledger.recorder.stored_between, ledger.mapper.to_domain_event, _TOPICS
     first = (expected or 0) + 1
     while first <= end:
-        # ``batch`` positions a read: the events of other topics (a few) are skipped here.
+        # ``batch`` positions a read (infrastructure.recorders.stored_between); the events of
+        # other topics (a few) are skipped here.
         last_asked = min(end, first + batch - 1)
         rows = [row for row in read(first, last_asked) if row.topic in topics]
         first = last_asked + 1
@@ -97,14 +98,3 @@ def _fold_from_stored(
 
 
 _TOPICS = frozenset(LedgerViews.topics)
-
-
-def _reader(ledger: Any) -> Callable[[int, int], Sequence[Any]]:
-    """The stored events at positions first..last (careledger's recorders read them by
-    position range, infrastructure.recorders.stored_between); the library's notifications
-    for any other recorder."""
-    recorder = ledger.recorder
-    between = getattr(recorder, "stored_between", None)
-    if between is not None:
-        return between  # type: ignore[no-any-return]
-    return lambda first, last: recorder.select_notifications(first, last - first + 1, stop=last)
