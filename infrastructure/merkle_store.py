@@ -177,15 +177,17 @@ class MerkleStore(MerkleLogStore):
     def events_with_leaves(
         self, events_table: str, after: int | None, first_leaf: int, leaf_end: int, limit: int
     ) -> list[tuple[StoredRow | None, LeafRow | None]]:
-        # Both pages in one transaction, paired in order: whichever is longer keeps its tail.
-        with self.db.transaction(commit=False) as c:
+        # Paired in order: whichever is longer keeps its tail. Statements without a
+        # transaction of their own (no BEGIN and ROLLBACK a page): on PostgreSQL each
+        # statement read its own snapshot inside one too (READ COMMITTED).
+        with self.db.read() as c:
             events = _page(c, "SELECT {position}, originator_id, originator_version, topic, state FROM {events} ",
                            "{position}", (), 0 if after is None else after + 1, limit, None, events=events_table)
             leaves = _page(c, LEAF, "leaf_index", (), first_leaf, limit, leaf_end)
         return list(zip_longest(map(tuple, events), map(tuple, leaves)))
 
     def nodes(self, level: int, start_index: int, limit: int) -> Sequence[tuple[int, bytes]]:
-        with self.db.transaction(commit=False) as c:
+        with self.db.read() as c:
             rows = _page(c, "SELECT node_index, hash FROM {p}merkle_nodes ", "node_index", (level,),
                          start_index, limit, None, where="level=? AND ")
             return [(r[0], bytes(r[1])) for r in rows]
