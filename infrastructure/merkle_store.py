@@ -82,6 +82,8 @@ LEAF = "SELECT leaf_index, position, leaf_hash FROM {p}merkle_leaves "
 class MerkleStore(MerkleLogStore):
     def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
         self.db = Database(datastore)
+        # A pool of connections on PostgreSQL, whose server works on the other core meanwhile.
+        self.reads_concurrently = self.db.postgres
 
     def create_tables(self) -> None:
         with self.db.transaction(commit=True) as c:
