@@ -38,8 +38,9 @@ def pull(
     lock: threading.Lock | None = None,
     batch: int = BATCH,
 ) -> int:
-    """Folds the log into ``projection`` from its tracked position, ``batch`` events at a
-    time, each batch in one transaction with its position. Answers how many events it applied."""
+    """Folds the log into ``projection`` from its tracked position, ``batch`` positions at a
+    time (the views' events among them), each batch in one transaction with its position.
+    Answers how many events it applied."""
     if lock is not None:
         with lock:
             return pull(ledger, projection, until=until, progress=progress, batch=batch)

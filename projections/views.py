@@ -173,7 +173,7 @@ class LedgerViews(Projection[ViewStore]):
             if folded is not None:
                 current[key] = changed[key] = folded
         if events:
-            latest = max(e.timestamp for e in events).timestamp()
+            latest = max(latest, max(e.timestamp for e in events).timestamp())
         return changed, latest
 
 
