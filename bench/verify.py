@@ -34,7 +34,6 @@ from bench.common import (
     progress,
     rate,
     ratio,
-    repeat,
     store_parser,
     table,
 )
@@ -131,7 +130,8 @@ def measure(s: Scratch, reps: int, size: int | None) -> None:
         ["path", "events/s", "ratio to raw read + leaf hash (target for verify ≥ 0.5×)"],
         rows,
         [f"medians of {reps}, interleaved (each repetition runs every row in turn); each ratio is the median of "
-         f"the repetitions' own ratios; load average {os.getloadavg()[0]:.1f} at the end; the raw rows read 1,000 a page with psycopg/sqlite3 tuples, as verify's "
+         f"the repetitions' own ratios; load average {os.getloadavg()[0]:.1f} at the end; the raw rows read "
+         "1,000 a page with psycopg/sqlite3 tuples, as verify's "
          "one joined read of events and leaves does.",
          "ratio = baseline time / path time, so above 1 is faster than the baseline.",
          "verify_log also reads every leaf and stored subtree and recomputes every node hash "
