@@ -284,7 +284,7 @@ def run(backend: str, sizes: list[int], reps: int, rebuild_reps: int | None = No
         [f"medians of {reps}, each repetition a raw read, a follower catch-up and the one-a-transaction "
          "fold in turn (interleaved).",
          "follower: the views' follower of `careledger project` and of a serving process (Views.start: "
-         "woken by each commit on PostgreSQL, folding up to FOLLOW_BATCH events a transaction with its "
+         "woken by each commit on PostgreSQL, folding up to FOLLOW_BATCH positions a transaction with its "
          "position) taking a fresh generation from nothing to the end of the log.",
          "one event a transaction: process_event per notification over the first 500 of the views' "
          "events, what the library's ProjectionRunner did for `careledger project` before (the baseline "

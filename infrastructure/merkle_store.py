@@ -13,7 +13,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from infrastructure.dialect import Database
+from infrastructure.dialect import Cursor, Database
 from projections.merkle import CompletedSubtree, Frontier, Subtree
 from projections.merkle_log import (
     Leaf,
@@ -26,6 +26,25 @@ from projections.merkle_log import (
 )
 
 TRACKING_NAME = "merkle_log"
+
+
+def _page(c: Cursor, select: str, key: str, args: tuple[Any, ...], first: int, limit: int, end: int | None,
+          where: str = "", **tables: str) -> list[Any]:
+    """The rows of ``select`` whose ``key`` is ``first`` or more (and below ``end``), the
+    first ``limit`` of them in key order, asked as a range of ``limit`` keys first: keys
+    are dense (leaf and node indexes; positions but for a rolled-back write's gap), and an
+    open range had PostgreSQL, with no statistics yet for a growing table, read and sort
+    the whole rest of it for every page. Where the range holds fewer (a gap, the end), the
+    rest is asked from beyond it, so the rows are the same as one ``LIMIT`` query's."""
+    upper = first + limit if end is None else min(first + limit, end)
+    c.execute(f"{select}WHERE {where}{key}>=? AND {key}<? ORDER BY {key}", (*args, first, upper), **tables)
+    rows = c.fetchall()
+    if len(rows) < limit and (end is None or upper < end):
+        bound = "" if end is None else f" AND {key}<?"
+        c.execute(f"{select}WHERE {where}{key}>=?{bound} ORDER BY {key} LIMIT ?",
+                  (*args, upper, *(() if end is None else (end,)), limit - len(rows)), **tables)
+        rows.extend(c.fetchall())
+    return rows
 
 
 def _head(row: Any) -> TreeHead:
@@ -63,6 +82,8 @@ LEAF = "SELECT leaf_index, position, leaf_hash FROM {p}merkle_leaves "
 class MerkleStore(MerkleLogStore):
     def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
         self.db = Database(datastore)
+        # A pool of connections on PostgreSQL, whose server works on the other core meanwhile.
+        self.reads_concurrently = self.db.postgres
 
     def create_tables(self) -> None:
         with self.db.transaction(commit=True) as c:
@@ -158,30 +179,20 @@ class MerkleStore(MerkleLogStore):
     def events_with_leaves(
         self, events_table: str, after: int | None, first_leaf: int, leaf_end: int, limit: int
     ) -> list[tuple[StoredRow | None, LeafRow | None]]:
-        # Both pages in one transaction, paired in order: whichever is longer keeps its tail.
-        where, params = ("WHERE {position}>? ", [after]) if after is not None else ("", [])
-        with self.db.transaction(commit=False) as c:
-            c.execute(
-                "SELECT {position}, originator_id, originator_version, topic, state "
-                f"FROM {{events}} {where}ORDER BY {{position}} LIMIT ?",
-                [*params, limit], events=events_table,
-            )
-            events = c.fetchall()
-            c.execute(
-                LEAF + "WHERE leaf_index>=? AND leaf_index<? ORDER BY leaf_index LIMIT ?",
-                (first_leaf, leaf_end, limit),
-            )
-            leaves = c.fetchall()
+        # Paired in order: whichever is longer keeps its tail. Statements without a
+        # transaction of their own (no BEGIN and ROLLBACK a page): on PostgreSQL each
+        # statement read its own snapshot inside one too (READ COMMITTED).
+        with self.db.read() as c:
+            events = _page(c, "SELECT {position}, originator_id, originator_version, topic, state FROM {events} ",
+                           "{position}", (), 0 if after is None else after + 1, limit, None, events=events_table)
+            leaves = _page(c, LEAF, "leaf_index", (), first_leaf, limit, leaf_end)
         return list(zip_longest(map(tuple, events), map(tuple, leaves)))
 
     def nodes(self, level: int, start_index: int, limit: int) -> Sequence[tuple[int, bytes]]:
-        with self.db.transaction(commit=False) as c:
-            c.execute(
-                "SELECT node_index, hash FROM {p}merkle_nodes WHERE level=? AND node_index>=? "
-                "ORDER BY node_index LIMIT ?",
-                (level, start_index, limit),
-            )
-            return [(r[0], bytes(r[1])) for r in c.fetchall()]
+        with self.db.read() as c:
+            rows = _page(c, "SELECT node_index, hash FROM {p}merkle_nodes ", "node_index", (level,),
+                         start_index, limit, None, where="level=? AND ")
+            return [(r[0], bytes(r[1])) for r in rows]
 
     def subtrees(self, keys: Iterable[Subtree]) -> dict[Subtree, bytes]:
         leaf_indexes, node_keys = _split_levels(keys)

@@ -101,7 +101,11 @@ class Settings(BaseSettings):
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's own settings for this database URL."""
-        common = {"CREATE_TABLE": "y" if self.create_tables else "n"}
+        common = {
+            "CREATE_TABLE": "y" if self.create_tables else "n",
+            # The library's JSON transcoder, decoding with orjson (infrastructure/transcoder.py).
+            "TRANSCODER_TOPIC": "infrastructure.transcoder:FastJSONTranscoder",
+        }
         if self.is_postgres:
             url = urlsplit(self.database_url)
             return {

@@ -24,6 +24,7 @@ Reads go through the library's recorder and the MerkleLogStore interface only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn, Protocol
 from uuid import UUID
 
@@ -110,22 +111,31 @@ class _Walk:
             yield head
 
     def _pairs(self) -> Iterator[tuple[StoredRow | None, LeafRow | None]]:
-        """Events and leaves in step, a page of each per read (see events_with_leaves)."""
-        after: int | None = None
-        first_leaf = 0
-        while True:
-            page = self.store.events_with_leaves(
-                self.table, after, first_leaf, self.progress.tree_size, self.batch_size
-            )
-            yield from page
-            if not page:
-                return
-            last_event = next((e for e, _ in reversed(page) if e is not None), None)
-            last_leaf = next((x for _, x in reversed(page) if x is not None), None)
-            if last_event is not None:
-                after = last_event[0]
-            if last_leaf is not None:
-                first_leaf = last_leaf[0] + 1
+        """Events and leaves in step, a page of each per read (see events_with_leaves). Where
+        the store reads concurrently, the next page is asked for before this one is checked:
+        the database finds it while the hashes are computed."""
+        def read(after: int | None, first_leaf: int) -> list[tuple[StoredRow | None, LeafRow | None]]:
+            return self.store.events_with_leaves(self.table, after, first_leaf, self.progress.tree_size,
+                                                 self.batch_size)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="careledger-verify-read") as reader:
+            after: int | None = None
+            first_leaf = 0
+            page = read(after, first_leaf)
+            while page:
+                last_event = next((e for e, _ in reversed(page) if e is not None), None)
+                last_leaf = next((x for _, x in reversed(page) if x is not None), None)
+                if last_event is not None:
+                    after = last_event[0]
+                if last_leaf is not None:
+                    first_leaf = last_leaf[0] + 1
+                if self.store.reads_concurrently:
+                    following = reader.submit(read, after, first_leaf)
+                    yield from page
+                    page = following.result()
+                else:
+                    yield from page
+                    page = read(after, first_leaf)
 
     def _sizes_to_check(self) -> set[int]:
         """The tree sizes at which something beside the leaves is compared."""

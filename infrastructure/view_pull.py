@@ -38,8 +38,9 @@ def pull(
     lock: threading.Lock | None = None,
     batch: int = BATCH,
 ) -> int:
-    """Folds the log into ``projection`` from its tracked position, ``batch`` events at a
-    time, each batch in one transaction with its position. Answers how many events it applied."""
+    """Folds the log into ``projection`` from its tracked position, ``batch`` positions at a
+    time (the views' events among them), each batch in one transaction with its position.
+    Answers how many events it applied."""
     if lock is not None:
         with lock:
             return pull(ledger, projection, until=until, progress=progress, batch=batch)
@@ -65,28 +66,36 @@ def _fold_from_stored(
     expected = view.max_tracking_id(name)
     pending: tuple[Future[None], int] | None = None
     held: dict[str, Summary] = {}
-    while (expected or 0) < end:
-        page = ledger.recorder.select_notifications((expected or 0) + 1, batch, stop=end, topics=LedgerViews.topics)
-        if not page:
-            break
-        todo = [(ledger.mapper.to_domain_event(n), Tracking(name, n.id)) for n in page]
-        changed, latest = projection.fold(todo, held)
-        last = todo[-1][1]
+    read, decode, topics = ledger.recorder.stored_between, ledger.mapper.to_domain_event, _TOPICS
+    first = (expected or 0) + 1
+    while first <= end:
+        # ``batch`` positions a read (infrastructure.recorders.stored_between); the events of
+        # other topics (a few) are skipped here.
+        last_asked = min(end, first + batch - 1)
+        rows = [row for row in read(first, last_asked) if row.topic in topics]
+        first = last_asked + 1
+        if not rows:
+            continue
+        events, position = list(map(decode, rows)), rows[-1].id
+        changed, latest = projection.fold(events, held)
         # Encoded here, before the next batch's fold changes these summaries in place.
-        write = partial(view.put, changed, last, expected=expected, max_recorded=latest,
-                        checkpoint=crosses_checkpoint(expected, last.notification_id), encoded=view.encode(changed))
+        write = partial(view.put, changed, Tracking(name, position), expected=expected, max_recorded=latest,
+                        checkpoint=crosses_checkpoint(expected, position), encoded=view.encode(changed))
         if pending is not None:
             pending[0].result()  # this batch was folded on it: it must have committed
             applied[0] += pending[1]
             pending = None
         if writer is None:
             write()
-            applied[0] += len(todo)
+            applied[0] += len(events)
         else:
-            pending = (writer.submit(write), len(todo))
-        held, expected = changed, last.notification_id
+            pending = (writer.submit(write), len(events))
+        held, expected = changed, position
         if progress is not None:
-            progress(last.notification_id, end)
+            progress(position, end)
     if pending is not None:
         pending[0].result()
         applied[0] += pending[1]
+
+
+_TOPICS = frozenset(LedgerViews.topics)

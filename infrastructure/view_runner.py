@@ -152,7 +152,7 @@ class Views:
     def start(self, interval: float = 1.0) -> None:
         """Follows the log on a background thread (a serving process, or `careledger
         project`): each wake-up folds what was recorded since the views' position, in
-        batches of up to FOLLOW_BATCH events. On PostgreSQL every commit wakes it; on SQLite
+        batches of up to FOLLOW_BATCH positions. On PostgreSQL every commit wakes it; on SQLite
         it looks every ``interval`` (and at most that long after a lost notice on PostgreSQL)."""
         if self._thread is not None:
             return

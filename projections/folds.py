@@ -25,11 +25,17 @@ def topics_of(kinds: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(t for module in FOLDERS if module.KIND in wanted for t in module.TOPICS)
 
 
+# Each fold's ``handles`` answers by the event's class: asked once a class, not once an event.
+_FOLDER_OF: dict[type, ModuleType | None] = {}
+
+
 def folder_for(domain_event: object) -> ModuleType | None:
-    for module in FOLDERS:
-        if module.handles(domain_event):
-            return module
-    return None
+    try:
+        return _FOLDER_OF[type(domain_event)]
+    except KeyError:
+        found = next((module for module in FOLDERS if module.handles(domain_event)), None)
+        _FOLDER_OF[type(domain_event)] = found
+        return found
 
 
 def apply(

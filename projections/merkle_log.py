@@ -105,6 +105,10 @@ class LogMoved(Exception):
 class MerkleLogStore(ABC):
     """The tables of the Merkle log; implemented per database in infrastructure.merkle_store."""
 
+    # Whether a second thread may read while the first works (each read its own connection):
+    # the verifier then asks for the next page before it checks the one it has.
+    reads_concurrently: bool = False
+
     @abstractmethod
     def create_tables(self) -> None: ...
 

@@ -151,27 +151,29 @@ class LedgerViews(Projection[ViewStore]):
         todo = [(e, t) for e, t in pairs if expected is None or t.notification_id > expected]
         if not todo:
             return 0
-        changed, latest = self.fold(todo, {})
+        changed, latest = self.fold([e for e, _ in todo], {})
         last = todo[-1][1]
         self.view.put(changed, last, expected=expected, max_recorded=latest,
                       checkpoint=crosses_checkpoint(expected, last.notification_id))
         return len(todo)
 
-    def fold(self, todo: Sequence[tuple[Any, Tracking]], held: dict[str, Summary]) -> tuple[dict[str, Summary], float]:
-        """Folds ``todo`` onto the summaries it touches, taken from ``held`` (a batch folded
+    def fold(self, events: Sequence[Any], held: dict[str, Summary]) -> tuple[dict[str, Summary], float]:
+        """Folds ``events`` onto the summaries they touch, taken from ``held`` (a batch folded
         but perhaps not yet committed) or else read from the store; changes them in place.
         Answers the summaries changed and the latest recorded time of the events."""
-        wanted = {str(e.originator_id) for e, _ in todo}
+        keys = [str(e.originator_id) for e in events]
+        wanted = set(keys)
         current = {key: held[key] for key in wanted if key in held}
         current.update(self.view.get_summaries(wanted - current.keys()))
         changed: dict[str, Summary] = {}
         latest = 0.0
-        for domain_event, _ in todo:
-            key = str(domain_event.originator_id)
-            folded = folds.apply(current.get(key), domain_event, in_place=True)
-            latest = max(latest, domain_event.timestamp.timestamp())
+        apply = folds.apply
+        for key, domain_event in zip(keys, events, strict=True):
+            folded = apply(current.get(key), domain_event, in_place=True)
             if folded is not None:
                 current[key] = changed[key] = folded
+        if events:
+            latest = max(latest, max(e.timestamp for e in events).timestamp())
         return changed, latest
 
 

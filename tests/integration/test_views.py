@@ -307,6 +307,30 @@ def test_a_batch_whose_write_loses_to_another_processor_is_dropped_with_the_batc
     assert raced.max_tracking_id(ledger.name) == ids[-1]
 
 
+def test_pulls_in_ranges_of_a_few_positions_skip_other_events_and_equal_one_pass(
+    district: District, views: Views,
+) -> None:
+    rng = random.Random(5)
+    play(district, new_issue(district), [(rng.choice(["adopt", "progress", "urge"]), rng.randint(0, 30), 0)
+                                         for _ in range(12)], rng)
+    ledger = district.ledger
+    ids = [n.id for n in topic_notifications(ledger)]
+    end = ledger.recorder.max_notification_id()
+    assert len(ids) < end  # the district's units, users and keys are events of other topics
+    views.catch_up()
+    for batch in (1, 2, 3):
+        ranged = fresh_store(ledger, f"ranged{batch}")
+        # Stopped halfway, then on to the end: each read covers ``batch`` positions, some none of the views'.
+        half = (ids[0] + ids[-1]) // 2
+        pull(ledger, LedgerViews(view=ranged), until=half, batch=batch)
+        assert ranged.max_tracking_id(ledger.name) == max(i for i in ids if i <= half)
+        pull(ledger, LedgerViews(view=ranged), batch=batch)
+        assert ranged.max_tracking_id(ledger.name) == ids[-1]
+        assert ranged.all_summaries() == views.summaries()
+        assert ranged.all_briefs() == views.store.all_briefs()
+        ranged.clear()
+
+
 RUNNER = """
 import threading
 from infrastructure.settings import Settings
