@@ -35,6 +35,7 @@ from infrastructure.view_runner import (
     rebuild,
 )
 from infrastructure.view_store import view_store_for
+from interfaces.deployment import Deployment
 from interfaces.http import problems, views as views_http
 from projections import cases, folds, queries
 from projections.indicators import Thresholds
@@ -533,6 +534,7 @@ def test_min_position_waits_for_the_view_and_rebuild_keeps_answers(views: Views,
 def http(services, views: Views) -> TestClient:  # type: ignore[no-untyped-def]
     app = FastAPI()
     app.state.services = services
+    app.state.deployment = Deployment(services)  # whose district a credential names (interfaces.http.deps)
     problems.install(app)
     app.include_router(views_http.router)
     return TestClient(app, raise_server_exceptions=False)
