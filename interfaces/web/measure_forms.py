@@ -90,17 +90,17 @@ async def report(request: Request, issue_id: UUID, measure_id: str, step: str, c
     model, method = _step(step)
     issue, measure = _measure(svc, caller, issue_id, measure_id)
     sent = await forms.receive(request, caller)
-    evidence = await attachments.stored(sent, svc)
-    body = forms.checked(sent, model, evidence=evidence)
+    attached = await attachments.checked(sent, svc)
+    body = forms.checked(sent, model, evidence=attached.evidence)
 
     def command() -> Accepted:
         assert body is not None  # forms.act sends nothing while the form has errors
         send = getattr(svc.issues, method)
         return send(with_time(sent.command, body.occurred_at), issue_id, measure["measure_id"],  # type: ignore[no-any-return]
-                    summary=body.summary, evidence=evidence)
+                    summary=body.summary, evidence=attached.evidence)
 
     return await forms.act(
-        sent, attachments.naming(svc, sent, evidence, issue_id, command),
+        sent, attachments.naming(svc, sent, attached, issue_id, command),
         done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
         again=lambda f, status: issue_form.page(request, svc, issue, step, f, status, measure=measure),
     )

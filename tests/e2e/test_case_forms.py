@@ -150,6 +150,18 @@ def test_a_case_form_sent_after_another_entry_says_so_and_stores_nothing(
     assert classified["fields"]["categories"] == ["poverty"] and len(classified["fields"]["evidence"]) == 1
 
 
+def test_a_refused_service_form_with_a_file_leaves_no_file_stored(
+        client: TestClient, district: District, case: UUID) -> None:
+    sign_in(client, district, "cq-clerk")
+    serve = f"/cases/{case}/services"
+    root = district.settings.evidence_dir
+    before = sorted(root.rglob("*")) if root.exists() else []
+    refused = submit(client, serve, serve, {"kind": "no-such-kind"},
+                     files=[("files", ("援助申请.pdf", PDF, "application/pdf"))])
+    assert refused.status_code == 422 and field_error(refused.text, "kind")
+    assert (sorted(root.rglob("*")) if root.exists() else []) == before
+
+
 def test_referral_service_with_a_sealed_file_visit_and_closure_of_the_referral(
         client: TestClient, district: District, case: UUID, services: Any) -> None:
     sign_in(client, district, "cq-clerk")

@@ -5,6 +5,7 @@ someone else's entry, or sent with a field wrong."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -87,6 +88,28 @@ def test_a_wrong_field_stands_beside_it_with_what_was_typed_and_nothing_is_store
     assert missing.status_code == 422
     assert field_error(missing.text, "summary") and "说明.txt" in field_error(missing.text, "files")
     assert district.ledger.recorder.max_notification_id() == before
+
+
+def stored_files(district: District) -> list[Path]:
+    root = district.settings.evidence_dir
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_refused_form_with_a_file_leaves_no_file_stored(
+        client: TestClient, district: District, issue: UUID) -> None:
+    sign_in(client, district, "pf-clerk")
+    form = f"/issues/{issue}/measures/M1/completion"
+    attached = [("files", ("考核标准.pdf", PDF, "application/pdf"))]
+    before = stored_files(district)
+    blank = submit(client, form, form, {"summary": "  "}, files=attached)
+    assert blank.status_code == 422 and field_error(blank.text, "summary")
+    envelope = hidden_fields(page(client, form), form)
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请尽快", reply_by=date(2019, 3, 31))
+    stale = submit(client, form, form, {"summary": "已完成"}, envelope=envelope, files=attached)
+    assert stale.status_code == 409
+    assert stored_files(district) == before
+    sent = submit(client, form, form, {"summary": "已完成"}, envelope=hidden_fields(stale.text, form), files=attached)
+    assert sent.status_code == 303 and len(stored_files(district)) > len(before)
 
 
 def test_a_form_posted_from_another_site_is_refused(client: TestClient, district: District, issue: UUID) -> None:
