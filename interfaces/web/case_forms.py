@@ -91,7 +91,7 @@ Send = Callable[[Services, Command, UUID, str, Any, list[str]], Accepted]
 
 @dataclass(frozen=True)
 class Step:
-    """One form on a case: its path under /cases/{id}/ (offers.CASE_STEPS), its heading, the
+    """One form on a case: its path under /cases/{id}/ (offers.CASE_FORMS), its heading, the
     API's request model, and the service call the API's route makes."""
 
     path: str

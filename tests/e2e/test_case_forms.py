@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from application.errors import Forbidden
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District
 from tests.pages import field_error, hidden_fields, page, sign_in, submit
@@ -329,3 +330,18 @@ def test_the_referred_unit_alone_accepts_its_referral_once(
     assert [a.status_code for a in sent] == [303, 303] and len(entries(district, case, "ReferralAccepted")) == 1
     shown = page(client, sent[0].headers["location"])
     assert "接收转介" in shown and f'href="{accept}"' not in shown
+
+
+def test_the_case_page_offers_a_form_by_the_rule_its_command_is_let_through_by(
+        district: District, case: UUID, monkeypatch: pytest.MonkeyPatch) -> None:
+    from application import cases
+    from interfaces.web import offers
+
+    clerk = district.actors["cq-clerk"]
+    assert ("登记走访", f"/cases/{case}/visits") in offers.on_case(clerk, district.cases.case(case))
+    # Were visits the supervision office's alone, the service would refuse the clerk, and so
+    # the page offers nothing: there is no second copy of the rule to forget.
+    monkeypatch.setitem(cases.CASE_RULES, "visit_case", cases.CASE_RULES["close_case"])
+    assert ("登记走访", f"/cases/{case}/visits") not in offers.on_case(clerk, district.cases.case(case))
+    with pytest.raises(Forbidden):
+        district.cases.visit_case(district.cmd("cq-clerk"), case, notes=None)
