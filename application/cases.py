@@ -21,7 +21,7 @@ from application.audit import AuditTrail
 from application.case_corrections import check_changes, sealed_changes
 from application.case_display import hide_legacy_birth_date, mask_sealed, open_personal_fields
 from application.case_seals import CaseSeals
-from application.commands import Accepted, Command, CommandRunner
+from application.commands import Accepted, Changer, Command, CommandRunner
 from application.errors import Forbidden, NotFound
 from application.read_policy import POLICY
 from application.registry import Registry
@@ -84,17 +84,7 @@ class Cases:
         self.registry = registry
         self.trail = trail
         self.seals = CaseSeals(self.ledger.seals)
-
-    def _change(
-        self,
-        cmd: Command,
-        case: UUID,
-        authorise: Callable[[ChildCase], None],
-        change: Callable[[ChildCase, Stamp], dict[str, Any] | None],
-    ) -> Accepted:
-        return self.runner.change(
-            cmd, ChildCase, case, CASE, readable=POLICY.require_case, authorise=authorise, change=change
-        )
+        self._change: Changer[ChildCase] = runner.changer(ChildCase, CASE, POLICY.require_case)
 
     def _may(self, cmd: Command, command: str, item: str | None = None) -> Callable[[ChildCase], None]:
         return lambda c: CASE_RULES[command](cmd.actor, c, item)

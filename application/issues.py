@@ -13,7 +13,7 @@ from uuid import UUID
 
 from application.access import SUPERVISOR, Actor
 from application.audit import AuditTrail
-from application.commands import Accepted, Command, CommandRunner
+from application.commands import Accepted, Changer, Command, CommandRunner
 from application.errors import Forbidden, NotFound
 from application.read_policy import POLICY
 from application.registry import Registry
@@ -31,6 +31,7 @@ class Issues:
         self.ledger = runner.ledger
         self.registry = registry
         self.trail = trail
+        self._change: Changer[RectificationIssue] = runner.changer(RectificationIssue, ISSUE, POLICY.require_issue)
 
     # ---- plans ------------------------------------------------------------------------
 
@@ -82,17 +83,6 @@ class Issues:
             return issue, [], {"measure_ids": ids} if ids else {}
 
         return self.runner.run(cmd, act)
-
-    def _change(
-        self,
-        cmd: Command,
-        issue: UUID,
-        authorise: Callable[[RectificationIssue], None],
-        change: Callable[[RectificationIssue, Stamp], dict[str, Any] | None],
-    ) -> Accepted:
-        return self.runner.change(
-            cmd, RectificationIssue, issue, ISSUE, readable=POLICY.require_issue, authorise=authorise, change=change
-        )
 
     def _supervisor(self, cmd: Command, doing: str, rule: str) -> Callable[[RectificationIssue], None]:
         return lambda _issue: POLICY.require_role(cmd.actor, SUPERVISOR, doing=doing, rule=rule)
