@@ -29,6 +29,7 @@ from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import ChildCase
 from domain.case_access import CaseAccessLog, access_log_id
+from domain.case_corrections import CORRECTIONS
 from domain.case_personal import case_id, check_registration, new_case_number
 from domain.person import check_person
 
@@ -236,12 +237,8 @@ class Cases:
 
         def authorise(c: ChildCase) -> None:
             POLICY.require_involved(cmd.actor, c)
-            located = self.ledger.index.locate(position)
-            if located is None or located[0] != case:
-                raise RuleViolated("correction_names_earlier_event", "更正须指向本个案较早的一条记录")
-            entry = c.recorder_of(located[1])
-            POLICY.may_correct(cmd.actor, entry["user"] if entry else "")
-            versions.append(located[1])
+            versions.append(self.ledger.corrected_version(c, position, CORRECTIONS))
+            POLICY.may_correct(cmd.actor, c, versions[0])
 
         def change(c: ChildCase, s: Stamp) -> None:
             version = versions[0]

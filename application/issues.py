@@ -20,6 +20,7 @@ from application.registry import Registry
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp
 from domain.issue import RectificationIssue, issue_id
+from domain.issue_corrections import CORRECTIONS
 from domain.plan import Plan, plan_id
 
 ISSUE = "整改问题"
@@ -209,12 +210,8 @@ class Issues:
             # Who may touch this issue at all is decided before anything about its entries is told.
             POLICY.require_responsible(cmd.actor, target)
             POLICY.may_correct_something(cmd.actor)
-            located = self.ledger.index.locate(position)
-            if located is None or located[0] != issue:
-                raise RuleViolated("correction_names_earlier_event", "更正须指向本问题较早的一条记录")
-            entry = target.recorder_of(located[1])
-            POLICY.may_correct(cmd.actor, entry["user"] if entry else "")
-            versions.append(located[1])
+            versions.append(self.ledger.corrected_version(target, position, CORRECTIONS))
+            POLICY.may_correct(cmd.actor, target, versions[0])
 
         return self._change(
             cmd, issue, authorise,
