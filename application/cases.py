@@ -21,8 +21,9 @@ from application.audit import AuditTrail
 from application.case_corrections import check_changes, sealed_changes
 from application.case_display import hide_legacy_birth_date, mask_sealed, open_personal_fields
 from application.case_seals import CaseSeals
-from application.commands import Accepted, Changer, Command, CommandRunner
+from application.commands import Accepted, Command, CommandRunner
 from application.errors import Forbidden, NotFound
+from application.family import FamilyService
 from application.read_policy import POLICY
 from application.registry import Registry
 from application.rubric import RUBRIC_VERSION
@@ -78,14 +79,10 @@ CASE_RULES: dict[str, Rule] = {
 }
 
 
-class Cases:
+class Cases(FamilyService[ChildCase]):
     def __init__(self, runner: CommandRunner, registry: Registry, trail: AuditTrail) -> None:
-        self.runner = runner
-        self.ledger = runner.ledger
-        self.registry = registry
-        self.trail = trail
+        super().__init__(runner, registry, trail, kind=ChildCase, what=CASE, readable=POLICY.require_case)
         self.seals = CaseSeals(self.ledger.seals)
-        self._change: Changer[ChildCase] = runner.changer(ChildCase, CASE, POLICY.require_case)
 
     def _may(self, cmd: Command, command: str, item: str | None = None) -> Callable[[ChildCase], None]:
         return lambda c: CASE_RULES[command](cmd.actor, c, item)

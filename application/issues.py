@@ -13,8 +13,9 @@ from uuid import UUID
 
 from application.access import SUPERVISOR, Actor
 from application.audit import AuditTrail
-from application.commands import Accepted, Changer, Command, CommandRunner
+from application.commands import Accepted, Command, CommandRunner
 from application.errors import Forbidden, NotFound
+from application.family import FamilyService
 from application.read_policy import POLICY
 from application.registry import Registry
 from application.rubric import RUBRIC_VERSION
@@ -26,13 +27,9 @@ from domain.plan import Plan, plan_id
 ISSUE = "整改问题"
 
 
-class Issues:
+class Issues(FamilyService[RectificationIssue]):
     def __init__(self, runner: CommandRunner, registry: Registry, trail: AuditTrail) -> None:
-        self.runner = runner
-        self.ledger = runner.ledger
-        self.registry = registry
-        self.trail = trail
-        self._change: Changer[RectificationIssue] = runner.changer(RectificationIssue, ISSUE, POLICY.require_issue)
+        super().__init__(runner, registry, trail, kind=RectificationIssue, what=ISSUE, readable=POLICY.require_issue)
 
     # ---- plans ------------------------------------------------------------------------
 

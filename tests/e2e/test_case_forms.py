@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 from application.errors import Forbidden
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District
-from tests.pages import field_error, hidden_fields, page, sign_in, submit
+from tests.pages import field_error, hidden_fields, opened, page, sign_in, submit
 from tests.scan import scan_store
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -72,9 +72,8 @@ def test_the_case_list_shows_what_the_reader_may_read_and_no_personal_field(
 
 def test_a_registration_is_recorded_once_and_a_refused_one_keeps_what_was_typed_only_in_its_fields(
         client: TestClient, district: District) -> None:
-    sign_in(client, district, "zml-clerk")
     form = "/cases/new"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "zml-clerk", form)
     typed = {"name": NAME, "id_number": valid_id(), "birth_date": BIRTH.isoformat(), "address": ADDRESS,
              "guardian": GUARDIAN, "street": "走马岭", "community": "走马岭村", "household_local": "true"}
     before = size(district)
@@ -135,9 +134,8 @@ def test_a_mandatory_report_is_accepted_and_dispatched_with_their_times_once_eac
 
 def test_a_case_form_sent_after_another_entry_says_so_and_stores_nothing(
         client: TestClient, district: District, case: UUID) -> None:
-    sign_in(client, district, "cq-clerk")
     form = f"/cases/{case}/classifications"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "cq-clerk", form)
     district.cases.visit_case(district.cmd("supervisor"), case, notes=None)
     before = size(district)
     stale = submit(client, form, form, {"left_behind": "true", "categories": ["poverty"]}, envelope=envelope)
