@@ -64,7 +64,7 @@ class Accounts:
     def ledger(self) -> Ledger:
         return self.runner.ledger
 
-    def _admin(self, actor: Actor) -> None:
+    def require_admin(self, actor: Actor) -> None:
         POLICY.require_role(actor, ADMIN, doing="管理用户和令牌", rule="administer")
 
     def _user(self, user: UUID) -> User:
@@ -113,7 +113,7 @@ class Accounts:
             raise InvalidCommand("province_inspector_in_province", "省级督查只能在省级（部署自己的模式）中创建")
 
     def issue_token(self, cmd: Command, user: UUID) -> IssuedToken:
-        self._admin(cmd.actor)
+        self.require_admin(cmd.actor)
         made: list[str] = []
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
@@ -147,7 +147,7 @@ class Accounts:
     def deactivate(self, cmd: Command, user: UUID) -> Accepted:
         """Stops every token and session of the user at once: requests check the user's
         version, and its sessions are deleted."""
-        self._admin(cmd.actor)
+        self.require_admin(cmd.actor)
         if user == cmd.actor.user_id:
             raise Forbidden("不能停用自己的账号", rule="admin_may_not_deactivate_self")
 
@@ -161,7 +161,7 @@ class Accounts:
         return accepted
 
     def reactivate(self, cmd: Command, user: UUID) -> Accepted:
-        self._admin(cmd.actor)
+        self.require_admin(cmd.actor)
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
             target = self._user(user)
@@ -173,7 +173,7 @@ class Accounts:
     def change(self, cmd: Command, user: UUID, *, role: str | None = None, unit: str | None = None) -> Accepted:
         """A user's new role or unit; with an expected version, refused if the user changed since.
         An admin keeps their own role, as they keep their own access: none could undo the loss."""
-        self._admin(cmd.actor)
+        self.require_admin(cmd.actor)
         if user == cmd.actor.user_id and role not in (None, ADMIN):
             raise Forbidden("不能取消自己的管理员角色", rule="admin_may_not_demote_self")
         if role is not None:
@@ -194,7 +194,7 @@ class Accounts:
     def set_password(self, cmd: Command, name: str, password: str) -> Accepted:
         """Sets a user's dashboard password (the command line's, as an admin) and ends the
         user's sessions: whoever signed in with the old one is signed out."""
-        self._admin(cmd.actor)
+        self.require_admin(cmd.actor)
         check_password(password)
 
         def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
@@ -211,7 +211,7 @@ class Accounts:
         return self._user(user_id(name))
 
     def users(self, actor: Actor) -> list[dict[str, Any]]:
-        self._admin(actor)
+        self.require_admin(actor)
         return [
             {"user_id": u.id, "name": u.name, "unit": u.unit_code, "role": u.role, "active": u.active,
              "has_password": getattr(u, "has_password", False), "created_at": u.created_on, "version": u.version}
@@ -220,7 +220,7 @@ class Accounts:
 
     def tokens(self, actor: Actor, user: UUID | None = None) -> list[dict[str, Any]]:
         """Token ids, owners, when issued, when they expire and were last used: never a secret."""
-        self._admin(actor)
+        self.require_admin(actor)
         names: dict[UUID, str] = {}
         used = self.store.tokens_last_used()
         now = self.ledger.clock()

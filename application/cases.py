@@ -23,12 +23,14 @@ from application.case_display import hide_legacy_birth_date, mask_sealed, open_p
 from application.case_seals import CaseSeals
 from application.commands import Accepted, Command, CommandRunner
 from application.errors import Forbidden, NotFound
+from application.family import FamilyService
 from application.read_policy import POLICY
 from application.registry import Registry
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.case import ChildCase
 from domain.case_access import CaseAccessLog, access_log_id
+from domain.case_corrections import CORRECTIONS
 from domain.case_personal import case_id, check_registration, new_case_number
 from domain.person import check_person
 
@@ -37,30 +39,53 @@ CASE = "儿童个案"
 ACCESS_LOG_ATTEMPTS = 8
 
 
-class Cases:
+Rule = Callable[[Actor, ChildCase, str | None], None]
+
+
+def _involved(actor: Actor, case: ChildCase, _item: str | None) -> None:
+    POLICY.require_involved(actor, case)
+
+
+def _supervisor(doing: str, rule: str) -> Rule:
+    return lambda actor, _case, _item: POLICY.require_role(actor, SUPERVISOR, doing=doing, rule=rule)
+
+
+def _referral_unit(case: ChildCase, referral_id: str | None) -> str:
+    try:
+        return str(case.referral(referral_id or "")["unit"])
+    except LookupError:
+        raise NotFound("该个案没有这项转介", rule="referral_exists") from None
+
+
+# Who may send each command on a case, by the command (the method below), and ``item`` the
+# report or referral it acts on: asked by the command, and by the pages before they offer its
+# form (interfaces.web.offers), so a form is offered exactly when its command would be let through.
+CASE_RULES: dict[str, Rule] = {
+    "classify_case": _involved,
+    "reassess_case": _involved,
+    "record_guardianship": _involved,
+    "file_mandatory_report": _involved,
+    "accept_report": _involved,
+    "dispatch_police": _involved,
+    "refer_case": lambda actor, case, _item: POLICY.may_refer(actor, case),
+    "accept_referral": lambda actor, case, item: POLICY.may_accept_referral(actor, _referral_unit(case, item)),
+    "close_referral": _involved,
+    "provide_service": _involved,
+    "visit_case": _involved,
+    "evaluate_case": _supervisor("年终考核", "evaluate"),
+    "close_case": _supervisor("结案", "close_case"),
+    "reopen_case": _supervisor("重新打开", "reopen_case"),
+    "erase_personal_data": _supervisor("删除个人信息", "erase"),
+}
+
+
+class Cases(FamilyService[ChildCase]):
     def __init__(self, runner: CommandRunner, registry: Registry, trail: AuditTrail) -> None:
-        self.runner = runner
-        self.ledger = runner.ledger
-        self.registry = registry
-        self.trail = trail
+        super().__init__(runner, registry, trail, kind=ChildCase, what=CASE, readable=POLICY.require_case)
         self.seals = CaseSeals(self.ledger.seals)
 
-    def _change(
-        self,
-        cmd: Command,
-        case: UUID,
-        authorise: Callable[[ChildCase], None],
-        change: Callable[[ChildCase, Stamp], dict[str, Any] | None],
-    ) -> Accepted:
-        return self.runner.change(
-            cmd, ChildCase, case, CASE, readable=POLICY.require_case, authorise=authorise, change=change
-        )
-
-    def _involved(self, cmd: Command) -> Callable[[ChildCase], None]:
-        return lambda c: POLICY.require_involved(cmd.actor, c)
-
-    def _supervisor(self, cmd: Command, doing: str, rule: str) -> Callable[[ChildCase], None]:
-        return lambda _case: POLICY.require_role(cmd.actor, SUPERVISOR, doing=doing, rule=rule)
+    def _may(self, cmd: Command, command: str, item: str | None = None) -> Callable[[ChildCase], None]:
+        return lambda c: CASE_RULES[command](cmd.actor, c, item)
 
     def _sealed_if(self, case: UUID, name: str, text: str | None) -> str | None:
         return self.seals.seal(case, {name: text}) if text else None
@@ -98,25 +123,26 @@ class Cases:
 
     def classify_case(self, cmd: Command, case: UUID, *, left_behind: bool, categories: list[str],
                       evidence: list[str]) -> Accepted:
-        return self._change(cmd, case, self._involved(cmd), lambda c, s: c.classify(
+        return self._change(cmd, case, self._may(cmd, "classify_case"), lambda c, s: c.classify(
             s, left_behind=left_behind, categories=categories, evidence=evidence,
             birth_date=self.seals.birth_date(c) if left_behind is True else None))
 
     def reassess_case(self, cmd: Command, case: UUID, *, left_behind: bool, categories: list[str],
                       evidence: list[str]) -> Accepted:
-        return self._change(cmd, case, self._involved(cmd), lambda c, s: c.reassess(
+        return self._change(cmd, case, self._may(cmd, "reassess_case"), lambda c, s: c.reassess(
             s, left_behind=left_behind, categories=categories, evidence=evidence,
             birth_date=self.seals.birth_date(c) if left_behind is True else None))
 
     def record_guardianship(self, cmd: Command, case: UUID, *, arrangement: str,
                             guardian: dict[str, Any]) -> Accepted:
-        return self._change(cmd, case, self._involved(cmd), lambda c, s: c.record_guardianship(
+        return self._change(cmd, case, self._may(cmd, "record_guardianship"), lambda c, s: c.record_guardianship(
             s, arrangement=arrangement, sealed=self.seals.seal(case, guardian)))
 
     def file_mandatory_report(self, cmd: Command, case: UUID, *, reporter: str, nature: str,
                               details: str | None) -> Accepted:
-        return self._change(cmd, case, self._involved(cmd), lambda c, s: {"report_id": c.file_mandatory_report(
-            s, reporter=reporter, nature=nature, sealed=self._sealed_if(case, "details", details))})
+        return self._change(cmd, case, self._may(cmd, "file_mandatory_report"), lambda c, s: {
+            "report_id": c.file_mandatory_report(
+                s, reporter=reporter, nature=nature, sealed=self._sealed_if(case, "details", details))})
 
     def _report(self, c: ChildCase, report_id: str) -> None:
         try:
@@ -125,30 +151,27 @@ class Cases:
             raise NotFound("该个案没有这份强制报告", rule="report_exists") from None
 
     def _referral(self, c: ChildCase, referral_id: str) -> None:
-        try:
-            c.referral(referral_id)
-        except LookupError:
-            raise NotFound("该个案没有这项转介", rule="referral_exists") from None
+        _referral_unit(c, referral_id)
 
     def accept_report(self, cmd: Command, case: UUID, report_id: str) -> Accepted:
         def change(c: ChildCase, s: Stamp) -> dict[str, Any]:
             self._report(c, report_id)
             return {"seconds_since_report": c.accept_report(s, report_id=report_id)}
 
-        return self._change(cmd, case, self._involved(cmd), change)
+        return self._change(cmd, case, self._may(cmd, "accept_report"), change)
 
     def dispatch_police(self, cmd: Command, case: UUID, report_id: str) -> Accepted:
         def change(c: ChildCase, s: Stamp) -> dict[str, Any]:
             self._report(c, report_id)
             return {"seconds_since_report": c.dispatch_police(s, report_id=report_id)}
 
-        return self._change(cmd, case, self._involved(cmd), change)
+        return self._change(cmd, case, self._may(cmd, "dispatch_police"), change)
 
     def refer_case(self, cmd: Command, case: UUID, *, unit: str, duty: str) -> Accepted:
         target = self.registry.one_unit(
             unit, Forbidden("转介须指向一个单位，不能指定单位组", rule="referral_has_one_unit")
         )
-        return self._change(cmd, case, lambda c: POLICY.may_refer(cmd.actor, c), lambda c, s: {
+        return self._change(cmd, case, self._may(cmd, "refer_case"), lambda c, s: {
             "referral_id": c.refer(s, to_unit=target, duty=duty)})
 
     def close_referral(self, cmd: Command, case: UUID, referral_id: str, *, outcome: str) -> Accepted:
@@ -156,14 +179,10 @@ class Cases:
             self._referral(c, referral_id)
             c.close_referral(s, referral_id=referral_id, outcome=outcome)
 
-        return self._change(cmd, case, self._involved(cmd), change)
+        return self._change(cmd, case, self._may(cmd, "close_referral"), change)
 
     def accept_referral(self, cmd: Command, case: UUID, referral_id: str) -> Accepted:
-        def authorise(c: ChildCase) -> None:
-            self._referral(c, referral_id)
-            POLICY.may_accept_referral(cmd.actor, c.referral(referral_id)["unit"])
-
-        return self._change(cmd, case, authorise, lambda c, s: {
+        return self._change(cmd, case, self._may(cmd, "accept_referral", referral_id), lambda c, s: {
             "seconds_since_referral": c.accept_referral(s, referral_id=referral_id)})
 
     def provide_service(self, cmd: Command, case: UUID, *, kind: str, referral_id: str | None,
@@ -175,24 +194,24 @@ class Cases:
             return {"seconds_since_referral": c.provide_service(
                 s, kind=kind, referral_id=referral_id, sealed=sealed, evidence=evidence)}
 
-        return self._change(cmd, case, self._involved(cmd), change)
+        return self._change(cmd, case, self._may(cmd, "provide_service"), change)
 
     def visit_case(self, cmd: Command, case: UUID, *, notes: str | None) -> Accepted:
-        return self._change(cmd, case, self._involved(cmd), lambda c, s: c.visit(
+        return self._change(cmd, case, self._may(cmd, "visit_case"), lambda c, s: c.visit(
             s, sealed=self._sealed_if(case, "notes", notes)))
 
     def evaluate_case(self, cmd: Command, case: UUID, *, year: int, grade: str, score: float,
                       findings: str) -> Accepted:
-        return self._change(cmd, case, self._supervisor(cmd, "年终考核", "evaluate"), lambda c, s: c.evaluate(
+        return self._change(cmd, case, self._may(cmd, "evaluate_case"), lambda c, s: c.evaluate(
             s, year=year, grade=grade, score=score, findings=findings, rubric_version=RUBRIC_VERSION))
 
     def close_case(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
-        return self._change(cmd, case, self._supervisor(cmd, "结案", "close_case"),
+        return self._change(cmd, case, self._may(cmd, "close_case"),
                             lambda c, s: c.close(s, reason=reason, birth_date=(
                                 self.seals.birth_date(c) if reason == "aged_16" else None)))
 
     def reopen_case(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
-        return self._change(cmd, case, self._supervisor(cmd, "重新打开", "reopen_case"),
+        return self._change(cmd, case, self._may(cmd, "reopen_case"),
                             lambda c, s: c.reopen(s, reason=reason))
 
     def erase_personal_data(self, cmd: Command, case: UUID, *, reason: str) -> Accepted:
@@ -204,7 +223,7 @@ class Cases:
             self.seals.erase(case)
             self.ledger.forget_snapshots(case)
 
-        return self._change(cmd, case, self._supervisor(cmd, "删除个人信息", "erase"), change)
+        return self._change(cmd, case, self._may(cmd, "erase_personal_data"), change)
 
     def correct_case_entry(self, cmd: Command, case: UUID, *, position: int, changes: dict[str, Any],
                            reason: str) -> Accepted:
@@ -215,12 +234,8 @@ class Cases:
 
         def authorise(c: ChildCase) -> None:
             POLICY.require_involved(cmd.actor, c)
-            located = self.ledger.index.locate(position)
-            if located is None or located[0] != case:
-                raise RuleViolated("correction_names_earlier_event", "更正须指向本个案较早的一条记录")
-            entry = c.recorder_of(located[1])
-            POLICY.may_correct(cmd.actor, entry["user"] if entry else "")
-            versions.append(located[1])
+            versions.append(self.ledger.corrected_version(c, position, CORRECTIONS))
+            POLICY.may_correct(cmd.actor, c, versions[0])
 
         def change(c: ChildCase, s: Stamp) -> None:
             version = versions[0]

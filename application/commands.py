@@ -68,6 +68,11 @@ def secret_shown_once() -> RuleViolated:
     return RuleViolated("token_shown_once", "该指令已执行；令牌只在第一次应答中出现，如已遗失请吊销后重新签发")
 
 
+# A command on one existing aggregate of a kind: the command, the aggregate's id, who may
+# (``authorise``) and the change, which answers what the answer carries besides.
+Changer = Callable[[Command, UUID, Callable[[A], None], Callable[[A, Stamp], "dict[str, Any] | None"]], Accepted]
+
+
 class CommandRunner:
     def __init__(self, ledger: Ledger, fingerprint_key: FingerprintKey | None = None) -> None:
         self.ledger = ledger
@@ -111,6 +116,12 @@ class CommandRunner:
         ]
         position = max(positions) if positions else self.ledger.index.positions(primary.id)[primary.version]
         return Accepted(primary.id, primary.version, position, extra)
+
+    def changer(self, cls: type[A], what: str, readable: Callable[[Actor, A], None]) -> Changer[A]:
+        """``change`` for one kind of aggregate (``what`` names it to whoever finds none):
+        the commands of the service of that kind call it."""
+        return lambda cmd, aggregate_id, authorise, change: self.change(
+            cmd, cls, aggregate_id, what, readable=readable, authorise=authorise, change=change)
 
     def change(
         self,

@@ -92,6 +92,8 @@ class EvidenceStore(Protocol):
 
     def references(self, sha256: str) -> list[UUID]: ...
 
+    def remove(self, sha256: str, case_id: UUID | None) -> None: ...
+
     def check(self, key_of: Callable[[UUID], bytes | None]) -> FileCheck: ...
 
 
@@ -150,6 +152,14 @@ class Evidence:
         return case, key
 
     def upload(self, actor: Actor, *, content: bytes, name: str | None, case_id: UUID | None = None) -> StoredFile:
+        file = self.check_upload(actor, content=content, name=name, case_id=case_id)
+        self.keep(actor, file, content)
+        return file
+
+    def check_upload(self, actor: Actor, *, content: bytes, name: str | None,
+                     case_id: UUID | None = None) -> StoredFile:
+        """The file as ``upload`` would store it, every check made, nothing stored: a form
+        checks its files with its other fields and stores them only once all are right."""
         POLICY.require_role(actor, AGENCY, SUPERVISOR, doing="上传佐证材料", rule="upload_evidence")
         if len(content) > self.max_bytes:
             raise FileTooLarge(f"文件超过 {self.max_bytes // (1024 * 1024)} MB 的上限")
@@ -158,14 +168,25 @@ class Evidence:
             raise UnsupportedFileType(f"只接受 {ALLOWED} 文件（按文件内容判断，不看扩展名）")
         file = StoredFile(sha256=hashlib.sha256(content).hexdigest(), size=len(content),
                           media_type=media_type, name=_file_name(name, media_type), case_id=case_id)
-        key = None
         if case_id is not None:
-            _, key = self._case(actor, case_id)
+            self._case(actor, case_id)
         else:
             # Kept in clear and shown beside the entries: no ID or mobile numbers in it.
             check_free_text("佐证材料名称", file.name)
-        self.store.put(file, content, key)
         return file
+
+    def keep(self, actor: Actor, file: StoredFile, content: bytes) -> bool:
+        """Stores a checked file; answers whether it is new (not stored before)."""
+        key = self._case(actor, file.case_id)[1] if file.case_id is not None else None
+        new = self.store.find(file.sha256, file.case_id, key) is None
+        self.store.put(file, content, key)
+        return new
+
+    def discard(self, files: Sequence[StoredFile]) -> None:
+        """Removes files a refused form stored new, unless an entry has named them since."""
+        for file in files:
+            if not self.store.references(file.sha256):
+                self.store.remove(file.sha256, file.case_id)
 
     def _require_stored(self, digests: Sequence[str], case_id: UUID | None) -> None:
         key = self.key_of(case_id) if case_id is not None else None

@@ -15,22 +15,21 @@ from application.access import SUPERVISOR, Actor
 from application.audit import AuditTrail
 from application.commands import Accepted, Command, CommandRunner
 from application.errors import Forbidden, NotFound
+from application.family import FamilyService
 from application.read_policy import POLICY
 from application.registry import Registry
 from application.rubric import RUBRIC_VERSION
 from domain.base import LedgerAggregate, RuleViolated, Stamp
 from domain.issue import RectificationIssue, issue_id
+from domain.issue_corrections import CORRECTIONS
 from domain.plan import Plan, plan_id
 
 ISSUE = "整改问题"
 
 
-class Issues:
+class Issues(FamilyService[RectificationIssue]):
     def __init__(self, runner: CommandRunner, registry: Registry, trail: AuditTrail) -> None:
-        self.runner = runner
-        self.ledger = runner.ledger
-        self.registry = registry
-        self.trail = trail
+        super().__init__(runner, registry, trail, kind=RectificationIssue, what=ISSUE, readable=POLICY.require_issue)
 
     # ---- plans ------------------------------------------------------------------------
 
@@ -82,17 +81,6 @@ class Issues:
             return issue, [], {"measure_ids": ids} if ids else {}
 
         return self.runner.run(cmd, act)
-
-    def _change(
-        self,
-        cmd: Command,
-        issue: UUID,
-        authorise: Callable[[RectificationIssue], None],
-        change: Callable[[RectificationIssue, Stamp], dict[str, Any] | None],
-    ) -> Accepted:
-        return self.runner.change(
-            cmd, RectificationIssue, issue, ISSUE, readable=POLICY.require_issue, authorise=authorise, change=change
-        )
 
     def _supervisor(self, cmd: Command, doing: str, rule: str) -> Callable[[RectificationIssue], None]:
         return lambda _issue: POLICY.require_role(cmd.actor, SUPERVISOR, doing=doing, rule=rule)
@@ -219,12 +207,8 @@ class Issues:
             # Who may touch this issue at all is decided before anything about its entries is told.
             POLICY.require_responsible(cmd.actor, target)
             POLICY.may_correct_something(cmd.actor)
-            located = self.ledger.index.locate(position)
-            if located is None or located[0] != issue:
-                raise RuleViolated("correction_names_earlier_event", "更正须指向本问题较早的一条记录")
-            entry = target.recorder_of(located[1])
-            POLICY.may_correct(cmd.actor, entry["user"] if entry else "")
-            versions.append(located[1])
+            versions.append(self.ledger.corrected_version(target, position, CORRECTIONS))
+            POLICY.may_correct(cmd.actor, target, versions[0])
 
         return self._change(
             cmd, issue, authorise,

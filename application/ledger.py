@@ -19,6 +19,7 @@ from application.snapshot_codec import SNAPSHOT_TRANSCODINGS
 from application.unit_names import UnitNames
 from domain.case import ChildCase
 from domain.case_access import CaseAccessLog
+from domain.correction import CorrectableAggregate, Corrections
 from domain.issue import RectificationIssue
 from domain.registry import Unit, unit_id
 
@@ -262,6 +263,15 @@ class Ledger(Application[UUID]):
         """The aggregates created by one of these events, as they are now."""
         return [self.repository.get(i) for i in self.created_ids(*created)]
 
+
+    def corrected_version(self, target: CorrectableAggregate, position: int, corrections: Corrections) -> int:
+        """The version of ``target`` recorded at the log's ``position`` (a correction names its
+        entry by position); a position of another aggregate, or none, is refused as the
+        aggregate refuses a version it does not hold."""
+        located = self.index.locate(position)
+        version = located[1] if located is not None and located[0] == target.id else 0
+        corrections.entry(target.entries, version)
+        return version
 
     def forget_snapshots(self, aggregate_id: UUID) -> None:
         """Snapshots are derived (not Merkle leaves): a case's are deleted on erasure, as a

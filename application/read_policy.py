@@ -35,6 +35,7 @@ from uuid import UUID
 from application.access import ADMIN, AGENCY, INSPECTOR, PROVINCE_INSPECTOR, SUPERVISOR, Actor
 from application.errors import Forbidden, NotFound
 from domain.case import ChildCase
+from domain.correction import CorrectableAggregate
 from domain.issue import RectificationIssue
 
 READS_EVERYTHING = (SUPERVISOR, INSPECTOR)
@@ -225,9 +226,10 @@ class Policy:
         if actor.role not in (SUPERVISOR, AGENCY):
             raise Forbidden("只有原记录人或督查督办人员可以更正", rule="only_author_or_supervisor_corrects")
 
-    def may_correct(self, actor: Actor, entry_user: str) -> None:
+    def may_correct(self, actor: Actor, target: CorrectableAggregate, version: int) -> None:
         """An entry is corrected by a supervisor or by the agency user who recorded it."""
-        if actor.role == SUPERVISOR or (actor.role == AGENCY and actor.name == entry_user):
+        entry = target.recorder_of(version)
+        if actor.role == SUPERVISOR or (actor.role == AGENCY and entry is not None and actor.name == entry["user"]):
             return
         raise Forbidden("只有原记录人或督查督办人员可以更正", rule="only_author_or_supervisor_corrects")
 

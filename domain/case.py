@@ -32,7 +32,8 @@ OPEN, CLOSED = "open", "closed"
 @versioned(Registered=1, Classified=1, Reassessed=1, GuardianshipRecorded=1, MandatoryReportFiled=1,
            ReportAccepted=1, PoliceDispatched=1, Referred=1, ReferralClosed=1, ServiceProvided=2, Visited=1,
            EvaluatedAtYearEnd=1, Closed=1, Reopened=1, PersonalDataErased=1, EntryCorrected=1, ReferralAccepted=1)
-class ChildCase(referral_acceptance.ReferralAcceptance, CorrectableAggregate):
+class ChildCase(referral_acceptance.ReferralAcceptance, evaluation.YearEndEvaluations, CorrectableAggregate):
+    evaluated_noun = "个案"
     closed_rule = "closed_case_takes_only_reopening_evaluation_correction"
     closed_noun = "个案已结案"
     # Version 2 of the state (snapshots): each service keeps its evidence.
@@ -353,24 +354,6 @@ class ChildCase(referral_acceptance.ReferralAcceptance, CorrectableAggregate):
         )
 
     # ---- evaluation, closure, erasure ----------------------------------------------
-
-    def evaluate(
-        self, stamp: Stamp, *, year: int, grade: str, score: float, findings: str,
-        rubric_version: str,
-    ) -> None:
-        evaluation.check_new(self.evaluations, "个案", year=year, grade=grade, score=score, findings=findings)
-        self._evaluated(
-            **stamp.fields(), year=year, grade=grade, score=score, findings=findings,
-            rubric_version=rubric_version,
-        )
-
-    @event("EvaluatedAtYearEnd")
-    def _evaluated(
-        self, *, user: str, unit: str, occurred_at: datetime, year: int, grade: str, score: float,
-        findings: str, rubric_version: str,
-    ) -> None:
-        self._note_entry("EvaluatedAtYearEnd", user, unit, year=year)
-        self.evaluations[year] = evaluation.new_evaluation(year, grade, score, findings, rubric_version)
 
     def close(self, stamp: Stamp, *, reason: str, birth_date: date | None = None) -> None:
         self._must_be_open("再次结案")

@@ -39,7 +39,8 @@ def issue_id(plan_id: UUID, seq: int) -> UUID:
     DeadlineExtended=1, Urged=1, EvaluatedAtYearEnd=1, Closed=1, Reopened=1, EntryCorrected=1,
     UrgingReplied=1, ExtensionRequested=1, ExtensionDecided=1,
 )
-class RectificationIssue(UrgingReplies, ExtensionRequests, CorrectableAggregate):
+class RectificationIssue(UrgingReplies, ExtensionRequests, evaluation.YearEndEvaluations, CorrectableAggregate):
+    evaluated_noun = "问题"
     closed_rule = "closed_issue_takes_only_reopening_evaluation_correction"
     closed_noun = "问题已销号"
     # Version 2 of the state (snapshots): each measure keeps its completion evidence.
@@ -372,24 +373,6 @@ class RectificationIssue(UrgingReplies, ExtensionRequests, CorrectableAggregate)
             {"version": self.version + 1, "unit": target, "message": message, "reply_by": reply_by,
              "occurred_at": occurred_at}
         )
-
-    def evaluate(
-        self, stamp: Stamp, *, year: int, grade: str, score: float, findings: str,
-        rubric_version: str,
-    ) -> None:
-        evaluation.check_new(self.evaluations, "问题", year=year, grade=grade, score=score, findings=findings)
-        self._evaluated(
-            **stamp.fields(), year=year, grade=grade, score=score, findings=findings,
-            rubric_version=rubric_version,
-        )
-
-    @event("EvaluatedAtYearEnd")
-    def _evaluated(
-        self, *, user: str, unit: str, occurred_at: datetime, year: int, grade: str, score: float,
-        findings: str, rubric_version: str,
-    ) -> None:
-        self._note_entry("EvaluatedAtYearEnd", user, unit, year=year)
-        self.evaluations[year] = evaluation.new_evaluation(year, grade, score, findings, rubric_version)
 
     def close(self, stamp: Stamp, *, summary: str) -> None:
         self._must_be_open("再次销号")

@@ -131,6 +131,12 @@ class EvidenceFiles:
         except OSError:
             return []
 
+    def remove(self, sha256: str, case_id: UUID | None) -> None:
+        path = self._path(sha256, case_id)
+        # The metadata first: without it the file no longer counts as stored.
+        for part in (path.with_name(path.name + ".json"), path):
+            part.unlink(missing_ok=True)
+
     def _stored(self) -> Iterator[tuple[str, UUID | None, Path]]:
         for meta in sorted(self.root.glob("plain/*/*.json")):
             yield meta.stem, None, meta.with_suffix("")

@@ -75,3 +75,9 @@ def field_error(html: str, name: str) -> str:
     found = re.search(rf'<span class="field-error" id="err-{re.escape(name)}">(.*?)</span>', html, re.DOTALL)
     assert found, f"no error beside {name}"
     return html_text.unescape(found.group(1))
+
+
+def opened(client: TestClient, district: District, who: str, form: str) -> dict[str, str]:
+    """``who`` signs in and opens the form at ``form``: the hidden fields it would send back."""
+    sign_in(client, district, who)
+    return hidden_fields(page(client, form), form)

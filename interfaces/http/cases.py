@@ -20,7 +20,7 @@ from domain.person import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from domain.referral import SERVICE_KINDS
 from domain.referral_acceptance import shown as shown_referral
 from interfaces.bootstrap import Services
-from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, created, with_time
+from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, created, described, with_time
 from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.inputs import Code, Day, Moment, Name, RequiredText, Text, line
 from interfaces.http.problems import refused_by
@@ -187,17 +187,8 @@ def _without_sealed(item: dict[str, Any]) -> dict[str, Any]:
 
 def describe_case(case: ChildCase) -> dict[str, Any]:
     return {
-        "id": case.id,
-        "version": case.version,
-        "case_number": case.case_number,
-        "street": case.street,
-        "community": case.community,
-        "household_local": case.household_local,
-        "birth_month": case.birth_month,
-        "registering_unit": case.registering_unit,
-        "status": case.status,
-        "left_behind": case.left_behind,
-        "categories": case.categories,
+        **described(case, "case_number", "street", "community", "household_local", "birth_month", "registering_unit",
+                    "status", "left_behind", "categories"),
         "referrals": [shown_referral(r) for r in case.referrals.values()],
         "reports": [_without_sealed(r) for r in case.reports.values()],
         "services": [_without_sealed(s) for s in case.services],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Header, Query, Request
@@ -166,6 +166,12 @@ async def as_of(as_of: Annotated[str | None, DayOrMoment] = None) -> datetime | 
 
 
 AsOfDep = Annotated[datetime | None, Depends(as_of)]
+
+
+def described(aggregate: Any, *names: str) -> dict[str, Any]:
+    """An aggregate's id, version and the named attributes as they are: what a read answers of
+    it before adding what it shapes."""
+    return {"id": aggregate.id, "version": aggregate.version, **{name: getattr(aggregate, name) for name in names}}
 
 
 def created(accepted: Accepted) -> JSONResponse:

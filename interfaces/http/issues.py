@@ -20,7 +20,7 @@ from infrastructure.spreadsheets.problem_list_export import problem_list_workboo
 from infrastructure.spreadsheets.views_export import content_disposition, download_names
 from interfaces.bootstrap import Services
 from interfaces.http import filters, schemas as s
-from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, created, with_time
+from interfaces.http.deps import ActorDep, AsOfDep, CommandDep, ServicesDep, created, described, with_time
 from interfaces.http.evidence import EVIDENCE_IS_STORED
 from interfaces.http.problems import refused_by
 from projections import issues as issue_fold
@@ -34,20 +34,8 @@ Status = Literal[STATUSES]  # type: ignore[valid-type]
 
 def describe_issue(issue: RectificationIssue) -> dict[str, Any]:
     return {
-        "id": issue.id,
-        "version": issue.version,
-        "plan_id": issue.plan_id,
-        "seq": issue.seq,
-        "duty": issue.duty,
-        "problem": issue.problem,
-        "remarks": issue.remarks,
-        "status": issue.status,
-        "units": issue.units,
-        "lead_unit": issue.lead_unit,
-        "co_units": issue.co_units,
-        "contact_person": issue.contact_person,
-        "deadline": issue.deadline,
-        "nodes": issue.nodes,
+        **described(issue, "plan_id", "seq", "duty", "problem", "remarks", "status", "units", "lead_unit", "co_units",
+                    "contact_person", "deadline", "nodes"),
         "measures": list(issue.measures.values()),
         "urgings": shown_urgings(issue.urgings),
         "extensions": issue.extensions,
@@ -69,8 +57,7 @@ def register_plan(body: s.PlanIn, cmd: CommandDep, svc: ServicesDep) -> Any:
 @router.get("/plans/{plan_id}", response_model=s.PlanOut, summary="查看实施方案")
 def get_plan(plan_id: UUID, _: ActorDep, svc: ServicesDep) -> Any:
     plan = svc.issues.plan(plan_id)
-    return svc.ledger.unit_names.annotate({"id": plan.id, "version": plan.version, "number": plan.number,
-                                           "title": plan.title, "issuer_unit": plan.issuer_unit, "year": plan.year})
+    return svc.ledger.unit_names.annotate(described(plan, "number", "title", "issuer_unit", "year"))
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -54,26 +54,6 @@ def _xlsx(view: dict[str, Any], name: str, year: int | None = None) -> Response:
 # of the issues and cases its unit is party to, and its own unit's row.
 
 
-@router.get("/supervision", summary="督查督办台账：每个问题的进度、逾期、催办、红黄绿灯，及临近提醒")
-def supervision(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _answer(svc, actor, "supervision", as_of, min_position)
-
-
-@router.get("/supervision.xlsx", summary="督查督办台账（Excel）", response_class=Response)
-def supervision_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, actor, "supervision", as_of, min_position), "supervision")
-
-
-@router.get("/supervision/units", summary="按单位：未完成、逾期、按期完成、逾期完成、被催办")
-def supervision_units(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _answer(svc, actor, "units", as_of, min_position)
-
-
-@router.get("/supervision/units.xlsx", summary="按单位（Excel）", response_class=Response)
-def supervision_units_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, actor, "units", as_of, min_position), "units")
-
-
 @router.get("/evaluation/{year}.xlsx", summary="年终考核（Excel）", response_class=Response)
 def evaluation_xlsx(year: Year, actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
     return _xlsx(_answer(svc, actor, "evaluation", as_of, min_position, year), "evaluation", year)
@@ -84,11 +64,28 @@ def evaluation(year: Year, actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, mi
     return _answer(svc, actor, "evaluation", as_of, min_position, year)
 
 
-@router.get("/ledger", summary="信息台账：个案按街道、类别、状态；转介与响应；服务；台账健康（不含个人信息）")
-def ledger(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _answer(svc, actor, "ledger", as_of, min_position)
+# The views of the whole district, each answered as JSON at its path and as a spreadsheet at
+# the path with .xlsx: (path, view, operation name, summary of the JSON, of the spreadsheet).
+DISTRICT_VIEWS = [
+    ("/supervision", "supervision", "supervision", "督查督办台账：每个问题的进度、逾期、催办、红黄绿灯，及临近提醒",
+     "督查督办台账（Excel）"),
+    ("/supervision/units", "units", "supervision_units", "按单位：未完成、逾期、按期完成、逾期完成、被催办", "按单位（Excel）"),
+    ("/ledger", "ledger", "ledger", "信息台账：个案按街道、类别、状态；转介与响应；服务；台账健康（不含个人信息）",
+     "信息台账（Excel）"),
+]
 
 
-@router.get("/ledger.xlsx", summary="信息台账（Excel）", response_class=Response)
-def ledger_xlsx(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
-    return _xlsx(_answer(svc, actor, "ledger", as_of, min_position), "ledger")
+def _district_view(path: str, name: str, operation: str, summary: str, xlsx_summary: str) -> None:
+    def answer(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+        return _answer(svc, actor, name, as_of, min_position)
+
+    def download(actor: ActorDep, svc: ServicesDep, as_of: AsOfDep, min_position: MinPosition = None) -> Any:
+        return _xlsx(_answer(svc, actor, name, as_of, min_position), name)
+
+    router.add_api_route(path, answer, methods=["GET"], name=operation, summary=summary)
+    router.add_api_route(f"{path}.xlsx", download, methods=["GET"], name=f"{operation}_xlsx", summary=xlsx_summary,
+                         response_class=Response)
+
+
+for _view in DISTRICT_VIEWS:
+    _district_view(*_view)

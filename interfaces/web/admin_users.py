@@ -20,7 +20,7 @@ from domain.free_text import RULE as FREE_TEXT
 from interfaces.bootstrap import Services
 from interfaces.http.access import UserChange, UserIn
 from interfaces.http.deps import ActorDep, ServicesDep
-from interfaces.web import forms, present
+from interfaces.web import choices, forms, present
 from interfaces.web.admin import ROLE_CHOICES, ROLE_LABELS, beside_fields
 from interfaces.web.pages import PageRoute, render
 
@@ -32,8 +32,9 @@ FIELDS = {"user_name_unique": "name", "user_needs_name": "name", FREE_TEXT: "nam
 
 
 def unit_choices(svc: Services, caller: Actor) -> list[tuple[str, str]]:
-    """(code, name) of every unit; asked of the registry, which answers an admin only."""
-    return [(u["code"], f"{u['name']}（{u['code']}）") for u in svc.registry.catalogue(caller)]
+    """Every unit, with its code: for an admin only."""
+    svc.accounts.require_admin(caller)
+    return choices.unit_choices(svc, coded=True)
 
 
 def _new_page(request: Request, units: list[tuple[str, str]], form: forms.Sent | None, status: int = 200,

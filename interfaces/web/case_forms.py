@@ -91,7 +91,7 @@ Send = Callable[[Services, Command, UUID, str, Any, list[str]], Accepted]
 
 @dataclass(frozen=True)
 class Step:
-    """One form on a case: its path under /cases/{id}/ (offers.CASE_STEPS), its heading, the
+    """One form on a case: its path under /cases/{id}/ (offers.CASE_FORMS), its heading, the
     API's request model, and the service call the API's route makes."""
 
     path: str
@@ -206,8 +206,8 @@ async def _send(request: Request, svc: Services, caller: Actor, case_id: UUID, s
                 item: str | None) -> Response:
     case, shown = await run_in_threadpool(_open, svc, caller, case_id, step, item)
     sent = await forms.receive(request, caller, lists=step.lists)
-    evidence = await attachments.stored(sent, svc, case_id=case_id) if step.files else []
-    digests = [e["sha256"] for e in evidence]
+    attached = await attachments.checked(sent, svc, case_id=case_id) if step.files else attachments.Attached()
+    digests = attached.digests
     given: dict[str, Any] = {"evidence": digests} if step.files else {}
     for flag in step.flags:
         given[flag] = flag in sent.typed
@@ -224,7 +224,7 @@ async def _send(request: Request, svc: Services, caller: Actor, case_id: UUID, s
         return step.send(svc, sent.command, case_id, key, body, digests)
 
     return await forms.act(
-        sent, attachments.naming(svc, sent, evidence, case_id, command, case_id=case_id) if step.files else command,
+        sent, attachments.naming(svc, sent, attached, case_id, command, case_id=case_id) if step.files else command,
         done=_done(case_id), timeline=_timeline(svc, caller, case_id), fields={**OCCURRED, **step.fields},
         again=lambda f, status: _page(request, case, step, item, shown, f, status),
     )

@@ -33,6 +33,7 @@ from interfaces.http import audit as audit_api, filters
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.inputs import moment_or_day_end
 from interfaces.web import event_kinds, present, replay
+from interfaces.web.choices import SYSTEM_CHOICE, unit_choices
 from interfaces.web.pages import HEADERS, PageRoute, caught_up, current_view, render, unit_names, verifications
 from projections.audit_index import AuditFilter
 
@@ -78,12 +79,6 @@ def registered(svc: Services, aggregate_type: str, event_type: str, attribute: s
     return [_REGISTERED[row.aggregate_id] for row in rows]
 
 
-def unit_choices(svc: Services, names: present.Names) -> list[tuple[str, str]]:
-    """(code, name) of every unit that can have recorded an event."""
-    codes = registered(svc, "Unit", "Registered", "code")
-    return [(SYSTEM.unit, "系统（命令行、初始化）"), *((code, names(code)) for code in codes)]
-
-
 def registry_names(units: list[tuple[str, str]], users: list[tuple[str, str]]) -> dict[UUID, str]:
     """The name of each unit and user by its aggregate's id, for the rows of the registry's
     own events (a unit registered, a user given a role), which would otherwise say whose not."""
@@ -127,7 +122,7 @@ def audit(
     proved = {p for p, leaf in leaves.items() if head is not None and leaf.leaf_index < head.tree_size}
     names = unit_names(request, svc)
     query = {k: v for k, v in request.query_params.items() if k != "after"}
-    units, users = unit_choices(svc, names), user_choices(svc)
+    units, users = [SYSTEM_CHOICE, *unit_choices(svc)], user_choices(svc)
     return render(request, "audit.html", {
         "rows": rows, "head": head.as_json() if head else None, "proved": proved,
         "verification": verifications(request, svc).latest,

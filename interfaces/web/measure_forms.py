@@ -24,12 +24,6 @@ from interfaces.web.pages import PageRoute
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-
-
-
-
-
-
 @router.get("/issues/{issue_id}/measures/new")
 def adopt_form(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
     issue = svc.issues.read_issue(caller, issue_id)
@@ -40,26 +34,15 @@ def adopt_form(request: Request, issue_id: UUID, caller: ActorDep, svc: Services
 @router.post("/issues/{issue_id}/measures/new")
 async def adopt(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
     issue = svc.issues.read_issue(caller, issue_id)
-    sent = await forms.receive(request, caller)
-    body = forms.checked(sent, s.MeasureIn, unit=caller.unit)
-
-    def command() -> Accepted:
-        assert body is not None  # forms.act sends nothing while the form has errors
-        return svc.issues.adopt_measure(with_time(sent.command, body.occurred_at), issue_id, unit=caller.unit,
-                                        text=body.text, due=body.due)
-
-    return await forms.act(
-        sent, command, done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
-        again=lambda f, status: issue_form.page(request, svc, issue, "measure", f, status),
-    )
+    return await issue_form.send(
+        request, svc, caller, issue, "measure", s.MeasureIn, given={"unit": caller.unit},
+        command=lambda cmd, b: svc.issues.adopt_measure(with_time(cmd, b.occurred_at), issue_id, unit=caller.unit,
+                                                        text=b.text, due=b.due))
 
 
 def _measure(svc: Services, caller: Actor, issue_id: UUID, measure_id: str) -> tuple[RectificationIssue, dict[str, Any]]:
-    issue = svc.issues.read_issue(caller, issue_id)
-    try:
-        measure = dict(issue.measure(measure_id[:32]))
-    except LookupError:
-        raise NotFound("该问题没有这项整改措施", rule="measure_exists") from None
+    issue, measure = issue_form.entry(svc, caller, issue_id, lambda i: i.measure(measure_id[:32]),
+                                      NotFound("该问题没有这项整改措施", rule="measure_exists"))
     POLICY.may_act_on_measure(caller, issue, str(measure["unit"]))
     return issue, measure
 
@@ -90,17 +73,17 @@ async def report(request: Request, issue_id: UUID, measure_id: str, step: str, c
     model, method = _step(step)
     issue, measure = _measure(svc, caller, issue_id, measure_id)
     sent = await forms.receive(request, caller)
-    evidence = await attachments.stored(sent, svc)
-    body = forms.checked(sent, model, evidence=evidence)
+    attached = await attachments.checked(sent, svc)
+    body = forms.checked(sent, model, evidence=attached.evidence)
 
     def command() -> Accepted:
         assert body is not None  # forms.act sends nothing while the form has errors
         send = getattr(svc.issues, method)
         return send(with_time(sent.command, body.occurred_at), issue_id, measure["measure_id"],  # type: ignore[no-any-return]
-                    summary=body.summary, evidence=evidence)
+                    summary=body.summary, evidence=attached.evidence)
 
     return await forms.act(
-        sent, attachments.naming(svc, sent, evidence, issue_id, command),
+        sent, attachments.naming(svc, sent, attached, issue_id, command),
         done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
         again=lambda f, status: issue_form.page(request, svc, issue, step, f, status, measure=measure),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from application.access import SUPERVISOR, Actor
+from application.cases import CASE_RULES
 from application.errors import Forbidden
 from application.read_policy import POLICY
 from domain.case import ChildCase
@@ -66,38 +67,30 @@ def supervisor_on_issue(actor: Actor, issue: RectificationIssue) -> list[Offer]:
 
 # ---- a child case's forms: the check each one's service makes, asked before it is offered ----
 
-def _involved(actor: Actor, case: ChildCase, _item: str | None) -> None:
-    POLICY.require_involved(actor, case)
-
-
-def _supervisor(doing: str, rule: str) -> Callable[[Actor, ChildCase, str | None], None]:
-    return lambda actor, _case, _item: POLICY.require_role(actor, SUPERVISOR, doing=doing, rule=rule)
-
-
-# Keyed by the form's path under /cases/{id}/ ("{item}" for a report's or referral's id).
-CASE_STEPS: dict[str, Callable[[Actor, ChildCase, str | None], None]] = {
-    "classifications": _involved,
-    "reassessments": _involved,
-    "guardianship": _involved,
-    "mandatory-reports": _involved,
-    "mandatory-reports/{item}/acceptance": _involved,
-    "mandatory-reports/{item}/dispatch": _involved,
-    "referrals": lambda actor, case, _item: POLICY.may_refer(actor, case),
-    "referrals/{item}/acceptance": lambda actor, case, item: POLICY.may_accept_referral(
-        actor, case.referral(item or "")["unit"]),
-    "referrals/{item}/closure": _involved,
-    "services": _involved,
-    "visits": _involved,
-    "evaluations": _supervisor("年终考核", "evaluate"),
-    "closure": _supervisor("结案", "close_case"),
-    "reopening": _supervisor("重新打开", "reopen_case"),
-    "erasure": _supervisor("删除个人信息", "erase"),
+# The command each form of a case sends, by the form's path under /cases/{id}/ ("{item}" for
+# a report's or referral's id): the form is offered when the command's rule lets it through.
+CASE_FORMS = {
+    "classifications": "classify_case",
+    "reassessments": "reassess_case",
+    "guardianship": "record_guardianship",
+    "mandatory-reports": "file_mandatory_report",
+    "mandatory-reports/{item}/acceptance": "accept_report",
+    "mandatory-reports/{item}/dispatch": "dispatch_police",
+    "referrals": "refer_case",
+    "referrals/{item}/acceptance": "accept_referral",
+    "referrals/{item}/closure": "close_referral",
+    "services": "provide_service",
+    "visits": "visit_case",
+    "evaluations": "evaluate_case",
+    "closure": "close_case",
+    "reopening": "reopen_case",
+    "erasure": "erase_personal_data",
 }
 
 
 def require_case_step(actor: Actor, case: ChildCase, step: str, item: str | None = None) -> None:
     """Forbidden when the service would refuse ``actor`` the form's command on ``case``."""
-    CASE_STEPS[step](actor, case, item)
+    CASE_RULES[CASE_FORMS[step]](actor, case, item)
 
 
 def on_case(actor: Actor, case: ChildCase) -> list[Offer]:

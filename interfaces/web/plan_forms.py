@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from application.access import SUPERVISOR, Actor
-from application.problem_list_import import import_problem_list, unit_directory
+from application.problem_list_import import import_problem_list
 from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from infrastructure.spreadsheets.grid import read_grid
@@ -26,6 +26,7 @@ from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.http.issues import MAX_SHEET_BYTES
 from interfaces.web import forms, offers
+from interfaces.web.choices import unit_choices
 from interfaces.web.pages import PageRoute, caught_up, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -33,15 +34,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 OUTCOMES = {"created": "已导入", "would_create": "将新建", "unchanged": "已导入过，无变化",
             "changed": "已导入过，内容有变化（不会覆盖）", "refused": "不能导入"}
 HELD = "held"  # the hidden field naming the previewed upload by its SHA-256
-
-
-def unit_choices(svc: Services, *, groups: bool = False) -> list[tuple[str, str]]:
-    """(code, name) of every registered unit, and each group as 各X when ``groups``."""
-    directory = unit_directory(svc.ledger)
-    found = sorted(((code, name) for name, code in directory.units.items()), key=lambda u: u[1])
-    if groups:
-        found += [(code, f"各{code}（单位组）") for code in sorted(directory.groups)]
-    return found
 
 
 def _plans(svc: Services, caller: Actor) -> list[dict[str, Any]]:

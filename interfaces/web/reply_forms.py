@@ -5,7 +5,6 @@ through application.issues.Issues."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -13,14 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from application.access import Actor
-from application.commands import Accepted
 from application.errors import NotFound
 from application.read_policy import POLICY
 from domain.issue import RectificationIssue
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
-from interfaces.web import forms, issue_form
+from interfaces.web import issue_form
 from interfaces.web.pages import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -30,27 +28,12 @@ REPLY_FIELDS = {"reply_needs_message": "message", "reply_not_before_urging": "oc
 EXTENSION_FIELDS = {"extension_moves_deadline_later": "deadline", "extension_needs_reason": "reason"}
 
 
-
-
-def _act(request: Request, svc: Services, caller: Actor, issue: RectificationIssue, kind: str, sent: forms.Sent,
-         command: Callable[[], Accepted], fields: dict[str, str], **more: Any) -> Awaitable[Response]:
-    issue_id = issue.id
-    return forms.act(
-        sent, command, fields=fields,
-        done=issue_form.back_to(issue_id), timeline=issue_form.timeline(svc, caller, issue_id),
-        again=lambda f, status: issue_form.page(request, svc, issue, kind, f, status, **more),
-    )
-
-
 # ---- 回复催办 -----------------------------------------------------------------------------
 
 
 def _urging(svc: Services, caller: Actor, issue_id: UUID, urging_id: str) -> tuple[RectificationIssue, dict[str, Any]]:
-    issue = svc.issues.read_issue(caller, issue_id)
-    try:
-        urging = dict(issue.urging(urging_id[:16]))
-    except LookupError:
-        raise NotFound("该问题没有这次催办", rule="urging_exists") from None
+    issue, urging = issue_form.entry(svc, caller, issue_id, lambda i: i.urging(urging_id[:16]),
+                                     NotFound("该问题没有这次催办", rule="urging_exists"))
     POLICY.may_reply_to_urging(caller, str(urging["unit"]))
     return issue, {**urging, "urging_id": urging_id[:16]}
 
@@ -64,15 +47,10 @@ def reply_form(request: Request, issue_id: UUID, urging_id: str, caller: ActorDe
 @router.post("/issues/{issue_id}/urgings/{urging_id}/reply")
 async def reply(request: Request, issue_id: UUID, urging_id: str, caller: ActorDep, svc: ServicesDep) -> Response:
     issue, urging = _urging(svc, caller, issue_id, urging_id)
-    sent = await forms.receive(request, caller)
-    body = forms.checked(sent, s.UrgingReplyIn)
-
-    def command() -> Accepted:
-        assert body is not None  # forms.act sends nothing while the form has errors
-        return svc.issues.reply_to_urging(with_time(sent.command, body.occurred_at), issue_id, urging["urging_id"],
-                                          message=body.message)
-
-    return await _act(request, svc, caller, issue, "reply", sent, command, REPLY_FIELDS, urging=urging)
+    return await issue_form.send(
+        request, svc, caller, issue, "reply", s.UrgingReplyIn, fields=REPLY_FIELDS, urging=urging,
+        command=lambda cmd, b: svc.issues.reply_to_urging(with_time(cmd, b.occurred_at), issue_id, urging["urging_id"],
+                                                          message=b.message))
 
 
 # ---- 申请延期 -----------------------------------------------------------------------------
@@ -98,13 +76,8 @@ def extension_form(request: Request, issue_id: UUID, caller: ActorDep, svc: Serv
 @router.post("/issues/{issue_id}/extension-requests")
 async def request_extension(request: Request, issue_id: UUID, caller: ActorDep, svc: ServicesDep) -> Response:
     issue = _extendable(svc, caller, issue_id)
-    sent = await forms.receive(request, caller)
-    body = forms.checked(sent, s.ExtensionIn)
-
-    def command() -> Accepted:
-        assert body is not None  # forms.act sends nothing while the form has errors
-        return svc.issues.request_extension(with_time(sent.command, body.occurred_at), issue_id,
-                                            deadline=body.deadline, reason=body.reason)
-
-    return await _act(request, svc, caller, issue, "extension", sent, command, EXTENSION_FIELDS,
-                      requests=_requests(svc, issue))
+    return await issue_form.send(
+        request, svc, caller, issue, "extension", s.ExtensionIn, fields=EXTENSION_FIELDS,
+        requests=_requests(svc, issue),
+        command=lambda cmd, b: svc.issues.request_extension(with_time(cmd, b.occurred_at), issue_id,
+                                                            deadline=b.deadline, reason=b.reason))

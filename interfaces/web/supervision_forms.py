@@ -22,8 +22,8 @@ from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
 from interfaces.web import forms, issue_form
+from interfaces.web.choices import unit_choices
 from interfaces.web.pages import PageRoute
-from interfaces.web.plan_forms import unit_choices
 from interfaces.web.year_end import evaluation_context, graded_unit_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from domain.registry import Unit, UnitGroup, User, group_id, unit_id, user_id
 from tests.district import District
-from tests.pages import ORIGIN, field_error, hidden_fields, page, session_csrf, sign_in, submit
+from tests.pages import ORIGIN, field_error, hidden_fields, opened, page, session_csrf, sign_in, submit
 
 SECRET = re.compile(r'<code class="secret">([^<]+)</code>')
 
@@ -132,10 +132,9 @@ def test_a_taken_name_or_a_wrong_field_stands_beside_it_and_nothing_is_stored(
 
 def test_a_users_role_and_unit_change_once_however_often_the_form_is_sent(
         client: TestClient, district: District) -> None:
-    sign_in(client, district, "admin")
     target = user_id("zml-clerk")
     form = f"/admin/users/{target}"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "admin", form)
     assert envelope["version"] == str(district.ledger.repository.get(target).version)
     sent = [submit(client, form, form, {"role": "supervisor", "unit": "bgs"}, envelope=envelope) for _ in range(2)]
     assert [a.status_code for a in sent] == [303, 303]
@@ -161,10 +160,9 @@ def test_an_admin_cannot_take_their_own_admin_role_and_is_told_beside_the_role(
 
 def test_a_change_drawn_before_the_user_was_deactivated_says_so_and_stores_nothing(
         client: TestClient, district: District) -> None:
-    sign_in(client, district, "admin")
     target = user_id("gf-clerk")
     form = f"/admin/users/{target}"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "admin", form)
     district.accounts.deactivate(district.cmd("admin"), target)
     before = log_size(district)
     answer = submit(client, form, form, {"role": "inspector", "unit": "gf"}, envelope=envelope)

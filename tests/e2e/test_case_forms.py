@@ -14,9 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from application.errors import Forbidden
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.district import District
-from tests.pages import field_error, hidden_fields, page, sign_in, submit
+from tests.pages import field_error, hidden_fields, opened, page, sign_in, submit
 from tests.scan import scan_store
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -71,9 +72,8 @@ def test_the_case_list_shows_what_the_reader_may_read_and_no_personal_field(
 
 def test_a_registration_is_recorded_once_and_a_refused_one_keeps_what_was_typed_only_in_its_fields(
         client: TestClient, district: District) -> None:
-    sign_in(client, district, "zml-clerk")
     form = "/cases/new"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "zml-clerk", form)
     typed = {"name": NAME, "id_number": valid_id(), "birth_date": BIRTH.isoformat(), "address": ADDRESS,
              "guardian": GUARDIAN, "street": "走马岭", "community": "走马岭村", "household_local": "true"}
     before = size(district)
@@ -134,9 +134,8 @@ def test_a_mandatory_report_is_accepted_and_dispatched_with_their_times_once_eac
 
 def test_a_case_form_sent_after_another_entry_says_so_and_stores_nothing(
         client: TestClient, district: District, case: UUID) -> None:
-    sign_in(client, district, "cq-clerk")
     form = f"/cases/{case}/classifications"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "cq-clerk", form)
     district.cases.visit_case(district.cmd("supervisor"), case, notes=None)
     before = size(district)
     stale = submit(client, form, form, {"left_behind": "true", "categories": ["poverty"]}, envelope=envelope)
@@ -148,6 +147,18 @@ def test_a_case_form_sent_after_another_entry_says_so_and_stores_nothing(
     assert again.status_code == 303
     classified, = entries(district, case, "Classified")
     assert classified["fields"]["categories"] == ["poverty"] and len(classified["fields"]["evidence"]) == 1
+
+
+def test_a_refused_service_form_with_a_file_leaves_no_file_stored(
+        client: TestClient, district: District, case: UUID) -> None:
+    sign_in(client, district, "cq-clerk")
+    serve = f"/cases/{case}/services"
+    root = district.settings.evidence_dir
+    before = sorted(root.rglob("*")) if root.exists() else []
+    refused = submit(client, serve, serve, {"kind": "no-such-kind"},
+                     files=[("files", ("援助申请.pdf", PDF, "application/pdf"))])
+    assert refused.status_code == 422 and field_error(refused.text, "kind")
+    assert (sorted(root.rglob("*")) if root.exists() else []) == before
 
 
 def test_referral_service_with_a_sealed_file_visit_and_closure_of_the_referral(
@@ -317,3 +328,18 @@ def test_the_referred_unit_alone_accepts_its_referral_once(
     assert [a.status_code for a in sent] == [303, 303] and len(entries(district, case, "ReferralAccepted")) == 1
     shown = page(client, sent[0].headers["location"])
     assert "接收转介" in shown and f'href="{accept}"' not in shown
+
+
+def test_the_case_page_offers_a_form_by_the_rule_its_command_is_let_through_by(
+        district: District, case: UUID, monkeypatch: pytest.MonkeyPatch) -> None:
+    from application import cases
+    from interfaces.web import offers
+
+    clerk = district.actors["cq-clerk"]
+    assert ("登记走访", f"/cases/{case}/visits") in offers.on_case(clerk, district.cases.case(case))
+    # Were visits the supervision office's alone, the service would refuse the clerk, and so
+    # the page offers nothing: there is no second copy of the rule to forget.
+    monkeypatch.setitem(cases.CASE_RULES, "visit_case", cases.CASE_RULES["close_case"])
+    assert ("登记走访", f"/cases/{case}/visits") not in offers.on_case(clerk, district.cases.case(case))
+    with pytest.raises(Forbidden):
+        district.cases.visit_case(district.cmd("cq-clerk"), case, notes=None)

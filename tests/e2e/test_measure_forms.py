@@ -5,6 +5,7 @@ someone else's entry, or sent with a field wrong."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from domain.plan import plan_id
 from tests.district import District
-from tests.pages import field_error, hidden_fields, page, sign_in, submit
+from tests.pages import field_error, hidden_fields, opened, page, sign_in, submit
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -42,9 +43,8 @@ def test_the_issue_page_offers_a_unit_the_forms_of_its_own_measures_only(
 
 def test_progress_with_a_file_is_recorded_once_however_often_the_form_is_sent(
         client: TestClient, district: District, issue: UUID) -> None:
-    sign_in(client, district, "pf-clerk")
     form = f"/issues/{issue}/measures/M1/progress"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "pf-clerk", form)
     sent = [submit(client, form, form, {"summary": "已起草考核标准"}, envelope=envelope,
                    files=[("files", ("考核标准.pdf", PDF, "application/pdf"))]) for _ in range(2)]
     assert [a.status_code for a in sent] == [303, 303]
@@ -59,9 +59,8 @@ def test_progress_with_a_file_is_recorded_once_however_often_the_form_is_sent(
 
 def test_a_form_sent_after_another_entry_says_so_and_shows_what_changed(
         client: TestClient, district: District, issue: UUID) -> None:
-    sign_in(client, district, "pf-clerk")
     form = f"/issues/{issue}/measures/M1/completion"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "pf-clerk", form)
     district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请尽快", reply_by=date(2019, 3, 31))
     before = district.ledger.recorder.max_notification_id()
     answer = submit(client, form, form, {"summary": "已完成"}, envelope=envelope)
@@ -89,10 +88,31 @@ def test_a_wrong_field_stands_beside_it_with_what_was_typed_and_nothing_is_store
     assert district.ledger.recorder.max_notification_id() == before
 
 
-def test_a_form_posted_from_another_site_is_refused(client: TestClient, district: District, issue: UUID) -> None:
+def stored_files(district: District) -> list[Path]:
+    root = district.settings.evidence_dir
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_refused_form_with_a_file_leaves_no_file_stored(
+        client: TestClient, district: District, issue: UUID) -> None:
     sign_in(client, district, "pf-clerk")
-    form = f"/issues/{issue}/measures/new"
+    form = f"/issues/{issue}/measures/M1/completion"
+    attached = [("files", ("考核标准.pdf", PDF, "application/pdf"))]
+    before = stored_files(district)
+    blank = submit(client, form, form, {"summary": "  "}, files=attached)
+    assert blank.status_code == 422 and field_error(blank.text, "summary")
     envelope = hidden_fields(page(client, form), form)
+    district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请尽快", reply_by=date(2019, 3, 31))
+    stale = submit(client, form, form, {"summary": "已完成"}, envelope=envelope, files=attached)
+    assert stale.status_code == 409
+    assert stored_files(district) == before
+    sent = submit(client, form, form, {"summary": "已完成"}, envelope=hidden_fields(stale.text, form), files=attached)
+    assert sent.status_code == 303 and len(stored_files(district)) > len(before)
+
+
+def test_a_form_posted_from_another_site_is_refused(client: TestClient, district: District, issue: UUID) -> None:
+    form = f"/issues/{issue}/measures/new"
+    envelope = opened(client, district, "pf-clerk", form)
     answer = client.post(form, data={**envelope, "text": "x"}, headers={"Origin": "http://evil.example"},
                          follow_redirects=False)
     assert answer.status_code == 403

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from application.commands import SYSTEM, Command
 from domain.plan import plan_id
 from tests.district import District
-from tests.pages import ORIGIN, field_error, hidden_fields, page, sign_in, submit
+from tests.pages import ORIGIN, field_error, hidden_fields, opened, page, sign_in, submit
 from tests.unit.test_problem_list import SOURCE_ROWS, as_csv, source_layout
 
 NUMBER = "东政办[2019]6号"
@@ -145,9 +145,8 @@ def test_a_node_after_the_deadline_is_refused_beside_the_nodes_with_what_was_typ
 
 def test_an_urging_form_sent_after_another_entry_says_so_and_stores_nothing(
         client: TestClient, district: District, issue: UUID) -> None:
-    sign_in(client, district, "supervisor")
     form = f"/issues/{issue}/urgings"
-    envelope = hidden_fields(page(client, form), form)
+    envelope = opened(client, district, "supervisor", form)
     district.issues.report_progress(district.cmd("pf-clerk"), issue, "M1", summary="已起草", evidence=[])
     before = log_size(district)
     answer = submit(client, form, form, {"unit": "pf", "message": "请尽快报送", "reply_by": "2019-03-15"},

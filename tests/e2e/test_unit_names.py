@@ -268,3 +268,24 @@ def test_the_admin_page_names_each_users_unit_beside_its_code(client: TestClient
     sign_in(client, district, "admin")
     html = page(client, "/admin")
     assert re.search(rf'>pf-clerk</a></td>\s*<td data-label="单位">{NAMES["pf"]} <small>pf</small></td>', html)
+
+
+def test_every_form_and_filter_offers_the_units_in_the_order_they_were_registered(
+        client: TestClient, district: District) -> None:
+    from tests.pages import page, sign_in
+
+    def offered(path: str, select: str) -> list[tuple[str, str]]:
+        html = page(client, path)
+        chosen = re.search(rf'<select[^>]*name="{select}".*?</select>', html, re.DOTALL)
+        assert chosen, select
+        return re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', chosen.group(0))
+
+    registered = [(code, name) for code, name, _ in UNITS]
+    sign_in(client, district, "supervisor")
+    assert offered("/plans", "issuer_unit") == registered
+    client.cookies.clear()
+    sign_in(client, district, "inspector")
+    assert offered("/audit", "unit") == [("system", "系统（命令行、初始化）"), *registered]
+    client.cookies.clear()
+    sign_in(client, district, "admin")
+    assert offered("/admin/users/new", "unit") == [(code, f"{name}（{code}）") for code, name in registered]

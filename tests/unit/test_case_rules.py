@@ -313,30 +313,20 @@ def test_the_referred_units_first_service_carries_the_time_since_the_referral() 
 def test_only_the_referred_unit_answers_a_referral_while_it_is_open() -> None:
     case = register()
     referral_id = case.refer(stamp(), to_unit="legal-aid", duty="legal_aid")
-    refused(
-        case, RuleViolated, "service_answers_referral_to_own_unit",
-        lambda: case.provide_service(stamp(unit="education"), kind="tutoring",
-                                     referral_id=referral_id),
-    )
-    refused(
-        case, RuleViolated, "service_not_before_referral",
-        lambda: case.provide_service(
-            stamp(unit="legal-aid", occurred_at=T0 - timedelta(minutes=1)), kind="legal_aid",
-            referral_id=referral_id,
-        ),
-    )
+
+    def service(unit: str, kind: str, **when: Any) -> Callable[[], Any]:
+        """A service of ``unit`` answering the referral."""
+        return lambda: case.provide_service(stamp(unit=unit, **when), kind=kind, referral_id=referral_id)
+
+    refused(case, RuleViolated, "service_answers_referral_to_own_unit", service("education", "tutoring"))
+    refused(case, RuleViolated, "service_not_before_referral",
+            service("legal-aid", "legal_aid", occurred_at=T0 - timedelta(minutes=1)))
     assert case.is_referred_to("legal-aid")
     case.close_referral(stamp(), referral_id=referral_id, outcome="completed")
     assert not case.is_referred_to("legal-aid")
-    refused(
-        case, RuleViolated, "service_answers_open_referral",
-        lambda: case.provide_service(stamp(unit="legal-aid"), kind="legal_aid",
-                                     referral_id=referral_id),
-    )
-    refused(
-        case, RuleViolated, "only_open_referral_closes",
-        lambda: case.close_referral(stamp(), referral_id=referral_id, outcome="completed"),
-    )
+    refused(case, RuleViolated, "service_answers_open_referral", service("legal-aid", "legal_aid"))
+    refused(case, RuleViolated, "only_open_referral_closes",
+            lambda: case.close_referral(stamp(), referral_id=referral_id, outcome="completed"))
     # A unit's own service outside any referral counts no response time.
     assert case.provide_service(stamp(unit="education"), kind="tutoring") is None
 
