@@ -32,7 +32,7 @@ def require_corrector(caller: Actor, issue: Any, entry: dict[str, Any]) -> None:
     """What Issues.correct_issue_entry asks of the policy, in its order."""
     POLICY.require_responsible(caller, issue)
     POLICY.may_correct_something(caller)
-    POLICY.may_correct(caller, entry["recorder"])
+    POLICY.may_correct(caller, issue, entry["version"])
 
 
 def may_correct(caller: Actor, issue: Any, entry: dict[str, Any]) -> bool:
