@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from application.access import Actor
 from application.commands import SYSTEM, Command
+from domain.plan import plan_id
 
 if TYPE_CHECKING:
     from interfaces.bootstrap import Services
@@ -70,3 +72,15 @@ def seed(services: Services) -> District:
         district.tokens[name] = enrolment.token
         district.actors[name] = services.identity.authenticate(enrolment.token)
     return district
+
+
+def assigned_issue(district: District) -> UUID:
+    """A plan's first issue, its measure M1 owned by 普法 (pf), assigned with a deadline and a
+    node: what the forms on one issue act on (tests/e2e/test_measure_forms.py and others)."""
+    cmd = district.cmd
+    district.issues.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
+    made = district.issues.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=1, duty="法治宣传教育",
+                                          problem="普法有待加强", units=["pf"], measures=[("pf", "纳入考核标准", None)])
+    district.issues.assign_issue(cmd("supervisor"), made.id, lead_unit="pf", co_units=[], contact_person="陈静",
+                                 deadline=date(2019, 12, 31), nodes=[date(2019, 6, 30)])
+    return made.id

@@ -99,6 +99,17 @@ class Pair:
             conn.execute(statement)
 
 
+def _stop_all(servers: list[Server], root: Path) -> None:
+    """Each server still running stopped (one that fails to stop is left to its folder's removal)."""
+    for server in servers:
+        if server.running():
+            try:
+                server.stop()
+            except subprocess.SubprocessError:
+                pass
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def _initdb(server: Server) -> None:
     _as_postgres(BIN / "initdb", "-D", server.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
                  "--locale=C.UTF-8")
@@ -116,12 +127,7 @@ def own_server(more: str = "") -> Iterator[Server]:
         server.start(more)
         yield server
     finally:
-        if server.running():
-            try:
-                server.stop()
-            except subprocess.SubprocessError:
-                pass
-        shutil.rmtree(root, ignore_errors=True)
+        _stop_all([server], root)
 
 
 @contextmanager
@@ -146,10 +152,4 @@ def primary_and_standby(database: str = "careledger") -> Iterator[Pair]:
         pair.replayed()
         yield pair
     finally:
-        for server in reversed(started):
-            if server.running():
-                try:
-                    server.stop()
-                except subprocess.SubprocessError:
-                    pass
-        shutil.rmtree(root, ignore_errors=True)
+        _stop_all(list(reversed(started)), root)

@@ -9,26 +9,28 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.plan import plan_id
-from tests.district import District
+from tests.district import District, assigned_issue
 from tests.pages import field_error, hidden_fields, page, sign_in, submit
 
 
 @pytest.fixture
 def issue(district: District) -> UUID:
-    cmd = district.cmd
-    district.issues.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
-    made = district.issues.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=1, duty="法治宣传教育",
-                                          problem="普法有待加强", units=["pf"], measures=[("pf", "纳入考核标准", None)])
-    district.issues.assign_issue(cmd("supervisor"), made.id, lead_unit="pf", co_units=[], contact_person="陈静",
-                                 deadline=date(2019, 12, 31), nodes=[date(2019, 6, 30)])
-    district.issues.report_progress(cmd("pf-clerk"), made.id, "M1", summary="已起草考核标", evidence=[])
-    return made.id
+    made = assigned_issue(district)
+    district.issues.report_progress(district.cmd("pf-clerk"), made, "M1", summary="已起草考核标", evidence=[])
+    return made
 
 
 def _version_of(district: District, issue: UUID, kind: str) -> int:
     entries = district.issues.issue_history(district.actors["supervisor"], issue)
     return next(e["version"] for e in entries if e["type"] == kind)
+
+
+def _opened(client: TestClient, district: District, issue: UUID, kind: str, who: str) -> tuple[int, str, str]:
+    """``who`` signed in, the correction form of the issue's entry of ``kind``: its version, path and page."""
+    version = _version_of(district, issue, kind)
+    sign_in(client, district, who)
+    form = f"/issues/{issue}/corrections/new?version={version}"
+    return version, form, page(client, form)
 
 
 def test_the_clerk_who_wrote_an_entry_is_offered_its_correction_and_no_one_elses(
@@ -48,10 +50,7 @@ def test_the_clerk_who_wrote_an_entry_is_offered_its_correction_and_no_one_elses
 
 def test_a_correction_appends_one_entry_with_only_the_changed_field_and_the_original_stays(
         client: TestClient, district: District, issue: UUID) -> None:
-    progress = _version_of(district, issue, "ProgressReported")
-    sign_in(client, district, "pf-clerk")
-    form = f"/issues/{issue}/corrections/new?version={progress}"
-    shown = page(client, form)
+    progress, form, shown = _opened(client, district, issue, "ProgressReported", "pf-clerk")
     assert 'name="new_summary"' in shown and "已起草考核标</textarea>" in shown
     envelope = hidden_fields(shown, form)
     sent = [submit(client, form, form, {"new_summary": "已起草考核标准", "reason": "漏字"}, envelope=envelope)
@@ -87,10 +86,8 @@ def test_a_form_with_nothing_changed_or_no_reason_is_refused_and_nothing_is_stor
 
 def test_a_correction_sent_after_another_entry_says_so_and_stores_nothing(
         client: TestClient, district: District, issue: UUID) -> None:
-    progress = _version_of(district, issue, "ProgressReported")
-    sign_in(client, district, "pf-clerk")
-    form = f"/issues/{issue}/corrections/new?version={progress}"
-    envelope = hidden_fields(page(client, form), form)
+    _, form, shown = _opened(client, district, issue, "ProgressReported", "pf-clerk")
+    envelope = hidden_fields(shown, form)
     district.issues.urge(district.cmd("supervisor"), issue, unit="pf", message="请尽快", reply_by=date(2019, 3, 31))
     before = district.ledger.recorder.max_notification_id()
     answer = submit(client, form, form, {"new_summary": "已起草考核标准", "reason": "漏字"}, envelope=envelope)
@@ -100,10 +97,7 @@ def test_a_correction_sent_after_another_entry_says_so_and_stores_nothing(
 
 def test_a_supervisor_corrects_an_assignments_deadline_and_nodes_as_dates(
         client: TestClient, district: District, issue: UUID) -> None:
-    assigned = _version_of(district, issue, "Assigned")
-    sign_in(client, district, "supervisor")
-    form = f"/issues/{issue}/corrections/new?version={assigned}"
-    shown = page(client, form)
+    _, form, shown = _opened(client, district, issue, "Assigned", "supervisor")
     assert 'value="2019-12-31"' in shown and 'value="2019-06-30"' in shown
     answer = submit(client, form, form, {"new_deadline": "2020-01-31", "new_nodes": "2019-06-30、2019-09-30",
                                          "reason": "按区政府批复调整"})

@@ -11,8 +11,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.plan import plan_id
-from tests.district import District
+from tests.district import District, assigned_issue
 from tests.pages import field_error, hidden_fields, opened, page, sign_in, submit
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -20,13 +19,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture
 def issue(district: District) -> UUID:
-    cmd = district.cmd
-    district.issues.register_plan(cmd("supervisor"), number="东政办[2019]6号", title="实施方案", issuer_unit="bgs", year=2019)
-    made = district.issues.register_issue(cmd("supervisor"), plan=plan_id("东政办[2019]6号"), seq=1, duty="法治宣传教育",
-                                          problem="普法有待加强", units=["pf"], measures=[("pf", "纳入考核标准", None)])
-    district.issues.assign_issue(cmd("supervisor"), made.id, lead_unit="pf", co_units=[], contact_person="陈静",
-                                 deadline=date(2019, 12, 31), nodes=[date(2019, 6, 30)])
-    return made.id
+    return assigned_issue(district)
 
 
 def test_the_issue_page_offers_a_unit_the_forms_of_its_own_measures_only(
