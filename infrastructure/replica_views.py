@@ -87,6 +87,12 @@ class RoutedViews:
                         as_of: datetime | None = None) -> list[Summary]:
         return self._read(lambda views: views.readable_briefs(scope, kinds, as_of))  # type: ignore[no-any-return]
 
+    def to_do(self, scope: ReadScope, unit: str) -> dict[str, list[dict[str, Any]]]:
+        return self._read(lambda views: views.to_do(scope, unit))  # type: ignore[no-any-return]
+
+    def to_do_page(self, scope: ReadScope, unit: str) -> dict[str, Any]:
+        return self._read(lambda views: views.to_do_page(scope, unit))  # type: ignore[no-any-return]
+
     def evaluated_years(self, scope: ReadScope = EVERYTHING) -> list[int]:
         return self._read(lambda views: views.evaluated_years(scope))  # type: ignore[no-any-return]
 

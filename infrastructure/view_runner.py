@@ -25,7 +25,7 @@ from infrastructure.past_briefs import PastBriefs, briefs_as_of
 from infrastructure.settings import Settings
 from infrastructure.view_pull import BATCH, Progress, pull
 from infrastructure.view_store import view_store_for
-from projections import cases as case_fold, folds, issues as issue_fold, queries, todo
+from projections import cases as case_fold, folds, issues as issue_fold, queries, todo, todo_measures
 from projections.indicators import Thresholds, day_of
 from projections.kept import Kept
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore
@@ -229,7 +229,24 @@ class Views:
         """What waits on ``unit`` now (projections.todo), among the issues and cases ``scope``
         reads: urgings awaiting its reply, its pending extension requests, referrals to it
         awaiting acceptance. As of the views' position: ``wait_for`` first to read one's writes."""
-        return todo.for_unit(self.readable_briefs(scope, TODO_KINDS), unit, day_of(self.ledger.clock()))  # type: ignore[arg-type]
+        return todo.for_unit(self._waiting_on(scope, unit, TODO_KINDS), unit, day_of(self.ledger.clock()))  # type: ignore[arg-type]
+
+    def to_do_page(self, scope: ReadScope, unit: str) -> dict[str, Any]:
+        """The whole of ``unit``'s to-do page now (projections.todo_measures.page), among the
+        issues and cases ``scope`` reads, as of the views' position."""
+        today = day_of(self.ledger.clock())
+        assert today is not None
+        return todo_measures.page(self._waiting_on(scope, unit, todo_measures.KINDS), unit, today, self.thresholds)
+
+    def _waiting_on(self, scope: ReadScope, unit: str, kinds: tuple[str, ...]) -> list[Summary]:
+        # What ``scope`` reads of the briefs that may wait on ``unit``: with the briefs held,
+        # the unit's own few (BriefCache.waiting_on), in the order of all; the other kinds
+        # (plans, for their numbers) whole. The lists over them are those over every brief.
+        if self.cache is None:
+            return self.readable_briefs(scope, kinds)
+        found = self.cache.waiting_on(unit, [k for k in kinds if k in TODO_KINDS],
+                                      every=[k for k in kinds if k not in TODO_KINDS])
+        return found if scope.everything else [b for b in found if readable(scope, b)]
 
     def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None,
              scope: ReadScope = EVERYTHING) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """A responsible unit's 待办 page: what waits on the caller's unit now, each row with the link to
-the form that settles it. Read from the views: projections.todo_measures.page (with
-projections.todo's lists) over the briefs application.read_policy lets the caller read."""
+the form that settles it. Read from the views (infrastructure.view_runner.Views.to_do_page):
+projections.todo_measures.page (with projections.todo's lists) over the briefs
+application.read_policy lets the caller read, of those that may wait on its unit."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from fastapi.responses import Response
 from application.read_policy import POLICY
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.web.pages import PageRoute, caught_up, render
-from projections import todo_measures
-from projections.indicators import day_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -47,9 +46,5 @@ def shaped(found: dict[str, Any]) -> dict[str, Any]:
 @router.get(PATH)
 def todo(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
     POLICY.require_unit_todo(caller)
-    views = caught_up(svc).views
-    today = day_of(svc.ledger.clock())
-    assert today is not None
-    briefs = views.readable_briefs(POLICY.scope(caller), todo_measures.KINDS)
-    found = todo_measures.page(briefs, caller.unit, today, views.thresholds)
+    found = caught_up(svc).views.to_do_page(POLICY.scope(caller), caller.unit)
     return render(request, "todo.html", {**shaped(found), "unit_name": svc.ledger.unit_names(caller.unit)})
