@@ -82,6 +82,13 @@ class BriefCache:
         split = {kind: list(self._by_kind.get(kind, {}).values()) for kind in wanted}
         return self._version(wanted), Briefs(chain.from_iterable(split.values()), split)
 
+    def some(self, kind: str, keys: Iterable[str]) -> list[Summary]:
+        """Refreshed: the briefs of ``kind`` of these keys (those held), in id order."""
+        with self._lock:
+            self._refresh()
+            held = self._by_kind.get(kind, {})
+            return [held[k] for k in sorted(keys) if k in held]
+
     def waiting_on(self, unit: str, kinds: Iterable[str], every: Iterable[str] = ()) -> list[Summary]:
         """Refreshed: the briefs of ``kinds`` that may wait on ``unit`` and every brief of
         ``every``, kind by kind (in name order), each in id order, as ``briefs`` orders them."""

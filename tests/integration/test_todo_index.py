@@ -10,10 +10,10 @@ from typing import Any
 from application.errors import Forbidden, NotFound
 from application.read_policy import POLICY
 from domain.base import DomainError
+from domain.urging import urging_id
 from infrastructure.brief_cache import BriefCache
 from infrastructure.view_runner import TODO_KINDS, Views, readable
 from projections import todo, todo_measures
-from domain.urging import urging_id
 from projections.indicators import day_of
 from tests.district import District
 from tests.integration.test_brief_cache import views_of
