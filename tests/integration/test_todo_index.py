@@ -107,3 +107,27 @@ def test_a_units_to_do_from_its_indexed_briefs_equals_the_lists_over_every_brief
     # The writes put rows on every list at some point (else the comparison proves little).
     assert seen >= {"measures_due", "issues_without_measure", "urgings_awaiting_reply",
                     "pending_extension_requests", "referrals_awaiting_acceptance"}
+
+
+def test_the_case_list_order_kept_between_reads_equals_a_fresh_sort_after_any_writes(
+    services, district: District,  # type: ignore[no-untyped-def]
+) -> None:
+    from interfaces.web.case_present import newest_first
+
+    views = views_of(services)
+    rng = random.Random(7)
+    issues = [new_issue(district)]
+    cases = [play_case(district, [("classify", 1)]) for _ in range(3)]
+    for step in range(10):
+        if step % 3 == 0:
+            cases.append(play_case(district, [("refer", step)]))
+        work(district, rng, issues, cases)
+        views.catch_up()
+        for who in ("supervisor", "gf-clerk", "cq-clerk"):
+            scope = POLICY.scope(district.actors[who])
+            fresh = sorted((b for b in views.store.all_briefs(("case",)) if readable(scope, b)), key=newest_first,
+                           reverse=True)
+            assert views.ordered_briefs(scope, ("case",), newest_first, reverse=True) == fresh
+            ids = {b["id"] for b in fresh[::2]}
+            assert views.readable_briefs_of(scope, "case", ids) == sorted(
+                (b for b in fresh if b["id"] in ids), key=lambda b: b["id"])
