@@ -1,0 +1,42 @@
+"""The serving process's cyclic garbage collector: what has lived through a slow full
+collection is frozen out of the next ones (``gc.freeze``).
+
+A serving process holds its views in memory: the briefs (infrastructure.brief_cache) and
+each brief's part of each view (projections.kept), several hundred thousand containers at
+10⁶ events. CPython's full collections walk every one of them and find nearly nothing to
+free (they are trees, freed by reference counting when replaced): 0.3–1.3 s each on a
+shared 2-core machine, a pause in whichever request meets it, which was the pages' p99
+(docs/BENCHMARKS.md). Once a full collection is slow, what survived it is frozen, so the
+next ones walk only what was made since.
+
+The price: a cycle among frozen objects that later becomes garbage is not collected (the
+views' data holds none; a replaced connection or aggregate might). Installed by the
+serving process only (interfaces.http.app's lifespan, and bench/pages.py as it serves),
+not in tests or one-off commands.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+# A full collection slower than this freezes what survived it.
+SLOW_SECONDS = 0.02
+
+_started: list[float] = []
+
+
+def _on_collection(phase: str, info: dict[str, Any]) -> None:
+    if info["generation"] != 2:
+        return
+    if phase == "start":
+        _started[:] = [time.perf_counter()]
+    elif _started and time.perf_counter() - _started[0] > SLOW_SECONDS:
+        gc.freeze()
+
+
+def settle_long_lived() -> None:
+    """Installs the freeze after slow full collections (once per process)."""
+    if _on_collection not in gc.callbacks:
+        gc.callbacks.append(_on_collection)
