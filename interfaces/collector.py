@@ -9,10 +9,13 @@ shared 2-core machine, a pause in whichever request meets it, which was the page
 (docs/BENCHMARKS.md). Once a full collection is slow, what survived it is frozen, so the
 next ones walk only what was made since.
 
-The price: a cycle among frozen objects that later becomes garbage is not collected (the
-views' data holds none; a replaced connection or aggregate might). Installed by the
-serving process only (interfaces.http.app's lifespan, and bench/pages.py as it serves),
-not in tests or one-off commands.
+The price: a cycle among frozen objects that later becomes garbage is not collected while
+frozen (the views' data hold none; a request in flight at the freeze, a replaced connection
+might). So once an hour what is frozen is thawed instead (``gc.unfreeze``): the next full
+collection walks it all once, frees those cycles, and freezes what survives again. One
+slow collection an hour instead of one every few seconds. Installed by the serving process
+only (interfaces.http.app's lifespan, and bench/pages.py as it serves), not in tests or
+one-off commands.
 """
 
 from __future__ import annotations
@@ -23,16 +26,28 @@ from typing import Any
 
 # A full collection slower than this freezes what survived it.
 SLOW_SECONDS = 0.02
+# How long objects stay frozen before they are thawed for one full collection.
+THAW_SECONDS = 3600.0
 
 _started: list[float] = []
+_thawed: list[float] = []
 
 
 def _on_collection(phase: str, info: dict[str, Any]) -> None:
     if info["generation"] != 2:
         return
+    now = time.monotonic()
     if phase == "start":
-        _started[:] = [time.perf_counter()]
-    elif _started and time.perf_counter() - _started[0] > SLOW_SECONDS:
+        _started[:] = [now]
+        return
+    if not _started or now - _started[0] <= SLOW_SECONDS:
+        return
+    if not _thawed:
+        _thawed.append(now)
+    if now - _thawed[0] > THAW_SECONDS:
+        _thawed[:] = [now]
+        gc.unfreeze()
+    else:
         gc.freeze()
 
 
