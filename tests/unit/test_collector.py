@@ -14,6 +14,14 @@ from interfaces import collector
 class FakeGc:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.callbacks: list[object] = []
+        self.threshold = (700, 10, 10)
+
+    def get_threshold(self) -> tuple[int, int, int]:
+        return self.threshold
+
+    def set_threshold(self, *threshold: int) -> None:
+        self.threshold = threshold  # type: ignore[assignment]
 
     def freeze(self) -> None:
         self.calls.append("freeze")
@@ -47,3 +55,13 @@ def test_slow_full_collections_freeze_and_the_frozen_are_thawed_once_an_hour(mon
     assert fake.calls[-1] == "unfreeze"
     collection(2, 1.2)
     assert fake.calls[-1] == "freeze"
+
+
+def test_installing_the_policy_once_hooks_the_collections_and_makes_full_ones_rarer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeGc()
+    monkeypatch.setattr(collector, "gc", fake)
+    collector.settle_long_lived()
+    collector.settle_long_lived()
+    assert fake.callbacks == [collector._on_collection]
+    assert fake.threshold == (700, 10, collector.FULL_EVERY)
