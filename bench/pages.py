@@ -93,8 +93,7 @@ def serve(workdir: Path, database: str | None = None) -> tuple[str, dict[str, st
                         data_key_file=workdir / "data-key", idempotency_key_file=workdir / "idempotency-key",
                         **({"request_deadline_seconds": 900} if database else {}))
     services = bootstrap.build(settings)
-    # As a serving process does (interfaces.http.app's lifespan): the app below is given its
-    # services, so its lifespan leaves them to this caller.
+    # As a serving process does (interfaces.http.main, which this bench does not import).
     collector.settle_long_lived()
     if database:
         from application.commands import SYSTEM, Command

@@ -14,8 +14,8 @@ frozen (the views' data hold none; a request in flight at the freeze, a replaced
 might). So once an hour what is frozen is thawed instead (``gc.unfreeze``): the next full
 collection walks it all once, frees those cycles, and freezes what survives again. One
 slow collection an hour instead of one every few seconds. Installed by the serving process
-only (interfaces.http.app's lifespan, and bench/pages.py as it serves), not in tests or
-one-off commands.
+only (interfaces.http.main, the module uvicorn's workers import, and bench/pages.py as it
+serves), not in tests or one-off commands.
 """
 
 from __future__ import annotations

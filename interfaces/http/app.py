@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from infrastructure.database_probe import START_WAIT_SECONDS, DatabaseUnavailable, wait_for_database
 from infrastructure.settings import Settings
-from interfaces import bootstrap, collector
+from interfaces import bootstrap
 from interfaces.http import access, audit, cases, docs, evidence, health, issues, metrics, problems, views
 from interfaces.http.limits import BodySizeLimit, RequestDeadline
 from interfaces.logging import RequestId
@@ -41,7 +41,6 @@ def create_app(
             await asyncio.to_thread(wait_for_database, settings, START_WAIT_SECONDS, retrying=_still_waiting)
         app.state.services = services or bootstrap.build(settings)
         if owned:
-            collector.settle_long_lived()
             app.state.services.start_followers()
         try:
             yield
