@@ -24,6 +24,7 @@ from domain.issue import RectificationIssue
 from domain.registry import Unit, unit_id
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 class DateAsISO(Transcoding):
@@ -116,6 +117,9 @@ class Ledger(Application[UUID]):
         # the log only grows, and commits in position order, so later reads scan only what is new.
         self._created: dict[tuple[str, ...], tuple[int, list[UUID]]] = {}
         self._created_lock = threading.Lock()
+        # Answers derived from a few kinds of event (the unit directory), by name: how many
+        # of those events they were computed after, and the answer.
+        self._derived: dict[str, tuple[int, Any]] = {}
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, with concurrent saves committed together (group_commit)."""
@@ -239,9 +243,10 @@ class Ledger(Application[UUID]):
         return aggregate
 
     def created_ids(self, *created: type) -> list[UUID]:
-        """Ids of every aggregate created by one of these events, in log order (a topic-filtered
-        scan of what was recorded since the last call: a page that lists the units of a
-        district of a million events must not read them all each time)."""
+        """The aggregate's id of every one of these events recorded (of creation events: each
+        aggregate they created, once), in log order (a topic-filtered scan of what was
+        recorded since the last call: a page that lists the units of a district of a
+        million events must not read them all each time)."""
         topics = tuple(f"{c.__module__}:{c.__qualname__}" for c in created)
         with self._created_lock:
             reached, known = self._created.get(topics, (0, []))
@@ -258,6 +263,21 @@ class Ledger(Application[UUID]):
             # starts there, not at the last match (which may be a million positions back).
             self._created[topics] = (end, ids)
             return list(ids)
+
+    def derived(self, name: str, events: tuple[type, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, answered again from memory until one of ``events`` is recorded (by
+        any process; seen by the scan of ``created_ids``, which lists one id per event): the
+        units of a district of a million events are not loaded for every page. ``compute``
+        must read nothing but the aggregates those events change."""
+        seen = len(self.created_ids(*events))
+        kept = self._derived.get(name)
+        if kept is not None and kept[0] == seen:
+            return cast(T, kept[1])
+        # An event recorded while computing is in the answer or not: either way the count
+        # taken before it is lower than the next call's, which computes again.
+        value = compute()
+        self._derived[name] = (seen, value)
+        return value
 
     def registered(self, *created: type) -> list[Aggregate]:
         """The aggregates created by one of these events, as they are now."""

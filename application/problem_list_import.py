@@ -24,8 +24,17 @@ if TYPE_CHECKING:
 CREATED, WOULD_CREATE, UNCHANGED, CHANGED, REFUSED = "created", "would_create", "unchanged", "changed", "refused"
 
 
+# What changes a unit directory: a unit's name and code are those it was registered with.
+DIRECTORY_EVENTS = (Unit.Registered, UnitGroup.Founded, UnitGroup.MemberAdmitted)  # type: ignore[attr-defined]
+
+
 def unit_directory(ledger: Ledger) -> UnitDirectory:
-    """Every registered unit by name and every group by code, from the log."""
+    """Every registered unit by name and every group by code, from the log; kept until a
+    unit or group is registered or a member admitted (shared: never change it)."""
+    return ledger.derived("unit_directory", DIRECTORY_EVENTS, lambda: _unit_directory(ledger))
+
+
+def _unit_directory(ledger: Ledger) -> UnitDirectory:
     units: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
     for aggregate in ledger.registered(Unit.Registered, UnitGroup.Founded):  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ from bench.common import MARK, cpu_name, percentile
 from domain.issue import MEASURE_OPEN, issue_id
 from domain.plan import plan_id
 from infrastructure.settings import Settings
-from interfaces import bootstrap, demo_district
+from interfaces import bootstrap, collector, demo_district
 from interfaces.http.app import create_app
 
 TARGET_MS = 150
@@ -93,6 +93,8 @@ def serve(workdir: Path, database: str | None = None) -> tuple[str, dict[str, st
                         data_key_file=workdir / "data-key", idempotency_key_file=workdir / "idempotency-key",
                         **({"request_deadline_seconds": 900} if database else {}))
     services = bootstrap.build(settings)
+    # As a serving process does (interfaces.http.main, which this bench does not import).
+    collector.settle_long_lived()
     if database:
         from application.commands import SYSTEM, Command
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
+from projections import todo
 from projections.views import Summary, ViewStore
 
 
@@ -43,6 +44,11 @@ class BriefCache:
         # The position of the batch that last changed each brief (None: stored before
         # positions were kept).
         self._positions: dict[str, int | None] = {}
+        # The keys of the briefs that may wait on each unit (projections.todo.waiting_on),
+        # and the units each brief was last indexed under: a unit's to-do reads its own
+        # few hundred briefs, not the district's tens of thousands.
+        self._waiting: dict[str, set[str]] = {}
+        self._waits: dict[str, set[str]] = {}
 
     @property
     def loaded(self) -> bool:
@@ -76,6 +82,26 @@ class BriefCache:
         split = {kind: list(self._by_kind.get(kind, {}).values()) for kind in wanted}
         return self._version(wanted), Briefs(chain.from_iterable(split.values()), split)
 
+    def some(self, kind: str, keys: Iterable[str]) -> list[Summary]:
+        """Refreshed: the briefs of ``kind`` of these keys (those held), in id order."""
+        with self._lock:
+            self._refresh()
+            held = self._by_kind.get(kind, {})
+            return [held[k] for k in sorted(keys) if k in held]
+
+    def waiting_on(self, unit: str, kinds: Iterable[str], every: Iterable[str] = ()) -> list[Summary]:
+        """Refreshed: the briefs of ``kinds`` that may wait on ``unit`` and every brief of
+        ``every``, kind by kind (in name order), each in id order, as ``briefs`` orders them."""
+        with self._lock:
+            self._refresh()
+            keys = sorted(self._waiting.get(unit, ()))
+            every = set(every)
+            found: list[Summary] = []
+            for kind in sorted({*kinds, *every}):
+                held = self._by_kind.get(kind, {})
+                found.extend(held.values() if kind in every else (held[k] for k in keys if k in held))
+            return found
+
     def unchanged_since(self, position: int, kinds: Iterable[str]) -> tuple[list[Summary], list[str]] | None:
         """For a view as of the checkpoint at ``position``: the briefs of ``kinds`` not
         changed since (as they stood there), and the ids of those changed since (to be read
@@ -93,6 +119,15 @@ class BriefCache:
                     else:
                         changed.append(key)
             return unchanged, changed
+
+    def _index(self, key: str, brief: Summary) -> None:
+        before, after = self._waits.pop(key, set()), todo.waiting_on(brief)
+        for unit in before - after:
+            self._waiting[unit].discard(key)
+        for unit in after - before:
+            self._waiting.setdefault(unit, set()).add(key)
+        if after:
+            self._waits[key] = after
 
     def _version(self, kinds: Iterable[str]) -> tuple[int, ...]:
         return (self._restarts, *(self._versions.get(kind, 0) for kind in sorted(set(kinds))))
@@ -121,6 +156,7 @@ class BriefCache:
     def _take_in(self, epoch: str | None, rows: Iterable[tuple[str, int | None, Summary]]) -> None:
         if not self._loaded:
             self._by_kind, self._position, self._positions = {}, None, {}
+            self._waiting, self._waits = {}, {}
             self._restarts += 1
         added: set[str] = set()
         changed: set[str] = set()
@@ -130,6 +166,7 @@ class BriefCache:
                 added.add(brief["kind"])
             rows[key] = _interned(brief)
             self._positions[key] = position
+            self._index(key, rows[key])
             changed.add(brief["kind"])
             # Rows stored before positions were kept have none; they are read in full above.
             if position is not None and (self._position is None or position > self._position):

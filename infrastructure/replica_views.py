@@ -16,6 +16,7 @@ than it asked.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
@@ -86,6 +87,19 @@ class RoutedViews:
     def readable_briefs(self, scope: ReadScope, kinds: tuple[str, ...] | None = None,
                         as_of: datetime | None = None) -> list[Summary]:
         return self._read(lambda views: views.readable_briefs(scope, kinds, as_of))  # type: ignore[no-any-return]
+
+    def readable_briefs_of(self, scope: ReadScope, kind: str, ids: Collection[str]) -> list[Summary]:
+        return self._read(lambda views: views.readable_briefs_of(scope, kind, ids))  # type: ignore[no-any-return]
+
+    def ordered_briefs(self, scope: ReadScope, kinds: tuple[str, ...], key: Callable[[Summary], Any],
+                       reverse: bool = False) -> list[Summary]:
+        return self._read(lambda views: views.ordered_briefs(scope, kinds, key, reverse))  # type: ignore[no-any-return]
+
+    def to_do(self, scope: ReadScope, unit: str) -> dict[str, list[dict[str, Any]]]:
+        return self._read(lambda views: views.to_do(scope, unit))  # type: ignore[no-any-return]
+
+    def to_do_page(self, scope: ReadScope, unit: str) -> dict[str, Any]:
+        return self._read(lambda views: views.to_do_page(scope, unit))  # type: ignore[no-any-return]
 
     def evaluated_years(self, scope: ReadScope = EVERYTHING) -> list[int]:
         return self._read(lambda views: views.evaluated_years(scope))  # type: ignore[no-any-return]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from infrastructure.past_briefs import PastBriefs, briefs_as_of
 from infrastructure.settings import Settings
 from infrastructure.view_pull import BATCH, Progress, pull
 from infrastructure.view_store import view_store_for
-from projections import cases as case_fold, folds, issues as issue_fold, queries, todo
+from projections import cases as case_fold, folds, issues as issue_fold, queries, todo, todo_measures
 from projections.indicators import Thresholds, day_of
 from projections.kept import Kept
 from projections.views import LIVE, ConcurrentProcessing, LedgerViews, Summary, ViewStore
@@ -99,6 +100,9 @@ class Views:
         # the views computed from them (apart from the live ones: another day, other parts).
         self._past = PastBriefs()
         self._past_kept = Kept()
+        # Sorted lists of briefs (ordered_briefs), by what they were sorted for, with the
+        # version of the briefs they were sorted from.
+        self._orders: dict[tuple[Any, ...], tuple[tuple[int, ...], list[Summary]]] = {}
 
     @property
     def application_name(self) -> str:
@@ -225,11 +229,54 @@ class Views:
         found = self.briefs(as_of, kinds)
         return found if scope.everything else [b for b in found if readable(scope, b)]
 
+    def readable_briefs_of(self, scope: ReadScope, kind: str, ids: Collection[str]) -> list[Summary]:
+        """Those of ``readable_briefs(scope, (kind,))`` whose id is among ``ids``, in id order:
+        with the briefs held, looked up by id (not a pass over the district's thousands)."""
+        if self.cache is None:
+            return [b for b in self.readable_briefs(scope, (kind,)) if b["id"] in ids]
+        found = self.cache.some(kind, ids)
+        return found if scope.everything else [b for b in found if readable(scope, b)]
+
+    def ordered_briefs(self, scope: ReadScope, kinds: tuple[str, ...], key: Callable[[Summary], Any],
+                       reverse: bool = False) -> list[Summary]:
+        """``readable_briefs`` now, sorted by ``key``: with the briefs held, the order found
+        last is answered again while no brief of ``kinds`` changed (a list of 23,000 cases
+        is not sorted again for each page of it after an urging). ``key`` is part of what the
+        order is kept by: give a function defined once, not a lambda made per call. The
+        list answered is shared: never change it."""
+        if self.cache is None:
+            return sorted(self.readable_briefs(scope, kinds), key=key, reverse=reverse)
+        version = self.cache.refresh(kinds)
+        found = self._orders.get((kinds, scope.unit, key, reverse))
+        if found is None or found[0] != version:
+            briefs = self.cache.held(kinds)[1]  # as just refreshed
+            if not scope.everything:
+                briefs = [b for b in briefs if readable(scope, b)]
+            found = self._orders[(kinds, scope.unit, key, reverse)] = (version, sorted(briefs, key=key, reverse=reverse))
+        return found[1]
+
     def to_do(self, scope: ReadScope, unit: str) -> dict[str, list[dict[str, Any]]]:
         """What waits on ``unit`` now (projections.todo), among the issues and cases ``scope``
         reads: urgings awaiting its reply, its pending extension requests, referrals to it
         awaiting acceptance. As of the views' position: ``wait_for`` first to read one's writes."""
-        return todo.for_unit(self.readable_briefs(scope, TODO_KINDS), unit, day_of(self.ledger.clock()))  # type: ignore[arg-type]
+        return todo.for_unit(self._waiting_on(scope, unit, TODO_KINDS), unit, day_of(self.ledger.clock()))  # type: ignore[arg-type]
+
+    def to_do_page(self, scope: ReadScope, unit: str) -> dict[str, Any]:
+        """The whole of ``unit``'s to-do page now (projections.todo_measures.page), among the
+        issues and cases ``scope`` reads, as of the views' position."""
+        today = day_of(self.ledger.clock())
+        assert today is not None
+        return todo_measures.page(self._waiting_on(scope, unit, todo_measures.KINDS), unit, today, self.thresholds)
+
+    def _waiting_on(self, scope: ReadScope, unit: str, kinds: tuple[str, ...]) -> list[Summary]:
+        # What ``scope`` reads of the briefs that may wait on ``unit``: with the briefs held,
+        # the unit's own few (BriefCache.waiting_on), in the order of all; the other kinds
+        # (plans, for their numbers) whole. The lists over them are those over every brief.
+        if self.cache is None:
+            return self.readable_briefs(scope, kinds)
+        found = self.cache.waiting_on(unit, [k for k in kinds if k in TODO_KINDS],
+                                      every=[k for k in kinds if k not in TODO_KINDS])
+        return found if scope.everything else [b for b in found if readable(scope, b)]
 
     def view(self, name: str, *, as_of: datetime | None = None, year: int | None = None,
              scope: ReadScope = EVERYTHING) -> dict[str, Any]:

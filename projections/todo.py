@@ -21,6 +21,21 @@ from projections.indicators import day_of
 Brief = dict[str, Any]
 
 
+def waiting_on(brief: Brief) -> set[str]:
+    """The units whose to-do lists may hold a row of ``brief``: every unit it names as
+    responsible, urged, measure owner, extension requester or referral recipient, while it is
+    an open issue or case (none otherwise). A unit's lists read only these briefs
+    (infrastructure.brief_cache indexes them), so each list below must ask of ``unit`` only
+    what puts it here."""
+    if brief["kind"] not in ("issue", "case") or brief["closed"]:
+        return set()
+    if brief["kind"] == "case":
+        return {r["unit"] for r in brief["referrals"].values()}
+    return {*brief["units"], *(m["unit"] for m in brief["measures"].values()),
+            *(u["unit"] for u in brief["urgings"]),
+            *(r["unit"] for r in brief.get("extension_requests", {}).values())}
+
+
 def _open(briefs: Iterable[Brief], kind: str) -> list[Brief]:
     return [b for b in briefs if b["kind"] == kind and not b["closed"]]
 

@@ -24,6 +24,7 @@ from application.commands import Accepted, Command
 from application.errors import NotFound
 from application.read_policy import POLICY
 from domain.case import ChildCase
+from domain.registry import Unit
 from interfaces.bootstrap import Services
 from interfaces.http import cases as api, schemas
 from interfaces.http.deps import ActorDep, ServicesDep, with_time
@@ -149,10 +150,9 @@ CONFIRM = "confirm"
 
 
 def _units(svc: Services) -> list[str]:
-    # Every registered unit, from the audit index (inspection.registered), caught up first so
+    # Every registered unit (inspection.registered), read from the log up to its end, so
     # that a unit registered a moment ago is offered.
-    svc.audit.catch_up()
-    return inspection.registered(svc, "Unit", "Registered", "code")
+    return inspection.registered(svc, Unit.Registered, "code")  # type: ignore[attr-defined]
 
 
 def _choices(svc: Services, case: ChildCase) -> dict[str, Any]:

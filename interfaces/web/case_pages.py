@@ -36,9 +36,9 @@ class PersonalReadIn(Body):
 def case_list(request: Request, caller: ActorDep, svc: ServicesDep,
               page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
     scope = POLICY.scope(caller)
-    briefs = caught_up(svc).views.readable_briefs(scope, kinds=("case",))
+    ordered = caught_up(svc).views.ordered_briefs(scope, ("case",), case_present.newest_first, reverse=True)
     return render(request, "cases.html", {
-        **case_present.case_rows(briefs, svc.ledger.unit_names, page),
+        **case_present.case_rows(ordered, svc.ledger.unit_names, page),
         "may_register": offers.permits(lambda: POLICY.require_role(
             caller, SUPERVISOR, AGENCY, doing="登记儿童个案", rule="register_case")),
     })

@@ -51,10 +51,15 @@ def choices(table: dict[str, str]) -> list[tuple[str, str]]:
 # ---- the list --------------------------------------------------------------------------
 
 
-def case_rows(briefs: list[dict[str, Any]], names: Names, page: int = 1) -> dict[str, Any]:
+def newest_first(brief: dict[str, Any]) -> tuple[str, str]:
+    """The case list's order, reversed: by registration, then case number."""
+    return brief.get("registered_at") or "", brief["case_number"]
+
+
+def case_rows(ordered: list[dict[str, Any]], names: Names, page: int = 1) -> dict[str, Any]:
     """The cases the reader reads (the briefs application.read_policy's scope keeps), newest
-    first, a page at a time; no personal field is in a brief to show."""
-    ordered = sorted(briefs, key=lambda b: (b.get("registered_at") or "", b["case_number"]), reverse=True)
+    first (``ordered`` by ``newest_first``, reversed), a page at a time; no personal field
+    is in a brief to show."""
     pages = max(1, -(-len(ordered) // CASES_PER_PAGE))
     page = min(max(1, page), pages)
     rows = []

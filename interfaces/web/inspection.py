@@ -26,7 +26,7 @@ from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from domain.issue import issue_id
 from domain.plan import plan_id
-from domain.registry import unit_id, user_id
+from domain.registry import Unit, User, unit_id, user_id
 from infrastructure.spreadsheets.views_export import content_disposition
 from interfaces.bootstrap import Services
 from interfaces.http import audit as audit_api, filters
@@ -69,14 +69,15 @@ def window(svc: Services, at: str | None, since: str | None) -> tuple[datetime |
 _REGISTERED: dict[UUID, str] = {}
 
 
-def registered(svc: Services, aggregate_type: str, event_type: str, attribute: str) -> list[str]:
+def registered(svc: Services, created: type, attribute: str) -> list[str]:
     """The code or name of every unit or user registered, in registration order: their ids
-    from the audit index (an index range, not a scan of the log), each loaded once."""
-    rows = svc.audit.store.query(AuditFilter(aggregate_type=aggregate_type, type=event_type, limit=100_000))
-    for row in rows:
-        if row.aggregate_id not in _REGISTERED:
-            _REGISTERED[row.aggregate_id] = getattr(svc.ledger.repository.get(row.aggregate_id), attribute)
-    return [_REGISTERED[row.aggregate_id] for row in rows]
+    as the ledger reads them since its last look (Ledger.created_ids; the audit index's rows
+    of "Registered" are mostly issues' and cases', tens of thousands), each loaded once."""
+    ids = svc.ledger.created_ids(created)
+    for aggregate_id in ids:
+        if aggregate_id not in _REGISTERED:
+            _REGISTERED[aggregate_id] = getattr(svc.ledger.repository.get(aggregate_id), attribute)
+    return [_REGISTERED[aggregate_id] for aggregate_id in ids]
 
 
 def registry_names(units: list[tuple[str, str]], users: list[tuple[str, str]]) -> dict[UUID, str]:
@@ -87,7 +88,8 @@ def registry_names(units: list[tuple[str, str]], users: list[tuple[str, str]]) -
 
 def user_choices(svc: Services) -> list[tuple[str, str]]:
     # Recorders' names are the audit trail's own metadata: whoever reads it reads them.
-    return [(SYSTEM.name, "系统"), *((name, name) for name in registered(svc, "User", "Enrolled", "name"))]
+    enrolled = registered(svc, User.Enrolled, "name")  # type: ignore[attr-defined]
+    return [(SYSTEM.name, "系统"), *((name, name) for name in enrolled)]
 
 
 @router.get("/audit")

@@ -3,7 +3,7 @@ unit (projections.indicators.overdue_units), from the briefs the reader reads.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 from typing import Any
 
@@ -24,12 +24,13 @@ def overdue_pairs(briefs: Iterable[dict[str, Any]], plans: dict[str, str], today
                   names: Names) -> list[dict[str, Any]]:
     found = []
     for b in briefs:
-        if b.get("kind") != "issue" or ind.issue_overdue_days(b, today) <= 0:
+        days = ind.issue_overdue_days(b, today) if b.get("kind") == "issue" else 0
+        if days <= 0:
             continue
         for unit in ind.overdue_units(b, today):
             found.append({"key": pair_key(b["id"], unit), "id": b["id"], "plan": plans.get(b["plan_id"], ""),
                           "seq": b["seq"], "problem": b["problem"], "unit": unit, "unit_name": names(unit),
-                          "days": ind.issue_overdue_days(b, today)})
+                          "days": days})
     return sorted(found, key=lambda p: (-p["days"], p["plan"], p["seq"], p["unit_name"]))
 
 
@@ -37,10 +38,15 @@ def urges(caller: Actor) -> bool:
     return offers.permits(lambda: POLICY.require_role(caller, SUPERVISOR, doing="催办", rule="urge"))
 
 
-def pairs(svc: Services, caller: Actor) -> list[dict[str, Any]]:
-    """Every overdue issue and unit the caller reads, the views caught up with the log."""
+def pairs(svc: Services, caller: Actor, among: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every overdue issue and unit the caller reads, the views caught up with the log; of
+    the issues ``among`` when given (the overdue rows of the supervision view the page has
+    just read: its days overdue are the same D6, kept per issue, so the district's
+    thousands of issues are not all asked again)."""
     svc.views.wait_for(svc.ledger.recorder.max_notification_id())
-    briefs = svc.views.readable_briefs(POLICY.scope(caller), kinds=("issue", "plan"))
-    plans = {b["id"]: b["number"] for b in briefs if b["kind"] == "plan"}
+    scope = POLICY.scope(caller)
+    plans = {b["id"]: b["number"] for b in svc.views.readable_briefs(scope, kinds=("plan",))}
     today = svc.ledger.clock().astimezone(BEIJING).date()
+    briefs = (svc.views.readable_briefs(scope, kinds=("issue",)) if among is None
+              else svc.views.readable_briefs_of(scope, "issue", among))
     return overdue_pairs(briefs, plans, today, svc.ledger.unit_names)

@@ -191,9 +191,11 @@ def issues(
 ) -> Response:
     scope = POLICY.scope(caller)
     where = present.IssueFilter(plan=plan or None, unit=unit or None, status=status or None, overdue=overdue)
-    shaped = present.issue_list(current_view(svc, "supervision", scope=scope), where, unit_names(request, svc), page)
+    supervision = current_view(svc, "supervision", scope=scope)
+    shaped = present.issue_list(supervision, where, unit_names(request, svc), page)
     # The overdue list's one form (interfaces.web.overdue_urgings): urge every overdue unit at once.
-    shaped["urge_overdue"] = overdue_pairs(svc, caller) if overdue and urges(caller) else None
+    shaped["urge_overdue"] = (overdue_pairs(svc, caller, {r["id"] for r in supervision["rows"] if r["days_overdue"] > 0})
+                              if overdue and urges(caller) else None)
     return render(request, "issues.html", shaped)
 
 

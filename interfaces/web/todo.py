@@ -1,6 +1,7 @@
 """A responsible unit's 待办 page: what waits on the caller's unit now, each row with the link to
-the form that settles it. Read from the views: projections.todo_measures.page (with
-projections.todo's lists) over the briefs application.read_policy lets the caller read."""
+the form that settles it, the first 100 of each list. Read from the views (infrastructure.view_runner.Views.to_do_page):
+projections.todo_measures.page (with projections.todo's lists) over the briefs
+application.read_policy lets the caller read, of those that may wait on its unit."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from fastapi.responses import Response
 from application.read_policy import POLICY
 from interfaces.http.deps import ActorDep, ServicesDep
 from interfaces.web.pages import PageRoute, caught_up, render
-from projections import todo_measures
-from projections.indicators import day_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PATH = "/todo"
+# The most rows of each list the page shows (as the issue and case lists show 100 a page).
+ROWS_SHOWN = 100
 
 
 def shaped(found: dict[str, Any]) -> dict[str, Any]:
@@ -37,9 +38,15 @@ def shaped(found: dict[str, Any]) -> dict[str, Any]:
     unanswered = [{**row, "adopt": f"{row['href']}/measures/new"} for row in map(on_issue, found["issues_without_measure"])]
     extensions = list(map(on_issue, found["pending_extension_requests"]))
     referrals = [{**row, "href": f"/cases/{row['case_id']}"} for row in found["referrals_awaiting_acceptance"]]
+    lists = {"measures": measures, "urgings": urgings, "unanswered": unanswered, "extensions": extensions,
+             "referrals": referrals}
     return {
-        "measures": measures, "urgings": urgings, "unanswered": unanswered, "extensions": extensions,
-        "referrals": referrals, "today": found["today"], "due_soon_days": found["due_soon_days"],
+        # Each list its most pressing rows (they come soonest due or longest waiting first):
+        # a page of thousands of rows (a unit urged again and again) is no list to work from
+        # on a phone, and its rendering alone took hundreds of milliseconds.
+        **{name: rows[:ROWS_SHOWN] for name, rows in lists.items()},
+        "counts": {name: len(rows) for name, rows in lists.items()}, "rows_shown": ROWS_SHOWN,
+        "today": found["today"], "due_soon_days": found["due_soon_days"],
         "waiting": len(measures) + len(urgings) + len(unanswered) + len(referrals),
     }
 
@@ -47,9 +54,5 @@ def shaped(found: dict[str, Any]) -> dict[str, Any]:
 @router.get(PATH)
 def todo(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
     POLICY.require_unit_todo(caller)
-    views = caught_up(svc).views
-    today = day_of(svc.ledger.clock())
-    assert today is not None
-    briefs = views.readable_briefs(POLICY.scope(caller), todo_measures.KINDS)
-    found = todo_measures.page(briefs, caller.unit, today, views.thresholds)
+    found = caught_up(svc).views.to_do_page(POLICY.scope(caller), caller.unit)
     return render(request, "todo.html", {**shaped(found), "unit_name": svc.ledger.unit_names(caller.unit)})

@@ -110,6 +110,27 @@ def test_the_todo_lists_exactly_the_units_own_items_each_with_the_form_that_sett
                    for other in (work.pf_soon, work.pf_overdue, work.shared, work.pf_case))
 
 
+def test_a_long_list_shows_its_most_pressing_rows_and_counts_them_all(
+        client: TestClient, district: District, work: Work, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interfaces.web import todo
+
+    monkeypatch.setattr(todo, "ROWS_SHOWN", 1)
+    later = district.issues.urge(district.cmd("supervisor"), work.pf_soon, unit="pf", message="再次催办",
+                                 reply_by=date(2019, 3, 20))
+    sign_in(client, district, "pf-clerk")
+    html = page(client, "/todo")
+    found = links(html)
+    # Two urgings await pf's reply: the one due first is shown, the other counted.
+    assert f"/issues/{work.pf_soon}/urgings/{work.urging}/reply" in found
+    assert f"/issues/{work.pf_soon}/urgings/{later.extra['urging_id']}/reply" not in found
+    assert "催办：待回复（2）" in html and "共 2 项，以下列出最紧迫的 1 项" in html
+    # Two of pf's measures are due or overdue: the overdue one first.
+    assert f"/issues/{work.pf_overdue}/measures/M1/progress" in found
+    assert f"/issues/{work.pf_soon}/measures/M1/progress" not in found
+    assert "整改措施：临近到期和逾期（2）" in html
+    assert "共 6 项待本单位办理" in html  # every row counted, shown or not (2 + 2 + 1 + 1)
+
+
 def test_rows_leave_the_todo_once_settled(client: TestClient, district: District, work: Work) -> None:
     sign_in(client, district, "pf-clerk")
     completion = f"/issues/{work.pf_overdue}/measures/M1/completion"
