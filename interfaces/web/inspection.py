@@ -26,7 +26,7 @@ from application.read_policy import POLICY
 from domain.base import InvalidCommand
 from domain.issue import issue_id
 from domain.plan import plan_id
-from domain.registry import Unit, User, unit_id, user_id
+from domain.registry import User, unit_id, user_id
 from infrastructure.spreadsheets.views_export import content_disposition
 from interfaces.bootstrap import Services
 from interfaces.http import audit as audit_api, filters
