@@ -163,7 +163,8 @@ class RollupFollower:
              changed: dict[str, tuple[Summary, Summary]], versions: list[Version]) -> None:
         try:
             self.store.put(district, expected=tracked, position=todo[-1].id, recorded_max=recorded_max,
-                           states=changed, versions=versions)
+                           states={key: (rollup.stored(state), b) for key, (state, b) in changed.items()},
+                           versions=versions)
         except BaseException:
             self._held.pop(district, None)
             raise

@@ -113,6 +113,27 @@ def replay(events: Iterable[Any]) -> dict[str, Summary]:
     return states
 
 
+# What a district's folds keep that the roll-up never reads: its free text (problems, measures,
+# reports, urgings, replies, reasons, addresses) and who wrote it. Free text can name a child
+# (its check looks only for ID and phone numbers), and the province's schema must hold no
+# district's content: a district's erasure never reaches a copy there.
+NOT_KEPT = frozenset({
+    "problem", "remarks", "duty", "contact_person", "text", "summary", "completion_summary",
+    "closure_summary", "message", "reason", "findings", "closure_reason", "street", "community",
+    "arrangement", "user", "approved_by", "reply", "outcome", "notes", "details",
+})
+
+
+def stored(value: Any) -> Any:
+    """A state as the province stores it: every text under a key of NOT_KEPT blanked (the key
+    stays, so the folds that go on from the stored state find the shape they made)."""
+    if isinstance(value, dict):
+        return {k: "" if k in NOT_KEPT and isinstance(v, str) else stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stored(v) for v in value]
+    return value
+
+
 def brief(s: Summary) -> Summary:
     """What the roll-up reads of a state: the fields projections.queries.units and the
     indicators read of an issue, the times and units of a case's reports and referrals, a

@@ -314,6 +314,8 @@ def test_the_provinces_tables_hold_nothing_personal(province: dict[str, Any]) ->
         text = " ".join(str(row[0]) for table in ("rollup_state", "rollup_versions")
                         for row in c.execute(f"SELECT CAST(t AS TEXT) FROM {{p}}{table} AS t").fetchall())
     assert NAME not in text and valid_id() not in text and BIRTH.isoformat() not in text
+    # Nor any district's free text (a problem, a measure, an urging, a reply, a closure).
+    assert [t for t in ("问题1", "措施一", "请加快", "已整改", "核验销号", "逾期完成") if t in text] == []
     assert "2019-05" in text  # the tables were read: the report's times are there
 
 
