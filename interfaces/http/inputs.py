@@ -26,6 +26,12 @@ def _clean(value: str, *, multiline: bool) -> str:
     return value.strip()
 
 
+def cleaned(value: str, *, multiline: bool) -> str:
+    """Text as the API's request models take it (NFC, LF line ends, no control characters,
+    stripped): for a form that sends what it read past a model (interfaces.web.correction_forms)."""
+    return _clean(value, multiline=multiline)
+
+
 def _line(value: str) -> str:
     return _clean(value, multiline=False)
 

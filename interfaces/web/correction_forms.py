@@ -24,7 +24,7 @@ from application.errors import NotFound
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep
-from interfaces.http.inputs import moment_or_day_end
+from interfaces.http.inputs import cleaned, moment_or_day_end
 from interfaces.web import forms, issue_form
 from interfaces.web.corrections import FIELDS, correctable_fields, require_corrector
 from interfaces.web.pages import PageRoute
@@ -56,6 +56,8 @@ def current_values(entries: list[dict[str, Any]], entry: dict[str, Any]) -> dict
     for later in entries:
         if later["type"] == "EntryCorrected" and later["fields"].get("corrected_version") == entry["version"]:
             values.update({k: v for k, v in later["fields"].get("changes", {}).items() if k in values})
+    if isinstance(values.get("occurred_at"), str):  # a corrected time is stored as ISO text
+        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
     return {name: _shown(value) for name, value in values.items()}
 
 
@@ -63,13 +65,18 @@ def changes_typed(sent: forms.Sent, before: dict[str, str]) -> dict[str, Any]:
     """The fields whose typed value differs from what the entry holds, as the API takes them."""
     changes: dict[str, Any] = {}
     for name, was in before.items():
-        typed = str(sent.typed.get(PREFIX + name, was)).strip()
+        kind = FIELDS[name][1]
+        try:
+            # As the API's models clean text: a browser sends a textarea's line ends as CRLF.
+            typed = cleaned(str(sent.typed.get(PREFIX + name, was)), multiline=kind == "area")
+        except ValueError as refused:
+            sent.refuse(PREFIX + name, str(refused))
+            continue
         if typed == was:
             continue
         if not typed and name not in _MAY_BE_EMPTY:
             sent.refuse(PREFIX + name, "不能为空；不需更正的栏目请保留原值")
             continue
-        kind = FIELDS[name][1]
         try:
             if kind == "number":
                 changes[name] = float(typed) if "." in typed else int(typed)

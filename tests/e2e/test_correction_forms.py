@@ -105,3 +105,32 @@ def test_a_supervisor_corrects_an_assignments_deadline_and_nodes_as_dates(
     issue_now = district.issues.read_issue(district.actors["supervisor"], issue)
     assert issue_now.deadline == date(2020, 1, 31)
     assert issue_now.nodes == [date(2019, 6, 30), date(2019, 9, 30)]
+
+
+def test_a_texts_line_ends_as_a_browser_sends_them_are_no_change(
+        client: TestClient, district: District, issue: UUID) -> None:
+    version = district.issues.adopt_measure(district.cmd("pf-clerk"), issue, unit="pf", text="一、建立台账\n二、按月报送",
+                                            due=None).version
+    sign_in(client, district, "pf-clerk")
+    form = f"/issues/{issue}/corrections/new?version={version}"
+    shown = page(client, form)
+    assert "一、建立台账\n二、按月报送</textarea>" in shown
+    answer = submit(client, form, form, {"new_text": "一、建立台账\r\n二、按月报送", "new_due": "2019-09-30",
+                                         "reason": "补填完成时限"})
+    assert answer.status_code == 303
+    entries = district.issues.issue_history(district.actors["pf-clerk"], issue)
+    correction = next(e for e in entries if e["type"] == "EntryCorrected" and e["fields"]["corrected_version"] == version)
+    assert correction["fields"]["changes"] == {"due": "2019-09-30"}
+
+
+def test_an_entry_whose_time_was_corrected_shows_that_time_and_can_be_corrected_again(
+        client: TestClient, district: District, issue: UUID) -> None:
+    _, form, _ = _opened(client, district, issue, "ProgressReported", "pf-clerk")
+    first = submit(client, form, form, {"new_occurred_at": "2019-03-01T09:30", "reason": "按实际报送时间"})
+    assert first.status_code == 303, first.text[:300]
+    shown = page(client, form)
+    assert 'value="2019-03-01T09:30"' in shown
+    again = submit(client, form, form, {"new_summary": "已起草考核标准", "reason": "漏字"})
+    assert again.status_code == 303, again.text[:300]
+    entries = district.issues.issue_history(district.actors["pf-clerk"], issue)
+    assert [e["fields"]["changes"] for e in entries if e["type"] == "EntryCorrected"][-1] == {"summary": "已起草考核标准"}
