@@ -46,14 +46,14 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         _started[:] = [now]
         return
-    if not _started or now - _started[0] <= SLOW_SECONDS:
-        return
     if not _thawed:
         _thawed.append(now)
+    # Asked at the end of every full collection, not only of slow ones: once all is frozen,
+    # the full collections are quick, and the hourly thaw must still come.
     if now - _thawed[0] > THAW_SECONDS:
         _thawed[:] = [now]
         gc.unfreeze()
-    else:
+    elif _started and now - _started[0] > SLOW_SECONDS:
         gc.freeze()
 
 

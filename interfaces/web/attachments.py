@@ -61,11 +61,22 @@ def naming(svc: Services, sent: Sent, attached: Attached, aggregate_id: UUID,
 
     def run() -> T:
         new = [file for file, content in attached.files if svc.evidence.keep(actor, file, content)]
+        sent_ok = False
+
+        def sent() -> T:
+            nonlocal sent_ok
+            answer = command()
+            sent_ok = True
+            return answer
+
         try:
-            return svc.evidence.naming(actor, named_digests(attached.evidence), aggregate_id, command,
+            return svc.evidence.naming(actor, named_digests(attached.evidence), aggregate_id, sent,
                                        case_id=case_id)
         except BaseException:
-            svc.evidence.discard(new)
+            # Only a refused command's files go: once it is stored its entry names them, even
+            # if recording that it does failed after.
+            if not sent_ok:
+                svc.evidence.discard(new)
             raise
 
     return run

@@ -55,6 +55,10 @@ def test_slow_full_collections_freeze_and_the_frozen_are_thawed_once_an_hour(mon
     assert fake.calls[-1] == "unfreeze"
     collection(2, 1.2)
     assert fake.calls[-1] == "freeze"
+    # Once all is frozen the full collections are quick: the hourly thaw comes all the same.
+    clock[0] += collector.THAW_SECONDS + 1
+    collection(2, 0.001)
+    assert fake.calls[-1] == "unfreeze"
 
 
 def test_installing_the_policy_once_hooks_the_collections_and_makes_full_ones_rarer(
