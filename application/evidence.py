@@ -183,9 +183,13 @@ class Evidence:
         return new
 
     def discard(self, files: Sequence[StoredFile]) -> None:
-        """Removes files a refused form stored new, unless an entry has named them since."""
+        """Removes files a refused form stored new, unless an entry has named them since. A
+        child's file is that case's own copy: only an entry of that case names it (another
+        case naming the same content names its own copy); a plain file is kept once anything
+        names its content, erring towards an unnamed copy left over rather than a named one gone."""
         for file in files:
-            if not self.store.references(file.sha256):
+            named_by = self.store.references(file.sha256)
+            if file.case_id not in named_by if file.case_id is not None else not named_by:
                 self.store.remove(file.sha256, file.case_id)
 
     def _require_stored(self, digests: Sequence[str], case_id: UUID | None) -> None:

@@ -11,6 +11,7 @@ import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import openpyxl
 import pytest
@@ -82,6 +83,10 @@ def issue(client: TestClient, district: District) -> str:
 
 @pytest.fixture
 def case(client: TestClient, district: District) -> str:
+    return registered_case(client, district)
+
+
+def registered_case(client: TestClient, district: District) -> str:
     made = client.post("/api/v1/cases", headers=bearer(district, "cq-clerk"), json={
         "street": "常青花园", "community": "常青一社区", "household_local": True, "birth_date": BIRTH.isoformat(),
         "person": {"name": NAME, "id_number": valid_id()}})
@@ -243,3 +248,18 @@ def test_naming_a_file_in_a_case_one_may_not_read_is_the_404_of_the_case_whateve
     assert [a.status_code for a in answers] == [404, 404], [a.text for a in answers]
     assert answers[0].json()["rule"] == answers[1].json()["rule"]
 
+
+
+def test_a_refused_forms_copy_for_one_case_goes_though_another_case_names_the_same_content(
+        client: TestClient, district: District, services) -> None:  # type: ignore[no-untyped-def]
+    first, second = UUID(registered_case(client, district)), UUID(registered_case(client, district))
+    content, clerk = a_pdf(), district.actors["cq-clerk"]
+    named = services.evidence.check_upload(clerk, content=content, name="材料.pdf", case_id=first)
+    services.evidence.keep(clerk, named, content)
+    services.evidence.store.attach(named.sha256, first)  # an entry of the first case names it
+    copy = services.evidence.check_upload(clerk, content=content, name="材料.pdf", case_id=second)
+    assert services.evidence.keep(clerk, copy, content)  # the second case's own copy, new
+    services.evidence.discard([copy])  # its form refused
+    key_of = services.evidence.key_of
+    assert services.evidence.store.find(copy.sha256, second, key_of(second)) is None
+    assert services.evidence.store.find(named.sha256, first, key_of(first)) is not None
