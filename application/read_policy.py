@@ -134,13 +134,14 @@ class Policy:
         if not self.reads_audit(actor):
             raise Forbidden("当前角色无权查看审计日志", rule="role_may_not_read_audit")
 
-    def reads_districts_audit(self, actor: Actor) -> bool:
-        """Another district's audit metadata, named by its code: the province inspector only
-        (each district's own users read their own district's, signed in there)."""
-        return actor.role == PROVINCE_INSPECTOR
+    def reads_districts_audit(self, actor: Actor, *, of_province: bool) -> bool:
+        """Another district's audit metadata, named by its code: the province inspector only,
+        signed in with the province's own credential (``of_province``); each district's own
+        users read their own district's, signed in there."""
+        return of_province and actor.role == PROVINCE_INSPECTOR
 
-    def require_districts_audit(self, actor: Actor) -> None:
-        if not self.reads_districts_audit(actor):
+    def require_districts_audit(self, actor: Actor, *, of_province: bool) -> None:
+        if not self.reads_districts_audit(actor, of_province=of_province):
             raise Forbidden("只有省级督查可以查看各区县的审计日志", rule="province_inspector_reads_districts")
 
     def reads_rollup(self, actor: Actor, *, of_province: bool) -> bool:

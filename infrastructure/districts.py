@@ -9,6 +9,7 @@ one set of services per row. SQLite holds one district only: there is no such ta
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -76,9 +77,11 @@ class DistrictTable:
                                 .format(self._table)).fetchall()
         return [District(code, name, schema, added_at) for code, name, schema, added_at in rows]
 
-    def add(self, code: str, name: str) -> District:
-        """Registers the district and creates its schema; adding it again with the same name
-        changes nothing (another name is refused)."""
+    def add(self, code: str, name: str, *, prepare: Callable[[District], None] | None = None) -> District:
+        """Registers the district, after creating its schema and ``prepare`` (its tables and
+        keys): one whose preparation fails is not registered, so no start meets it half made.
+        Adding it again with the same name prepares it again (which makes only what is
+        missing) and changes nothing else; another name is refused."""
         check_code(code)
         name = name.strip()
         if not name or len(name) > 100:
@@ -87,15 +90,18 @@ class DistrictTable:
         if schema == self._schema:
             raise DistrictRefused("区县的模式不能是本部署自己的模式")
         self.create_table()
-        with psycopg.connect(self._conninfo) as conn:
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
             row = conn.execute(sql.SQL("SELECT name, schema_name, added_at FROM {} WHERE code = %s")
                                .format(self._table), (code,)).fetchone()
-            if row is not None:
-                if row[0] != name:
-                    raise DistrictRefused(f"区县 {code} 已以名称“{row[0]}”登记")
-                return District(code, row[0], row[1], row[2])
+            if row is not None and row[0] != name:
+                raise DistrictRefused(f"区县 {code} 已以名称“{row[0]}”登记")
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            added_at = datetime.now(timezone.utc)
-            conn.execute(sql.SQL("INSERT INTO {} (code, name, schema_name, added_at) VALUES (%s, %s, %s, %s)")
-                         .format(self._table), (code, name, schema, added_at))
-        return District(code, name, schema, added_at)
+        district = District(code, name, schema, datetime.now(timezone.utc)) if row is None else District(code, *row)
+        if prepare is not None:
+            prepare(district)
+        if row is None:
+            with psycopg.connect(self._conninfo) as conn:
+                conn.execute(sql.SQL("INSERT INTO {} (code, name, schema_name, added_at) VALUES (%s, %s, %s, %s) "
+                                     "ON CONFLICT (code) DO NOTHING").format(self._table),
+                             (code, name, schema, district.added_at))
+        return district

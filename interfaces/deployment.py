@@ -109,7 +109,6 @@ def build_deployment(
 def add_district(settings: Settings, code: str, name: str) -> District:
     """`careledger districts add`: registers the district, creates its schema and tables and
     its key files (on first use). Refused on SQLite (DistrictRefused)."""
-    district = DistrictTable(settings).add(code, name)
-    build(district_settings(settings, district).model_copy(update={"create_tables": True}),
-          district=district.code).close()
-    return district
+    return DistrictTable(settings).add(code, name, prepare=lambda district: build(
+        district_settings(settings, district).model_copy(update={"create_tables": True}), district=district.code,
+    ).close())

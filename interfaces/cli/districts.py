@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from infrastructure.database_probe import check_database
 from infrastructure.districts import DistrictRefused, DistrictTable, check_code
 from infrastructure.settings import Settings
 from interfaces.cli import output
@@ -33,6 +34,7 @@ def settings_for(district: str | None) -> Settings:
     settings = Settings()
     if district is None:
         return settings
+    check_database(settings)  # an unreachable store is told in one line (exit 3), as build() tells it
     try:
         check_code(district)
         found = {d.code: d for d in DistrictTable(settings).all()}.get(district)
@@ -59,6 +61,7 @@ def districts_add(code: str, name: str) -> None:
 def districts_list(as_json: output.JsonFlag = False) -> None:
     """列出本部署服务的区县。"""
     settings = Settings()
+    check_database(settings)
     try:
         found = DistrictTable(settings).all()
     except DistrictRefused as refused:

@@ -60,17 +60,20 @@ def naming(svc: Services, sent: Sent, attached: Attached, aggregate_id: UUID,
     actor = sent.command.actor
 
     def run() -> T:
-        new = [file for file, content in attached.files if svc.evidence.keep(actor, file, content)]
+        new: list[StoredFile] = []
         sent_ok = False
 
-        def sent() -> T:
+        def send() -> T:
             nonlocal sent_ok
             answer = command()
             sent_ok = True
             return answer
 
         try:
-            return svc.evidence.naming(actor, named_digests(attached.evidence), aggregate_id, sent,
+            for file, content in attached.files:
+                if svc.evidence.keep(actor, file, content):
+                    new.append(file)
+            return svc.evidence.naming(actor, named_digests(attached.evidence), aggregate_id, send,
                                        case_id=case_id)
         except BaseException:
             # Only a refused command's files go: once it is stored its entry names them, even

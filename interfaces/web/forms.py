@@ -37,6 +37,7 @@ M = TypeVar("M", bound=BaseModel)
 # Fields every form carries besides its own: never part of the command's content.
 ENVELOPE = ("csrf", "once", "version")
 _ONCE = re.compile(formats.IDEMPOTENCY_KEY)
+_VERSION = re.compile(r"[0-9]{1,9}")
 STALE = "此记录已被他人更新"
 # Beside no field: the message stands above the form.
 WHOLE_FORM = ""
@@ -85,7 +86,8 @@ async def _command(request: Request, caller: Actor, form: FormData) -> Command:
     once = form.get("once")
     key = once if isinstance(once, str) and _ONCE.fullmatch(once) else None
     version = form.get("version")
-    expected = int(version) if isinstance(version, str) and version.isdigit() and len(version) < 10 else None
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses.
+    expected = int(version) if isinstance(version, str) and _VERSION.fullmatch(version) else None
     # The same form sent twice digests alike (its CSRF token is the session's, so alike too).
     fingerprint = await request_fingerprint(request) if key is not None else ""
     return Command(actor=caller, expected_version=expected, idempotency_key=key, fingerprint=fingerprint)

@@ -245,9 +245,8 @@ def verifications(request: Request, svc: Services) -> OneAtATime:
     if svc.district is None:
         return request.app.state.web_verifications  # type: ignore[no-any-return]
     jobs: dict[str, OneAtATime] = request.app.state.district_verifications
-    if svc.district not in jobs:
-        jobs[svc.district] = OneAtATime(lambda: datetime.now(UTC), name=f"careledger-verify-{svc.district}")
-    return jobs[svc.district]
+    # setdefault: two first requests at once (threadpool handlers) get the same job.
+    return jobs.setdefault(svc.district, OneAtATime(lambda: datetime.now(UTC), name=f"careledger-verify-{svc.district}"))
 
 
 def _verify_whole_log(svc: Services) -> Callable[[Callable[[int], None]], dict[str, Any]]:

@@ -109,3 +109,12 @@ def test_a_form_posted_from_another_site_is_refused(client: TestClient, district
     answer = client.post(form, data={**envelope, "text": "x"}, headers={"Origin": "http://evil.example"},
                          follow_redirects=False)
     assert answer.status_code == 403
+
+
+def test_a_form_whose_version_is_no_ascii_number_is_no_server_error(
+        client: TestClient, district: District, issue: UUID) -> None:
+    sign_in(client, district, "pf-clerk")
+    form = f"/issues/{issue}/measures/M1/progress"
+    envelope = {**hidden_fields(page(client, form), form), "version": "²"}
+    answer = submit(client, form, form, {"summary": "已起草考核标准"}, envelope=envelope)
+    assert answer.status_code == 303  # read as a form without a version, as any unreadable one is

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from application.commands import SYSTEM, Command
+from infrastructure.districts import District, DistrictTable
 from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.cli.main import app as cli
@@ -263,3 +264,16 @@ def test_verify_per_district_finds_a_tampered_event_in_its_district_only(provinc
         finally:
             conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = 3", (before,))  # noqa: S608
 
+
+
+def test_a_district_whose_tables_or_keys_cannot_be_made_is_not_registered(province: Province) -> None:
+    def fails(district: District) -> None:
+        raise OSError(f"cannot write the key folder of {district.code}")
+
+    with pytest.raises(OSError):
+        DistrictTable(province.settings).add("420198", "未建成区", prepare=fails)
+    assert "420198" not in {d.code for d in DistrictTable(province.settings).all()}
+    # Added again once its preparation succeeds, it is registered as usual.
+    made: list[str] = []
+    assert DistrictTable(province.settings).add("420198", "未建成区", prepare=lambda d: made.append(d.code)).code == "420198"
+    assert made == ["420198"] and "420198" in {d.code for d in DistrictTable(province.settings).all()}
