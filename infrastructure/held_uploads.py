@@ -37,7 +37,9 @@ class HeldUploadFiles:
         sha256 = hashlib.sha256(content).hexdigest()
         path = self._path(owner, sha256)
         assert path is not None
-        self._forget_abandoned(path.parent)
+        # Everyone's abandoned previews, not only this sender's: a list previewed by someone
+        # who never uploads again must not stay on disk for good (its free text may name a child).
+        self._forget_abandoned()
         _write(path, content)
         _write(path.with_name(sha256 + ".json"), json.dumps({"name": name}, ensure_ascii=False).encode())
         return sha256
@@ -61,11 +63,11 @@ class HeldUploadFiles:
         for part in (path.with_name(sha256 + ".json"), path):
             part.unlink(missing_ok=True)
 
-    def _forget_abandoned(self, folder: Path) -> None:
+    def _forget_abandoned(self) -> None:
         stale = time.time() - KEPT_SECONDS
-        for old in folder.glob("*"):
+        for old in self.root.glob("*/*"):
             try:
                 if old.stat().st_mtime < stale:
                     old.unlink(missing_ok=True)
             except OSError:
-                continue  # removed meanwhile by another request of the same user
+                continue  # removed meanwhile by another request

@@ -36,7 +36,8 @@ def waiting_on(brief: Brief) -> set[str]:
             *(r["unit"] for r in brief.get("extension_requests", {}).values())}
 
 
-def _open(briefs: Iterable[Brief], kind: str) -> list[Brief]:
+def open_of(briefs: Iterable[Brief], kind: str) -> list[Brief]:
+    """The issues or cases (``kind``) not closed."""
     return [b for b in briefs if b["kind"] == kind and not b["closed"]]
 
 
@@ -45,7 +46,7 @@ def urgings_awaiting_reply(briefs: Iterable[Brief], unit: str, today: date) -> l
     ``POST /issues/{id}/urgings/{urging_id}/reply``), what was asked, when, the reply-by date
     and the days left to it (negative once past)."""
     rows = []
-    for s in _open(briefs, "issue"):
+    for s in open_of(briefs, "issue"):
         for u in s["urgings"]:
             # A brief stored before replies were kept has no urging_id (see projections.issues.brief).
             if u["unit"] != unit or u.get("replied_at") is not None or "urging_id" not in u:
@@ -66,7 +67,7 @@ def pending_extension_requests(briefs: Iterable[Brief], unit: str | None = None)
         {"issue_id": s["id"], "plan_id": s["plan_id"], "seq": s["seq"], "request_id": request_id,
          "unit": r["unit"], "deadline": r["deadline"], "current_deadline": s["deadline"],
          "requested_at": r["requested_at"]}
-        for s in _open(briefs, "issue")
+        for s in open_of(briefs, "issue")
         for request_id, r in s.get("extension_requests", {}).items()
         if r["status"] == PENDING and unit in (None, r["unit"])
     ]
@@ -79,7 +80,7 @@ def referrals_awaiting_acceptance(briefs: Iterable[Brief], unit: str, today: dat
     rows = [
         {"case_id": s["id"], "case_number": s["case_number"], "referral_id": referral_id, "duty": r["duty"],
          "referred_at": r["referred_at"], "days_waiting": (today - day_of(r["referred_at"])).days}  # type: ignore[operator]
-        for s in _open(briefs, "case")
+        for s in open_of(briefs, "case")
         for referral_id, r in s["referrals"].items()
         if r["unit"] == unit and r["status"] == REFERRAL_OPEN and r.get("accepted_at") is None
     ]

@@ -23,16 +23,12 @@ from projections.indicators import Thresholds
 Brief = dict[str, Any]
 
 
-def _open_issues(briefs: Iterable[Brief]) -> list[Brief]:
-    return [b for b in briefs if b["kind"] == "issue" and not b["closed"]]
-
-
 def measures_due(briefs: Iterable[Brief], unit: str, today: date, thresholds: Thresholds) -> list[dict[str, Any]]:
     """``unit``'s open measures overdue (``days_left`` negative) or due within the horizon,
     soonest first: the issue, the measure's id (for its progress and completion forms), the
     due date, the days left, and the day of its latest progress report if any."""
     rows = []
-    for s in _open_issues(briefs):
+    for s in todo.open_of(briefs, "issue"):
         for m in s["measures"].values():
             if m["unit"] != unit or m["status"] == MEASURE_COMPLETED:
                 continue
@@ -58,7 +54,7 @@ def issues_without_own_measure(briefs: Iterable[Brief], unit: str) -> list[dict[
     rows = [
         {"issue_id": s["id"], "plan_id": s["plan_id"], "seq": s["seq"], "problem": s["problem"],
          "deadline": s["deadline"], "lead": s["lead_unit"] == unit}
-        for s in _open_issues(briefs)
+        for s in todo.open_of(briefs, "issue")
         if unit in s["units"] and not any(m["unit"] == unit for m in s["measures"].values())
     ]
     return sorted(rows, key=lambda r: (r["deadline"] is None, r["deadline"] or "", r["seq"]))

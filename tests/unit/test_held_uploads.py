@@ -38,3 +38,15 @@ def test_a_preview_left_for_a_day_goes_with_the_senders_next_upload(tmp_path: Pa
         os.utime(part, (long_ago, long_ago))
     new = held.hold(sender, "new.csv", b"new")
     assert held.held(sender, old) is None and held.held(sender, new) == ("new.csv", b"new")
+
+
+def test_a_preview_left_for_a_day_goes_with_anyones_next_upload(tmp_path: Path) -> None:
+    held = HeldUploadFiles(tmp_path)
+    gone_away, another = uuid4(), uuid4()
+    old = held.hold(gone_away, "old.csv", b"old")
+    long_ago = time.time() - KEPT_SECONDS - 60
+    for part in (tmp_path / "held" / str(gone_away)).glob(f"{old}*"):
+        os.utime(part, (long_ago, long_ago))
+    held.hold(another, "new.csv", b"new")
+    assert held.held(gone_away, old) is None
+    assert list((tmp_path / "held" / str(gone_away)).glob("*")) == []
