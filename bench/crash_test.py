@@ -49,7 +49,7 @@ import psycopg  # noqa: E402
 
 CARELEDGER = str(Path(sys.executable).with_name("careledger"))
 SERVER = os.environ.get("CARELEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DEADLINE_SECONDS = 600
+DEFAULT_SECONDS = 600  # the whole run's bound unless --seconds says otherwise
 # Longer than any request deadline the runs set, so a request that hangs shows as a ReadTimeout.
 CLIENT_TIMEOUT_SECONDS = 20
 MARK = "crash-test "
@@ -67,11 +67,16 @@ def say(*parts: object) -> None:
 
 def poll(check: Callable[[], bool], seconds: float, what: str) -> None:
     """Bounded polling of a condition; raises after ``seconds``."""
-    deadline = time.monotonic() + seconds
+    began = time.monotonic()
+    deadline, told = began + seconds, began
     delay = 0.02
     while not check():
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise TimeoutError(f"timed out after {seconds}s waiting for {what}")
+        if now - told >= 10:  # a run that hangs says where, before whatever bounds it kills it
+            say(f"still waiting ({now - began:.0f}s) for {what}")
+            told = now
         time.sleep(delay)
         delay = min(delay * 2, 0.25)
 
@@ -446,7 +451,8 @@ class Run:
     def go(self) -> int:
         args = self.args
         begun = time.monotonic()
-        stop_at = begun + DEADLINE_SECONDS - 150  # leaves time to catch up and check
+        # leaves time to catch up and check (the catch-up's own poll is bounded by the alarm)
+        stop_at = begun + args.seconds - min(150, args.seconds / 2)
         token, issues, seeded = self.prepare()
         base = self.base = self.start_server()
         self.start_runner()
@@ -471,7 +477,7 @@ class Run:
         for share, fault in faults:
             threshold = seeded + share * (expected - seeded)
             poll(lambda: self.position() >= threshold or not any(p.is_alive() for p in clients),  # noqa: B023 — polled here
-                 DEADLINE_SECONDS, f"the log to reach {threshold:.0f}")
+                 args.seconds, f"the log to reach {threshold:.0f} (from {self.position()})")
             fault()
         while any(p.is_alive() for p in clients):
             self.keep_runner()
@@ -596,6 +602,8 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=0, metavar="SECONDS",
                         help="the API's request deadline (CARELEDGER_REQUEST_DEADLINE_SECONDS); "
                              f"under {CLIENT_TIMEOUT_SECONDS - 5}s so a hang shows as a client timeout")
+    parser.add_argument("--seconds", type=int, default=DEFAULT_SECONDS,
+                        help="bound of the whole run: past it the run stops, cleans up and fails")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     parser.add_argument("--report", help="also write the counts, faults and failures to this JSON file")
     args = parser.parse_args()
@@ -609,8 +617,9 @@ def main() -> int:
         return 2
     if not 0 <= args.deadline <= CLIENT_TIMEOUT_SECONDS - 5:
         parser.error(f"--deadline is at most {CLIENT_TIMEOUT_SECONDS - 5} seconds")
-    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("crash test over 10 minutes")))
-    signal.alarm(DEADLINE_SECONDS)
+    signal.signal(signal.SIGALRM,
+                  lambda *_: (_ for _ in ()).throw(TimeoutError(f"crash test over {args.seconds} seconds")))
+    signal.alarm(args.seconds)
     run = Run(args)
     try:
         return run.go()
