@@ -58,13 +58,6 @@ def _differs(folded: Any, snapshot: Any) -> bool:
     return vars(folded) != vars(snapshot.mutate(None))
 
 
-def check_snapshots(
-    snapshots: EventStore[UUID], events: EventStore[UUID], ids: Iterator[UUID] | list[UUID]
-) -> Finding | None:
-    """The first snapshot of these aggregates that its events do not reproduce, if any."""
-    return _Stores(snapshots, events).check(ids)
-
-
 # Aggregates read together: two queries for these many, not two an aggregate and one a snapshot.
 CHUNK = 200
 

@@ -18,19 +18,20 @@ after the last head that still holds; the finding then names that range. Every h
 checked against the same recomputed tree, so each is consistent with the next whenever
 all of them hold.
 
-Reads go through the library's recorder and the MerkleLogStore interface only.
+Reads go through the library's recorder and the MerkleLogStore interface only
+(infrastructure.verify_reads). Runs of events that hold are checked a list at a time; a run
+with anything out of place is checked again event by event, which names the first finding.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 from typing import NoReturn, Protocol
 from uuid import UUID
 
 from infrastructure.findings import Discrepancy, Finding, Verification
+from infrastructure.verify_reads import StoredSubtrees, batches, pages
 from projections import merkle
 from projections.merkle_log import (
     LeafRow,
@@ -67,17 +68,6 @@ class _Tampered(Exception):
         self.finding = finding
 
 
-def _batches(
-    fetch: Callable[[int | None], list], key: Callable[[object], int], start: int | None
-) -> Iterator:  # type: ignore[type-arg]
-    while True:
-        batch = fetch(start)
-        yield from batch
-        if not batch:
-            return
-        start = key(batch[-1]) + 1
-
-
 class _Walk:
     """The state of one verification pass; ``run`` raises _Tampered at the first finding."""
 
@@ -110,45 +100,16 @@ class _Walk:
         self.heads = self._heads()
         self.next_head = next(self.heads, None)
         self.check_at: set[int] = set()
-        self.node_streams: dict[int, Iterator[tuple[int, bytes]]] = {}
-        # Level -> index of the first stored subtree found wrong at that level.
-        self.bad_levels: dict[int, int] = {}
+        self.subtrees = StoredSubtrees(store, batch_size)
 
     def _heads(self) -> Iterator[TreeHead]:
         limit = self.progress.tree_size
-        for head in _batches(
+        for head in batches(
             lambda start: list(self.store.heads(start, self.batch_size)), lambda h: h.tree_size, 0
         ):
             if head.tree_size > limit:
                 return
             yield head
-
-    def _pages(self) -> Iterator[list[tuple[StoredRow | None, LeafRow | None]]]:
-        """Events and leaves in step, a page of each per read (see events_with_leaves). Where
-        the store reads concurrently, the next page is asked for before this one is checked:
-        the database finds it while the hashes are computed."""
-        def read(after: int | None, first_leaf: int) -> list[tuple[StoredRow | None, LeafRow | None]]:
-            return self.store.events_with_leaves(self.table, after, first_leaf, self.progress.tree_size,
-                                                 self.batch_size)
-
-        with ThreadPoolExecutor(1, thread_name_prefix="careledger-verify-read") as reader:
-            after: int | None = None
-            first_leaf = 0
-            page = read(after, first_leaf)
-            while page:
-                last_event = next((e for e, _ in reversed(page) if e is not None), None)
-                last_leaf = next((x for _, x in reversed(page) if x is not None), None)
-                if last_event is not None:
-                    after = last_event[0]
-                if last_leaf is not None:
-                    first_leaf = last_leaf[0] + 1
-                if self.store.reads_concurrently:
-                    following = reader.submit(read, after, first_leaf)
-                    yield page
-                    page = following.result()
-                else:
-                    yield page
-                    page = read(after, first_leaf)
 
     def _sizes_to_check(self) -> set[int]:
         """The tree sizes at which something beside the leaves is compared."""
@@ -162,7 +123,7 @@ class _Walk:
     def run(self) -> None:
         self._check_heads_at(0)
         self.check_at = self._sizes_to_check()
-        for page in self._pages():
+        for page in pages(self.store, self.table, self.progress.tree_size, self.batch_size):
             start = 0
             while start < len(page):
                 # A run that ends at the next size where heads are compared, checked whole;
@@ -231,7 +192,7 @@ class _Walk:
         self.frontier.extend(hashes, levels)
         for level, completed in enumerate(levels):
             if completed:
-                self._check_level(level, completed)
+                self.subtrees.check_level(level, completed)
         self.last_position = positions[-1]
         done = self.positions_checked
         self.positions_checked += len(run)
@@ -287,7 +248,7 @@ class _Walk:
                 f"the event at position {position} hashes to {recomputed.hex()}, "
                 f"but leaf {index} holds {bytes(leaf_hash).hex()}",
             )
-        self.frontier.push(recomputed, self._check_node)
+        self.frontier.push(recomputed, self.subtrees.check)
         self.last_position = position
         self.positions_checked += 1
         if self.on_progress is not None and self.positions_checked % self.batch_size == 0:
@@ -392,51 +353,16 @@ class _Walk:
                 f"{missing}, shorter than the outside tree head of size {self.outside.tree_size}",
             )
 
-    def _stream(self, level: int) -> Iterator[tuple[int, bytes]]:
-        stream = self.node_streams.get(level)
-        if stream is None:
-            # Four pages of events' worth a read: the first level has half as many subtrees
-            # as leaves, the next a quarter, so a read a page was a round trip per ~1,000.
-            stream = self.node_streams[level] = _batches(
-                lambda start: list(self.store.nodes(level, start, 4 * self.batch_size)),
-                lambda n: n[0],
-                0,
-            )
-        return stream
-
-    def _check_node(self, level: int, index: int, expected: bytes) -> None:
-        """Each subtree the recomputed tree completes, against the stored one; called in
-        the order subtrees complete, read from one stream per level."""
-        if level in self.bad_levels:
-            return
-        got = next(self._stream(level), None)
-        if got is None or got[0] != index or bytes(got[1]) != expected:
-            # Only the first wrong subtree of a level is kept: beyond it the stream is out
-            # of step. Which one is reported is decided at the end (_check_nodes).
-            self.bad_levels[level] = index
-
-    def _check_level(self, level: int, completed: list[tuple[int, bytes]]) -> None:
-        """``_check_node`` for subtrees of one level completed in turn, compared as a list."""
-        if level in self.bad_levels:
-            return
-        stored = list(islice(self._stream(level), len(completed)))
-        if stored == completed:
-            return
-        for at, (index, expected) in enumerate(completed):
-            got = stored[at] if at < len(stored) else None
-            if got is None or got[0] != index or bytes(got[1]) != expected:
-                self.bad_levels[level] = index
-                return
-
     def _check_nodes(self) -> None:
         """The stored subtrees proofs are made of: the lowest level with a wrong one, and
         its first, as a pass level by level from the checked leaves would find. They
         were compared during the walk; a wrong one is reported only when nothing else is
         wrong, since a changed event or leaf is the more precise finding."""
-        if not self.bad_levels:
+        bad_levels = self.subtrees.bad_levels
+        if not bad_levels:
             return
-        level = min(self.bad_levels)
-        index = self.bad_levels[level]
+        level = min(bad_levels)
+        index = bad_levels[level]
         first_leaf = index << level
         position = self.store.leaves(first_leaf, 1)[0].position
         self._fail(
