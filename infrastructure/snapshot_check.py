@@ -280,6 +280,9 @@ def _own_connection(parent: Any) -> Iterator[PostgresDatastore]:
     kwargs = dict(pool.kwargs)
     if getattr(pool, "get_password_func", None):
         kwargs["password"] = pool.get_password_func()
+    # Bounded as the pool's own connections are: a child that cannot connect fails, and the
+    # parent checks instead.
+    kwargs.setdefault("connect_timeout", max(1, round(pool.timeout)))
     conn = psycopg.connect(pool.conninfo, **kwargs)
     try:
         parent.after_connect_func()(conn)
