@@ -14,7 +14,9 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from uuid import UUID
 
@@ -92,7 +94,9 @@ class EvidenceStore(Protocol):
 
     def references(self, sha256: str) -> list[UUID]: ...
 
-    def remove(self, sha256: str, case_id: UUID | None) -> None: ...
+    def naming(self, sha256s: Sequence[str], aggregate_id: UUID) -> AbstractContextManager[None]: ...
+
+    def remove_unless(self, sha256: str, case_id: UUID | None, named: Callable[[list[UUID]], bool]) -> None: ...
 
     def check(self, key_of: Callable[[UUID], bytes | None]) -> FileCheck: ...
 
@@ -123,6 +127,10 @@ def named_digests(evidence: object) -> list[str]:
     items = evidence if isinstance(evidence, list) else []
     found = (item.get("sha256") if isinstance(item, dict) else item for item in items)
     return [d.lower() for d in found if isinstance(d, str) and SHA256.fullmatch(d)]
+
+
+def _keeps(case_id: UUID | None, named_by: list[UUID]) -> bool:
+    return case_id in named_by if case_id is not None else bool(named_by)
 
 
 def _file_name(given: str | None, media_type: str) -> str:
@@ -186,11 +194,10 @@ class Evidence:
         """Removes files a refused form stored new, unless an entry has named them since. A
         child's file is that case's own copy: only an entry of that case names it (another
         case naming the same content names its own copy); a plain file is kept once anything
-        names its content, erring towards an unnamed copy left over rather than a named one gone."""
+        names its content, erring towards an unnamed copy left over rather than a named one gone.
+        A command naming the content at this moment (``naming``) counts as an entry naming it."""
         for file in files:
-            named_by = self.store.references(file.sha256)
-            if file.case_id not in named_by if file.case_id is not None else not named_by:
-                self.store.remove(file.sha256, file.case_id)
+            self.store.remove_unless(file.sha256, file.case_id, partial(_keeps, file.case_id))
 
     def _require_stored(self, digests: Sequence[str], case_id: UUID | None) -> None:
         key = self.key_of(case_id) if case_id is not None else None
@@ -211,10 +218,13 @@ class Evidence:
                 POLICY.require_case(actor, self.ledger.load(ChildCase, aggregate_id, "儿童个案"))
             else:
                 POLICY.require_issue(actor, self.ledger.load(RectificationIssue, aggregate_id, "整改问题"))
-        self._require_stored(digests, case_id)
-        answer = command()
-        for digest in digests:
-            self.store.attach(digest, aggregate_id)
+        # Noted as being named before the check that they are stored: from the check until
+        # the references are recorded, a refused form elsewhere cannot remove them (discard).
+        with self.store.naming(digests, aggregate_id):
+            self._require_stored(digests, case_id)
+            answer = command()
+            for digest in digests:
+                self.store.attach(digest, aggregate_id)
         return answer
 
     def download(self, actor: Actor, sha256: str, *, endpoint: str) -> tuple[StoredFile, bytes]:

@@ -123,15 +123,20 @@ def serve(workdir: Path, database: str | None = None) -> tuple[str, dict[str, st
     raise SystemExit("the server did not answer /healthz within 15 s")
 
 
-def urging_each_time(issue: dict[str, Any], token: str) -> Callable[[httpx.Client], None]:
-    """Before each timed page, one urging of ``issue`` through the API: every page then
-    meets a log one event longer than its last request did (views, caches and kept answers
-    must take it in), as in an office where work is recorded between readings."""
+def urging_each_time(issues: list[dict[str, Any]], token: str) -> Callable[[httpx.Client], None]:
+    """Before each timed page, one urging through the API, of each of ``issues`` in turn:
+    every page then meets a log one event longer than its last request did (views, caches
+    and kept answers must take it in), as in an office where work is recorded between
+    readings, on many issues (urging one issue over and over made its history, and so its
+    summary and page, grow with every request)."""
     from datetime import date, timedelta
+    from itertools import cycle
 
     reply_by = (date.today() + timedelta(days=7)).isoformat()
+    turn = cycle(issues)
 
     def urge(client: httpx.Client) -> None:
+        issue = next(turn)
         client.post(f"/api/v1/issues/{issue['id']}/urgings", headers={"Authorization": f"Bearer {token}"},
                     json={"unit": issue["units"][0], "message": "请加快整改进度", "reply_by": reply_by}).raise_for_status()
 
@@ -146,10 +151,10 @@ def chosen_issue(services: bootstrap.Services) -> dict[str, Any]:
     return services.views.store.get_summaries([brief["id"]])[brief["id"]]
 
 
-def open_issue(services: bootstrap.Services) -> dict[str, Any]:
-    """An issue still open to urgings, with a responsible unit."""
+def open_issues(services: bootstrap.Services, most: int = 50) -> list[dict[str, Any]]:
+    """Issues still open to urgings, with a responsible unit."""
     services.views.catch_up()
-    return next(b for b in services.views.briefs(kinds=("issue",)) if not b["closed"] and b["units"])
+    return [b for b in services.views.briefs(kinds=("issue",)) if not b["closed"] and b["units"]][:most]
 
 
 def worked_issue(services: bootstrap.Services, unit: str | None = None) -> dict[str, Any]:
@@ -262,7 +267,7 @@ def main() -> None:
             if args.database:
                 total = services.ledger.recorder.max_notification_id() or 0
                 where = f"{args.database} (PostgreSQL, {total:,} events from bench.generate)"
-            before = urging_each_time(open_issue(services), tokens["supervisor"]) if args.write_between else None
+            before = urging_each_time(open_issues(services), tokens["supervisor"]) if args.write_between else None
             results = measure(base, tokens, args.requests, paths, args.warmup, before)
         finally:
             server.should_exit = True

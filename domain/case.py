@@ -21,7 +21,7 @@ from domain import assessment, case_personal, evaluation, guardianship, mandator
 from domain.base import LedgerAggregate, RuleViolated, Stamp, check_code, check_text, found, versioned
 from domain.case_corrections import CORRECTIONS, checked_changes
 from domain.case_personal import case_id, check_new_personal_data, month_of
-from domain.correction import CorrectableAggregate, record
+from domain.correction import CorrectableAggregate
 from domain.free_text import check_free_text
 from domain.person import beijing_day, is_under
 
@@ -36,6 +36,7 @@ class ChildCase(referral_acceptance.ReferralAcceptance, evaluation.YearEndEvalua
     evaluated_noun = "个案"
     closed_rule = "closed_case_takes_only_reopening_evaluation_correction"
     closed_noun = "个案已结案"
+    correction_table = CORRECTIONS
     # Version 2 of the state (snapshots): each service keeps its evidence.
     class_version = 2
 
@@ -423,10 +424,7 @@ class ChildCase(referral_acceptance.ReferralAcceptance, evaluation.YearEndEvalua
         corrected_position: int, corrected_type: str, changes: dict[str, Any],
         reason: str | None, sealed_reason: str | None = None,
     ) -> None:
-        self._note_entry("EntryCorrected", user, unit)
-        self.corrections.append(record(
-            version=self.version + 1, corrected_version=corrected_version, position=corrected_position,
+        self._correction_applied(
+            user, unit, corrected_version=corrected_version, corrected_position=corrected_position,
             changes=changes, reason=reason, sealed_reason=sealed_reason,
-        ))
-        # The aggregate's attributes are its state: the correction changes them in place.
-        CORRECTIONS.apply(vars(self), self.entries, corrected_version, changes)
+        )

@@ -174,7 +174,10 @@ class CorrectableAggregate(LedgerAggregate):
         closed_rule: str
         closed_noun: str
         entries: dict[int, dict[str, Any]]
+        corrections: list[dict[str, Any]]
         closed: bool
+        # The aggregate's table: what may be corrected, and where each entry's values live.
+        correction_table: Corrections
 
     def recorder_of(self, version: int) -> dict[str, Any] | None:
         return self.entries.get(version)
@@ -186,6 +189,20 @@ class CorrectableAggregate(LedgerAggregate):
     def _must_be_open(self, what: str) -> None:
         if self.closed:
             raise RuleViolated(self.closed_rule, f"{self.closed_noun}，不能{what}；只能重新打开、年终考核或更正")
+
+    def _correction_applied(
+        self, user: str, unit: str, *, corrected_version: int, corrected_position: int,
+        changes: dict[str, Any], reason: str | None, sealed_reason: str | None = None,
+    ) -> None:
+        """What an EntryCorrected event does to any correctable aggregate: it is an entry
+        of its own, it is listed, and it changes the corrected entry's values in place."""
+        self._note_entry("EntryCorrected", user, unit)
+        self.corrections.append(record(
+            version=self.version + 1, corrected_version=corrected_version, position=corrected_position,
+            changes=changes, reason=reason, sealed_reason=sealed_reason,
+        ))
+        # The aggregate's attributes are its state: the correction changes them in place.
+        self.correction_table.apply(vars(self), self.entries, corrected_version, changes)
 
 
 def record(

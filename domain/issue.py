@@ -10,7 +10,7 @@ from eventsourcing.domain import event
 
 from domain import evaluation, issue_corrections
 from domain.base import InvalidCommand, LedgerAggregate, RuleViolated, Stamp, found, ledger_id, versioned
-from domain.correction import CorrectableAggregate, record
+from domain.correction import CorrectableAggregate
 from domain.evidence import checked_evidence
 from domain.extension_request import ExtensionRequests
 from domain.free_text import check_free_text
@@ -43,6 +43,7 @@ class RectificationIssue(UrgingReplies, ExtensionRequests, evaluation.YearEndEva
     evaluated_noun = "问题"
     closed_rule = "closed_issue_takes_only_reopening_evaluation_correction"
     closed_noun = "问题已销号"
+    correction_table = CORRECTIONS
     # Version 2 of the state (snapshots): each measure keeps its completion evidence.
     class_version = 2
 
@@ -422,10 +423,7 @@ class RectificationIssue(UrgingReplies, ExtensionRequests, evaluation.YearEndEva
         self, *, user: str, unit: str, occurred_at: datetime, corrected_version: int,
         corrected_position: int, corrected_type: str, changes: dict[str, Any], reason: str,
     ) -> None:
-        self._note_entry("EntryCorrected", user, unit)
-        self.corrections.append(record(
-            version=self.version + 1, corrected_version=corrected_version, position=corrected_position,
+        self._correction_applied(
+            user, unit, corrected_version=corrected_version, corrected_position=corrected_position,
             changes=changes, reason=reason,
-        ))
-        # The aggregate's attributes are its state: the correction changes them in place.
-        CORRECTIONS.apply(vars(self), self.entries, corrected_version, changes)
+        )

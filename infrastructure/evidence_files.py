@@ -5,6 +5,13 @@
     cases/<case>/<sha256>       a child's file: 12-byte nonce ‖ AES-256-GCM under the case key
     cases/<case>/<sha256>.json  its media type, size, and its name sealed under the same key
     refs/<sha256>/<aggregate>   an entry of that issue or case names the file (who may read it)
+    pending/<sha256>/<aggregate>.<n>  a command naming the file is under way (see ``naming``)
+    locks/ab                    one lock of the files whose digest begins with ab
+
+A refused form removes the files it stored new unless something names them; that check and
+the removal, a file's storing, and a command's note that it is about to name a file happen
+under the file's lock (an exclusive ``flock``, shared by every process on the machine), so a
+file another request is naming is never removed under it.
 
 The digest is of the content as uploaded, so a child's file keeps the digest the ledger
 names while only ciphertext lies on disk; erasing the case key shreds it (and its name).
@@ -15,12 +22,14 @@ or absent. The ledger's events are the record; these files are what they point t
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -84,10 +93,22 @@ class EvidenceFiles:
             meta["sealed_name"] = base64.b64encode(
                 _seal(key, file.name.encode(), _associated_data(file.case_id, file.sha256, "name"))).decode()
             data = _seal(key, content, _associated_data(file.case_id, file.sha256, "content"))
-        if not path.exists():
-            _write(path, data)
-        # The metadata last: a file counts as stored once it is there.
-        _write(path.with_name(path.name + ".json"), json.dumps(meta, ensure_ascii=False).encode())
+        with self._lock(file.sha256):
+            if not path.exists():
+                _write(path, data)
+            # The metadata last: a file counts as stored once it is there.
+            _write(path.with_name(path.name + ".json"), json.dumps(meta, ensure_ascii=False).encode())
+
+    @contextmanager
+    def _lock(self, sha256: str) -> Iterator[None]:
+        folder = self.root / "locks"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(folder / sha256[:2], "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _meta(self, path: Path) -> dict[str, object] | None:
         try:
@@ -131,11 +152,39 @@ class EvidenceFiles:
         except OSError:
             return []
 
-    def remove(self, sha256: str, case_id: UUID | None) -> None:
+    @contextmanager
+    def naming(self, sha256s: Sequence[str], aggregate_id: UUID) -> Iterator[None]:
+        """While a command that names these files runs and its references are recorded:
+        each file counts as named by ``aggregate_id`` for ``remove_unless``."""
+        marks: list[Path] = []
+        try:
+            for sha256 in sha256s:
+                if not _DIGEST.fullmatch(sha256):
+                    raise ValueError("not a lower-case SHA-256")
+                mark = self.root / "pending" / sha256 / f"{aggregate_id}.{secrets.token_hex(8)}"
+                with self._lock(sha256):
+                    _write(mark, b"")
+                marks.append(mark)
+            yield
+        finally:
+            for mark in marks:
+                mark.unlink(missing_ok=True)
+
+    def remove_unless(self, sha256: str, case_id: UUID | None, named: Callable[[list[UUID]], bool]) -> None:
+        """Removes the file unless ``named`` says the aggregates whose entries name it, or
+        whose commands are naming it, keep it."""
         path = self._path(sha256, case_id)
-        # The metadata first: without it the file no longer counts as stored.
-        for part in (path.with_name(path.name + ".json"), path):
-            part.unlink(missing_ok=True)
+        with self._lock(sha256):
+            try:
+                pending = [UUID(p.name.split(".")[0]) for p in (self.root / "pending" / sha256).iterdir()
+                           if not p.name.startswith(".")]
+            except OSError:
+                pending = []
+            if named(self.references(sha256) + pending):
+                return
+            # The metadata first: without it the file no longer counts as stored.
+            for part in (path.with_name(path.name + ".json"), path):
+                part.unlink(missing_ok=True)
 
     def _stored(self) -> Iterator[tuple[str, UUID | None, Path]]:
         for meta in sorted(self.root.glob("plain/*/*.json")):

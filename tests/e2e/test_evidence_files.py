@@ -263,3 +263,27 @@ def test_a_refused_forms_copy_for_one_case_goes_though_another_case_names_the_sa
     key_of = services.evidence.key_of
     assert services.evidence.store.find(copy.sha256, second, key_of(second)) is None
     assert services.evidence.store.find(named.sha256, first, key_of(first)) is not None
+
+
+def test_a_refused_forms_new_file_stays_while_another_command_is_naming_the_same_content(
+        client: TestClient, district: District, services, issue: str) -> None:  # type: ignore[no-untyped-def]
+    """Two forms send the same file at once: the first stored it new and is refused; the
+    second's command is committed between the store's check and the record that it names
+    the file. The refused form's clean-up must not remove the file the second entry names."""
+    content, clerk = a_pdf(), district.actors["pf-clerk"]
+    file = services.evidence.check_upload(clerk, content=content, name="材料.pdf")
+    assert services.evidence.keep(clerk, file, content)  # the first form stored it new
+    issue_id = UUID(issue.rsplit("/", 1)[1])
+
+    def committed_while_the_first_form_is_refused() -> str:
+        services.evidence.discard([file])
+        return "committed"
+
+    assert services.evidence.naming(clerk, [file.sha256], issue_id, committed_while_the_first_form_is_refused) \
+        == "committed"
+    assert services.evidence.store.find(file.sha256, None, None) is not None
+    assert services.evidence.store.references(file.sha256) == [issue_id]
+    assert services.evidence.check().intact
+    services.evidence.discard([file])  # named now: a later clean-up keeps it too
+    assert services.evidence.store.find(file.sha256, None, None) is not None
+    assert not files_in(services.settings.evidence_dir / "pending")

@@ -57,6 +57,15 @@ def test_every_stored_event_and_snapshot_decodes_as_the_library_decodes_it(distr
     b'{"_type_": "datetime_iso", "other": 1}',  # two keys, not a tag
     b'{"a": {"_type_": "tuple", "_data_": [1, {"_type_": "date_iso", "_data_": "2019-05-01"}]}}',
     b'{"b": [[], [[]], {}], "c": [1, 2, 3, 4, 5, 6, 7, 8, 9, {"_type_": "date_iso", "_data_": "2019-05-01"}]}',
+    # a snapshot's list of dicts by columns: only the untyped column holds tags to decode
+    b'{"u": {"_type_": "columns", "_data_": [[[["a", "b", "c"], [null, "date", "repeated text"], '
+    b'[[{"_type_": "date_iso", "_data_": "2019-05-01"}, [1, {"_type_": "tuple", "_data_": [2]}]], '
+    b'["2019-05-02", "2019-05-03"], [["x"], [0, 0]]]]], null]}}',
+    b'{"u": {"_type_": "columns", "_data_": [[[["a"], [null], [[123456789012345678901234567890]]]], null]}}',
+    # shapes the codec never writes: walked as any other value
+    b'{"u": {"_type_": "columns", "_data_": [[[["a"], {"_type_": "tuple", "_data_": [null]}, '
+    b'[[{"_type_": "date_iso", "_data_": "2019-05-01"}]]]], null]}}',
+    b'{"u": {"_type_": "columns", "_data_": [[[["a"], [null], {"k": {"_type_": "date_iso", "_data_": "2019-05-01"}}]], null]}}',
 ])
 def test_states_decode_as_the_library_decodes_them(district: District, state: bytes) -> None:
     assert same(district.ledger.mapper.transcoder.decode(state), library_transcoder(district.ledger).decode(state))
