@@ -187,3 +187,26 @@ def rewrite_snapshot_of_every(settings: Any, version: int, old: bytes, new: byte
             assert old in state
             conn.execute("UPDATE stored_snapshots SET state = ? WHERE originator_id = ? AND originator_version = ?",
                          (state.replace(old, new), originator_id, version))
+
+
+def test_a_changed_event_is_reported_before_any_snapshot_and_the_second_process_is_ended(  # type: ignore[no-untyped-def]
+    district: District, clock: Clock, services, settings,
+) -> None:
+    import multiprocessing
+
+    if not settings.is_postgres:
+        return  # SQLite checks in one process
+    ledger = district.ledger
+    snapshotting(ledger, EVERY)
+    issue = issue_history(district, clock)
+    rewrite_snapshot(settings, snapshot_versions(ledger, issue)[-1], b'"status":"completed"', b'"status":"open"')
+    services.merkle.catch_up()
+    table = sql.Identifier(settings.database_schema, "careledger_events")
+    with psycopg.connect(postgres_conninfo(settings), autocommit=True) as conn:
+        first = conn.execute(sql.SQL("SELECT min(notification_id) FROM {}").format(table)).fetchone()[0]
+        conn.execute(sql.SQL("UPDATE {} SET state = state || ' '::bytea WHERE notification_id = %s").format(table),
+                     (first,))
+    result = services.verify(processes=2)
+    assert result.finding is not None and result.finding.kind == Discrepancy.EVENT_CHANGED
+    assert result.finding.position == first
+    assert multiprocessing.active_children() == []
