@@ -159,10 +159,12 @@ class SnapshotCheck:
         return self.stores.check(self.stores.ids())
 
     def begin(self) -> _Forked | None:
-        """None: nothing started (one process asked for, or SQLite); call the check instead."""
+        """None: nothing started (one process asked for, SQLite, or too few aggregates to be
+        worth a process); call the check instead."""
         if self.processes < 2 or not isinstance(self.stores.db.datastore, PostgresDatastore):
             return None
-        return _Forked(self)
+        ids = self.stores.ids()
+        return _Forked(self, ids) if len(ids) > FORKED_FROM else None
 
 
 def snapshot_check(app: Application[UUID], processes: int = 1) -> SnapshotCheck | None:
@@ -176,6 +178,8 @@ def snapshot_check(app: Application[UUID], processes: int = 1) -> SnapshotCheck 
 # Aggregates a claim when two processes share the check: small enough that neither waits
 # long for the other at the end.
 SHARED_CHUNK = 50
+# Fewer snapshotted aggregates than this are checked in one process (a fork costs more).
+FORKED_FROM = SHARED_CHUNK
 
 
 class _Forked:
@@ -188,9 +192,8 @@ class _Forked:
     chunks are the first ones with no gap, so every chunk below its finding held, and it
     claims every chunk below the lowest one this process claimed."""
 
-    def __init__(self, check: SnapshotCheck) -> None:
+    def __init__(self, check: SnapshotCheck, ids: list[UUID]) -> None:
         self.check = check
-        ids = check.stores.ids()
         self.chunks = [ids[start:start + SHARED_CHUNK] for start in range(0, len(ids), SHARED_CHUNK)]
         context = multiprocessing.get_context("fork")
         # The next chunk from the bottom (the child's), and the end of those not yet claimed.
