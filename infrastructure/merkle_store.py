@@ -182,8 +182,10 @@ class MerkleStore(MerkleLogStore):
         # Paired in order: whichever is longer keeps its tail. Statements without a
         # transaction of their own (no BEGIN and ROLLBACK a page): on PostgreSQL each
         # statement read its own snapshot inside one too (READ COMMITTED).
+        # The id as the server's text on PostgreSQL: canonical, and no UUID object a row.
+        ident = "originator_id::text" if self.db.postgres else "originator_id"
         with self.db.read() as c:
-            events = _page(c, "SELECT {position}, originator_id, originator_version, topic, state FROM {events} ",
+            events = _page(c, f"SELECT {{position}}, {ident}, originator_version, topic, state FROM {{events}} ",
                            "{position}", (), 0 if after is None else after + 1, limit, None, events=events_table)
             leaves = _page(c, LEAF, "leaf_index", (), first_leaf, limit, leaf_end)
         return list(zip_longest(map(tuple, events), map(tuple, leaves)))

@@ -18,17 +18,20 @@ after the last head that still holds; the finding then names that range. Every h
 checked against the same recomputed tree, so each is consistent with the next whenever
 all of them hold.
 
-Reads go through the library's recorder and the MerkleLogStore interface only.
+Reads go through the library's recorder and the MerkleLogStore interface only
+(infrastructure.verify_reads). Runs of events that hold are checked a list at a time; a run
+with anything out of place is checked again event by event, which names the first finding.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn, Protocol
 from uuid import UUID
 
 from infrastructure.findings import Discrepancy, Finding, Verification
+from infrastructure.verify_reads import StoredSubtrees, batches, pages
 from projections import merkle
 from projections.merkle_log import (
     LeafRow,
@@ -37,6 +40,9 @@ from projections.merkle_log import (
     TreeHead,
     parse_head_timestamp,
 )
+
+# An aggregate id as str(UUID) spells it (PostgreSQL's text of a uuid always is).
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class EventsTable(Protocol):
@@ -49,20 +55,17 @@ class SignatureCheck(Protocol):
     def verify(self, message: bytes, signature: bytes) -> bool: ...
 
 
+class Begun(Protocol):
+    """A check started elsewhere (a second process) while the log is walked."""
+
+    def result(self) -> Finding | None: ...
+
+    def cancel(self) -> None: ...
+
+
 class _Tampered(Exception):
     def __init__(self, finding: Finding) -> None:
         self.finding = finding
-
-
-def _batches(
-    fetch: Callable[[int | None], list], key: Callable[[object], int], start: int | None
-) -> Iterator:  # type: ignore[type-arg]
-    while True:
-        batch = fetch(start)
-        yield from batch
-        if not batch:
-            return
-        start = key(batch[-1]) + 1
 
 
 class _Walk:
@@ -97,45 +100,16 @@ class _Walk:
         self.heads = self._heads()
         self.next_head = next(self.heads, None)
         self.check_at: set[int] = set()
-        self.node_streams: dict[int, Iterator[tuple[int, bytes]]] = {}
-        # Level -> index of the first stored subtree found wrong at that level.
-        self.bad_levels: dict[int, int] = {}
+        self.subtrees = StoredSubtrees(store, batch_size)
 
     def _heads(self) -> Iterator[TreeHead]:
         limit = self.progress.tree_size
-        for head in _batches(
+        for head in batches(
             lambda start: list(self.store.heads(start, self.batch_size)), lambda h: h.tree_size, 0
         ):
             if head.tree_size > limit:
                 return
             yield head
-
-    def _pairs(self) -> Iterator[tuple[StoredRow | None, LeafRow | None]]:
-        """Events and leaves in step, a page of each per read (see events_with_leaves). Where
-        the store reads concurrently, the next page is asked for before this one is checked:
-        the database finds it while the hashes are computed."""
-        def read(after: int | None, first_leaf: int) -> list[tuple[StoredRow | None, LeafRow | None]]:
-            return self.store.events_with_leaves(self.table, after, first_leaf, self.progress.tree_size,
-                                                 self.batch_size)
-
-        with ThreadPoolExecutor(1, thread_name_prefix="careledger-verify-read") as reader:
-            after: int | None = None
-            first_leaf = 0
-            page = read(after, first_leaf)
-            while page:
-                last_event = next((e for e, _ in reversed(page) if e is not None), None)
-                last_leaf = next((x for _, x in reversed(page) if x is not None), None)
-                if last_event is not None:
-                    after = last_event[0]
-                if last_leaf is not None:
-                    first_leaf = last_leaf[0] + 1
-                if self.store.reads_concurrently:
-                    following = reader.submit(read, after, first_leaf)
-                    yield from page
-                    page = following.result()
-                else:
-                    yield from page
-                    page = read(after, first_leaf)
 
     def _sizes_to_check(self) -> set[int]:
         """The tree sizes at which something beside the leaves is compared."""
@@ -149,30 +123,83 @@ class _Walk:
     def run(self) -> None:
         self._check_heads_at(0)
         self.check_at = self._sizes_to_check()
-        for event, leaf in self._pairs():
-            if event is None:
-                assert leaf is not None
-                self._fail(
-                    Discrepancy.EVENT_DELETED,
-                    leaf[1],
-                    leaf[0],
-                    f"leaf {leaf[0]} records an event at position {leaf[1]}, "
-                    "and the event store has no event there or after",
-                )
-            if leaf is None:
-                if event[0] <= self.progress.position:
-                    self._fail(
-                        Discrepancy.LEAF_MISSING,
-                        event[0],
-                        self.frontier.size,
-                        f"the event at position {event[0]} was folded into the log, but its leaf "
-                        f"{self.frontier.size} is gone from the leaves table",
-                    )
-                self.unlogged += 1
-                continue
-            self._check_event(event, leaf)
+        for page in pages(self.store, self.table, self.progress.tree_size, self.batch_size):
+            start = 0
+            while start < len(page):
+                # A run that ends at the next size where heads are compared, checked whole;
+                # any run that is not plain (a gap, a mismatch, an odd value) is checked
+                # event by event, which finds and names the first disagreement.
+                size = self.frontier.size
+                stop = min([len(page)] + [start + s - size for s in self.check_at if s > size])
+                run = page[start:stop]
+                if not self._check_run(run):
+                    for event, leaf in run:
+                        self._check_pair(event, leaf)
+                elif self.frontier.size in self.check_at:
+                    self._check_heads_at(self.frontier.size)
+                    self.check_at = self._sizes_to_check()
+                start = stop
         self._check_end()
         self._check_nodes()
+
+    def _check_pair(self, event: StoredRow | None, leaf: LeafRow | None) -> None:
+        if event is None:
+            assert leaf is not None
+            self._fail(
+                Discrepancy.EVENT_DELETED,
+                leaf[1],
+                leaf[0],
+                f"leaf {leaf[0]} records an event at position {leaf[1]}, "
+                "and the event store has no event there or after",
+            )
+        if leaf is None:
+            if event[0] <= self.progress.position:
+                self._fail(
+                    Discrepancy.LEAF_MISSING,
+                    event[0],
+                    self.frontier.size,
+                    f"the event at position {event[0]} was folded into the log, but its leaf "
+                    f"{self.frontier.size} is gone from the leaves table",
+                )
+            self.unlogged += 1
+            return
+        self._check_event(event, leaf)
+
+    def _check_run(self, run: list[tuple[StoredRow | None, LeafRow | None]]) -> bool:
+        """The events of ``run`` against their leaves, and the subtrees they complete against
+        the stored ones, a list at a time; False, with nothing changed, when the run is not
+        plain: an event or leaf missing, a position or index out of step, a hash that
+        differs, a value of an unexpected type."""
+        events = [e for e, _ in run]
+        leaves = [x for _, x in run]
+        if None in events or None in leaves:
+            return False
+        first = self.frontier.size
+        positions = [e[0] for e in events]  # type: ignore[index]
+        if positions != [x[1] for x in leaves] or [x[0] for x in leaves] != list(range(first, first + len(run))):  # type: ignore[index]
+            return False
+        ids = [e[1] for e in events]  # type: ignore[index]
+        if not all(type(i) is str for i in ids) or not all(map(_CANONICAL_ID.fullmatch, ids)):
+            ids = [str(i if type(i) is UUID else UUID(str(i))) for i in ids]
+        hashes = merkle.stored_leaf_hashes(
+            [(e[0], i, e[2], e[3], e[4]) for e, i in zip(events, ids, strict=True)]  # type: ignore[index]
+        )
+        if hashes is None or hashes != [x[2] for x in leaves]:  # type: ignore[index]
+            return False
+        if first <= self.anchor_size < first + len(run):
+            self.anchor_position = positions[self.anchor_size - first]
+        levels: list[list[tuple[int, bytes]]] = [[] for _ in range(64)]
+        self.frontier.extend(hashes, levels)
+        for level, completed in enumerate(levels):
+            if completed:
+                self.subtrees.check_level(level, completed)
+        self.last_position = positions[-1]
+        done = self.positions_checked
+        self.positions_checked += len(run)
+        if self.on_progress is not None:
+            for crossed in range(done // self.batch_size + 1, self.positions_checked // self.batch_size + 1):
+                self.on_progress(crossed * self.batch_size)
+        return True
 
     def _check_event(self, event: StoredRow, leaf: LeafRow) -> None:
         index = self.frontier.size
@@ -221,7 +248,7 @@ class _Walk:
                 f"the event at position {position} hashes to {recomputed.hex()}, "
                 f"but leaf {index} holds {bytes(leaf_hash).hex()}",
             )
-        self.frontier.push(recomputed, self._check_node)
+        self.frontier.push(recomputed, self.subtrees.check)
         self.last_position = position
         self.positions_checked += 1
         if self.on_progress is not None and self.positions_checked % self.batch_size == 0:
@@ -326,33 +353,16 @@ class _Walk:
                 f"{missing}, shorter than the outside tree head of size {self.outside.tree_size}",
             )
 
-    def _check_node(self, level: int, index: int, expected: bytes) -> None:
-        """Each subtree the recomputed tree completes, against the stored one; called in
-        the order subtrees complete, read from one stream per level."""
-        if level in self.bad_levels:
-            return
-        stream = self.node_streams.get(level)
-        if stream is None:
-            stream = self.node_streams[level] = _batches(
-                lambda start: list(self.store.nodes(level, start, self.batch_size)),
-                lambda n: n[0],
-                0,
-            )
-        got = next(stream, None)
-        if got is None or got[0] != index or bytes(got[1]) != expected:
-            # Only the first wrong subtree of a level is kept: beyond it the stream is out
-            # of step. Which one is reported is decided at the end (_check_nodes).
-            self.bad_levels[level] = index
-
     def _check_nodes(self) -> None:
         """The stored subtrees proofs are made of: the lowest level with a wrong one, and
         its first, as a pass level by level from the checked leaves would find. They
         were compared during the walk; a wrong one is reported only when nothing else is
         wrong, since a changed event or leaf is the more precise finding."""
-        if not self.bad_levels:
+        bad_levels = self.subtrees.bad_levels
+        if not bad_levels:
             return
-        level = min(self.bad_levels)
-        index = self.bad_levels[level]
+        level = min(bad_levels)
+        index = bad_levels[level]
         first_leaf = index << level
         position = self.store.leaves(first_leaf, 1)[0].position
         self._fail(
@@ -376,28 +386,37 @@ def verify_log(
 ) -> Verification:
     """Checks the stored events against the leaves, the nodes and every signed head, and
     that the log extends ``outside_head`` when one is given; then ``snapshots``, the check
-    of the stored snapshots against those events, when given."""
+    of the stored snapshots against those events, when given. A check with a ``begin``
+    (infrastructure.snapshot_check) may start before the walk, beside it; its finding is
+    still reported only when the log holds."""
     foreign = outside_head is not None and not public_key.verify(
         outside_head.message(), outside_head.signature
     )
     walk = _Walk(
         events, store, public_key, None if foreign else outside_head, on_progress, batch_size
     )
+    begin: Callable[[], Begun | None] | None = getattr(snapshots, "begin", None)
+    begun = begin() if begin is not None else None
     finding: Finding | None = None
     try:
-        walk.run()
-    except _Tampered as tampered:
-        finding = tampered.finding
-    if finding is None and foreign:
-        assert outside_head is not None
-        finding = Finding(
-            Discrepancy.OUTSIDE_HEAD_SIGNATURE,
-            None,
-            None,
-            f"the outside tree head of size {outside_head.tree_size} is not signed by the log's "
-            "key: the key was replaced, or the head is not this log's",
-        )
-    if finding is None and snapshots is not None:
-        # Once the events hold, every snapshot must be what they fold to (snapshot_check).
-        finding = snapshots()
+        try:
+            walk.run()
+        except _Tampered as tampered:
+            finding = tampered.finding
+        if finding is None and foreign:
+            assert outside_head is not None
+            finding = Finding(
+                Discrepancy.OUTSIDE_HEAD_SIGNATURE,
+                None,
+                None,
+                f"the outside tree head of size {outside_head.tree_size} is not signed by the log's "
+                "key: the key was replaced, or the head is not this log's",
+            )
+        if finding is None and snapshots is not None:
+            # Once the events hold, every snapshot must be what they fold to (snapshot_check).
+            finding = begun.result() if begun is not None else snapshots()
+            begun = None
+    finally:
+        if begun is not None:
+            begun.cancel()
     return Verification(walk.positions_checked, walk.heads_checked, walk.unlogged, finding)

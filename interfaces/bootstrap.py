@@ -90,13 +90,15 @@ class Services:
 
     def verify(
         self, *, retired_public_keys: list[Path] | None = None, outside_head: TreeHead | None = None,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int], None] | None = None, processes: int = 1,
     ) -> Verification:
         """The whole log checked against its Merkle leaves, signed tree heads and snapshots:
-        the dashboard's check and `careledger verify` are this one."""
+        the dashboard's check and `careledger verify` are this one. ``processes=2`` (the
+        command line; a serving process is not forked): on PostgreSQL the snapshots are
+        checked in a second process while the log is walked."""
         keys = Keyring.load(self.settings.signing_key_file, retired_public_keys or self.settings.retired_public_keys)
         return verify_log(self.ledger.recorder, self.merkle.store, keys, outside_head=outside_head,
-                          on_progress=on_progress, snapshots=snapshot_check(self.ledger))
+                          on_progress=on_progress, snapshots=snapshot_check(self.ledger, processes))
 
     def close(self) -> None:
         for close in reversed(self.closers):

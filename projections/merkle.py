@@ -202,6 +202,21 @@ class Frontier:
         hashes.append(acc)
         self.size += 1
 
+    def extend(self, leaves: Iterable[bytes], levels: list[list[tuple[int, bytes]]]) -> None:
+        """``push`` for many leaves: each subtree completed goes to ``levels[level]`` as
+        ``(index, hash)`` (the verifier compares them a level at a time, not one a call)."""
+        hashes, size, sha256 = self._hashes, self.size, hashlib.sha256
+        pop, keep = hashes.pop, hashes.append
+        for acc in leaves:
+            level, index = 0, size
+            while index & 1:
+                acc = sha256(b"\x01" + pop() + acc).digest()
+                level, index = level + 1, index >> 1
+                levels[level].append((index, acc))
+            keep(acc)
+            size += 1
+        self.size = size
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT
@@ -270,6 +285,25 @@ def stored_leaf_hash(
                _json_text(topic), version)
         ).digest()
     return leaf_hash(canonical_leaf(aggregate_id, version, topic, state, position))
+
+
+def stored_leaf_hashes(rows: Sequence[tuple[int, str, int, str, bytes]]) -> list[bytes] | None:
+    """``stored_leaf_hash`` of many ``(position, aggregate id as canonical text, version,
+    topic, state)`` rows in one comprehension; None when a row holds a value of another
+    type than the stored columns' (the caller then takes them one by one)."""
+    for row in rows:
+        if not (type(row[0]) is int and type(row[2]) is int and type(row[4]) is bytes and type(row[3]) is str):
+            return None
+    sha256, b64 = hashlib.sha256, base64.b64encode
+    texts: dict[str, bytes] = {}
+    for row in rows:
+        if row[3] not in texts:
+            texts[row[3]] = _json_text(row[3])
+    return [
+        sha256(b'\x00{"aggregate_id":"%s","position":%d,"state":"%s","topic":%s,"version":%d}'
+               % (aggregate_id.encode("ascii"), position, b64(state), texts[topic], version)).digest()
+        for position, aggregate_id, version, topic, state in rows
+    ]
 
 
 def encode_leaf(fields: Mapping[str, Any]) -> bytes:

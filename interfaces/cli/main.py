@@ -388,7 +388,7 @@ def verify(
                       disable=not err.is_terminal) as bar:
             task = bar.add_task("核验日志（位置）", total=total)
             result = services.verify(retired_public_keys=old_public_key, outside_head=outside,
-                                     on_progress=lambda done: bar.update(task, completed=done))
+                                     on_progress=lambda done: bar.update(task, completed=done), processes=2)
         files = services.evidence.check()
     finally:
         services.close()

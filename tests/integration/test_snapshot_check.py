@@ -90,3 +90,134 @@ def test_careledger_verify_fails_on_a_rewritten_snapshot(cli_env, clock: Clock) 
     tampered = runner.invoke(app, ["verify"])
     assert tampered.exit_code == 1, tampered.output
     assert f"snapshot of aggregate {issue} at version {first}" in tampered.output
+
+
+def verify_beside(services: Any) -> Verification:
+    """As `careledger verify` does: on PostgreSQL the snapshots in a second process."""
+    services.merkle.catch_up()
+    return services.verify(processes=2)
+
+
+def test_snapshots_checked_beside_the_walk_pass_when_they_match_and_catch_a_rewritten_one(  # type: ignore[no-untyped-def]
+    district: District, clock: Clock, services, settings, monkeypatch,
+) -> None:
+    from infrastructure import snapshot_check as module
+
+    ledger = district.ledger
+    snapshotting(ledger, EVERY)
+    issue = issue_history(district, clock)
+    monkeypatch.setattr(module, "FORKED_FROM", 0)  # a second process for any snapshotted aggregate
+    begun = snapshot_check(ledger, 2).begin()  # type: ignore[union-attr]
+    assert (begun is not None) == settings.is_postgres
+    if begun is not None:
+        assert begun.result() is None
+    result = verify_beside(services)
+    assert result.intact, result.summary()
+
+    target = snapshot_versions(ledger, issue)[-1]
+    rewrite_snapshot(settings, target, b'"status":"completed"', b'"status":"open"')
+    beside, alone = verify_beside(services), verify(services)
+    assert beside.finding is not None and beside.finding == alone.finding
+    assert beside.finding.kind == Discrepancy.SNAPSHOT_CHANGED and f"version {target}" in beside.finding.detail
+
+
+def test_the_first_rewritten_snapshot_is_reported_whichever_process_checked_it(  # type: ignore[no-untyped-def]
+    district: District, clock: Clock, services, settings, monkeypatch,
+) -> None:
+    import os
+    import time
+
+    from infrastructure import snapshot_check as module
+    from infrastructure.snapshot_check import snapshotted_ids
+
+    # An aggregate a claim: the child takes them from the first, this process from the last;
+    # the child slowed, so that this process checks some (the last ones) after its walk.
+    monkeypatch.setattr(module, "SHARED_CHUNK", 1)
+    monkeypatch.setattr(module, "FORKED_FROM", 0)
+    parent, check_chunk = os.getpid(), module._Stores.check_chunk
+
+    def slow_in_the_child(self: Any, chunk: Any) -> Any:
+        if os.getpid() != parent:
+            time.sleep(0.3)
+        return check_chunk(self, chunk)
+
+    monkeypatch.setattr(module._Stores, "check_chunk", slow_in_the_child)
+    ledger = district.ledger
+    snapshotting(ledger, EVERY)
+    issues = [issue_history(district, clock, seq=seq) for seq in (1, 2, 3)]
+    target = snapshot_versions(ledger, issues[0])[-1]
+    assert all(target in snapshot_versions(ledger, i) for i in issues)
+    rewrite_snapshot_of_every(settings, target, b'"status":"completed"', b'"status":"open"')
+    assert ledger.snapshots is not None
+    first = next(i for i in snapshotted_ids(ledger.snapshots.recorder) if i in issues)
+    for _ in range(3):
+        result = verify_beside(services)
+        assert result.finding is not None and f"aggregate {first} at version {target}" in result.finding.detail
+
+
+def test_a_second_process_that_dies_without_an_answer_leaves_the_check_to_this_one(  # type: ignore[no-untyped-def]
+    district: District, clock: Clock, services, settings, monkeypatch,
+) -> None:
+    import os
+
+    from infrastructure import snapshot_check as module
+
+    if not settings.is_postgres:
+        return  # SQLite checks in one process
+    monkeypatch.setattr(module, "FORKED_FROM", 0)
+    monkeypatch.setattr(module, "_child", lambda *args: os._exit(9))
+    ledger = district.ledger
+    snapshotting(ledger, EVERY)
+    issue = issue_history(district, clock)
+    target = snapshot_versions(ledger, issue)[-1]
+    rewrite_snapshot(settings, target, b'"status":"completed"', b'"status":"open"')
+    result = verify_beside(services)
+    assert result.finding is not None and result.finding.kind == Discrepancy.SNAPSHOT_CHANGED
+    assert f"aggregate {issue} at version {target}" in result.finding.detail
+
+
+def rewrite_snapshot_of_every(settings: Any, version: int, old: bytes, new: bytes) -> None:
+    """``rewrite_snapshot`` of every aggregate's snapshot at ``version``."""
+    if settings.is_postgres:
+        table = sql.Identifier(settings.database_schema, "careledger_snapshots")
+        with psycopg.connect(postgres_conninfo(settings), autocommit=True) as conn:
+            rows = conn.execute(sql.SQL("SELECT originator_id, state FROM {} WHERE originator_version = %s")
+                                .format(table), (version,)).fetchall()
+            for originator_id, state in rows:
+                assert old in bytes(state)
+                conn.execute(sql.SQL("UPDATE {} SET state = %s WHERE originator_id = %s AND originator_version = %s")
+                             .format(table), (bytes(state).replace(old, new), originator_id, version))
+        return
+    with sqlite3.connect(settings.eventsourcing_env()["SQLITE_DBNAME"]) as conn:
+        rows = conn.execute("SELECT originator_id, state FROM stored_snapshots WHERE originator_version = ?",
+                            (version,)).fetchall()
+        for originator_id, state in rows:
+            assert old in state
+            conn.execute("UPDATE stored_snapshots SET state = ? WHERE originator_id = ? AND originator_version = ?",
+                         (state.replace(old, new), originator_id, version))
+
+
+def test_a_changed_event_is_reported_before_any_snapshot_and_the_second_process_is_ended(  # type: ignore[no-untyped-def]
+    district: District, clock: Clock, services, settings, monkeypatch,
+) -> None:
+    import multiprocessing
+
+    from infrastructure import snapshot_check as module
+
+    if not settings.is_postgres:
+        return  # SQLite checks in one process
+    monkeypatch.setattr(module, "FORKED_FROM", 0)
+    ledger = district.ledger
+    snapshotting(ledger, EVERY)
+    issue = issue_history(district, clock)
+    rewrite_snapshot(settings, snapshot_versions(ledger, issue)[-1], b'"status":"completed"', b'"status":"open"')
+    services.merkle.catch_up()
+    table = sql.Identifier(settings.database_schema, "careledger_events")
+    with psycopg.connect(postgres_conninfo(settings), autocommit=True) as conn:
+        first = conn.execute(sql.SQL("SELECT min(notification_id) FROM {}").format(table)).fetchone()[0]
+        conn.execute(sql.SQL("UPDATE {} SET state = state || ' '::bytea WHERE notification_id = %s").format(table),
+                     (first,))
+    result = services.verify(processes=2)
+    assert result.finding is not None and result.finding.kind == Discrepancy.EVENT_CHANGED
+    assert result.finding.position == first
+    assert multiprocessing.active_children() == []

@@ -241,3 +241,10 @@ def test_an_outside_head_signed_by_another_key_is_refused(log: SmallLog, tmp_pat
     result = verify(log, outside_head=forged)
     assert result.finding is not None
     assert result.finding.kind == Discrepancy.OUTSIDE_HEAD_SIGNATURE
+
+
+def test_progress_is_reported_at_every_page_of_events_checked(log: SmallLog) -> None:
+    seen: list[int] = []
+    result = verify_log(log.recorder, log.store, log.signer.public_key, batch_size=5, on_progress=seen.append)
+    assert result.intact, result.summary()
+    assert seen == [5, 10]
