@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -180,6 +181,9 @@ def snapshot_check(app: Application[UUID], processes: int = 1) -> SnapshotCheck 
 SHARED_CHUNK = 50
 # Fewer snapshotted aggregates than this are checked in one process (a fork costs more).
 FORKED_FROM = SHARED_CHUNK
+# A child that claims no chunk and answers nothing for this long is taken for stuck (a
+# chunk takes well under a second): it is ended and this process checks everything.
+STALLED_SECONDS = 60.0
 
 
 class _Forked:
@@ -194,6 +198,7 @@ class _Forked:
 
     def __init__(self, check: SnapshotCheck, ids: list[UUID]) -> None:
         self.check = check
+        self.stalled_seconds = STALLED_SECONDS
         self.chunks = [ids[start:start + SHARED_CHUNK] for start in range(0, len(ids), SHARED_CHUNK)]
         context = multiprocessing.get_context("fork")
         # The next chunk from the bottom (the child's), and the end of those not yet claimed.
@@ -214,7 +219,7 @@ class _Forked:
         mine = None
         try:
             mine = _check_claimed(self.check.stores, self.chunks, self.claims, from_top=True)
-            outcome, value = self.answers.recv()
+            outcome, value = self._answer()
         except EOFError:
             outcome, value = "lost", None
         finally:
@@ -225,6 +230,22 @@ class _Forked:
             return self.check()
         found = [f for f in (value, mine) if f is not None]
         return min(found, key=lambda f: f[0])[1] if found else None
+
+    def _answer(self) -> tuple[str, Any]:
+        """The child's answer; EOFError for a child that died, or that stalled (ended here):
+        a child forked from a process with threads could in principle wait forever on a lock
+        one of them held at the fork, and `careledger verify` must not."""
+        claimed = self.claims.get_obj()  # read without the lock a stuck child may hold
+        seen, since = claimed[0], time.monotonic()
+        while not self.answers.poll(1.0):
+            if not self.child.is_alive():
+                raise EOFError
+            if claimed[0] != seen:
+                seen, since = claimed[0], time.monotonic()
+            elif time.monotonic() - since > self.stalled_seconds:
+                self.child.terminate()
+                raise EOFError
+        return self.answers.recv()  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
         """The walk found something first: the check's answer would not be reported."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from typing import Any
 
@@ -176,6 +177,31 @@ def test_a_second_process_that_dies_without_an_answer_leaves_the_check_to_this_o
     assert f"aggregate {issue} at version {target}" in result.finding.detail
 
 
+def test_a_second_process_that_hangs_is_ended_and_the_check_left_to_this_one(  # type: ignore[no-untyped-def]
+    district: District, clock: Clock, services, settings, monkeypatch,
+) -> None:
+    """A child forked from a process with threads could wait forever on a lock one of them
+    held at the fork: `careledger verify` must still end, with the finding."""
+    import threading
+
+    from infrastructure import snapshot_check as module
+
+    if not settings.is_postgres:
+        return  # SQLite checks in one process
+    monkeypatch.setattr(module, "FORKED_FROM", 0)
+    monkeypatch.setattr(module, "STALLED_SECONDS", 1.0)
+    monkeypatch.setattr(module, "_child", lambda *args: threading.Event().wait())  # stuck, never answering
+    ledger = district.ledger
+    snapshotting(ledger, EVERY)
+    issue = issue_history(district, clock)
+    target = snapshot_versions(ledger, issue)[-1]
+    rewrite_snapshot(settings, target, b'"status":"completed"', b'"status":"open"')
+    result = verify_beside(services)
+    assert result.finding is not None and result.finding.kind == Discrepancy.SNAPSHOT_CHANGED
+    assert f"aggregate {issue} at version {target}" in result.finding.detail
+    assert multiprocessing.active_children() == []
+
+
 def rewrite_snapshot_of_every(settings: Any, version: int, old: bytes, new: bytes) -> None:
     """``rewrite_snapshot`` of every aggregate's snapshot at ``version``."""
     if settings.is_postgres:
@@ -200,8 +226,6 @@ def rewrite_snapshot_of_every(settings: Any, version: int, old: bytes, new: byte
 def test_a_changed_event_is_reported_before_any_snapshot_and_the_second_process_is_ended(  # type: ignore[no-untyped-def]
     district: District, clock: Clock, services, settings, monkeypatch,
 ) -> None:
-    import multiprocessing
-
     from infrastructure import snapshot_check as module
 
     if not settings.is_postgres:
