@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -23,10 +23,12 @@ from eventsourcing.persistence import IntegrityError
 
 from application.access import ADMIN, Actor
 from application.errors import ConcurrentWrite, IdempotencyKeyReused, VersionMismatch
+from application.held import Held
 from application.ledger import Ledger
 from application.ports import FingerprintKey
 from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.idempotency import CommandAnswer, answer_id, is_keyed
+from domain.issue import RectificationIssue
 from domain.registry import user_id
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -73,22 +75,45 @@ def secret_shown_once() -> RuleViolated:
 Changer = Callable[[Command, UUID, Callable[[A], None], Callable[[A, Stamp], "dict[str, Any] | None"]], Accepted]
 
 
+class _Retry(Exception):
+    """A command tried on a held aggregate was refused or lost a race: nothing was stored,
+    and the answer is decided again on the stored state."""
+
+
 class CommandRunner:
+    # Kinds whose commands are tried on the held copy first. Not cases: their commands seal
+    # and erase personal data beside the ledger, which a retry would do twice.
+    held_kinds: frozenset[type] = frozenset({RectificationIssue})
+
     def __init__(self, ledger: Ledger, fingerprint_key: FingerprintKey | None = None) -> None:
         self.ledger = ledger
         self.fingerprint_key = fingerprint_key
+        self.held: Held[Any] = Held()
 
     def run(self, cmd: Command, act: Act) -> Accepted:
         if cmd.idempotency_key:
             kept = self._kept_answer(cmd)
             if kept is not None:
                 return kept
+        return self._attempt(cmd, act)[0]
+
+    def _attempt(self, cmd: Command, act: Act, *, lent: bool = False) -> tuple[Accepted, LedgerAggregate | None]:
+        """``act`` stamped, saved and answered, with the changed aggregate if its change is
+        what the store holds at its version (None for an answer kept earlier). ``lent``:
+        ``act`` changes a held aggregate, which may be stale, so a refusal or a lost race is
+        reported as _Retry (nothing was stored) for the caller to decide again on the stored
+        state."""
         now = self.ledger.clock()
         stamp = Stamp.make(
             user=cmd.actor.name, unit=cmd.actor.unit, recorded_at=now, occurred_at=cmd.occurred_at
         )
         with recording_at(now):
-            primary, others, extra = act(stamp)
+            try:
+                primary, others, extra = act(stamp)
+            except Exception as refusal:
+                if lent:
+                    raise _Retry() from refusal
+                raise
             objects: list[Aggregate] = [primary, *others]
             if cmd.idempotency_key:
                 answer = {"id": str(primary.id), "version": primary.version, **extra}
@@ -101,6 +126,7 @@ class CommandRunner:
                         answer=answer,
                     )
                 )
+        pending = list(primary.pending_events)
         try:
             recordings = self.ledger.save(*objects)
         except IntegrityError:
@@ -109,13 +135,35 @@ class CommandRunner:
             if cmd.idempotency_key:
                 kept = self._kept_answer(cmd)
                 if kept is not None:
-                    return kept
+                    # Not this change: holding it would put the next save past a gap.
+                    return kept, None
+            if lent:
+                # Retrying on a fresh load must not apply the command twice: if what was
+                # refused as a conflict is this very change, committed, it is the answer.
+                if self._stored(pending):
+                    position = self.ledger.index.positions(primary.id)[primary.version]
+                    return Accepted(primary.id, primary.version, position, extra), primary
+                raise _Retry() from None
             raise ConcurrentWrite() from None
         positions = [
             r.notification.id for r in recordings if r.domain_event.originator_id == primary.id
         ]
         position = max(positions) if positions else self.ledger.index.positions(primary.id)[primary.version]
-        return Accepted(primary.id, primary.version, position, extra)
+        return Accepted(primary.id, primary.version, position, extra), primary
+
+    def _stored(self, pending: list[Any]) -> bool:
+        """Whether these events (of one aggregate, in order) are the ones stored at their versions."""
+        if not pending:
+            return False
+        mapper = self.ledger.mapper
+        stored = self.ledger.recorder.select_events(
+            pending[0].originator_id, gt=pending[0].originator_version - 1, lte=pending[-1].originator_version
+        )
+        # Compared decoded on both sides: what the store gives back is what was encoded.
+        return len(stored) == len(pending) and all(
+            mapper.to_domain_event(s) == mapper.to_domain_event(mapper.to_stored_event(e))
+            for s, e in zip(stored, pending, strict=True)
+        )
 
     def changer(self, cls: type[A], what: str, readable: Callable[[Actor, A], None]) -> Changer[A]:
         """``change`` for one kind of aggregate (``what`` names it to whoever finds none):
@@ -135,14 +183,45 @@ class CommandRunner:
         change: Callable[[A, Stamp], dict[str, Any] | None],
     ) -> Accepted:
         """A command on one existing aggregate: loaded, refused as a read would refuse it
-        (``readable``), authorised, version-checked, changed, saved."""
+        (``readable``), authorised, version-checked, changed, saved.
 
-        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            target = self.load_to_change(cmd, cls, aggregate_id, what, readable)
-            authorise(target)
-            return target, [], change(target, stamp) or {}
+        Of a held kind (``self.held``), the command is first tried on the copy this process
+        holds from its last save, without reading: the store refuses the save if the copy
+        is stale. Whatever is answered is decided on the stored state: an acceptance only
+        if the save at the copy's next version went in (nothing was appended since), and a
+        refusal, or a save that lost, on a copy is tried again on a fresh load."""
 
-        return self.run(cmd, act)
+        def act_on(load: Callable[[], A]) -> Act:
+            def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+                target = self.checked(cmd, load(), readable)
+                authorise(target)
+                return target, [], change(target, stamp) or {}
+
+            return act
+
+        fresh = act_on(lambda: self.ledger.load(cls, aggregate_id, what))
+        if cls not in self.held_kinds:
+            return self.run(cmd, fresh)
+        if cmd.idempotency_key:
+            kept = self._kept_answer(cmd)
+            if kept is not None:
+                return kept
+        lent = cast("A | None", self.held.take(aggregate_id))
+        if lent is not None:
+            try:
+                accepted, saved = self._attempt(cmd, act_on(lambda: lent), lent=True)
+            except _Retry:
+                pass
+            else:
+                self._give(saved)
+                return accepted
+        accepted, saved = self._attempt(cmd, fresh)
+        self._give(saved)
+        return accepted
+
+    def _give(self, saved: LedgerAggregate | None) -> None:
+        if saved is not None:
+            self.held.give(saved)
 
     def load_to_change(
         self, cmd: Command, cls: type[A], aggregate_id: UUID, what: str,
@@ -151,7 +230,10 @@ class CommandRunner:
         """The aggregate a command acts on. Whoever may not read it (application.read_policy)
         is refused as a read would refuse them before anything else: a 403 for an action, or
         a 412 for a stale If-Match, would confirm that the id is real."""
-        aggregate = self.ledger.load(cls, aggregate_id, what)
+        return self.checked(cmd, self.ledger.load(cls, aggregate_id, what), readable)
+
+    @staticmethod
+    def checked(cmd: Command, aggregate: A, readable: Callable[[Actor, A], None]) -> A:
         readable(cmd.actor, aggregate)
         if cmd.expected_version is not None and aggregate.version != cmd.expected_version:
             raise VersionMismatch(cmd.expected_version, aggregate.version)
