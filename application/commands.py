@@ -12,6 +12,7 @@ Idempotency-Key.
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,11 +23,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.access import ADMIN, Actor
-from application.errors import ConcurrentWrite, IdempotencyKeyReused, VersionMismatch
+from application.errors import ApplicationError, ConcurrentWrite, IdempotencyKeyReused, VersionMismatch
 from application.held import Held
 from application.ledger import Ledger
 from application.ports import FingerprintKey
-from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
+from domain.base import DomainError, LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.idempotency import CommandAnswer, answer_id, is_keyed
 from domain.issue import RectificationIssue
 from domain.registry import user_id
@@ -89,6 +90,8 @@ class CommandRunner:
         self.ledger = ledger
         self.fingerprint_key = fingerprint_key
         self.held: Held[Any] = Held()
+        self._legacy: frozenset[UUID] | None = None
+        self._legacy_lock = threading.Lock()
 
     def run(self, cmd: Command, act: Act) -> Accepted:
         if cmd.idempotency_key:
@@ -202,7 +205,11 @@ class CommandRunner:
         fresh = act_on(lambda: self.ledger.load(cls, aggregate_id, what))
         if cls not in self.held_kinds:
             return self.run(cmd, fresh)
-        if cmd.idempotency_key:
+        # A keyed command is not looked up first: its answer is inserted with its events,
+        # and a retry of a committed one conflicts on that insert (or is refused by the state
+        # the first one left), which is when the kept answer is read. Only an answer kept
+        # before keys were keyed lives under another id, known from start-up.
+        if cmd.idempotency_key and answer_id(cmd.actor.name, cmd.idempotency_key) in self.legacy_answers():
             kept = self._kept_answer(cmd)
             if kept is not None:
                 return kept
@@ -215,9 +222,39 @@ class CommandRunner:
             else:
                 self._give(saved)
                 return accepted
-        accepted, saved = self._attempt(cmd, fresh)
+        try:
+            accepted, saved = self._attempt(cmd, fresh)
+        except (DomainError, ApplicationError):
+            if cmd.idempotency_key:
+                kept = self._kept_answer(cmd)
+                if kept is not None:
+                    return kept
+            raise
         self._give(saved)
         return accepted
+
+    def legacy_answers(self) -> frozenset[UUID]:
+        """The ids of the answers kept under the key as sent, before keys were keyed. Read
+        once per process (on the first keyed command that asks): none is kept so any more
+        (CommandAnswer.keep refuses it), so the set read then stays complete."""
+        with self._legacy_lock:
+            if self._legacy is None:
+                self._legacy = frozenset(self._scan_legacy_answers())
+            return self._legacy
+
+    def _scan_legacy_answers(self) -> Iterable[UUID]:
+        recorder, mapper = self.ledger.recorder, self.ledger.mapper
+        kept = CommandAnswer.Kept  # type: ignore[attr-defined]
+        topics = [f"{kept.__module__}:{kept.__qualname__}"]
+        start, end = 1, recorder.max_notification_id() or 0
+        while start <= end:
+            page = recorder.select_notifications(start=start, limit=500, stop=end, topics=topics)
+            for notification in page:
+                if not is_keyed(getattr(mapper.to_domain_event(notification), "key", None)):
+                    yield cast(UUID, notification.originator_id)
+            if len(page) < 500:
+                break
+            start = page[-1].id + 1
 
     def _give(self, saved: LedgerAggregate | None) -> None:
         if saved is not None:

@@ -14,7 +14,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from application.commands import Command
-from application.errors import NotFound, VersionMismatch
+from application.errors import IdempotencyKeyReused, NotFound, VersionMismatch
 from application.held import Held
 from domain.base import RuleViolated
 from interfaces import bootstrap
@@ -134,3 +134,81 @@ def test_the_held_issues_are_bounded() -> None:
     held.give(Agg(1, version=3))  # type: ignore[arg-type]  # an older save, given back later
     taken = held.take(UUID(int=1))
     assert taken is not None and taken.version == 5
+
+
+# ---- Idempotency-Key: the answer inserted with the events, read only on a conflict ----------
+
+
+def keyed(district: District, who: str, key: str, **kw: Any) -> Command:
+    return district.cmd(who, idempotency_key=key, fingerprint="f-" + key, **kw)
+
+
+def test_a_keyed_command_on_an_issue_reads_no_kept_answer_first(district: District) -> None:
+    issue = assigned_issue(district)
+    urge(district, issue)
+    reads: list[str] = []
+    real = district.runner.kept_answer
+    district.runner.kept_answer = lambda owner, key: (reads.append(key), real(owner, key))[1]  # type: ignore[method-assign]
+    try:
+        district.issues.urge(keyed(district, "supervisor", "k-new"), issue, unit="pf", message="新的",
+                             reply_by=date(2019, 12, 1))
+    finally:
+        district.runner.kept_answer = real  # type: ignore[method-assign]
+    assert reads == []
+
+
+def test_a_keyed_retry_after_a_lost_answer_gets_the_first_answer(district: District, other: District) -> None:
+    issue = assigned_issue(district)
+
+    def send(where: District, **kw: Any) -> Any:
+        return where.issues.urge(keyed(where, "supervisor", "k-1", **kw), issue, unit="pf", message="催办",
+                                 reply_by=date(2019, 12, 1))
+
+    first = send(district, expected_version=district.issues.issue(issue).version)
+    size = len(events_of(district, issue))
+    # Retried here (on the copy held from the first), in another worker (on a fresh load),
+    # and with the If-Match the first was sent with, which the state has since moved past.
+    for again in (send(district), send(other), send(district, expected_version=first.version - 1)):
+        assert (again.id, again.version, again.position, again.extra) == (first.id, first.version, first.position,
+                                                                          first.extra)
+    assert len(events_of(district, issue)) == size
+
+
+def test_a_keyed_retry_the_state_now_refuses_gets_the_first_answer(district: District) -> None:
+    issue = assigned_issue(district)
+    cmd = keyed(district, "pf-clerk", "k-done")
+    first = district.issues.complete_measure(cmd, issue, "M1", summary="已完成")
+    again = district.issues.complete_measure(cmd, issue, "M1", summary="已完成")  # a second completion is refused
+    assert (again.version, again.position) == (first.version, first.position)
+
+
+def test_a_key_reused_for_another_command_on_an_issue_is_refused_and_stores_nothing(district: District) -> None:
+    issue = assigned_issue(district)
+    urge(district, issue)
+    district.issues.urge(keyed(district, "supervisor", "k-2"), issue, unit="pf", message="一", reply_by=date(2019, 12, 1))
+    size = district.ledger.recorder.max_notification_id()
+    reused = district.cmd("supervisor", idempotency_key="k-2", fingerprint="another request")
+    with pytest.raises(IdempotencyKeyReused):
+        district.issues.urge(reused, issue, unit="pf", message="二", reply_by=date(2019, 12, 1))
+    with pytest.raises(IdempotencyKeyReused):  # and where the state refuses it too
+        district.issues.report_progress(reused, issue, "M9", summary="x", evidence=[])
+    assert district.ledger.recorder.max_notification_id() == size
+
+
+def test_an_answer_kept_before_keys_were_keyed_still_answers_a_retry_on_an_issue(
+    settings, clock: Clock, district: District,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.e2e.test_idempotency_privacy import keep_plain_answer
+
+    issue = assigned_issue(district)
+    first = urge(district, issue)
+    keep_plain_answer(district.ledger, district.actors["supervisor"], "sent-before-upgrade", "f-plain",
+                      {"id": str(issue), "version": first.version, "urging_id": first.extra["urging_id"]})
+    with closing(bootstrap.build(settings, clock=clock)) as built:  # a worker started after the upgrade
+        restarted = District(built, actors=district.actors)
+        assert len(built.runner.legacy_answers()) == 1
+        size = built.ledger.recorder.max_notification_id()
+        cmd = restarted.cmd("supervisor", idempotency_key="sent-before-upgrade", fingerprint="f-plain")
+        again = built.issues.urge(cmd, issue, unit="pf", message="催办", reply_by=date(2019, 12, 1))
+        assert (again.version, again.position, again.extra) == (first.version, first.position, first.extra)
+        assert built.ledger.recorder.max_notification_id() == size
