@@ -77,8 +77,12 @@ Changer = Callable[[Command, UUID, Callable[[A], None], Callable[[A, Stamp], "di
 
 
 class _Retry(Exception):
-    """A command tried on a held aggregate was refused or lost a race: nothing was stored,
-    and the answer is decided again on the stored state."""
+    """A command tried on a held aggregate was refused or lost a race (``stale``): nothing
+    was stored, and the answer is decided again on the stored state."""
+
+    def __init__(self, *, stale: bool) -> None:
+        super().__init__()
+        self.stale = stale
 
 
 class CommandRunner:
@@ -115,7 +119,7 @@ class CommandRunner:
                 primary, others, extra = act(stamp)
             except Exception as refusal:
                 if lent:
-                    raise _Retry() from refusal
+                    raise _Retry(stale=False) from refusal
                 raise
             objects: list[Aggregate] = [primary, *others]
             if cmd.idempotency_key:
@@ -146,7 +150,7 @@ class CommandRunner:
                 if self._stored(pending):
                     position = self.ledger.index.positions(primary.id)[primary.version]
                     return Accepted(primary.id, primary.version, position, extra), primary
-                raise _Retry() from None
+                raise _Retry(stale=True) from None
             raise ConcurrentWrite() from None
         positions = [
             r.notification.id for r in recordings if r.domain_event.originator_id == primary.id
@@ -214,12 +218,18 @@ class CommandRunner:
             if kept is not None:
                 return kept
         lent = cast("A | None", self.held.take(aggregate_id))
+        if lent is not None and self.held.checking():
+            if self.ledger.versions.latest_versions([aggregate_id]).get(aggregate_id) != lent.version:
+                self.held.seen(stale=True)
+                lent = None
         if lent is not None:
             try:
                 accepted, saved = self._attempt(cmd, act_on(lambda: lent), lent=True)
-            except _Retry:
-                pass
+            except _Retry as retry:
+                if retry.stale:
+                    self.held.seen(stale=True)
             else:
+                self.held.seen(stale=False)
                 self._give(saved)
                 return accepted
         try:

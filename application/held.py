@@ -33,6 +33,8 @@ class Held(Generic[A]):
         self.maxsize = maxsize
         self._held: OrderedDict[UUID, A] = OrderedDict()
         self._lock = threading.Lock()
+        # How often a held copy turned out stale lately (a moving average).
+        self.stale_rate = 0.0
 
     def take(self, aggregate_id: UUID) -> A | None:
         with self._lock:
@@ -52,6 +54,17 @@ class Held(Generic[A]):
     def drop(self, aggregate_id: UUID) -> None:
         with self._lock:
             self._held.pop(aggregate_id, None)
+
+    def seen(self, *, stale: bool) -> None:
+        """A held copy found stale, or current. A worker among several that take turns on
+        the same issues finds its copies stale often, and a save that loses costs more (a
+        failed transaction, and its batch committed again one by one) than the one-row read
+        that tells: while that is so, ``checking`` says to ask the store's version first."""
+        with self._lock:
+            self.stale_rate += ((1.0 if stale else 0.0) - self.stale_rate) / 16
+
+    def checking(self) -> bool:
+        return self.stale_rate > 0.25
 
     def __len__(self) -> int:
         return len(self._held)

@@ -212,3 +212,25 @@ def test_an_answer_kept_before_keys_were_keyed_still_answers_a_retry_on_an_issue
         again = built.issues.urge(cmd, issue, unit="pf", message="催办", reply_by=date(2019, 12, 1))
         assert (again.version, again.position, again.extra) == (first.version, first.position, first.extra)
         assert built.ledger.recorder.max_notification_id() == size
+
+
+def test_a_worker_whose_held_issues_are_often_stale_asks_the_version_before_saving(
+    district: District, other: District,
+) -> None:
+    issue = assigned_issue(district)
+    for n in range(6):  # the two workers take turns: every copy held here is stale
+        urge(district, issue, f"这里{n}")
+        urge(other, issue, f"那里{n}")
+    assert district.runner.held.checking()
+    saves: list[int] = []
+    real = district.ledger.save
+    district.ledger.save = lambda *objs, **kw: (saves.append(1), real(*objs, **kw))[1]  # type: ignore[method-assign]
+    try:
+        accepted = urge(district, issue, "再次")
+    finally:
+        district.ledger.save = real  # type: ignore[method-assign]
+    assert saves == [1]  # found stale by the version read, not by a save that lost
+    assert accepted.version == district.issues.issue(issue).version
+    for n in range(40):  # alone again: its copies are current, and it stops asking
+        urge(district, issue, f"独自{n}")
+    assert not district.runner.held.checking()
