@@ -196,7 +196,8 @@ class CommandRunner:
         holds from its last save, without reading: the store refuses the save if the copy
         is stale. Whatever is answered is decided on the stored state: an acceptance only
         if the save at the copy's next version went in (nothing was appended since), and a
-        refusal, or a save that lost, on a copy is tried again on a fresh load."""
+        refusal, or a save that lost, on a copy is tried again on a fresh load. A process
+        whose copies are often stale reads the stored version first (``Held.checking``)."""
 
         def act_on(load: Callable[[], A]) -> Act:
             def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
@@ -218,10 +219,9 @@ class CommandRunner:
             if kept is not None:
                 return kept
         lent = cast("A | None", self.held.take(aggregate_id))
-        if lent is not None and self.held.checking():
-            if self.ledger.versions.latest_versions([aggregate_id]).get(aggregate_id) != lent.version:
-                self.held.seen(stale=True)
-                lent = None
+        if lent is not None and self.held.checking() and lent.version != self._stored_version(aggregate_id):
+            self.held.seen(stale=True)
+            lent = None
         if lent is not None:
             try:
                 accepted, saved = self._attempt(cmd, act_on(lambda: lent), lent=True)
@@ -242,6 +242,9 @@ class CommandRunner:
             raise
         self._give(saved)
         return accepted
+
+    def _stored_version(self, aggregate_id: UUID) -> int | None:
+        return self.ledger.versions.latest_versions([aggregate_id]).get(aggregate_id)
 
     def legacy_answers(self) -> frozenset[UUID]:
         """The ids of the answers kept under the key as sent, before keys were keyed. Read

@@ -51,10 +51,6 @@ class Held(Generic[A]):
             while len(self._held) > self.maxsize:
                 self._held.popitem(last=False)
 
-    def drop(self, aggregate_id: UUID) -> None:
-        with self._lock:
-            self._held.pop(aggregate_id, None)
-
     def seen(self, *, stale: bool) -> None:
         """A held copy found stale, or current. A worker among several that take turns on
         the same issues finds its copies stale often, and a save that loses costs more (a
