@@ -12,21 +12,24 @@ Idempotency-Key.
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.access import ADMIN, Actor
-from application.errors import ConcurrentWrite, IdempotencyKeyReused, VersionMismatch
+from application.errors import ApplicationError, ConcurrentWrite, IdempotencyKeyReused, VersionMismatch
+from application.held import Held
 from application.ledger import Ledger
 from application.ports import FingerprintKey
-from domain.base import LedgerAggregate, RuleViolated, Stamp, recording_at
+from domain.base import DomainError, LedgerAggregate, RuleViolated, Stamp, recording_at
 from domain.idempotency import CommandAnswer, answer_id, is_keyed
+from domain.issue import RectificationIssue
 from domain.registry import user_id
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -73,22 +76,51 @@ def secret_shown_once() -> RuleViolated:
 Changer = Callable[[Command, UUID, Callable[[A], None], Callable[[A, Stamp], "dict[str, Any] | None"]], Accepted]
 
 
+class _Retry(Exception):
+    """A command tried on a held aggregate was refused or lost a race (``stale``): nothing
+    was stored, and the answer is decided again on the stored state."""
+
+    def __init__(self, *, stale: bool) -> None:
+        super().__init__()
+        self.stale = stale
+
+
 class CommandRunner:
+    # Kinds whose commands are tried on the held copy first. Not cases: their commands seal
+    # and erase personal data beside the ledger, which a retry would do twice.
+    held_kinds: frozenset[type] = frozenset({RectificationIssue})
+
     def __init__(self, ledger: Ledger, fingerprint_key: FingerprintKey | None = None) -> None:
         self.ledger = ledger
         self.fingerprint_key = fingerprint_key
+        self.held: Held[Any] = Held()
+        self._legacy: frozenset[UUID] | None = None
+        self._legacy_lock = threading.Lock()
 
     def run(self, cmd: Command, act: Act) -> Accepted:
         if cmd.idempotency_key:
             kept = self._kept_answer(cmd)
             if kept is not None:
                 return kept
+        return self._attempt(cmd, act)[0]
+
+    def _attempt(self, cmd: Command, act: Act, *, lent: bool = False) -> tuple[Accepted, LedgerAggregate | None]:
+        """``act`` stamped, saved and answered, with the changed aggregate if its change is
+        what the store holds at its version (None for an answer kept earlier). ``lent``:
+        ``act`` changes a held aggregate, which may be stale, so a refusal or a lost race is
+        reported as _Retry (nothing was stored) for the caller to decide again on the stored
+        state."""
         now = self.ledger.clock()
         stamp = Stamp.make(
             user=cmd.actor.name, unit=cmd.actor.unit, recorded_at=now, occurred_at=cmd.occurred_at
         )
         with recording_at(now):
-            primary, others, extra = act(stamp)
+            try:
+                primary, others, extra = act(stamp)
+            except Exception as refusal:
+                if lent:
+                    raise _Retry(stale=False) from refusal
+                raise
             objects: list[Aggregate] = [primary, *others]
             if cmd.idempotency_key:
                 answer = {"id": str(primary.id), "version": primary.version, **extra}
@@ -101,6 +133,7 @@ class CommandRunner:
                         answer=answer,
                     )
                 )
+        pending = list(primary.pending_events)
         try:
             recordings = self.ledger.save(*objects)
         except IntegrityError:
@@ -109,13 +142,35 @@ class CommandRunner:
             if cmd.idempotency_key:
                 kept = self._kept_answer(cmd)
                 if kept is not None:
-                    return kept
+                    # Not this change: holding it would put the next save past a gap.
+                    return kept, None
+            if lent:
+                # Retrying on a fresh load must not apply the command twice: if what was
+                # refused as a conflict is this very change, committed, it is the answer.
+                if self._stored(pending):
+                    position = self.ledger.index.positions(primary.id)[primary.version]
+                    return Accepted(primary.id, primary.version, position, extra), primary
+                raise _Retry(stale=True) from None
             raise ConcurrentWrite() from None
         positions = [
             r.notification.id for r in recordings if r.domain_event.originator_id == primary.id
         ]
         position = max(positions) if positions else self.ledger.index.positions(primary.id)[primary.version]
-        return Accepted(primary.id, primary.version, position, extra)
+        return Accepted(primary.id, primary.version, position, extra), primary
+
+    def _stored(self, pending: list[Any]) -> bool:
+        """Whether these events (of one aggregate, in order) are the ones stored at their versions."""
+        if not pending:
+            return False
+        mapper = self.ledger.mapper
+        stored = self.ledger.recorder.select_events(
+            pending[0].originator_id, gt=pending[0].originator_version - 1, lte=pending[-1].originator_version
+        )
+        # Compared decoded on both sides: what the store gives back is what was encoded.
+        return len(stored) == len(pending) and all(
+            mapper.to_domain_event(s) == mapper.to_domain_event(mapper.to_stored_event(e))
+            for s, e in zip(stored, pending, strict=True)
+        )
 
     def changer(self, cls: type[A], what: str, readable: Callable[[Actor, A], None]) -> Changer[A]:
         """``change`` for one kind of aggregate (``what`` names it to whoever finds none):
@@ -135,14 +190,88 @@ class CommandRunner:
         change: Callable[[A, Stamp], dict[str, Any] | None],
     ) -> Accepted:
         """A command on one existing aggregate: loaded, refused as a read would refuse it
-        (``readable``), authorised, version-checked, changed, saved."""
+        (``readable``), authorised, version-checked, changed, saved.
 
-        def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
-            target = self.load_to_change(cmd, cls, aggregate_id, what, readable)
-            authorise(target)
-            return target, [], change(target, stamp) or {}
+        Of a held kind (``self.held``), the command is first tried on the copy this process
+        holds from its last save, without reading: the store refuses the save if the copy
+        is stale. Whatever is answered is decided on the stored state: an acceptance only
+        if the save at the copy's next version went in (nothing was appended since), and a
+        refusal, or a save that lost, on a copy is tried again on a fresh load. A process
+        whose copies are often stale reads the stored version first (``Held.checking``)."""
 
-        return self.run(cmd, act)
+        def act_on(load: Callable[[], A]) -> Act:
+            def act(stamp: Stamp) -> tuple[LedgerAggregate, list[LedgerAggregate], dict[str, Any]]:
+                target = self.checked(cmd, load(), readable)
+                authorise(target)
+                return target, [], change(target, stamp) or {}
+
+            return act
+
+        fresh = act_on(lambda: self.ledger.load(cls, aggregate_id, what))
+        if cls not in self.held_kinds:
+            return self.run(cmd, fresh)
+        # A keyed command is not looked up first: its answer is inserted with its events,
+        # and a retry of a committed one conflicts on that insert (or is refused by the state
+        # the first one left), which is when the kept answer is read. Only an answer kept
+        # before keys were keyed lives under another id, known from start-up.
+        if cmd.idempotency_key and answer_id(cmd.actor.name, cmd.idempotency_key) in self.legacy_answers():
+            kept = self._kept_answer(cmd)
+            if kept is not None:
+                return kept
+        lent = cast("A | None", self.held.take(aggregate_id))
+        if lent is not None and self.held.checking() and lent.version != self._stored_version(aggregate_id):
+            self.held.seen(stale=True)
+            lent = None
+        if lent is not None:
+            try:
+                accepted, saved = self._attempt(cmd, act_on(lambda: lent), lent=True)
+            except _Retry as retry:
+                if retry.stale:
+                    self.held.seen(stale=True)
+            else:
+                self.held.seen(stale=False)
+                self._give(saved)
+                return accepted
+        try:
+            accepted, saved = self._attempt(cmd, fresh)
+        except (DomainError, ApplicationError):
+            if cmd.idempotency_key:
+                kept = self._kept_answer(cmd)
+                if kept is not None:
+                    return kept
+            raise
+        self._give(saved)
+        return accepted
+
+    def _stored_version(self, aggregate_id: UUID) -> int | None:
+        return self.ledger.versions.latest_versions([aggregate_id]).get(aggregate_id)
+
+    def legacy_answers(self) -> frozenset[UUID]:
+        """The ids of the answers kept under the key as sent, before keys were keyed. Read
+        once per process (on the first keyed command that asks): none is kept so any more
+        (CommandAnswer.keep refuses it), so the set read then stays complete."""
+        with self._legacy_lock:
+            if self._legacy is None:
+                self._legacy = frozenset(self._scan_legacy_answers())
+            return self._legacy
+
+    def _scan_legacy_answers(self) -> Iterable[UUID]:
+        recorder, mapper = self.ledger.recorder, self.ledger.mapper
+        kept = CommandAnswer.Kept  # type: ignore[attr-defined]
+        topics = [f"{kept.__module__}:{kept.__qualname__}"]
+        start, end = 1, recorder.max_notification_id() or 0
+        while start <= end:
+            page = recorder.select_notifications(start=start, limit=500, stop=end, topics=topics)
+            for notification in page:
+                if not is_keyed(getattr(mapper.to_domain_event(notification), "key", None)):
+                    yield cast(UUID, notification.originator_id)
+            if len(page) < 500:
+                break
+            start = page[-1].id + 1
+
+    def _give(self, saved: LedgerAggregate | None) -> None:
+        if saved is not None:
+            self.held.give(saved)
 
     def load_to_change(
         self, cmd: Command, cls: type[A], aggregate_id: UUID, what: str,
@@ -151,7 +280,10 @@ class CommandRunner:
         """The aggregate a command acts on. Whoever may not read it (application.read_policy)
         is refused as a read would refuse them before anything else: a 403 for an action, or
         a 412 for a stale If-Match, would confirm that the id is real."""
-        aggregate = self.ledger.load(cls, aggregate_id, what)
+        return self.checked(cmd, self.ledger.load(cls, aggregate_id, what), readable)
+
+    @staticmethod
+    def checked(cmd: Command, aggregate: A, readable: Callable[[Actor, A], None]) -> A:
         readable(cmd.actor, aggregate)
         if cmd.expected_version is not None and aggregate.version != cmd.expected_version:
             raise VersionMismatch(cmd.expected_version, aggregate.version)

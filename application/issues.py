@@ -207,7 +207,8 @@ class Issues(FamilyService[RectificationIssue]):
             # Who may touch this issue at all is decided before anything about its entries is told.
             POLICY.require_responsible(cmd.actor, target)
             POLICY.may_correct_something(cmd.actor)
-            versions.append(self.ledger.corrected_version(target, position, CORRECTIONS))
+            # Set, not appended: a command tried on a held copy is authorised again on a fresh load.
+            versions[:] = [self.ledger.corrected_version(target, position, CORRECTIONS)]
             POLICY.may_correct(cmd.actor, target, versions[0])
 
         return self._change(
