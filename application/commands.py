@@ -95,6 +95,7 @@ class CommandRunner:
         self.fingerprint_key = fingerprint_key
         self.held: Held[Any] = Held()
         self._legacy: frozenset[UUID] | None = None
+        self._legacy_reader: threading.Thread | None = None
         self._legacy_lock = threading.Lock()
 
     def run(self, cmd: Command, act: Act) -> Accepted:
@@ -213,11 +214,14 @@ class CommandRunner:
         # A keyed command is not looked up first: its answer is inserted with its events,
         # and a retry of a committed one conflicts on that insert (or is refused by the state
         # the first one left), which is when the kept answer is read. Only an answer kept
-        # before keys were keyed lives under another id, known from start-up.
-        if cmd.idempotency_key and answer_id(cmd.actor.name, cmd.idempotency_key) in self.legacy_answers():
-            kept = self._kept_answer(cmd)
-            if kept is not None:
-                return kept
+        # before keys were keyed lives under another id: until this process has read which
+        # ids those are, every keyed command is looked up first, as before.
+        if cmd.idempotency_key:
+            legacy = self.legacy_answers()
+            if legacy is None or answer_id(cmd.actor.name, cmd.idempotency_key) in legacy:
+                kept = self._kept_answer(cmd)
+                if kept is not None:
+                    return kept
         lent = cast("A | None", self.held.take(aggregate_id))
         if lent is not None and self.held.checking() and lent.version != self._stored_version(aggregate_id):
             self.held.seen(stale=True)
@@ -246,14 +250,31 @@ class CommandRunner:
     def _stored_version(self, aggregate_id: UUID) -> int | None:
         return self.ledger.versions.latest_versions([aggregate_id]).get(aggregate_id)
 
-    def legacy_answers(self) -> frozenset[UUID]:
-        """The ids of the answers kept under the key as sent, before keys were keyed. Read
-        once per process (on the first keyed command that asks): none is kept so any more
-        (CommandAnswer.keep refuses it), so the set read then stays complete."""
+    def legacy_answers(self) -> frozenset[UUID] | None:
+        """The ids of the answers kept under the key as sent, before keys were keyed; None
+        until this process has read them. The first keyed command that asks starts the read
+        on a thread of its own: it scans every kept answer of the log (3 s at 10⁶ events),
+        which no request should wait for. None is kept so any more (CommandAnswer.keep
+        refuses it), so the set read once stays complete."""
         with self._legacy_lock:
-            if self._legacy is None:
-                self._legacy = frozenset(self._scan_legacy_answers())
+            if self._legacy is None and self._legacy_reader is None:
+                self._legacy_reader = threading.Thread(target=self.read_legacy_answers, daemon=True,
+                                                       name="careledger-legacy-answers")
+                self._legacy_reader.start()
             return self._legacy
+
+    def read_legacy_answers(self) -> frozenset[UUID] | None:
+        """Reads the ids ``legacy_answers`` answers, here and now; None if the store could not
+        be read (a later keyed command starts the read again)."""
+        try:
+            found = frozenset(self._scan_legacy_answers())
+        except Exception:  # noqa: BLE001 — until read, keyed commands are looked up first
+            found = None
+        with self._legacy_lock:
+            self._legacy = found
+            if found is None:
+                self._legacy_reader = None
+        return found
 
     def _scan_legacy_answers(self) -> Iterable[UUID]:
         recorder, mapper = self.ledger.recorder, self.ledger.mapper
