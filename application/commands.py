@@ -96,6 +96,7 @@ class CommandRunner:
         self.held: Held[Any] = Held()
         self._legacy: frozenset[UUID] | None = None
         self._legacy_reader: threading.Thread | None = None
+        self._closing = threading.Event()
         self._legacy_lock = threading.Lock()
 
     def run(self, cmd: Command, act: Act) -> Accepted:
@@ -257,7 +258,7 @@ class CommandRunner:
         which no request should wait for. None is kept so any more (CommandAnswer.keep
         refuses it), so the set read once stays complete."""
         with self._legacy_lock:
-            if self._legacy is None and self._legacy_reader is None:
+            if self._legacy is None and self._legacy_reader is None and not self._closing.is_set():
                 self._legacy_reader = threading.Thread(target=self.read_legacy_answers, daemon=True,
                                                        name="careledger-legacy-answers")
                 self._legacy_reader.start()
@@ -276,12 +277,24 @@ class CommandRunner:
                 self._legacy_reader = None
         return found
 
+    def close(self) -> None:
+        """Stops the read of ``legacy_answers`` (between its pages) and waits for it: the
+        ledger's store is closed next, and a read still running on it would crash the
+        process (SQLite's driver does)."""
+        self._closing.set()
+        with self._legacy_lock:
+            reader = self._legacy_reader
+        if reader is not None:
+            reader.join()
+
     def _scan_legacy_answers(self) -> Iterable[UUID]:
         recorder, mapper = self.ledger.recorder, self.ledger.mapper
         kept = CommandAnswer.Kept  # type: ignore[attr-defined]
         topics = [f"{kept.__module__}:{kept.__qualname__}"]
         start, end = 1, recorder.max_notification_id() or 0
         while start <= end:
+            if self._closing.is_set():
+                raise RuntimeError("closing")  # read_legacy_answers: not read
             page = recorder.select_notifications(start=start, limit=500, stop=end, topics=topics)
             for notification in page:
                 if not is_keyed(getattr(mapper.to_domain_event(notification), "key", None)):

@@ -94,7 +94,7 @@ class EvidenceStore(Protocol):
 
     def references(self, sha256: str) -> list[UUID]: ...
 
-    def naming(self, sha256s: Sequence[str], aggregate_id: UUID) -> AbstractContextManager[None]: ...
+    def naming(self, sha256s: Sequence[str], aggregate_id: UUID) -> AbstractContextManager[Callable[[], None]]: ...
 
     def remove_unless(self, sha256: str, case_id: UUID | None, named: Callable[[list[UUID]], bool]) -> None: ...
 
@@ -220,9 +220,10 @@ class Evidence:
                 POLICY.require_issue(actor, self.ledger.load(RectificationIssue, aggregate_id, "整改问题"))
         # Noted as being named before the check that they are stored: from the check until
         # the references are recorded, a refused form elsewhere cannot remove them (discard).
-        with self.store.naming(digests, aggregate_id):
+        with self.store.naming(digests, aggregate_id) as stored:
             self._require_stored(digests, case_id)
             answer = command()
+            stored()  # the entry names them now, whatever happens to the references
             for digest in digests:
                 self.store.attach(digest, aggregate_id)
         return answer

@@ -24,21 +24,28 @@ A = TypeVar("A", bound=Aggregate)
 # events holds about 25 kB, so a thousand of them are a small part of a worker's memory;
 # bench/append.py's writers cycle over a few hundred issues per worker.
 HELD = 1024
+# And at most this many events' worth of them (an issue's version is its number of events):
+# a few issues with thousands of entries each must not fill a worker's memory either.
+HELD_EVENTS = 50_000
 
 
 class Held(Generic[A]):
     """A bounded, least-recently-given-back set of aggregates of one process."""
 
-    def __init__(self, maxsize: int = HELD) -> None:
-        self.maxsize = maxsize
+    def __init__(self, maxsize: int = HELD, max_events: int = HELD_EVENTS) -> None:
+        self.maxsize, self.max_events = maxsize, max_events
         self._held: OrderedDict[UUID, A] = OrderedDict()
+        self._events = 0  # the sum of the held aggregates' versions
         self._lock = threading.Lock()
         # How often a held copy turned out stale lately (a moving average).
         self.stale_rate = 0.0
 
     def take(self, aggregate_id: UUID) -> A | None:
         with self._lock:
-            return self._held.pop(aggregate_id, None)
+            taken = self._held.pop(aggregate_id, None)
+            if taken is not None:
+                self._events -= taken.version
+            return taken
 
     def give(self, aggregate: A) -> None:
         with self._lock:
@@ -46,10 +53,11 @@ class Held(Generic[A]):
             # Two threads may each have loaded and saved: the later version is the one kept.
             if kept is not None and kept.version > aggregate.version:
                 return
+            self._events += aggregate.version - (kept.version if kept is not None else 0)
             self._held[aggregate.id] = aggregate
             self._held.move_to_end(aggregate.id)
-            while len(self._held) > self.maxsize:
-                self._held.popitem(last=False)
+            while len(self._held) > self.maxsize or self._events > self.max_events:
+                self._events -= self._held.popitem(last=False)[1].version
 
     def seen(self, *, stale: bool) -> None:
         """A held copy found stale, or current. A worker among several that take turns on

@@ -29,7 +29,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from uuid import UUID
 
@@ -40,6 +40,7 @@ from application.evidence import FileCheck, StoredFile
 
 NONCE_BYTES = 12
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _associated_data(case_id: UUID, sha256: str, part: str) -> bytes:
@@ -153,10 +154,18 @@ class EvidenceFiles:
             return []
 
     @contextmanager
-    def naming(self, sha256s: Sequence[str], aggregate_id: UUID) -> Iterator[None]:
+    def naming(self, sha256s: Sequence[str], aggregate_id: UUID) -> Iterator[Callable[[], None]]:
         """While a command that names these files runs and its references are recorded:
-        each file counts as named by ``aggregate_id`` for ``remove_unless``."""
+        each file counts as named by ``aggregate_id`` for ``remove_unless``. The caller calls
+        what this yields once the command is stored: if recording the references fails after
+        that, the notes stay (the entry names the files, and they must never be removed)."""
         marks: list[Path] = []
+        stored = False
+
+        def committed() -> None:
+            nonlocal stored
+            stored = True
+
         try:
             for sha256 in sha256s:
                 if not _DIGEST.fullmatch(sha256):
@@ -165,10 +174,17 @@ class EvidenceFiles:
                 with self._lock(sha256):
                     _write(mark, b"")
                 marks.append(mark)
-            yield
+            yield committed
+        except BaseException:
+            if stored:
+                marks.clear()
+            raise
         finally:
             for mark in marks:
-                mark.unlink(missing_ok=True)
+                with self._lock(mark.parent.name):
+                    mark.unlink(missing_ok=True)
+                    with suppress(OSError):  # another command's note is in it
+                        mark.parent.rmdir()
 
     def remove_unless(self, sha256: str, case_id: UUID | None, named: Callable[[list[UUID]], bool]) -> None:
         """Removes the file unless ``named`` says the aggregates whose entries name it, or
@@ -176,10 +192,11 @@ class EvidenceFiles:
         path = self._path(sha256, case_id)
         with self._lock(sha256):
             try:
-                pending = [UUID(p.name.split(".")[0]) for p in (self.root / "pending" / sha256).iterdir()
-                           if not p.name.startswith(".")]
+                notes = [p.name.split(".")[0] for p in (self.root / "pending" / sha256).iterdir()
+                         if not p.name.startswith(".")]
             except OSError:
-                pending = []
+                notes = []
+            pending = [UUID(n) for n in notes if _UUID.fullmatch(n)]
             if named(self.references(sha256) + pending):
                 return
             # The metadata first: without it the file no longer counts as stored.

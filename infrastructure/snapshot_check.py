@@ -165,7 +165,12 @@ class SnapshotCheck:
         if self.processes < 2 or not isinstance(self.stores.db.datastore, PostgresDatastore):
             return None
         ids = self.stores.ids()
-        return _Forked(self, ids) if len(ids) > FORKED_FROM else None
+        if len(ids) <= FORKED_FROM:
+            return None
+        try:
+            return _Forked(self, ids)
+        except OSError:  # no second process to be had (memory, a process limit): one does it all
+            return None
 
 
 def snapshot_check(app: Application[UUID], processes: int = 1) -> SnapshotCheck | None:
@@ -224,7 +229,12 @@ class _Forked:
             outcome, value = "lost", None
         finally:
             self.answers.close()
-            self.child.join()
+            # Answered, the child ends at once; if this process failed first, the child may
+            # still be at work (or stuck): it is not waited on beyond the stall bound.
+            self.child.join(timeout=self.stalled_seconds)
+            if self.child.is_alive():
+                self.child.terminate()
+                self.child.join()
         if outcome != "done":
             # A child that failed or died (killed, out of memory) proves nothing: check here.
             return self.check()

@@ -180,7 +180,10 @@ class _Walk:
             return False
         ids = [e[1] for e in events]  # type: ignore[index]
         if not all(type(i) is str for i in ids) or not all(map(_CANONICAL_ID.fullmatch, ids)):
-            ids = [str(i if type(i) is UUID else UUID(str(i))) for i in ids]
+            try:
+                ids = [str(i if type(i) is UUID else UUID(str(i))) for i in ids]
+            except ValueError:
+                return False  # an id that is none: event by event, an earlier finding comes first
         hashes = merkle.stored_leaf_hashes(
             [(e[0], i, e[2], e[3], e[4]) for e, i in zip(events, ids, strict=True)]  # type: ignore[index]
         )

@@ -175,6 +175,7 @@ def build(
     case_keys = build_case_keys(settings, closers)
     ledger = Ledger(settings.eventsourcing_env(), clock=clock, seals=CaseKeySeals(case_keys))
     runner = CommandRunner(ledger, HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)))
+    closers.append(runner.close)  # before the ledger's store closes under its reading thread
     registry = Registry(runner)
     identity = Identity(ledger, token_days=settings.token_days, credential_prefix=f"{district}." if district else "")
     trail = AuditTrail(ledger)

@@ -241,3 +241,21 @@ def test_a_worker_whose_held_issues_are_often_stale_asks_the_version_before_savi
     for n in range(40):  # alone again: its copies are current, and it stops asking
         urge(district, issue, f"独自{n}")
     assert not district.runner.held.checking()
+
+
+def test_the_held_issues_are_bounded_by_their_events_too() -> None:
+    held: Held[Any] = Held(maxsize=100, max_events=1_000)
+
+    class Agg:
+        def __init__(self, n: int, version: int) -> None:
+            self.id, self.version = UUID(int=n), version
+
+    held.give(Agg(1, 600))  # type: ignore[arg-type]
+    held.give(Agg(2, 300))  # type: ignore[arg-type]
+    held.give(Agg(2, 350))  # type: ignore[arg-type]  # saved again: counted once, at its new version
+    assert len(held) == 2
+    held.give(Agg(3, 200))  # type: ignore[arg-type]  # 1,150 events: the least recently given goes
+    assert held.take(UUID(int=1)) is None and len(held) == 2
+    assert held.take(UUID(int=2)) is not None
+    held.give(Agg(4, 800))  # type: ignore[arg-type]  # 200 + 800: within the bound
+    assert len(held) == 2

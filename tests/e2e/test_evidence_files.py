@@ -287,3 +287,38 @@ def test_a_refused_forms_new_file_stays_while_another_command_is_naming_the_same
     services.evidence.discard([file])  # named now: a later clean-up keeps it too
     assert services.evidence.store.find(file.sha256, None, None) is not None
     assert not files_in(services.settings.evidence_dir / "pending")
+
+
+def test_a_file_an_entry_names_stays_though_recording_the_reference_failed(
+        client: TestClient, district: District, services, issue: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The entry was stored but the disk refused the reference: a refused form's clean-up
+    later must still not remove the file the entry names."""
+    content, clerk = a_pdf(), district.actors["pf-clerk"]
+    file = services.evidence.check_upload(clerk, content=content, name="材料.pdf")
+    assert services.evidence.keep(clerk, file, content)
+    issue_id = UUID(issue.rsplit("/", 1)[1])
+
+    def disk_full(sha256: str, aggregate_id: UUID) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(services.evidence.store, "attach", disk_full)
+    with pytest.raises(OSError):
+        services.evidence.naming(clerk, [file.sha256], issue_id, lambda: "stored")
+    services.evidence.discard([file])  # another form, sending the same content, refused
+    assert services.evidence.store.find(file.sha256, None, None) is not None
+
+
+def test_a_refused_command_leaves_no_note_that_it_was_naming_a_file(
+        client: TestClient, district: District, services, issue: str) -> None:  # type: ignore[no-untyped-def]
+    content, clerk = a_pdf(), district.actors["pf-clerk"]
+    file = services.evidence.check_upload(clerk, content=content, name="材料.pdf")
+    services.evidence.keep(clerk, file, content)
+
+    def refused() -> None:
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError):
+        services.evidence.naming(clerk, [file.sha256], UUID(issue.rsplit("/", 1)[1]), refused)
+    assert not (services.settings.evidence_dir / "pending" / file.sha256).exists()
+    services.evidence.discard([file])
+    assert services.evidence.store.find(file.sha256, None, None) is None
