@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
@@ -156,32 +157,13 @@ def test_the_first_rewritten_snapshot_is_reported_whichever_process_checked_it( 
         assert result.finding is not None and f"aggregate {first} at version {target}" in result.finding.detail
 
 
-def test_a_second_process_that_dies_without_an_answer_leaves_the_check_to_this_one(  # type: ignore[no-untyped-def]
-    district: District, clock: Clock, services, settings, monkeypatch,
+@pytest.mark.parametrize("child", ["dies", "hangs"])
+def test_a_second_process_that_dies_or_hangs_without_an_answer_leaves_the_check_to_this_one(  # type: ignore[no-untyped-def]
+    district: District, clock: Clock, services, settings, monkeypatch, child: str,
 ) -> None:
+    """A child killed, or one forked beside threads and waiting for ever on a lock one of
+    them held at the fork: `careledger verify` still ends, with the finding."""
     import os
-
-    from infrastructure import snapshot_check as module
-
-    if not settings.is_postgres:
-        return  # SQLite checks in one process
-    monkeypatch.setattr(module, "FORKED_FROM", 0)
-    monkeypatch.setattr(module, "_child", lambda *args: os._exit(9))
-    ledger = district.ledger
-    snapshotting(ledger, EVERY)
-    issue = issue_history(district, clock)
-    target = snapshot_versions(ledger, issue)[-1]
-    rewrite_snapshot(settings, target, b'"status":"completed"', b'"status":"open"')
-    result = verify_beside(services)
-    assert result.finding is not None and result.finding.kind == Discrepancy.SNAPSHOT_CHANGED
-    assert f"aggregate {issue} at version {target}" in result.finding.detail
-
-
-def test_a_second_process_that_hangs_is_ended_and_the_check_left_to_this_one(  # type: ignore[no-untyped-def]
-    district: District, clock: Clock, services, settings, monkeypatch,
-) -> None:
-    """A child forked from a process with threads could wait forever on a lock one of them
-    held at the fork: `careledger verify` must still end, with the finding."""
     import threading
 
     from infrastructure import snapshot_check as module
@@ -190,7 +172,8 @@ def test_a_second_process_that_hangs_is_ended_and_the_check_left_to_this_one(  #
         return  # SQLite checks in one process
     monkeypatch.setattr(module, "FORKED_FROM", 0)
     monkeypatch.setattr(module, "STALLED_SECONDS", 1.0)
-    monkeypatch.setattr(module, "_child", lambda *args: threading.Event().wait())  # stuck, never answering
+    monkeypatch.setattr(module, "_child", (lambda *args: os._exit(9)) if child == "dies"
+                        else (lambda *args: threading.Event().wait()))
     ledger = district.ledger
     snapshotting(ledger, EVERY)
     issue = issue_history(district, clock)
