@@ -283,7 +283,6 @@ class Ledger(Application[UUID]):
         """The aggregates created by one of these events, as they are now."""
         return [self.repository.get(i) for i in self.created_ids(*created)]
 
-
     def corrected_version(self, target: CorrectableAggregate, position: int, corrections: Corrections) -> int:
         """The version of ``target`` recorded at the log's ``position`` (a correction names its
         entry by position); a position of another aggregate, or none, is refused as the
