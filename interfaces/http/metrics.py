@@ -110,54 +110,67 @@ def _rule_of(body: bytes, status: int) -> str:
 
 
 class LedgerGauges(Collector):
-    """View lag in events and tree-head age in seconds, read from the store at scrape time."""
+    """View lag in events and tree-head age in seconds, read from each store at scrape time.
 
-    def __init__(self, services: Any) -> None:
-        self.services = services
+    A deployment of several districts labels every gauge with the store it measures
+    (``district="420112"``, the province's own ``district="province"``): one district's
+    follower falling behind shows as that district's, not hidden in a sum. A lone store's
+    gauges keep no label, as they always had."""
+
+    def __init__(self, deployment: Any) -> None:
+        self.deployment = deployment
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        svc = self.services
-        up = GaugeMetricFamily("careledger_database_up", "1 when the database answered this scrape")
+        districts = dict(self.deployment.districts)  # a copy: a district may be added meanwhile
+        stores = [("province", self.deployment.province), *districts.items()]
+        labels = ["district"] if districts else []
+        up = GaugeMetricFamily("careledger_database_up", "1 when the database answered this scrape",
+                               labels=labels)
         lag = GaugeMetricFamily("careledger_view_lag_events",
-                                "Events of the views' kinds recorded but not yet in the views")
+                                "Events of the views' kinds recorded but not yet in the views", labels=labels)
         age = GaugeMetricFamily("careledger_tree_head_age_seconds",
-                                "Seconds since the latest signed tree head was made")
+                                "Seconds since the latest signed tree head was made", labels=labels)
         behind = GaugeMetricFamily("careledger_tree_head_behind_events",
-                                   "Events recorded after the latest signed tree head")
-        try:
-            lag.add_metric([], svc.views.lag(svc.settings.ready_max_lag + 1))
-            head = svc.merkle.store.latest_head()
-            position = svc.ledger.recorder.max_notification_id() or 0
-            if head is not None:
-                made = parse_head_timestamp(head.timestamp)
-                age.add_metric([], max(0.0, (datetime.now(UTC) - made).total_seconds()))
-            logged = svc.merkle.store.progress().position
-            behind.add_metric([], max(0, position - logged) if head is not None else position)
-            up.add_metric([], 1)
-        except Exception:  # noqa: BLE001 — a scrape reports the store down rather than failing
-            up.add_metric([], 0)
-            yield up
-            return
-        yield from (up, lag, age, behind)
-        if isinstance(svc.views, RoutedViews):
+                                   "Events recorded after the latest signed tree head", labels=labels)
+        replica_up = GaugeMetricFamily("careledger_read_replica_up",
+                                       "1 when the read replica answered this scrape", labels=labels)
+        replica_behind = GaugeMetricFamily("careledger_read_replica_views_behind_events",
+                                           "Log positions the replica's copy of the views trails the primary's",
+                                           labels=labels)
+        for name, svc in stores:
+            label = [name] if labels else []
             try:
-                gauges = list(_replica_gauges(svc.views))
-            except Exception:  # noqa: BLE001 — the primary failed meanwhile: reported at the next scrape
-                gauges = []
-            yield from gauges
+                measured = _ledger_figures(svc)
+            except Exception:  # noqa: BLE001 — a scrape reports the store down rather than failing
+                up.add_metric(label, 0)
+                continue
+            up.add_metric(label, 1)
+            lag.add_metric(label, measured["lag"])
+            if measured["age"] is not None:
+                age.add_metric(label, measured["age"])
+            behind.add_metric(label, measured["behind"])
+            if isinstance(svc.views, RoutedViews):
+                try:
+                    state = svc.views.status()
+                except Exception:  # noqa: BLE001 — the primary failed meanwhile: reported at the next scrape
+                    continue
+                replica_up.add_metric(label, 1 if state["state"] == "up" else 0)
+                if "views_behind" in state:
+                    replica_behind.add_metric(label, state["views_behind"])
+        yield from (up, lag, age, behind)
+        # Only a deployment reading from a standby has the standby's gauges.
+        yield from (family for family in (replica_up, replica_behind) if family.samples)
 
 
-def _replica_gauges(views: RoutedViews) -> Iterator[GaugeMetricFamily]:
-    """The standby's state as /readyz reports it (its failure is the standby's, not the scrape's)."""
-    state = views.status()
-    up = GaugeMetricFamily("careledger_read_replica_up", "1 when the read replica answered this scrape")
-    up.add_metric([], 1 if state["state"] == "up" else 0)
-    yield up
-    if "views_behind" in state:
-        behind = GaugeMetricFamily("careledger_read_replica_views_behind_events",
-                                   "Log positions the replica's copy of the views trails the primary's")
-        behind.add_metric([], state["views_behind"])
-        yield behind
+def _ledger_figures(svc: Any) -> dict[str, Any]:
+    lag = svc.views.lag(svc.settings.ready_max_lag + 1)
+    head = svc.merkle.store.latest_head()
+    position = svc.ledger.recorder.max_notification_id() or 0
+    age = None
+    if head is not None:
+        age = max(0.0, (datetime.now(UTC) - parse_head_timestamp(head.timestamp)).total_seconds())
+    logged = svc.merkle.store.progress().position
+    return {"lag": lag, "age": age, "behind": max(0, position - logged) if head is not None else position}
 
 
 # A request carrying any of these came through a proxy: its client address is whatever
@@ -190,7 +203,7 @@ def metrics(request: Request) -> Response:
     else:
         registry = CollectorRegistry()
         registry.register(_Default())
-    registry.register(LedgerGauges(request.app.state.services))
+    registry.register(LedgerGauges(request.app.state.deployment))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
