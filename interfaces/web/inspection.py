@@ -1,10 +1,17 @@
 """The inspector's pages (检查/审计): the audit trail searched by unit and user names and by
 event kind; an issue, a case or a view as the ledger held it at a moment, and what changed
-between two moments; the signed tree head and the proofs, as files to take away.
+between two moments; the signed tree head and the proofs, as files to take away; the whole
+log's verification.
 
 Every read goes through the services the API uses and application.read_policy (an agency
 replays only what it reads, an admin none of it); the downloads are the API's own answers
 (interfaces.http.audit), only named as files.
+
+The audit pages are mounted twice, as the API's audit routes are: at /audit for the caller's
+own district (or the province), and under /districts/{district}/ for a province inspector
+reading a district's (interfaces.http.deps.services chooses that district's services and asks
+the policy; a district's users are refused there). Their links stay under the prefix they
+were served at (``base``). Replays are not mounted there: they show content.
 """
 
 from __future__ import annotations
@@ -16,8 +23,8 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
 from application.access import Actor
 from application.commands import SYSTEM
@@ -27,17 +34,29 @@ from domain.base import InvalidCommand
 from domain.issue import issue_id
 from domain.plan import plan_id
 from domain.registry import User, unit_id, user_id
+from infrastructure.districts import CODE
+from infrastructure.jobs import Job
 from infrastructure.spreadsheets.views_export import content_disposition
 from interfaces.bootstrap import Services
 from interfaces.http import audit as audit_api, filters
-from interfaces.http.deps import ActorDep, ServicesDep
+from interfaces.http.deps import ActorDep, ServicesDep, deployment
 from interfaces.http.inputs import moment_or_day_end
 from interfaces.web import event_kinds, present, replay
 from interfaces.web.choices import SYSTEM_CHOICE, unit_choices
-from interfaces.web.pages import HEADERS, PageRoute, caught_up, current_view, render, unit_names, verifications
+from interfaces.web.pages import (
+    HEADERS,
+    PageRoute,
+    caught_up,
+    current_view,
+    render,
+    unit_names,
+    verifications,
+    whole_log_verification,
+)
 from projections.audit_index import AuditFilter
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = APIRouter(route_class=PageRoute, include_in_schema=False)  # the replays
+audit_router = APIRouter(route_class=PageRoute, include_in_schema=False)  # mounted twice, below
 
 Text = Annotated[str | None, Query(max_length=64)]
 MomentText = Annotated[str | None, Query(max_length=40)]
@@ -92,7 +111,17 @@ def user_choices(svc: Services) -> list[tuple[str, str]]:
     return [(SYSTEM.name, "系统"), *((name, name) for name in enrolled)]
 
 
-@router.get("/audit")
+def place(request: Request) -> dict[str, Any]:
+    """Where the audit pages were served: ``base``, the prefix their links keep (empty at
+    /audit), and the district read under /districts/{district}/ (already chosen and allowed by
+    the services' dependency when this is asked), else None."""
+    code = request.path_params.get("district")
+    if code is None:
+        return {"base": "", "district": None}
+    return {"base": f"/districts/{code}", "district": {"code": code, "name": deployment(request).names.get(code, code)}}
+
+
+@audit_router.get("/audit")
 def audit(
     request: Request, caller: ActorDep, svc: ServicesDep,
     unit: Text = None, user: Annotated[str | None, Query(max_length=200)] = None,
@@ -131,6 +160,7 @@ def audit(
         "query": query, "late_seconds": svc.settings.late_entry_days * 86400, "unit_name": names,
         "next_after": rows[-1].position if len(rows) == where.limit else None,
         "units": units, "users": users, "kinds": event_kinds.kind_choices(), "named": registry_names(units, users),
+        **place(request),
     })
 
 
@@ -142,7 +172,7 @@ def download(body: dict[str, Any], chinese: str, ascii_name: str) -> Response:
                     headers={**HEADERS, "Content-Disposition": content_disposition(chinese, ascii_name)})
 
 
-@router.get("/audit/tree-head.json")
+@audit_router.get("/audit/tree-head.json")
 def tree_head_file(caller: ActorDep, svc: ServicesDep) -> Response:
     POLICY.require_audit(caller)
     head = audit_api.tree_head(caller, svc)
@@ -150,14 +180,14 @@ def tree_head_file(caller: ActorDep, svc: ServicesDep) -> Response:
     return download(head, f"签名树头_大小{size}.json", f"tree-head-{size}.json")
 
 
-@router.get("/audit/public-key.pem")
+@audit_router.get("/audit/public-key.pem")
 def public_key_file(caller: ActorDep, svc: ServicesDep) -> Response:
     POLICY.require_audit(caller)
     return Response(audit_api.public_key(caller, svc), media_type="application/x-pem-file",
                     headers={**HEADERS, "Content-Disposition": content_disposition("树头签名公钥.pem", "tree-head-key.pem")})
 
 
-@router.get("/audit/proofs/inclusion.json")
+@audit_router.get("/audit/proofs/inclusion.json")
 def inclusion_file(caller: ActorDep, svc: ServicesDep, position: Position,
                    tree_size: Annotated[int | None, Query(ge=1, le=audit_api.MAX_POSITION)] = None) -> Response:
     proof = audit_api.inclusion(caller, svc, position, tree_size)
@@ -165,10 +195,43 @@ def inclusion_file(caller: ActorDep, svc: ServicesDep, position: Position,
     return download(proof, f"包含证明_位置{position}_树大小{size}.json", f"inclusion-{position}-in-{size}.json")
 
 
-@router.get("/audit/proofs/consistency.json")
+@audit_router.get("/audit/proofs/consistency.json")
 def consistency_file(caller: ActorDep, svc: ServicesDep, first: Position, second: Position) -> Response:
     proof = audit_api.consistency(caller, svc, first, second)
     return download(proof, f"一致性证明_树大小{first}至{second}.json", f"consistency-{first}-{second}.json")
+
+
+# ---- the whole log's verification -----------------------------------------------------------
+
+
+@audit_router.post("/audit/verify")
+def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    """Starts the verification of the whole log in the background, or, while one runs,
+    leads to it: the answer comes at once, and /audit/verify shows the progress. Under a
+    district's prefix it is that district's one job, which its own inspectors see too."""
+    POLICY.require_audit(caller)
+    total = svc.ledger.recorder.max_notification_id() or 0
+    verifications(request, svc).start(whole_log_verification(svc), by=caller.name, total=total)
+    return RedirectResponse(place(request)["base"] + "/audit/verify", status_code=303)
+
+
+@audit_router.get("/audit/verify")
+def verification(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
+    POLICY.require_audit(caller)
+    job: Job | None = verifications(request, svc).latest
+    return render(request, "verify.html", {"job": job, "refresh": job is not None and job.running, **place(request)})
+
+
+def _district(district: str) -> None:
+    """Only a district's code may choose a district: any other text would leave the province's
+    own services serving the page (interfaces.http.deps.services passes it by)."""
+    if not CODE.fullmatch(district):
+        raise NotFound("没有这个区县", rule="district_exists")
+
+
+district_router = APIRouter(prefix="/districts/{district}", route_class=PageRoute, include_in_schema=False,
+                            dependencies=[Depends(_district)])
+district_router.include_router(audit_router)
 
 
 # ---- replays ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from application.errors import ApplicationError, Forbidden, NotFound, Unauthenti
 from application.read_policy import POLICY
 from application.sessions import csrf_token
 from domain.base import InvalidCommand, RuleViolated
-from infrastructure.jobs import Job, OneAtATime
+from infrastructure.jobs import OneAtATime
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
 from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
@@ -249,7 +249,7 @@ def verifications(request: Request, svc: Services) -> OneAtATime:
     return jobs.setdefault(svc.district, OneAtATime(lambda: datetime.now(UTC), name=f"careledger-verify-{svc.district}"))
 
 
-def _verify_whole_log(svc: Services) -> Callable[[Callable[[int], None]], dict[str, Any]]:
+def whole_log_verification(svc: Services) -> Callable[[Callable[[int], None]], dict[str, Any]]:
     def work(report: Callable[[int], None]) -> dict[str, Any]:
         result = svc.verify(on_progress=report)
         return {"intact": result.intact, "summary": result.summary(), "events": result.events_checked,
@@ -257,20 +257,3 @@ def _verify_whole_log(svc: Services) -> Callable[[Callable[[int], None]], dict[s
                 "position": result.finding.position if result.finding else None}
 
     return work
-
-
-@router.post("/audit/verify")
-def verify(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
-    """Starts the verification of the whole log in the background, or, while one runs,
-    leads to it: the answer comes at once, and /audit/verify shows the progress."""
-    POLICY.require_audit(caller)
-    total = svc.ledger.recorder.max_notification_id() or 0
-    verifications(request, svc).start(_verify_whole_log(svc), by=caller.name, total=total)
-    return RedirectResponse("/audit/verify", status_code=303)
-
-
-@router.get("/audit/verify")
-def verification(request: Request, caller: ActorDep, svc: ServicesDep) -> Response:
-    POLICY.require_audit(caller)
-    job: Job | None = verifications(request, svc).latest
-    return render(request, "verify.html", {"job": job, "refresh": job is not None and job.running})

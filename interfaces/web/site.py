@@ -38,6 +38,8 @@ def install(app: FastAPI) -> None:
     app.state.district_verifications = {}  # code → its own job (pages.verifications)
     app.include_router(signin.router)
     app.include_router(admin.router)
+    app.include_router(inspection.audit_router)
+    app.include_router(inspection.district_router)
     app.include_router(inspection.router)
     app.include_router(measure_forms.router)
     app.include_router(correction_forms.router)

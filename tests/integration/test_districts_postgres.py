@@ -6,6 +6,9 @@ one district, and refuses to add one: tests/e2e/test_cli.py)."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +17,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -28,6 +34,7 @@ from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.backends import require_postgres, scratch_database, scratch_schema, settings_for
 from tests.district import START, Clock, District, seed
 from tests.pages import ORIGIN, PASSWORD, form_csrf
+from tests.rfc9162 import rfc_verify_inclusion
 
 CODES = {"420112": "东西湖区", "420113": "汉南区", "420114": "蔡甸区"}
 runner = CliRunner()
@@ -191,6 +198,152 @@ def test_the_province_inspector_reads_a_districts_audit_trail_but_no_content(pro
         assert client.get(asked, headers=own).status_code == 200, path
         assert client.get(asked, headers=as_(province, "420113", "supervisor")).status_code == 403, path
         assert client.get(asked).status_code == 401, path
+
+
+# ---- the province inspector's pages of a district's audit trail (/districts/{code}/audit) ---------
+
+INSPECTOR = "省督查"
+AUDIT_PATHS = ("/audit", "/audit/verify", "/audit/tree-head.json", "/audit/public-key.pem",
+               "/audit/proofs/inclusion.json?position=1", "/audit/proofs/consistency.json?first=1&second=2")
+
+
+def _signed_in(province: Province, who: str, district: str = "") -> TestClient:
+    """A browser of its own, signed in on the sign-in page (``district`` empty: the province's)."""
+    svc = province.deployment.services_for(district or None)
+    assert svc is not None
+    svc.accounts.set_password(Command(SYSTEM), who, PASSWORD)
+    browser = TestClient(province.client.app, raise_server_exceptions=False)
+    signed = browser.post("/signin", data={"username": who, "password": PASSWORD, "district": district,
+                                           "csrf": form_csrf(browser.get("/signin").text), "next": "/province"},
+                          headers=ORIGIN, follow_redirects=False)
+    assert signed.status_code == 303, signed.text
+    return browser
+
+
+def _main(html: str) -> str:
+    return html.split("<main>", 1)[1].split("</main>", 1)[0]
+
+
+def _objects(html: str) -> set[str]:
+    return set(re.findall(r'class="object-link" href="/districts/\d{6}/audit\?aggregate=([0-9a-f-]{36})"', html))
+
+
+def test_the_province_inspector_browses_a_districts_audit_trail_and_no_other_districts_rows(
+        province: Province) -> None:
+    browser = _signed_in(province, INSPECTOR)
+    rollup = browser.get("/province").text
+    for code in CODES:
+        assert f'href="/districts/{code}/audit"' in rollup
+    html = browser.get("/districts/420113/audit").text
+    assert "审计日志 · 汉南区（420113）" in html
+    # The page's first hundred rows are the district's own first hundred (as its inspector reads them).
+    listed = province.client.get("/api/v1/audit/events?limit=100", headers=as_(province, "420113", "inspector")).json()
+    assert _objects(html) == {row["aggregate"] for row in listed} and len(listed) > 10
+    assert province.issues["420113"] in _objects(html) and province.issues["420112"] not in html
+    # Filtered to one object: the district's own issue has its rows, another district's none.
+    own = browser.get(f"/districts/420113/audit?aggregate={province.issues['420113']}").text
+    assert _objects(own) == {province.issues["420113"]}
+    other = browser.get(f"/districts/420113/audit?aggregate={province.issues['420112']}").text
+    assert _objects(other) == set() and "没有符合条件的记录" in other
+    assert _objects(browser.get("/districts/420112/audit").text) >= {province.issues["420112"]}
+
+
+def test_a_districts_audit_page_keeps_its_links_under_the_prefix_and_shows_no_content(province: Province) -> None:
+    browser = _signed_in(province, INSPECTOR)
+    case = province.cases["420112"]
+    for path in ("/districts/420112/audit", f"/districts/420112/audit?aggregate={case}", "/districts/420112/audit/verify"):
+        main = _main(browser.get(path).text)
+        links = re.findall(r'(?:href|action)="([^"]*)"', main)
+        assert links and all(link.startswith("/districts/420112/audit") or link == "/province" for link in links), links
+        assert "replay" not in main
+        for personal in (NAME, "王大明", "某路1号", "常青一社区", "街道", "有待加强", "法治宣传教育", BIRTH.isoformat()):
+            assert personal not in main, (path, personal)
+    assert case in _objects(browser.get(f"/districts/420112/audit?aggregate={case}").text)
+    nav = browser.get("/districts/420112/audit").text.split("</nav>", 1)[0]
+    assert 'href="/province#districts" aria-current="page">区县审计' in nav
+
+
+def _verifies(head: dict[str, Any], pem: str) -> bool:
+    key = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(key, Ed25519PublicKey)
+    message = json.dumps({k: head[k] for k in ("root_hash", "timestamp", "tree_size")}, sort_keys=True,
+                         separators=(",", ":")).encode()
+    try:
+        key.verify(base64.b64decode(head["signature"]), message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_a_districts_downloads_are_its_own_head_key_and_proofs(province: Province) -> None:
+    browser = _signed_in(province, INSPECTOR)
+    html = browser.get("/districts/420113/audit").text
+    head_file = browser.get("/districts/420113/audit/tree-head.json")
+    assert head_file.status_code == 200 and "attachment" in head_file.headers["content-disposition"]
+    head = head_file.json()
+    pem = browser.get("/districts/420113/audit/public-key.pem").text
+    keys = {code: s.signer.public_key_pem() for code, s in province.deployment.districts.items()}
+    assert pem == keys["420113"] and pem != keys["420112"]
+    assert _verifies(head, pem) and not _verifies(head, keys["420112"])
+    assert not _verifies(head, province.deployment.province.signer.public_key_pem())
+    link = re.search(r'href="(/districts/420113/audit/proofs/inclusion\.json\?position=\d+&amp;tree_size=(\d+))"', html)
+    assert link is not None
+    proof = browser.get(link.group(1).replace("&amp;", "&")).json()
+    size = int(link.group(2))
+    assert size == head["tree_size"] and proof["root_hash"] == head["root_hash"]
+    assert rfc_verify_inclusion(proof["leaf_index"], size, bytes.fromhex(proof["leaf_hash"]),
+                                [bytes.fromhex(h) for h in proof["audit_path"]], bytes.fromhex(head["root_hash"]))
+    consistency = browser.get(f"/districts/420113/audit/proofs/consistency.json?first=3&second={head['tree_size']}").json()
+    assert consistency["second_root_hash"] == head["root_hash"]
+
+
+def test_only_the_province_inspector_reads_a_districts_audit_pages(province: Province) -> None:
+    client = province.client
+    province.deployment.province.accounts.add_user(Command(SYSTEM), name="省厅督办", unit="prov", role="supervisor",
+                                                   unit_name="省民政厅")
+    refused = {"420113 inspector": _signed_in(province, "inspector", "420113"),
+               "420112 supervisor": _signed_in(province, "supervisor", "420112"),
+               "province supervisor": _signed_in(province, "省厅督办")}
+    for who, browser in refused.items():
+        for path in AUDIT_PATHS:
+            answer = browser.get("/districts/420113" + path)
+            assert answer.status_code == 403 and "只有省级督查可以查看各区县的审计日志" in answer.text, (who, path)
+        csrf = form_csrf(browser.get("/audit").text) if who != "province supervisor" else form_csrf(
+            browser.get("/province").text)
+        posted = browser.post("/districts/420113/audit/verify", data={"csrf": csrf}, headers=ORIGIN,
+                              follow_redirects=False)
+        assert posted.status_code == 403, who
+    assert 'href="/districts/' not in refused["province supervisor"].get("/province").text
+    # The same pages by bearer token: a district's inspector is refused, its own /audit still its own.
+    assert client.get("/districts/420113/audit", headers=as_(province, "420113", "inspector")).status_code == 403
+    assert client.get("/audit", headers=as_(province, "420113", "inspector")).status_code == 200
+    inspector = _signed_in(province, INSPECTOR)
+    for path in AUDIT_PATHS:
+        for code in ("429999", "42011x", "4201130", "000000"):
+            missing = inspector.get(f"/districts/{code}{path}")
+            assert missing.status_code == 404 and "没有这个区县" in missing.text, (code, path)
+            assert missing.headers["content-type"].startswith("text/html")
+    outside = TestClient(client.app, raise_server_exceptions=False).get("/districts/420113/audit",
+                                                                        follow_redirects=False)
+    assert outside.status_code == 303 and outside.headers["location"] == "/signin?next=/districts/420113/audit"
+
+
+def test_the_province_inspector_verifies_a_districts_whole_log_as_that_districts_one_job(province: Province) -> None:
+    browser = _signed_in(province, INSPECTOR)
+    csrf = form_csrf(browser.get("/districts/420112/audit").text)
+    started = browser.post("/districts/420112/audit/verify", data={"csrf": csrf}, headers=ORIGIN,
+                           follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == "/districts/420112/audit/verify"
+    jobs = province.client.app.state.district_verifications
+    job = jobs["420112"].latest
+    assert job is not None and job.started_by == INSPECTOR and job.wait(timeout=60)
+    assert job.result is not None and job.result["intact"]
+    assert "420113" not in jobs or jobs["420113"].latest is None or jobs["420113"].latest.started_by != INSPECTOR
+    shown = browser.get("/districts/420112/audit/verify").text
+    assert "完好" in shown and INSPECTOR in shown
+    # The district's own inspector sees the same job on its own page.
+    district = _signed_in(province, "inspector", "420112")
+    assert INSPECTOR in district.get("/audit/verify").text
 
 
 def test_one_follower_process_keeps_every_districts_logs(province: Province) -> None:
