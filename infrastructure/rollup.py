@@ -219,7 +219,7 @@ class RollupFollower:
                         return
                     # One line a failure, its traceback once: a server down for an hour is
                     # two hundred lines, not two hundred tracebacks.
-                    logger.warning("rollup_follower_failed failures=%d retry_in=%.0fs error=%s", failures, delay,
+                    logger.warning("rollup_follower_failed failures=%d retry_in=%gs error=%s", failures, delay,
                                    type(error).__name__, exc_info=failures == 1)
                     self._stopping.wait(delay)
                     delay = min(delay * 2, self.retry_most)
