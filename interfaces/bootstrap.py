@@ -111,7 +111,9 @@ def follows_externally(settings: Settings) -> bool:
     return settings.is_postgres and settings.followers == "external"
 
 
-def run_followers(settings: Settings, stopping: threading.Event, *, interval: float = 0.5) -> None:
+def run_followers(
+    settings: Settings, stopping: threading.Event, *, interval: float = 0.5, reread_seconds: float | None = None,
+) -> None:
     """`careledger project`: keeps the views (woken by each commit on PostgreSQL, folding in
     batches: infrastructure.view_runner.Views.start), the Merkle log, the audit index and the
     province's roll-up caught up until ``stopping`` is set, for every district registered,
@@ -119,7 +121,8 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
     interfaces.deployment.Deployment.refresh). Every follower resumes from the position it
     stored with its last batch, so a process killed at any point starts again where it
     stopped. A follower's error ends the process (raised here), to be restarted by its
-    supervisor: the roll-up's too (a serving process's roll-up retries instead)."""
+    supervisor: the roll-up's too (a serving process's roll-up retries instead).
+    ``reread_seconds``: how often the districts table is read (default the deployment's)."""
     log = structlog.get_logger("careledger.project")
     # Restarted by its supervisor while the database restarts, it waits for it, as API workers do.
     wait_for_database(settings, START_WAIT_SECONDS,
@@ -129,6 +132,8 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
     with ExitStack() as stack:
         deployment = build_deployment(settings)
         stack.callback(deployment.close)
+        if reread_seconds is not None:
+            deployment.reread_seconds = reread_seconds
         # Every district's followers in this one process: one view thread and one Merkle
         # thread per district, and the audit indexes caught up in turn.
         followed: list[tuple[Services, MerkleLogRunner]] = []

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,10 +22,11 @@ from fastapi.testclient import TestClient
 
 from application.commands import SYSTEM, Command
 from domain.plan import plan_id
+from infrastructure.districts import DistrictTable
 from infrastructure.rollup import DistrictLog, ProvincialRollup, RollupFollower
 from infrastructure.rollup_store import RollupMoved, RollupStore
 from interfaces import bootstrap
-from interfaces.deployment import Deployment, add_district, build_deployment
+from interfaces.deployment import Deployment, add_district, build_deployment, district_settings
 from interfaces.http.app import create_app
 from interfaces.province_rollup import build_rollup
 from projections import rollup
@@ -355,6 +356,16 @@ def test_two_followers_at_once_fold_each_event_once(province: dict[str, Any]) ->
     assert versions(province["store"]) == together
 
 
+def until(done: Any, seconds: float = 30) -> bool:
+    """Polls ``done`` until it holds, within a bound: the follower is another thread."""
+    deadline, pause = time.monotonic() + seconds, threading.Event()
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.02)
+    return True
+
+
 def versions(store: RollupStore) -> list[Any]:
     with store.db.transaction(commit=False) as c:
         return c.execute("SELECT district, id, position, recorded_max, brief FROM {p}rollup_versions "
@@ -416,7 +427,7 @@ def test_a_batch_folded_after_another_follower_moved_the_district_stores_nothing
     assert first.store.tracked(code) == moved and first.store.briefs() == before
 
 
-def test_careledger_project_keeps_the_rollup_of_the_registered_districts(
+def test_careledger_project_keeps_the_rollup_of_the_registered_districts_and_of_one_added_meanwhile(
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     with scratch_schema(postgres_database) as schema:
@@ -431,12 +442,26 @@ def test_careledger_project_keeps_the_rollup_of_the_registered_districts(
             district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
             end = district.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责", problem="问题",
                                                  units=["pf"]).position
-            follows = threading.Thread(target=bootstrap.run_followers, args=(settings, stopping), kwargs={"interval": 0.05})
+            follows = threading.Thread(target=bootstrap.run_followers, args=(settings, stopping),
+                                       kwargs={"interval": 0.05, "reread_seconds": 0.2})
             follows.start()
-            deadline = time.monotonic() + 30
-            while place.rollup.follower.store.tracked("420199").position < end and time.monotonic() < deadline:
-                stopping.wait(0.05)  # the process is another thread: its progress is only seen in the store
+            store = place.rollup.follower.store
+            # The process is another thread: its progress is only seen in the store.
+            assert until(lambda: store.tracked("420199").position == end)
             assert place.rollup.reader.answer()["districts"]["420199"]["position"] == end
+            # A district registered while it runs is followed too: its views, Merkle log and roll-up.
+            add_district(settings, "420195", "后来区")
+            with closing(bootstrap.build(district_settings(settings, next(
+                    d for d in DistrictTable(settings).all() if d.code == "420195")), district="420195")) as later:
+                other = seed(later)
+                sup = other.cmd("supervisor")
+                other.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+                added = other.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责", problem="问题",
+                                                    units=["pf"]).position
+                last = later.ledger.recorder.max_notification_id()
+                assert until(lambda: store.tracked("420195").position == added)
+                assert until(lambda: later.merkle.store.progress().position == last)
+                assert until(lambda: later.views.position() >= added)
         finally:
             stopping.set()
             place.close()
@@ -444,16 +469,7 @@ def test_careledger_project_keeps_the_rollup_of_the_registered_districts(
         assert not follows.is_alive()
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute('DROP SCHEMA IF EXISTS "d420199" CASCADE')
-
-
-def until(done: Any, seconds: float = 30) -> bool:
-    """Polls ``done`` until it holds, within a bound: the follower is another thread."""
-    deadline, pause = time.monotonic() + seconds, threading.Event()
-    while not done():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.02)
-    return True
+            conn.execute('DROP SCHEMA IF EXISTS "d420195" CASCADE')
 
 
 def test_a_serving_processs_rollup_retries_after_an_error_and_folds_what_was_written_meanwhile_once(
