@@ -7,6 +7,15 @@ touches and written with the district's new position in one transaction
 (infrastructure.rollup_store), so a follower killed at any point starts again exactly
 after its last committed batch; a batch at or before the stored position changes nothing.
 
+``start`` follows on a thread. In a serving process an error (the server restarted, a
+connection dropped, a table it reads gone) is retried after 1 s, doubling to 30 s, each
+failure logged once with its count; ``status()`` tells /readyz whether it is following or
+failing and since when. `careledger project` starts it with ``retry=False``: its first
+error ends the thread, and the process, for its supervisor to restart (docs/OPERATIONS.md).
+
+A district registered while the process runs is added with ``add`` (interfaces.deployment):
+it is followed from the next round on.
+
 ``ProvincialRollup`` answers the roll-up now or as of a past moment from the store alone.
 """
 
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +38,8 @@ logger = logging.getLogger(__name__)
 # A batch writes each state it touches once, however many of its events touch it: larger
 # batches write less (as the views' follower's, infrastructure.view_runner.FOLLOW_BATCH).
 BATCH = 5000
+# A serving process's follower tries again this long after an error, doubling up to RETRY_MOST.
+RETRY_FIRST, RETRY_MOST = 1.0, 30.0
 
 
 @dataclass(frozen=True)
@@ -48,14 +60,32 @@ class RollupFollower:
     store: RollupStore
     logs: Mapping[str, DistrictLog]
     batch: int = BATCH
+    retry_first: float = RETRY_FIRST
+    retry_most: float = RETRY_MOST
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Held only to add a district: a round under way keeps the logs it began with.
+    _adding: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Held to change or read the state below together.
+    _state: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     # Per district, the position of the last batch this catch-up stored and the states it
     # wrote: the next batch takes them from here rather than reading them back.
     _held: dict[str, tuple[int, dict[str, tuple[Summary, Summary]]]] = field(default_factory=dict, init=False,
                                                                              repr=False)
+    # The last round's error while the follower fails (None once a round succeeds again).
     error: BaseException | None = field(default=None, init=False)
+    # Rounds failed in a row, since when (wall clock, for the answer; monotonic, for its length).
+    failures: int = field(default=0, init=False)
+    _failing_since: tuple[float, float] | None = field(default=None, init=False, repr=False)
+    # When a round last reached the end of every district's log (wall clock).
+    _caught_up_at: float | None = field(default=None, init=False, repr=False)
+
+    def add(self, district: str, log: DistrictLog) -> None:
+        """Follows ``district`` too, from the next round (safe while the thread runs)."""
+        with self._adding:
+            if district not in self.logs:
+                self.logs = {**self.logs, district: log}
 
     def catch_up(self) -> int:
         """Folds every district's log to its end, a batch of each in turn. Answers how many
@@ -66,7 +96,7 @@ class RollupFollower:
         with self._lock, ThreadPoolExecutor(1, thread_name_prefix="careledger-rollup-write") as writer:
             pending: dict[str, tuple[Future[None], int]] = {}
             try:
-                behind = sorted(self.logs)
+                behind = sorted(self.logs)  # read once: a district added meanwhile waits for the next round
                 while behind and not self._stopping.is_set():
                     still = []
                     for district in behind:
@@ -169,30 +199,82 @@ class RollupFollower:
             self._held.pop(district, None)
             raise
 
-    def start(self, interval: float = 1.0) -> None:
-        """Follows on a background thread, looking every ``interval`` seconds (a serving
-        process or `careledger project`). An error stops it and is kept in ``error``."""
+    def start(self, interval: float = 1.0, *, retry: bool = True) -> None:
+        """Follows on a background thread, looking every ``interval`` seconds. After an error
+        it tries again after ``retry_first`` seconds, doubling to ``retry_most`` (a serving
+        process: the districts go on being served, /readyz shows the failure); with
+        ``retry=False`` (`careledger project`) the first error ends the thread, kept in ``error``."""
         if self._thread is not None:
             return
 
         def loop() -> None:
+            delay = self.retry_first
             while not self._stopping.is_set():
                 try:
                     self.catch_up()
-                except BaseException as error:  # noqa: BLE001 — kept for the caller, not swallowed
-                    self.error = error
-                    logger.exception("rollup_follower_failed")
-                    return
+                except BaseException as error:  # noqa: BLE001 — kept for the caller and /readyz, and logged
+                    failures = self._failed(error)
+                    if not retry:
+                        logger.exception("rollup_follower_failed")
+                        return
+                    # One line a failure, its traceback once: a server down for an hour is
+                    # two hundred lines, not two hundred tracebacks.
+                    logger.warning("rollup_follower_failed failures=%d retry_in=%gs error=%s", failures, delay,
+                                   type(error).__name__, exc_info=failures == 1)
+                    self._stopping.wait(delay)
+                    delay = min(delay * 2, self.retry_most)
+                    continue
+                delay = self.retry_first
+                self._recovered()
                 self._stopping.wait(interval)
 
         self._thread = threading.Thread(target=loop, name="careledger-rollup", daemon=True)
         self._thread.start()
+
+    def _failed(self, error: BaseException) -> int:
+        with self._state:
+            self.error = error
+            self.failures += 1
+            if self._failing_since is None:
+                self._failing_since = (time.time(), time.monotonic())
+            return self.failures
+
+    def _recovered(self) -> None:
+        with self._state:
+            if self.failures:
+                logger.warning("rollup_follower_recovered failures=%d", self.failures)
+            self.error, self.failures, self._failing_since = None, 0, None
+            self._caught_up_at = time.time()
+
+    @property
+    def running(self) -> bool:
+        """True while this process follows (its thread started and not stopped)."""
+        return self._thread is not None
+
+    def status(self) -> dict[str, Any]:
+        """Where the follower stands, for /readyz: ``following`` (and when it last reached the
+        end of every log), ``failing`` (the error's kind, how many rounds in a row, since
+        when) or ``stopped`` (its thread ended on an error: ``retry=False``). The error's kind
+        only: a message may quote what a statement read."""
+        with self._state:
+            ended = self._thread is not None and not self._thread.is_alive()
+            answer: dict[str, Any] = {"state": "stopped" if ended else "failing" if self.error else "following",
+                                      "caught_up_at": _moment(self._caught_up_at)}
+            if self.error is not None and self._failing_since is not None:
+                since, began = self._failing_since
+                answer.update(error=type(self.error).__name__, failures=self.failures, failing_since=_moment(since),
+                              failing_seconds=round(time.monotonic() - began, 1))
+            return answer
 
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def _moment(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 @dataclass
@@ -204,11 +286,17 @@ class ProvincialRollup:
     clock: Callable[[], datetime]
     names: Mapping[str, str] = field(default_factory=dict)
 
+    def add(self, district: str, name: str) -> None:
+        """Lists a district registered while the process runs (replaced, not changed: an
+        answer being made keeps the names it began with)."""
+        self.names = {**self.names, district: name}
+
     def answer(self, as_of: datetime | None = None, year: int | None = None) -> dict[str, Any]:
+        names = self.names
         briefs, tracked = self.store.briefs(None if as_of is None else as_of.timestamp())
-        for code in self.names:
+        for code in names:
             briefs.setdefault(code, [])
-        answer = rollup.table(briefs, as_of or self.clock(), year, self.names)
+        answer = rollup.table(briefs, as_of or self.clock(), year, names)
         # How far each district's log was folded: a figure as of a moment after a district's
         # ``followed_until`` may still grow when the follower catches up.
         answer["districts"] = {

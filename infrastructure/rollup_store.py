@@ -28,8 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import psycopg
 
-from infrastructure.dialect import Database
+from infrastructure.database_probe import postgres_conninfo
+from infrastructure.dialect import POSTGRES, Database
+from infrastructure.settings import Settings
 
 Summary = dict[str, Any]
 
@@ -42,6 +45,15 @@ CREATE = (
     "recorded_max double precision, brief text, PRIMARY KEY (district, id, position))",
 )
 TABLES = ("rollup_tracking", "rollup_state", "rollup_versions")
+
+
+def create_rollup_tables(settings: Settings) -> None:
+    """The roll-up's tables in the deployment's own schema, on a connection of their own
+    (`careledger districts add`, which builds no province services)."""
+    prefix = POSTGRES.prefix(settings.database_schema)
+    with psycopg.connect(postgres_conninfo(settings), autocommit=True) as conn:
+        for statement in CREATE:
+            conn.execute(statement.format(p=prefix))
 
 
 class RollupMoved(Exception):

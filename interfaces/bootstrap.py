@@ -111,12 +111,18 @@ def follows_externally(settings: Settings) -> bool:
     return settings.is_postgres and settings.followers == "external"
 
 
-def run_followers(settings: Settings, stopping: threading.Event, *, interval: float = 0.5) -> None:
+def run_followers(
+    settings: Settings, stopping: threading.Event, *, interval: float = 0.5, reread_seconds: float | None = None,
+) -> None:
     """`careledger project`: keeps the views (woken by each commit on PostgreSQL, folding in
-    batches: infrastructure.view_runner.Views.start), the Merkle log and the audit index
-    caught up until ``stopping`` is set. Every follower resumes from the position it stored
-    with its last batch, so a process killed at any point starts again where it stopped. A
-    follower's error ends the process (raised here), to be restarted by its supervisor."""
+    batches: infrastructure.view_runner.Views.start), the Merkle log, the audit index and the
+    province's roll-up caught up until ``stopping`` is set, for every district registered,
+    one registered meanwhile included (the districts table read again every few seconds:
+    interfaces.deployment.Deployment.refresh). Every follower resumes from the position it
+    stored with its last batch, so a process killed at any point starts again where it
+    stopped. A follower's error ends the process (raised here), to be restarted by its
+    supervisor: the roll-up's too (a serving process's roll-up retries instead).
+    ``reread_seconds``: how often the districts table is read (default the deployment's)."""
     log = structlog.get_logger("careledger.project")
     # Restarted by its supervisor while the database restarts, it waits for it, as API workers do.
     wait_for_database(settings, START_WAIT_SECONDS,
@@ -126,24 +132,34 @@ def run_followers(settings: Settings, stopping: threading.Event, *, interval: fl
     with ExitStack() as stack:
         deployment = build_deployment(settings)
         stack.callback(deployment.close)
+        if reread_seconds is not None:
+            deployment.reread_seconds = reread_seconds
         # Every district's followers in this one process: one view thread and one Merkle
         # thread per district, and the audit indexes caught up in turn.
-        every = deployment.every()
-        merkle_runners = []
-        for services in every:
+        followed: list[tuple[Services, MerkleLogRunner]] = []
+
+        def follow(services: Services) -> None:
             services.views.start(interval=interval)
-            merkle_runners.append(MerkleLogRunner(services.merkle, interval=interval).start())
-            stack.callback(merkle_runners[-1].stop)
-        rollup = deployment.rollup
-        if rollup is not None:  # the province's roll-up: one thread over every district's log
-            rollup.follower.start(interval=interval)
-            stack.callback(rollup.follower.stop)
+            runner = MerkleLogRunner(services.merkle, interval=interval).start()
+            stack.callback(runner.stop)  # stopped before the deployment closes its store
+            followed.append((services, runner))
+
+        for services in deployment.every():
+            follow(services)
+        deployment.on_added = follow
+        # The province's roll-up: one thread over every district's log (deployment.close stops it).
+        deployment.start_rollup = lambda follower: follower.start(interval=interval, retry=False)
+        if deployment.rollup is not None:
+            deployment.start_rollup(deployment.rollup.follower)
         log.info("followers_started", backend="postgresql" if settings.is_postgres else "sqlite",
                  districts=len(deployment.districts))
         while not stopping.is_set():
+            for code in deployment.refresh():
+                log.info("district_followed", district=code)
+            rollup = deployment.rollup
             if rollup is not None and rollup.follower.error is not None:
                 raise rollup.follower.error
-            for services, merkle_runner in zip(every, merkle_runners, strict=True):
+            for services, merkle_runner in followed:
                 services.audit.catch_up()
                 if services.views.error is not None:
                     raise services.views.error

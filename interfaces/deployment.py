@@ -13,18 +13,38 @@ A request is served by the district its credential was issued in: a district's t
 session ids begin with its code and a dot (application.identity), and that prefix chooses
 only where the credential is looked up (interfaces.http.deps). With no district registered
 (and always on SQLite) the deployment is its own schema alone, as before.
+
+A district registered while the processes run (`careledger districts add`) is picked up by
+``Deployment.refresh``: the table is read again at most once every ``reread_seconds`` in a
+process, when a credential, a sign-in or a path names a code it does not know, when the
+sign-in page or the roll-up is asked for, and on a timer where the process runs followers.
+The district's services are built (its tables were made by `districts add`), its followers
+started where this process runs them, its log added to the roll-up and its name to the
+sign-in page's choice.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from infrastructure.districts import CODE, District, DistrictTable
+from infrastructure.rollup import DistrictLog, RollupFollower
+from infrastructure.rollup_store import create_rollup_tables
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Services, build, follows_externally
 from interfaces.province_rollup import Rollup, build_rollup
+
+logger = logging.getLogger(__name__)
+
+# A process reads the districts table again at most once this many seconds: a stream of
+# credentials with codes nobody registered costs one small query per interval, and a
+# district added is served within it.
+REREAD_SECONDS = 5.0
 
 
 def district_settings(settings: Settings, district: District) -> Settings:
@@ -51,29 +71,126 @@ def district_of(credential: str) -> str | None:
 @dataclass(eq=False)
 class Deployment:
     province: Services
+    # Replaced whole, never changed, once the deployment serves: a request reads one dict.
     districts: dict[str, Services] = field(default_factory=dict)
-    # code → the district's name (区县名称), for the sign-in page's choice.
+    # code → the district's name (区县名称), for the sign-in page's choice (replaced likewise).
     names: dict[str, str] = field(default_factory=dict)
     # The province's roll-up over every district (interfaces.province_rollup); None without districts.
     rollup: Rollup | None = None
+    clock: Callable[[], datetime] | None = None
+    reread_seconds: float = REREAD_SECONDS
+    monotonic: Callable[[], float] = time.monotonic
+    # What this process does with a district it picks up while running (start its followers),
+    # and with the roll-up it builds when its first district comes (start it); None: nothing.
+    on_added: Callable[[Services], None] | None = None
+    start_rollup: Callable[[RollupFollower], None] | None = None
+    # When the last read of the districts table began (monotonic).
+    read_at: float | None = None
+    _reading: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _timer: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def services_for(self, code: str | None) -> Services | None:
-        """The district's services; the province's for None; None for a code not registered."""
+        """The district's services; the province's for None; None for a code not registered
+        (after reading the table again, if it was not read within ``reread_seconds``)."""
         if code is None:
             return self.province
-        return self.districts.get(code)
+        found = self.districts.get(code)
+        if found is None and CODE.fullmatch(code):
+            self.refresh()
+            found = self.districts.get(code)
+        return found
+
+    def choices(self) -> list[tuple[str, str]]:
+        """The sign-in page's districts (code, name), a district registered since included."""
+        self.refresh()
+        return sorted(self.names.items())
+
+    def current_rollup(self) -> Rollup | None:
+        self.refresh()
+        return self.rollup
 
     def every(self) -> list[Services]:
         return [self.province, *self.districts.values()]
 
+    def refresh(self) -> list[str]:
+        """Reads the districts table again, unless this process read it within
+        ``reread_seconds``, and serves every district registered since: answers their codes.
+        Threads that ask while another reads wait for it and read nothing themselves."""
+        if not self.province.settings.is_postgres or self._fresh():
+            return []
+        with self._reading:
+            if self._closed or self._fresh():
+                return []
+            began = self.monotonic()
+            added: list[str] = []
+            try:
+                for district in registered(self.province.settings):
+                    if district.code not in self.districts and self._adopt(district):
+                        added.append(district.code)
+            except Exception:  # noqa: BLE001 — the next read tries again; what is served goes on
+                logger.warning("districts_reread_failed", exc_info=True)
+            finally:
+                # Set at the end: a thread that found the last read too old waits on the lock
+                # for this one, then finds the districts it built.
+                self.read_at = began
+            return added
+
+    def _fresh(self) -> bool:
+        return self.read_at is not None and self.monotonic() - self.read_at < self.reread_seconds
+
+    def _adopt(self, district: District) -> bool:
+        settings = district_settings(self.province.settings, district).model_copy(update={"create_tables": False})
+        try:
+            services = build(settings, clock=self.clock, district=district.code)
+        except Exception:  # noqa: BLE001 — tried again at the next read
+            logger.warning("district_not_built code=%s", district.code, exc_info=True)
+            return False
+        try:
+            if self.on_added is not None:
+                self.on_added(services)
+        except BaseException:
+            services.close()
+            raise
+        self.districts = {**self.districts, district.code: services}
+        self.names = {**self.names, district.code: district.name}
+        if self.rollup is None:
+            self.rollup = build_rollup(self.province, self.districts, self.names)
+            if self.rollup is not None and self.start_rollup is not None:
+                self.start_rollup(self.rollup.follower)
+        else:
+            self.rollup.reader.add(district.code, district.name)
+            self.rollup.follower.add(district.code, DistrictLog.of(services.ledger))
+        logger.info("district_added code=%s", district.code)
+        return True
+
     def start_followers(self) -> None:
+        """A serving process's followers: every district's (or none, when `careledger project`
+        keeps them: interfaces.bootstrap.run_followers), those of a district picked up later,
+        and a re-read of the districts table every ``reread_seconds``."""
+        self.on_added = Services.start_followers
         for services in self.every():
             services.start_followers()
-        # Kept by `careledger project` when it keeps the views (interfaces.bootstrap.run_followers).
-        if self.rollup is not None and not follows_externally(self.province.settings):
+        if follows_externally(self.province.settings):
+            return
+        self.start_rollup = RollupFollower.start
+        if self.rollup is not None:
             self.rollup.follower.start()
+        if self.province.settings.is_postgres:
+            self._timer = threading.Thread(target=self._reread, name="careledger-districts", daemon=True)
+            self._timer.start()
+
+    def _reread(self) -> None:
+        while not self._stopping.wait(self.reread_seconds):
+            self.refresh()
 
     def close(self) -> None:
+        with self._reading:  # a district being built is built, and closed below
+            self._closed = True
+        self._stopping.set()
+        if self._timer is not None:
+            self._timer.join(timeout=10)
         if self.rollup is not None:
             self.rollup.follower.stop()
         for services in reversed(self.every()):
@@ -87,12 +204,13 @@ def registered(settings: Settings) -> list[District]:
 
 def build_deployment(
     settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None,
-    province: Services | None = None,
+    province: Services | None = None, monotonic: Callable[[], float] = time.monotonic,
 ) -> Deployment:
-    """The province's services (``province`` if given) and every registered district's."""
+    """The province's services (``province`` if given) and every registered district's.
+    ``monotonic`` paces the re-reads of the districts table (tests move it by hand)."""
     settings = province.settings if province is not None else (settings or Settings())
     own = province or build(settings, clock=clock)
-    deployment = Deployment(own)
+    deployment = Deployment(own, clock=clock, monotonic=monotonic, read_at=monotonic())
     try:
         for district in registered(settings):
             deployment.districts[district.code] = build(district_settings(settings, district), clock=clock,
@@ -107,8 +225,13 @@ def build_deployment(
 
 
 def add_district(settings: Settings, code: str, name: str) -> District:
-    """`careledger districts add`: registers the district, creates its schema and tables and
-    its key files (on first use). Refused on SQLite (DistrictRefused)."""
-    return DistrictTable(settings).add(code, name, prepare=lambda district: build(
-        district_settings(settings, district).model_copy(update={"create_tables": True}), district=district.code,
-    ).close())
+    """`careledger districts add`: registers the district, creates its schema and tables, its
+    key files (on first use) and the roll-up's tables in the deployment's own schema, all
+    before the district is registered: a running process that picks it up (Deployment.refresh)
+    makes no table. Refused on SQLite (DistrictRefused)."""
+    def prepare(district: District) -> None:
+        build(district_settings(settings, district).model_copy(update={"create_tables": True}),
+              district=district.code).close()
+        create_rollup_tables(settings)
+
+    return DistrictTable(settings).add(code, name, prepare=prepare)

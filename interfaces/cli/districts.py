@@ -48,7 +48,7 @@ def settings_for(district: str | None) -> Settings:
 @districts_app.command("add")
 def districts_add(code: str, name: str) -> None:
     """登记区县（6 位行政区划代码和名称），创建其模式、数据表和密钥文件；同名重复登记不改变任何内容。仅 PostgreSQL。
-    运行中的服务和跟随进程重启后开始服务新区县。"""
+    运行中的服务和跟随进程无需重启，数秒内（每个进程至多每 5 秒读一次区县表）开始服务新区县。"""
     try:
         district = add_district(Settings(), code, name)
     except DistrictRefused as refused:

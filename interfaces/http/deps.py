@@ -74,7 +74,7 @@ async def services(request: Request) -> Services:
     credential, reads the district named."""
     place = deployment(request)
     issued_in = district_of(_credential(request)[1])
-    own = place.services_for(issued_in) or place.province
+    own = await _services_of(place, issued_in) or place.province
     named = request.path_params.get("district")
     if named is None or not CODE.fullmatch(named):
         if own.district is not None:
@@ -82,12 +82,20 @@ async def services(request: Request) -> Services:
         return own  # a malformed code is refused by the path's own check (422) before the handler
     caller = await _authenticate(request, own)
     POLICY.require_districts_audit(caller, of_province=issued_in is None)
-    target = place.districts.get(named)
+    target = await _services_of(place, named)
     if target is None:
         raise NotFound("没有这个区县", rule="district_exists")
     request.state.district_reader = caller
     structlog.contextvars.bind_contextvars(district=named)
     return target
+
+
+async def _services_of(place: Deployment, code: str | None) -> Services | None:
+    """``place.services_for(code)``, off the event loop for a code this process does not know
+    (it may read the districts table and build a district: Deployment.refresh)."""
+    if code is None:
+        return place.province
+    return place.districts.get(code) or await run_in_threadpool(place.services_for, code)
 
 
 ServicesDep = Annotated[Services, Depends(services)]

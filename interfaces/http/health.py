@@ -20,22 +20,29 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="数据库可达、视图已跟上；有只读副本时报告其状态（副本不可用不算未就绪）")
+@router.get("/readyz", summary="数据库可达、视图已跟上；有只读副本时报告其状态（副本不可用不算未就绪）；"
+                               "本进程运行全省汇总时报告其状态（汇总失败不算未就绪）")
 def readyz(request: Request) -> Any:
     place = deployment(request)
     # One server holds every district's schema: one probe answers for all.
     if not database_answers(place.province.settings):
         return problem(503, "database_unreachable", "数据库不可达")
+    districts = place.districts  # one snapshot: a district picked up meanwhile is in the next answer
     answers: list[Any] = []
-    for svc in place.every():
+    for svc in [place.province, *districts.values()]:
         answer = _ready(svc)
         if not isinstance(answer, dict):
             return answer
         answers.append(answer)
     ready = answers[0]
-    if place.districts:
+    if districts:
         # Every district's own log and views: the process is ready when all of them are.
-        ready["districts"] = dict(zip(place.districts, answers[1:], strict=True))
+        ready["districts"] = dict(zip(districts, answers[1:], strict=True))
+    rollup = place.rollup
+    if rollup is not None and rollup.follower.running:
+        # Reported, never failing: every district is still served while the province's
+        # figures stand still, and a 503 would take them all out of the balancer.
+        ready["rollup"] = rollup.follower.status()
     return ready
 
 

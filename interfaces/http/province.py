@@ -22,7 +22,7 @@ def readable(request: Request, caller: Actor, svc: Services) -> Rollup | None:
     """The deployment's roll-up, for a caller of the province's own store (a district's user
     is refused: its credential chose its district's services); None without districts."""
     POLICY.require_rollup(caller, of_province=svc.district is None)
-    return deployment(request).rollup
+    return deployment(request).current_rollup()
 
 
 @router.get("/rollup", summary="全省督查汇总：各区县、各类单位的未销号和逾期问题、催办、按期完成率、个案响应时长")

@@ -57,7 +57,7 @@ def _secure(request: Request) -> bool:
 def _form(request: Request, next_page: str, refused: str | None, status: int = 200, district: str = "") -> Response:
     token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
     # A deployment of several districts asks which one (or the province: 省级) the user belongs to.
-    choices = sorted(deployment(request).names.items())
+    choices = deployment(request).choices()
     answer = render(request, "signin.html", {"next": next_page, "refused": refused, "form_csrf": token,
                                              "districts": choices, "district": district}, status)
     answer.set_cookie(FORM_COOKIE, token, max_age=FORM_COOKIE_SECONDS, path="/signin", httponly=True,

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +25,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from application.commands import SYSTEM, Command
+from domain.plan import plan_id
 from infrastructure.districts import District, DistrictTable
 from infrastructure.settings import Settings
-from interfaces import bootstrap
+from interfaces import bootstrap, deployment as deployment_module
 from interfaces.cli.main import app as cli
-from interfaces.deployment import Deployment, add_district, build_deployment
+from interfaces.deployment import Deployment, add_district, build_deployment, district_settings
 from interfaces.http.app import create_app
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.backends import require_postgres, scratch_database, scratch_schema, settings_for
@@ -430,3 +432,131 @@ def test_a_district_whose_tables_or_keys_cannot_be_made_is_not_registered(provin
     made: list[str] = []
     assert DistrictTable(province.settings).add("420198", "未建成区", prepare=lambda d: made.append(d.code)).code == "420198"
     assert made == ["420198"] and "420198" in {d.code for d in DistrictTable(province.settings).all()}
+
+
+def until(done: Any, seconds: float = 30) -> bool:
+    """Polls ``done`` until it holds, within a bound: the followers are other threads."""
+    deadline, pause = time.monotonic() + seconds, threading.Event()
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.02)
+    return True
+
+
+def added_elsewhere(settings: Settings, code: str, name: str) -> tuple[str, Any]:
+    """`careledger districts add`, then its users and an issue written by another process:
+    its supervisor's token and the issue's registration."""
+    add_district(settings, code, name)
+    found = {d.code: d for d in DistrictTable(settings).all()}[code]
+    with closing(bootstrap.build(district_settings(settings, found), clock=Clock(START), district=code)) as elsewhere:
+        district = seed(elsewhere)
+        sup = district.cmd("supervisor")
+        district.issues.register_plan(sup, number=f"{name}政办[2019]1号", title="方案", issuer_unit="bgs", year=2019)
+        made = district.issues.register_issue(sup, plan=plan_id(f"{name}政办[2019]1号"), seq=1, duty="职责",
+                                              problem=f"{name}有待加强", units=["pf"])
+    return district.tokens["supervisor"], made
+
+
+def test_a_district_added_while_the_service_runs_is_served_and_rolled_up_without_a_restart(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    require_postgres()
+    # Every read of the districts table, counted on its way to the database.
+    reads: list[str] = []
+    read = deployment_module.registered
+
+    def counted(settings: Settings) -> list[Any]:
+        reads.append(settings.database_schema)
+        return read(settings)
+
+    monkeypatch.setattr(deployment_module, "registered", counted)
+    with scratch_database() as url, scratch_schema(url) as schema:
+        settings = settings_for("postgres", tmp_path, url, schema).model_copy(update={"pool_size": 2})
+        for code in ("420112", "420113"):
+            add_district(settings, code, CODES[code])
+        now = [0.0]  # the deployment's monotonic clock, moved by hand past its re-read interval
+        place = build_deployment(settings, clock=Clock(START), monotonic=lambda: now[0])
+        try:
+            first = {code: seed(place.districts[code]) for code in ("420112", "420113")}
+            inspector = place.province.accounts.add_user(
+                Command(SYSTEM), name="省督查", unit="prov", role="province_inspector", unit_name="省民政厅").token
+            place.start_followers()  # a serving process keeping its followers (the default)
+            with TestClient(create_app(deployment=place), raise_server_exceptions=False) as client:
+                assert len(reads) == 1  # at build
+
+                def unknown_codes_are_refused_as_before() -> None:
+                    for _ in range(20):
+                        assert client.get("/api/v1/me", headers=bearer("429999.secret")).status_code == 401
+                    assert client.get("/api/v1/districts/429999/audit/events",
+                                      headers=bearer(inspector)).status_code == 404
+
+                unknown_codes_are_refused_as_before()
+                assert len(reads) == 1  # within the interval: the table is not read again
+                now[0] += 10
+                unknown_codes_are_refused_as_before()
+                assert len(reads) == 2  # one read for the whole stream
+
+                token, made = added_elsewhere(settings, "420114", CODES["420114"])
+                assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401  # not read yet
+                now[0] += 10
+                me = client.get("/api/v1/me", headers=bearer(token))
+                assert me.status_code == 200 and me.json()["name"] == "supervisor", me.text
+                assert len(reads) == 3 and "420114" in place.districts
+
+                # Its data is its own, and no other district's user reaches it.
+                listed = client.get("/api/v1/issues", headers=bearer(token))
+                assert listed.status_code == 200 and _listed(listed) == {str(made.id)}
+                assert client.get(f"/api/v1/issues/{made.id}",
+                                  headers=bearer(first["420112"].tokens["supervisor"])).status_code == 404
+                secret = token.removeprefix("420114.")
+                assert client.get("/api/v1/me", headers=bearer("420112." + secret)).status_code == 401
+                assert client.get("/api/v1/districts/420114/audit/tree-head", headers=bearer(inspector)).status_code == 200
+                assert "蔡甸区（420114）" in client.get("/signin").text
+
+                # Its followers run in this process, and the roll-up folds its log.
+                services = place.districts["420114"]
+                end = services.ledger.recorder.max_notification_id()
+                assert until(lambda: services.merkle.store.progress().position == end)
+                rollup = place.rollup
+                assert rollup is not None
+                assert until(lambda: rollup.follower.store.tracked("420114").position == made.position)
+                answer = client.get("/api/v1/province/rollup", headers=bearer(inspector))
+                assert answer.status_code == 200, answer.text
+                totals = {r["district"]: r for r in answer.json()["rows"] if r["kind"] is None}
+                assert totals["420114"]["issues_open"] == 1 and totals["420112"]["issues_open"] == 0
+                ready = client.get("/readyz").json()
+                assert set(ready["districts"]) == {"420112", "420113", "420114"}
+                assert ready["rollup"]["state"] == "following"
+                assert len(reads) == 3  # nothing more read while the interval runs
+        finally:
+            place.close()
+
+
+def test_the_first_district_added_while_the_service_runs_starts_the_provinces_rollup(tmp_path: Any) -> None:
+    require_postgres()
+    with scratch_database() as url, scratch_schema(url) as schema:
+        settings = settings_for("postgres", tmp_path, url, schema).model_copy(update={"pool_size": 2})
+        build_deployment(settings).close()  # `careledger migrate`: the workers below make no table
+        now = [0.0]
+        place = build_deployment(settings.model_copy(update={"create_tables": False}), clock=Clock(START),
+                                 monotonic=lambda: now[0])
+        try:
+            inspector = bearer(place.province.accounts.add_user(
+                Command(SYSTEM), name="省督查", unit="prov", role="province_inspector", unit_name="省民政厅").token)
+            place.start_followers()
+            with TestClient(create_app(deployment=place), raise_server_exceptions=False) as client:
+                assert client.get("/api/v1/province/rollup", headers=inspector).status_code == 404
+                assert "rollup" not in client.get("/readyz").json()
+                token, made = added_elsewhere(settings, "420115", "新洲区")
+                now[0] += 10
+                assert client.get("/api/v1/province/rollup", headers=inspector).status_code == 200
+                assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+                rollup = place.rollup
+                assert rollup is not None and rollup.follower.running
+                assert until(lambda: rollup.follower.store.tracked("420115").position == made.position)
+                rows = client.get("/api/v1/province/rollup", headers=inspector).json()["rows"]
+                assert next(r for r in rows if r["district"] == "420115" and r["kind"] is None)["issues_open"] == 1
+                assert client.get("/readyz").json()["rollup"]["state"] == "following"
+        finally:
+            place.close()

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,10 +22,11 @@ from fastapi.testclient import TestClient
 
 from application.commands import SYSTEM, Command
 from domain.plan import plan_id
+from infrastructure.districts import DistrictTable
 from infrastructure.rollup import DistrictLog, ProvincialRollup, RollupFollower
 from infrastructure.rollup_store import RollupMoved, RollupStore
 from interfaces import bootstrap
-from interfaces.deployment import Deployment, add_district, build_deployment
+from interfaces.deployment import Deployment, add_district, build_deployment, district_settings
 from interfaces.http.app import create_app
 from interfaces.province_rollup import build_rollup
 from projections import rollup
@@ -355,6 +356,16 @@ def test_two_followers_at_once_fold_each_event_once(province: dict[str, Any]) ->
     assert versions(province["store"]) == together
 
 
+def until(done: Any, seconds: float = 30) -> bool:
+    """Polls ``done`` until it holds, within a bound: the follower is another thread."""
+    deadline, pause = time.monotonic() + seconds, threading.Event()
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.02)
+    return True
+
+
 def versions(store: RollupStore) -> list[Any]:
     with store.db.transaction(commit=False) as c:
         return c.execute("SELECT district, id, position, recorded_max, brief FROM {p}rollup_versions "
@@ -416,7 +427,7 @@ def test_a_batch_folded_after_another_follower_moved_the_district_stores_nothing
     assert first.store.tracked(code) == moved and first.store.briefs() == before
 
 
-def test_careledger_project_keeps_the_rollup_of_the_registered_districts(
+def test_careledger_project_keeps_the_rollup_of_the_registered_districts_and_of_one_added_meanwhile(
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     with scratch_schema(postgres_database) as schema:
@@ -431,12 +442,26 @@ def test_careledger_project_keeps_the_rollup_of_the_registered_districts(
             district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
             end = district.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责", problem="问题",
                                                  units=["pf"]).position
-            follows = threading.Thread(target=bootstrap.run_followers, args=(settings, stopping), kwargs={"interval": 0.05})
+            follows = threading.Thread(target=bootstrap.run_followers, args=(settings, stopping),
+                                       kwargs={"interval": 0.05, "reread_seconds": 0.2})
             follows.start()
-            deadline = time.monotonic() + 30
-            while place.rollup.follower.store.tracked("420199").position < end and time.monotonic() < deadline:
-                stopping.wait(0.05)  # the process is another thread: its progress is only seen in the store
+            store = place.rollup.follower.store
+            # The process is another thread: its progress is only seen in the store.
+            assert until(lambda: store.tracked("420199").position == end)
             assert place.rollup.reader.answer()["districts"]["420199"]["position"] == end
+            # A district registered while it runs is followed too: its views, Merkle log and roll-up.
+            add_district(settings, "420195", "后来区")
+            with closing(bootstrap.build(district_settings(settings, next(
+                    d for d in DistrictTable(settings).all() if d.code == "420195")), district="420195")) as later:
+                other = seed(later)
+                sup = other.cmd("supervisor")
+                other.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+                added = other.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责", problem="问题",
+                                                    units=["pf"]).position
+                last = later.ledger.recorder.max_notification_id()
+                assert until(lambda: store.tracked("420195").position == added)
+                assert until(lambda: later.merkle.store.progress().position == last)
+                assert until(lambda: later.views.position() >= added)
         finally:
             stopping.set()
             place.close()
@@ -444,3 +469,106 @@ def test_careledger_project_keeps_the_rollup_of_the_registered_districts(
         assert not follows.is_alive()
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute('DROP SCHEMA IF EXISTS "d420199" CASCADE')
+            conn.execute('DROP SCHEMA IF EXISTS "d420195" CASCADE')
+
+
+def test_a_serving_processs_rollup_retries_after_an_error_and_folds_what_was_written_meanwhile_once(
+    postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with scratch_schema(postgres_database) as schema:
+        settings = settings_for("postgres", tmp_path_factory.mktemp("retry"), postgres_database, schema)
+        add_district(settings, "420197", "重试区")
+        place = build_deployment(settings)
+        tracking = f'"{schema}".rollup_tracking'
+        try:
+            assert place.rollup is not None
+            follow, store = place.rollup.follower, place.rollup.follower.store
+            follow.retry_first, follow.retry_most = 0.05, 0.2
+            district = seed(place.districts["420197"])
+            sup = district.cmd("supervisor")
+            district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+
+            def issue(seq: int) -> int:
+                made = district.issues.register_issue(sup, plan=plan_id("P"), seq=seq, duty="职责", problem="问题",
+                                                      units=["pf"])
+                assert made.position is not None
+                return made.position
+
+            end = issue(1)
+            follow.start(interval=0.05)  # as a serving process starts it (Deployment.start_followers)
+            with TestClient(create_app(deployment=place), raise_server_exceptions=False) as client, \
+                    psycopg.connect(postgres_database, autocommit=True) as conn:
+                assert until(lambda: store.tracked("420197").position == end)
+                assert until(lambda: follow.status()["caught_up_at"] is not None)
+                assert client.get("/readyz").json()["rollup"]["state"] == "following"
+                # The table the follower reads its positions from gone, for a while.
+                conn.execute(f"ALTER TABLE {tracking} RENAME TO rollup_tracking_away")  # noqa: S608
+                try:
+                    assert until(lambda: follow.failures >= 3), follow.status()
+                    ready = client.get("/readyz")
+                    assert ready.status_code == 200, ready.text  # the districts are still served
+                    failing = ready.json()["rollup"]
+                    assert failing["state"] == "failing" and failing["failures"] >= 3, failing
+                    assert failing["error"] == type(follow.error).__name__ and failing["failing_seconds"] >= 0
+                    assert failing["failing_since"] is not None
+                    end = max(issue(2), issue(3))  # written while the roll-up fails
+                finally:
+                    conn.execute(f'ALTER TABLE "{schema}".rollup_tracking_away RENAME TO rollup_tracking')  # noqa: S608
+                assert until(lambda: store.tracked("420197").position == end), follow.status()
+                assert until(lambda: follow.status()["state"] == "following")
+                assert follow.error is None and follow.failures == 0
+                recovered = client.get("/readyz").json()["rollup"]
+                assert recovered["state"] == "following" and "error" not in recovered
+            # Exactly once: the same as a fold of the district's whole log from nothing.
+            log = place.districts["420197"].ledger
+            events = [log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(
+                1, 100_000, topics=rollup.TOPICS)]
+            assert store.briefs()[0]["420197"] == sorted((rollup.brief(s) for s in rollup.replay(events).values()),
+                                                         key=lambda b: (b["kind"], b["id"]))
+            totals = next(r for r in place.rollup.reader.answer()["rows"]
+                          if r["district"] == "420197" and r["kind"] is None)
+            assert totals["issues_open"] == 3
+        finally:
+            place.close()
+            with psycopg.connect(postgres_database, autocommit=True) as conn:
+                conn.execute('DROP SCHEMA IF EXISTS "d420197" CASCADE')
+
+
+def test_careledger_projects_rollup_still_ends_the_process_at_its_first_error(
+    postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with scratch_schema(postgres_database) as schema:
+        settings = settings_for("postgres", tmp_path_factory.mktemp("project-fails"), postgres_database, schema)
+        add_district(settings, "420196", "失败区")
+        place = build_deployment(settings)
+        stopping = threading.Event()
+        failed: list[BaseException] = []
+
+        def project() -> None:
+            try:
+                bootstrap.run_followers(settings, stopping, interval=0.05)
+            except BaseException as error:  # noqa: BLE001 — the assertion below reads it
+                failed.append(error)
+
+        follows = threading.Thread(target=project)
+        try:
+            assert place.rollup is not None
+            district = seed(place.districts["420196"])
+            sup = district.cmd("supervisor")
+            district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+            end = district.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责", problem="问题",
+                                                 units=["pf"]).position
+            follows.start()
+            assert until(lambda: place.rollup is not None and place.rollup.follower.store.tracked("420196").position == end)
+            with psycopg.connect(postgres_database, autocommit=True) as conn:
+                conn.execute(f'ALTER TABLE "{schema}".rollup_tracking RENAME TO rollup_tracking_away')  # noqa: S608
+            follows.join(timeout=60)  # it ends by itself, or the assertion below says it did not
+            assert not follows.is_alive() and len(failed) == 1
+            assert "rollup_tracking" in str(failed[0])
+        finally:
+            stopping.set()
+            if follows.is_alive():
+                follows.join(timeout=30)
+            place.close()
+            with psycopg.connect(postgres_database, autocommit=True) as conn:
+                conn.execute('DROP SCHEMA IF EXISTS "d420196" CASCADE')
