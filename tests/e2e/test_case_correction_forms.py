@@ -185,3 +185,35 @@ def test_the_form_offers_every_field_the_domain_lets_a_correction_change_but_evi
         assert spec.fields - spec.personal - {"evidence"} <= FIELDS.keys(), kind
         named = {name.split("_")[0] if kind == "GuardianshipRecorded" else name for name in PERSONAL.get(kind, {})}
         assert named == set(spec.personal), kind
+
+
+def test_a_registration_corrected_by_a_reader_sends_only_the_changed_clear_and_personal_fields(
+        client: TestClient, district: District, case: UUID) -> None:
+    form = form_of(district, case, "Registered")
+    sign_in(client, district, "supervisor")
+    shown = page(client, form)
+    assert 'name="new_street" value="常青花园"' in shown and 'name="new_household_local" value="true" checked' in shown
+    opened = submit(client, form, form.replace("/new", "/personal"), {"read_reason": "核实住址"})
+    assert f'name="new_address" value="{ADDRESS}"' in opened.text and f'value="{BIRTH.isoformat()}"' in opened.text
+    done = submit(client, form, form, {"new_street": "常青花园街道", "new_household_local": "true",
+                                              "new_address": "幸福路99号", "reason": "门牌号有误"},
+                  envelope=hidden_fields(opened.text, form))
+    assert done.status_code == 303, done.text[:500]
+    correction, = corrections(district, case)
+    # The birth date was not changed: no month is derived, and the sealed person is written once.
+    assert correction["fields"]["changes"] == {"street": "常青花园街道", "sealed": "［已加密］"}
+    person = client.get(f"/api/v1/cases/{case}", headers=bearer(district, "supervisor")).json()["personal"]["person"]
+    assert person["address"] == "幸福路99号" and person["name"] == NAME and person["id_number"] == valid_id()
+
+
+def test_a_classifications_categories_are_corrected_as_checkboxes(
+        client: TestClient, district: District, case: UUID) -> None:
+    district.cases.classify_case(district.cmd("cq-clerk"), case, left_behind=False, categories=["poverty"], evidence=[])
+    form = form_of(district, case, "Classified")
+    sign_in(client, district, "cq-clerk")
+    shown = page(client, form)
+    assert 'value="poverty" checked' in shown and 'name="new_left_behind" value="true" checked' not in shown
+    done = submit(client, form, form, {"new_categories": ["poverty", "disability"], "reason": "漏选残疾"})
+    assert done.status_code == 303, done.text[:500]
+    assert corrections(district, case)[-1]["fields"]["changes"] == {"categories": ["poverty", "disability"]}
+    assert sorted(district.cases.case(case).categories) == ["disability", "poverty"]
