@@ -44,15 +44,13 @@ from interfaces.web.pages import PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-# Each clear field a correction of a case entry may change: its label and kind.
-FIELDS: dict[str, tuple[str, str]] = {
-    "street": ("街道", "text"), "community": ("社区（村）", "text"), "household_local": ("本地户籍", "flag"),
-    "left_behind": ("留守儿童", "flag"), "categories": ("困境儿童类别", "several"),
-    "arrangement": ("监护类型", "select"), "reporter": ("报告主体", "select"), "nature": ("报告事项", "select"),
-    "duty": ("依据的职责", "area"), "kind": ("服务类型", "select"), "grade": ("等次", "select"),
-    "score": ("分数（0–100）", "number"), "findings": ("评估意见", "area"), "reason": ("理由", "area"),
-    TIME: ("实际发生时间", "datetime-local"),
+# Each clear field a correction of a case entry may change, by its kind on the form.
+_KINDS = {
+    "street": "text", "community": "text", "household_local": "flag", "left_behind": "flag", "categories": "several",
+    "arrangement": "select", "reporter": "select", "nature": "select", "duty": "area", "kind": "select",
+    "grade": "select", "score": "number", "findings": "area", "reason": "area", TIME: "datetime-local",
 }
+FIELDS: dict[str, tuple[str, str]] = {name: (case_present.FIELD_LABELS[name], kind) for name, kind in _KINDS.items()}
 # The personal fields of each kind of entry, as the form names them (a guardianship's guardian
 # is one value of three parts: ``guardian_`` and the part).
 PERSONAL: dict[str, dict[str, tuple[str, str]]] = {

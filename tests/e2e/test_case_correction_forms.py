@@ -65,7 +65,8 @@ def test_the_clerk_corrects_a_reports_nature_and_the_case_page_and_the_api_show_
     assert [a.status_code for a in sent] == [303, 303]  # the second finds the first's answer
     correction, = corrections(district, case)
     assert correction["fields"]["changes"] == {"nature": "abuse"}
-    assert '<td data-label="报告事项">虐待</td>' in page(client, sent[0].headers["location"])
+    after = page(client, sent[0].headers["location"])
+    assert '<td data-label="报告事项">虐待</td>' in after and "报告事项改为 虐待" in after
     answer = client.get(f"/api/v1/cases/{case}", headers=bearer(district, "cq-clerk")).json()
     assert answer["reports"][0]["nature"] == "abuse"
     assert '<option value="abuse" selected>' in page(client, form)  # drawn again, as corrected
@@ -101,7 +102,8 @@ def test_a_guardians_name_is_shown_after_a_logged_read_and_corrected_sealed(
     assert not scan_store(services.settings, NEW_GUARDIAN)
     personal = client.get(f"/api/v1/cases/{case}", headers=bearer(district, "supervisor")).json()["personal"]
     assert personal["guardianships"][0] == {"name": NEW_GUARDIAN, "relation": "父亲", "phone": PHONE}
-    assert NEW_GUARDIAN not in page(client, f"/cases/{case}")
+    on_case = page(client, f"/cases/{case}")
+    assert "个人信息已更正［已加密］" in on_case and NEW_GUARDIAN not in on_case
     client.cookies.clear()
     sign_in(client, district, "cq-clerk")  # the registering unit reads the case, not the child
     assert NEW_GUARDIAN not in page(client, f"/cases/{case}")
@@ -148,6 +150,9 @@ def test_an_unchanged_form_or_one_without_a_reason_is_refused_and_stores_nothing
         no_personal_data(outside_the_fields(refused.text))
     no_personal_data(repr(logs))
     assert NEW_GUARDIAN not in repr(logs)
+    forged = client.post(form, data={**envelope, "csrf": "forged", "new_guardian_name": NEW_GUARDIAN, "reason": "核对"},
+                         headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert forged.status_code == 403 and NEW_GUARDIAN not in forged.text
     assert size(district) == before and not corrections(district, case)
 
 
