@@ -222,3 +222,17 @@ def test_a_classifications_categories_are_corrected_as_checkboxes(
     assert done.status_code == 303, done.text[:500]
     assert corrections(district, case)[-1]["fields"]["changes"] == {"categories": ["poverty", "disability"]}
     assert sorted(district.cases.case(case).categories) == ["disability", "poverty"]
+
+
+def test_a_correction_sent_after_another_entry_says_so_and_stores_nothing(
+        client: TestClient, district: District, case: UUID) -> None:
+    form = form_of(district, case, "MandatoryReportFiled")
+    sign_in(client, district, "cq-clerk")
+    envelope = hidden_fields(page(client, form), form)
+    district.cases.visit_case(district.cmd("supervisor"), case, notes=None)
+    before = size(district)
+    stale = submit(client, form, form, {"new_reporter": "school", "new_nature": "abuse", "reason": "笔误"},
+                   envelope=envelope)
+    assert stale.status_code == 409 and "此记录已被他人更新" in stale.text and "走访" in stale.text
+    assert '<option value="abuse" selected>' in stale.text  # what was typed is kept
+    assert size(district) == before
