@@ -94,6 +94,28 @@ def _corrected_person(
     return fields, birth_date
 
 
+def entry_personal(seals: CaseSeals, c: ChildCase, version: int) -> dict[str, Any]:
+    """The personal fields the entry of ``version`` holds now (its corrections applied), as a
+    correction of it names them; empty once the key is gone. Callers log the read first."""
+    kind = (c.recorder_of(version) or {}).get("type", "")
+    if kind == "Registered":
+        person = seals.opened(c, c.sealed)
+        # Registered before the exact date was sealed: the case keeps it in clear.
+        return {**person, "birth_date": c.birth_date.isoformat()} if person and c.birth_date else person
+    if kind == "EntryCorrected":
+        sealed = None
+        for correction in c.corrections:  # the reason as recorded, then as later corrected
+            if correction["version"] == version:
+                sealed = correction.get("sealed_reason")
+            elif correction["corrected_version"] == version and correction["changes"].get("sealed_reason"):
+                sealed = correction["changes"]["sealed_reason"]
+        return seals.opened(c, sealed) if sealed else {}
+    if kind in ("GuardianshipRecorded", "MandatoryReportFiled", "ServiceProvided", "Visited"):
+        sealed = _sealed_of(c, kind, version)
+        return seals.opened(c, sealed) if sealed else {}
+    return {}
+
+
 def _sealed_of(c: ChildCase, kind: str, version: int) -> str | None:
     """The sealed text an entry holds now (corrections applied)."""
     if kind == "GuardianshipRecorded":

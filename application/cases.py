@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.access import AGENCY, SUPERVISOR, Actor
 from application.audit import AuditTrail
-from application.case_corrections import check_changes, sealed_changes
+from application.case_corrections import check_changes, entry_personal, sealed_changes
 from application.case_display import hide_legacy_birth_date, mask_sealed, open_personal_fields
 from application.case_seals import CaseSeals
 from application.commands import Accepted, Command, CommandRunner
@@ -77,6 +77,13 @@ CASE_RULES: dict[str, Rule] = {
     "reopen_case": _supervisor("重新打开", "reopen_case"),
     "erase_personal_data": _supervisor("删除个人信息", "erase"),
 }
+
+
+def require_corrector(actor: Actor, case: ChildCase, version: int) -> None:
+    """Who may correct the case's entry of ``version``: asked by ``correct_case_entry``, and by
+    the pages before they offer its form (interfaces.web.case_correction_forms)."""
+    POLICY.require_involved(actor, case)
+    POLICY.may_correct(actor, case, version)
 
 
 class Cases(FamilyService[ChildCase]):
@@ -235,7 +242,7 @@ class Cases(FamilyService[ChildCase]):
         def authorise(c: ChildCase) -> None:
             POLICY.require_involved(cmd.actor, c)
             versions.append(self.ledger.corrected_version(c, position, CORRECTIONS))
-            POLICY.may_correct(cmd.actor, c, versions[0])
+            require_corrector(cmd.actor, c, versions[0])
 
         def change(c: ChildCase, s: Stamp) -> None:
             version = versions[0]
@@ -291,6 +298,19 @@ class Cases(FamilyService[ChildCase]):
         # The access log refuses a blank reason, or one holding an ID or mobile number, before
         # anything is opened (domain.case_access).
         return self.read_case(actor, case, endpoint=endpoint, reason=reason.strip())
+
+    def read_entry_personal(
+        self, actor: Actor, case: UUID, version: int, *, endpoint: str, reason: str
+    ) -> dict[str, Any]:
+        """The personal fields of one entry, for the reader who corrects them (the dashboard's
+        更正记录): refused as ``read_personal`` refuses, and logged with ``reason`` before
+        anything is opened. Empty once the key is erased."""
+        current = self.case(case)
+        POLICY.require_personal(actor, current)
+        if not self.seals.alive(case):
+            return {}
+        self._log_read(actor, case, endpoint, reason.strip())
+        return entry_personal(self.seals, current, version)
 
     def _log_read(self, actor: Actor, case: UUID, endpoint: str, reason: str | None = None) -> None:
         for _ in range(ACCESS_LOG_ATTEMPTS):

@@ -20,7 +20,7 @@ from interfaces.bootstrap import Services
 from interfaces.http.deps import ActorDep, AsOfDep, ServicesDep
 from interfaces.http.inputs import RequiredText
 from interfaces.http.schemas import Body
-from interfaces.web import case_present, forms, offers, present
+from interfaces.web import case_correction_forms, case_present, forms, offers, present
 from interfaces.web.pages import PageRoute, caught_up, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -50,10 +50,13 @@ def case_page(request: Request, svc: Services, caller: Actor, case_id: UUID, whe
     names = svc.ledger.unit_names
     current = svc.cases.case(case_id) if when is not None else state
     reads_log = offers.permits(lambda: POLICY.require_access_log(caller))
+    timeline = case_present.timeline(entries, svc.settings.late_entry_days, names)
+    if when is None:  # corrections act on the case as it is now
+        case_correction_forms.with_links(caller, current, timeline, entries)
     return render(request, "case.html", {
         "id": case_id, "version": current.version, "case": case_present.case_state(state, names),
         "as_of": present.day_of(when),
-        "timeline": case_present.timeline(entries, svc.settings.late_entry_days, names),
+        "timeline": timeline,
         "late_entry_days": svc.settings.late_entry_days,
         # Forms act on the case as it is now: none while replaying a past moment.
         "offers": offers.on_case(caller, current) if when is None else [],

@@ -35,6 +35,17 @@ PERSONAL_LABELS = {
     "name": "姓名", "id_number": "身份证号码", "birth_date": "出生日期", "address": "住址", "guardian": "监护人",
     "relation": "关系", "phone": "联系电话", "details": "报告详情", "notes": "记录", "reason": "理由",
 }
+# The fields a correction of a case entry changes, in Chinese (domain.case_corrections' names),
+# and the labels of their codes; also the correction form's labels (interfaces.web.case_correction_forms).
+FIELD_LABELS = {
+    "street": "街道", "community": "社区（村）", "household_local": "本地户籍", "left_behind": "留守儿童",
+    "categories": "困境儿童类别", "evidence": "证明材料", "arrangement": "监护类型", "reporter": "报告主体",
+    "nature": "报告事项", "duty": "依据的职责", "kind": "服务类型", "grade": "等次", "score": "分数",
+    "findings": "评估意见", "reason": "理由", "occurred_at": "实际发生时间", "birth_month": "出生年月",
+    "sealed": "个人信息", "sealed_reason": "更正理由",
+}
+_CODES = {"categories": CATEGORY_LABELS, "arrangement": GUARDIANSHIP_LABELS, "reporter": REPORTER_LABELS,
+          "nature": NATURE_LABELS, "kind": SERVICE_LABELS}
 CASES_PER_PAGE = 100
 
 Names = present.Names
@@ -152,7 +163,27 @@ def _case_text(kind: str, f: dict[str, Any], names: Names) -> str | None:
         return f"走访记录{f['sealed']}" if f.get("sealed") else "走访"
     if kind == "Closed":
         return f"结案原因：{label(CLOSURE_LABELS, f.get('reason'))}"
+    if kind == "EntryCorrected":
+        changed = [_changed(name, value) for name, value in (f.get("changes") or {}).items()]
+        if f.get("reason"):  # clear once the personal data is erased; sealed before
+            changed.append(f"理由：{f['reason']}")
+        return "；".join(changed)
     return None
+
+
+def _changed(name: str, value: Any) -> str:
+    what = FIELD_LABELS.get(name, name)
+    if name.startswith("sealed"):
+        return f"{what}已更正{value}"  # the sealed mark: what changed is shown to its readers only
+    if name == "evidence":
+        return f"{what}改为 {len(value or [])} 份"
+    if name == "occurred_at":
+        return f"{what}改为 {present.beijing(str(value))}"
+    if isinstance(value, bool):
+        return f"{what}改为{'是' if value else '否'}"
+    if isinstance(value, list):
+        return f"{what}改为 {'、'.join(label(_CODES.get(name, {}), str(v)) for v in value) or '无'}"
+    return f"{what}改为 {label(_CODES.get(name, {}), str(value))}"
 
 
 def timeline(entries: list[dict[str, Any]], late_entry_days: int, names: Names) -> list[dict[str, Any]]:

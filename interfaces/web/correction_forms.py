@@ -10,8 +10,6 @@ sends only the fields whose value was changed. Evidence files are corrected thro
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,73 +22,20 @@ from application.errors import NotFound
 from interfaces.bootstrap import Services
 from interfaces.http import schemas as s
 from interfaces.http.deps import ActorDep, ServicesDep
-from interfaces.http.inputs import cleaned, moment_or_day_end
-from interfaces.web import forms, issue_form
+from interfaces.web import entry_corrections as shared, forms, issue_form
 from interfaces.web.corrections import FIELDS, correctable_fields, require_corrector
+from interfaces.web.entry_corrections import PREFIX
 from interfaces.web.pages import PageRoute
-from interfaces.web.present import BEIJING
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-# The entry's corrected values are sent under these names: "reason" is the correction's own.
-PREFIX = "new_"
 # Fields a correction may leave empty.
 _MAY_BE_EMPTY = frozenset({"remarks"})
-_LIST_SEPARATORS = re.compile(r"[\s,，、;；]+")
-
-def _shown(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "、".join(_shown(v) for v in value)
-    return "" if value is None else str(value)
 
 
-def current_values(entries: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, str]:
+def current_values(entries: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
     """The entry's correctable values as they stand: as recorded, then each correction of it."""
-    values = {name: entry["fields"].get(name) for name in correctable_fields(entry["type"])}
-    if "occurred_at" in values:
-        values["occurred_at"] = entry["occurred_at"]
-    for later in entries:
-        if later["type"] == "EntryCorrected" and later["fields"].get("corrected_version") == entry["version"]:
-            values.update({k: v for k, v in later["fields"].get("changes", {}).items() if k in values})
-    if isinstance(values.get("occurred_at"), str):  # a corrected time is stored as ISO text
-        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
-    return {name: _shown(value) for name, value in values.items()}
-
-
-def changes_typed(sent: forms.Sent, before: dict[str, str]) -> dict[str, Any]:
-    """The fields whose typed value differs from what the entry holds, as the API takes them."""
-    changes: dict[str, Any] = {}
-    for name, was in before.items():
-        kind = FIELDS[name][1]
-        try:
-            # As the API's models clean text: a browser sends a textarea's line ends as CRLF.
-            typed = cleaned(str(sent.typed.get(PREFIX + name, was)), multiline=kind == "area")
-        except ValueError as refused:
-            sent.refuse(PREFIX + name, str(refused))
-            continue
-        if typed == was:
-            continue
-        if not typed and name not in _MAY_BE_EMPTY:
-            sent.refuse(PREFIX + name, "不能为空；不需更正的栏目请保留原值")
-            continue
-        try:
-            if kind == "number":
-                changes[name] = float(typed) if "." in typed else int(typed)
-            elif kind == "datetime-local":
-                changes[name] = moment_or_day_end(typed).isoformat()
-            elif name == "nodes":
-                changes[name] = [n for n in _LIST_SEPARATORS.split(typed) if n]
-            else:
-                changes[name] = typed
-        except ValueError:
-            sent.refuse(PREFIX + name, "格式不正确")
-    if not changes and not sent.errors:
-        sent.refuse(forms.WHOLE_FORM, "没有改动：请修改需要更正的内容后再提交")
-    return changes
+    return shared.current_values(entries, entry, {name: FIELDS[name] for name in correctable_fields(entry["type"])})
 
 
 def _entry(svc: Services, caller: Actor, issue_id: UUID, version: int) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
@@ -127,7 +72,7 @@ async def correct(request: Request, issue_id: UUID, caller: ActorDep, svc: Servi
     # second click of the same form then changes the same fields, and finds the first's answer.
     drawn = sent.command.expected_version
     shown = [e for e in entries if drawn is None or e["version"] <= drawn]
-    changes = changes_typed(sent, current_values(shown, entry))
+    changes = shared.changes_typed(sent, current_values(shown, entry), FIELDS, may_be_empty=_MAY_BE_EMPTY)
     body = None if sent.errors else forms.checked(sent, s.CorrectionIn, position=entry["position"], changes=changes)
 
     def command() -> Accepted:

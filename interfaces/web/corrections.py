@@ -15,7 +15,7 @@ from interfaces.web.offers import permits
 FIELDS: dict[str, tuple[str, str]] = {
     "duty": ("工作职责", "area"), "problem": ("存在问题", "area"), "remarks": ("备注", "area"),
     "contact_person": ("联系人", "text"), "deadline": ("整改期限", "date"),
-    "nodes": ("时间节点", "text"), "text": ("措施内容", "area"), "due": ("完成时限", "date"),
+    "nodes": ("时间节点", "dates"), "text": ("措施内容", "area"), "due": ("完成时限", "date"),
     "summary": ("情况说明", "area"), "reason": ("理由", "area"), "message": ("催办内容", "area"),
     "reply_by": ("回复期限", "date"), "grade": ("等次", "text"), "score": ("得分", "number"),
     "findings": ("考核意见", "area"), "occurred_at": ("实际发生时间", "datetime-local"),

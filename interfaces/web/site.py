@@ -14,6 +14,7 @@ from interfaces.web import (
     admin,
     admin_units,
     admin_users,
+    case_correction_forms,
     case_forms,
     case_pages,
     correction_forms,
@@ -55,5 +56,6 @@ def install(app: FastAPI) -> None:
     app.include_router(province.router)
     # The forms first: /cases/new before the page /cases/{case_id}.
     app.include_router(case_forms.router)
+    app.include_router(case_correction_forms.router)
     app.include_router(case_pages.router)
     app.include_router(pages.router)

@@ -1,6 +1,6 @@
-"""A mandatory report in a real browser on the demo district, from the school that files it to
-the police who take the referral on, accept the report and go out, the referral to legal aid
-taken on and the service given, and
+"""A mandatory report in a real browser on the demo district, from the school that files it
+(and corrects what it mistyped through 更正记录) to the police who take the referral on, accept
+the report and go out, the referral to legal aid taken on and the service given, and
 the supervision office reading the child's personal fields with a reason, which the case's
 access log then shows. Each page also at a phone's width (390 px) without horizontal
 scrolling; screenshots as the other browser tests take them."""
@@ -98,6 +98,21 @@ def test_a_mandatory_report_from_the_school_to_police_dispatch_referral_and_serv
     fits_a_phone(page)
     submit(page)
     assert "中小学校报告实际无人监护" in page.locator("ol.timeline").inner_text()
+    assert NAME not in page.content()
+
+    # The school mistyped what it reported: it corrects the report's nature (更正记录); the
+    # details, the child's, are not offered to a unit that may not read them.
+    page.click("li.MandatoryReportFiled a.correct")
+    page.wait_for_url(re.compile(r"/corrections/new\?version=\d+$"))
+    assert page.locator("textarea[name='new_details']").count() == 0
+    page.select_option("select[name='new_nature']", label="虐待")
+    page.fill("form.correct textarea[name='reason']", "报告事项选错")
+    fits_a_phone(page)
+    screenshot(page, "case-correction")
+    page.click("form.correct button[type='submit']")
+    page.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}\?done=\d+"))
+    assert page.locator("table.reports td[data-label='报告事项']").inner_text() == "虐待"
+    assert "已被第" in page.locator("li.MandatoryReportFiled").inner_text()
     assert NAME not in page.content()
     sign_out(page)
 

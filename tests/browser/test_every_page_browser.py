@@ -111,6 +111,8 @@ class Filler:
             "/audit/proofs/inclusion.json": "position=1", "/audit/proofs/consistency.json": "first=1&second=2",
             # An issue's first entry (its registration): the supervision office may correct it.
             "/issues/{issue_id}/corrections/new": "version=1",
+            # A case's registration: the supervision office may correct it too.
+            "/cases/{case_id}/corrections/new": "version=1",
         }
 
     def actor(self, key: str) -> Any:
