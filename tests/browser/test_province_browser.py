@@ -19,13 +19,13 @@ import pytest
 import uvicorn
 
 from application.commands import SYSTEM, Command
-from interfaces.deployment import Deployment, add_district, build_deployment
+from interfaces.deployment import Deployment
 from interfaces.http.app import create_app
 from tests.application.test_child_cases import BIRTH, NAME, valid_id
-from tests.backends import require_postgres, scratch_database, scratch_schema, settings_for
 from tests.browser.test_inspector_browser import fits_a_phone
-from tests.district import START, Clock, assigned_issue, seed
+from tests.district import assigned_issue
 from tests.pages import PASSWORD
+from tests.province import districts_deployment
 from tests.rfc9162 import rfc_verify_inclusion
 from tests.serving import wait_until_healthy
 
@@ -44,39 +44,29 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    require_postgres()
-    # A database of its own: the districts' schemas (d420112, …) are named by their codes alone.
-    with scratch_database() as url, scratch_schema(url) as schema:
-        settings = settings_for("postgres", tmp_path_factory.mktemp("province"), url, schema)
-        for code, name in CODES.items():
-            add_district(settings, code, name)
-        deployment = build_deployment(settings, clock=Clock(START))
+    with districts_deployment(tmp_path_factory.mktemp("province"), CODES) as (_, deployment, districts):
+        issue = assigned_issue(districts["420112"])
+        districts["420112"].cases.register_case(
+            districts["420112"].cmd("cq-clerk"), street="常青花园街道", community="常青一社区", household_local=True,
+            birth_date=BIRTH, person={"name": NAME, "id_number": valid_id(), "guardian": "王大明"})
+        deployment.province.accounts.add_user(Command(SYSTEM), name=INSPECTOR, unit="prov",
+                                              role="province_inspector", unit_name="省民政厅")
+        deployment.province.accounts.set_password(Command(SYSTEM), INSPECTOR, PASSWORD)
+        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listening.bind(("127.0.0.1", 0))
+        port = listening.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(deployment=deployment), log_level="warning",
+                                               lifespan="on"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+        thread.start()
+        base_url = f"http://127.0.0.1:{port}"
         try:
-            districts = {code: seed(deployment.districts[code]) for code in CODES}
-            issue = assigned_issue(districts["420112"])
-            districts["420112"].cases.register_case(
-                districts["420112"].cmd("cq-clerk"), street="常青花园街道", community="常青一社区", household_local=True,
-                birth_date=BIRTH, person={"name": NAME, "id_number": valid_id(), "guardian": "王大明"})
-            deployment.province.accounts.add_user(Command(SYSTEM), name=INSPECTOR, unit="prov",
-                                                  role="province_inspector", unit_name="省民政厅")
-            deployment.province.accounts.set_password(Command(SYSTEM), INSPECTOR, PASSWORD)
-            listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listening.bind(("127.0.0.1", 0))
-            port = listening.getsockname()[1]
-            server = uvicorn.Server(uvicorn.Config(create_app(deployment=deployment), log_level="warning",
-                                                   lifespan="on"))
-            thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-            thread.start()
-            base_url = f"http://127.0.0.1:{port}"
-            try:
-                wait_until_healthy(base_url, thread.is_alive)
-                yield Served(base_url, deployment, str(issue))
-            finally:
-                server.should_exit = True
-                thread.join(timeout=10)
-                listening.close()
+            wait_until_healthy(base_url, thread.is_alive)
+            yield Served(base_url, deployment, str(issue))
         finally:
-            deployment.close()
+            server.should_exit = True
+            thread.join(timeout=10)
+            listening.close()
 
 
 def test_the_province_inspector_goes_from_the_rollup_to_a_districts_audit_trail_and_downloads_a_proof(

@@ -9,34 +9,25 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from interfaces.deployment import add_district, build_deployment
 from interfaces.http.app import create_app
-from tests.backends import require_postgres, scratch_database, scratch_schema, settings_for
-from tests.district import START, Clock, assigned_issue, seed
+from tests.district import assigned_issue
 from tests.integration.test_operations import metric
+from tests.province import districts_deployment
 
 pytestmark = pytest.mark.postgres
 
 
 def test_each_districts_view_lag_and_tree_head_are_its_own_gauges(tmp_path: Path) -> None:
-    require_postgres()
-    with scratch_database() as url, scratch_schema(url) as schema:
-        settings = settings_for("postgres", tmp_path, url, schema)
-        add_district(settings, "420112", "东西湖区")
-        add_district(settings, "420113", "汉南区")
-        deployment = build_deployment(settings, clock=Clock(START))
-        try:
-            behind, kept = deployment.districts["420112"], deployment.districts["420113"]
-            for services in (behind, kept):
-                assigned_issue(seed(services))
-            # Nothing follows in this test's app: the one district's views are brought up to
-            # date by hand, the other's stay behind by every event it recorded.
-            kept.views.catch_up()
-            recorded = behind.ledger.recorder.max_notification_id()
-            with TestClient(create_app(deployment=deployment), client=("127.0.0.1", 50000)) as http:
-                text = http.get("/metrics").text
-        finally:
-            deployment.close()
+    with districts_deployment(tmp_path, {"420112": "东西湖区", "420113": "汉南区"}) as (_, deployment, districts):
+        for district in districts.values():
+            assigned_issue(district)
+        behind, kept = deployment.districts["420112"], deployment.districts["420113"]
+        # Nothing follows in this test's app: the one district's views are brought up to
+        # date by hand, the other's stay behind by every event it recorded.
+        kept.views.catch_up()
+        recorded = behind.ledger.recorder.max_notification_id()
+        with TestClient(create_app(deployment=deployment), client=("127.0.0.1", 50000)) as http:
+            text = http.get("/metrics").text
     for district in ("province", "420112", "420113"):
         assert metric(text, "careledger_database_up", district=district) == 1
     assert metric(text, "careledger_view_lag_events", district="420113") == 0

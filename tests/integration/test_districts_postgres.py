@@ -36,7 +36,9 @@ from tests.application.test_child_cases import BIRTH, NAME, valid_id
 from tests.backends import require_postgres, scratch_database, scratch_schema, settings_for
 from tests.district import START, Clock, District, seed
 from tests.pages import ORIGIN, PASSWORD, form_csrf
+from tests.province import districts_deployment
 from tests.rfc9162 import rfc_verify_inclusion
+from tests.serving import until
 
 CODES = {"420112": "东西湖区", "420113": "汉南区", "420114": "蔡甸区"}
 runner = CliRunner()
@@ -65,23 +67,14 @@ def as_(province: Province, code: str, who: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
-    require_postgres()
-    with scratch_database() as url, scratch_schema(url) as schema:
-        settings = settings_for("postgres", tmp_path_factory.mktemp("province"), url, schema)
-        for code, name in CODES.items():
-            add_district(settings, code, name)
-        deployment = build_deployment(settings, clock=Clock(START))
-        try:
-            districts = {code: seed(deployment.districts[code]) for code in CODES}
-            inspector = deployment.province.accounts.add_user(
-                Command(SYSTEM), name="省督查", unit="prov", role="province_inspector", unit_name="省民政厅")
-            with TestClient(create_app(deployment=deployment), raise_server_exceptions=False) as client:
-                province = Province(settings, deployment, client, districts, inspector.token)
-                for code in CODES:
-                    _record(province, code)
-                yield province
-        finally:
-            deployment.close()
+    with districts_deployment(tmp_path_factory.mktemp("province"), CODES) as (settings, deployment, districts):
+        inspector = deployment.province.accounts.add_user(
+            Command(SYSTEM), name="省督查", unit="prov", role="province_inspector", unit_name="省民政厅")
+        with TestClient(create_app(deployment=deployment), raise_server_exceptions=False) as client:
+            province = Province(settings, deployment, client, districts, inspector.token)
+            for code in CODES:
+                _record(province, code)
+            yield province
 
 
 def _record(province: Province, code: str) -> None:
@@ -433,15 +426,6 @@ def test_a_district_whose_tables_or_keys_cannot_be_made_is_not_registered(provin
     assert DistrictTable(province.settings).add("420198", "未建成区", prepare=lambda d: made.append(d.code)).code == "420198"
     assert made == ["420198"] and "420198" in {d.code for d in DistrictTable(province.settings).all()}
 
-
-def until(done: Any, seconds: float = 30) -> bool:
-    """Polls ``done`` until it holds, within a bound: the followers are other threads."""
-    deadline, pause = time.monotonic() + seconds, threading.Event()
-    while not done():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.02)
-    return True
 
 
 def added_elsewhere(settings: Settings, code: str, name: str) -> tuple[str, Any]:

@@ -8,7 +8,6 @@ PostgreSQL only by nature: districts are schemas of one database.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
@@ -33,6 +32,7 @@ from projections import rollup
 from tests.backends import scratch_schema, settings_for
 from tests.district import START, Clock, District, seed
 from tests.pages import ORIGIN, PASSWORD, form_csrf
+from tests.serving import until
 
 pytestmark = pytest.mark.postgres
 
@@ -355,15 +355,6 @@ def test_two_followers_at_once_fold_each_event_once(province: dict[str, Any]) ->
     follower(province).catch_up()
     assert versions(province["store"]) == together
 
-
-def until(done: Any, seconds: float = 30) -> bool:
-    """Polls ``done`` until it holds, within a bound: the follower is another thread."""
-    deadline, pause = time.monotonic() + seconds, threading.Event()
-    while not done():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.02)
-    return True
 
 
 def versions(store: RollupStore) -> list[Any]:
