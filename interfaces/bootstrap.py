@@ -103,7 +103,6 @@ class Services:
     def close(self) -> None:
         for close in reversed(self.closers):
             close()
-        self.ledger.close()
 
 
 def follows_externally(settings: Settings) -> bool:
@@ -188,8 +187,24 @@ def build(
     settings = settings or Settings()
     check_database(settings)  # a wrong URL fails here at once, not as a pool timeout
     closers: list[Callable[[], Any]] = []
+    try:
+        return _assemble(settings, clock, district, closers)
+    except BaseException:
+        # A district picked up while running is built again at the next read of the districts
+        # table: what a failed build opened (pools, threads) is closed, not left to pile up.
+        for close in reversed(closers):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 — the build's own error is the one to raise
+                structlog.get_logger("careledger").warning("close_after_failed_build_failed", exc_info=True)
+        raise
+
+
+def _assemble(settings: Settings, clock: Callable[[], datetime] | None, district: str | None,
+              closers: list[Callable[[], Any]]) -> Services:
     case_keys = build_case_keys(settings, closers)
     ledger = Ledger(settings.eventsourcing_env(), clock=clock, seals=CaseKeySeals(case_keys))
+    closers.append(ledger.close)  # its pool, closed after everything that uses it (closers run last first)
     runner = CommandRunner(ledger, HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)))
     closers.append(runner.close)  # before the ledger's store closes under its reading thread
     registry = Registry(runner)

@@ -17,7 +17,7 @@ only where the credential is looked up (interfaces.http.deps). With no district 
 A district registered while the processes run (`careledger districts add`) is picked up by
 ``Deployment.refresh``: the table is read again at most once every ``reread_seconds`` in a
 process, when a credential, a sign-in or a path names a code it does not know, when the
-sign-in page or the roll-up is asked for, and on a timer where the process runs followers.
+sign-in page or the roll-up is asked for, and on a timer in every serving process.
 The district's services are built (its tables were made by `districts add`), its followers
 started where this process runs them, its log added to the roll-up and its name to the
 sign-in page's choice.
@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from infrastructure.districts import CODE, District, DistrictTable
 from infrastructure.rollup import DistrictLog, RollupFollower
@@ -45,6 +47,16 @@ logger = logging.getLogger(__name__)
 # credentials with codes nobody registered costs one small query per interval, and a
 # district added is served within it.
 REREAD_SECONDS = 5.0
+# A district whose services cannot be built is tried again after this long, doubling.
+ADOPT_RETRY_FIRST, ADOPT_RETRY_MOST = 15.0, 120.0
+
+
+class MissingDistrictKeys(Exception):
+    """A district registered elsewhere whose key files this host does not have (yet)."""
+
+
+def key_files(settings: Settings) -> list[Path]:
+    return [settings.signing_key_file, settings.data_key_file, settings.idempotency_key_file]
 
 
 def district_settings(settings: Settings, district: District) -> Settings:
@@ -86,6 +98,9 @@ class Deployment:
     start_rollup: Callable[[RollupFollower], None] | None = None
     # When the last read of the districts table began (monotonic).
     read_at: float | None = None
+    # code → {failures, error (its kind), retry_at (monotonic)}: districts registered that this
+    # process could not build (replaced whole, like ``districts``).
+    unbuilt: dict[str, dict[str, Any]] = field(default_factory=dict)
     _reading: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -141,29 +156,54 @@ class Deployment:
         return self.read_at is not None and self.monotonic() - self.read_at < self.reread_seconds
 
     def _adopt(self, district: District) -> bool:
-        settings = district_settings(self.province.settings, district).model_copy(update={"create_tables": False})
-        try:
-            services = build(settings, clock=self.clock, district=district.code)
-        except Exception:  # noqa: BLE001 — tried again at the next read
-            logger.warning("district_not_built code=%s", district.code, exc_info=True)
+        """Serves ``district``: its services built, its followers started where this process
+        runs them, its log in the roll-up; only then is it published to requests. A district
+        that cannot be built is tried again at later reads, less and less often, and
+        `unbuilt` (/readyz) names it with the kind of its error."""
+        failed = self.unbuilt.get(district.code)
+        if failed is not None and self.monotonic() < failed["retry_at"]:
             return False
+        services: Services | None = None
         try:
+            settings = district_settings(self.province.settings, district).model_copy(update={"create_tables": False})
+            missing = [path.name for path in key_files(settings) if not path.exists()]
+            if missing:
+                # `districts add` made them where it ran; a host that does not share the key folder
+                # would make keys of its own, and sign and seal what no other host can read.
+                raise MissingDistrictKeys(f"{district.code}: {', '.join(missing)}")
+            services = build(settings, clock=self.clock, district=district.code)
             if self.on_added is not None:
                 self.on_added(services)
-        except BaseException:
-            services.close()
-            raise
+            rollup = self.rollup
+            if rollup is None:
+                rollup = build_rollup(self.province, {**self.districts, district.code: services},
+                                      {**self.names, district.code: district.name})
+                if rollup is not None and self.start_rollup is not None:
+                    self.start_rollup(rollup.follower)
+            else:
+                rollup.follower.add(district.code, DistrictLog.of(services.ledger))
+                rollup.reader.add(district.code, district.name)
+        except Exception as error:  # noqa: BLE001 — tried again later; what is served goes on
+            if services is not None:
+                services.close()
+            self._note_failure(district.code, error)
+            return False
         self.districts = {**self.districts, district.code: services}
         self.names = {**self.names, district.code: district.name}
-        if self.rollup is None:
-            self.rollup = build_rollup(self.province, self.districts, self.names)
-            if self.rollup is not None and self.start_rollup is not None:
-                self.start_rollup(self.rollup.follower)
-        else:
-            self.rollup.reader.add(district.code, district.name)
-            self.rollup.follower.add(district.code, DistrictLog.of(services.ledger))
+        self.rollup = rollup
+        self.unbuilt = {code: f for code, f in self.unbuilt.items() if code != district.code}
         logger.info("district_added code=%s", district.code)
         return True
+
+    def _note_failure(self, code: str, error: Exception) -> None:
+        before = self.unbuilt.get(code)
+        failures = 1 if before is None else before["failures"] + 1
+        wait = min(ADOPT_RETRY_FIRST * 2 ** (failures - 1), ADOPT_RETRY_MOST)
+        # The traceback once; then a line a failure (the error's kind only: a message can quote data).
+        logger.warning("district_not_built code=%s failures=%d retry_in=%.0f error=%s", code, failures, wait,
+                       type(error).__name__, exc_info=before is None)
+        self.unbuilt = {**self.unbuilt, code: {"failures": failures, "error": type(error).__name__,
+                                               "retry_at": self.monotonic() + wait}}
 
     def start_followers(self) -> None:
         """A serving process's followers: every district's (or none, when `careledger project`
@@ -172,14 +212,16 @@ class Deployment:
         self.on_added = Services.start_followers
         for services in self.every():
             services.start_followers()
+        # API workers whose followers run in `careledger project` read the table on a timer too:
+        # their /readyz and /metrics then name a district added before anyone signs in to it.
+        if self.province.settings.is_postgres:
+            self._timer = threading.Thread(target=self._reread, name="careledger-districts", daemon=True)
+            self._timer.start()
         if follows_externally(self.province.settings):
             return
         self.start_rollup = RollupFollower.start
         if self.rollup is not None:
             self.rollup.follower.start()
-        if self.province.settings.is_postgres:
-            self._timer = threading.Thread(target=self._reread, name="careledger-districts", daemon=True)
-            self._timer.start()
 
     def _reread(self) -> None:
         while not self._stopping.wait(self.reread_seconds):

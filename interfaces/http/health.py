@@ -38,6 +38,11 @@ def readyz(request: Request) -> Any:
     if districts:
         # Every district's own log and views: the process is ready when all of them are.
         ready["districts"] = dict(zip(districts, answers[1:], strict=True))
+    if place.unbuilt:
+        # Registered districts this process could not serve yet (their key files missing here,
+        # their schema unreadable…): named, never failing the districts it does serve.
+        ready["unbuilt_districts"] = {code: {"failures": f["failures"], "error": f["error"]}
+                                      for code, f in place.unbuilt.items()}
     rollup = place.rollup
     if rollup is not None and rollup.follower.running:
         # Reported, never failing: every district is still served while the province's

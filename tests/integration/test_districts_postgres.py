@@ -544,3 +544,60 @@ def test_the_first_district_added_while_the_service_runs_starts_the_provinces_ro
                 assert client.get("/readyz").json()["rollup"]["state"] == "following"
         finally:
             place.close()
+
+
+def test_a_district_this_host_cannot_build_is_retried_less_often_named_in_readyz_and_leaks_no_connection(
+    tmp_path: Any,
+) -> None:
+    """A district registered on another host whose key files are not here: no key of its own
+    is made (it would sign and seal what no other host reads); one whose build fails after it
+    opened its pools (a key file refused) leaves no connection open however often it is tried."""
+    require_postgres()
+    with scratch_database() as url, scratch_schema(url) as schema:
+        settings = settings_for("postgres", tmp_path, url, schema).model_copy(update={"pool_size": 2})
+        add_district(settings, "420112", CODES["420112"])
+        now = [0.0]
+        place = build_deployment(settings, clock=Clock(START), monotonic=lambda: now[0])
+        try:
+            with TestClient(create_app(deployment=place), raise_server_exceptions=False) as client:
+                token, _ = added_elsewhere(settings, "420113", CODES["420113"])
+                keys = settings.signing_key_file.parent / "districts" / "420113"
+                kept = tmp_path / "keys-elsewhere"
+                keys.rename(kept)  # as on a host the key folder was not copied to
+                now[0] += 10
+                assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+                assert not keys.exists()  # nothing made in its place
+                ready = client.get("/readyz")
+                assert ready.status_code == 200  # the districts it serves are served
+                assert ready.json()["unbuilt_districts"] == {"420113": {"failures": 1, "error": "MissingDistrictKeys"}}
+                now[0] += 10  # past the re-read, within the district's own wait: not tried again
+                place.refresh()
+                assert place.unbuilt["420113"]["failures"] == 1
+
+                # The keys come, but one is refused when read (a mode others may read): the build
+                # fails after its pools opened, at every try.
+                kept.rename(keys)
+                (keys / "idempotency-key").chmod(0o644)
+
+                def connections() -> int:
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND pid <> pg_backend_pid()").fetchone()
+                        assert row is not None
+                        return int(row[0])
+
+                now[0] += 400  # past the longest wait
+                place.refresh()
+                assert place.unbuilt["420113"]["failures"] == 2
+                before = connections()  # the province's pools as a read of the table leaves them
+                for tries in range(3, 7):
+                    now[0] += 400
+                    place.refresh()
+                    assert place.unbuilt["420113"]["failures"] == tries
+                assert connections() <= before
+                (keys / "idempotency-key").chmod(0o600)
+                now[0] += 400
+                assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+                assert "unbuilt_districts" not in client.get("/readyz").json()
+        finally:
+            place.close()
