@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from infrastructure.districts import CODE, District, DistrictTable
@@ -55,8 +54,11 @@ class MissingDistrictKeys(Exception):
     """A district registered elsewhere whose key files this host does not have (yet)."""
 
 
-def key_files(settings: Settings) -> list[Path]:
-    return [settings.signing_key_file, settings.data_key_file, settings.idempotency_key_file]
+def missing_keys(settings: Settings) -> list[str]:
+    """The district's key files this host does not have: `districts add` made them where it
+    ran, and a process elsewhere that made its own would sign and seal what no other host reads."""
+    files = [settings.signing_key_file, settings.data_key_file, settings.idempotency_key_file]
+    return [path.name for path in files if not path.exists()]
 
 
 def district_settings(settings: Settings, district: District) -> Settings:
@@ -166,10 +168,8 @@ class Deployment:
         services: Services | None = None
         try:
             settings = district_settings(self.province.settings, district).model_copy(update={"create_tables": False})
-            missing = [path.name for path in key_files(settings) if not path.exists()]
+            missing = missing_keys(settings)
             if missing:
-                # `districts add` made them where it ran; a host that does not share the key folder
-                # would make keys of its own, and sign and seal what no other host can read.
                 raise MissingDistrictKeys(f"{district.code}: {', '.join(missing)}")
             services = build(settings, clock=self.clock, district=district.code)
             if self.on_added is not None:
@@ -186,7 +186,7 @@ class Deployment:
         except Exception as error:  # noqa: BLE001 — tried again later; what is served goes on
             if services is not None:
                 services.close()
-            self._note_failure(district.code, error)
+            self.note_unbuilt(district.code, error)
             return False
         self.districts = {**self.districts, district.code: services}
         self.names = {**self.names, district.code: district.name}
@@ -195,7 +195,7 @@ class Deployment:
         logger.info("district_added code=%s", district.code)
         return True
 
-    def _note_failure(self, code: str, error: Exception) -> None:
+    def note_unbuilt(self, code: str, error: Exception) -> None:
         before = self.unbuilt.get(code)
         failures = 1 if before is None else before["failures"] + 1
         wait = min(ADOPT_RETRY_FIRST * 2 ** (failures - 1), ADOPT_RETRY_MOST)
@@ -255,8 +255,12 @@ def build_deployment(
     deployment = Deployment(own, clock=clock, monotonic=monotonic, read_at=monotonic())
     try:
         for district in registered(settings):
-            deployment.districts[district.code] = build(district_settings(settings, district), clock=clock,
-                                                        district=district.code)
+            own_settings = district_settings(settings, district)
+            missing = missing_keys(own_settings)
+            if missing:  # served once its keys are copied here (Deployment.refresh)
+                deployment.note_unbuilt(district.code, MissingDistrictKeys(f"{district.code}: {', '.join(missing)}"))
+                continue
+            deployment.districts[district.code] = build(own_settings, clock=clock, district=district.code)
             deployment.names[district.code] = district.name
         deployment.rollup = build_rollup(own, deployment.districts, deployment.names)
     except BaseException:

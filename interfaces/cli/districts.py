@@ -12,7 +12,7 @@ from infrastructure.database_probe import check_database
 from infrastructure.districts import DistrictRefused, DistrictTable, check_code
 from infrastructure.settings import Settings
 from interfaces.cli import output
-from interfaces.deployment import add_district, district_settings
+from interfaces.deployment import add_district, district_settings, missing_keys
 
 console = output.stdout_console()
 err = Console(stderr=True)
@@ -42,7 +42,12 @@ def settings_for(district: str | None) -> Settings:
         raise _refused(refused.message) from None
     if found is None:
         raise _refused(f"没有登记代码为 {district} 的区县（见 careledger districts list）")
-    return district_settings(settings, found)
+    own = district_settings(settings, found)
+    missing = missing_keys(own)
+    if missing:  # made here, they would sign and seal what the district's other hosts cannot read
+        raise _refused(f"本机没有区县 {district} 的密钥文件（{'、'.join(missing)}）：请从登记该区县的主机复制其密钥目录 "
+                       f"{own.signing_key_file.parent}")
+    return own
 
 
 @districts_app.command("add")

@@ -413,6 +413,20 @@ def test_verify_per_district_finds_a_tampered_event_in_its_district_only(provinc
             conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = 3", (before,))  # noqa: S608
 
 
+def test_a_district_command_on_a_host_without_its_keys_is_refused_and_makes_none(
+    province: Province, cli_env: None,
+) -> None:
+    keys = province.settings.signing_key_file.parent / "districts" / "420114"
+    away = keys.with_name("420114-away")
+    keys.rename(away)
+    try:
+        refused = runner.invoke(cli, ["verify", "--district", "420114"])
+        assert refused.exit_code == 4 and "密钥文件" in refused.output, refused.output
+        assert not keys.exists()  # a verify with a key made here would find every head forged
+    finally:
+        away.rename(keys)
+    assert runner.invoke(cli, ["verify", "--district", "420114"]).exit_code == 0
+
 
 def test_a_district_whose_tables_or_keys_cannot_be_made_is_not_registered(province: Province) -> None:
     def fails(district: District) -> None:
@@ -599,5 +613,13 @@ def test_a_district_this_host_cannot_build_is_retried_less_often_named_in_readyz
                 now[0] += 400
                 assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
                 assert "unbuilt_districts" not in client.get("/readyz").json()
+        finally:
+            place.close()
+        # A process started on a host without them serves the others, and makes none either.
+        keys.rename(kept)
+        place = build_deployment(settings, clock=Clock(START))
+        try:
+            assert set(place.districts) == {"420112"} and place.unbuilt["420113"]["error"] == "MissingDistrictKeys"
+            assert not keys.exists()
         finally:
             place.close()
