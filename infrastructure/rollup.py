@@ -42,6 +42,15 @@ BATCH = 5000
 RETRY_FIRST, RETRY_MOST = 1.0, 30.0
 
 
+class DistrictsFailed(Exception):
+    """A round in which these districts' batches failed; every other district's was folded."""
+
+    def __init__(self, errors: Mapping[str, Exception]) -> None:
+        self.errors = dict(errors)
+        # The kinds only: a message may quote what a statement read.
+        super().__init__(", ".join(f"{code}: {type(error).__name__}" for code, error in sorted(self.errors.items())))
+
+
 @dataclass(frozen=True)
 class DistrictLog:
     """Where a district's events are read: its recorder's ``select_notifications`` and its
@@ -93,6 +102,9 @@ class RollupFollower:
         read and folded (the write is mostly the server's work, on the other core); a
         district's next batch waits for its last to commit."""
         folded = 0
+        # One district's failure (a fold that raises on its events, its schema unreadable) is
+        # its own: the others are folded to their ends, then the round raises naming it.
+        failed: dict[str, Exception] = {}
         with self._lock, ThreadPoolExecutor(1, thread_name_prefix="careledger-rollup-write") as writer:
             pending: dict[str, tuple[Future[None], int]] = {}
             try:
@@ -100,15 +112,23 @@ class RollupFollower:
                 while behind and not self._stopping.is_set():
                     still = []
                     for district in behind:
-                        folded += self._settle(pending, district)
-                        if self._step(district, writer, pending) >= self.batch:
-                            still.append(district)
+                        try:
+                            folded += self._settle(pending, district)
+                            if self._step(district, writer, pending) >= self.batch:
+                                still.append(district)
+                        except Exception as error:  # noqa: BLE001 — raised with the others' below
+                            failed[district] = error
                     behind = still
                 for district in list(pending):
-                    folded += self._settle(pending, district)
+                    try:
+                        folded += self._settle(pending, district)
+                    except Exception as error:  # noqa: BLE001 — likewise
+                        failed.setdefault(district, error)
             finally:
                 # Held only while catching up: a serving process keeps no district's states.
                 self._held.clear()
+        if failed:
+            raise DistrictsFailed(failed)
         return folded
 
     def _settle(self, pending: dict[str, tuple[Future[None], int]], district: str) -> int:
@@ -219,8 +239,7 @@ class RollupFollower:
                         return
                     # One line a failure, its traceback once: a server down for an hour is
                     # two hundred lines, not two hundred tracebacks.
-                    logger.warning("rollup_follower_failed failures=%d retry_in=%gs error=%s", failures, delay,
-                                   type(error).__name__, exc_info=failures == 1)
+                    _log_failure(error, failures, delay)
                     self._stopping.wait(delay)
                     delay = min(delay * 2, self.retry_most)
                     continue
@@ -264,6 +283,8 @@ class RollupFollower:
                 since, began = self._failing_since
                 answer.update(error=type(self.error).__name__, failures=self.failures, failing_since=_moment(since),
                               failing_seconds=round(time.monotonic() - began, 1))
+                if isinstance(self.error, DistrictsFailed):
+                    answer["districts"] = {code: type(e).__name__ for code, e in sorted(self.error.errors.items())}
             return answer
 
     def stop(self) -> None:
@@ -271,6 +292,22 @@ class RollupFollower:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+# Failing this many rounds in a row (about five minutes at the longest wait) is logged as an error.
+STILL_FAILING = 10
+
+
+def _log_failure(error: BaseException, failures: int, delay: float) -> None:
+    """One line a failure, its tracebacks once: a server down for an hour is two hundred
+    lines, not two hundred tracebacks. The districts and the errors' kinds, never their text."""
+    what = str(error) if isinstance(error, DistrictsFailed) else type(error).__name__
+    level = logging.ERROR if failures == STILL_FAILING else logging.WARNING
+    logger.log(level, "rollup_follower_failed failures=%d retry_in=%gs error=%s", failures, delay, what,
+               exc_info=failures == 1 and not isinstance(error, DistrictsFailed))
+    if failures == 1 and isinstance(error, DistrictsFailed):
+        for code, cause in sorted(error.errors.items()):
+            logger.warning("rollup_district_failed code=%s", code, exc_info=cause)
 
 
 def _moment(epoch: float | None) -> str | None:

@@ -160,6 +160,13 @@ class LedgerGauges(Collector):
         yield from (up, lag, age, behind)
         # Only a deployment reading from a standby has the standby's gauges.
         yield from (family for family in (replica_up, replica_behind) if family.samples)
+        rollup = self.deployment.rollup
+        if rollup is not None and rollup.follower.running:  # this process keeps the province's roll-up
+            state = rollup.follower.status()
+            failing = GaugeMetricFamily("careledger_rollup_failing_rounds",
+                                        "Rounds of the provincial roll-up failed in a row (0: following)")
+            failing.add_metric([], state.get("failures", 0))
+            yield failing
 
 
 def _ledger_figures(svc: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from application.commands import SYSTEM, Command
 from domain.plan import plan_id
 from infrastructure.districts import DistrictTable
-from infrastructure.rollup import DistrictLog, ProvincialRollup, RollupFollower
+from infrastructure.rollup import DistrictLog, DistrictsFailed, ProvincialRollup, RollupFollower
 from infrastructure.rollup_store import RollupMoved, RollupStore
 from interfaces import bootstrap
 from interfaces.deployment import Deployment, add_district, build_deployment, district_settings
@@ -525,6 +525,73 @@ def test_a_serving_processs_rollup_retries_after_an_error_and_folds_what_was_wri
                 conn.execute('DROP SCHEMA IF EXISTS "d420197" CASCADE')
 
 
+def test_one_districts_failure_holds_up_no_other_and_a_failed_write_is_folded_once_after(
+    postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with scratch_schema(postgres_database) as schema:
+        settings = settings_for("postgres", tmp_path_factory.mktemp("isolated"), postgres_database, schema)
+        for code, name in (("420193", "甲区"), ("420194", "乙区")):
+            add_district(settings, code, name)
+        place = build_deployment(settings)
+        try:
+            assert place.rollup is not None
+            follow, store = place.rollup.follower, place.rollup.follower.store
+            written: dict[str, int] = {}
+
+            def issue(code: str, seq: int) -> None:
+                district = seeded[code]
+                made = district.issues.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=seq,
+                                                      duty="职责", problem="问题", units=["pf"])
+                assert made.position is not None
+                written[code] = made.position
+
+            seeded = {code: seed(place.districts[code]) for code in ("420193", "420194")}
+            for district in seeded.values():
+                district.issues.register_plan(district.cmd("supervisor"), number="P", title="方案", issuer_unit="bgs",
+                                              year=2019)
+            for code in seeded:
+                issue(code, 1)
+            follow.catch_up()
+            events = place.districts["420193"].ledger.recorder.events_table_name  # type: ignore[attr-defined]
+            with psycopg.connect(postgres_database, autocommit=True) as conn:
+                # 甲区's log unreadable: 乙区 is folded to its end all the same, and the failure names 甲区.
+                conn.execute(f'ALTER TABLE "d420193".{events} RENAME TO away')
+                try:
+                    issue("420194", 2)
+                    with pytest.raises(DistrictsFailed) as failed:
+                        follow.catch_up()
+                    assert set(failed.value.errors) == {"420193"}
+                    assert store.tracked("420194").position == written["420194"]
+                finally:
+                    conn.execute(f'ALTER TABLE "d420193".away RENAME TO {events}')
+                # Every write refused (the province's table of dated briefs gone): each batch is
+                # folded, its write fails, and it is folded again from the stored state later.
+                conn.execute(f'ALTER TABLE "{schema}".rollup_versions RENAME TO versions_away')
+                try:
+                    for code in seeded:
+                        issue(code, 3)
+                    with pytest.raises(DistrictsFailed) as failed:
+                        follow.catch_up()
+                    assert set(failed.value.errors) == {"420193", "420194"}
+                finally:
+                    conn.execute(f'ALTER TABLE "{schema}".versions_away RENAME TO rollup_versions')
+            follow.catch_up()
+            for code in seeded:
+                assert store.tracked(code).position == written[code]
+                log = place.districts[code].ledger
+                folded = [log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(
+                    1, 100_000, topics=rollup.TOPICS)]
+                assert store.briefs()[0][code] == sorted((rollup.brief(s) for s in rollup.replay(folded).values()),
+                                                         key=lambda b: (b["kind"], b["id"]))
+            totals = {r["district"]: r["issues_open"] for r in place.rollup.reader.answer()["rows"] if r["kind"] is None}
+            assert totals["420193"] == 2 and totals["420194"] == 3
+        finally:
+            place.close()
+            with psycopg.connect(postgres_database, autocommit=True) as conn:
+                conn.execute('DROP SCHEMA IF EXISTS "d420193" CASCADE')
+                conn.execute('DROP SCHEMA IF EXISTS "d420194" CASCADE')
+
+
 def test_careledger_projects_rollup_still_ends_the_process_at_its_first_error(
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -555,7 +622,7 @@ def test_careledger_projects_rollup_still_ends_the_process_at_its_first_error(
                 conn.execute(f'ALTER TABLE "{schema}".rollup_tracking RENAME TO rollup_tracking_away')  # noqa: S608
             follows.join(timeout=60)  # it ends by itself, or the assertion below says it did not
             assert not follows.is_alive() and len(failed) == 1
-            assert "rollup_tracking" in str(failed[0])
+            assert isinstance(failed[0], DistrictsFailed) and "rollup_tracking" in str(failed[0].errors["420196"])
         finally:
             stopping.set()
             if follows.is_alive():
