@@ -10,40 +10,46 @@ only wakes the follower, which then folds everything recorded since its position
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from psycopg.sql import SQL, Identifier
+
+from infrastructure.retrying import Retrying
 
 # How often the listening thread looks at ``stopping`` when no notice arrives.
 POLL_SECONDS = 0.2
 
 
 def listen(
-    recorder: Any, wake: threading.Event, stopping: threading.Event, failed: Callable[[BaseException], None]
+    recorder: Any, wake: threading.Event, stopping: threading.Event, retrying: Retrying, *, retry: bool,
 ) -> threading.Thread | None:
     """Starts a thread setting ``wake`` at each notice on ``recorder``'s channel until
-    ``stopping`` is set; ``failed`` gets the error that ends it (a lost connection: the
-    process's supervisor starts it again). None when the recorder sends no notices (SQLite:
-    its follower polls)."""
+    ``stopping`` is set. A lost connection is met as ``retrying`` says: listened again on
+    a new one after a pause (a serving process; meanwhile the follower looks every interval),
+    or, with ``retry=False``, the thread ends with the error in ``retrying`` (`careledger
+    project`: its supervisor starts it again). None when the recorder sends no notices
+    (SQLite: its follower polls)."""
     channel = getattr(recorder, "channel_name", None)
     if channel is None:
         return None
 
-    def run() -> None:
+    def listening() -> None:
         try:
             with recorder.datastore.get_connection() as conn:
                 conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
-                # Whatever was recorded before the LISTEN took effect is the follower's
-                # first catch-up's to fold; from here every commit wakes it.
+                retrying.recovered()
+                # Whatever was recorded before the LISTEN took effect (before a lost
+                # connection's, too) is the follower's next catch-up's to fold; from here
+                # every commit wakes it.
                 wake.set()
                 while not stopping.is_set():
                     for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
                         wake.set()
-        except BaseException as error:  # noqa: BLE001 — handed to the follower, which stops the process
-            failed(error)
-            wake.set()
+        except BaseException:
+            wake.set()  # the follower looks now, not a whole interval after the last notice
+            raise
 
-    thread = threading.Thread(target=run, name="careledger-log-notices", daemon=True)
+    thread = threading.Thread(target=retrying.run, args=(listening, stopping), kwargs={"retry": retry},
+                              name="careledger-log-notices", daemon=True)
     thread.start()
     return thread

@@ -9,9 +9,10 @@ after its last committed batch; a batch at or before the stored position changes
 
 ``start`` follows on a thread. In a serving process an error (the server restarted, a
 connection dropped, a table it reads gone) is retried after 1 s, doubling to 30 s, each
-failure logged once with its count; ``status()`` tells /readyz whether it is following or
-failing and since when. `careledger project` starts it with ``retry=False``: its first
-error ends the thread, and the process, for its supervisor to restart (docs/OPERATIONS.md).
+failure logged once with its count (infrastructure.retrying, as the views' and the Merkle
+log's followers); ``status()`` tells /readyz whether it is following or failing and since
+when. `careledger project` starts it with ``retry=False``: its first error ends the
+thread, and the process, for its supervisor to restart (docs/OPERATIONS.md).
 
 A district registered while the process runs is added with ``add`` (interfaces.deployment):
 it is followed from the next round on.
@@ -23,13 +24,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from infrastructure.retrying import RETRY_FIRST, RETRY_MOST, PartsFailed, Retrying
 from infrastructure.rollup_store import RollupMoved, RollupStore, Summary, Tracked, Version
 from projections import rollup
 
@@ -38,17 +39,10 @@ logger = logging.getLogger(__name__)
 # A batch writes each state it touches once, however many of its events touch it: larger
 # batches write less (as the views' follower's, infrastructure.view_runner.FOLLOW_BATCH).
 BATCH = 5000
-# A serving process's follower tries again this long after an error, doubling up to RETRY_MOST.
-RETRY_FIRST, RETRY_MOST = 1.0, 30.0
 
 
-class DistrictsFailed(Exception):
+class DistrictsFailed(PartsFailed):
     """A round in which these districts' batches failed; every other district's was folded."""
-
-    def __init__(self, errors: Mapping[str, Exception]) -> None:
-        self.errors = dict(errors)
-        # The kinds only: a message may quote what a statement read.
-        super().__init__(", ".join(f"{code}: {type(error).__name__}" for code, error in sorted(self.errors.items())))
 
 
 @dataclass(frozen=True)
@@ -74,21 +68,24 @@ class RollupFollower:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # Held only to add a district: a round under way keeps the logs it began with.
     _adding: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    # Held to change or read the state below together.
-    _state: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     # Per district, the position of the last batch this catch-up stored and the states it
     # wrote: the next batch takes them from here rather than reading them back.
     _held: dict[str, tuple[int, dict[str, tuple[Summary, Summary]]]] = field(default_factory=dict, init=False,
                                                                              repr=False)
-    # The last round's error while the follower fails (None once a round succeeds again).
-    error: BaseException | None = field(default=None, init=False)
-    # Rounds failed in a row, since when (wall clock, for the answer; monotonic, for its length).
-    failures: int = field(default=0, init=False)
-    _failing_since: tuple[float, float] | None = field(default=None, init=False, repr=False)
-    # When a round last reached the end of every district's log (wall clock).
-    _caught_up_at: float | None = field(default=None, init=False, repr=False)
+    # Following, failing or stopped; a good round is one that reached the end of every district's log.
+    _retrying: Retrying = field(default_factory=lambda: Retrying("rollup_follower", parts_key="districts"), init=False, repr=False)
+
+    @property
+    def error(self) -> BaseException | None:
+        """The last round's error while the follower fails or once it stopped (None once a round succeeds)."""
+        return self._retrying.error
+
+    @property
+    def failures(self) -> int:
+        """Rounds failed in a row."""
+        return self._retrying.failures
 
     def add(self, district: str, log: DistrictLog) -> None:
         """Follows ``district`` too, from the next round (safe while the thread runs)."""
@@ -226,44 +223,14 @@ class RollupFollower:
         ``retry=False`` (`careledger project`) the first error ends the thread, kept in ``error``."""
         if self._thread is not None:
             return
+        self._retrying.first, self._retrying.most = self.retry_first, self.retry_most
 
         def loop() -> None:
-            delay = self.retry_first
-            while not self._stopping.is_set():
-                try:
-                    self.catch_up()
-                except BaseException as error:  # noqa: BLE001 — kept for the caller and /readyz, and logged
-                    failures = self._failed(error)
-                    if not retry:
-                        logger.exception("rollup_follower_failed")
-                        return
-                    # One line a failure, its traceback once: a server down for an hour is
-                    # two hundred lines, not two hundred tracebacks.
-                    _log_failure(error, failures, delay)
-                    self._stopping.wait(delay)
-                    delay = min(delay * 2, self.retry_most)
-                    continue
-                delay = self.retry_first
-                self._recovered()
-                self._stopping.wait(interval)
+            self._retrying.run(self.catch_up, self._stopping, retry=retry,
+                               pause=lambda: self._stopping.wait(interval))
 
         self._thread = threading.Thread(target=loop, name="careledger-rollup", daemon=True)
         self._thread.start()
-
-    def _failed(self, error: BaseException) -> int:
-        with self._state:
-            self.error = error
-            self.failures += 1
-            if self._failing_since is None:
-                self._failing_since = (time.time(), time.monotonic())
-            return self.failures
-
-    def _recovered(self) -> None:
-        with self._state:
-            if self.failures:
-                logger.warning("rollup_follower_recovered failures=%d", self.failures)
-            self.error, self.failures, self._failing_since = None, 0, None
-            self._caught_up_at = time.time()
 
     @property
     def running(self) -> bool:
@@ -271,47 +238,16 @@ class RollupFollower:
         return self._thread is not None
 
     def status(self) -> dict[str, Any]:
-        """Where the follower stands, for /readyz: ``following`` (and when it last reached the
-        end of every log), ``failing`` (the error's kind, how many rounds in a row, since
-        when) or ``stopped`` (its thread ended on an error: ``retry=False``). The error's kind
-        only: a message may quote what a statement read."""
-        with self._state:
-            ended = self._thread is not None and not self._thread.is_alive()
-            answer: dict[str, Any] = {"state": "stopped" if ended else "failing" if self.error else "following",
-                                      "caught_up_at": _moment(self._caught_up_at)}
-            if self.error is not None and self._failing_since is not None:
-                since, began = self._failing_since
-                answer.update(error=type(self.error).__name__, failures=self.failures, failing_since=_moment(since),
-                              failing_seconds=round(time.monotonic() - began, 1))
-                if isinstance(self.error, DistrictsFailed):
-                    answer["districts"] = {code: type(e).__name__ for code, e in sorted(self.error.errors.items())}
-            return answer
+        """Where the follower stands, for /readyz (infrastructure.retrying.Retrying.status):
+        ``following`` (and when it last reached the end of every log), ``failing`` or
+        ``stopped`` (its thread ended on an error: ``retry=False``)."""
+        return self._retrying.status()
 
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-
-
-# Failing this many rounds in a row (about five minutes at the longest wait) is logged as an error.
-STILL_FAILING = 10
-
-
-def _log_failure(error: BaseException, failures: int, delay: float) -> None:
-    """One line a failure, its tracebacks once: a server down for an hour is two hundred
-    lines, not two hundred tracebacks. The districts and the errors' kinds, never their text."""
-    what = str(error) if isinstance(error, DistrictsFailed) else type(error).__name__
-    level = logging.ERROR if failures == STILL_FAILING else logging.WARNING
-    logger.log(level, "rollup_follower_failed failures=%d retry_in=%gs error=%s", failures, delay, what,
-               exc_info=failures == 1 and not isinstance(error, DistrictsFailed))
-    if failures == 1 and isinstance(error, DistrictsFailed):
-        for code, cause in sorted(error.errors.items()):
-            logger.warning("rollup_district_failed code=%s", code, exc_info=cause)
-
-
-def _moment(epoch: float | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 - ``Views.catch_up`` pulls the notification log from the tracked position in batches;
   ``Views.start`` runs it on a background thread, woken by each commit on PostgreSQL
-  (infrastructure.log_notices): in a serving process, or alone in `careledger project`.
+  (infrastructure.log_notices): in a serving process, which retries after an error
+  (infrastructure.retrying), or alone in `careledger project`, which stops at the first.
 - ``rebuild`` folds the whole log into a new generation and promotes it when complete;
   the live view answers until then.
 """
@@ -23,6 +24,7 @@ from application.unit_names import Memo
 from infrastructure.brief_cache import BriefCache
 from infrastructure.log_notices import listen
 from infrastructure.past_briefs import PastBriefs, briefs_as_of
+from infrastructure.retrying import Retrying
 from infrastructure.settings import Settings
 from infrastructure.view_pull import BATCH, Progress, pull
 from infrastructure.view_store import view_store_for
@@ -87,7 +89,9 @@ class Views:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
-        self.error: BaseException | None = None
+        # The pull thread's state and the LISTEN thread's (on PostgreSQL), for /readyz.
+        self.following = Retrying("views_follower")
+        self.listening = Retrying("views_listener", done_key="listening_since")
         # Answers of views now, by (name, year, reading unit or None for all): the day and
         # briefs' version they were computed for, and the answer (shared, never changed).
         self._answers: dict[tuple[str, int | None, str | None], tuple[tuple[Any, ...], dict[str, Any]]] = {}
@@ -153,33 +157,52 @@ class Views:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
 
-    def start(self, interval: float = 1.0) -> None:
+    @property
+    def error(self) -> BaseException | None:
+        """The error that stopped the pull thread or the LISTEN thread for good (``start``
+        with ``retry=False``); None while they follow, or fail and try again."""
+        for thread in (self.following, self.listening):
+            if thread.stopped:
+                return thread.error
+        return None
+
+    @property
+    def runs_here(self) -> bool:
+        """True when this process follows the log (``start`` was called)."""
+        return self._thread is not None
+
+    def follower_status(self) -> dict[str, Any]:
+        """The pull thread's state (infrastructure.retrying.Retrying.status), with the LISTEN
+        thread's as ``listening`` on PostgreSQL."""
+        answer = self.following.status()
+        if self._listener is not None:
+            answer["listening"] = self.listening.status()
+        return answer
+
+    def start(self, interval: float = 1.0, *, retry: bool = True) -> None:
         """Follows the log on a background thread (a serving process, or `careledger
         project`): each wake-up folds what was recorded since the views' position, in
         batches of up to FOLLOW_BATCH positions. On PostgreSQL every commit wakes it; on SQLite
-        it looks every ``interval`` (and at most that long after a lost notice on PostgreSQL)."""
+        it looks every ``interval`` (and at most that long after a lost notice on PostgreSQL).
+        After an error either thread tries again after ``following.first`` seconds, doubling
+        to ``following.most`` (``listening``'s for the LISTEN thread): a serving process. With
+        ``retry=False`` (`careledger project`) the first error ends the thread, in ``error``."""
         if self._thread is not None:
             return
+        self._listener = listen(self.ledger.recorder, self._wake, self._stopping, self.listening, retry=retry)
 
-        def failed(error: BaseException) -> None:
-            if self.error is None:
-                self.error = error
+        def fold() -> None:
+            try:
+                pull(self.ledger, self.projection, lock=self._lock, batch=FOLLOW_BATCH)
+            except ConcurrentProcessing:
+                pass  # another follower moved the views: on from there at the next wake-up
 
-        self._listener = listen(self.ledger.recorder, self._wake, self._stopping, failed)
+        def pause() -> None:
+            self._wake.wait(interval)
+            self._wake.clear()
 
-        def loop() -> None:
-            while not self._stopping.is_set() and self.error is None:
-                try:
-                    pull(self.ledger, self.projection, lock=self._lock, batch=FOLLOW_BATCH)
-                except ConcurrentProcessing:
-                    pass
-                except BaseException as error:  # noqa: BLE001 — kept for /readyz, not swallowed
-                    failed(error)
-                    return
-                self._wake.wait(interval)
-                self._wake.clear()
-
-        self._thread = threading.Thread(target=loop, name="careledger-views", daemon=True)
+        self._thread = threading.Thread(target=self.following.run, args=(fold, self._stopping),
+                                        kwargs={"retry": retry, "pause": pause}, name="careledger-views", daemon=True)
         self._thread.start()
 
     def warm(self) -> threading.Thread | None:

@@ -33,6 +33,7 @@ from infrastructure.findings import Verification
 from infrastructure.held_uploads import HeldUploadFiles
 from infrastructure.idempotency_key import HmacFingerprintKey, load_idempotency_key
 from infrastructure.keyring import Keyring
+from infrastructure.merkle_runner import MerkleLogRunner
 from infrastructure.merkle_store import MerkleStore, merkle_store_for
 from infrastructure.read_replica import ReadRouter, replica_datastore
 from infrastructure.replica_stores import RoutedAuditStore, RoutedMerkleStore
@@ -44,7 +45,7 @@ from infrastructure.snapshot_check import snapshot_check
 from infrastructure.verify import verify_log
 from infrastructure.view_runner import Views, build_views
 from projections.audit_index import AuditIndexProjection
-from projections.merkle_log import MerkleLogProjection, MerkleLogRunner, TreeHead
+from projections.merkle_log import MerkleLogProjection, TreeHead
 from projections.merkle_proofs import MerkleLogReader
 
 
@@ -77,16 +78,20 @@ class Services:
     # the deployment's own schema (a lone district, or the province).
     district: str | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    # The Merkle log's thread when this process keeps the log (start_followers), for /readyz.
+    merkle_runner: MerkleLogRunner | None = None
 
     def start_followers(self) -> None:
         """Background catch-up for a serving process; tests drive the projections by hand.
-        Nothing to start when a separate `careledger project` process follows the log."""
+        Nothing to start when a separate `careledger project` process follows the log. Its
+        followers try again after an error (infrastructure.retrying): the process goes on
+        serving, and /readyz says they fail."""
         self.views.warm()
         if follows_externally(self.settings):
             return
-        self.views.start()
-        runner = MerkleLogRunner(self.merkle).start()
-        self.closers.append(runner.stop)
+        self.views.start(retry=True)
+        self.merkle_runner = MerkleLogRunner(self.merkle, retry=True).start()
+        self.closers.append(self.merkle_runner.stop)
 
     def verify(
         self, *, retired_public_keys: list[Path] | None = None, outside_head: TreeHead | None = None,
@@ -120,7 +125,7 @@ def run_followers(
     interfaces.deployment.Deployment.refresh). Every follower resumes from the position it
     stored with its last batch, so a process killed at any point starts again where it
     stopped. A follower's error ends the process (raised here), to be restarted by its
-    supervisor: the roll-up's too (a serving process's roll-up retries instead).
+    supervisor: the roll-up's too (a serving process's followers retry instead).
     ``reread_seconds``: how often the districts table is read (default the deployment's)."""
     log = structlog.get_logger("careledger.project")
     # Restarted by its supervisor while the database restarts, it waits for it, as API workers do.
@@ -138,8 +143,9 @@ def run_followers(
         followed: list[tuple[Services, MerkleLogRunner]] = []
 
         def follow(services: Services) -> None:
-            services.views.start(interval=interval)
-            runner = MerkleLogRunner(services.merkle, interval=interval).start()
+            # Retry off: the first error ends the process, for its supervisor to restart.
+            services.views.start(interval=interval, retry=False)
+            runner = MerkleLogRunner(services.merkle, interval=interval, retry=False).start()
             stack.callback(runner.stop)  # stopped before the deployment closes its store
             followed.append((services, runner))
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from infrastructure.merkle_runner import MerkleLogRunner
 from infrastructure.signing import SignatureVerifier
 from infrastructure.verify import verify_log
 from projections import merkle
-from projections.merkle_log import LogMoved, MerkleLogRunner, TreeHead
+from projections.merkle_log import LogMoved, TreeHead
 from projections.merkle_proofs import BadTreeSize, MerkleLogReader, NotLogged
 from tests.backends import scratch_schema
 from tests.integration.merkle_logs import Counter, SmallLog, record_events, small_log
