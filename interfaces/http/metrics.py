@@ -160,12 +160,19 @@ class LedgerGauges(Collector):
         yield from (up, lag, age, behind)
         # Only a deployment reading from a standby has the standby's gauges.
         yield from (family for family in (replica_up, replica_behind) if family.samples)
+        failing = GaugeMetricFamily("careledger_follower_failing_rounds",
+                                    "Rounds a follower this process runs failed in a row (0: following)",
+                                    labels=["follower", *labels])
+        for name, svc in stores:
+            label = [name] if labels else []
+            if svc.views.runs_here:
+                failing.add_metric(["views", *label], svc.views.follower_status().get("failures", 0))
+            if svc.merkle_runner is not None and svc.merkle_runner.running:
+                failing.add_metric(["merkle_log", *label], svc.merkle_runner.status().get("failures", 0))
         rollup = self.deployment.rollup
         if rollup is not None and rollup.follower.running:  # this process keeps the province's roll-up
-            state = rollup.follower.status()
-            failing = GaugeMetricFamily("careledger_rollup_failing_rounds",
-                                        "Rounds of the provincial roll-up failed in a row (0: following)")
-            failing.add_metric([], state.get("failures", 0))
+            failing.add_metric(["rollup", *(["province"] if labels else [])], rollup.follower.status().get("failures", 0))
+        if failing.samples:
             yield failing
 
 

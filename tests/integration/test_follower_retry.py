@@ -20,8 +20,9 @@ from interfaces import bootstrap
 from interfaces.http.app import create_app
 from projections.views import LedgerViews
 from tests.district import District
-from tests.integration.test_rollup import until
+from tests.integration.test_operations import metric
 from tests.integration.test_views import fresh_store, new_issue
+from tests.serving import until
 
 
 @contextmanager
@@ -76,6 +77,11 @@ def test_a_serving_processs_views_and_merkle_log_retry_after_an_error_and_fold_w
             assert body["views"]["state"] == "failing" and body["views"]["failures"] >= 2, body
             assert body["views"]["error"] == type(views.following.error).__name__ and body["views"]["failing_since"]
             assert runner.status()["state"] == "failing" and views.error is None and runner.error is None
+            # Scraped from a private address (the test client's own is not one: 404).
+            with TestClient(create_app(services=services), client=("127.0.0.1", 50000)) as scraper:
+                scraped = scraper.get("/metrics").text
+            assert metric(scraped, "careledger_follower_failing_rounds", follower="views") >= 2, scraped
+            assert metric(scraped, "careledger_follower_failing_rounds", follower="merkle_log") >= 2, scraped
             new_issue(district)  # written while both fail
             new_issue(district)
             end = ledger.recorder.max_notification_id()
