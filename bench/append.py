@@ -475,6 +475,10 @@ def _load_pairs(port: int, token: str, issues: list[str], clients: int, seconds:
         keyed_lat: list[float] = []
         errors: list[int] = []
         counts = []
+        # Not counted: the workers' first touch of each issue (loaded, then held) and of the
+        # kept answers' table would fall on the first pair alone.
+        await window(False, [], [])
+        await window(True, [], [])
         for p in range(pairs):
             got = {}
             for keyed in ((False, True) if p % 2 == 0 else (True, False)):
@@ -483,6 +487,20 @@ def _load_pairs(port: int, token: str, issues: list[str], clients: int, seconds:
         return counts, plain_lat, keyed_lat, len(errors)
 
     out.put(asyncio.run(main()))
+
+
+def median_interval(values: list[float]) -> tuple[float, float]:
+    """A 95 % interval of the median of ``values`` by order statistics (no assumption on their
+    distribution): the ranks k and n - k + 1 with P(Binomial(n, ½) < k) ≤ 2.5 %."""
+    from math import comb
+
+    ordered, n = sorted(values), len(values)
+    k, below = 0, 0.0
+    while k < n and below + comb(n, k) / 2**n <= 0.025:
+        below += comb(n, k) / 2**n
+        k += 1
+    k = max(k, 1)
+    return ordered[k - 1], ordered[n - k]
 
 
 def http_pairs(s: Scratch, token: str, issues: list[str], *, workers: int, clients: int, seconds: float,
@@ -497,7 +515,7 @@ def http_pairs(s: Scratch, token: str, issues: list[str], *, workers: int, clien
     try:
         out = mp.get_context("spawn").Queue()
         p = mp.get_context("spawn").Process(target=_load_pairs,
-                                            args=(port, token, issues, clients, seconds, 0.3, pairs, out))
+                                            args=(port, token, issues, clients, seconds, 0.1, pairs, out))
         p.start()
         counts, plain_lat, keyed_lat, errors = out.get()
         p.join()
@@ -613,8 +631,8 @@ def http_followed(s: Scratch, token: str, issues: list[str], **h: Any) -> tuple[
 # ---- the table ---------------------------------------------------------------------------
 
 
-def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0, pairs: int = 8,
-        pair_seconds: float = 1.5) -> None:
+def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0, pairs: int = 24,
+        pair_seconds: float = 0.5) -> None:
     rows: list[list[Any]] = []
     results: dict[str, tuple[float, float, float]] = {}
 
@@ -662,10 +680,12 @@ def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0
             u2, r2k, paired = http_pairs(s, token, issues, workers=2, clients=clients, seconds=pair_seconds,
                                          pairs=pairs)
             keyed_ratio = median(paired)
+            low, high = median_interval(paired)
             add("HTTP POST urging + Idempotency-Key, 2 workers", r2k, "library, 2 processes",
                 f"in {pairs} pairs of {pair_seconds:g}-s windows with the same server unkeyed ({u2[0]:,.0f}/s): "
-                f"keyed/unkeyed median {keyed_ratio:.2f}×, pairs {min(paired):.2f}–{max(paired):.2f}×, "
-                f"middle half {percentile(paired, 25):.2f}–{percentile(paired, 75):.2f}×"
+                f"keyed/unkeyed median {keyed_ratio:.2f}× (95 % interval {low:.2f}–{high:.2f}×), "
+                f"pairs {min(paired):.2f}–{max(paired):.2f}×, middle half "
+                f"{percentile(paired, 25):.2f}–{percentile(paired, 75):.2f}×"
                 + (f"; {r2k[3]} non-201" if r2k[3] else ""))
             figure(f"HTTP append with Idempotency-Key, 2 workers, {clients} clients, to the same without, {backend}",
                    ratio=keyed_ratio, goal=">= 0.9", met=keyed_ratio >= 0.9, pairs=len(paired),
@@ -732,9 +752,11 @@ def keyed_only(*, clients: int, pairs: int, pair_seconds: float) -> None:
         t0 = time.perf_counter()
         u, k, paired = http_pairs(s, token, issues, workers=2, clients=clients, seconds=pair_seconds, pairs=pairs)
         print(f"{pairs} pairs of {pair_seconds:g} s ({time.perf_counter() - t0:.0f} s with the server's start): "
-              f"unkeyed {u[0]:,.0f}/s, keyed {k[0]:,.0f}/s; keyed/unkeyed median {median(paired):.2f}×, "
+              f"unkeyed {u[0]:,.0f}/s, keyed {k[0]:,.0f}/s; keyed/unkeyed median {median(paired):.2f}× "
+              f"(95 % interval {median_interval(paired)[0]:.2f}–{median_interval(paired)[1]:.2f}×), "
               f"pairs {min(paired):.2f}–{max(paired):.2f}×, middle half "
-              f"{percentile(paired, 25):.2f}–{percentile(paired, 75):.2f}×; load {os.getloadavg()[0]:.2f}")
+              f"{percentile(paired, 25):.2f}–{percentile(paired, 75):.2f}×; load {os.getloadavg()[0]:.2f}; "
+              f"pairs in order {[round(r, 2) for r in paired]}")
 
 
 def main() -> None:
@@ -745,9 +767,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--crowd", type=int, default=16,
                         help="also compare the 2-process library and 2 HTTP workers at this many writers (0: skip)")
-    parser.add_argument("--pairs", type=int, default=8,
+    parser.add_argument("--pairs", type=int, default=24,
                         help="pairs of windows (unkeyed, keyed) for the Idempotency-Key comparison")
-    parser.add_argument("--pair-seconds", type=float, default=1.5, help="each window of a pair")
+    parser.add_argument("--pair-seconds", type=float, default=0.5, help="each window of a pair")
     parser.add_argument("--only-keyed", action="store_true",
                         help="only the Idempotency-Key pairs (postgres): to see their spread by hand")
     args = parser.parse_args()
