@@ -53,7 +53,48 @@ IDLE = (
 )
 IDLE_LEAVES = ("_worker", "Runner.run")
 
+# A preset's scope: only stacks with one of these frames count (None: every busy stack).
+SCOPES: dict[str, Sequence[str] | None] = {
+    "http": None,
+    "rebuild": ["rebuild (infrastructure/view_runner.py", "_WorkItem.run"],
+    # careledger verify on PostgreSQL: the forked second process checking snapshots (its
+    # stacks hold the parent's frames up to the fork, then _child) and the walking parent
+    "verify-snapshots": ["_child (infrastructure/snapshot_check.py"],
+    "verify-walk": ["verify_log (infrastructure/verify.py"],
+}
+
+_SNAPSHOT_CHECK: list[Category] = [
+    ("decoding snapshots and events (mapper, JSON transcoder, columns)", ["to_domain_event"]),
+    ("folding the events after each snapshot (mutate)", ["mutate ("]),
+    ("comparing the folded state with the snapshot", ["_first_differing", "_differs"]),
+    ("reading snapshots and events (queries, rows)", ["psycopg/", "dialect.py"]),
+    ("rows into stored events, grouped by aggregate (_stored's own loop)", ["_Stores._stored"]),
+]
+
 PRESETS: dict[str, list[Category]] = {
+    "verify-snapshots": _SNAPSHOT_CHECK,
+    "verify-walk": [
+        ("the snapshot chunks this process claims after its walk", ["_check_claimed"]),
+        ("waiting for the second process's answer", ["_Forked.result", "_Forked._answer"]),
+        ("leaf hashes (stored_leaf_hashes)", ["stored_leaf_hashes"]),
+        ("the tree's nodes: stored subtrees read and checked, the frontier",
+         ["StoredSubtrees", "Frontier", "MerkleStore.nodes", "batches ("]),
+        ("reading events and leaves (pages)", ["pages (", "events_with_leaves", "_page ("]),
+        ("signed tree heads", ["_check_heads", "verify_head", "Keyring"]),
+        ("the run's own loop: leaves compared, parents hashed (_check_run)", ["_Walk._check_run", "_Walk.run"]),
+    ],
+    # careledger rebuild / the follower's pull (infrastructure/view_pull.py); the writer thread
+    # writes a batch while the main thread reads, decodes and folds the next
+    "rebuild": [
+        ("writing the changed summaries and the position (the writer thread; PostgreSQL's time)",
+         ["_WorkItem.run"]),
+        ("waiting for the writer before the next batch (main thread)", ["Future.result"]),
+        ("reading the log (stored_between: the query and the rows)", ["stored_between"]),
+        ("decoding events (the mapper and the JSON transcoder)", ["to_domain_event"]),
+        ("folding into the summaries (LedgerViews.fold)", ["LedgerViews.fold"]),
+        ("encoding the changed summaries (view.encode)", ["ViewStore.encode"]),
+        ("clearing the fresh generation and promoting it", ["clear (", "promote ("]),
+    ],
     # careledger serve: one HTTP worker (interfaces/http), its in-process followers on SQLite
     "http": [
         ("the in-process view follower (Views.start's pull)", ["Views.start.<locals>.loop"]),
@@ -109,6 +150,11 @@ def main() -> None:
     if not args.all:
         rows = busy(rows)
     if args.preset:
+        scope = SCOPES.get(args.preset)
+        if scope:
+            rows = [(f, n) for f, n in rows if any(s in x for s in scope for x in f)]
+        if args.preset == "verify-walk":  # not the forked process's stacks
+            rows = [(f, n) for f, n in rows if not any("_child (infrastructure/snapshot_check.py" in x for x in f)]
         tally, total = shares(rows, PRESETS[args.preset])
         print(f"{total} busy samples")
         print("| where | share |\n|---|---:|")
