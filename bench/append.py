@@ -358,7 +358,9 @@ def start_server(s: Scratch, workers: int, *, plain: bool = False) -> tuple[subp
         command = [str(ROOT / ".venv" / "bin" / "careledger"), "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(workers)]
     proc = subprocess.Popen(
-        command, env=env, cwd=s.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        command, env=env, cwd=s.directory, stdout=subprocess.DEVNULL, start_new_session=True,
+        # BENCH_SERVER_LOG=FILE keeps the servers' output (why a server stopped answering)
+        stderr=open(os.environ["BENCH_SERVER_LOG"], "ab") if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL,  # noqa: SIM115
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -517,8 +519,10 @@ def http_pairs(s: Scratch, token: str, issues: list[str], *, workers: int, clien
         p = mp.get_context("spawn").Process(target=_load_pairs,
                                             args=(port, token, issues, clients, seconds, 0.1, pairs, out))
         p.start()
-        counts, plain_lat, keyed_lat, errors = out.get()
-        p.join()
+        try:  # a load process that failed (the server gone) answers nothing: fail, not hang
+            counts, plain_lat, keyed_lat, errors = out.get(timeout=pairs * 2 * (seconds + 0.1) + 120)
+        finally:
+            p.join(timeout=10)
     finally:
         stop_server(server)
     ratios = [k / u for u, k in counts if u]
@@ -556,8 +560,10 @@ def http(s: Scratch, token: str, issues: list[str], *, workers: int, clients: in
             out = ctx.Queue()
             p = ctx.Process(target=_load, args=(port, token, issues, clients, seconds, 0.5, idempotent, out))
             p.start()
-            n, lat, errs = out.get()
-            p.join()
+            try:  # a load process that failed (the server gone) answers nothing: fail, not hang
+                n, lat, errs = out.get(timeout=seconds + 120)
+            finally:
+                p.join(timeout=10)
             rates.append(n / seconds)
             lats.extend(lat)
             errors += len(errs)
@@ -689,6 +695,7 @@ def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0
                 + (f"; {r2k[3]} non-201" if r2k[3] else ""))
             figure(f"HTTP append with Idempotency-Key, 2 workers, {clients} clients, to the same without, {backend}",
                    ratio=keyed_ratio, goal=">= 0.9", met=keyed_ratio >= 0.9, pairs=len(paired),
+                   median_interval_95=[round(low, 2), round(high, 2)],
                    pair_range=[round(min(paired), 2), round(max(paired), 2)])
             if crowd:
                 # More writers than cores: the library's writers queue on its table lock,
