@@ -14,7 +14,9 @@ Rows, all at the same concurrency (``--clients``, default 4 concurrent writers):
   load generator on loopback with keep-alive connections, POST /issues/{id}/urgings.
 
 Each writer works on its own aggregates (no write conflicts). Rate = events stored per
-second over a fixed window; latency per request. Medians of ``--reps`` windows.
+second over a fixed window; latency per request. Medians of ``--reps`` windows; the
+Idempotency-Key row's ratio is the median of ``--pairs`` interleaved pairs of windows with and
+without the key on one server (``--only-keyed`` runs that comparison alone).
 """
 
 from __future__ import annotations
@@ -356,7 +358,9 @@ def start_server(s: Scratch, workers: int, *, plain: bool = False) -> tuple[subp
         command = [str(ROOT / ".venv" / "bin" / "careledger"), "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(workers)]
     proc = subprocess.Popen(
-        command, env=env, cwd=s.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        command, env=env, cwd=s.directory, stdout=subprocess.DEVNULL, start_new_session=True,
+        # BENCH_SERVER_LOG=FILE keeps the servers' output (why a server stopped answering)
+        stderr=open(os.environ["BENCH_SERVER_LOG"], "ab") if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL,  # noqa: SIM115
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -446,6 +450,87 @@ def _load(port: int, token: str, issues: list[str], clients: int, seconds: float
     out.put(asyncio.run(main()))
 
 
+def _load_pairs(port: int, token: str, issues: list[str], clients: int, seconds: float, warmup: float,
+                pairs: int, out: Any) -> None:
+    """``pairs`` pairs of windows on one server, each pair one window without an
+    Idempotency-Key and one with, back to back (A B, B A, A B, …, so a drift in the machine's
+    load falls on both sides alike); answers each pair's (unkeyed, keyed) count and latencies."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def window(idempotent: bool, lat: list[float], errors: list[int]) -> int:
+        t0 = time.perf_counter()
+        per = max(1, len(issues) // clients)
+        counts = await asyncio.gather(*[
+            _client(port, token, issues[c * per:(c + 1) * per] or issues, t0 + warmup, t0 + warmup + seconds,
+                    lat, idempotent, errors)
+            for c in range(clients)
+        ])
+        return sum(counts)
+
+    async def main() -> tuple[list[tuple[int, int]], list[float], list[float], int]:
+        plain_lat: list[float] = []
+        keyed_lat: list[float] = []
+        errors: list[int] = []
+        counts = []
+        # Not counted: the workers' first touch of each issue (loaded, then held) and of the
+        # kept answers' table would fall on the first pair alone.
+        await window(False, [], [])
+        await window(True, [], [])
+        for p in range(pairs):
+            got = {}
+            for keyed in ((False, True) if p % 2 == 0 else (True, False)):
+                got[keyed] = await window(keyed, keyed_lat if keyed else plain_lat, errors)
+            counts.append((got[False], got[True]))
+        return counts, plain_lat, keyed_lat, len(errors)
+
+    out.put(asyncio.run(main()))
+
+
+def median_interval(values: list[float]) -> tuple[float, float]:
+    """A 95 % interval of the median of ``values`` by order statistics (no assumption on their
+    distribution): the ranks k and n - k + 1 with P(Binomial(n, ½) < k) ≤ 2.5 %."""
+    from math import comb
+
+    ordered, n = sorted(values), len(values)
+    k, below = 0, 0.0
+    while k < n and below + comb(n, k) / 2**n <= 0.025:
+        below += comb(n, k) / 2**n
+        k += 1
+    k = max(k, 1)
+    return ordered[k - 1], ordered[n - k]
+
+
+def http_pairs(s: Scratch, token: str, issues: list[str], *, workers: int, clients: int, seconds: float,
+               pairs: int) -> tuple[tuple[float, float, float, int], tuple[float, float, float, int], list[float]]:
+    """The same server measured with and without an Idempotency-Key in interleaved pairs of
+    windows: (unkeyed rate, p50, p99, errors), the same keyed, and the per-pair ratios
+    keyed/unkeyed. Separate rows minutes apart moved 0.48×–1.35× between runs of the same
+    code; a pair's two windows see the same load."""
+    if s.backend == "sqlite":
+        caught_up(s)
+    server, port = start_server(s, workers)
+    try:
+        out = mp.get_context("spawn").Queue()
+        p = mp.get_context("spawn").Process(target=_load_pairs,
+                                            args=(port, token, issues, clients, seconds, 0.1, pairs, out))
+        p.start()
+        try:  # a load process that failed (the server gone) answers nothing: fail, not hang
+            counts, plain_lat, keyed_lat, errors = out.get(timeout=pairs * 2 * (seconds + 0.1) + 120)
+        finally:
+            p.join(timeout=10)
+    finally:
+        stop_server(server)
+    ratios = [k / u for u, k in counts if u]
+    plain = (median([u / seconds for u, _ in counts]), percentile(plain_lat, 50), percentile(plain_lat, 99), errors)
+    keyed = (median([k / seconds for _, k in counts]), percentile(keyed_lat, 50), percentile(keyed_lat, 99), errors)
+    return plain, keyed, ratios
+
+
 def caught_up(s: Scratch) -> None:
     """The views, Merkle log and audit index brought to the end of the log, before a row whose
     server or follower keeps them (a serving process on SQLite, `careledger project`): started
@@ -475,8 +560,10 @@ def http(s: Scratch, token: str, issues: list[str], *, workers: int, clients: in
             out = ctx.Queue()
             p = ctx.Process(target=_load, args=(port, token, issues, clients, seconds, 0.5, idempotent, out))
             p.start()
-            n, lat, errs = out.get()
-            p.join()
+            try:  # a load process that failed (the server gone) answers nothing: fail, not hang
+                n, lat, errs = out.get(timeout=seconds + 120)
+            finally:
+                p.join(timeout=10)
             rates.append(n / seconds)
             lats.extend(lat)
             errors += len(errs)
@@ -550,7 +637,8 @@ def http_followed(s: Scratch, token: str, issues: list[str], **h: Any) -> tuple[
 # ---- the table ---------------------------------------------------------------------------
 
 
-def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0) -> None:
+def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0, pairs: int = 24,
+        pair_seconds: float = 0.5) -> None:
     rows: list[list[Any]] = []
     results: dict[str, tuple[float, float, float]] = {}
 
@@ -595,9 +683,20 @@ def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0
                 f"views' lag p50 {percentile(lags, 50) * 1000:.0f} ms, p99 {lag99 * 1000:.0f} ms ({len(lags)} samples)"
                 + (f"; {rf[3]} non-201" if rf[3] else ""))
             figure("views' lag under HTTP append, 2 workers, p99, postgres", seconds=lag99, goal="< 1", met=lag99 < 1)
-            r2k = http(s, token, issues, workers=2, idempotent=True, **h)
+            u2, r2k, paired = http_pairs(s, token, issues, workers=2, clients=clients, seconds=pair_seconds,
+                                         pairs=pairs)
+            keyed_ratio = median(paired)
+            low, high = median_interval(paired)
             add("HTTP POST urging + Idempotency-Key, 2 workers", r2k, "library, 2 processes",
-                f"{r2k[3]} non-201" if r2k[3] else "")
+                f"in {pairs} pairs of {pair_seconds:g}-s windows with the same server unkeyed ({u2[0]:,.0f}/s): "
+                f"keyed/unkeyed median {keyed_ratio:.2f}× (95 % interval {low:.2f}–{high:.2f}×), "
+                f"pairs {min(paired):.2f}–{max(paired):.2f}×, middle half "
+                f"{percentile(paired, 25):.2f}–{percentile(paired, 75):.2f}×"
+                + (f"; {r2k[3]} non-201" if r2k[3] else ""))
+            figure(f"HTTP append with Idempotency-Key, 2 workers, {clients} clients, to the same without, {backend}",
+                   ratio=keyed_ratio, goal=">= 0.9", met=keyed_ratio >= 0.9, pairs=len(paired),
+                   median_interval_95=[round(low, 2), round(high, 2)],
+                   pair_range=[round(min(paired), 2), round(max(paired), 2)])
             if crowd:
                 # More writers than cores: the library's writers queue on its table lock,
                 # careledger's commit together (application.group_commit).
@@ -618,6 +717,8 @@ def run(backend: str, *, clients: int, seconds: float, reps: int, crowd: int = 0
             "SQLite serves from one process with its followers in-process."),
          f"Ledger.urge loads the issue (all its events: each writer cycles over {PER_WRITER} issues, so none "
          "grows past a few dozen events in the run), authorises, saves; the bare library only saves.",
+         "Idempotency-Key: its own server, windows with and without the key interleaved in pairs (A B, B A, …); "
+         "its ratio to the same without is the median of the per-pair ratios, their spread in the row's note.",
          ],
     )
 
@@ -642,8 +743,6 @@ def _figures(backend: str, clients: int, crowd: int, results: dict[str, tuple[fl
                 f"HTTP append, 2 workers, {clients} clients, follower running, to the bare library")
         against("HTTP POST urging, 2 workers", "plain FastAPI endpoint over the library, 2 workers", 0.9,
                 f"HTTP append, 2 workers, {clients} clients, to a plain FastAPI endpoint")
-        against("HTTP POST urging + Idempotency-Key, 2 workers", "HTTP POST urging, 2 workers", 0.9,
-                f"HTTP append with Idempotency-Key, 2 workers, {clients} clients, to the same without")
         if crowd:
             against(f"HTTP POST urging, 2 workers, {crowd} clients", f"library, 2 processes, {crowd} writers", 1.0,
                     f"HTTP append, 2 workers, {crowd} clients, to the bare library")
@@ -654,6 +753,19 @@ def _figures(backend: str, clients: int, crowd: int, results: dict[str, tuple[fl
         p99("HTTP POST urging, 1 worker", f"HTTP append, 1 worker, {clients} clients")
 
 
+def keyed_only(*, clients: int, pairs: int, pair_seconds: float) -> None:
+    with scratch("postgres", "append") as s:
+        token, issues = prepare_issues(s, clients * 2 * PER_WRITER)
+        t0 = time.perf_counter()
+        u, k, paired = http_pairs(s, token, issues, workers=2, clients=clients, seconds=pair_seconds, pairs=pairs)
+        print(f"{pairs} pairs of {pair_seconds:g} s ({time.perf_counter() - t0:.0f} s with the server's start): "
+              f"unkeyed {u[0]:,.0f}/s, keyed {k[0]:,.0f}/s; keyed/unkeyed median {median(paired):.2f}× "
+              f"(95 % interval {median_interval(paired)[0]:.2f}–{median_interval(paired)[1]:.2f}×), "
+              f"pairs {min(paired):.2f}–{max(paired):.2f}×, middle half "
+              f"{percentile(paired, 25):.2f}–{percentile(paired, 75):.2f}×; load {os.getloadavg()[0]:.2f}; "
+              f"pairs in order {[round(r, 2) for r in paired]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="append benchmark")
     parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
@@ -662,9 +774,18 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--crowd", type=int, default=16,
                         help="also compare the 2-process library and 2 HTTP workers at this many writers (0: skip)")
+    parser.add_argument("--pairs", type=int, default=24,
+                        help="pairs of windows (unkeyed, keyed) for the Idempotency-Key comparison")
+    parser.add_argument("--pair-seconds", type=float, default=0.5, help="each window of a pair")
+    parser.add_argument("--only-keyed", action="store_true",
+                        help="only the Idempotency-Key pairs (postgres): to see their spread by hand")
     args = parser.parse_args()
+    if args.only_keyed:
+        keyed_only(clients=args.clients, pairs=args.pairs, pair_seconds=args.pair_seconds)
+        return
     for backend in BACKENDS if args.backend == "both" else [args.backend]:
-        run(backend, clients=args.clients, seconds=args.seconds, reps=args.reps, crowd=args.crowd)
+        run(backend, clients=args.clients, seconds=args.seconds, reps=args.reps, crowd=args.crowd, pairs=args.pairs,
+            pair_seconds=args.pair_seconds)
 
 
 if __name__ == "__main__":
