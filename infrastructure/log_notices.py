@@ -11,23 +11,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
+
+if TYPE_CHECKING:
+    from infrastructure.notice_hub import NoticeHub
 
 # How often the listening thread looks at ``stopping`` when no notice arrives.
 POLL_SECONDS = 0.2
 
 
 def listen(
-    recorder: Any, wake: threading.Event, stopping: threading.Event, failed: Callable[[BaseException], None]
+    recorder: Any, wake: threading.Event, stopping: threading.Event, failed: Callable[[BaseException], None],
+    hub: NoticeHub | None = None,
 ) -> threading.Thread | None:
     """Starts a thread setting ``wake`` at each notice on ``recorder``'s channel until
     ``stopping`` is set; ``failed`` gets the error that ends it (a lost connection: the
     process's supervisor starts it again). None when the recorder sends no notices (SQLite:
-    its follower polls)."""
+    its follower polls). With ``hub`` (a deployment of several districts), no thread: the
+    process's one listening connection wakes it (infrastructure.notice_hub)."""
     channel = getattr(recorder, "channel_name", None)
     if channel is None:
+        return None
+    if hub is not None:
+        hub.subscribe(channel, recorder.datastore.schema, wake, stopping, failed)
         return None
 
     def run() -> None:

@@ -79,6 +79,9 @@ class Views:
     # Where a view as of a past moment reads the events after its checkpoint: the ledger's
     # own recorder, or a standby's copy of the log (infrastructure.replica_views).
     log: Any = None
+    # A deployment of several districts: the process's one listening connection
+    # (infrastructure.notice_hub.NoticeHub); None: the follower listens on its own.
+    notices: Any = None
 
     def __post_init__(self) -> None:
         self.projection = LedgerViews(view=self.store)
@@ -165,7 +168,7 @@ class Views:
             if self.error is None:
                 self.error = error
 
-        self._listener = listen(self.ledger.recorder, self._wake, self._stopping, failed)
+        self._listener = listen(self.ledger.recorder, self._wake, self._stopping, failed, hub=self.notices)
 
         def loop() -> None:
             while not self._stopping.is_set() and self.error is None:
@@ -396,7 +399,7 @@ def rebuild(
     return None
 
 
-def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Views:
+def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True, notices: Any = None) -> Views:
     store = view_store_for(ledger)
     return Views(
         ledger=ledger,
@@ -409,4 +412,5 @@ def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Vi
         ),
         wait_seconds=settings.min_position_wait_seconds,
         pulls=pulls,
+        notices=notices,
     )
