@@ -69,3 +69,7 @@ exitstatus
 _.exitstatus
 progress_pos
 report_pos
+
+# The library calls its recorder's _notify_channel; psycopg reads a connection's prepared_max
+_._notify_channel
+_.prepared_max

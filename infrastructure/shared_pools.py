@@ -32,10 +32,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from eventsourcing.postgres import PostgresDatastore
 from psycopg.adapt import PyFormat
 from psycopg.types.composite import register_composite
-
-from eventsourcing.postgres import PostgresDatastore
 from psycopg_pool import ConnectionPool
 
 from infrastructure.database_probe import postgres_conninfo

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from application.commands import SYSTEM, Command
 from infrastructure.notice_hub import NoticeHub
 from infrastructure.settings import Settings
 from infrastructure.shared_pools import CASE_KEY_POOL, OVERFLOW
@@ -67,13 +65,15 @@ def _backends(url: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _until(reached: threading.Event | None, check: object = None, timeout: float = WAIT) -> bool:
+def _until(check: Callable[[], bool], timeout: float = WAIT) -> bool:
+    """``check()`` asked again until it holds or ``timeout`` passes: a bounded wait on a
+    condition another thread makes true."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(check) and check():
-            return True
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.01)
-    return False
+    return True
 
 
 def test_three_districts_served_hold_one_processs_connections(served: Served) -> None:
@@ -97,7 +97,7 @@ def test_three_districts_served_hold_one_processs_connections(served: Served) ->
 def test_a_districts_write_wakes_its_own_follower_by_its_notice(served: Served) -> None:
     hub = served.deployment.shared.notices if served.deployment.shared else None
     assert hub is not None
-    assert _until(None, lambda: hub.listening() == len(served.deployment.every()))
+    assert _until(lambda: hub.listening() == len(served.deployment.every()))
     district = served.deployment.districts["420113"]
     headers = {"Authorization": f"Bearer {served.tokens['420113']}"}
     with TestClient(create_app(deployment=served.deployment), raise_server_exceptions=False) as client:
@@ -108,7 +108,7 @@ def test_a_districts_write_wakes_its_own_follower_by_its_notice(served: Served) 
             written = district.ledger.recorder.max_notification_id()
             assert written is not None
             # No pull here, and the follower's interval is ten minutes: only the notice wakes it.
-            assert _until(None, lambda: district.views.position() >= written), (district.views.position(), written)
+            assert _until(lambda w=written: district.views.position() >= w), (district.views.position(), written)
             assert any(b["id"] == plan.json()["id"] for b in district.views.briefs(kinds=("plan",)))
 
 
@@ -120,7 +120,7 @@ def test_a_notice_wakes_only_the_follower_of_the_schema_it_names(served: Served)
     try:
         for schema, wake in wakes.items():
             hub.subscribe("hub_test", schema, wake, stopping, failures.append)
-        assert _until(None, lambda: hub.listening() == 3)
+        assert _until(lambda: hub.listening() == 3)
         assert all(wake.wait(WAIT) for wake in wakes.values())  # each woken once it listens
         for wake in wakes.values():
             wake.clear()
@@ -144,15 +144,15 @@ def test_a_lost_listening_connection_is_reported_to_every_follower(served: Serve
     try:
         for schema in ("da", "db"):
             hub.subscribe("hub_lost", schema, threading.Event(), stopping, failures.append)
-        assert _until(None, lambda: hub.listening() == 2)
+        assert _until(lambda: hub.listening() == 2)
         with psycopg.connect(served.url, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                          "AND pid <> pg_backend_pid() AND query LIKE 'LISTEN \"hub_lost\"%'")
-        assert _until(None, lambda: len(failures) == 2), failures
+        assert _until(lambda: len(failures) == 2), failures
         assert all(isinstance(error, psycopg.OperationalError) for error in failures)
         # Subscribed again (a follower that retries), it listens on a new connection.
         hub.subscribe("hub_lost", "da", threading.Event(), stopping, failures.append)
-        assert _until(None, lambda: hub.listening() == 1)
+        assert _until(lambda: hub.listening() == 1)
     finally:
         stopping.set()
         hub.close()
