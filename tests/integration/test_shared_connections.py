@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from application.read_policy import EVERYTHING
 from infrastructure.notice_hub import NoticeHub
 from infrastructure.settings import Settings
 from infrastructure.shared_pools import CASE_KEY_POOL, OVERFLOW
@@ -156,3 +157,29 @@ def test_a_lost_listening_connection_is_reported_to_every_follower(served: Serve
     finally:
         stopping.set()
         hub.close()
+
+
+def test_with_a_standby_every_district_reads_it_through_one_pool(served: Served) -> None:
+    with TestClient(create_app(deployment=served.deployment), raise_server_exceptions=False) as client:
+        for code, token in served.tokens.items():
+            plan = client.post("/api/v1/plans", headers={"Authorization": f"Bearer {token}"}, json={
+                "number": f"{CODES[code]}政办[2021]1号", "title": "实施方案", "issuer_unit": "bgs", "year": 2021})
+            assert plan.status_code == 201, plan.text
+            primary = served.deployment.districts[code]
+            primary.views.wait_for(primary.ledger.recorder.max_notification_id())
+    # The primary stands in for the standby: what is shared is the pool, whatever it reaches.
+    settings = served.settings.model_copy(update={"read_database_url": served.url})
+    deployment = build_deployment(settings, clock=Clock(START))
+    try:
+        shared = deployment.shared
+        assert shared is not None and shared.replica is not None
+        routers = [s.read_replica for s in deployment.every()]
+        assert all(r is not None and r.datastore.pool._pool is shared.replica for r in routers)  # type: ignore[attr-defined]
+        for code, services in deployment.districts.items():
+            plans = services.views.readable_briefs(EVERYTHING, ("plan",))
+            assert f"{CODES[code]}政办[2021]1号" in {b["number"] for b in plans}
+            assert all(CODES[code] in b["number"] for b in plans)
+            assert services.read_replica is not None and services.read_replica.reads["replica"] >= 1
+    finally:
+        deployment.close()
+    assert shared.replica.closed
