@@ -70,6 +70,5 @@ _.exitstatus
 progress_pos
 report_pos
 
-# The library calls its recorder's _notify_channel; psycopg reads a connection's prepared_max
+# The library calls its recorder's _notify_channel
 _._notify_channel
-_.prepared_max

@@ -6,10 +6,11 @@ with a standby the standby's datastore: about five connections a district held, 
 for twenty districts in one process. A connection serves any schema: the library and our
 stores qualify every table by ``datastore.schema`` and rely on no ``search_path``; the
 library configures every connection of a datastore alike (autocommit, its
-idle-in-transaction timeout, dict rows), whatever the schema; the composite types it would
-register per schema are used only with its database functions, which stay off; psycopg
-prepares statements per connection by their text, and each schema's texts differ. So one
-process holds:
+idle-in-transaction timeout, dict rows), whatever the schema; the composite type it registers
+per schema (its events' row type, sent as an array with each insert) is told apart per
+schema here (SharedSchemaDatastore); psycopg prepares statements per connection by their text, and each
+schema's texts differ (its least-recently-used 100 are kept: a connection serving many
+districts prepares again what it evicted, no more). So one process holds:
 
 - ``events``: one pool for every district's library datastore and our stores on it (views,
   Merkle log, audit index, sessions), made by the library itself (a datastore's pool, its
@@ -49,10 +50,6 @@ OVERFLOW = 4
 # burst in twenty districts' followers queues for the same few connections, and a follower
 # that timed out would stop (`careledger project` exits on a follower's error).
 WAIT_SECONDS = 30.0
-# Statements psycopg keeps prepared per connection (its default is 100). Each district's
-# statements are texts of their own (its schema in them), so a connection serving twenty
-# districts would evict and prepare again without end at 100.
-PREPARED_MAX = 500
 CASE_KEY_POOL = (1, 4)
 
 
@@ -98,18 +95,6 @@ class SharedSchemaDatastore(PostgresDatastore):
                     f"{library.__name__}_{self.schema}", (library,), {"__slots__": (), "_careledger_schema": self.schema})
 
 
-def _configured(pool: ConnectionPool) -> ConnectionPool:
-    library = pool._configure  # noqa: SLF001 — the library's own setting of each connection, kept
-
-    def configure(conn: Any) -> None:
-        if library is not None:
-            library(conn)
-        conn.prepared_max = PREPARED_MAX
-
-    pool._configure = configure  # noqa: SLF001
-    return pool
-
-
 class SharedConnections:
     def __init__(self, settings: Settings) -> None:
         env = settings.eventsourcing_env()
@@ -122,12 +107,12 @@ class SharedConnections:
             connect_timeout=WAIT_SECONDS, idle_in_transaction_session_timeout=5,
             pool_size=settings.pool_size, max_overflow=OVERFLOW, pre_ping=settings.database_pre_ping,
         )
-        self.events = _configured(self._library.pool)
+        self.events = self._library.pool
         self.case_keys = ConnectionPool(postgres_conninfo(settings), min_size=CASE_KEY_POOL[0],
                                         max_size=CASE_KEY_POOL[1], open=False)
         self.notices = NoticeHub(postgres_conninfo(settings))
         self._replica = replica_datastore(settings) if settings.read_database_url else None
-        self.replica = _configured(self._replica.pool) if self._replica is not None else None
+        self.replica = self._replica.pool if self._replica is not None else None
         self._opening = threading.Lock()
 
     def adopt(self, datastore: PostgresDatastore, *, replica: bool = False) -> SharedSchemaDatastore:
