@@ -46,6 +46,7 @@ class NoticeHub:
         # Subscribed, not yet listened for: the hub's thread issues each LISTEN itself, as
         # psycopg serialises a connection's use.
         self._pending: list[_Subscriber] = []
+        self._listened = 0
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
 
@@ -65,7 +66,7 @@ class NoticeHub:
     def listening(self) -> int:
         """The followers whose channel it listens on now (not those still to LISTEN for)."""
         with self._lock:
-            return len(self._subscribers)
+            return self._listened
 
     def _run(self) -> None:
         try:
@@ -73,12 +74,14 @@ class NoticeHub:
                 channels: set[str] = set()
                 while not self._closing.is_set():
                     with self._lock:
+                        # Among the subscribers before the LISTEN: a failure of it is theirs to hear.
                         new, self._pending = self._pending, []
+                        self._subscribers = [s for s in self._subscribers + new if not s.stopping.is_set()]
                     for channel in {s.channel for s in new} - channels:
                         conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
                         channels.add(channel)
                     with self._lock:
-                        self._subscribers = [s for s in self._subscribers + new if not s.stopping.is_set()]
+                        self._listened = len(self._subscribers)
                     for subscriber in new:
                         # What was recorded before the LISTEN took effect is its first catch-up's.
                         subscriber.wake.set()
@@ -87,7 +90,7 @@ class NoticeHub:
         except BaseException as error:  # noqa: BLE001 — handed to every follower, which reports it
             with self._lock:
                 told, self._subscribers, self._pending = self._subscribers + self._pending, [], []
-                self._thread = None
+                self._thread, self._listened = None, 0
             for subscriber in told:
                 subscriber.failed(error)
                 subscriber.wake.set()
