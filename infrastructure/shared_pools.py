@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.adapt import PyFormat
 from psycopg.types.composite import register_composite
@@ -82,7 +83,11 @@ class SharedSchemaDatastore(PostgresDatastore):
         with super().get_connection() as conn:
             for name, info in self.psycopg_type_adapters.items():
                 own = self.psycopg_python_types[name]
-                if conn.adapters.get_dumper(own, PyFormat.BINARY).oid != info.oid:
+                try:
+                    registered = conn.adapters.get_dumper(own, PyFormat.BINARY).oid == info.oid
+                except psycopg.ProgrammingError:  # no dumper for it or its base on this connection
+                    registered = False
+                if not registered:
                     register_composite(info, conn, factory=own)
             yield conn
 
@@ -104,7 +109,9 @@ class SharedConnections:
         self._library = PostgresDatastore(
             dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
             user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
-            connect_timeout=WAIT_SECONDS, idle_in_transaction_session_timeout=5,
+            connect_timeout=WAIT_SECONDS,
+            # The library's default, which a district's datastore gets (our settings leave it).
+            idle_in_transaction_session_timeout=int(env.get("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT") or 5),
             pool_size=settings.pool_size, max_overflow=OVERFLOW, pre_ping=settings.database_pre_ping,
         )
         self.events = self._library.pool
