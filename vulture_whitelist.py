@@ -69,3 +69,6 @@ exitstatus
 _.exitstatus
 progress_pos
 report_pos
+
+# The library calls its recorder's _notify_channel
+_._notify_channel

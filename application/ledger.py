@@ -10,7 +10,15 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, StoredEvent, Transcoding
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+    StoredEvent,
+    Transcoding,
+)
+from eventsourcing.utils import Environment
 
 from application.errors import NotFound, VersionMismatch
 from application.group_commit import GroupCommit
@@ -105,7 +113,11 @@ class Ledger(Application[UUID]):
         *,
         clock: Callable[[], datetime] | None = None,
         seals: PersonalDataSeals | None = None,
+        infrastructure: Callable[[InfrastructureFactory[Any]], None] | None = None,
     ):
+        # Given the library's factory before it makes a recorder or a table: a deployment
+        # of several districts puts its one pool in the datastore there (interfaces.bootstrap).
+        self._on_factory = infrastructure
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         if seals is not None:
@@ -120,6 +132,12 @@ class Ledger(Application[UUID]):
         # Answers derived from a few kinds of event (the unit directory), by name: how many
         # of those events they were computed after, and the answer.
         self._derived: dict[str, tuple[int, Any]] = {}
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        factory = super().construct_factory(env)
+        if self._on_factory is not None:
+            self._on_factory(factory)
+        return factory
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, with concurrent saves committed together (group_commit)."""

@@ -176,7 +176,7 @@ def record(args: argparse.Namespace, events: dict[str, int], filled: float, quie
         f"{' --own-server' if args.own_server else ''}` ({'a PostgreSQL 15 server of its own' if args.own_server else 'the shared PostgreSQL 15'}; "
         f"{args.districts} districts, {total:,} events in all, {min(events.values()):,}–{max(events.values()):,} a "
         f"district; generated and folded in {filled:,.0f} s; one uvicorn process serving every district, its "
-        "followers in it, pool size 2 a district).",
+        "followers in it, `CARELEDGER_POOL_SIZE=2`: the one pool its districts share, infrastructure/shared_pools.py).",
         f"Machine: {machine()}; load average {load()} at the end.",
         "",
         "| district 1's page | path | median / p99 ms, quiet | median / p99 ms, writes spread over every district |",

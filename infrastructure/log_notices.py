@@ -10,11 +10,14 @@ only wakes the follower, which then folds everything recorded since its position
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.retrying import Retrying
+
+if TYPE_CHECKING:
+    from infrastructure.notice_hub import NoticeHub
 
 # How often the listening thread looks at ``stopping`` when no notice arrives.
 POLL_SECONDS = 0.2
@@ -22,13 +25,16 @@ POLL_SECONDS = 0.2
 
 def listen(
     recorder: Any, wake: threading.Event, stopping: threading.Event, retrying: Retrying, *, retry: bool,
+    hub: NoticeHub | None = None,
 ) -> threading.Thread | None:
     """Starts a thread setting ``wake`` at each notice on ``recorder``'s channel until
     ``stopping`` is set. A lost connection is met as ``retrying`` says: listened again on
     a new one after a pause (a serving process; meanwhile the follower looks every interval),
     or, with ``retry=False``, the thread ends with the error in ``retrying`` (`careledger
     project`: its supervisor starts it again). None when the recorder sends no notices
-    (SQLite: its follower polls)."""
+    (SQLite: its follower polls). With ``hub`` (a deployment of several districts) the
+    thread holds no connection: it subscribes to the process's one listening connection
+    (infrastructure.notice_hub) and meets the loss of that one the same way."""
     channel = getattr(recorder, "channel_name", None)
     if channel is None:
         return None
@@ -49,7 +55,23 @@ def listen(
             wake.set()  # the follower looks now, not a whole interval after the last notice
             raise
 
-    thread = threading.Thread(target=retrying.run, args=(listening, stopping), kwargs={"retry": retry},
-                              name="careledger-log-notices", daemon=True)
+    def subscribed() -> None:
+        assert hub is not None
+        lost: list[BaseException] = []
+        ended = threading.Event()
+
+        def failed(error: BaseException) -> None:
+            lost.append(error)
+            ended.set()
+
+        hub.subscribe(channel, recorder.datastore.schema, wake, stopping, failed)
+        retrying.recovered()
+        while not stopping.is_set() and not ended.wait(POLL_SECONDS):
+            pass
+        if lost:
+            raise lost[0]  # the hub woke the follower already
+
+    thread = threading.Thread(target=retrying.run, args=(listening if hub is None else subscribed, stopping),
+                              kwargs={"retry": retry}, name="careledger-log-notices", daemon=True)
     thread.start()
     return thread

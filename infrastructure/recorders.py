@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier, Literal
 
 from infrastructure.dialect import Database
 
@@ -154,7 +155,11 @@ class SQLiteLedgerRecorder(_LedgerQueries, SQLiteApplicationRecorder):
 
 
 class PostgresLedgerRecorder(_LedgerQueries, PostgresApplicationRecorder):
-    pass
+    def _notify_channel(self, curs: Any) -> None:
+        # Every district's log table has the same name, so the library's channel is the same
+        # for all: the schema as the payload tells a process's one listener (infrastructure.
+        # notice_hub) whose follower to wake. A listener of its own ignores the payload.
+        curs.execute(SQL("NOTIFY {0}, {1}").format(Identifier(self.channel_name), Literal(self.datastore.schema)))
 
 
 def _split(

@@ -81,6 +81,9 @@ class Views:
     # Where a view as of a past moment reads the events after its checkpoint: the ledger's
     # own recorder, or a standby's copy of the log (infrastructure.replica_views).
     log: Any = None
+    # A deployment of several districts: the process's one listening connection
+    # (infrastructure.notice_hub.NoticeHub); None: the follower listens on its own.
+    notices: Any = None
 
     def __post_init__(self) -> None:
         self.projection = LedgerViews(view=self.store)
@@ -189,7 +192,8 @@ class Views:
         ``retry=False`` (`careledger project`) the first error ends the thread, in ``error``."""
         if self._thread is not None:
             return
-        self._listener = listen(self.ledger.recorder, self._wake, self._stopping, self.listening, retry=retry)
+        self._listener = listen(self.ledger.recorder, self._wake, self._stopping, self.listening, retry=retry,
+                                hub=self.notices)
 
         def fold() -> None:
             try:
@@ -419,7 +423,7 @@ def rebuild(
     return None
 
 
-def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Views:
+def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True, notices: Any = None) -> Views:
     store = view_store_for(ledger)
     return Views(
         ledger=ledger,
@@ -432,4 +436,5 @@ def build_views(ledger: Ledger, settings: Settings, *, pulls: bool = True) -> Vi
         ),
         wait_seconds=settings.min_position_wait_seconds,
         pulls=pulls,
+        notices=notices,
     )

@@ -40,6 +40,7 @@ from infrastructure.replica_stores import RoutedAuditStore, RoutedMerkleStore
 from infrastructure.replica_views import RoutedViews, replica_views
 from infrastructure.sealing import CaseKeySeals
 from infrastructure.settings import Settings
+from infrastructure.shared_pools import SharedConnections
 from infrastructure.signing import TreeHeadSigner
 from infrastructure.snapshot_check import snapshot_check
 from infrastructure.verify import verify_log
@@ -174,11 +175,16 @@ def run_followers(
         log.info("followers_stopping")
 
 
-def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> SQLiteCaseKeys | PostgresCaseKeys:
+def build_case_keys(
+    settings: Settings, closers: list[Callable[[], Any]], shared: SharedConnections | None = None,
+) -> SQLiteCaseKeys | PostgresCaseKeys:
     master = load_master_key(settings.data_key_file)
     if settings.is_postgres:
-        pool = ConnectionPool(postgres_conninfo(settings), min_size=1, max_size=4, open=True)
-        closers.append(pool.close)
+        if shared is not None:
+            pool = shared.case_key_pool()  # closed by the deployment, after every district
+        else:
+            pool = ConnectionPool(postgres_conninfo(settings), min_size=1, max_size=4, open=True)
+            closers.append(pool.close)
         # Off in API workers, like the library's tables: they start without touching the database.
         return PostgresCaseKeys(pool, master, schema=settings.database_schema, create_table=settings.create_tables)
     return SQLiteCaseKeys(settings.eventsourcing_env()["SQLITE_DBNAME"], master)
@@ -186,15 +192,17 @@ def build_case_keys(settings: Settings, closers: list[Callable[[], Any]]) -> SQL
 
 def build(
     settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None, district: str | None = None,
+    shared: SharedConnections | None = None,
 ) -> Services:
     """Everything of one store. ``district``: the code of a district of a deployment of several
     (its settings name its schema and keys: interfaces.deployment), which begins its
-    credentials."""
+    credentials. ``shared``: the process's connections, shared by every store of such a
+    deployment (infrastructure.shared_pools); None: the store's own pools (a lone store)."""
     settings = settings or Settings()
     check_database(settings)  # a wrong URL fails here at once, not as a pool timeout
     closers: list[Callable[[], Any]] = []
     try:
-        return _assemble(settings, clock, district, closers)
+        return _assemble(settings, clock, district, shared, closers)
     except BaseException:
         # A district picked up while running is built again at the next read of the districts
         # table: what a failed build opened (pools, threads) is closed, not left to pile up.
@@ -207,16 +215,18 @@ def build(
 
 
 def _assemble(settings: Settings, clock: Callable[[], datetime] | None, district: str | None,
-              closers: list[Callable[[], Any]]) -> Services:
-    case_keys = build_case_keys(settings, closers)
-    ledger = Ledger(settings.eventsourcing_env(), clock=clock, seals=CaseKeySeals(case_keys))
+              shared: SharedConnections | None, closers: list[Callable[[], Any]]) -> Services:
+    case_keys = build_case_keys(settings, closers, shared)
+    ledger = Ledger(settings.eventsourcing_env(), clock=clock, seals=CaseKeySeals(case_keys),
+                    infrastructure=shared.adopt_factory if shared is not None else None)
     closers.append(ledger.close)  # its pool, closed after everything that uses it (closers run last first)
     runner = CommandRunner(ledger, HmacFingerprintKey(load_idempotency_key(settings.idempotency_key_file)))
     closers.append(runner.close)  # before the ledger's store closes under its reading thread
     registry = Registry(runner)
     identity = Identity(ledger, token_days=settings.token_days, credential_prefix=f"{district}." if district else "")
     trail = AuditTrail(ledger)
-    primary_views = build_views(ledger, settings, pulls=not follows_externally(settings))
+    primary_views = build_views(ledger, settings, pulls=not follows_externally(settings),
+                                notices=shared.notices if shared is not None else None)
     closers.append(primary_views.stop)
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
     merkle_store = merkle_store_for(datastore)
@@ -230,7 +240,10 @@ def _assemble(settings: Settings, clock: Callable[[], datetime] | None, district
     read_replica, audit_reads, merkle_reads = None, audit_store, merkle_store
     if settings.read_database_url:
         # The standby's copies of the same tables, read only (nothing is created there).
-        read_replica = ReadRouter(replica_datastore(settings), wait_seconds=settings.read_replica_wait_seconds,
+        standby = replica_datastore(settings)
+        if shared is not None:
+            standby = shared.adopt(standby, replica=True)
+        read_replica = ReadRouter(standby, wait_seconds=settings.read_replica_wait_seconds,
                                   retry_seconds=settings.read_replica_retry_seconds)
         closers.append(read_replica.close)
         views = RoutedViews(primary_views, replica_views(primary_views, read_replica), read_replica)

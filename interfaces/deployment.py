@@ -21,6 +21,12 @@ sign-in page or the roll-up is asked for, and on a timer in every serving proces
 The district's services are built (its tables were made by `districts add`), its followers
 started where this process runs them, its log added to the roll-up and its name to the
 sign-in page's choice.
+
+Every store of a deployment with districts shares the process's connections
+(infrastructure.shared_pools): one pool for the library's tables and ours in every schema,
+one for the case keys, one listening connection for every district's views follower, one
+pool to the standby. A lone store keeps its own, as before; a province built alone, before
+its first district was added, keeps its own too (the districts picked up share theirs).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from infrastructure.districts import CODE, District, DistrictTable
 from infrastructure.rollup import DistrictLog, RollupFollower
 from infrastructure.rollup_store import create_rollup_tables
 from infrastructure.settings import Settings
+from infrastructure.shared_pools import SharedConnections
 from interfaces.bootstrap import Services, build, follows_externally
 from interfaces.province_rollup import Rollup, build_rollup
 
@@ -103,6 +110,9 @@ class Deployment:
     # code → {failures, error (its kind), retry_at (monotonic)}: districts registered that this
     # process could not build (replaced whole, like ``districts``).
     unbuilt: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The process's connections, shared by its districts' stores (made with the first
+    # district); closed after every store.
+    shared: SharedConnections | None = None
     _reading: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -171,7 +181,9 @@ class Deployment:
             missing = missing_keys(settings)
             if missing:
                 raise MissingDistrictKeys(f"{district.code}: {', '.join(missing)}")
-            services = build(settings, clock=self.clock, district=district.code)
+            if self.shared is None:
+                self.shared = SharedConnections(self.province.settings)
+            services = build(settings, clock=self.clock, district=district.code, shared=self.shared)
             if self.on_added is not None:
                 self.on_added(services)
             rollup = self.rollup
@@ -235,8 +247,12 @@ class Deployment:
             self._timer.join(timeout=10)
         if self.rollup is not None:
             self.rollup.follower.stop()
-        for services in reversed(self.every()):
-            services.close()
+        try:
+            for services in reversed(self.every()):
+                services.close()
+        finally:
+            if self.shared is not None:
+                self.shared.close()
 
 
 def registered(settings: Settings) -> list[District]:
@@ -251,21 +267,31 @@ def build_deployment(
     """The province's services (``province`` if given) and every registered district's.
     ``monotonic`` paces the re-reads of the districts table (tests move it by hand)."""
     settings = province.settings if province is not None else (settings or Settings())
-    own = province or build(settings, clock=clock)
-    deployment = Deployment(own, clock=clock, monotonic=monotonic, read_at=monotonic())
+    districts = registered(settings)
+    shared = SharedConnections(settings) if districts else None
     try:
-        for district in registered(settings):
+        own = province or build(settings, clock=clock, shared=shared)
+    except BaseException:
+        if shared is not None:
+            shared.close()
+        raise
+    deployment = Deployment(own, clock=clock, monotonic=monotonic, read_at=monotonic(), shared=shared)
+    try:
+        for district in districts:
             own_settings = district_settings(settings, district)
             missing = missing_keys(own_settings)
             if missing:  # served once its keys are copied here (Deployment.refresh)
                 deployment.note_unbuilt(district.code, MissingDistrictKeys(f"{district.code}: {', '.join(missing)}"))
                 continue
-            deployment.districts[district.code] = build(own_settings, clock=clock, district=district.code)
+            deployment.districts[district.code] = build(own_settings, clock=clock, district=district.code,
+                                                        shared=shared)
             deployment.names[district.code] = district.name
         deployment.rollup = build_rollup(own, deployment.districts, deployment.names)
     except BaseException:
         for services in list(deployment.districts.values()) + ([] if province is not None else [own]):
             services.close()
+        if shared is not None:
+            shared.close()
         raise
     return deployment
 
