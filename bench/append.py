@@ -423,8 +423,7 @@ async def _client(port: int, token: str, issues: list[str], end_warm: float, end
         writer.close()
 
 
-def _load(port: int, token: str, issues: list[str], clients: int, seconds: float, warmup: float,
-          idempotent: bool, out: Any) -> None:
+def _uvloop() -> None:
     try:
         import uvloop
 
@@ -432,20 +431,32 @@ def _load(port: int, token: str, issues: list[str], clients: int, seconds: float
     except ImportError:
         pass
 
+
+async def _window(port: int, token: str, issues: list[str], clients: int, seconds: float, warmup: float,
+                  idempotent: bool, lat: list[float], errors: list[int]) -> int:
+    """``clients`` clients posting urgings for ``seconds`` after ``warmup``: the requests counted."""
+    t0 = time.perf_counter()
+    per = max(1, len(issues) // clients)
+    counts = await asyncio.gather(*[
+        _client(port, token, issues[c * per:(c + 1) * per] or issues, t0 + warmup, t0 + warmup + seconds,
+                lat, idempotent, errors)
+        for c in range(clients)
+    ])
+    return sum(counts)
+
+
+def _load(port: int, token: str, issues: list[str], clients: int, seconds: float, warmup: float,
+          idempotent: bool, out: Any) -> None:
+    _uvloop()
+
     async def main() -> tuple[int, list[float], list[int]]:
         lat: list[float] = []
         errors: list[int] = []
-        t0 = time.perf_counter()
-        per = max(1, len(issues) // clients)
-        counts = await asyncio.gather(*[
-            _client(port, token, issues[c * per:(c + 1) * per] or issues, t0 + warmup, t0 + warmup + seconds,
-                    lat, idempotent, errors)
-            for c in range(clients)
-        ])
+        count = await _window(port, token, issues, clients, seconds, warmup, idempotent, lat, errors)
         if errors:
             from collections import Counter
             print("non-201 answers:", dict(Counter(errors)), file=sys.stderr)
-        return sum(counts), lat, errors
+        return count, lat, errors
 
     out.put(asyncio.run(main()))
 
@@ -455,22 +466,10 @@ def _load_pairs(port: int, token: str, issues: list[str], clients: int, seconds:
     """``pairs`` pairs of windows on one server, each pair one window without an
     Idempotency-Key and one with, back to back (A B, B A, A B, …, so a drift in the machine's
     load falls on both sides alike); answers each pair's (unkeyed, keyed) count and latencies."""
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    _uvloop()
 
     async def window(idempotent: bool, lat: list[float], errors: list[int]) -> int:
-        t0 = time.perf_counter()
-        per = max(1, len(issues) // clients)
-        counts = await asyncio.gather(*[
-            _client(port, token, issues[c * per:(c + 1) * per] or issues, t0 + warmup, t0 + warmup + seconds,
-                    lat, idempotent, errors)
-            for c in range(clients)
-        ])
-        return sum(counts)
+        return await _window(port, token, issues, clients, seconds, warmup, idempotent, lat, errors)
 
     async def main() -> tuple[list[tuple[int, int]], list[float], list[float], int]:
         plain_lat: list[float] = []

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import ExitStack, closing
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -463,133 +463,123 @@ def test_careledger_project_keeps_the_rollup_of_the_registered_districts_and_of_
             conn.execute('DROP SCHEMA IF EXISTS "d420195" CASCADE')
 
 
-def test_a_serving_processs_rollup_retries_after_an_error_and_folds_what_was_written_meanwhile_once(
-    postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
-) -> None:
+@contextmanager
+def own_districts(postgres_database: str, folder: Any, codes: dict[str, str]) -> Iterator[tuple[str, Deployment]]:
+    """A province schema of its own with ``codes`` registered, its deployment built; on
+    leaving, the deployment closed and the districts' schemas (named by code alone) dropped."""
     with scratch_schema(postgres_database) as schema:
-        settings = settings_for("postgres", tmp_path_factory.mktemp("retry"), postgres_database, schema)
-        add_district(settings, "420197", "重试区")
+        settings = settings_for("postgres", folder, postgres_database, schema)
+        for code, name in codes.items():
+            add_district(settings, code, name)
         place = build_deployment(settings)
-        tracking = f'"{schema}".rollup_tracking'
         try:
-            assert place.rollup is not None
-            follow, store = place.rollup.follower, place.rollup.follower.store
-            follow.retry_first, follow.retry_most = 0.05, 0.2
-            district = seed(place.districts["420197"])
-            sup = district.cmd("supervisor")
-            district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
-
-            def issue(seq: int) -> int:
-                made = district.issues.register_issue(sup, plan=plan_id("P"), seq=seq, duty="职责", problem="问题",
-                                                      units=["pf"])
-                assert made.position is not None
-                return made.position
-
-            end = issue(1)
-            follow.start(interval=0.05)  # as a serving process starts it (Deployment.start_followers)
-            with TestClient(create_app(deployment=place), raise_server_exceptions=False) as client, \
-                    psycopg.connect(postgres_database, autocommit=True) as conn:
-                assert until(lambda: store.tracked("420197").position == end)
-                assert until(lambda: follow.status()["caught_up_at"] is not None)
-                assert client.get("/readyz").json()["rollup"]["state"] == "following"
-                # The table the follower reads its positions from gone, for a while.
-                conn.execute(f"ALTER TABLE {tracking} RENAME TO rollup_tracking_away")  # noqa: S608
-                try:
-                    assert until(lambda: follow.failures >= 3), follow.status()
-                    ready = client.get("/readyz")
-                    assert ready.status_code == 200, ready.text  # the districts are still served
-                    failing = ready.json()["rollup"]
-                    assert failing["state"] == "failing" and failing["failures"] >= 3, failing
-                    assert failing["error"] == type(follow.error).__name__ and failing["failing_seconds"] >= 0
-                    assert failing["failing_since"] is not None
-                    end = max(issue(2), issue(3))  # written while the roll-up fails
-                finally:
-                    conn.execute(f'ALTER TABLE "{schema}".rollup_tracking_away RENAME TO rollup_tracking')  # noqa: S608
-                assert until(lambda: store.tracked("420197").position == end), follow.status()
-                assert until(lambda: follow.status()["state"] == "following")
-                assert follow.error is None and follow.failures == 0
-                recovered = client.get("/readyz").json()["rollup"]
-                assert recovered["state"] == "following" and "error" not in recovered
-            # Exactly once: the same as a fold of the district's whole log from nothing.
-            log = place.districts["420197"].ledger
-            events = [log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(
-                1, 100_000, topics=rollup.TOPICS)]
-            assert store.briefs()[0]["420197"] == sorted((rollup.brief(s) for s in rollup.replay(events).values()),
-                                                         key=lambda b: (b["kind"], b["id"]))
-            totals = next(r for r in place.rollup.reader.answer()["rows"]
-                          if r["district"] == "420197" and r["kind"] is None)
-            assert totals["issues_open"] == 3
+            yield schema, place
         finally:
             place.close()
             with psycopg.connect(postgres_database, autocommit=True) as conn:
-                conn.execute('DROP SCHEMA IF EXISTS "d420197" CASCADE')
+                for code in codes:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "d{code}" CASCADE')
+
+
+def issue_writer(services: bootstrap.Services) -> Callable[[int], int]:
+    """The district seeded with a plan P: registers its issue ``seq``, answers its position."""
+    district = seed(services)
+    sup = district.cmd("supervisor")
+    district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
+
+    def issue(seq: int) -> int:
+        made = district.issues.register_issue(sup, plan=plan_id("P"), seq=seq, duty="职责", problem="问题",
+                                              units=["pf"])
+        assert made.position is not None
+        return made.position
+
+    return issue
+
+
+def folded_once(place: Deployment, code: str) -> bool:
+    """The district's briefs in the roll-up are a fold of its whole log from nothing."""
+    assert place.rollup is not None
+    log = place.districts[code].ledger
+    events = [log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(1, 100_000, topics=rollup.TOPICS)]
+    return bool(place.rollup.follower.store.briefs()[0][code] == sorted(
+        (rollup.brief(s) for s in rollup.replay(events).values()), key=lambda b: (b["kind"], b["id"])))
+
+
+def test_a_serving_processs_rollup_retries_after_an_error_and_folds_what_was_written_meanwhile_once(
+    postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with own_districts(postgres_database, tmp_path_factory.mktemp("retry"), {"420197": "重试区"}) as (schema, place):
+        assert place.rollup is not None
+        follow, store = place.rollup.follower, place.rollup.follower.store
+        follow.retry_first, follow.retry_most = 0.05, 0.2
+        issue = issue_writer(place.districts["420197"])
+        end = issue(1)
+        follow.start(interval=0.05)  # as a serving process starts it (Deployment.start_followers)
+        with TestClient(create_app(deployment=place), raise_server_exceptions=False) as client, \
+                psycopg.connect(postgres_database, autocommit=True) as conn:
+            assert until(lambda: store.tracked("420197").position == end)
+            assert until(lambda: follow.status()["caught_up_at"] is not None)
+            assert client.get("/readyz").json()["rollup"]["state"] == "following"
+            # The table the follower reads its positions from gone, for a while.
+            conn.execute(f'ALTER TABLE "{schema}".rollup_tracking RENAME TO rollup_tracking_away')  # noqa: S608
+            try:
+                assert until(lambda: follow.failures >= 3), follow.status()
+                ready = client.get("/readyz")
+                assert ready.status_code == 200, ready.text  # the districts are still served
+                failing = ready.json()["rollup"]
+                assert failing["state"] == "failing" and failing["failures"] >= 3, failing
+                assert failing["error"] == type(follow.error).__name__ and failing["failing_seconds"] >= 0
+                assert failing["failing_since"] is not None and set(failing["districts"]) == {"420197"}
+                end = max(issue(2), issue(3))  # written while the roll-up fails
+            finally:
+                conn.execute(f'ALTER TABLE "{schema}".rollup_tracking_away RENAME TO rollup_tracking')  # noqa: S608
+            assert until(lambda: store.tracked("420197").position == end), follow.status()
+            assert until(lambda: follow.status()["state"] == "following")
+            assert follow.error is None and follow.failures == 0
+            recovered = client.get("/readyz").json()["rollup"]
+            assert recovered["state"] == "following" and "error" not in recovered
+        assert folded_once(place, "420197")  # exactly once
+        totals = next(r for r in place.rollup.reader.answer()["rows"] if r["district"] == "420197" and r["kind"] is None)
+        assert totals["issues_open"] == 3
 
 
 def test_one_districts_failure_holds_up_no_other_and_a_failed_write_is_folded_once_after(
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    with scratch_schema(postgres_database) as schema:
-        settings = settings_for("postgres", tmp_path_factory.mktemp("isolated"), postgres_database, schema)
-        for code, name in (("420193", "甲区"), ("420194", "乙区")):
-            add_district(settings, code, name)
-        place = build_deployment(settings)
-        try:
-            assert place.rollup is not None
-            follow, store = place.rollup.follower, place.rollup.follower.store
-            written: dict[str, int] = {}
-
-            def issue(code: str, seq: int) -> None:
-                district = seeded[code]
-                made = district.issues.register_issue(district.cmd("supervisor"), plan=plan_id("P"), seq=seq,
-                                                      duty="职责", problem="问题", units=["pf"])
-                assert made.position is not None
-                written[code] = made.position
-
-            seeded = {code: seed(place.districts[code]) for code in ("420193", "420194")}
-            for district in seeded.values():
-                district.issues.register_plan(district.cmd("supervisor"), number="P", title="方案", issuer_unit="bgs",
-                                              year=2019)
-            for code in seeded:
-                issue(code, 1)
-            follow.catch_up()
-            events = place.districts["420193"].ledger.recorder.events_table_name  # type: ignore[attr-defined]
-            with psycopg.connect(postgres_database, autocommit=True) as conn:
-                # 甲区's log unreadable: 乙区 is folded to its end all the same, and the failure names 甲区.
-                conn.execute(f'ALTER TABLE "d420193".{events} RENAME TO away')
-                try:
-                    issue("420194", 2)
-                    with pytest.raises(DistrictsFailed) as failed:
-                        follow.catch_up()
-                    assert set(failed.value.errors) == {"420193"}
-                    assert store.tracked("420194").position == written["420194"]
-                finally:
-                    conn.execute(f'ALTER TABLE "d420193".away RENAME TO {events}')
-                # Every write refused (the province's table of dated briefs gone): each batch is
-                # folded, its write fails, and it is folded again from the stored state later.
-                conn.execute(f'ALTER TABLE "{schema}".rollup_versions RENAME TO versions_away')
-                try:
-                    for code in seeded:
-                        issue(code, 3)
-                    with pytest.raises(DistrictsFailed) as failed:
-                        follow.catch_up()
-                    assert set(failed.value.errors) == {"420193", "420194"}
-                finally:
-                    conn.execute(f'ALTER TABLE "{schema}".versions_away RENAME TO rollup_versions')
-            follow.catch_up()
-            for code in seeded:
-                assert store.tracked(code).position == written[code]
-                log = place.districts[code].ledger
-                folded = [log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(
-                    1, 100_000, topics=rollup.TOPICS)]
-                assert store.briefs()[0][code] == sorted((rollup.brief(s) for s in rollup.replay(folded).values()),
-                                                         key=lambda b: (b["kind"], b["id"]))
-            totals = {r["district"]: r["issues_open"] for r in place.rollup.reader.answer()["rows"] if r["kind"] is None}
-            assert totals["420193"] == 2 and totals["420194"] == 3
-        finally:
-            place.close()
-            with psycopg.connect(postgres_database, autocommit=True) as conn:
-                conn.execute('DROP SCHEMA IF EXISTS "d420193" CASCADE')
-                conn.execute('DROP SCHEMA IF EXISTS "d420194" CASCADE')
+    codes = {"420193": "甲区", "420194": "乙区"}
+    with own_districts(postgres_database, tmp_path_factory.mktemp("isolated"), codes) as (schema, place):
+        assert place.rollup is not None
+        follow, store = place.rollup.follower, place.rollup.follower.store
+        writers = {code: issue_writer(place.districts[code]) for code in codes}
+        written = {code: write(1) for code, write in writers.items()}
+        follow.catch_up()
+        events = place.districts["420193"].ledger.recorder.events_table_name  # type: ignore[attr-defined]
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            # 甲区's log unreadable: 乙区 is folded to its end all the same, and the failure names 甲区.
+            conn.execute(f'ALTER TABLE "d420193".{events} RENAME TO away')
+            try:
+                written["420194"] = writers["420194"](2)
+                with pytest.raises(DistrictsFailed) as failed:
+                    follow.catch_up()
+                assert set(failed.value.errors) == {"420193"}
+                assert store.tracked("420194").position == written["420194"]
+            finally:
+                conn.execute(f'ALTER TABLE "d420193".away RENAME TO {events}')
+            # Every write refused (the province's table of dated briefs gone): each batch is
+            # folded, its write fails, and it is folded again from the stored state later.
+            conn.execute(f'ALTER TABLE "{schema}".rollup_versions RENAME TO versions_away')
+            try:
+                written = {code: write(3) for code, write in writers.items()}
+                with pytest.raises(DistrictsFailed) as failed:
+                    follow.catch_up()
+                assert set(failed.value.errors) == set(codes)
+            finally:
+                conn.execute(f'ALTER TABLE "{schema}".versions_away RENAME TO rollup_versions')
+        follow.catch_up()
+        for code in codes:
+            assert store.tracked(code).position == written[code] and folded_once(place, code)
+        totals = {r["district"]: r["issues_open"] for r in place.rollup.reader.answer()["rows"] if r["kind"] is None}
+        assert totals["420193"] == 2 and totals["420194"] == 3
 
 
 def test_careledger_projects_rollup_still_ends_the_process_at_its_first_error(
