@@ -24,6 +24,7 @@ from domain.plan import plan_id
 from infrastructure.districts import DistrictTable
 from infrastructure.rollup import DistrictLog, DistrictsFailed, ProvincialRollup, RollupFollower
 from infrastructure.rollup_store import RollupMoved, RollupStore
+from infrastructure.settings import Settings
 from interfaces import bootstrap
 from interfaces.deployment import Deployment, add_district, build_deployment, district_settings
 from interfaces.http.app import create_app
@@ -464,7 +465,7 @@ def test_careledger_project_keeps_the_rollup_of_the_registered_districts_and_of_
 
 
 @contextmanager
-def own_districts(postgres_database: str, folder: Any, codes: dict[str, str]) -> Iterator[tuple[str, Deployment]]:
+def own_districts(postgres_database: str, folder: Any, codes: dict[str, str]) -> Iterator[tuple[Settings, Deployment]]:
     """A province schema of its own with ``codes`` registered, its deployment built; on
     leaving, the deployment closed and the districts' schemas (named by code alone) dropped."""
     with scratch_schema(postgres_database) as schema:
@@ -473,7 +474,7 @@ def own_districts(postgres_database: str, folder: Any, codes: dict[str, str]) ->
             add_district(settings, code, name)
         place = build_deployment(settings)
         try:
-            yield schema, place
+            yield settings, place
         finally:
             place.close()
             with psycopg.connect(postgres_database, autocommit=True) as conn:
@@ -508,7 +509,8 @@ def folded_once(place: Deployment, code: str) -> bool:
 def test_a_serving_processs_rollup_retries_after_an_error_and_folds_what_was_written_meanwhile_once(
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    with own_districts(postgres_database, tmp_path_factory.mktemp("retry"), {"420197": "重试区"}) as (schema, place):
+    with own_districts(postgres_database, tmp_path_factory.mktemp("retry"), {"420197": "重试区"}) as (settings, place):
+        schema = settings.database_schema
         assert place.rollup is not None
         follow, store = place.rollup.follower, place.rollup.follower.store
         follow.retry_first, follow.retry_most = 0.05, 0.2
@@ -547,7 +549,8 @@ def test_one_districts_failure_holds_up_no_other_and_a_failed_write_is_folded_on
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     codes = {"420193": "甲区", "420194": "乙区"}
-    with own_districts(postgres_database, tmp_path_factory.mktemp("isolated"), codes) as (schema, place):
+    with own_districts(postgres_database, tmp_path_factory.mktemp("isolated"), codes) as (settings, place):
+        schema = settings.database_schema
         assert place.rollup is not None
         follow, store = place.rollup.follower, place.rollup.follower.store
         writers = {code: issue_writer(place.districts[code]) for code in codes}
@@ -585,10 +588,8 @@ def test_one_districts_failure_holds_up_no_other_and_a_failed_write_is_folded_on
 def test_careledger_projects_rollup_still_ends_the_process_at_its_first_error(
     postgres_database: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    with scratch_schema(postgres_database) as schema:
-        settings = settings_for("postgres", tmp_path_factory.mktemp("project-fails"), postgres_database, schema)
-        add_district(settings, "420196", "失败区")
-        place = build_deployment(settings)
+    folder = tmp_path_factory.mktemp("project-fails")
+    with own_districts(postgres_database, folder, {"420196": "失败区"}) as (settings, place):
         stopping = threading.Event()
         failed: list[BaseException] = []
 
@@ -600,16 +601,12 @@ def test_careledger_projects_rollup_still_ends_the_process_at_its_first_error(
 
         follows = threading.Thread(target=project)
         try:
-            assert place.rollup is not None
-            district = seed(place.districts["420196"])
-            sup = district.cmd("supervisor")
-            district.issues.register_plan(sup, number="P", title="方案", issuer_unit="bgs", year=2019)
-            end = district.issues.register_issue(sup, plan=plan_id("P"), seq=1, duty="职责", problem="问题",
-                                                 units=["pf"]).position
+            end = issue_writer(place.districts["420196"])(1)
             follows.start()
             assert until(lambda: place.rollup is not None and place.rollup.follower.store.tracked("420196").position == end)
             with psycopg.connect(postgres_database, autocommit=True) as conn:
-                conn.execute(f'ALTER TABLE "{schema}".rollup_tracking RENAME TO rollup_tracking_away')  # noqa: S608
+                conn.execute(f'ALTER TABLE "{settings.database_schema}".rollup_tracking '  # noqa: S608
+                             "RENAME TO rollup_tracking_away")
             follows.join(timeout=60)  # it ends by itself, or the assertion below says it did not
             assert not follows.is_alive() and len(failed) == 1
             assert isinstance(failed[0], DistrictsFailed) and "rollup_tracking" in str(failed[0].errors["420196"])
@@ -617,6 +614,3 @@ def test_careledger_projects_rollup_still_ends_the_process_at_its_first_error(
             stopping.set()
             if follows.is_alive():
                 follows.join(timeout=30)
-            place.close()
-            with psycopg.connect(postgres_database, autocommit=True) as conn:
-                conn.execute('DROP SCHEMA IF EXISTS "d420196" CASCADE')
