@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.2
 
 
+class HubLost(Exception):
+    """The process's one listening connection (infrastructure.notice_hub) was lost."""
+
+
 def listen(
     recorder: Any, wake: threading.Event, stopping: threading.Event, retrying: Retrying, *, retry: bool,
     hub: NoticeHub | None = None,
@@ -58,18 +62,23 @@ def listen(
     def subscribed() -> None:
         assert hub is not None
         lost: list[BaseException] = []
-        ended = threading.Event()
+        ended, listened = threading.Event(), threading.Event()
 
         def failed(error: BaseException) -> None:
             lost.append(error)
             ended.set()
 
-        hub.subscribe(channel, recorder.datastore.schema, wake, stopping, failed)
-        retrying.recovered()
+        hub.subscribe(channel, recorder.datastore.schema, wake, stopping, failed, listened)
+        recovered = False
         while not stopping.is_set() and not ended.wait(POLL_SECONDS):
-            pass
+            # Following again once the hub listens for it, not when asked: a hub that cannot
+            # connect fails every round, and the rounds' wait grows as a connection's own would.
+            if not recovered and listened.is_set():
+                retrying.recovered()
+                recovered = True
         if lost:
-            raise lost[0]  # the hub woke the follower already
+            # Its own error: the hub's one is raised in every district's thread at once.
+            raise HubLost(f"the process's listening connection was lost: {type(lost[0]).__name__}") from lost[0]
 
     thread = threading.Thread(target=retrying.run, args=(listening if hub is None else subscribed, stopping),
                               kwargs={"retry": retry}, name="careledger-log-notices", daemon=True)

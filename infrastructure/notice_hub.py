@@ -36,6 +36,8 @@ class _Subscriber:
     wake: threading.Event
     stopping: threading.Event
     failed: Callable[[BaseException], None]
+    # Set once the hub's LISTEN on its channel has taken effect (its connection made).
+    listened: threading.Event | None = None
 
 
 class NoticeHub:
@@ -51,14 +53,14 @@ class NoticeHub:
         self._closing = threading.Event()
 
     def subscribe(self, channel: str, schema: str, wake: threading.Event, stopping: threading.Event,
-                  failed: Callable[[BaseException], None]) -> None:
+                  failed: Callable[[BaseException], None], listened: threading.Event | None = None) -> None:
         """Sets ``wake`` at each notice of ``schema``'s log on ``channel`` (and once when the
-        LISTEN has taken effect) until ``stopping`` is set; ``failed`` gets the error that
-        ends the hub's connection."""
+        LISTEN has taken effect, when ``listened`` is set too) until ``stopping`` is set;
+        ``failed`` gets the error that ends the hub's connection."""
         with self._lock:
             if self._closing.is_set():
                 raise RuntimeError("notice hub closed")
-            self._pending.append(_Subscriber(channel, schema, wake, stopping, failed))
+            self._pending.append(_Subscriber(channel, schema, wake, stopping, failed, listened))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="careledger-log-notices-hub", daemon=True)
                 self._thread.start()
@@ -85,6 +87,8 @@ class NoticeHub:
                     for subscriber in new:
                         # What was recorded before the LISTEN took effect is its first catch-up's.
                         subscriber.wake.set()
+                        if subscriber.listened is not None:
+                            subscriber.listened.set()
                     for notice in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
                         self._deliver(notice.channel, notice.payload)
         except BaseException as error:  # noqa: BLE001 — handed to every follower, which reports it

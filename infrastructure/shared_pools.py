@@ -46,11 +46,10 @@ from infrastructure.settings import Settings
 
 # The library's overflow over the pool size (infrastructure.settings.eventsourcing_env).
 OVERFLOW = 4
-# How long a thread waits for a connection of the events pool. The library's default is its
-# connect timeout (5 s): alone, a district's pool served one district's threads; shared, a
-# burst in twenty districts' followers queues for the same few connections, and a follower
-# that timed out would stop (`careledger project` exits on a follower's error).
-WAIT_SECONDS = 30.0
+# How long a thread waits for a connection of the events pool: the library's own (its connect
+# timeout). Longer is not safer: the library retries a timed-out call up to ten times, so 30 s
+# here let one /readyz or one verify child wait five minutes on an exhausted pool.
+WAIT_SECONDS = 5.0
 CASE_KEY_POOL = (1, 4)
 
 
@@ -66,6 +65,14 @@ class SharedPool:
 
     def close(self, timeout: float = 5.0) -> None:
         """Nothing: the pool serves the other districts (SharedConnections.close closes it)."""
+
+    # ``with datastore:`` (the library's factory passes its own to its datastore's pool) would
+    # close the pool on leaving: a district's store never does that to the others'.
+    def __enter__(self) -> SharedPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class SharedSchemaDatastore(PostgresDatastore):

@@ -147,7 +147,9 @@ def run_followers(
             # Retry off: the first error ends the process, for its supervisor to restart.
             services.views.start(interval=interval, retry=False)
             runner = MerkleLogRunner(services.merkle, interval=interval, retry=False).start()
-            stack.callback(runner.stop)  # stopped before the deployment closes its store
+            # Stopped with the district's store: also when a district picked up meanwhile is
+            # closed because the rest of its adoption failed (tried again later, followed anew).
+            services.closers.append(runner.stop)
             followed.append((services, runner))
 
         for services in deployment.every():
@@ -165,6 +167,9 @@ def run_followers(
             rollup = deployment.rollup
             if rollup is not None and rollup.follower.error is not None:
                 raise rollup.follower.error
+            # A district whose adoption failed after its followers started was closed: not followed.
+            served = {id(services) for services in deployment.every()}
+            followed[:] = [(services, runner) for services, runner in followed if id(services) in served]
             for services, merkle_runner in followed:
                 services.audit.catch_up()
                 if services.views.error is not None:
