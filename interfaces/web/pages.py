@@ -29,7 +29,8 @@ from domain.base import InvalidCommand, RuleViolated
 from infrastructure.jobs import OneAtATime
 from infrastructure.view_runner import ViewsNotReady
 from interfaces.bootstrap import Services
-from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep
+from interfaces.deployment import district_of
+from interfaces.http.deps import COOKIE, ActorDep, AsOfDep, ServicesDep, deployment
 from interfaces.web import corrections, event_kinds, offers, present
 from interfaces.web.overdue import pairs as overdue_pairs, urges
 
@@ -64,6 +65,12 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     # What the page offers follows the policy that answers the request (application.read_policy).
     may = {"ledger": POLICY.reads_ledger(caller), "audit": POLICY.reads_audit(caller),
            "administer": POLICY.administers(caller), "todo": POLICY.keeps_unit_todo(caller)} if caller else {}
+    if caller and deployment(request).districts:
+        # The province's pages: asked of the policy with where the session was opened (a
+        # district's session ids begin with its code), as the pages themselves ask it.
+        of_province = district_of(session) is None
+        may.update(province=POLICY.reads_rollup(caller, of_province=of_province),
+                   districts_audit=POLICY.reads_districts_audit(caller, of_province=of_province))
     return templates.TemplateResponse(
         request, name, {"actor": caller, "may": may, "path": request.url.path,
                         "csrf": csrf_token(session) if session else "", **context},
